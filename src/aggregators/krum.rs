@@ -1,0 +1,440 @@
+//! Krum (Definition 3 of the paper) and Multi-Krum (Blanchard et al., 2017).
+//!
+//! The Krum score of row i is the sum of squared Euclidean distances from row i to its
+//! m - q - 2 nearest neighbours among the other rows; Krum outputs the row with the least
+//! score (lowest index on ties), Multi-Krum the average of the k rows with the least scores
+//! (default k = m - q). Lemma 1 bounds Krum's error by Delta0 when 2q + 2 < m under the
+//! classic model; that condition is reported by [`crate::bounds`], not enforced here, since the
+//! paper runs Krum outside it. Only m - q - 2 >= 1 is required.
+//!
+//! Conventions differ between papers and codes, so both are options: the neighbour count
+//! (`m-q-2`, the paper's, or `m-q-1`) and the distance (`squared`, the paper's, or `plain`).
+//!
+//! Pairwise distances are computed in one blocked pass over the matrix: fixed chunks of
+//! coordinates (the chunking depends only on d, never on the thread count) are processed in
+//! parallel, each accumulating all m(m-1)/2 pair sums in f64, and the chunk partials are added
+//! in chunk order, so the result is bit-identical for any number of threads. Values of 1e20 or
+//! bit-flipped floats square far beyond the f32 range; in f64 they do not overflow, and any
+//! non-finite distance (overflow past f64, NaN) counts as +infinity.
+//! Time: O(d m^2); extra space: O(m^2 min(d, 64)).
+
+use super::mean::mean_rows;
+use super::{check_shape, reject, Aggregator, RuleParams, Workspace};
+use crate::error::Error;
+use crate::matrix::MatrixView;
+use crate::scalar::Scalar;
+use rayon::prelude::*;
+
+/// How many nearest neighbours a Krum score sums over.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum KrumNeighbours {
+    /// m - q - 2 (Definition 3 of the paper; Blanchard et al.).
+    #[default]
+    #[serde(rename = "m-q-2")]
+    MinusQMinus2,
+    /// m - q - 1 (used by some implementations).
+    #[serde(rename = "m-q-1")]
+    MinusQMinus1,
+}
+
+impl std::str::FromStr for KrumNeighbours {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "m-q-2" => Ok(Self::MinusQMinus2),
+            "m-q-1" => Ok(Self::MinusQMinus1),
+            _ => Err(format!(
+                "unknown neighbour convention '{s}': use m-q-2 or m-q-1"
+            )),
+        }
+    }
+}
+
+/// Which distance a Krum score sums.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KrumDistance {
+    /// Squared Euclidean distance (the paper's).
+    #[default]
+    Squared,
+    /// Euclidean distance.
+    Plain,
+}
+
+impl std::str::FromStr for KrumDistance {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "squared" => Ok(Self::Squared),
+            "plain" => Ok(Self::Plain),
+            _ => Err(format!(
+                "unknown distance convention '{s}': use squared or plain"
+            )),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct KrumCore {
+    m: usize,
+    q: usize,
+    neighbours: usize,
+    neighbours_conv: KrumNeighbours,
+    distance: KrumDistance,
+}
+
+impl KrumCore {
+    fn new(
+        m: usize,
+        q: usize,
+        neighbours_conv: KrumNeighbours,
+        distance: KrumDistance,
+    ) -> Result<Self, Error> {
+        if m == 0 {
+            return Err(Error::Empty { m, d: 0 });
+        }
+        let (extra, formula) = match neighbours_conv {
+            KrumNeighbours::MinusQMinus2 => (2, "m - q - 2"),
+            KrumNeighbours::MinusQMinus1 => (1, "m - q - 1"),
+        };
+        // neighbours = m - q - extra >= 1  <=>  q <= m - extra - 1
+        let max = m.checked_sub(extra + 1);
+        match max {
+            Some(max) if q <= max => Ok(Self {
+                m,
+                q,
+                neighbours: m - q - extra,
+                neighbours_conv,
+                distance,
+            }),
+            _ => Err(Error::KrumNeighbours {
+                q,
+                m,
+                max: max.unwrap_or(0),
+                formula,
+            }),
+        }
+    }
+
+    fn conventions(&self) -> String {
+        let mut s = String::new();
+        if self.neighbours_conv != KrumNeighbours::MinusQMinus2 {
+            s.push_str(",neighbours=m-q-1");
+        }
+        if self.distance != KrumDistance::Squared {
+            s.push_str(",distance=plain");
+        }
+        s
+    }
+
+    /// Fills `ws.scores` with the Krum score of every row.
+    fn scores<T: Scalar>(&self, x: MatrixView<'_, T>, ws: &mut Workspace) {
+        pairwise_sq_distances(x, ws);
+        let m = self.m;
+        ws.scores.clear();
+        ws.scores.resize(m, 0.0);
+        // reuse `order` storage as the per-row neighbour buffer
+        let mut buf = std::mem::take(&mut ws.selected_f64);
+        for i in 0..m {
+            buf.clear();
+            for j in 0..m {
+                if j != i {
+                    let mut v = ws.dist[i * m + j];
+                    if self.distance == KrumDistance::Plain {
+                        v = v.sqrt();
+                    }
+                    buf.push(v);
+                }
+            }
+            let n = self.neighbours;
+            if n < buf.len() {
+                buf.select_nth_unstable_by(n - 1, f64::total_cmp);
+            }
+            let s: f64 = buf[..n].iter().sum();
+            ws.scores[i] = if s.is_nan() { f64::INFINITY } else { s };
+        }
+        ws.selected_f64 = buf;
+    }
+}
+
+/// Coordinates per sub-tile inside a chunk (keeps m rows of a sub-tile in L1/L2).
+const SUB: usize = 256;
+
+/// Computes all pairwise squared distances into `ws.dist` (m x m, symmetric, zero diagonal),
+/// in f64, with non-finite results mapped to +infinity. Deterministic for any thread count.
+pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Workspace) {
+    let m = x.m();
+    let d = x.d();
+    let npairs = m * (m - 1) / 2;
+    ws.dist.clear();
+    ws.dist.resize(m * m, 0.0);
+    if npairs == 0 {
+        return;
+    }
+    let chunk_len = d.div_ceil(64).max(4096);
+    let nchunks = d.div_ceil(chunk_len);
+    ws.pair_partials.clear();
+    ws.pair_partials.resize(nchunks * npairs, 0.0);
+    ws.pair_partials
+        .par_chunks_mut(npairs)
+        .enumerate()
+        .for_each(|(c, part)| {
+            let j0 = c * chunk_len;
+            let j1 = (j0 + chunk_len).min(d);
+            let mut s = j0;
+            while s < j1 {
+                let e = (s + SUB).min(j1);
+                let mut p = 0;
+                for i in 0..m {
+                    let ri = &x.row(i)[s..e];
+                    for j in i + 1..m {
+                        part[p] += sq_dist(ri, &x.row(j)[s..e]);
+                        p += 1;
+                    }
+                }
+                s = e;
+            }
+        });
+    let mut p = 0;
+    for i in 0..m {
+        for j in i + 1..m {
+            let mut v = 0.0;
+            for c in 0..nchunks {
+                v += ws.pair_partials[c * npairs + p];
+            }
+            if !v.is_finite() {
+                v = f64::INFINITY;
+            }
+            ws.dist[i * m + j] = v;
+            ws.dist[j * m + i] = v;
+            p += 1;
+        }
+    }
+}
+
+/// Squared Euclidean distance in f64 with eight independent accumulators (fixed order).
+#[inline]
+fn sq_dist<T: Scalar>(a: &[T], b: &[T]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            let t = x[l].to_f64() - y[l].to_f64();
+            acc[l] += t * t;
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ra.iter().zip(rb) {
+        let t = x.to_f64() - y.to_f64();
+        tail += t * t;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+}
+
+/// Krum (Definition 3).
+#[derive(Clone, Debug)]
+pub struct Krum {
+    core: KrumCore,
+}
+
+impl Krum {
+    /// Krum for m workers assuming q Byzantine; needs m - q - 2 >= 1 (or m - q - 1 >= 1).
+    pub fn new(
+        m: usize,
+        q: usize,
+        neighbours: KrumNeighbours,
+        distance: KrumDistance,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            core: KrumCore::new(m, q, neighbours, distance)?,
+        })
+    }
+    /// Index of the row Krum selects (computes the scores).
+    pub fn select<T: Scalar>(&self, x: MatrixView<'_, T>, ws: &mut Workspace) -> usize {
+        self.core.scores(x, ws);
+        let mut best = 0;
+        for (i, s) in ws.scores.iter().enumerate() {
+            if *s < ws.scores[best] {
+                best = i;
+            }
+        }
+        best
+    }
+    fn run<T: Scalar>(
+        &self,
+        x: MatrixView<'_, T>,
+        ws: &mut Workspace,
+        out: &mut [T],
+    ) -> Result<(), Error> {
+        check_shape(self.core.m, &x, out.len())?;
+        let k = self.select(x, ws);
+        out.copy_from_slice(x.row(k));
+        Ok(())
+    }
+}
+
+/// Multi-Krum: the average of the k rows with the least Krum scores.
+#[derive(Clone, Debug)]
+pub struct MultiKrum {
+    core: KrumCore,
+    k: usize,
+}
+
+impl MultiKrum {
+    /// Multi-Krum for m workers; k in 1..=m (default m - q via [`build_multikrum`]).
+    pub fn new(
+        m: usize,
+        q: usize,
+        k: usize,
+        neighbours: KrumNeighbours,
+        distance: KrumDistance,
+    ) -> Result<Self, Error> {
+        let core = KrumCore::new(m, q, neighbours, distance)?;
+        if k == 0 || k > m {
+            return Err(Error::InvalidK { k, m });
+        }
+        Ok(Self { core, k })
+    }
+    fn run<T: Scalar>(
+        &self,
+        x: MatrixView<'_, T>,
+        ws: &mut Workspace,
+        out: &mut [T],
+    ) -> Result<(), Error> {
+        check_shape(self.core.m, &x, out.len())?;
+        self.core.scores(x, ws);
+        ws.order.clear();
+        ws.order.extend(0..self.core.m);
+        let scores = &ws.scores;
+        ws.order
+            .sort_unstable_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
+        ws.selected.clear();
+        ws.selected.extend_from_slice(&ws.order[..self.k]);
+        ws.selected.sort_unstable();
+        mean_rows(x, Some(&ws.selected), out);
+        Ok(())
+    }
+}
+
+fn q_param(rule: &'static str, p: &RuleParams, m: usize) -> Result<usize, Error> {
+    reject(rule, "b", p.b.is_some(), "--q (and --k for multikrum)")?;
+    p.q.ok_or_else(|| Error::MissingParam {
+        rule,
+        param: "q",
+        allowed: format!("0..={} for m = {m}", m.saturating_sub(3)),
+    })
+}
+
+pub(super) fn build_krum(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Error> {
+    let q = q_param("krum", p, m)?;
+    reject("krum", "k", p.k.is_some(), "--q")?;
+    Ok(Box::new(Krum::new(m, q, p.neighbours, p.distance)?))
+}
+
+pub(super) fn build_multikrum(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Error> {
+    let q = q_param("multikrum", p, m)?;
+    let k = p.k.unwrap_or(m.saturating_sub(q));
+    Ok(Box::new(MultiKrum::new(m, q, k, p.neighbours, p.distance)?))
+}
+
+macro_rules! impl_aggregator {
+    ($ty:ty, $name:literal, $label:expr) => {
+        impl Aggregator for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn label(&self) -> String {
+                let f: fn(&$ty) -> String = $label;
+                f(self)
+            }
+            fn m(&self) -> usize {
+                self.core.m
+            }
+            fn aggregate_f64(
+                &self,
+                x: MatrixView<'_, f64>,
+                ws: &mut Workspace,
+                out: &mut [f64],
+            ) -> Result<(), Error> {
+                self.run(x, ws, out)
+            }
+            fn aggregate_f32(
+                &self,
+                x: MatrixView<'_, f32>,
+                ws: &mut Workspace,
+                out: &mut [f32],
+            ) -> Result<(), Error> {
+                self.run(x, ws, out)
+            }
+        }
+    };
+}
+
+impl_aggregator!(Krum, "krum", |s| format!(
+    "krum(q={}{})",
+    s.core.q,
+    s.core.conventions()
+));
+impl_aggregator!(MultiKrum, "multikrum", |s| format!(
+    "multikrum(q={},k={}{})",
+    s.core.q,
+    s.k,
+    s.core.conventions()
+));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregators::AggregateExt;
+
+    #[test]
+    fn constructor_bounds() {
+        assert!(Krum::new(5, 2, KrumNeighbours::MinusQMinus2, KrumDistance::Squared).is_ok());
+        let e = Krum::new(5, 3, KrumNeighbours::MinusQMinus2, KrumDistance::Squared)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("q must be at most 2"), "{e}");
+        assert!(Krum::new(5, 3, KrumNeighbours::MinusQMinus1, KrumDistance::Squared).is_ok());
+        assert!(Krum::new(2, 0, KrumNeighbours::MinusQMinus2, KrumDistance::Squared).is_err());
+        assert!(MultiKrum::new(5, 1, 0, KrumNeighbours::MinusQMinus2, KrumDistance::Squared)
+            .is_err());
+        assert!(MultiKrum::new(5, 1, 6, KrumNeighbours::MinusQMinus2, KrumDistance::Squared)
+            .is_err());
+    }
+
+    #[test]
+    fn picks_the_central_row() {
+        // rows: 0, 1, 2, 100 in one dimension, q = 1 -> 1 neighbour.
+        // scores: row0: 1, row1: 1, row2: 1, row3: 98^2 -> lowest index 0.
+        let x = [0.0f64, 1.0, 2.0, 100.0];
+        let k = Krum::new(4, 1, KrumNeighbours::MinusQMinus2, KrumDistance::Squared).unwrap();
+        let out = k.aggregate(MatrixView::new(&x, 4, 1).unwrap()).unwrap();
+        assert_eq!(out, vec![0.0]);
+        // With two neighbours (m-q-1): row1 has 1+1 = 2, the least.
+        let k = Krum::new(4, 1, KrumNeighbours::MinusQMinus1, KrumDistance::Squared).unwrap();
+        let out = k.aggregate(MatrixView::new(&x, 4, 1).unwrap()).unwrap();
+        assert_eq!(out, vec![1.0]);
+    }
+
+    #[test]
+    fn huge_and_nan_rows_never_chosen() {
+        let x = [
+            1.0f32, 1.0, //
+            1.1, 0.9, //
+            3e38, -3e38, //
+            f32::NAN, 0.0, //
+            0.9, 1.1, //
+            1.0, 1.05,
+        ];
+        let k = Krum::new(6, 2, KrumNeighbours::MinusQMinus2, KrumDistance::Squared).unwrap();
+        let mut ws = Workspace::new();
+        let i = k.select(MatrixView::new(&x, 6, 2).unwrap(), &mut ws);
+        assert!(i != 2 && i != 3, "picked {i}");
+        let mk = MultiKrum::new(6, 2, 4, KrumNeighbours::MinusQMinus2, KrumDistance::Squared)
+            .unwrap();
+        let out = mk.aggregate(MatrixView::new(&x, 6, 2).unwrap()).unwrap();
+        assert!(out.iter().all(|v| v.is_finite() && (*v - 1.0).abs() < 0.1), "{out:?}");
+    }
+}

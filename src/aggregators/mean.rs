@@ -1,0 +1,120 @@
+//! Mean: the coordinate-wise average of all m vectors.
+//!
+//! Not Byzantine resilient: one arbitrary value per coordinate moves it arbitrarily far
+//! (Proposition 1), and NaN or infinity propagate, which the workbench uses to show that.
+//! Time: O(dm); extra space: none.
+
+use super::{check_shape, reject, Aggregator, RuleParams, Workspace};
+use crate::error::Error;
+use crate::matrix::MatrixView;
+use crate::scalar::Scalar;
+use rayon::prelude::*;
+
+const TILE: usize = 1024;
+
+/// The averaging rule.
+#[derive(Clone, Debug)]
+pub struct Mean {
+    m: usize,
+}
+
+impl Mean {
+    /// Mean for m workers.
+    pub fn new(m: usize) -> Result<Self, Error> {
+        if m == 0 {
+            return Err(Error::Empty { m, d: 0 });
+        }
+        Ok(Self { m })
+    }
+
+    fn run<T: Scalar>(&self, x: MatrixView<'_, T>, out: &mut [T]) -> Result<(), Error> {
+        check_shape(self.m, &x, out.len())?;
+        mean_rows(x, None, out);
+        Ok(())
+    }
+}
+
+/// Averages the rows of `x` (or only the rows listed in `rows`) into `out`, accumulating in
+/// f64, in parallel tiles. Bit-identical for any thread count.
+pub(crate) fn mean_rows<T: Scalar>(x: MatrixView<'_, T>, rows: Option<&[usize]>, out: &mut [T]) {
+    let n = rows.map_or(x.m(), <[usize]>::len);
+    let inv = 1.0 / n as f64;
+    out.par_chunks_mut(TILE).enumerate().for_each(|(c, chunk)| {
+        let j0 = c * TILE;
+        let w = chunk.len();
+        let mut acc = [0.0f64; TILE];
+        let acc = &mut acc[..w];
+        let mut add = |i: usize| {
+            let row = &x.row(i)[j0..j0 + w];
+            for (a, v) in acc.iter_mut().zip(row) {
+                *a += v.to_f64();
+            }
+        };
+        match rows {
+            Some(r) => r.iter().for_each(|&i| add(i)),
+            None => (0..x.m()).for_each(add),
+        }
+        for (o, a) in chunk.iter_mut().zip(acc.iter()) {
+            *o = T::from_f64(*a * inv);
+        }
+    });
+}
+
+pub(super) fn build(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Error> {
+    reject("mean", "b", p.b.is_some(), "no parameters")?;
+    reject("mean", "q", p.q.is_some(), "no parameters")?;
+    reject("mean", "k", p.k.is_some(), "no parameters")?;
+    Ok(Box::new(Mean::new(m)?))
+}
+
+impl Aggregator for Mean {
+    fn name(&self) -> &'static str {
+        "mean"
+    }
+    fn label(&self) -> String {
+        "mean".into()
+    }
+    fn m(&self) -> usize {
+        self.m
+    }
+    fn aggregate_f64(
+        &self,
+        x: MatrixView<'_, f64>,
+        _ws: &mut Workspace,
+        out: &mut [f64],
+    ) -> Result<(), Error> {
+        self.run(x, out)
+    }
+    fn aggregate_f32(
+        &self,
+        x: MatrixView<'_, f32>,
+        _ws: &mut Workspace,
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        self.run(x, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregators::AggregateExt;
+
+    #[test]
+    fn hand_computed() {
+        let x = [1.0f64, 2.0, 3.0, 4.0, 5.0, 9.0];
+        let r = Mean::new(3).unwrap();
+        let out = r.aggregate(MatrixView::new(&x, 3, 2).unwrap()).unwrap();
+        assert_eq!(out, vec![3.0, 5.0]);
+    }
+
+    #[test]
+    fn nan_propagates() {
+        let x = [1.0f32, f32::NAN, 3.0];
+        let out = Mean::new(3)
+            .unwrap()
+            .aggregate(MatrixView::new(&x, 3, 1).unwrap())
+            .unwrap();
+        assert!(out[0].is_nan());
+    }
+}

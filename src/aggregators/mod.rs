@@ -1,0 +1,329 @@
+//! Aggregation rules: one type per rule behind the [`Aggregator`] trait, and a registry by name.
+//!
+//! Every rule consumes an m x d matrix (one row per worker) and writes the d-dimensional
+//! aggregate into a caller-owned buffer. Scratch memory lives in a caller-owned [`Workspace`];
+//! once the workspace has grown to the problem's size, aggregation allocates nothing.
+//!
+//! Adding a rule: write one file with a type implementing [`Aggregator`], and add one line to
+//! [`REGISTRY`]. The CLI, the property tests, the Monte Carlo engine and the benches find it there.
+
+mod kernels;
+mod krum;
+mod mean;
+mod median;
+mod phocas;
+mod trmean;
+
+pub use krum::{Krum, KrumDistance, KrumNeighbours, MultiKrum};
+pub use mean::Mean;
+pub use median::{Median, MedianConvention};
+pub use phocas::Phocas;
+pub use trmean::TrimmedMean;
+
+use crate::error::Error;
+use crate::matrix::MatrixView;
+use crate::scalar::Scalar;
+use std::sync::Mutex;
+
+/// An aggregation rule Aggr: R^{m x d} -> R^d.
+///
+/// Implementations are immutable and validated at construction (for a fixed m).
+pub trait Aggregator: Send + Sync {
+    /// Short registry name (`trmean`).
+    fn name(&self) -> &'static str;
+    /// Full description with parameters and conventions, e.g. `trmean(b=6)`; results tables
+    /// carry it so a figure says exactly which convention produced it.
+    fn label(&self) -> String;
+    /// Number of workers the rule was built for.
+    fn m(&self) -> usize;
+    /// Aggregates an f64 matrix into `out` (length d).
+    fn aggregate_f64(
+        &self,
+        x: MatrixView<'_, f64>,
+        ws: &mut Workspace,
+        out: &mut [f64],
+    ) -> Result<(), Error>;
+    /// Aggregates an f32 matrix into `out` (length d); sums are accumulated in f64.
+    fn aggregate_f32(
+        &self,
+        x: MatrixView<'_, f32>,
+        ws: &mut Workspace,
+        out: &mut [f32],
+    ) -> Result<(), Error>;
+}
+
+/// Storage-type-generic calls on any rule (dispatches to `aggregate_f32` / `aggregate_f64`).
+pub trait AggregateExt: Aggregator {
+    /// Aggregates `x` into `out` (length d) using scratch from `ws`; allocation-free once `ws`
+    /// has grown to the problem size.
+    fn aggregate_into<T: Scalar>(
+        &self,
+        x: MatrixView<'_, T>,
+        ws: &mut Workspace,
+        out: &mut [T],
+    ) -> Result<(), Error> {
+        T::dispatch(self, x, ws, out)
+    }
+    /// Allocating convenience wrapper around [`AggregateExt::aggregate_into`].
+    fn aggregate<T: Scalar>(&self, x: MatrixView<'_, T>) -> Result<Vec<T>, Error> {
+        let mut out = vec![T::default(); x.d()];
+        let mut ws = Workspace::new();
+        self.aggregate_into(x, &mut ws, &mut out)?;
+        Ok(out)
+    }
+}
+
+impl<A: Aggregator + ?Sized> AggregateExt for A {}
+
+/// Checks the matrix against the rule's m and the output length.
+pub(crate) fn check_shape<T: Scalar>(
+    m: usize,
+    x: &MatrixView<'_, T>,
+    out_len: usize,
+) -> Result<(), Error> {
+    if x.m() != m {
+        return Err(Error::WorkerCount {
+            expected: m,
+            got: x.m(),
+        });
+    }
+    if x.d() == 0 {
+        return Err(Error::Empty { m: x.m(), d: 0 });
+    }
+    if out_len != x.d() {
+        return Err(Error::Shape(format!(
+            "output buffer has length {out_len} but d = {}",
+            x.d()
+        )));
+    }
+    Ok(())
+}
+
+/// Per-thread scratch for the coordinate-wise kernels.
+#[derive(Default, Debug)]
+pub struct Scratch {
+    pub(crate) keys: Vec<i64>,
+    pub(crate) pairs: Vec<u128>,
+}
+
+/// Caller-owned scratch memory for aggregation. Reuse one workspace across calls to keep the
+/// hot path allocation-free. A workspace may be shared by rules of different kinds.
+#[derive(Debug)]
+pub struct Workspace {
+    slots: Vec<Mutex<Scratch>>,
+    pub(crate) pair_partials: Vec<f64>,
+    pub(crate) dist: Vec<f64>,
+    pub(crate) scores: Vec<f64>,
+    pub(crate) order: Vec<usize>,
+    pub(crate) selected: Vec<usize>,
+    pub(crate) selected_f64: Vec<f64>,
+}
+
+impl Default for Workspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Workspace {
+    /// A workspace with one scratch slot per thread of the current rayon pool.
+    pub fn new() -> Self {
+        let n = rayon::current_num_threads().max(1) + 1;
+        Self {
+            slots: (0..n).map(|_| Mutex::new(Scratch::default())).collect(),
+            pair_partials: Vec::new(),
+            dist: Vec::new(),
+            scores: Vec::new(),
+            order: Vec::new(),
+            selected: Vec::new(),
+            selected_f64: Vec::new(),
+        }
+    }
+
+    /// Runs `f` with the scratch slot of the current thread. Which slot is used never affects
+    /// results: scratch content is overwritten before it is read.
+    pub(crate) fn with_scratch<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
+        let i = rayon::current_thread_index().map_or(0, |t| t + 1) % self.slots.len();
+        let mut guard = match self.slots[i].lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        f(&mut guard)
+    }
+}
+
+/// Parameters for building a rule by name (the CLI and configs use this).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleParams {
+    /// Trimming parameter b (trmean, phocas).
+    pub b: Option<usize>,
+    /// Assumed number of Byzantine workers q (krum, multikrum).
+    pub q: Option<usize>,
+    /// Number of vectors averaged by Multi-Krum (default m - q).
+    pub k: Option<usize>,
+    /// Krum neighbour-count convention.
+    #[serde(default)]
+    pub neighbours: KrumNeighbours,
+    /// Krum distance convention.
+    #[serde(default)]
+    pub distance: KrumDistance,
+    /// Even-m median convention.
+    #[serde(default)]
+    pub median: MedianConvention,
+}
+
+/// A registry entry.
+pub struct RuleInfo {
+    /// Registry name.
+    pub name: &'static str,
+    /// One-line definition.
+    pub summary: &'static str,
+    /// Parameters it takes.
+    pub params: &'static str,
+    /// Paper reference.
+    pub reference: &'static str,
+    /// Time complexity.
+    pub cost: &'static str,
+    /// Builds the rule for m workers.
+    pub build: fn(&RuleParams, usize) -> Result<Box<dyn Aggregator>, Error>,
+}
+
+/// All rules, by name.
+pub const REGISTRY: &[RuleInfo] = &[
+    RuleInfo {
+        name: "mean",
+        summary: "coordinate-wise average of all m values",
+        params: "none",
+        reference: "baseline (Proposition 1: not resilient)",
+        cost: "O(dm)",
+        build: mean::build,
+    },
+    RuleInfo {
+        name: "median",
+        summary: "coordinate-wise median (even m: midpoint of the two middle values; --median lower for the lower one)",
+        params: "[--median midpoint|lower]",
+        reference: "Trmean with b = ceil(m/2)-1",
+        cost: "O(dm)",
+        build: median::build,
+    },
+    RuleInfo {
+        name: "trmean",
+        summary: "per coordinate, drop the b smallest and b largest values and average the other m-2b",
+        params: "--b B, 0 <= B <= ceil(m/2)-1",
+        reference: "Definition 7, Theorem 1",
+        cost: "O(dm)",
+        build: trmean::build,
+    },
+    RuleInfo {
+        name: "phocas",
+        summary: "per coordinate, average the m-b values nearest to Trmean_b (ties: smaller value first)",
+        params: "--b B, 0 <= B <= ceil(m/2)-1",
+        reference: "Definition 8, Theorem 2",
+        cost: "O(dm)",
+        build: phocas::build,
+    },
+    RuleInfo {
+        name: "krum",
+        summary: "the row with the least sum of squared distances to its m-q-2 nearest neighbours (lowest index on ties)",
+        params: "--q Q, m-q-2 >= 1 [--neighbours m-q-2|m-q-1] [--distance squared|plain]",
+        reference: "Definition 3, Lemma 1 (needs 2q+2 < m)",
+        cost: "O(dm^2)",
+        build: krum::build_krum,
+    },
+    RuleInfo {
+        name: "multikrum",
+        summary: "average of the k rows with the least Krum scores (Blanchard et al.)",
+        params: "--q Q [--k K, default m-q] [--neighbours ...] [--distance ...]",
+        reference: "Blanchard et al. 2017; section 5 baseline",
+        cost: "O(dm^2)",
+        build: krum::build_multikrum,
+    },
+];
+
+/// Names of all registered rules, comma-separated.
+pub fn rule_names() -> String {
+    REGISTRY
+        .iter()
+        .map(|r| r.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Builds rule `name` for m workers with the given parameters.
+pub fn build(name: &str, params: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Error> {
+    let info = REGISTRY
+        .iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| Error::UnknownRule {
+            name: name.to_string(),
+            known: rule_names(),
+        })?;
+    if m == 0 {
+        return Err(Error::Empty { m, d: 0 });
+    }
+    (info.build)(params, m)
+}
+
+/// Largest allowed trimming parameter for m workers: ceil(m/2) - 1.
+pub fn max_trim(m: usize) -> usize {
+    m.div_ceil(2).saturating_sub(1)
+}
+
+/// Validates b for m (Definition 7).
+pub(crate) fn check_trim(b: usize, m: usize) -> Result<(), Error> {
+    let max = max_trim(m);
+    if b > max {
+        return Err(Error::InvalidTrim { b, m, max });
+    }
+    Ok(())
+}
+
+pub(crate) fn reject(
+    rule: &'static str,
+    param: &'static str,
+    given: bool,
+    takes: &'static str,
+) -> Result<(), Error> {
+    if given {
+        Err(Error::UnusedParam { rule, param, takes })
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_are_unique() {
+        let mut names: Vec<_> = REGISTRY.iter().map(|r| r.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), REGISTRY.len());
+    }
+
+    #[test]
+    fn unknown_rule_lists_known() {
+        let e = build("mode", &RuleParams::default(), 5).err().unwrap();
+        let s = e.to_string();
+        assert!(s.contains("unknown rule 'mode'") && s.contains("trmean"), "{s}");
+    }
+
+    #[test]
+    fn max_trim_table() {
+        for (m, max) in [(1, 0), (2, 0), (3, 1), (4, 1), (5, 2), (20, 9), (21, 10)] {
+            assert_eq!(max_trim(m), max, "m = {m}");
+        }
+    }
+
+    #[test]
+    fn trim_error_names_numbers() {
+        let e = check_trim(10, 20).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "b = 10 is too large for m = 20: b must be at most 9 (ceil(m/2) - 1)"
+        );
+    }
+}

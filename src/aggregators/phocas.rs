@@ -1,0 +1,110 @@
+//! Phocas_b (Definition 8 of the paper).
+//!
+//! Per coordinate, compute y = Trmean_b, order the m values by distance to y, and average the
+//! m - b nearest. Distances are computed in f64; a NaN distance counts as +infinity; ties in
+//! distance are broken by the total order of the values (smaller first). Theorem 2 bounds the
+//! error by Delta2 = [4 + 12(b+1)(m-q)/(m-b-q)^2] V (its proof needs b >= q). By Lemma 3 the
+//! result can leave the range of the correct values, but not by more than that range's width.
+//! Time: O(dm) expected (two selections per coordinate); extra space: O(m) per thread.
+
+use super::kernels::{coordinatewise, phocas};
+use super::{check_shape, check_trim, reject, Aggregator, RuleParams, Workspace};
+use crate::error::Error;
+use crate::matrix::MatrixView;
+use crate::scalar::Scalar;
+
+/// The Phocas rule.
+#[derive(Clone, Debug)]
+pub struct Phocas {
+    m: usize,
+    b: usize,
+}
+
+impl Phocas {
+    /// Phocas_b for m workers; fails unless b <= ceil(m/2) - 1.
+    pub fn new(m: usize, b: usize) -> Result<Self, Error> {
+        if m == 0 {
+            return Err(Error::Empty { m, d: 0 });
+        }
+        check_trim(b, m)?;
+        Ok(Self { m, b })
+    }
+    fn run<T: Scalar>(
+        &self,
+        x: MatrixView<'_, T>,
+        ws: &Workspace,
+        out: &mut [T],
+    ) -> Result<(), Error> {
+        check_shape(self.m, &x, out.len())?;
+        let b = self.b;
+        coordinatewise(x, ws, out, |keys, pairs| phocas::<T>(keys, b, pairs));
+        Ok(())
+    }
+}
+
+pub(super) fn build(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Error> {
+    let b = p.b.ok_or_else(|| Error::MissingParam {
+        rule: "phocas",
+        param: "b",
+        allowed: format!("0..={} for m = {m}", super::max_trim(m)),
+    })?;
+    reject("phocas", "q", p.q.is_some(), "--b")?;
+    reject("phocas", "k", p.k.is_some(), "--b")?;
+    Ok(Box::new(Phocas::new(m, b)?))
+}
+
+impl Aggregator for Phocas {
+    fn name(&self) -> &'static str {
+        "phocas"
+    }
+    fn label(&self) -> String {
+        format!("phocas(b={})", self.b)
+    }
+    fn m(&self) -> usize {
+        self.m
+    }
+    fn aggregate_f64(
+        &self,
+        x: MatrixView<'_, f64>,
+        ws: &mut Workspace,
+        out: &mut [f64],
+    ) -> Result<(), Error> {
+        self.run(x, ws, out)
+    }
+    fn aggregate_f32(
+        &self,
+        x: MatrixView<'_, f32>,
+        ws: &mut Workspace,
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        self.run(x, ws, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregators::AggregateExt;
+
+    #[test]
+    fn hand_computed_table() {
+        // [1, 2, 3, 4, 100], b = 1: Trmean = 3; the 4 nearest to 3 are 3, 2, 4, 1 -> 2.5.
+        // [0, 1, 2, 3], b = 1: Trmean = 1.5; distances 1.5, .5, .5, 1.5; tie between 0 and 3
+        //   broken towards the smaller value -> mean(1, 2, 0) = 1.
+        let cases: &[(&[f64], usize, f64)] = &[
+            (&[1.0, 2.0, 3.0, 4.0, 100.0], 1, 2.5),
+            (&[0.0, 1.0, 2.0, 3.0], 1, 1.0),
+            (&[3.0, 2.0, 1.0, 0.0], 1, 1.0),
+            (&[f64::NAN, 1.0, 2.0, 3.0, 4.0], 1, 2.5),
+            (&[5.0, 5.0, 5.0], 1, 5.0),
+            (&[1.0, 2.0, 3.0], 0, 2.0),
+        ];
+        for (vals, b, want) in cases {
+            let r = Phocas::new(vals.len(), *b).unwrap();
+            let out = r
+                .aggregate(MatrixView::new(vals, vals.len(), 1).unwrap())
+                .unwrap();
+            assert!((out[0] - want).abs() < 1e-12, "{vals:?} b={b}: {}", out[0]);
+        }
+    }
+}

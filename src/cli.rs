@@ -1,0 +1,152 @@
+//! Command-line interface: one subcommand per job of the workbench.
+
+use clap::{Args, Parser, Subcommand};
+use phocas::aggregators::{self, KrumDistance, KrumNeighbours, MedianConvention, RuleParams};
+use phocas::npy::{self, NpyMatrix};
+use phocas::{AggregateExt, Error, Matrix, Scalar};
+use std::path::PathBuf;
+
+fn rules_help() -> String {
+    let mut s = String::from("Rules:\n");
+    for r in aggregators::REGISTRY {
+        s.push_str(&format!(
+            "  {:<10} {}\n  {:<10} parameters: {}; {}; cost {}\n",
+            r.name, r.summary, "", r.params, r.reference, r.cost
+        ));
+    }
+    s
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "phocas",
+    version,
+    about = "Workbench for Byzantine-resilient distributed SGD (Xie, Koyejo, Gupta: Phocas)",
+    after_help = rules_help()
+)]
+struct Cli {
+    /// Number of worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Apply one aggregation rule to an (m, d) matrix saved with numpy.save.
+    #[command(after_help = rules_help())]
+    Aggregate(AggregateArgs),
+}
+
+/// Rule selection shared by the subcommands.
+#[derive(Args, Debug, Clone)]
+struct RuleArgs {
+    /// Rule name: mean, median, trmean, phocas, krum, multikrum.
+    #[arg(long, value_name = "RULE")]
+    rule: String,
+    /// Trimming parameter b of trmean and phocas (0 <= b <= ceil(m/2)-1).
+    #[arg(long)]
+    b: Option<usize>,
+    /// Assumed number of Byzantine workers q of krum and multikrum (m-q-2 >= 1).
+    #[arg(long)]
+    q: Option<usize>,
+    /// Number of vectors Multi-Krum averages (default m-q).
+    #[arg(long)]
+    k: Option<usize>,
+    /// Krum neighbour count: m-q-2 (paper) or m-q-1.
+    #[arg(long, default_value = "m-q-2")]
+    neighbours: KrumNeighbours,
+    /// Krum distance: squared (paper) or plain.
+    #[arg(long, default_value = "squared")]
+    distance: KrumDistance,
+    /// Even-m median: midpoint (default) or lower.
+    #[arg(long, default_value = "midpoint")]
+    median: MedianConvention,
+}
+
+impl RuleArgs {
+    fn params(&self) -> RuleParams {
+        RuleParams {
+            b: self.b,
+            q: self.q,
+            k: self.k,
+            neighbours: self.neighbours,
+            distance: self.distance,
+            median: self.median,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct AggregateArgs {
+    #[command(flatten)]
+    rule: RuleArgs,
+    /// Input .npy file: float32 or float64, C order, shape (m, d), one row per worker.
+    #[arg(long, value_name = "X.npy")]
+    input: PathBuf,
+    /// Output .npy file (shape (d,), same dtype). Without it, values are printed one per line.
+    #[arg(long, value_name = "Y.npy")]
+    output: Option<PathBuf>,
+}
+
+fn aggregate_typed<T: Scalar>(x: &Matrix<T>, a: &AggregateArgs) -> Result<(), Error> {
+    let rule = aggregators::build(&a.rule.rule, &a.rule.params(), x.m)?;
+    let out = rule.aggregate(x.view())?;
+    match &a.output {
+        Some(p) => npy::write(p, &out, &[x.d]),
+        None => {
+            use std::io::Write;
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            for v in &out {
+                // Debug formatting is the shortest representation that round-trips.
+                writeln!(w, "{v:?}").map_err(|e| Error::io("<stdout>", e))?;
+            }
+            w.flush().map_err(|e| Error::io("<stdout>", e))
+        }
+    }
+}
+
+fn aggregate(a: &AggregateArgs) -> Result<(), Error> {
+    // Validate the rule name before reading a possibly large file.
+    if !aggregators::REGISTRY.iter().any(|r| r.name == a.rule.rule) {
+        return Err(Error::UnknownRule {
+            name: a.rule.rule.clone(),
+            known: aggregators::rule_names(),
+        });
+    }
+    match npy::read_matrix(&a.input)? {
+        NpyMatrix::F32(x) => aggregate_typed(&x, a),
+        NpyMatrix::F64(x) => aggregate_typed(&x, a),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            return Err(Error::Invalid(
+                "--threads 0 is not allowed: give at least 1".into(),
+            ));
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .map_err(|e| Error::Invalid(format!("--threads {n}: {e}")))?;
+    }
+    match cli.command {
+        Command::Aggregate(a) => aggregate(&a),
+    }
+}
+
+/// Parses the arguments, runs, prints one line on error and returns the exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}

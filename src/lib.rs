@@ -1,0 +1,26 @@
+//! # phocas: a workbench for Byzantine-resilient distributed SGD
+//!
+//! Reference implementation and test bench for the aggregation rules of
+//! *Phocas: dimensional Byzantine-resilient stochastic gradient descent* (Xie, Koyejo, Gupta).
+//!
+//! A parameter server receives m gradient vectors of dimension d (an m x d matrix, one row per
+//! worker, [`matrix`]). Some entries are Byzantine: whole rows in the classic model (Definition 1)
+//! or up to q values per coordinate anywhere in the generalized model (Definition 4). The rules
+//! ([`aggregators`]: Mean, Median, Trmean_b, Phocas_b, Krum, Multi-Krum) map the matrix to one
+//! vector. The paper bounds E||Aggr - g||^2 in terms of V = E||G - g||^2 (Lemma 1, Theorems 1
+//! and 2) and derives convergence rates from those bounds (Theorems 3 and 4).
+//!
+//! Symbols follow the paper: m workers, q Byzantine values per coordinate (or rows), b the
+//! trimming parameter, d the dimension, g the true gradient, V the variance.
+
+pub mod aggregators;
+pub mod error;
+pub mod fsutil;
+pub mod matrix;
+pub mod npy;
+pub mod scalar;
+
+pub use aggregators::{AggregateExt, Aggregator, RuleParams, Workspace};
+pub use error::{Error, Result};
+pub use matrix::{Matrix, MatrixView};
+pub use scalar::Scalar;
