@@ -18,6 +18,7 @@ pub mod error;
 pub mod fsutil;
 pub mod matrix;
 pub mod npy;
+pub mod report;
 pub mod scalar;
 
 pub use aggregators::{AggregateExt, Aggregator, RuleParams, Workspace};

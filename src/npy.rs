@@ -42,7 +42,12 @@ fn field<'a>(h: &'a str, key: &str) -> Option<&'a str> {
 }
 
 fn parse_header(path: &Path, h: &str) -> Result<Header, Error> {
-    let bad = |what: &str| err(path, format!("malformed .npy header ({what}): {}", h.trim()));
+    let bad = |what: &str| {
+        err(
+            path,
+            format!("malformed .npy header ({what}): {}", h.trim()),
+        )
+    };
     let descr_s = field(h, "descr").ok_or_else(|| bad("no 'descr'"))?;
     let q = descr_s.chars().next().ok_or_else(|| bad("empty 'descr'"))?;
     if q != '\'' && q != '"' {
@@ -54,7 +59,9 @@ fn parse_header(path: &Path, h: &str) -> Result<Header, Error> {
             ),
         ));
     }
-    let end = descr_s[1..].find(q).ok_or_else(|| bad("unterminated 'descr'"))?;
+    let end = descr_s[1..]
+        .find(q)
+        .ok_or_else(|| bad("unterminated 'descr'"))?;
     let descr = descr_s[1..1 + end].to_string();
     let fo = field(h, "fortran_order").ok_or_else(|| bad("no 'fortran_order'"))?;
     let fortran = if fo.starts_with("True") {
@@ -117,7 +124,10 @@ pub fn read_matrix(path: &Path) -> Result<NpyMatrix, Error> {
     }
     let major = bytes[6];
     let (hlen, start) = match major {
-        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10usize),
+        1 => (
+            usize::from(u16::from_le_bytes([bytes[8], bytes[9]])),
+            10usize,
+        ),
         2 | 3 => {
             if bytes.len() < 12 {
                 return Err(err(path, "truncated .npy header"));
@@ -266,13 +276,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.npy");
         std::fs::write(&p, b"hello world").unwrap();
-        assert!(read_matrix(&p).unwrap_err().to_string().contains("not a NumPy"));
+        assert!(read_matrix(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("not a NumPy"));
         write(&p, &[1.0f32, 2.0, 3.0], &[3]).unwrap();
         assert!(read_matrix(&p).unwrap_err().to_string().contains("2-D"));
         let mut b = encode(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
         b.truncate(b.len() - 1);
         std::fs::write(&p, b).unwrap();
-        assert!(read_matrix(&p).unwrap_err().to_string().contains("truncated"));
+        assert!(read_matrix(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("truncated"));
         let mut b = encode(&[1.0f32, 2.0], &[1, 2]);
         let pos = b.windows(3).position(|w| w == b"<f4").unwrap();
         b[pos + 1] = b'i';

@@ -21,27 +21,25 @@ where
     F: Fn(&mut [i64], &mut Vec<u128>) -> f64 + Sync,
 {
     let m = x.m();
-    out.par_chunks_mut(TILE)
-        .enumerate()
-        .for_each(|(c, chunk)| {
-            let j0 = c * TILE;
-            let w = chunk.len();
-            ws.with_scratch(|s| {
-                if s.keys.len() < TILE * m {
-                    s.keys.resize(TILE * m, 0);
+    out.par_chunks_mut(TILE).enumerate().for_each(|(c, chunk)| {
+        let j0 = c * TILE;
+        let w = chunk.len();
+        ws.with_scratch(|s| {
+            if s.keys.len() < TILE * m {
+                s.keys.resize(TILE * m, 0);
+            }
+            let keys = &mut s.keys[..w * m];
+            for i in 0..m {
+                let row = &x.row(i)[j0..j0 + w];
+                for (t, v) in row.iter().enumerate() {
+                    keys[t * m + i] = v.key64();
                 }
-                let keys = &mut s.keys[..w * m];
-                for i in 0..m {
-                    let row = &x.row(i)[j0..j0 + w];
-                    for (t, v) in row.iter().enumerate() {
-                        keys[t * m + i] = v.key64();
-                    }
-                }
-                for (t, o) in chunk.iter_mut().enumerate() {
-                    *o = T::from_f64(f(&mut keys[t * m..(t + 1) * m], &mut s.pairs));
-                }
-            });
+            }
+            for (t, o) in chunk.iter_mut().enumerate() {
+                *o = T::from_f64(f(&mut keys[t * m..(t + 1) * m], &mut s.pairs));
+            }
         });
+    });
 }
 
 /// Sum (f64) of the values whose keys are in `keys`.

@@ -398,10 +398,12 @@ mod tests {
         assert!(e.contains("q must be at most 2"), "{e}");
         assert!(Krum::new(5, 3, KrumNeighbours::MinusQMinus1, KrumDistance::Squared).is_ok());
         assert!(Krum::new(2, 0, KrumNeighbours::MinusQMinus2, KrumDistance::Squared).is_err());
-        assert!(MultiKrum::new(5, 1, 0, KrumNeighbours::MinusQMinus2, KrumDistance::Squared)
-            .is_err());
-        assert!(MultiKrum::new(5, 1, 6, KrumNeighbours::MinusQMinus2, KrumDistance::Squared)
-            .is_err());
+        assert!(
+            MultiKrum::new(5, 1, 0, KrumNeighbours::MinusQMinus2, KrumDistance::Squared).is_err()
+        );
+        assert!(
+            MultiKrum::new(5, 1, 6, KrumNeighbours::MinusQMinus2, KrumDistance::Squared).is_err()
+        );
     }
 
     #[test]
@@ -421,20 +423,29 @@ mod tests {
     #[test]
     fn huge_and_nan_rows_never_chosen() {
         let x = [
-            1.0f32, 1.0, //
-            1.1, 0.9, //
-            3e38, -3e38, //
-            f32::NAN, 0.0, //
-            0.9, 1.1, //
-            1.0, 1.05,
+            1.0f32,
+            1.0, //
+            1.1,
+            0.9, //
+            3e38,
+            -3e38, //
+            f32::NAN,
+            0.0, //
+            0.9,
+            1.1, //
+            1.0,
+            1.05,
         ];
         let k = Krum::new(6, 2, KrumNeighbours::MinusQMinus2, KrumDistance::Squared).unwrap();
         let mut ws = Workspace::new();
         let i = k.select(MatrixView::new(&x, 6, 2).unwrap(), &mut ws);
         assert!(i != 2 && i != 3, "picked {i}");
-        let mk = MultiKrum::new(6, 2, 4, KrumNeighbours::MinusQMinus2, KrumDistance::Squared)
-            .unwrap();
+        let mk =
+            MultiKrum::new(6, 2, 4, KrumNeighbours::MinusQMinus2, KrumDistance::Squared).unwrap();
         let out = mk.aggregate(MatrixView::new(&x, 6, 2).unwrap()).unwrap();
-        assert!(out.iter().all(|v| v.is_finite() && (*v - 1.0).abs() < 0.1), "{out:?}");
+        assert!(
+            out.iter().all(|v| v.is_finite() && (*v - 1.0).abs() < 0.1),
+            "{out:?}"
+        );
     }
 }

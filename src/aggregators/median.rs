@@ -124,7 +124,11 @@ mod tests {
             (&[4.0, 1.0, 3.0, 2.0], MedianConvention::Midpoint, 2.5),
             (&[4.0, 1.0, 3.0, 2.0], MedianConvention::Lower, 2.0),
             (&[7.0], MedianConvention::Midpoint, 7.0),
-            (&[f64::NAN, f64::NAN, 1.0, 2.0, 3.0], MedianConvention::Midpoint, 3.0),
+            (
+                &[f64::NAN, f64::NAN, 1.0, 2.0, 3.0],
+                MedianConvention::Midpoint,
+                3.0,
+            ),
             (&[-f64::NAN, 1.0, 2.0], MedianConvention::Midpoint, 1.0),
         ];
         for (vals, c, want) in cases {

@@ -308,7 +308,10 @@ mod tests {
     fn unknown_rule_lists_known() {
         let e = build("mode", &RuleParams::default(), 5).err().unwrap();
         let s = e.to_string();
-        assert!(s.contains("unknown rule 'mode'") && s.contains("trmean"), "{s}");
+        assert!(
+            s.contains("unknown rule 'mode'") && s.contains("trmean"),
+            "{s}"
+        );
     }
 
     #[test]

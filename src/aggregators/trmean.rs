@@ -95,7 +95,11 @@ mod tests {
         assert!(TrimmedMean::new(20, 9).is_ok());
         assert!(matches!(
             TrimmedMean::new(20, 10),
-            Err(Error::InvalidTrim { b: 10, m: 20, max: 9 })
+            Err(Error::InvalidTrim {
+                b: 10,
+                m: 20,
+                max: 9
+            })
         ));
         assert!(TrimmedMean::new(1, 0).is_ok());
         assert!(TrimmedMean::new(0, 0).is_err());
