@@ -35,6 +35,12 @@ pub trait Scalar:
         ws: &mut crate::aggregators::Workspace,
         out: &mut [Self],
     ) -> Result<(), crate::error::Error>;
+    /// Calls the attack's entry point for this storage type.
+    fn dispatch_attack<A: crate::attacks::Attack + ?Sized>(
+        attack: &A,
+        t: crate::attacks::Target<'_, Self>,
+        rng: &mut crate::rng::Rng,
+    );
 }
 
 impl Scalar for f64 {
@@ -49,6 +55,13 @@ impl Scalar for f64 {
         out: &mut [Self],
     ) -> Result<(), crate::error::Error> {
         rule.aggregate_f64(x, ws, out)
+    }
+    fn dispatch_attack<A: crate::attacks::Attack + ?Sized>(
+        attack: &A,
+        t: crate::attacks::Target<'_, Self>,
+        rng: &mut crate::rng::Rng,
+    ) {
+        attack.apply_f64(t, rng)
     }
     #[inline(always)]
     fn to_f64(self) -> f64 {
@@ -99,6 +112,13 @@ impl Scalar for f32 {
         out: &mut [Self],
     ) -> Result<(), crate::error::Error> {
         rule.aggregate_f32(x, ws, out)
+    }
+    fn dispatch_attack<A: crate::attacks::Attack + ?Sized>(
+        attack: &A,
+        t: crate::attacks::Target<'_, Self>,
+        rng: &mut crate::rng::Rng,
+    ) {
+        attack.apply_f32(t, rng)
     }
     #[inline(always)]
     fn to_f64(self) -> f64 {

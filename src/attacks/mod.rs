@@ -1,0 +1,495 @@
+//! Byzantine failures: a [`Corruption`] model decides *which* entries of the m x d matrix are
+//! Byzantine; an [`Attack`] decides *what* they become. Any pair combines.
+//!
+//! Corruption models: `classic` (Definition 1: q whole rows, chosen afresh each trial),
+//! `generalized` (Definition 4: exactly q positions per coordinate, independently per
+//! coordinate), `diagonal` (Proposition 2: coordinate j corrupts workers j, j+1, ..., j+q-1
+//! mod m), `block` (contiguous blocks of q rows that move every ceil(d/ceil(m/q)) coordinates),
+//! `shard` (the gambler's parameter-server pattern: d split evenly over S servers, one server
+//! faulty, each of its received values corrupted with probability p, so q is random).
+//!
+//! Attacks see the honest matrix (they are omniscient where the definition says so) and
+//! overwrite only the masked entries. Adding one: a file with a type implementing [`Attack`]
+//! and one line in [`ATTACKS`] (or [`CORRUPTIONS`]).
+
+mod adaptive;
+mod bitflip;
+mod constant;
+mod corruption;
+mod gaussian;
+mod little;
+mod omniscient;
+mod scale;
+
+pub use corruption::{Block, Classic, Diagonal, Generalized, Shard};
+
+use crate::error::Error;
+use crate::rng::Rng;
+use crate::scalar::Scalar;
+
+/// Parameters of all attacks and corruption models, with the paper's defaults.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttackParams {
+    /// Standard deviation of the Gaussian attack (paper: 200).
+    pub gaussian_sigma: f64,
+    /// Omniscient multiplier c: Byzantine value = -c x sum of correct values (paper: 1e20).
+    pub omniscient_c: f64,
+    /// Include the Byzantine workers' own true gradients in the omniscient sum.
+    pub omniscient_include_byzantine: bool,
+    /// Bits flipped by the bit-flip attack, counted from 0 at the least significant bit of the
+    /// float32 pattern (the authors' code: 22, 29, 30, 31).
+    pub bitflip_bits: Vec<u32>,
+    /// Multiplier of the gambler attack (paper: -1e20).
+    pub gambler_factor: f64,
+    /// Value of the constant attack.
+    pub constant_value: f64,
+    /// z of "a little is enough": mean - z * std of the correct values.
+    pub little_z: f64,
+    /// eps of inner-product manipulation: -eps * mean of the correct values.
+    pub ipm_eps: f64,
+    /// Adaptive attack: offset beyond the correct maximum, as a fraction of the correct range.
+    pub adaptive_offset: f64,
+    /// Shard pattern: number of servers S (paper: 20).
+    pub shard_servers: usize,
+    /// Shard pattern: probability that the faulty server corrupts a value (paper: 0.0005).
+    pub shard_p: f64,
+    /// Corrupt only the first K coordinates (0: all). The paper's bit-flip uses 1000.
+    pub first_coords: usize,
+}
+
+impl Default for AttackParams {
+    fn default() -> Self {
+        Self {
+            gaussian_sigma: 200.0,
+            omniscient_c: 1e20,
+            omniscient_include_byzantine: false,
+            bitflip_bits: vec![22, 29, 30, 31],
+            gambler_factor: -1e20,
+            constant_value: 1e20,
+            little_z: 1.0,
+            ipm_eps: 0.1,
+            adaptive_offset: 1e-3,
+            shard_servers: 20,
+            shard_p: 0.0005,
+            first_coords: 0,
+        }
+    }
+}
+
+impl AttackParams {
+    /// Sets the main magnitude parameter of `attack` (for magnitude sweeps); returns false if
+    /// the attack has none.
+    pub fn set_magnitude(&mut self, attack: &str, mag: f64) -> bool {
+        match attack {
+            "gaussian" => self.gaussian_sigma = mag,
+            "omniscient" => self.omniscient_c = mag,
+            "gambler" => self.gambler_factor = -mag,
+            "constant" => self.constant_value = mag,
+            "little" => self.little_z = mag,
+            "ipm" => self.ipm_eps = mag,
+            "adaptive" => self.adaptive_offset = mag,
+            _ => return false,
+        }
+        true
+    }
+    /// Checks ranges; errors name the key.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |key: &str, msg: String| Error::Config {
+            key: format!("attack_params.{key}"),
+            msg,
+        };
+        if !(self.gaussian_sigma >= 0.0 && self.gaussian_sigma.is_finite()) {
+            return Err(bad(
+                "gaussian_sigma",
+                format!("{} must be finite and >= 0", self.gaussian_sigma),
+            ));
+        }
+        if let Some(b) = self.bitflip_bits.iter().find(|&&b| b > 31) {
+            return Err(bad(
+                "bitflip_bits",
+                format!("bit {b} does not exist in a float32: use 0..=31"),
+            ));
+        }
+        if self.shard_servers == 0 {
+            return Err(bad("shard_servers", "must be at least 1".into()));
+        }
+        if !(0.0..=1.0).contains(&self.shard_p) {
+            return Err(bad(
+                "shard_p",
+                format!("{} is not a probability in [0, 1]", self.shard_p),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Chooses the Byzantine positions.
+pub trait Corruption: Send + Sync {
+    /// Registry name.
+    fn name(&self) -> &'static str;
+    /// True when whole rows are corrupted (the classic model, Definition 1).
+    fn whole_rows(&self) -> bool;
+    /// Marks Byzantine entries in `mask` (m x d, row-major, true = Byzantine). `q` is the number
+    /// per coordinate (or of rows); `mask` is cleared first.
+    fn mark(&self, m: usize, d: usize, q: usize, rng: &mut Rng, mask: &mut [bool]);
+}
+
+/// The matrix an attack works on, with the positions it controls.
+pub struct Target<'a, T> {
+    /// The m x d matrix (honest values on entry).
+    pub x: &'a mut [T],
+    /// Workers.
+    pub m: usize,
+    /// Dimension.
+    pub d: usize,
+    /// Byzantine positions (m x d, row-major).
+    pub mask: &'a [bool],
+}
+
+/// Chooses the Byzantine values.
+pub trait Attack: Send + Sync {
+    /// Registry name.
+    fn name(&self) -> &'static str;
+    /// Overwrites the masked entries of an f64 matrix.
+    fn apply_f64(&self, t: Target<'_, f64>, rng: &mut Rng);
+    /// Overwrites the masked entries of an f32 matrix.
+    fn apply_f32(&self, t: Target<'_, f32>, rng: &mut Rng);
+}
+
+/// Implements [`Attack`] for a type with a generic `fn apply<T: Scalar>(&self, t, rng)`.
+macro_rules! impl_attack {
+    ($ty:ty, $name:literal) => {
+        impl $crate::attacks::Attack for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn apply_f64(&self, t: $crate::attacks::Target<'_, f64>, rng: &mut $crate::rng::Rng) {
+                self.apply(t, rng)
+            }
+            fn apply_f32(&self, t: $crate::attacks::Target<'_, f32>, rng: &mut $crate::rng::Rng) {
+                self.apply(t, rng)
+            }
+        }
+    };
+}
+pub(crate) use impl_attack;
+
+/// Leaves every value honest.
+pub struct NoAttack;
+impl NoAttack {
+    fn apply<T: Scalar>(&self, _t: Target<'_, T>, _rng: &mut Rng) {}
+}
+impl_attack!(NoAttack, "none");
+
+/// Per-coordinate statistics of the correct (unmasked) values of column j.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ColumnStats {
+    pub sum: f64,
+    pub sum_all: f64,
+    pub count: usize,
+    pub mean: f64,
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+pub(crate) fn column_stats<T: Scalar>(t: &Target<'_, T>, j: usize) -> ColumnStats {
+    let (mut sum, mut sum_all, mut count) = (0.0, 0.0, 0usize);
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+    for i in 0..t.m {
+        let v = t.x[i * t.d + j].to_f64();
+        sum_all += v;
+        if !t.mask[i * t.d + j] {
+            sum += v;
+            count += 1;
+            min = min.min(v);
+            max = max.max(v);
+        }
+    }
+    let mean = if count > 0 { sum / count as f64 } else { 0.0 };
+    let mut ss = 0.0;
+    for i in 0..t.m {
+        if !t.mask[i * t.d + j] {
+            let v = t.x[i * t.d + j].to_f64() - mean;
+            ss += v * v;
+        }
+    }
+    let std = if count > 0 {
+        (ss / count as f64).sqrt()
+    } else {
+        0.0
+    };
+    ColumnStats {
+        sum,
+        sum_all,
+        count,
+        mean,
+        std,
+        min,
+        max,
+    }
+}
+
+/// Calls `f(j, stats)` for every coordinate that has a Byzantine entry, then writes the value
+/// it returns into all of that coordinate's Byzantine entries.
+pub(crate) fn per_column<T: Scalar>(t: Target<'_, T>, f: impl Fn(&ColumnStats) -> f64) {
+    for j in 0..t.d {
+        if !(0..t.m).any(|i| t.mask[i * t.d + j]) {
+            continue;
+        }
+        let s = column_stats(&t, j);
+        let v = T::from_f64(f(&s));
+        for i in 0..t.m {
+            if t.mask[i * t.d + j] {
+                t.x[i * t.d + j] = v;
+            }
+        }
+    }
+}
+
+/// A registry entry for an attack.
+pub struct AttackInfo {
+    /// Name in configs and tables.
+    pub name: &'static str,
+    /// What it does.
+    pub summary: &'static str,
+    /// Builds the attack.
+    pub build: fn(&AttackParams) -> Box<dyn Attack>,
+}
+
+/// All attacks, by name.
+pub const ATTACKS: &[AttackInfo] = &[
+    AttackInfo {
+        name: "none",
+        summary: "no attack (honest values)",
+        build: |_| Box::new(NoAttack),
+    },
+    AttackInfo {
+        name: "gaussian",
+        summary: "N(0, sigma^2) per Byzantine entry (paper: sigma = 200)",
+        build: |p| Box::new(gaussian::GaussianAttack::new(p.gaussian_sigma)),
+    },
+    AttackInfo {
+        name: "omniscient",
+        summary: "-c x the sum of the correct values (paper: c = 1e20)",
+        build: |p| {
+            Box::new(omniscient::Omniscient {
+                c: p.omniscient_c,
+                include_byzantine: p.omniscient_include_byzantine,
+            })
+        },
+    },
+    AttackInfo {
+        name: "bit-flip",
+        summary: "flip bits of the float32 pattern (default bits 22, 29, 30, 31)",
+        build: |p| Box::new(bitflip::BitFlip::new(&p.bitflip_bits)),
+    },
+    AttackInfo {
+        name: "gambler",
+        summary: "multiply the value by a factor (paper: -1e20); pair with the shard pattern",
+        build: |p| Box::new(scale::Scale::gambler(p.gambler_factor)),
+    },
+    AttackInfo {
+        name: "constant",
+        summary: "a constant value (magnitude sweeps: Propositions 1-3)",
+        build: |p| Box::new(constant::Constant::value(p.constant_value)),
+    },
+    AttackInfo {
+        name: "nan",
+        summary: "NaN",
+        build: |_| Box::new(constant::Constant::nan()),
+    },
+    AttackInfo {
+        name: "inf",
+        summary: "+inf or -inf with a random sign per entry",
+        build: |_| Box::new(constant::Constant::inf()),
+    },
+    AttackInfo {
+        name: "little",
+        summary: "a little is enough: mean - z * std of the correct values (Baruch et al.)",
+        build: |p| Box::new(little::Little { z: p.little_z }),
+    },
+    AttackInfo {
+        name: "ipm",
+        summary: "inner-product manipulation: -eps * mean of the correct values (Xie et al.)",
+        build: |p| Box::new(scale::Scale::ipm(p.ipm_eps)),
+    },
+    AttackInfo {
+        name: "adaptive",
+        summary: "just beyond the correct maximum (one side), so values survive trimming",
+        build: |p| Box::new(adaptive::Adaptive::new(p.adaptive_offset)),
+    },
+];
+
+/// A registry entry for a corruption model.
+pub struct CorruptionInfo {
+    /// Name in configs and tables.
+    pub name: &'static str,
+    /// What it does.
+    pub summary: &'static str,
+    /// Builds it.
+    pub build: fn(&AttackParams) -> Box<dyn Corruption>,
+}
+
+/// All corruption models, by name.
+pub const CORRUPTIONS: &[CorruptionInfo] = &[
+    CorruptionInfo {
+        name: "classic",
+        summary: "q whole rows (Definition 1)",
+        build: |_| Box::new(Classic),
+    },
+    CorruptionInfo {
+        name: "generalized",
+        summary: "q positions per coordinate, independent across coordinates (Definition 4)",
+        build: |p| {
+            Box::new(Generalized {
+                first_coords: p.first_coords,
+            })
+        },
+    },
+    CorruptionInfo {
+        name: "diagonal",
+        summary: "coordinate j corrupts workers j..j+q-1 mod m (Proposition 2)",
+        build: |_| Box::new(Diagonal),
+    },
+    CorruptionInfo {
+        name: "block",
+        summary: "contiguous blocks of q rows, moving across coordinate blocks",
+        build: |_| Box::new(Block),
+    },
+    CorruptionInfo {
+        name: "shard",
+        summary: "d split over S servers, one faulty, each value corrupted with prob. p (gambler)",
+        build: |p| {
+            Box::new(Shard {
+                servers: p.shard_servers,
+                p: p.shard_p,
+            })
+        },
+    },
+];
+
+fn names<T>(v: &[T], f: fn(&T) -> &'static str) -> String {
+    v.iter().map(f).collect::<Vec<_>>().join(", ")
+}
+
+/// Builds attack `name`.
+pub fn build_attack(name: &str, p: &AttackParams) -> Result<Box<dyn Attack>, Error> {
+    ATTACKS
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| (a.build)(p))
+        .ok_or_else(|| Error::UnknownName {
+            kind: "attack",
+            name: name.into(),
+            known: names(ATTACKS, |a| a.name),
+        })
+}
+
+/// Builds corruption model `name`.
+pub fn build_corruption(name: &str, p: &AttackParams) -> Result<Box<dyn Corruption>, Error> {
+    CORRUPTIONS
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| (a.build)(p))
+        .ok_or_else(|| Error::UnknownName {
+            kind: "corruption model",
+            name: name.into(),
+            known: names(CORRUPTIONS, |a| a.name),
+        })
+}
+
+/// Dispatch by storage type.
+pub trait AttackExt {
+    /// Applies the attack to a matrix of either storage type.
+    fn apply_to<T: Scalar>(&self, t: Target<'_, T>, rng: &mut Rng);
+}
+
+impl<A: Attack + ?Sized> AttackExt for A {
+    fn apply_to<T: Scalar>(&self, t: Target<'_, T>, rng: &mut Rng) {
+        T::dispatch_attack(self, t, rng);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::stream;
+
+    fn honest(m: usize, d: usize) -> Vec<f64> {
+        (0..m * d).map(|k| (k % 7) as f64 * 0.1 + 1.0).collect()
+    }
+
+    #[test]
+    fn attacks_touch_only_masked_entries() {
+        let (m, d) = (6, 5);
+        let p = AttackParams::default();
+        for a in ATTACKS {
+            let atk = (a.build)(&p);
+            let mut x = honest(m, d);
+            let orig = x.clone();
+            let mut mask = vec![false; m * d];
+            Generalized { first_coords: 0 }.mark(m, d, 2, &mut stream(1, 2, 3), &mut mask);
+            atk.apply_to(
+                Target {
+                    x: &mut x,
+                    m,
+                    d,
+                    mask: &mask,
+                },
+                &mut stream(1, 2, 4),
+            );
+            for k in 0..m * d {
+                if !mask[k] {
+                    assert_eq!(x[k].to_bits(), orig[k].to_bits(), "{}", a.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hand_computed_values() {
+        // One coordinate, rows 0..4, row 3 Byzantine; correct values 1, 2, 3.
+        let p = AttackParams::default();
+        let run = |name: &str, p: &AttackParams| {
+            let mut x = vec![1.0f64, 2.0, 3.0, 10.0];
+            let mask = [false, false, false, true];
+            build_attack(name, p).unwrap().apply_to(
+                Target {
+                    x: &mut x,
+                    m: 4,
+                    d: 1,
+                    mask: &mask,
+                },
+                &mut stream(0, 0, 0),
+            );
+            x[3]
+        };
+        assert_eq!(run("omniscient", &p), -6e20);
+        let mut p2 = p.clone();
+        p2.omniscient_include_byzantine = true;
+        assert_eq!(run("omniscient", &p2), -16e20);
+        assert_eq!(run("gambler", &p), -1e21);
+        assert_eq!(run("constant", &p), 1e20);
+        assert!(run("nan", &p).is_nan());
+        assert!(run("inf", &p).is_infinite());
+        let sd = (2.0f64 / 3.0).sqrt();
+        assert!((run("little", &p) - (2.0 - sd)).abs() < 1e-12);
+        assert!((run("ipm", &p) + 0.2).abs() < 1e-12);
+        assert!((run("adaptive", &p) - (3.0 + 2e-3)).abs() < 1e-12);
+        assert_eq!(run("none", &p), 10.0);
+        // bit-flip of 10.0f32 with bits 22, 29, 30, 31
+        let want = f32::from_bits(10.0f32.to_bits() ^ ((1 << 22) | (1 << 29) | (1 << 30) | (1 << 31)));
+        assert_eq!(run("bit-flip", &p), f64::from(want));
+    }
+
+    #[test]
+    fn unknown_names_list_known() {
+        let p = AttackParams::default();
+        let e = build_attack("evil", &p).err().unwrap().to_string();
+        assert!(e.contains("omniscient"), "{e}");
+        let e = build_corruption("evil", &p).err().unwrap().to_string();
+        assert!(e.contains("generalized"), "{e}");
+    }
+}

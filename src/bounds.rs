@@ -1,0 +1,208 @@
+//! The paper's bounds as pure functions with their conditions.
+//!
+//! Each returns the bound on E||Aggr - g||^2 in units of V (multiply by V), or
+//! [`NotApplicable`] naming the failed condition. Conditions come in two kinds: the ones the
+//! statement makes, which decide applicability, and the ones the *proof* uses but the statement
+//! leaves out ([`hidden_condition`]). The workbench reports the bound as stated and runs cells
+//! that violate the hidden condition, so the table shows whether the statement as written holds.
+//!
+//! - Lemma 1 (Krum, Blanchard et al.): classic model, 2q + 2 < m:
+//!   Delta0 = 6m - 6q + (4q(m-q-2) + 4q^2(m-q-1)) / (m-2q-2).
+//! - Theorem 1 (Trmean_b): 2q < m: Delta1 = 2(b+1)(m-q) / (m-b-q)^2. The proof goes through
+//!   Lemma 2, which needs q <= b (it is stated for q < b; q = b works the same way).
+//! - Theorem 2 (Phocas_b): stated with "2q < n" (a typo for m): Delta2 = 4 + 12(b+1)(m-q) /
+//!   (m-b-q)^2. The proof uses Theorem 1 and Lemma 3 for i up to m - b, both needing q <= b.
+//! - Theorem 3 (strongly convex, gamma <= 2/(mu+L)) and Theorem 4 (L-smooth, gamma <= 1/L):
+//!   right-hand sides in [`theorem3_rhs`] and [`theorem4_rhs`].
+
+/// Why a bound does not apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotApplicable(pub String);
+
+impl std::fmt::Display for NotApplicable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which bound covers a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BoundKind {
+    /// Lemma 1.
+    Delta0,
+    /// Theorem 1.
+    Delta1,
+    /// Theorem 2.
+    Delta2,
+}
+
+impl BoundKind {
+    /// Name used in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            BoundKind::Delta0 => "Delta0",
+            BoundKind::Delta1 => "Delta1",
+            BoundKind::Delta2 => "Delta2",
+        }
+    }
+    /// The paper's reference.
+    pub fn reference(self) -> &'static str {
+        match self {
+            BoundKind::Delta0 => "Lemma 1",
+            BoundKind::Delta1 => "Theorem 1",
+            BoundKind::Delta2 => "Theorem 2",
+        }
+    }
+}
+
+/// Lemma 1: Delta0 / V for Krum under the classic model; needs 2q + 2 < m.
+pub fn delta0(m: usize, q: usize) -> Result<f64, NotApplicable> {
+    if 2 * q + 2 >= m {
+        return Err(NotApplicable(format!(
+            "Lemma 1 needs 2q + 2 < m (q = {q}, m = {m})"
+        )));
+    }
+    let (m, q) = (m as f64, q as f64);
+    Ok(6.0 * m - 6.0 * q
+        + (4.0 * q * (m - q - 2.0) + 4.0 * q * q * (m - q - 1.0)) / (m - 2.0 * q - 2.0))
+}
+
+fn trim_conditions(m: usize, q: usize, b: usize, thm: &str) -> Result<(), NotApplicable> {
+    if 2 * q >= m {
+        return Err(NotApplicable(format!(
+            "{thm} needs 2q < m (q = {q}, m = {m})"
+        )));
+    }
+    let max = m.div_ceil(2).saturating_sub(1);
+    if b > max {
+        return Err(NotApplicable(format!(
+            "b = {b} is outside Definition 7's range 0..={max}"
+        )));
+    }
+    if m <= b + q {
+        return Err(NotApplicable(format!(
+            "{thm}: m - b - q = 0 (m = {m}, b = {b}, q = {q})"
+        )));
+    }
+    Ok(())
+}
+
+/// Theorem 1: Delta1 / V for Trmean_b, as stated (needs 2q < m).
+pub fn delta1(m: usize, q: usize, b: usize) -> Result<f64, NotApplicable> {
+    trim_conditions(m, q, b, "Theorem 1")?;
+    let (m, q, b) = (m as f64, q as f64, b as f64);
+    Ok(2.0 * (b + 1.0) * (m - q) / (m - b - q).powi(2))
+}
+
+/// Theorem 2: Delta2 / V for Phocas_b, as stated (the statement's "2q < n" read as 2q < m).
+pub fn delta2(m: usize, q: usize, b: usize) -> Result<f64, NotApplicable> {
+    trim_conditions(m, q, b, "Theorem 2")?;
+    let (m, q, b) = (m as f64, q as f64, b as f64);
+    Ok(4.0 + 12.0 * (b + 1.0) * (m - q) / (m - b - q).powi(2))
+}
+
+/// The condition a bound's proof uses but its statement omits, with whether it holds.
+/// Theorems 1 and 2 need q <= b (Lemma 2, Lemma 3); Lemma 1 assumes Krum is told the true q
+/// (the rule's assumed q at least the actual one).
+pub fn hidden_condition(kind: BoundKind, q: usize, b_or_assumed_q: usize) -> (&'static str, bool) {
+    match kind {
+        BoundKind::Delta0 => ("assumed q >= actual q", b_or_assumed_q >= q),
+        BoundKind::Delta1 | BoundKind::Delta2 => ("b >= q (Lemma 2)", b_or_assumed_q >= q),
+    }
+}
+
+/// Theorem 3's right-hand side: (1 - gamma mu L / (mu + L))^t ||x0 - x*|| + (mu + L) / (mu L)
+/// gamma sqrt(Delta). Requires 0 < mu <= L and gamma <= 2 / (mu + L).
+pub fn theorem3_rhs(mu: f64, l: f64, gamma: f64, t: usize, dist0: f64, delta: f64) -> f64 {
+    let rho = 1.0 - gamma * mu * l / (mu + l);
+    rho.powi(t as i32) * dist0 + (mu + l) / (mu * l) * gamma * delta.sqrt()
+}
+
+/// Theorem 3's step-size condition.
+pub fn theorem3_condition(mu: f64, l: f64, gamma: f64) -> Result<(), NotApplicable> {
+    if !(mu > 0.0 && mu <= l) {
+        return Err(NotApplicable(format!(
+            "Theorem 3 needs 0 < mu <= L (mu = {mu}, L = {l})"
+        )));
+    }
+    if gamma > 2.0 / (mu + l) {
+        return Err(NotApplicable(format!(
+            "Theorem 3 needs gamma <= 2/(mu+L) = {} (gamma = {gamma})",
+            2.0 / (mu + l)
+        )));
+    }
+    Ok(())
+}
+
+/// Theorem 4's right-hand side: 2 / (gamma T) (F(x0) - F*) + Delta.
+pub fn theorem4_rhs(gamma: f64, t: usize, gap0: f64, delta: f64) -> f64 {
+    2.0 / (gamma * t as f64) * gap0 + delta
+}
+
+/// Theorem 4's step-size condition gamma <= 1/L.
+pub fn theorem4_condition(l: f64, gamma: f64) -> Result<(), NotApplicable> {
+    if gamma > 1.0 / l {
+        return Err(NotApplicable(format!(
+            "Theorem 4 needs gamma <= 1/L = {} (gamma = {gamma})",
+            1.0 / l
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delta0_hand_computed() {
+        // m = 20, q = 6: 6*20 - 36 + (4*6*12 + 4*36*13) / 6 = 84 + (288 + 1872)/6 = 84 + 360 = 444
+        assert!((delta0(20, 6).unwrap() - 444.0).abs() < 1e-12);
+        // q = 0: 6m
+        assert!((delta0(10, 0).unwrap() - 60.0).abs() < 1e-12);
+        // m = 20, q = 8: 72 + (4*8*10 + 4*64*11)/2 = 72 + (320 + 2816)/2 = 72 + 1568 = 1640
+        assert!((delta0(20, 8).unwrap() - 1640.0).abs() < 1e-12);
+        assert!(delta0(20, 9).is_err());
+        assert!(delta0(3, 0).is_ok());
+        assert!(delta0(2, 0).is_err());
+    }
+
+    #[test]
+    fn delta1_hand_computed() {
+        // m = 20, q = 6, b = 6: 2*7*14 / 64 = 196/64 = 3.0625
+        assert!((delta1(20, 6, 6).unwrap() - 3.0625).abs() < 1e-12);
+        // b = q = 0: 2/m
+        assert!((delta1(10, 0, 0).unwrap() - 0.2).abs() < 1e-12);
+        // m = 20, q = 8, b = 8: 2*9*12/16 = 13.5
+        assert!((delta1(20, 8, 8).unwrap() - 13.5).abs() < 1e-12);
+        // stated condition 2q < m fails
+        assert!(delta1(20, 10, 9).is_err());
+        // b < q is allowed by the statement
+        assert!((delta1(20, 6, 2).unwrap() - 2.0 * 3.0 * 14.0 / 144.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn delta2_hand_computed() {
+        // 4 + 6 * Delta1
+        assert!((delta2(20, 6, 6).unwrap() - (4.0 + 6.0 * 3.0625)).abs() < 1e-12);
+        assert!((delta2(10, 0, 0).unwrap() - 5.2).abs() < 1e-12);
+        assert!(delta2(4, 2, 1).is_err());
+    }
+
+    #[test]
+    fn hidden_conditions() {
+        assert!(hidden_condition(BoundKind::Delta1, 3, 3).1);
+        assert!(!hidden_condition(BoundKind::Delta1, 3, 2).1);
+        assert!(!hidden_condition(BoundKind::Delta2, 1, 0).1);
+    }
+
+    #[test]
+    fn convergence_rhs() {
+        // mu = L = 1, gamma = 1: rho = 1/2; t = 1: 0.5 * 2 + 2 * 1 * 3 = 7
+        assert!((theorem3_rhs(1.0, 1.0, 1.0, 1, 2.0, 9.0) - 7.0).abs() < 1e-12);
+        assert!(theorem3_condition(1.0, 1.0, 1.0).is_ok());
+        assert!(theorem3_condition(1.0, 1.0, 1.01).is_err());
+        assert!((theorem4_rhs(0.5, 4, 3.0, 1.0) - 4.0).abs() < 1e-12);
+        assert!(theorem4_condition(2.0, 0.6).is_err());
+    }
+}

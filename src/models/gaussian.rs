@@ -1,0 +1,14 @@
+//! Standard normal noise (used isotropically and with spread scales).
+use super::Noise;
+use crate::rng::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+/// N(0, 1).
+pub struct Gaussian;
+
+impl Noise for Gaussian {
+    #[inline]
+    fn sample(&self, rng: &mut Rng) -> f64 {
+        StandardNormal.sample(rng)
+    }
+}
