@@ -14,11 +14,17 @@
 //! trimming parameter, d the dimension, g the true gradient, V the variance.
 
 pub mod aggregators;
+pub mod data;
+pub mod attacks;
+pub mod bounds;
 pub mod error;
 pub mod fsutil;
 pub mod matrix;
+pub mod models;
 pub mod npy;
+pub mod objectives;
 pub mod report;
+pub mod rng;
 pub mod scalar;
 
 pub use aggregators::{AggregateExt, Aggregator, RuleParams, Workspace};
