@@ -37,6 +37,8 @@ enum Command {
     /// Apply one aggregation rule to an (m, d) matrix saved with numpy.save.
     #[command(after_help = rules_help())]
     Aggregate(AggregateArgs),
+    /// Monte Carlo check of the paper's bounds (Lemma 1, Theorems 1-2, Propositions 1-3).
+    VerifyBounds(phocas::montecarlo::VerifyArgs),
 }
 
 /// Rule selection shared by the subcommands.
@@ -136,6 +138,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
     match cli.command {
         Command::Aggregate(a) => aggregate(&a),
+        Command::VerifyBounds(a) => phocas::montecarlo::run(&a),
     }
 }
 

@@ -14,13 +14,14 @@
 //! trimming parameter, d the dimension, g the true gradient, V the variance.
 
 pub mod aggregators;
-pub mod data;
 pub mod attacks;
 pub mod bounds;
+pub mod data;
 pub mod error;
 pub mod fsutil;
 pub mod matrix;
 pub mod models;
+pub mod montecarlo;
 pub mod npy;
 pub mod objectives;
 pub mod report;

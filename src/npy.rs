@@ -107,8 +107,32 @@ fn decode<T: Scalar>(bytes: &[u8], big: bool) -> Vec<T> {
         .collect()
 }
 
+/// A 1-D float array read from a `.npy` file (such as `phocas aggregate --output`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum NpyVector {
+    /// dtype float32.
+    F32(Vec<f32>),
+    /// dtype float64.
+    F64(Vec<f64>),
+}
+
 /// Reads an (m, d) float32 or float64 array from a `.npy` file.
 pub fn read_matrix(path: &Path) -> Result<NpyMatrix, Error> {
+    let (shape, data) = read_array(path, 2)?;
+    let (m, d) = (shape[0], shape[1]);
+    Ok(match data {
+        NpyVector::F32(v) => NpyMatrix::F32(Matrix::from_vec(v, m, d)?),
+        NpyVector::F64(v) => NpyMatrix::F64(Matrix::from_vec(v, m, d)?),
+    })
+}
+
+/// Reads a (d,) float32 or float64 array from a `.npy` file.
+pub fn read_vector(path: &Path) -> Result<NpyVector, Error> {
+    Ok(read_array(path, 1)?.1)
+}
+
+/// Reads a float32 or float64 C-order array of the given rank (1 or 2): its shape and data.
+fn read_array(path: &Path, rank: usize) -> Result<(Vec<usize>, NpyVector), Error> {
     let bytes = std::fs::read(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             err(path, "file not found: check the path given to --input")
@@ -157,7 +181,16 @@ pub fn read_matrix(path: &Path) -> Result<NpyMatrix, Error> {
             "array is in Fortran order: save numpy.ascontiguousarray(x) instead",
         ));
     }
-    if h.shape.len() != 2 {
+    if rank == 1 && h.shape.len() != 1 {
+        return Err(err(
+            path,
+            format!(
+                "expected a 1-D array of shape (d,), got shape {:?}",
+                h.shape
+            ),
+        ));
+    }
+    if rank == 2 && h.shape.len() != 2 {
         return Err(err(
             path,
             format!(
@@ -166,14 +199,15 @@ pub fn read_matrix(path: &Path) -> Result<NpyMatrix, Error> {
             ),
         ));
     }
-    let (m, d) = (h.shape[0], h.shape[1]);
-    if m == 0 || d == 0 {
-        return Err(err(
-            path,
-            format!("array of shape ({m}, {d}) is empty: at least one worker and one coordinate are needed"),
-        ));
+    if let [m, d] = h.shape[..] {
+        if m == 0 || d == 0 {
+            return Err(err(
+                path,
+                format!("array of shape ({m}, {d}) is empty: at least one worker and one coordinate are needed"),
+            ));
+        }
     }
-    let (size, big) = match h.descr.as_str() {
+    let (size, big): (usize, bool) = match h.descr.as_str() {
         "<f4" | "=f4" | "|f4" => (4, false),
         ">f4" => (4, true),
         "<f8" | "=f8" | "|f8" => (8, false),
@@ -185,31 +219,34 @@ pub fn read_matrix(path: &Path) -> Result<NpyMatrix, Error> {
             ))
         }
     };
-    let n = m
-        .checked_mul(d)
-        .and_then(|n| n.checked_mul(size))
+    let n = h
+        .shape
+        .iter()
+        .try_fold(size, |n, &s| n.checked_mul(s))
         .ok_or_else(|| err(path, "shape too large"))?;
     let data = &bytes[hend..];
     if data.len() != n {
         return Err(err(
             path,
             format!(
-                "data has {} bytes but shape ({m}, {d}) of {} needs {n}: the file is truncated or corrupt",
+                "data has {} bytes but shape {} of {} needs {n}: the file is truncated or corrupt",
                 data.len(),
+                shape_str(&h.shape),
                 h.descr
             ),
         ));
     }
-    Ok(if size == 4 {
-        NpyMatrix::F32(Matrix::from_vec(decode::<f32>(data, big), m, d)?)
+    let v = if size == 4 {
+        NpyVector::F32(decode::<f32>(data, big))
     } else {
-        NpyMatrix::F64(Matrix::from_vec(decode::<f64>(data, big), m, d)?)
-    })
+        NpyVector::F64(decode::<f64>(data, big))
+    };
+    Ok((h.shape, v))
 }
 
-/// Encodes `data` with the given shape as a version 1.0 `.npy` file.
-pub fn encode<T: Scalar>(data: &[T], shape: &[usize]) -> Vec<u8> {
-    let shape_s = match shape {
+/// A shape as NumPy prints it: `(3,)`, `(2, 3)`.
+fn shape_str(shape: &[usize]) -> String {
+    match shape {
         [n] => format!("({n},)"),
         _ => format!(
             "({})",
@@ -219,10 +256,15 @@ pub fn encode<T: Scalar>(data: &[T], shape: &[usize]) -> Vec<u8> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-    };
+    }
+}
+
+/// Encodes `data` with the given shape as a version 1.0 `.npy` file.
+pub fn encode<T: Scalar>(data: &[T], shape: &[usize]) -> Vec<u8> {
     let mut header = format!(
-        "{{'descr': '{}', 'fortran_order': False, 'shape': {shape_s}, }}",
-        T::DESCR
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
+        T::DESCR,
+        shape_str(shape)
     );
     let total = 10 + header.len() + 1;
     let pad = (64 - total % 64) % 64;
@@ -294,5 +336,33 @@ mod tests {
         b[pos + 1] = b'i';
         std::fs::write(&p, b).unwrap();
         assert!(read_matrix(&p).unwrap_err().to_string().contains("'<i4'"));
+    }
+
+    #[test]
+    fn vector_round_trip_and_rank() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.npy");
+        let x = vec![1.5f32, f32::NAN, -0.0];
+        write(&p, &x, &[3]).unwrap();
+        match read_vector(&p).unwrap() {
+            NpyVector::F32(v) => {
+                assert_eq!(v.len(), 3);
+                for (a, b) in v.iter().zip(&x) {
+                    assert_eq!(a.to_bits(), b.to_bits());
+                }
+            }
+            NpyVector::F64(_) => panic!("dtype"),
+        }
+        assert!(read_matrix(&p).unwrap_err().to_string().contains("2-D"));
+        write(&p, &[2.0f64, 3.0], &[2]).unwrap();
+        assert_eq!(read_vector(&p).unwrap(), NpyVector::F64(vec![2.0, 3.0]));
+        write(&p, &[2.0f64, 3.0], &[1, 2]).unwrap();
+        let e = read_vector(&p).unwrap_err().to_string();
+        assert!(e.contains("1-D") && e.contains("[1, 2]"), "{e}");
+        let mut b = encode(&[1.0f64, 2.0], &[2]);
+        b.truncate(b.len() - 3);
+        std::fs::write(&p, b).unwrap();
+        let e = read_vector(&p).unwrap_err().to_string();
+        assert!(e.contains("shape (2,)") && e.contains("truncated"), "{e}");
     }
 }

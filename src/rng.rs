@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 pub type Rng = ChaCha8Rng;
 
 /// Default master seed (the paper's arXiv submission date).
-pub const DEFAULT_SEED: u64 = 2018_05_23;
+pub const DEFAULT_SEED: u64 = 20_180_523;
 
 /// FNV-1a 64-bit hash of a string (stable across platforms and versions).
 pub fn hash_str(s: &str) -> u64 {

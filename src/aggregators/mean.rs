@@ -37,8 +37,7 @@ impl Mean {
 /// Averages the rows of `x` (or only the rows listed in `rows`) into `out`, accumulating in
 /// f64, in parallel tiles. Bit-identical for any thread count.
 pub(crate) fn mean_rows<T: Scalar>(x: MatrixView<'_, T>, rows: Option<&[usize]>, out: &mut [T]) {
-    let n = rows.map_or(x.m(), <[usize]>::len);
-    let inv = 1.0 / n as f64;
+    let n = rows.map_or(x.m(), <[usize]>::len) as f64;
     out.par_chunks_mut(TILE).enumerate().for_each(|(c, chunk)| {
         let j0 = c * TILE;
         let w = chunk.len();
@@ -55,7 +54,8 @@ pub(crate) fn mean_rows<T: Scalar>(x: MatrixView<'_, T>, rows: Option<&[usize]>,
             None => (0..x.m()).for_each(add),
         }
         for (o, a) in chunk.iter_mut().zip(acc.iter()) {
-            *o = T::from_f64(*a * inv);
+            // Divide (not multiply by 1/n): one rounding, so m equal rows average to that row.
+            *o = T::from_f64(*a / n);
         }
     });
 }

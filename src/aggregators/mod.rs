@@ -173,6 +173,9 @@ pub struct RuleParams {
     pub median: MedianConvention,
 }
 
+/// Constructor of a registered rule: (parameters, m) to a validated rule.
+pub type BuildFn = fn(&RuleParams, usize) -> Result<Box<dyn Aggregator>, Error>;
+
 /// A registry entry.
 pub struct RuleInfo {
     /// Registry name.
@@ -186,7 +189,7 @@ pub struct RuleInfo {
     /// Time complexity.
     pub cost: &'static str,
     /// Builds the rule for m workers.
-    pub build: fn(&RuleParams, usize) -> Result<Box<dyn Aggregator>, Error>,
+    pub build: BuildFn,
 }
 
 /// All rules, by name.

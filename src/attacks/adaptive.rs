@@ -22,7 +22,11 @@ impl Adaptive {
                 return 0.0;
             }
             let range = s.max - s.min;
-            let range = if range > 0.0 { range } else { s.max.abs().max(1.0) };
+            let range = if range > 0.0 {
+                range
+            } else {
+                s.max.abs().max(1.0)
+            };
             s.max + self.offset * range
         });
     }

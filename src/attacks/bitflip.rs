@@ -15,7 +15,10 @@ impl BitFlip {
     /// Flips the given bits (each in 0..=31).
     pub fn new(bits: &[u32]) -> Self {
         Self {
-            mask: bits.iter().filter(|&&b| b < 32).fold(0, |a, b| a | (1 << b)),
+            mask: bits
+                .iter()
+                .filter(|&&b| b < 32)
+                .fold(0, |a, b| a | (1 << b)),
         }
     }
     fn apply<T: Scalar>(&self, t: Target<'_, T>, _rng: &mut Rng) {

@@ -174,7 +174,10 @@ mod tests {
             Diagonal.mark(m, d, q, &mut rng, &mut mask);
             assert!(per_coord(&mask, m, d).iter().all(|&c| c == q));
             Block.mark(m, d, q, &mut rng, &mut mask);
-            assert!(per_coord(&mask, m, d).iter().all(|&c| c == q), "block q={q}");
+            assert!(
+                per_coord(&mask, m, d).iter().all(|&c| c == q),
+                "block q={q}"
+            );
         }
         Generalized { first_coords: 10 }.mark(m, d, 2, &mut rng, &mut mask);
         let c = per_coord(&mask, m, d);

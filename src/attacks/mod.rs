@@ -480,7 +480,8 @@ mod tests {
         assert!((run("adaptive", &p) - (3.0 + 2e-3)).abs() < 1e-12);
         assert_eq!(run("none", &p), 10.0);
         // bit-flip of 10.0f32 with bits 22, 29, 30, 31
-        let want = f32::from_bits(10.0f32.to_bits() ^ ((1 << 22) | (1 << 29) | (1 << 30) | (1 << 31)));
+        let want =
+            f32::from_bits(10.0f32.to_bits() ^ ((1 << 22) | (1 << 29) | (1 << 30) | (1 << 31)));
         assert_eq!(run("bit-flip", &p), f64::from(want));
     }
 

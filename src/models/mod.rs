@@ -234,9 +234,9 @@ mod tests {
                 let gm = GradientModel::new(info.name, 16, 2.0, n, reading, 1.5).unwrap();
                 let mut rng = stream(7, crate::rng::hash_str(info.name), n as u64);
                 let mut x = vec![0.0; 16];
-                let trials = 20_000;
+                let trials = 20_000_usize;
                 let (mut s, mut s2) = (0.0, 0.0);
-                let mut mean_err = vec![0.0; 16];
+                let mut mean_err = [0.0; 16];
                 for _ in 0..trials {
                     gm.sample_into(&mut rng, &mut x);
                     let e: f64 = x.iter().zip(gm.mean()).map(|(a, g)| (a - g).powi(2)).sum();
@@ -250,7 +250,11 @@ mod tests {
                 let se = ((s2 / trials as f64 - mean * mean) / trials as f64).sqrt();
                 let v = gm.variance();
                 if info.name == "student-t2.5" {
-                    assert!(mean < v * 1.5 && mean > v * 0.7, "{}: {mean} vs {v}", info.name);
+                    assert!(
+                        mean < v * 1.5 && mean > v * 0.7,
+                        "{}: {mean} vs {v}",
+                        info.name
+                    );
                 } else {
                     assert!(
                         (mean - v).abs() < 6.0 * se + 1e-9 * v,
@@ -259,7 +263,11 @@ mod tests {
                     );
                 }
                 let bias: f64 = mean_err.iter().map(|e| (e / trials as f64).powi(2)).sum();
-                assert!(bias < 20.0 * v / trials as f64, "{}: bias {bias}", info.name);
+                assert!(
+                    bias < 20.0 * v / trials as f64,
+                    "{}: bias {bias}",
+                    info.name
+                );
             }
         }
     }

@@ -167,6 +167,12 @@ fn gemm(
     beta: f32,
     c: &mut [f32],
 ) {
+    if m <= SMALL_DIM || n <= SMALL_DIM || k <= SMALL_DIM {
+        // nalgebra hands products with a dimension <= 5 to a gemv loop that mishandles
+        // non-unit strides (nalgebra 0.33.3, `axcpy_uninit`); such tiny products are cheap,
+        // so they are done here.
+        return gemm_small(m, n, k, alpha, a, op_a, b, op_b, beta, c);
+    }
     let (ars, acs) = match op_a {
         Op::N => (k, 1),
         Op::T => (1, m),
@@ -197,6 +203,44 @@ fn gemm(
         Dyn(1),
     );
     c.gemm(alpha, &a, &b, beta);
+}
+
+/// nalgebra calls `matrixmultiply` only when all of `m`, `n`, `k` exceed this.
+const SMALL_DIM: usize = 5;
+
+/// Plain triple loop for products with a tiny dimension (same contract as [`gemm`]).
+#[allow(clippy::too_many_arguments)]
+fn gemm_small(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    op_a: Op,
+    b: &[f32],
+    op_b: Op,
+    beta: f32,
+    c: &mut [f32],
+) {
+    let at = |i: usize, l: usize| match op_a {
+        Op::N => a[i * k + l],
+        Op::T => a[l * m + i],
+    };
+    let bt = |l: usize, j: usize| match op_b {
+        Op::N => b[l * n + j],
+        Op::T => b[j * k + l],
+    };
+    for i in 0..m {
+        for j in 0..n {
+            let s: f32 = (0..k).map(|l| at(i, l) * bt(l, j)).sum();
+            let cv = &mut c[i * n + j];
+            *cv = if beta == 0.0 {
+                alpha * s
+            } else {
+                alpha * s + beta * *cv
+            };
+        }
+    }
 }
 
 /// `out = relu(out + bias)` row by row (`out` is `rows x bias.len()`).
@@ -598,7 +642,7 @@ mod tests {
         let p = mlp.init_params(&mut ChaCha8Rng::seed_from_u64(7));
         assert_eq!(p.len(), PARAM_DIM);
         for (r, fan) in [
-            (W1_OFFSET..B1_OFFSET, 784 + 128),
+            (W1_OFFSET..B1_OFFSET, 784usize + 128),
             (W2_OFFSET..B2_OFFSET, 128 + 128),
             (W3_OFFSET..B3_OFFSET, 128 + 10),
         ] {

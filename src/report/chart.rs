@@ -303,14 +303,7 @@ impl Heatmap {
             .x_labels(nx)
             .y_labels(ny)
             .x_desc(format!("colours: {legend}"))
-            .x_label_formatter(&|v| {
-                let i = v.floor() as usize;
-                if (v - v.floor() - 0.5).abs() < 0.01 || nx == 1 {
-                    xl.get(i).cloned().unwrap_or_default()
-                } else {
-                    xl.get(i).cloned().unwrap_or_default()
-                }
-            })
+            .x_label_formatter(&|v| xl.get(v.floor() as usize).cloned().unwrap_or_default())
             .y_label_formatter(&|v| yl.get(v.floor() as usize).cloned().unwrap_or_default())
             .x_label_style(
                 ("sans-serif", 11)

@@ -1,0 +1,512 @@
+//! The grid of a Monte Carlo run, read from TOML (experiments/verify-bounds.toml).
+//!
+//! A config is a list of sweeps; each sweep is the cross product of its lists. Unknown keys and
+//! invalid values are errors naming the key.
+
+use crate::aggregators::{self, max_trim};
+use crate::attacks::{self, AttackParams};
+use crate::error::Error;
+use crate::models::{self, Reading};
+use serde::{Deserialize, Serialize};
+
+/// Which rows of the worker matrix are trimmed, relative to q, or an absolute value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BSpec {
+    /// An absolute b.
+    Value(usize),
+    /// `below` (q-1), `equal` (q), `above` (q+1), `max` (largest allowed).
+    Relation(String),
+}
+
+/// q values: a list, or "all" for 0..=ceil(m/2)-1.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum QSpec {
+    /// Explicit values.
+    List(Vec<usize>),
+    /// "all".
+    All(String),
+}
+
+/// The x axis of a sweep's chart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChartAxis {
+    /// Error/V against q.
+    Q,
+    /// Against b.
+    B,
+    /// Against d (the dimension-free claim).
+    D,
+    /// Against attack magnitude (log-log; Propositions 1-3).
+    Magnitude,
+    /// No chart.
+    None,
+}
+
+/// One sweep: the cross product of its lists.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// Name (appears in the tables).
+    pub name: String,
+    /// Rules from the registry.
+    pub rules: Vec<String>,
+    /// Gradient distributions.
+    pub distributions: Vec<String>,
+    /// Corruption models.
+    pub corruptions: Vec<String>,
+    /// Attacks.
+    pub attacks: Vec<String>,
+    /// Worker counts.
+    pub m: Vec<usize>,
+    /// Byzantine values per coordinate.
+    pub q: QSpec,
+    /// Rule parameter b (trimming) or assumed q (Krum), relative to q or absolute.
+    #[serde(default = "default_b")]
+    pub b: Vec<BSpec>,
+    /// Dimensions.
+    pub d: Vec<usize>,
+    /// Per-worker sample counts.
+    #[serde(default = "default_n")]
+    pub n: Vec<usize>,
+    /// How n samples combine.
+    #[serde(default)]
+    pub reading: Reading,
+    /// Attack magnitudes (sets the attack's main parameter); empty: the attack's default.
+    #[serde(default)]
+    pub magnitudes: Vec<f64>,
+    /// Trials per cell (may be overridden by --trials).
+    pub trials: usize,
+    /// Scale trials by 1/d with this reference d (trials * d_ref / d, at least `min_trials`).
+    #[serde(default)]
+    pub trials_d_ref: Option<usize>,
+    /// Floor for scaled trials.
+    #[serde(default = "default_min_trials")]
+    pub min_trials: usize,
+    /// Chart x axis.
+    #[serde(default = "default_chart")]
+    pub chart: ChartAxis,
+}
+
+fn default_b() -> Vec<BSpec> {
+    vec![BSpec::Relation("equal".into())]
+}
+fn default_n() -> Vec<usize> {
+    vec![1]
+}
+fn default_min_trials() -> usize {
+    200
+}
+fn default_chart() -> ChartAxis {
+    ChartAxis::None
+}
+
+/// A whole config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Master seed.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Per-sample total variance V1 (V = V1/n or n V1).
+    #[serde(default = "one")]
+    pub v: f64,
+    /// Norm of the true gradient g.
+    #[serde(default = "one")]
+    pub g_norm: f64,
+    /// Attack and corruption parameters.
+    #[serde(default)]
+    pub attack_params: AttackParams,
+    /// The sweeps.
+    pub sweep: Vec<Sweep>,
+}
+
+fn default_seed() -> u64 {
+    crate::rng::DEFAULT_SEED
+}
+fn one() -> f64 {
+    1.0
+}
+
+/// The built-in default grid.
+pub const DEFAULT_CONFIG: &str = include_str!("../../experiments/verify-bounds.toml");
+/// The built-in quick grid (CI and smoke tests).
+pub const QUICK_CONFIG: &str = include_str!("../../experiments/verify-bounds-quick.toml");
+
+/// One cell of the grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    /// Sweep name.
+    pub sweep: String,
+    /// Rule name.
+    pub rule: String,
+    /// Distribution.
+    pub distribution: String,
+    /// Corruption model.
+    pub corruption: String,
+    /// Attack.
+    pub attack: String,
+    /// Magnitude, if swept.
+    pub magnitude: Option<f64>,
+    /// Workers.
+    pub m: usize,
+    /// Byzantine values per coordinate.
+    pub q: usize,
+    /// Rule parameter (b, or Krum's assumed q); None for mean and median.
+    pub b: Option<usize>,
+    /// How b was chosen (`equal`, `below`, `above`, `max`, or `value`).
+    pub b_spec: String,
+    /// Dimension.
+    pub d: usize,
+    /// Samples per worker.
+    pub n: usize,
+    /// Reading of n.
+    pub reading: Reading,
+    /// Trials.
+    pub trials: usize,
+    /// Chart axis of the sweep.
+    pub chart: ChartAxis,
+}
+
+impl Cell {
+    /// A canonical key (stable across versions): seeds the cell's random streams and
+    /// identifies it for checkpoints and sharding.
+    pub fn key(&self) -> String {
+        format!(
+            "sweep={};rule={};dist={};corr={};attack={};mag={};m={};q={};b={};d={};n={};reading={:?}",
+            self.sweep,
+            self.rule,
+            self.distribution,
+            self.corruption,
+            self.attack,
+            self.magnitude.map_or("default".into(), |x| format!("{x:e}")),
+            self.m,
+            self.q,
+            self.b.map_or("-".into(), |b| b.to_string()),
+            self.d,
+            self.n,
+            self.reading
+        )
+    }
+    /// Rule parameters for the registry.
+    pub fn rule_params(&self) -> aggregators::RuleParams {
+        let mut p = aggregators::RuleParams::default();
+        match self.rule.as_str() {
+            "trmean" | "phocas" => p.b = self.b,
+            "krum" | "multikrum" => p.q = self.b,
+            _ => {}
+        }
+        p
+    }
+}
+
+fn uses_b(rule: &str) -> bool {
+    matches!(rule, "trmean" | "phocas" | "krum" | "multikrum")
+}
+
+fn max_param(rule: &str, m: usize) -> Option<usize> {
+    match rule {
+        "trmean" | "phocas" => Some(max_trim(m)),
+        "krum" | "multikrum" => m.checked_sub(3),
+        _ => None,
+    }
+}
+
+impl Config {
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let cfg: Config = toml::from_str(text).map_err(|e| Error::Config {
+            key: e
+                .span()
+                .map(|s| format!("at byte {}..{}", s.start, s.end))
+                .unwrap_or_default(),
+            msg: e.message().trim().to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads a config file.
+    pub fn load(path: &std::path::Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(&text).map_err(|e| match e {
+            Error::Config { key, msg } => Error::Config {
+                key: format!("{}: {key}", path.display()),
+                msg,
+            },
+            e => e,
+        })
+    }
+
+    /// Checks every value; errors name the key.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |key: String, msg: String| Err(Error::Config { key, msg });
+        if !(self.v.is_finite() && self.v > 0.0) {
+            return bad(
+                "v".into(),
+                format!("{} must be finite and positive", self.v),
+            );
+        }
+        if !self.g_norm.is_finite() {
+            return bad("g_norm".into(), "must be finite".into());
+        }
+        self.attack_params.validate()?;
+        if self.sweep.is_empty() {
+            return bad("sweep".into(), "at least one [[sweep]] is needed".into());
+        }
+        for (i, s) in self.sweep.iter().enumerate() {
+            let k = |f: &str| format!("sweep[{i}] ({}).{f}", s.name);
+            for r in &s.rules {
+                if !aggregators::REGISTRY.iter().any(|x| x.name == r) {
+                    return bad(
+                        k("rules"),
+                        format!(
+                            "unknown rule '{r}': known rules are {}",
+                            aggregators::rule_names()
+                        ),
+                    );
+                }
+            }
+            for dname in &s.distributions {
+                if !models::NOISES.iter().any(|x| x.name == dname) {
+                    return bad(
+                        k("distributions"),
+                        format!(
+                            "unknown distribution '{dname}': known are {}",
+                            models::noise_names()
+                        ),
+                    );
+                }
+            }
+            for c in &s.corruptions {
+                attacks::build_corruption(c, &self.attack_params).map_err(|e| Error::Config {
+                    key: k("corruptions"),
+                    msg: e.to_string(),
+                })?;
+            }
+            for a in &s.attacks {
+                attacks::build_attack(a, &self.attack_params).map_err(|e| Error::Config {
+                    key: k("attacks"),
+                    msg: e.to_string(),
+                })?;
+            }
+            for (name, list) in [
+                ("rules", s.rules.len()),
+                ("distributions", s.distributions.len()),
+                ("corruptions", s.corruptions.len()),
+                ("attacks", s.attacks.len()),
+                ("m", s.m.len()),
+                ("d", s.d.len()),
+                ("n", s.n.len()),
+                ("b", s.b.len()),
+            ] {
+                if list == 0 {
+                    return bad(k(name), "must list at least one value".into());
+                }
+            }
+            if let Some(&m) = s.m.iter().find(|&&m| m == 0) {
+                return bad(k("m"), format!("m = {m}: at least one worker is needed"));
+            }
+            if s.d.contains(&0) {
+                return bad(k("d"), "d = 0: the dimension must be at least 1".into());
+            }
+            if s.n.contains(&0) {
+                return bad(k("n"), "n = 0: at least one sample per worker".into());
+            }
+            if s.trials < 2 {
+                return bad(
+                    k("trials"),
+                    format!(
+                        "{} trials: at least 2 are needed for a confidence interval",
+                        s.trials
+                    ),
+                );
+            }
+            if let QSpec::All(a) = &s.q {
+                if a != "all" {
+                    return bad(k("q"), format!("'{a}': give a list of integers or \"all\""));
+                }
+            }
+            if let QSpec::List(l) = &s.q {
+                if let Some((&q, &m)) = l
+                    .iter()
+                    .flat_map(|q| s.m.iter().map(move |m| (q, m)))
+                    .find(|(q, m)| q > m)
+                {
+                    return bad(k("q"), format!("q = {q} exceeds m = {m}"));
+                }
+            }
+            for b in &s.b {
+                if let BSpec::Relation(r) = b {
+                    if !matches!(r.as_str(), "below" | "equal" | "above" | "max") {
+                        return bad(
+                            k("b"),
+                            format!("'{r}': use an integer or one of below, equal, above, max"),
+                        );
+                    }
+                }
+            }
+            for &x in &s.magnitudes {
+                if !(x.is_finite() && x >= 0.0) {
+                    return bad(k("magnitudes"), format!("{x} must be finite and >= 0"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Expands the sweeps into cells. Cells whose parameters are out of a rule's range (for
+    /// example b = q + 1 above ceil(m/2)-1) are skipped and counted.
+    pub fn cells(&self, trials_override: Option<usize>) -> (Vec<Cell>, usize) {
+        let mut cells = Vec::new();
+        let mut skipped = 0;
+        for s in &self.sweep {
+            let mags: Vec<Option<f64>> = if s.magnitudes.is_empty() {
+                vec![None]
+            } else {
+                s.magnitudes.iter().map(|&x| Some(x)).collect()
+            };
+            for &m in &s.m {
+                let qs: Vec<usize> = match &s.q {
+                    QSpec::List(l) => l.clone(),
+                    QSpec::All(_) => (0..=max_trim(m)).collect(),
+                };
+                for &q in &qs {
+                    if q > m {
+                        skipped += 1;
+                        continue;
+                    }
+                    for rule in &s.rules {
+                        let bs: Vec<(Option<usize>, String)> = if uses_b(rule) {
+                            let max = max_param(rule, m);
+                            let mut v = Vec::new();
+                            for spec in &s.b {
+                                let (b, name) = match spec {
+                                    BSpec::Value(b) => (Some(*b), "value".to_string()),
+                                    BSpec::Relation(r) => (
+                                        match r.as_str() {
+                                            "below" => q.checked_sub(1),
+                                            "equal" => Some(q),
+                                            "above" => Some(q + 1),
+                                            _ => max,
+                                        },
+                                        r.clone(),
+                                    ),
+                                };
+                                match (b, max) {
+                                    (Some(b), Some(max)) if b <= max => {
+                                        if !v.iter().any(|(x, _)| *x == Some(b)) {
+                                            v.push((Some(b), name));
+                                        }
+                                    }
+                                    _ => skipped += 1,
+                                }
+                            }
+                            v
+                        } else {
+                            vec![(None, "-".to_string())]
+                        };
+                        for (b, b_spec) in bs {
+                            for dist in &s.distributions {
+                                for corr in &s.corruptions {
+                                    for attack in &s.attacks {
+                                        for &mag in &mags {
+                                            for &d in &s.d {
+                                                for &n in &s.n {
+                                                    let base = trials_override.unwrap_or(s.trials);
+                                                    let trials = match s.trials_d_ref {
+                                                        Some(r) if trials_override.is_none() => {
+                                                            (base * r / d)
+                                                                .max(s.min_trials)
+                                                                .min(base)
+                                                        }
+                                                        _ => base,
+                                                    };
+                                                    cells.push(Cell {
+                                                        sweep: s.name.clone(),
+                                                        rule: rule.clone(),
+                                                        distribution: dist.clone(),
+                                                        corruption: corr.clone(),
+                                                        attack: attack.clone(),
+                                                        magnitude: mag,
+                                                        m,
+                                                        q,
+                                                        b,
+                                                        b_spec: b_spec.clone(),
+                                                        d,
+                                                        n,
+                                                        reading: s.reading,
+                                                        trials,
+                                                        chart: s.chart,
+                                                    });
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (cells, skipped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_configs_parse() {
+        let c = Config::parse(DEFAULT_CONFIG).unwrap();
+        assert!(!c.cells(None).0.is_empty());
+        let q = Config::parse(QUICK_CONFIG).unwrap();
+        assert!(!q.cells(None).0.is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let base = QUICK_CONFIG;
+        let e = Config::parse(&base.replacen("trials =", "trails =", 1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("trails"), "{e}");
+        let e = Config::parse(&format!("v = -1.0\n{base}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("v:") && e.contains("positive"), "{e}");
+        let e = Config::parse(&base.replacen("\"trmean\"", "\"trimmed\"", 1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rules") && e.contains("trimmed"), "{e}");
+    }
+
+    #[test]
+    fn b_relations_expand_and_skip() {
+        let c = Config::parse(
+            r#"
+[[sweep]]
+name = "t"
+rules = ["trmean", "mean"]
+distributions = ["gaussian"]
+corruptions = ["generalized"]
+attacks = ["gaussian"]
+m = [5]
+q = "all"
+b = ["below", "equal", "above"]
+d = [3]
+trials = 10
+"#,
+        )
+        .unwrap();
+        let (cells, skipped) = c.cells(None);
+        // q in 0..=2; trmean: q=0 -> b 0,1 ; q=1 -> 0,1,2 ; q=2 -> 1,2 (3 > max 2) ; mean: 3 cells
+        assert_eq!(cells.iter().filter(|c| c.rule == "trmean").count(), 7);
+        assert_eq!(cells.iter().filter(|c| c.rule == "mean").count(), 3);
+        assert_eq!(skipped, 2);
+    }
+}

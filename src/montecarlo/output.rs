@@ -1,0 +1,376 @@
+//! Tables, charts and the console summary of a Monte Carlo run.
+//!
+//! Schema of results.csv / results.parquet (one row per cell):
+//! sweep, cell_key, rule, rule_label, distribution, corruption, attack, magnitude (NaN when the
+//! attack's default), m, q, b (-1 when the rule takes none), b_spec, d, n, reading, trials, v
+//! (exact V), mean_error, sd_error, se, ci_low, ci_high, median_error, p99_error, max_error,
+//! nonfinite_trials, error_over_v, bound_name, bound_ref, bound_over_v (NaN when n/a), bound,
+//! ratio (mean_error / bound), bound_note (why n/a, or "as stated"), hidden_condition,
+//! hidden_condition_holds, verdict, growth_slope (NaN unless a magnitude sweep),
+//! seed, version.
+
+use super::config::{ChartAxis, Config};
+use super::engine::CellResult;
+use crate::error::Error;
+use crate::report::chart::{self, Heatmap, LineChart, Panel, Series};
+use crate::report::{write_table, TableBuilder};
+use plotters::style::RGBColor;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Writes results.csv and results.parquet; returns the row count.
+pub fn write_results(results: &[CellResult], cfg: &Config, dir: &Path) -> Result<usize, Error> {
+    let s = |f: &dyn Fn(&CellResult) -> String| results.iter().map(f).collect::<Vec<String>>();
+    let f = |f: &dyn Fn(&CellResult) -> f64| results.iter().map(f).collect::<Vec<f64>>();
+    let u = |f: &dyn Fn(&CellResult) -> u64| results.iter().map(f).collect::<Vec<u64>>();
+    let bound = |r: &CellResult| r.bound_over_v.as_ref().map_or(f64::NAN, |b| b * r.v);
+    let mut df = TableBuilder::new()
+        .str("sweep", &s(&|r| r.cell.sweep.clone()))
+        .str("cell_key", &s(&|r| r.cell.key()))
+        .str("rule", &s(&|r| r.cell.rule.clone()))
+        .str("rule_label", &s(&|r| r.rule_label.clone()))
+        .str("distribution", &s(&|r| r.cell.distribution.clone()))
+        .str("corruption", &s(&|r| r.cell.corruption.clone()))
+        .str("attack", &s(&|r| r.cell.attack.clone()))
+        .f64("magnitude", f(&|r| r.cell.magnitude.unwrap_or(f64::NAN)))
+        .u64("m", u(&|r| r.cell.m as u64))
+        .u64("q", u(&|r| r.cell.q as u64))
+        .i64(
+            "b",
+            results
+                .iter()
+                .map(|r| r.cell.b.map_or(-1, |b| b as i64))
+                .collect(),
+        )
+        .str("b_spec", &s(&|r| r.cell.b_spec.clone()))
+        .u64("d", u(&|r| r.cell.d as u64))
+        .u64("n", u(&|r| r.cell.n as u64))
+        .str(
+            "reading",
+            &s(&|r| format!("{:?}", r.cell.reading).to_lowercase()),
+        )
+        .u64("trials", u(&|r| r.cell.trials as u64))
+        .f64("v", f(&|r| r.v))
+        .f64("mean_error", f(&|r| r.stats.mean))
+        .f64("sd_error", f(&|r| r.stats.sd))
+        .f64("se", f(&|r| r.stats.se))
+        .f64("ci_low", f(&|r| r.stats.ci_low))
+        .f64("ci_high", f(&|r| r.stats.ci_high))
+        .f64("median_error", f(&|r| r.stats.median))
+        .f64("p99_error", f(&|r| r.stats.p99))
+        .f64("max_error", f(&|r| r.stats.max))
+        .u64("nonfinite_trials", u(&|r| r.stats.nonfinite as u64))
+        .f64("error_over_v", f(&|r| r.stats.mean / r.v))
+        .str(
+            "bound_name",
+            &s(&|r| r.bound_kind.map_or("-", |k| k.name()).to_string()),
+        )
+        .str(
+            "bound_ref",
+            &s(&|r| r.bound_kind.map_or("-", |k| k.reference()).to_string()),
+        )
+        .f64(
+            "bound_over_v",
+            f(&|r| *r.bound_over_v.as_ref().unwrap_or(&f64::NAN)),
+        )
+        .f64("bound", f(&bound))
+        .f64("ratio", f(&|r| r.stats.mean / bound(r)))
+        .str(
+            "bound_note",
+            &s(&|r| match &r.bound_over_v {
+                Ok(_) => "as stated".into(),
+                Err(e) => e.clone(),
+            }),
+        )
+        .str(
+            "hidden_condition",
+            &s(&|r| r.hidden.map_or("-", |h| h.0).to_string()),
+        )
+        .bool(
+            "hidden_condition_holds",
+            results
+                .iter()
+                .map(|r| r.hidden.is_none_or(|h| h.1))
+                .collect(),
+        )
+        .str("verdict", &s(&|r| r.verdict.clone()))
+        .f64("growth_slope", f(&|r| r.growth_slope.unwrap_or(f64::NAN)))
+        .u64("seed", vec![cfg.seed; results.len()])
+        .str("version", &vec![env!("CARGO_PKG_VERSION"); results.len()])
+        .build()?;
+    write_table(&mut df, dir, "results")?;
+    Ok(results.len())
+}
+
+fn short_rule(r: &CellResult) -> String {
+    r.cell.rule.clone()
+}
+
+/// Line charts for each sweep with a chart axis, plus the verdict heat map.
+pub fn write_charts(results: &[CellResult], dir: &Path) -> Result<(), Error> {
+    let mut by_sweep: BTreeMap<&str, Vec<&CellResult>> = BTreeMap::new();
+    for r in results {
+        if r.cell.chart != ChartAxis::None {
+            by_sweep.entry(&r.cell.sweep).or_default().push(r);
+        }
+    }
+    for (sweep, rs) in by_sweep {
+        let axis = rs[0].cell.chart;
+        let xval = |r: &CellResult| -> f64 {
+            match axis {
+                ChartAxis::Q => r.cell.q as f64,
+                ChartAxis::B => r.cell.b.unwrap_or(0) as f64,
+                ChartAxis::D => r.cell.d as f64,
+                ChartAxis::Magnitude => r.cell.magnitude.unwrap_or(f64::NAN),
+                ChartAxis::None => 0.0,
+            }
+        };
+        // panels: one per (corruption, attack, m, distribution)
+        let mut panels: BTreeMap<(String, String, usize, String), Vec<&CellResult>> =
+            BTreeMap::new();
+        for r in &rs {
+            panels
+                .entry((
+                    r.cell.corruption.clone(),
+                    r.cell.attack.clone(),
+                    r.cell.m,
+                    r.cell.distribution.clone(),
+                ))
+                .or_default()
+                .push(r);
+        }
+        let mut out = Vec::new();
+        for ((corr, attack, m, dist), prs) in panels.into_iter().take(12) {
+            // series: per (rule, b_spec) for the q axis, per rule otherwise
+            let mut series: BTreeMap<String, Vec<&CellResult>> = BTreeMap::new();
+            for r in prs {
+                let name = match axis {
+                    ChartAxis::Q if r.cell.b.is_some() => {
+                        format!("{} (b {} q)", short_rule(r), relation(&r.cell.b_spec))
+                    }
+                    _ => short_rule(r),
+                };
+                series.entry(name).or_default().push(r);
+            }
+            let mut lines = Vec::new();
+            for (ci, (name, mut pts)) in series.into_iter().enumerate() {
+                pts.sort_by(|a, b| xval(a).total_cmp(&xval(b)));
+                let err: Vec<(f64, f64)> =
+                    pts.iter().map(|r| (xval(r), r.stats.mean / r.v)).collect();
+                let band: Vec<(f64, f64, f64)> = pts
+                    .iter()
+                    .map(|r| {
+                        (
+                            xval(r),
+                            (r.stats.ci_low / r.v).max(1e-300),
+                            r.stats.ci_high / r.v,
+                        )
+                    })
+                    .collect();
+                lines.push(
+                    Series::line(format!("{name}: error/V"), err)
+                        .with_band(band)
+                        .with_markers()
+                        .with_color(ci),
+                );
+                let bnd: Vec<(f64, f64)> = pts
+                    .iter()
+                    .filter_map(|r| r.bound_over_v.as_ref().ok().map(|b| (xval(r), *b)))
+                    .collect();
+                if !bnd.is_empty() {
+                    let bname = pts[0].bound_kind.map_or("bound", |k| k.name());
+                    lines.push(
+                        Series::dashed(format!("{name}: {bname}/V (as stated)"), bnd)
+                            .with_color(ci),
+                    );
+                }
+            }
+            let (x_label, log_x) = match axis {
+                ChartAxis::Q => ("q (Byzantine values per coordinate)", false),
+                ChartAxis::B => ("b (trimming parameter)", false),
+                ChartAxis::D => ("d (dimension; V fixed)", true),
+                ChartAxis::Magnitude => ("attack magnitude", true),
+                ChartAxis::None => ("", false),
+            };
+            out.push(Panel::Lines(LineChart {
+                title: format!("{sweep}: {corr}, {attack}, m = {m}, {dist}"),
+                x_label: x_label.into(),
+                y_label: "E||Aggr - g||^2 / V".into(),
+                log_x,
+                log_y: true,
+                series: lines,
+            }));
+        }
+        let cols = if out.len() > 1 { 2 } else { 1 };
+        chart::save(&out, cols, (760, 520), dir, sweep)?;
+    }
+    chart::save(
+        &[Panel::Heat(verdict_heatmap(results))],
+        1,
+        (1200, 900),
+        dir,
+        "verdicts",
+    )?;
+    Ok(())
+}
+
+fn relation(spec: &str) -> &str {
+    match spec {
+        "below" => "<",
+        "equal" => "=",
+        "above" => ">",
+        other => other,
+    }
+}
+
+/// Rank of a verdict for the heat map (worst wins).
+fn verdict_class(v: &str) -> usize {
+    match v {
+        "holds" => 0,
+        "inconclusive" => 1,
+        "violated" => 2,
+        "unbounded" => 3,
+        _ => 4,
+    }
+}
+
+fn verdict_heatmap(results: &[CellResult]) -> Heatmap {
+    let mut rows: Vec<String> = Vec::new();
+    let mut cols: Vec<String> = Vec::new();
+    let mut agg: BTreeMap<(usize, usize), [usize; 5]> = BTreeMap::new();
+    for r in results {
+        let row = format!("{} / {}", r.cell.rule, r.cell.corruption);
+        let col = r.cell.attack.clone();
+        let ri = rows.iter().position(|x| *x == row).unwrap_or_else(|| {
+            rows.push(row);
+            rows.len() - 1
+        });
+        let ci = cols.iter().position(|x| *x == col).unwrap_or_else(|| {
+            cols.push(col);
+            cols.len() - 1
+        });
+        agg.entry((ci, ri)).or_default()[verdict_class(&r.verdict)] += 1;
+    }
+    let cells = agg
+        .into_iter()
+        .map(|((c, r), counts)| {
+            let worst = (0..4).rev().find(|&k| counts[k] > 0).unwrap_or(4);
+            let text = format!("{}h {}v {}i", counts[0], counts[2] + counts[3], counts[1]);
+            (c, r, worst, text)
+        })
+        .collect();
+    Heatmap {
+        title: "Verdicts by rule / corruption (rows) and attack (columns): worst verdict over cells; h = holds, v = violated or unbounded, i = inconclusive".into(),
+        x_labels: cols,
+        y_labels: rows,
+        cells,
+        classes: vec![
+            ("holds".into(), RGBColor(120, 200, 120)),
+            ("inconclusive".into(), RGBColor(240, 210, 90)),
+            ("violated".into(), RGBColor(230, 90, 80)),
+            ("unbounded".into(), RGBColor(150, 40, 120)),
+            ("n/a (no bound)".into(), RGBColor(200, 200, 200)),
+        ],
+    }
+}
+
+/// The console summary: verdict counts per bound (split by the hidden condition), tightest and
+/// loosest ratios, unbounded rules, time and trials per second.
+pub fn summary(results: &[CellResult], secs: f64, trials: usize) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<8} {:<10} {:<16} {:>6} {:>9} {:>13} {:>5} {:>12} {:>12}",
+        "bound",
+        "reference",
+        "hidden cond.",
+        "holds",
+        "violated",
+        "inconclusive",
+        "n/a",
+        "max ratio",
+        "min ratio"
+    );
+    for kind in ["Delta0", "Delta1", "Delta2"] {
+        for hidden in [true, false] {
+            let rs: Vec<&CellResult> = results
+                .iter()
+                .filter(|r| {
+                    r.bound_kind.map(|k| k.name()) == Some(kind)
+                        && r.hidden.is_none_or(|h| h.1) == hidden
+                })
+                .collect();
+            if rs.is_empty() {
+                continue;
+            }
+            let count = |v: &str| rs.iter().filter(|r| r.verdict == v).count();
+            let ratios: Vec<f64> = rs
+                .iter()
+                .filter_map(|r| {
+                    r.bound_over_v
+                        .as_ref()
+                        .ok()
+                        .map(|b| r.stats.mean / (b * r.v))
+                })
+                .filter(|x| x.is_finite())
+                .collect();
+            let max = ratios.iter().copied().fold(f64::NAN, f64::max);
+            let min = ratios.iter().copied().fold(f64::NAN, f64::min);
+            let _ = writeln!(
+                s,
+                "{:<8} {:<10} {:<16} {:>6} {:>9} {:>13} {:>5} {:>12.4e} {:>12.4e}",
+                kind,
+                rs[0].bound_kind.map_or("", |k| k.reference()),
+                if hidden { "holds" } else { "violated" },
+                count("holds"),
+                count("violated"),
+                count("inconclusive"),
+                count("n/a"),
+                max,
+                min
+            );
+        }
+    }
+    let mut unb: BTreeMap<String, usize> = BTreeMap::new();
+    for r in results.iter().filter(|r| r.verdict == "unbounded") {
+        *unb.entry(format!("{} / {}", r.cell.rule, r.cell.corruption))
+            .or_default() += 1;
+    }
+    if !unb.is_empty() {
+        let _ = writeln!(
+            s,
+            "unbounded (no bound; error grows with the attack or is not finite):"
+        );
+        for (k, n) in unb {
+            let _ = writeln!(s, "  {k}: {n} cells");
+        }
+    }
+    let mut per_sweep: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
+    for r in results {
+        let e = per_sweep.entry(&r.cell.sweep).or_default();
+        e.0 += r.seconds;
+        e.1 += r.cell.trials * r.cell.m * r.cell.d;
+    }
+    let _ = writeln!(
+        s,
+        "where the time goes (cell-seconds summed over threads, values aggregated):"
+    );
+    for (k, (t, vals)) in per_sweep {
+        let _ = writeln!(
+            s,
+            "  {k:<14} {t:>8.2} s  {:>10.3e} values  {:>6.1} ns/value",
+            vals as f64,
+            t * 1e9 / vals.max(1) as f64
+        );
+    }
+    let _ = write!(
+        s,
+        "{} cells, {} trials in {:.1} s ({:.0} trials/s)",
+        results.len(),
+        trials,
+        secs,
+        trials as f64 / secs.max(1e-9)
+    );
+    s
+}
