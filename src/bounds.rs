@@ -111,6 +111,45 @@ pub fn hidden_condition(kind: BoundKind, q: usize, b_or_assumed_q: usize) -> (&'
     }
 }
 
+/// Which bound covers `rule` (registry name) with parameter `param` (b, or Krum's assumed q)
+/// when q values per coordinate are Byzantine, with the reason when none does.
+pub fn rule_bound(
+    rule: &str,
+    corruption: &str,
+    whole_rows: bool,
+    m: usize,
+    q: usize,
+    param: Option<usize>,
+) -> (Option<BoundKind>, Result<f64, String>) {
+    if corruption == "shard" {
+        return (
+            None,
+            Err("q is random per coordinate under the shard pattern".into()),
+        );
+    }
+    let trim_max = m.div_ceil(2).saturating_sub(1);
+    match rule {
+        "trmean" => (
+            Some(BoundKind::Delta1),
+            delta1(m, q, param.unwrap_or(0)).map_err(|e| e.0),
+        ),
+        "median" => (
+            Some(BoundKind::Delta1),
+            delta1(m, q, trim_max).map_err(|e| e.0),
+        ),
+        "phocas" => (
+            Some(BoundKind::Delta2),
+            delta2(m, q, param.unwrap_or(0)).map_err(|e| e.0),
+        ),
+        "krum" if whole_rows => (Some(BoundKind::Delta0), delta0(m, q).map_err(|e| e.0)),
+        "krum" => (
+            None,
+            Err("Lemma 1 covers whole-row corruption only (Proposition 3)".into()),
+        ),
+        _ => (None, Err("no bound in the paper".into())),
+    }
+}
+
 /// Theorem 3's right-hand side: (1 - gamma mu L / (mu + L))^t ||x0 - x*|| + (mu + L) / (mu L)
 /// gamma sqrt(Delta). Requires 0 < mu <= L and gamma <= 2 / (mu + L).
 pub fn theorem3_rhs(mu: f64, l: f64, gamma: f64, t: usize, dist0: f64, delta: f64) -> f64 {

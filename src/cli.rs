@@ -39,6 +39,8 @@ enum Command {
     Aggregate(AggregateArgs),
     /// Monte Carlo check of the paper's bounds (Lemma 1, Theorems 1-2, Propositions 1-3).
     VerifyBounds(phocas::montecarlo::VerifyArgs),
+    /// Synchronous SGD on objectives with known constants against Theorems 3 and 4.
+    Converge(phocas::sgd::converge::ConvergeArgs),
 }
 
 /// Rule selection shared by the subcommands.
@@ -139,6 +141,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Aggregate(a) => aggregate(&a),
         Command::VerifyBounds(a) => phocas::montecarlo::run(&a),
+        Command::Converge(a) => phocas::sgd::converge::run_cli(&a),
     }
 }
 

@@ -27,6 +27,7 @@ pub mod objectives;
 pub mod report;
 pub mod rng;
 pub mod scalar;
+pub mod sgd;
 
 pub use aggregators::{AggregateExt, Aggregator, RuleParams, Workspace};
 pub use error::{Error, Result};

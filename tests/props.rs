@@ -508,30 +508,61 @@ fn ref_median<T: Fl>(c: &[T], lower: bool) -> T {
     }
 }
 
-/// True when every partial sum of `v`, in any order, is exact in f64: all values are
-/// multiples of a power of two g (the smallest "last set bit" among them) and sum|v| < 2^53 g.
-fn sums_exactly<T: Fl>(v: &[T]) -> bool {
-    let mut g = f64::INFINITY;
-    for a in v {
-        let a = a.to_f64();
-        if !a.is_finite() {
-            return false;
+/// The largest power of two dividing the finite nonzero `a`.
+fn pow2_factor(a: f64) -> f64 {
+    let bits = a.to_bits();
+    let field = ((bits >> 52) & 0x7ff) as i32;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    let e = if field == 0 {
+        -1074
+    } else {
+        mant |= 1u64 << 52;
+        field - 1075
+    };
+    2f64.powi(e + mant.trailing_zeros() as i32)
+}
+
+/// Tracks whether a sum of terms is exact in f64 in every order: all terms are multiples of a
+/// power of two g (the least of their [`pow2_factor`]s) and sum|terms| < 2^53 g. With
+/// `inf_ok`, a +inf or NaN term also makes the result order-independent (it is mapped to +inf),
+/// as for sums of squares.
+struct ExactSum {
+    g: f64,
+    abs: f64,
+    nonfinite: bool,
+}
+
+impl ExactSum {
+    fn new() -> Self {
+        ExactSum {
+            g: f64::INFINITY,
+            abs: 0.0,
+            nonfinite: false,
         }
-        if a == 0.0 {
-            continue;
-        }
-        let bits = a.to_bits();
-        let field = ((bits >> 52) & 0x7ff) as i32;
-        let mut mant = bits & ((1u64 << 52) - 1);
-        let e = if field == 0 {
-            -1074
-        } else {
-            mant |= 1u64 << 52;
-            field - 1075
-        };
-        g = g.min(2f64.powi(e + mant.trailing_zeros() as i32));
     }
-    g == f64::INFINITY || abs_sum(v) < 2f64.powi(53) * g
+    fn push(&mut self, a: f64) {
+        if !a.is_finite() {
+            self.nonfinite = true;
+        } else if a != 0.0 {
+            self.g = self.g.min(pow2_factor(a));
+            self.abs += a.abs();
+        }
+    }
+    fn exact(&self, inf_ok: bool) -> bool {
+        if self.nonfinite {
+            return inf_ok;
+        }
+        self.g == f64::INFINITY || self.abs < 2f64.powi(53) * self.g
+    }
+}
+
+/// True when every partial sum of `v`, in any order, is exact in f64.
+fn sums_exactly<T: Fl>(v: &[T]) -> bool {
+    let mut e = ExactSum::new();
+    for a in v {
+        e.push(a.to_f64());
+    }
+    e.exact(false)
 }
 
 /// A reference value computed in f64 from n summed terms whose absolute values average `scale`;
@@ -608,6 +639,13 @@ fn ref_phocas<T: Fl>(c: &[T], b: usize) -> (Approx, bool) {
 }
 
 /// Krum scores by the definition with a naive distance loop (non-finite distance = +inf).
+/// `exact` when every distance and every score is a sum that is exact (or +inf) in any order,
+/// so our scores must equal these bit for bit and ties must be broken exactly as here.
+struct KrumRef {
+    s: Vec<f64>,
+    exact: bool,
+}
+
 fn ref_krum_scores<T: Fl>(
     x: &[T],
     m: usize,
@@ -615,18 +653,22 @@ fn ref_krum_scores<T: Fl>(
     q: usize,
     extra: usize,
     plain: bool,
-) -> Vec<f64> {
+) -> KrumRef {
     let mut dist = vec![0.0f64; m * m];
+    let mut exact = true;
     for i in 0..m {
         for j in 0..m {
             if i == j {
                 continue;
             }
             let mut s = 0.0f64;
+            let mut e = ExactSum::new();
             for c in 0..d {
                 let t = x[i * d + c].to_f64() - x[j * d + c].to_f64();
                 s += t * t;
+                e.push(t * t);
             }
+            exact &= e.exact(true);
             if !s.is_finite() {
                 s = f64::INFINITY;
             }
@@ -634,13 +676,16 @@ fn ref_krum_scores<T: Fl>(
         }
     }
     let n = m - q - extra;
-    (0..m)
+    let s = (0..m)
         .map(|i| {
             let mut o: Vec<f64> = (0..m)
                 .filter(|&j| j != i)
                 .map(|j| dist[i * m + j])
                 .collect();
             o.sort_by(f64::total_cmp);
+            let mut e = ExactSum::new();
+            o[..n].iter().for_each(|&v| e.push(v));
+            exact &= e.exact(true);
             let s: f64 = o[..n].iter().sum();
             if s.is_nan() {
                 f64::INFINITY
@@ -648,7 +693,8 @@ fn ref_krum_scores<T: Fl>(
                 s
             }
         })
-        .collect()
+        .collect();
+    KrumRef { s, exact }
 }
 
 /// Lowest index of the least score.
@@ -715,9 +761,7 @@ fn check_mean<T: Fl>(c: &Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn check_median<T: Fl>(c: &Case) -> Result<(), TestCaseError> {
-    let (m, d) = (c.m, c.d);
-    let x = c.data::<T>();
+fn check_median<T: Fl>(x: &[T], m: usize, d: usize) -> Result<(), TestCaseError> {
     for lower in [false, true] {
         let p = RuleParams {
             median: if lower {
@@ -727,9 +771,9 @@ fn check_median<T: Fl>(c: &Case) -> Result<(), TestCaseError> {
             },
             ..RuleParams::default()
         };
-        let ours = run::<T>(&*rule("median", p, m), &x, m, d);
+        let ours = run::<T>(&*rule("median", p, m), x, m, d);
         for j in 0..d {
-            let want = ref_median(&col(&x, m, d, j), lower);
+            let want = ref_median(&col(x, m, d, j), lower);
             ensure(same(ours[j], want), || {
                 format!(
                     "{} median(lower={lower}) j={j}: ours {:?} want {:?}",
@@ -808,11 +852,12 @@ fn check_krum<T: Fl>(c: &Case, kn: &Knobs) -> Result<(), TestCaseError> {
     ensure(same_vec(&ours, row(&x, d, idx)), || {
         format!("{} krum output is not row {idx}", T::NAME)
     })?;
-    let s = ref_krum_scores(&x, m, d, q, kn.extra(), kn.plain);
+    let KrumRef { s, exact } = ref_krum_scores(&x, m, d, q, kn.extra(), kn.plain);
     let want = argmin(&s);
-    ensure(idx == want || near(s[idx], s[want]), || {
+    // with exact scores, ties must go to the lowest index
+    ensure(idx == want || (!exact && near(s[idx], s[want])), || {
         format!(
-            "{} krum q={q} {p:?}: ours row {idx} (ref score {}), ref row {want} (score {}); scores {s:?}",
+            "{} krum q={q} {p:?} exact={exact}: ours row {idx} (ref score {}), ref row {want} (score {}); scores {s:?}",
             T::NAME,
             s[idx],
             s[want]
@@ -830,9 +875,9 @@ fn check_multikrum<T: Fl>(c: &Case, kn: &Knobs) -> Result<bool, TestCaseError> {
         k: Some(k),
         ..kn.conventions()
     };
-    let s = ref_krum_scores(&x, m, d, q, kn.extra(), kn.plain);
+    let KrumRef { s, exact } = ref_krum_scores(&x, m, d, q, kn.extra(), kn.plain);
     let order = krum_order(&s);
-    if k < m && near(s[order[k - 1]], s[order[k]]) {
+    if !exact && k < m && near(s[order[k - 1]], s[order[k]]) {
         return Ok(false);
     }
     let mut sel = order[..k].to_vec();
@@ -859,8 +904,13 @@ proptest! {
 
     #[test]
     fn median_matches_reference(c in cases(1..=50, dims())) {
-        check_median::<f64>(&c)?;
-        check_median::<f32>(&c)?;
+        check_median::<f64>(&c.data(), c.m, c.d)?;
+        check_median::<f32>(&c.data(), c.m, c.d)?;
+    }
+
+    #[test]
+    fn median_matches_reference_on_f64_bit_patterns((m, d, x) in f64_matrices()) {
+        check_median::<f64>(&x, m, d)?;
     }
 
     #[test]
@@ -989,7 +1039,7 @@ fn check_permutation<T: Fl>(c: &Case, kn: &Knobs, seed: u64) -> Result<(), TestC
         let k = Krum::new(m, q, pk.neighbours, pk.distance).unwrap();
         let i0 = k.select(view(&x, m, d), &mut Workspace::new());
         let i1 = perm[k.select(view(&y, m, d), &mut Workspace::new())];
-        let s = ref_krum_scores(&x, m, d, q, kn.extra(), kn.plain);
+        let s = ref_krum_scores(&x, m, d, q, kn.extra(), kn.plain).s;
         ensure(
             same_vec(row(&x, d, i0), row(&x, d, i1)) || near(s[i0], s[i1]),
             || {
@@ -1239,6 +1289,12 @@ fn any_f64() -> BoxedStrategy<f64> {
     .boxed()
 }
 
+fn f64_matrices() -> BoxedStrategy<(usize, usize, Vec<f64>)> {
+    (1usize..=50, dims())
+        .prop_flat_map(|(m, d)| (Just(m), Just(d), prop::collection::vec(any_f64(), m * d)))
+        .boxed()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -1302,9 +1358,7 @@ proptest! {
 
     #[test]
     fn never_panics_on_f64_bit_patterns(
-        (m, d, x) in (1usize..=50, dims()).prop_flat_map(|(m, d)| {
-            (Just(m), Just(d), prop::collection::vec(any_f64(), m * d))
-        }),
+        (m, d, x) in f64_matrices(),
         kn in knobs(),
     ) {
         check_total::<f64>(&x, m, d, &kn)?;

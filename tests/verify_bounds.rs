@@ -1,5 +1,7 @@
 //! End-to-end tests of `phocas verify-bounds` on a small grid, through the real binary.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -51,17 +53,7 @@ fn run(dir: &Path, config: &Path, threads: &str, out: &str) -> std::process::Out
 }
 
 fn rows(csv: &str) -> Vec<std::collections::HashMap<String, String>> {
-    let mut lines = csv.lines();
-    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .cloned()
-                .zip(l.split(',').map(String::from))
-                .collect()
-        })
-        .collect()
+    common::read_rows(csv)
 }
 
 #[test]

@@ -1,67 +1,436 @@
 //! Shared kernels: the tiled, parallel coordinate-wise driver and the per-coordinate order
-//! statistics used by Median, Trmean and Phocas.
+//! statistics of Median, Trmean and Phocas.
 //!
-//! Tiles of [`TILE`] coordinates are transposed into per-thread scratch as total-order integer
-//! keys (see [`crate::scalar`]), so each coordinate's m values are contiguous and NaN sorts
-//! beyond every finite value. Each coordinate is computed independently, so the output is
-//! bit-identical for any number of threads.
+//! Values are ordered by total-order integer keys (see [`crate::scalar`]), so NaN sorts beyond
+//! every finite value and is trimmed like any other extreme. Every coordinate is computed on
+//! its own, and the work is split into fixed chunks of coordinates, so the output is
+//! bit-identical for any number of threads (and any chunking).
+//!
+//! Two paths, chosen by m alone:
+//!
+//! - **Network** (m <= [`network_limit`], default [`NETWORK_MAX_M`]). A tile of [`W`]
+//!   consecutive coordinates is read row by row: row i's slice of the tile *is* wire i of a
+//!   sorting network across 64 coordinates, so no transpose is needed. The slices are converted
+//!   to keys in per-thread scratch (m x 64 keys, in L1 for moderate m) and ordered by a
+//!   comparator network ([`super::network`]) whose every step is a branch-free min/max over the
+//!   64 lanes: SIMD lanes are coordinates. The network is pruned to what the rule reads (for
+//!   Trmean only the partition into the b smallest, the middle and the b largest). The rule's
+//!   value is then computed lane-wise in f64. Cost per coordinate: one network,
+//!   O(m log^2 m) comparisons, but 8-16 coordinates per instruction.
+//! - **Selection** (larger m). Each coordinate's keys are transposed into scratch and two
+//!   `select_nth_unstable` calls split off the middle: O(m) expected per coordinate, scalar.
+//!
+//! Phocas on the network path. With the keys of one coordinate sorted as v_0 <= ... <= v_{m-1},
+//! centre y = Trmean_b and n = m - b, the values y is compared with are the b pairs
+//! (v_k, v_{k+n}), k < b, plus the middle v_b..v_{n-1}. Keeping the nearer of each pair (the
+//! lower one on equal distance) and the whole middle gives exactly the definition's set (the
+//! m - b values least in (distance, value)) whenever every value dropped is strictly farther
+//! than every value kept. The distance |v - y| is unimodal along the sorted values (rounding is
+//! monotone), so the largest kept distance is at the pairs' winners or the middle's two ends,
+//! and the check costs O(b). Lanes that fail it (exact distance ties between different values,
+//! such as -NaN and -inf both at distance +inf) take the exact scalar route: rank all m values
+//! by (distance, value) with a selection. Both routes sum in f64.
 
-use super::Workspace;
+use super::dispatch::with_isa;
+use super::network::Network;
+use super::{Scratch, Workspace};
 use crate::matrix::MatrixView;
 use crate::scalar::Scalar;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Coordinates per tile.
-pub(crate) const TILE: usize = 64;
+/// Coordinates per tile (the SIMD lanes of the sorting network).
+pub(crate) const W: usize = 64;
 
-/// Runs `f` on each coordinate's m keys, tile by tile in parallel, writing `out[j]`.
-pub(crate) fn coordinatewise<T, F>(x: MatrixView<'_, T>, ws: &Workspace, out: &mut [T], f: F)
+/// f64 lanes of the arithmetic that finishes a tile (four AVX2 registers).
+const LANES: usize = 16;
+
+/// Largest m ordered by a sorting network by default; larger m use per-coordinate selection.
+pub const NETWORK_MAX_M: usize = 256;
+
+/// Networks are built (when a rule is constructed) up to this m.
+const NETWORK_BUILD_MAX: usize = 512;
+
+static NETWORK_LIMIT: AtomicUsize = AtomicUsize::new(NETWORK_MAX_M);
+
+/// Largest m ordered by a sorting network (the rest use selection).
+pub fn network_limit() -> usize {
+    NETWORK_LIMIT.load(Ordering::Relaxed)
+}
+
+/// Sets the largest m ordered by a sorting network, for benchmarks (at most 512 takes effect;
+/// 0 means selection always). The two paths agree up to the order of the f64 sums.
+pub fn set_network_limit(m: usize) {
+    NETWORK_LIMIT.store(m, Ordering::Relaxed);
+}
+
+/// Comparators of Batcher's sorting network on m wires, before pruning (m <= 65536).
+pub fn sorting_network_len(m: usize) -> usize {
+    Network::sorting(m).len()
+}
+
+/// Runs `f(chunk_index, chunk)` over fixed-size chunks of `out`, in parallel when there is
+/// more than one chunk (a single chunk runs on the calling thread, without waking the pool).
+pub(crate) fn for_chunks<T, F>(out: &mut [T], chunk: usize, f: F)
 where
-    T: Scalar,
-    F: Fn(&mut [i64], &mut Vec<u128>) -> f64 + Sync,
+    T: Send,
+    F: Fn(usize, &mut [T]) + Sync + Send,
 {
-    let m = x.m();
-    out.par_chunks_mut(TILE).enumerate().for_each(|(c, chunk)| {
-        let j0 = c * TILE;
-        let w = chunk.len();
-        ws.with_scratch(|s| {
-            if s.keys.len() < TILE * m {
-                s.keys.resize(TILE * m, 0);
+    if out.len() <= chunk {
+        if !out.is_empty() {
+            f(0, out);
+        }
+    } else {
+        out.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(c, o)| f(c, o));
+    }
+}
+
+/// Storage types with per-thread key scratch for the network path.
+pub(crate) trait Keyed: Scalar {
+    /// The key tile and the buffers of the exact Phocas route.
+    fn parts(s: &mut Scratch) -> (&mut Vec<[Self::Key; W]>, &mut Vec<u128>, &mut Vec<i64>);
+}
+
+impl Keyed for f32 {
+    fn parts(s: &mut Scratch) -> (&mut Vec<[i32; W]>, &mut Vec<u128>, &mut Vec<i64>) {
+        (&mut s.tiles32, &mut s.pairs, &mut s.keys)
+    }
+}
+
+impl Keyed for f64 {
+    fn parts(s: &mut Scratch) -> (&mut Vec<[i64; W]>, &mut Vec<u128>, &mut Vec<i64>) {
+        (&mut s.tiles64, &mut s.pairs, &mut s.keys)
+    }
+}
+
+/// What a coordinate-wise rule computes from the ordered values of one coordinate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Finish {
+    /// Mean of the middle m - 2b order statistics (Trmean_b; the midpoint Median is
+    /// b = ceil(m/2) - 1).
+    Trmean { b: usize },
+    /// The order statistic of rank b (0-based): the lower median.
+    Rank { b: usize },
+    /// Phocas_b.
+    Phocas { b: usize },
+}
+
+/// A coordinate-wise rule, ready to run: what it computes and its pruned network.
+#[derive(Clone, Debug)]
+pub(crate) struct OrderPlan {
+    finish: Finish,
+    net: Option<Network>,
+}
+
+impl OrderPlan {
+    /// The plan for m workers.
+    pub(crate) fn new(m: usize, finish: Finish) -> Self {
+        // Phocas_0 keeps all m values: the mean, which is Trmean_0.
+        let finish = match finish {
+            Finish::Phocas { b: 0 } => Finish::Trmean { b: 0 },
+            f => f,
+        };
+        let net = (m <= NETWORK_BUILD_MAX).then(|| {
+            let class: Vec<usize> = (0..m).map(|w| class_of(m, finish, w)).collect();
+            Network::sorting(m).pruned(&class)
+        });
+        Self { finish, net }
+    }
+
+    /// Comparators of the pruned network, if one was built.
+    #[cfg(test)]
+    pub(crate) fn comparators(&self) -> Option<usize> {
+        self.net.as_ref().map(Network::len)
+    }
+}
+
+/// Output group of wire w: wires of one group may end in any order among themselves.
+fn class_of(m: usize, finish: Finish, w: usize) -> usize {
+    match finish {
+        Finish::Trmean { b } => usize::from(w >= b) + usize::from(w >= m - b),
+        Finish::Rank { b } => usize::from(w >= b) + usize::from(w > b),
+        // Pairs (k, k + n) need the outer wires sorted, and the middle its two ends.
+        Finish::Phocas { b } => {
+            if b < w && w + 1 < m - b {
+                0
+            } else {
+                w + 1
             }
-            let keys = &mut s.keys[..w * m];
-            for i in 0..m {
-                let row = &x.row(i)[j0..j0 + w];
-                for (t, v) in row.iter().enumerate() {
-                    keys[t * m + i] = v.key64();
+        }
+    }
+}
+
+/// Runs a coordinate-wise rule over all coordinates of `x`, writing `out[j]`.
+pub(crate) fn coordinatewise<T: Keyed>(
+    x: MatrixView<'_, T>,
+    ws: &Workspace,
+    out: &mut [T],
+    plan: &OrderPlan,
+) {
+    let m = x.m();
+    match &plan.net {
+        Some(net) if m <= network_limit() => {
+            let chunk = (131_072 / m).max(W).next_multiple_of(W);
+            let net = net.comparators();
+            let finish = plan.finish;
+            for_chunks(out, chunk, |c, o| {
+                ws.with_scratch(|s| {
+                    with_isa(
+                        #[inline(always)]
+                        || network_chunk(x, c * chunk, o, net, finish, s),
+                    )
+                });
+            });
+        }
+        _ => selection(x, ws, out, plan.finish),
+    }
+}
+
+#[inline(always)]
+fn network_chunk<T: Keyed>(
+    x: MatrixView<'_, T>,
+    j0: usize,
+    out: &mut [T],
+    net: &[(u16, u16)],
+    finish: Finish,
+    s: &mut Scratch,
+) {
+    let m = x.m();
+    let (tiles, pairs, lane) = T::parts(s);
+    if tiles.len() < m {
+        tiles.resize(m, [T::Key::default(); W]);
+    }
+    let tile = &mut tiles[..m];
+    for (t, o) in out.chunks_mut(W).enumerate() {
+        load_keys(x, j0 + t * W, o.len(), tile);
+        sort_lanes(net, tile);
+        match finish {
+            Finish::Trmean { b } => finish_trmean(tile, b, o),
+            Finish::Rank { b } => {
+                for (v, &k) in o.iter_mut().zip(tile[b].iter()) {
+                    *v = T::from_key(k);
                 }
             }
-            for (t, o) in chunk.iter_mut().enumerate() {
-                *o = T::from_f64(f(&mut keys[t * m..(t + 1) * m], &mut s.pairs));
+            Finish::Phocas { b } => finish_phocas(tile, b, o, pairs, lane),
+        }
+    }
+}
+
+/// Reads the tile of coordinates [j, j + w) of every row as keys (padding lanes get key 0).
+#[inline(always)]
+fn load_keys<T: Scalar>(x: MatrixView<'_, T>, j: usize, w: usize, tile: &mut [[T::Key; W]]) {
+    for (i, dst) in tile.iter_mut().enumerate() {
+        let row = &x.row(i)[j..j + w];
+        if let Ok(src) = <&[T; W]>::try_from(row) {
+            for t in 0..W {
+                dst[t] = src[t].to_key();
+            }
+        } else {
+            for t in 0..W {
+                dst[t] = row.get(t).map_or_else(T::Key::default, |v| v.to_key());
+            }
+        }
+    }
+}
+
+/// Applies the comparators to all lanes at once.
+#[inline(always)]
+fn sort_lanes<K: Ord + Copy>(net: &[(u16, u16)], tile: &mut [[K; W]]) {
+    for &(a, b) in net {
+        let (lo, hi) = tile.split_at_mut(usize::from(b));
+        let (x, y) = (&mut lo[usize::from(a)], &mut hi[0]);
+        for t in 0..W {
+            let (p, q) = (x[t], y[t]);
+            x[t] = p.min(q);
+            y[t] = p.max(q);
+        }
+    }
+}
+
+/// Lanes `base..base + LANES` of a wire.
+#[inline(always)]
+fn lanes<K: Copy>(wire: &[K; W], base: usize) -> &[K; LANES] {
+    wire[base..base + LANES]
+        .try_into()
+        .expect("LANES divides W")
+}
+
+/// Sums, from -0.0 and in wire order, the values of wires `wires` in lanes `base..+LANES`.
+#[inline(always)]
+fn sum_wires<T: Scalar>(wires: &[[T::Key; W]], base: usize) -> [f64; LANES] {
+    let mut acc = [-0.0f64; LANES];
+    for wire in wires {
+        let k = lanes(wire, base);
+        for l in 0..LANES {
+            acc[l] += T::from_key(k[l]).to_f64();
+        }
+    }
+    acc
+}
+
+#[inline(always)]
+fn finish_trmean<T: Scalar>(tile: &[[T::Key; W]], b: usize, out: &mut [T]) {
+    let m = tile.len();
+    let n = (m - 2 * b) as f64;
+    for (blk, o) in out.chunks_mut(LANES).enumerate() {
+        let acc = sum_wires::<T>(&tile[b..m - b], blk * LANES);
+        for (v, a) in o.iter_mut().zip(acc) {
+            *v = T::from_f64(a / n);
+        }
+    }
+}
+
+/// |v - y| with NaN counted as +infinity.
+#[inline(always)]
+fn dist(v: f64, y: f64) -> f64 {
+    let t = (v - y).abs();
+    if t.is_nan() {
+        f64::INFINITY
+    } else {
+        t
+    }
+}
+
+#[inline(always)]
+fn finish_phocas<T: Scalar>(
+    tile: &[[T::Key; W]],
+    b: usize,
+    out: &mut [T],
+    pairs: &mut Vec<u128>,
+    lane: &mut Vec<i64>,
+) {
+    let m = tile.len();
+    let n = m - b;
+    let mid = (m - 2 * b) as f64;
+    for (blk, o) in out.chunks_mut(LANES).enumerate() {
+        let base = blk * LANES;
+        let mut acc = sum_wires::<T>(&tile[b..n], base);
+        let mut y = [0.0f64; LANES];
+        let mut keep_max = [0.0f64; LANES];
+        let mut lose_min = [f64::INFINITY; LANES];
+        let (lo_end, hi_end) = (lanes(&tile[b], base), lanes(&tile[n - 1], base));
+        for l in 0..LANES {
+            y[l] = acc[l] / mid;
+            let da = dist(T::from_key(lo_end[l]).to_f64(), y[l]);
+            let dc = dist(T::from_key(hi_end[l]).to_f64(), y[l]);
+            keep_max[l] = if da > dc { da } else { dc };
+        }
+        for k in 0..b {
+            let (lo, hi) = (lanes(&tile[k], base), lanes(&tile[k + n], base));
+            for l in 0..LANES {
+                let a = T::from_key(lo[l]).to_f64();
+                let c = T::from_key(hi[l]).to_f64();
+                let (da, dc) = (dist(a, y[l]), dist(c, y[l]));
+                let upper = da > dc;
+                acc[l] += if upper { c } else { a };
+                let (lose, keep) = if upper { (da, dc) } else { (dc, da) };
+                lose_min[l] = if lose < lose_min[l] {
+                    lose
+                } else {
+                    lose_min[l]
+                };
+                keep_max[l] = if keep > keep_max[l] {
+                    keep
+                } else {
+                    keep_max[l]
+                };
+            }
+        }
+        let (first, last) = (lanes(&tile[0], base), lanes(&tile[m - 1], base));
+        for (l, v) in o.iter_mut().enumerate() {
+            // A tie between a dropped and a kept value, unless all m values are equal.
+            let tied = lose_min[l] <= keep_max[l] && first[l] != last[l];
+            let r = if tied {
+                lane.clear();
+                lane.extend(tile.iter().map(|w| T::from_key(w[base + l]).key64()));
+                phocas_exact::<T>(lane, b, y[l], pairs)
+            } else {
+                acc[l] / n as f64
+            };
+            *v = T::from_f64(r);
+        }
+    }
+}
+
+/// Phocas_b of one coordinate by the definition, given its centre Trmean_b: the mean of the
+/// m - b values least in (distance to the centre, value), with a NaN distance counted as
+/// +infinity; summed in increasing order of value. `keys` may be in any order.
+pub(crate) fn phocas_exact<T: Scalar>(
+    keys: &[i64],
+    b: usize,
+    centre: f64,
+    pairs: &mut Vec<u128>,
+) -> f64 {
+    let m = keys.len();
+    let n = m - b;
+    pairs.clear();
+    for &k in keys {
+        let d = dist(T::from_key64(k).to_f64(), centre);
+        let tie = (k as u64) ^ (1u64 << 63);
+        pairs.push((u128::from(d.to_bits()) << 64) | u128::from(tie));
+    }
+    if n < m {
+        pairs.select_nth_unstable(n - 1);
+    }
+    let kept = &mut pairs[..n];
+    kept.sort_unstable_by_key(|&p| p as u64);
+    let mut s = -0.0;
+    for &p in kept.iter() {
+        s += T::from_key64(((p as u64) ^ (1u64 << 63)) as i64).to_f64();
+    }
+    s / n as f64
+}
+
+// ---------------------------------------------------------------------------------------------
+// Selection path (large m)
+// ---------------------------------------------------------------------------------------------
+
+/// Coordinates per tile of the selection path.
+const SEL_TILE: usize = 64;
+
+fn selection<T: Scalar>(x: MatrixView<'_, T>, ws: &Workspace, out: &mut [T], finish: Finish) {
+    let m = x.m();
+    let chunk = (131_072 / m).max(SEL_TILE).next_multiple_of(SEL_TILE);
+    for_chunks(out, chunk, |c, o| {
+        ws.with_scratch(|s| {
+            let Scratch { keys, pairs, .. } = s;
+            if keys.len() < SEL_TILE * m {
+                keys.resize(SEL_TILE * m, 0);
+            }
+            for (t, o) in o.chunks_mut(SEL_TILE).enumerate() {
+                let j0 = c * chunk + t * SEL_TILE;
+                let w = o.len();
+                let keys = &mut keys[..w * m];
+                for i in 0..m {
+                    let row = &x.row(i)[j0..j0 + w];
+                    for (t, v) in row.iter().enumerate() {
+                        keys[t * m + i] = v.key64();
+                    }
+                }
+                for (t, v) in o.iter_mut().enumerate() {
+                    let k = &mut keys[t * m..(t + 1) * m];
+                    *v = match finish {
+                        Finish::Trmean { b } => T::from_f64(trimmed_mean::<T>(k, b)),
+                        Finish::Rank { b } => {
+                            k.select_nth_unstable(b);
+                            T::from_key64(k[b])
+                        }
+                        Finish::Phocas { b } => {
+                            let centre = trimmed_mean::<T>(k, b);
+                            T::from_f64(phocas_exact::<T>(k, b, centre, pairs))
+                        }
+                    };
+                }
             }
         });
     });
 }
 
-/// Sum (f64) of the values whose keys are in `keys`.
-#[inline]
-pub(crate) fn sum_keys<T: Scalar>(keys: &[i64]) -> f64 {
-    keys.iter().map(|&k| T::from_key64(k).to_f64()).sum()
-}
-
-/// Trmean_b of one coordinate (Definition 7), by two selections (never a full sort, never
-/// "sum minus extremes"). Permutes `keys`. Expected time O(m).
-#[inline]
-pub(crate) fn trimmed_mean<T: Scalar>(keys: &mut [i64], b: usize) -> f64 {
-    let m = keys.len();
-    let n = m - 2 * b;
-    let mid = middle(keys, b);
-    debug_assert_eq!(mid.len(), n);
-    sum_keys::<T>(mid) / n as f64
-}
-
-/// Rearranges `keys` so that the m - 2b middle order statistics come back as a slice.
-#[inline]
-pub(crate) fn middle(keys: &mut [i64], b: usize) -> &mut [i64] {
+/// Trmean_b of one coordinate's keys, by two selections (never a full sort, never "sum minus
+/// extremes"). Permutes `keys`. Expected time O(m).
+fn trimmed_mean<T: Scalar>(keys: &mut [i64], b: usize) -> f64 {
     let m = keys.len();
     let n = m - 2 * b;
     if b > 0 {
@@ -71,35 +440,126 @@ pub(crate) fn middle(keys: &mut [i64], b: usize) -> &mut [i64] {
     if n < upper.len() {
         upper.select_nth_unstable(n - 1);
     }
-    &mut upper[..n]
-}
-
-/// Phocas_b of one coordinate (Definition 8): the mean of the m - b values nearest to
-/// Trmean_b. Distances are computed in f64; a NaN distance counts as +infinity; ties in
-/// distance are broken by the values' total order (smaller first), so the result is
-/// deterministic. Expected time O(m).
-#[inline]
-pub(crate) fn phocas<T: Scalar>(keys: &mut [i64], b: usize, pairs: &mut Vec<u128>) -> f64 {
-    let m = keys.len();
-    let centre = trimmed_mean::<T>(keys, b);
-    pairs.clear();
-    for &k in keys.iter() {
-        let v = T::from_key64(k).to_f64();
-        let mut dist = (v - centre).abs();
-        if dist.is_nan() {
-            dist = f64::INFINITY;
-        }
-        let tie = (k as u64) ^ (1u64 << 63);
-        pairs.push((u128::from(dist.to_bits()) << 64) | u128::from(tie));
-    }
-    let n = m - b;
-    if n < m {
-        pairs.select_nth_unstable(n - 1);
-    }
-    let mut s = 0.0;
-    for &p in &pairs[..n] {
-        let k = ((p as u64) ^ (1u64 << 63)) as i64;
+    let mut s = -0.0;
+    for &k in &upper[..n] {
         s += T::from_key64(k).to_f64();
     }
     s / n as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn specials() -> Vec<f32> {
+        vec![
+            f32::NAN,
+            -f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            0.0,
+            -0.0,
+            1.0,
+            2.0,
+        ]
+    }
+
+    fn matrix(m: usize, d: usize, seed: u64) -> Vec<f32> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let sp = specials();
+        (0..m * d)
+            .map(|_| match rng.random_range(0..8) {
+                0 => sp[rng.random_range(0..sp.len())],
+                1 => f32::from(rng.random_range(0u8..3)),
+                _ => rng.random_range(-10.0f32..10.0),
+            })
+            .collect()
+    }
+
+    fn run<T: Keyed>(x: &[T], m: usize, d: usize, finish: Finish, limit: usize) -> Vec<T> {
+        let plan = OrderPlan::new(m, finish);
+        let ws = Workspace::new();
+        let mut out = vec![T::default(); d];
+        let view = MatrixView::new(x, m, d).unwrap();
+        match &plan.net {
+            Some(net) if m <= limit => {
+                let mut s = Scratch::default();
+                network_chunk(view, 0, &mut out, net.comparators(), plan.finish, &mut s);
+            }
+            _ => selection(view, &ws, &mut out, plan.finish),
+        }
+        out
+    }
+
+    /// The network and the selection paths agree: exactly for ranks, and for means up to the
+    /// order of summation (values here are small integers, halves and specials: exact sums).
+    #[test]
+    fn network_agrees_with_selection() {
+        for m in [1, 2, 3, 4, 5, 7, 8, 16, 20, 33] {
+            let d = 130;
+            let x32: Vec<f32> = matrix(m, d, m as u64)
+                .into_iter()
+                .map(|v| if v.is_finite() { v.round() } else { v })
+                .collect();
+            let x64: Vec<f64> = x32.iter().map(|&v| f64::from(v)).collect();
+            for b in 0..=crate::aggregators::max_trim(m) {
+                for f in [
+                    Finish::Trmean { b },
+                    Finish::Rank { b },
+                    Finish::Phocas { b },
+                ] {
+                    let a = run(&x32, m, d, f, usize::MAX);
+                    let s = run(&x32, m, d, f, 0);
+                    for j in 0..d {
+                        assert!(
+                            a[j].to_bits() == s[j].to_bits() || (a[j].is_nan() && s[j].is_nan()),
+                            "f32 m={m} {f:?} j={j}: network {} selection {}",
+                            a[j],
+                            s[j]
+                        );
+                    }
+                    let a = run(&x64, m, d, f, usize::MAX);
+                    let s = run(&x64, m, d, f, 0);
+                    for j in 0..d {
+                        assert!(
+                            a[j].to_bits() == s[j].to_bits() || (a[j].is_nan() && s[j].is_nan()),
+                            "f64 m={m} {f:?} j={j}: network {} selection {}",
+                            a[j],
+                            s[j]
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ties_across_the_cut_take_the_exact_route() {
+        // [-NaN, -inf, 1, 2, 3, 4, +inf], b = 2: centre 2; the definition drops +inf and -inf
+        // (distance +inf, larger values first) and keeps -NaN, so the result is NaN.
+        let col = [
+            -f32::NAN,
+            f32::NEG_INFINITY,
+            1.0,
+            2.0,
+            3.0,
+            4.0,
+            f32::INFINITY,
+        ];
+        let out = run(&col, 7, 1, Finish::Phocas { b: 2 }, usize::MAX);
+        assert!(out[0].is_nan(), "{}", out[0]);
+    }
+
+    #[test]
+    fn pruning_saves_comparators() {
+        let full = Network::sorting(20).len();
+        let tr = OrderPlan::new(20, Finish::Trmean { b: 4 })
+            .comparators()
+            .unwrap();
+        let md = OrderPlan::new(20, Finish::Trmean { b: 9 })
+            .comparators()
+            .unwrap();
+        assert!(tr < full && md < full, "{full} {tr} {md}");
+    }
 }

@@ -18,12 +18,13 @@
 //! non-finite distance (overflow past f64, NaN) counts as +infinity.
 //! Time: O(d m^2); extra space: O(m^2 min(d, 64)).
 
+use super::dispatch::with_isa;
+use super::kernels::for_chunks;
 use super::mean::mean_rows;
-use super::{check_shape, reject, Aggregator, RuleParams, Workspace};
+use super::{check_shape, reject, Aggregator, RuleParams, Scratch, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
 use crate::scalar::Scalar;
-use rayon::prelude::*;
 
 /// How many nearest neighbours a Krum score sums over.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -157,11 +158,21 @@ impl KrumCore {
     }
 }
 
-/// Coordinates per sub-tile inside a chunk (keeps m rows of a sub-tile in L1/L2).
-const SUB: usize = 256;
+/// Coordinates per sub-tile: the sub-tile's m rows are converted to f64 once (m x 1 KiB, in
+/// L1 for m up to about 30, in L2 beyond) and every pair reads them from there.
+pub(crate) const SUB: usize = 128;
+
+/// Independent f64 accumulators per pair (4 AVX2 registers): hides the latency of the adds.
+pub(crate) const ACC: usize = 16;
 
 /// Computes all pairwise squared distances into `ws.dist` (m x m, symmetric, zero diagonal),
 /// in f64, with non-finite results mapped to +infinity. Deterministic for any thread count.
+///
+/// One pass over the matrix: fixed chunks of coordinates (their length depends only on d) are
+/// processed in parallel; within a chunk, each sub-tile of [`SUB`] coordinates is converted to
+/// f64 once and all m(m-1)/2 pairs accumulate `(a - b)^2` into [`ACC`] lanes per pair
+/// (lane l takes the coordinates equal to l mod ACC, in order). At the end of the chunk the
+/// lanes are added in a fixed tree, and the chunk totals are added in chunk order.
 pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Workspace) {
     let m = x.m();
     let d = x.d();
@@ -173,34 +184,28 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
     }
     let chunk_len = d.div_ceil(64).max(4096);
     let nchunks = d.div_ceil(chunk_len);
-    ws.pair_partials.clear();
-    ws.pair_partials.resize(nchunks * npairs, 0.0);
-    ws.pair_partials
-        .par_chunks_mut(npairs)
-        .enumerate()
-        .for_each(|(c, part)| {
+    let mut partials = std::mem::take(&mut ws.pair_partials);
+    partials.clear();
+    partials.resize(nchunks * npairs, 0.0);
+    {
+        let ws: &Workspace = ws;
+        for_chunks(&mut partials, npairs, |c, part| {
             let j0 = c * chunk_len;
             let j1 = (j0 + chunk_len).min(d);
-            let mut s = j0;
-            while s < j1 {
-                let e = (s + SUB).min(j1);
-                let mut p = 0;
-                for i in 0..m {
-                    let ri = &x.row(i)[s..e];
-                    for j in i + 1..m {
-                        part[p] += sq_dist(ri, &x.row(j)[s..e]);
-                        p += 1;
-                    }
-                }
-                s = e;
-            }
+            ws.with_scratch(|s| {
+                with_isa(
+                    #[inline(always)]
+                    || distance_chunk(x, j0, j1, part, s),
+                );
+            });
         });
+    }
     let mut p = 0;
     for i in 0..m {
         for j in i + 1..m {
             let mut v = 0.0;
             for c in 0..nchunks {
-                v += ws.pair_partials[c * npairs + p];
+                v += partials[c * npairs + p];
             }
             if !v.is_finite() {
                 v = f64::INFINITY;
@@ -210,27 +215,84 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
             p += 1;
         }
     }
+    ws.pair_partials = partials;
 }
 
-/// Squared Euclidean distance in f64 with eight independent accumulators (fixed order).
-#[inline]
-fn sq_dist<T: Scalar>(a: &[T], b: &[T]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            let t = x[l].to_f64() - y[l].to_f64();
-            acc[l] += t * t;
+/// Sums of squared differences of every pair over coordinates [j0, j1), into `part`.
+#[inline(always)]
+fn distance_chunk<T: Scalar>(
+    x: MatrixView<'_, T>,
+    j0: usize,
+    j1: usize,
+    part: &mut [f64],
+    s: &mut Scratch,
+) {
+    let m = x.m();
+    let Scratch {
+        rows64, pair_acc, ..
+    } = s;
+    if rows64.len() < m {
+        rows64.resize(m, [0.0; SUB]);
+    }
+    let tile = &mut rows64[..m];
+    pair_acc.clear();
+    pair_acc.resize(part.len(), [0.0; ACC]);
+    let mut j = j0;
+    while j < j1 {
+        let e = (j + SUB).min(j1);
+        for (i, dst) in tile.iter_mut().enumerate() {
+            let row = &x.row(i)[j..e];
+            if let Ok(src) = <&[T; SUB]>::try_from(row) {
+                for t in 0..SUB {
+                    dst[t] = src[t].to_f64();
+                }
+            } else {
+                // zero padding on both sides of a pair adds exactly nothing
+                for t in 0..SUB {
+                    dst[t] = row.get(t).map_or(0.0, |v| v.to_f64());
+                }
+            }
+        }
+        let mut p = 0;
+        for i in 0..m {
+            let (a, rest) = tile[i..].split_first().expect("i < m");
+            for b in rest {
+                accumulate(&mut pair_acc[p], a, b);
+                p += 1;
+            }
+        }
+        j = e;
+    }
+    for (v, acc) in part.iter_mut().zip(pair_acc.iter()) {
+        *v = tree_sum(acc);
+    }
+}
+
+/// `acc[l] += (a[t] - b[t])^2` for t = l mod ACC, in order of t.
+#[inline(always)]
+fn accumulate(acc: &mut [f64; ACC], a: &[f64; SUB], b: &[f64; SUB]) {
+    let mut r = *acc;
+    for c in 0..SUB / ACC {
+        for l in 0..ACC {
+            let t = a[c * ACC + l] - b[c * ACC + l];
+            r[l] += t * t;
         }
     }
-    let mut tail = 0.0;
-    for (x, y) in ra.iter().zip(rb) {
-        let t = x.to_f64() - y.to_f64();
-        tail += t * t;
+    *acc = r;
+}
+
+/// Sum of the lanes in a fixed pairwise tree.
+#[inline(always)]
+fn tree_sum(acc: &[f64; ACC]) -> f64 {
+    let mut v = *acc;
+    let mut w = ACC;
+    while w > 1 {
+        w /= 2;
+        for l in 0..w {
+            v[l] += v[l + w];
+        }
     }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+    v[0]
 }
 
 /// Krum (Definition 3).

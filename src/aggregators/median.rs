@@ -5,11 +5,10 @@
 //! middle value instead, as some implementations do. NaN lies beyond every finite value.
 //! Time: O(dm) expected; extra space: O(m) per thread.
 
-use super::kernels::{coordinatewise, middle, trimmed_mean};
+use super::kernels::{coordinatewise, Finish, Keyed, OrderPlan};
 use super::{check_shape, max_trim, reject, Aggregator, RuleParams, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
-use crate::scalar::Scalar;
 
 /// Convention for even m.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -40,6 +39,7 @@ impl std::str::FromStr for MedianConvention {
 pub struct Median {
     m: usize,
     convention: MedianConvention,
+    plan: OrderPlan,
 }
 
 impl Median {
@@ -48,28 +48,25 @@ impl Median {
         if m == 0 {
             return Err(Error::Empty { m, d: 0 });
         }
-        Ok(Self { m, convention })
+        let b = max_trim(m);
+        let finish = match convention {
+            MedianConvention::Midpoint => Finish::Trmean { b },
+            MedianConvention::Lower => Finish::Rank { b },
+        };
+        Ok(Self {
+            m,
+            convention,
+            plan: OrderPlan::new(m, finish),
+        })
     }
-    fn run<T: Scalar>(
+    fn run<T: Keyed>(
         &self,
         x: MatrixView<'_, T>,
         ws: &Workspace,
         out: &mut [T],
     ) -> Result<(), Error> {
         check_shape(self.m, &x, out.len())?;
-        let b = max_trim(self.m);
-        match self.convention {
-            MedianConvention::Midpoint => {
-                coordinatewise(x, ws, out, |keys, _| trimmed_mean::<T>(keys, b));
-            }
-            MedianConvention::Lower => {
-                coordinatewise(x, ws, out, |keys, _| {
-                    let mid = middle(keys, b);
-                    let lo = mid.iter().copied().min().unwrap_or_default();
-                    T::from_key64(lo).to_f64()
-                });
-            }
-        }
+        coordinatewise(x, ws, out, &self.plan);
         Ok(())
     }
 }

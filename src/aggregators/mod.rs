@@ -7,13 +7,17 @@
 //! Adding a rule: write one file with a type implementing [`Aggregator`], and add one line to
 //! [`REGISTRY`]. The CLI, the property tests, the Monte Carlo engine and the benches find it there.
 
+mod dispatch;
 mod kernels;
 mod krum;
 mod mean;
 mod median;
+mod network;
 mod phocas;
 mod trmean;
 
+pub use dispatch::{available_isas, detected_isa, isa, set_isa, Isa};
+pub use kernels::{network_limit, set_network_limit, sorting_network_len, NETWORK_MAX_M};
 pub use krum::{Krum, KrumDistance, KrumNeighbours, MultiKrum};
 pub use mean::Mean;
 pub use median::{Median, MedianConvention};
@@ -99,11 +103,15 @@ pub(crate) fn check_shape<T: Scalar>(
     Ok(())
 }
 
-/// Per-thread scratch for the coordinate-wise kernels.
+/// Per-thread scratch for the coordinate-wise and distance kernels.
 #[derive(Default, Debug)]
 pub struct Scratch {
     pub(crate) keys: Vec<i64>,
     pub(crate) pairs: Vec<u128>,
+    pub(crate) tiles32: Vec<[i32; kernels::W]>,
+    pub(crate) tiles64: Vec<[i64; kernels::W]>,
+    pub(crate) rows64: Vec<[f64; krum::SUB]>,
+    pub(crate) pair_acc: Vec<[f64; krum::ACC]>,
 }
 
 /// Caller-owned scratch memory for aggregation. Reuse one workspace across calls to keep the

@@ -7,17 +7,17 @@
 //! result can leave the range of the correct values, but not by more than that range's width.
 //! Time: O(dm) expected (two selections per coordinate); extra space: O(m) per thread.
 
-use super::kernels::{coordinatewise, phocas};
+use super::kernels::{coordinatewise, Finish, Keyed, OrderPlan};
 use super::{check_shape, check_trim, reject, Aggregator, RuleParams, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
-use crate::scalar::Scalar;
 
 /// The Phocas rule.
 #[derive(Clone, Debug)]
 pub struct Phocas {
     m: usize,
     b: usize,
+    plan: OrderPlan,
 }
 
 impl Phocas {
@@ -27,17 +27,17 @@ impl Phocas {
             return Err(Error::Empty { m, d: 0 });
         }
         check_trim(b, m)?;
-        Ok(Self { m, b })
+        let plan = OrderPlan::new(m, Finish::Phocas { b });
+        Ok(Self { m, b, plan })
     }
-    fn run<T: Scalar>(
+    fn run<T: Keyed>(
         &self,
         x: MatrixView<'_, T>,
         ws: &Workspace,
         out: &mut [T],
     ) -> Result<(), Error> {
         check_shape(self.m, &x, out.len())?;
-        let b = self.b;
-        coordinatewise(x, ws, out, |keys, pairs| phocas::<T>(keys, b, pairs));
+        coordinatewise(x, ws, out, &self.plan);
         Ok(())
     }
 }

@@ -7,17 +7,17 @@
 //! Theorem 1 bounds its error by Delta1 = 2(b+1)(m-q)/(m-b-q)^2 V (its proof needs b >= q).
 //! Time: O(dm) expected; extra space: O(m) per thread (one tile of keys).
 
-use super::kernels::{coordinatewise, trimmed_mean};
+use super::kernels::{coordinatewise, Finish, Keyed, OrderPlan};
 use super::{check_shape, check_trim, reject, Aggregator, RuleParams, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
-use crate::scalar::Scalar;
 
 /// The b-trimmed mean.
 #[derive(Clone, Debug)]
 pub struct TrimmedMean {
     m: usize,
     b: usize,
+    plan: OrderPlan,
 }
 
 impl TrimmedMean {
@@ -27,21 +27,21 @@ impl TrimmedMean {
             return Err(Error::Empty { m, d: 0 });
         }
         check_trim(b, m)?;
-        Ok(Self { m, b })
+        let plan = OrderPlan::new(m, Finish::Trmean { b });
+        Ok(Self { m, b, plan })
     }
     /// The trimming parameter.
     pub fn b(&self) -> usize {
         self.b
     }
-    fn run<T: Scalar>(
+    fn run<T: Keyed>(
         &self,
         x: MatrixView<'_, T>,
         ws: &Workspace,
         out: &mut [T],
     ) -> Result<(), Error> {
         check_shape(self.m, &x, out.len())?;
-        let b = self.b;
-        coordinatewise(x, ws, out, |keys, _| trimmed_mean::<T>(keys, b));
+        coordinatewise(x, ws, out, &self.plan);
         Ok(())
     }
 }

@@ -41,38 +41,16 @@ pub struct CellResult {
     pub seconds: f64,
 }
 
-/// Which bound covers (rule, corruption), with the reason when none does.
+/// Which bound covers the cell, with the reason when none does.
 pub fn bound_for(cell: &Cell, whole_rows: bool) -> (Option<BoundKind>, Result<f64, String>) {
-    let (m, q) = (cell.m, cell.q);
-    if cell.corruption == "shard" {
-        return (
-            None,
-            Err("q is random per coordinate under the shard pattern".into()),
-        );
-    }
-    match cell.rule.as_str() {
-        "trmean" => (
-            Some(BoundKind::Delta1),
-            bounds::delta1(m, q, cell.b.unwrap_or(0)).map_err(|e| e.0),
-        ),
-        "median" => (
-            Some(BoundKind::Delta1),
-            bounds::delta1(m, q, aggregators::max_trim(m)).map_err(|e| e.0),
-        ),
-        "phocas" => (
-            Some(BoundKind::Delta2),
-            bounds::delta2(m, q, cell.b.unwrap_or(0)).map_err(|e| e.0),
-        ),
-        "krum" if whole_rows => (
-            Some(BoundKind::Delta0),
-            bounds::delta0(m, q).map_err(|e| e.0),
-        ),
-        "krum" => (
-            None,
-            Err("Lemma 1 covers whole-row corruption only (Proposition 3)".into()),
-        ),
-        _ => (None, Err("no bound in the paper".into())),
-    }
+    bounds::rule_bound(
+        &cell.rule,
+        &cell.corruption,
+        whole_rows,
+        cell.m,
+        cell.q,
+        cell.b,
+    )
 }
 
 /// Runs one cell.

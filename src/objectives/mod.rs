@@ -1,1 +1,48 @@
+//! Objectives for the SGD simulator: a trait with the value, the full gradient and a worker's
+//! stochastic gradient, so one simulator serves the quadratic, the non-convex test function and
+//! the MLP.
+
+pub mod double_well;
 pub mod mlp;
+pub mod quadratic;
+
+use crate::rng::Rng;
+use crate::scalar::Scalar;
+
+/// A differentiable objective F with stochastic worker gradients.
+pub trait Objective: Sync {
+    /// Storage type of the parameters and gradients.
+    type T: Scalar;
+    /// Per-worker (per-thread) scratch memory, created once, reused every round.
+    type Scratch: Send;
+    /// Number of parameters d.
+    fn dim(&self) -> usize;
+    /// New scratch memory.
+    fn new_scratch(&self) -> Self::Scratch;
+    /// F(x) (exactly, or on a fixed evaluation set).
+    fn value(&self, x: &[Self::T], s: &mut Self::Scratch) -> f64;
+    /// The full gradient of F at x into `out`.
+    fn full_grad(&self, x: &[Self::T], s: &mut Self::Scratch, out: &mut [Self::T]);
+    /// One worker's stochastic gradient at x into `out` (unbiased for the full gradient).
+    fn worker_grad(&self, x: &[Self::T], rng: &mut Rng, s: &mut Self::Scratch, out: &mut [Self::T]);
+    /// Known minimiser x*, if any.
+    fn optimum(&self) -> Option<&[Self::T]> {
+        None
+    }
+    /// Known minimum F*, if any.
+    fn min_value(&self) -> Option<f64> {
+        None
+    }
+    /// Smoothness constant L (global or on the region visited), if known.
+    fn smoothness(&self) -> Option<f64> {
+        None
+    }
+    /// Strong-convexity constant mu, if the objective is strongly convex.
+    fn strong_convexity(&self) -> Option<f64> {
+        None
+    }
+    /// Exact gradient-noise variance V = E||worker grad - full grad||^2, if known.
+    fn noise_variance(&self) -> Option<f64> {
+        None
+    }
+}

@@ -1,0 +1,1002 @@
+//! Convergence experiments (`phocas converge`): synchronous SGD on objectives with known
+//! constants against Theorems 3 and 4.
+//!
+//! For each run (objective, rule, attack, corruption, q, b, step size) the simulator is repeated
+//! R times for T rounds. Theorem 3 (strongly convex, gamma <= 2/(mu+L)): the mean distance
+//! E||x_t - x*|| with a 95% band against (1 - gamma mu L/(mu+L))^t ||x0 - x*|| + (mu+L)/(mu L)
+//! gamma sqrt(Delta), with Delta the rule's bound at the true V and, as a second curve, the
+//! aggregation error measured in the run itself (mean of ||Aggr_t - grad F(x_t)||^2 over rounds
+//! and repeats). Theorem 4 (L-smooth, gamma <= 1/L): the running mean over t < T of
+//! ||grad F(x_t)||^2 against 2/(gamma T)(F(x0) - F*) + Delta. Verdicts: `holds` (upper band under
+//! the curve at every t), `violated` (lower band above it somewhere), `inconclusive`; `n/a` when
+//! no Delta is known; `premise fails` when the step size is beyond the theorem's limit (the run
+//! is still recorded to show what happens there).
+
+use super::{run, Buffers, Byzantine, DistanceToOptimum, GradientMetrics, SimSpec};
+use crate::aggregators;
+use crate::attacks::{self, AttackParams};
+use crate::bounds;
+use crate::error::Error;
+use crate::models::Reading;
+use crate::montecarlo::config::BSpec;
+use crate::montecarlo::stats::t975;
+use crate::objectives::double_well::DoubleWell;
+use crate::objectives::quadratic::Quadratic;
+use crate::objectives::Objective;
+use crate::report::chart::{self, LineChart, Panel, Series};
+use crate::report::{write_table, TableBuilder};
+use crate::rng::hash_str;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Built-in default config.
+pub const DEFAULT_CONFIG: &str = include_str!("../../experiments/convergence.toml");
+/// Built-in quick config.
+pub const QUICK_CONFIG: &str = include_str!("../../experiments/convergence-quick.toml");
+
+/// Arguments of `phocas converge`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConvergeArgs {
+    /// Config (TOML). Default: the built-in experiments/convergence.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Reduced configuration, in seconds.
+    #[arg(long)]
+    pub quick: bool,
+    /// Master seed, overriding the config.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Output folder.
+    #[arg(long, value_name = "DIR", default_value = "reports/convergence")]
+    pub out: PathBuf,
+    /// Skip the charts.
+    #[arg(long)]
+    pub no_charts: bool,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// One sweep of runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// Name.
+    pub name: String,
+    /// `quadratic` or `double-well`.
+    pub objective: String,
+    /// Condition numbers L/mu (quadratic; L = 1). Ignored by the double well.
+    #[serde(default = "default_kappa")]
+    pub kappa: Vec<f64>,
+    /// Rules.
+    pub rules: Vec<String>,
+    /// Attacks.
+    pub attacks: Vec<String>,
+    /// Corruption models.
+    #[serde(default = "default_corr")]
+    pub corruptions: Vec<String>,
+    /// Byzantine values per coordinate.
+    pub q: Vec<usize>,
+    /// Rule parameter relative to q or absolute.
+    #[serde(default = "default_b")]
+    pub b: Vec<BSpec>,
+    /// Step sizes as multiples of the theorem's limit (2/(mu+L) or 1/L).
+    #[serde(default = "default_gamma")]
+    pub gamma: Vec<f64>,
+    /// Gradient-noise distributions.
+    #[serde(default = "default_dist")]
+    pub distributions: Vec<String>,
+}
+
+fn default_kappa() -> Vec<f64> {
+    vec![10.0]
+}
+fn default_corr() -> Vec<String> {
+    vec!["generalized".into()]
+}
+fn default_b() -> Vec<BSpec> {
+    vec![BSpec::Relation("equal".into())]
+}
+fn default_gamma() -> Vec<f64> {
+    vec![1.0]
+}
+fn default_dist() -> Vec<String> {
+    vec!["gaussian".into()]
+}
+
+/// A convergence config.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Master seed.
+    #[serde(default = "seed")]
+    pub seed: u64,
+    /// Repeats R.
+    pub repeats: usize,
+    /// Rounds T.
+    pub rounds: usize,
+    /// Workers m.
+    pub m: usize,
+    /// Dimension d.
+    pub d: usize,
+    /// Per-sample noise variance V1 (V = V1 with n = 1).
+    #[serde(default = "one")]
+    pub v: f64,
+    /// Double-well curvature alpha (> 1).
+    #[serde(default = "alpha")]
+    pub alpha: f64,
+    /// Attack parameters.
+    #[serde(default)]
+    pub attack_params: AttackParams,
+    /// Sweeps.
+    pub sweep: Vec<Sweep>,
+}
+
+fn seed() -> u64 {
+    crate::rng::DEFAULT_SEED
+}
+fn one() -> f64 {
+    1.0
+}
+fn alpha() -> f64 {
+    2.0
+}
+
+impl Config {
+    /// Parses and validates.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let c: Config = toml::from_str(text).map_err(|e| Error::Config {
+            key: e
+                .span()
+                .map(|s| format!("at byte {}..{}", s.start, s.end))
+                .unwrap_or_default(),
+            msg: e.message().trim().to_string(),
+        })?;
+        let bad = |k: &str, msg: String| Err(Error::Config { key: k.into(), msg });
+        if c.repeats < 2 {
+            return bad(
+                "repeats",
+                format!("{}: at least 2 for a confidence band", c.repeats),
+            );
+        }
+        if c.rounds == 0 || c.m == 0 || c.d == 0 {
+            return bad("rounds/m/d", "must all be at least 1".into());
+        }
+        if !(c.v.is_finite() && c.v > 0.0) {
+            return bad("v", format!("{} must be finite and positive", c.v));
+        }
+        if c.alpha <= 1.0 {
+            return bad("alpha", format!("{} must exceed 1 (non-convex)", c.alpha));
+        }
+        c.attack_params.validate()?;
+        for (i, s) in c.sweep.iter().enumerate() {
+            let k = |f: &str| format!("sweep[{i}] ({}).{f}", s.name);
+            if !matches!(s.objective.as_str(), "quadratic" | "double-well") {
+                return bad(
+                    &k("objective"),
+                    format!("'{}': use quadratic or double-well", s.objective),
+                );
+            }
+            for r in &s.rules {
+                if !aggregators::REGISTRY.iter().any(|x| x.name == r) {
+                    return bad(
+                        &k("rules"),
+                        format!(
+                            "unknown rule '{r}': known rules are {}",
+                            aggregators::rule_names()
+                        ),
+                    );
+                }
+            }
+            for a in &s.attacks {
+                attacks::build_attack(a, &c.attack_params).map_err(|e| Error::Config {
+                    key: k("attacks"),
+                    msg: e.to_string(),
+                })?;
+            }
+            for a in &s.corruptions {
+                attacks::build_corruption(a, &c.attack_params).map_err(|e| Error::Config {
+                    key: k("corruptions"),
+                    msg: e.to_string(),
+                })?;
+            }
+            for d in &s.distributions {
+                if !crate::models::NOISES.iter().any(|n| n.name == d) {
+                    return bad(
+                        &k("distributions"),
+                        format!(
+                            "unknown distribution '{d}': known are {}",
+                            crate::models::noise_names()
+                        ),
+                    );
+                }
+            }
+            if let Some(g) = s.gamma.iter().find(|g| !(g.is_finite() && **g > 0.0)) {
+                return bad(&k("gamma"), format!("{g} must be finite and positive"));
+            }
+            if let Some(kk) = s.kappa.iter().find(|x| !(x.is_finite() && **x >= 1.0)) {
+                return bad(&k("kappa"), format!("{kk} must be >= 1"));
+            }
+            if let Some(q) = s.q.iter().find(|&&q| q > c.m) {
+                return bad(&k("q"), format!("q = {q} exceeds m = {}", c.m));
+            }
+        }
+        Ok(c)
+    }
+
+    /// Expands into runs; out-of-range parameters are skipped.
+    pub fn runs(&self) -> Vec<RunSpec> {
+        let mut v = Vec::new();
+        for s in &self.sweep {
+            let kappas = if s.objective == "quadratic" {
+                s.kappa.clone()
+            } else {
+                vec![1.0]
+            };
+            for &kappa in &kappas {
+                for dist in &s.distributions {
+                    for corr in &s.corruptions {
+                        for attack in &s.attacks {
+                            for &q in &s.q {
+                                for rule in &s.rules {
+                                    let params: Vec<Option<usize>> = match rule.as_str() {
+                                        "trmean" | "phocas" | "krum" | "multikrum" => {
+                                            let max = if rule.contains("krum") {
+                                                self.m.checked_sub(3)
+                                            } else {
+                                                Some(aggregators::max_trim(self.m))
+                                            };
+                                            let mut out = Vec::new();
+                                            for spec in &s.b {
+                                                let b = match spec {
+                                                    BSpec::Value(b) => Some(*b),
+                                                    BSpec::Relation(r) => match r.as_str() {
+                                                        "below" => q.checked_sub(1),
+                                                        "above" => Some(q + 1),
+                                                        "max" => max,
+                                                        _ => Some(q),
+                                                    },
+                                                };
+                                                if let (Some(b), Some(max)) = (b, max) {
+                                                    if b <= max && !out.contains(&Some(b)) {
+                                                        out.push(Some(b));
+                                                    }
+                                                }
+                                            }
+                                            out
+                                        }
+                                        _ => vec![None],
+                                    };
+                                    for b in params {
+                                        for &gf in &s.gamma {
+                                            v.push(RunSpec {
+                                                sweep: s.name.clone(),
+                                                objective: s.objective.clone(),
+                                                kappa,
+                                                distribution: dist.clone(),
+                                                corruption: corr.clone(),
+                                                attack: attack.clone(),
+                                                q,
+                                                rule: rule.clone(),
+                                                b,
+                                                gamma_factor: gf,
+                                            });
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        v
+    }
+}
+
+/// One run of the grid.
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    /// Sweep.
+    pub sweep: String,
+    /// Objective.
+    pub objective: String,
+    /// L/mu.
+    pub kappa: f64,
+    /// Noise distribution.
+    pub distribution: String,
+    /// Corruption model.
+    pub corruption: String,
+    /// Attack.
+    pub attack: String,
+    /// q.
+    pub q: usize,
+    /// Rule.
+    pub rule: String,
+    /// b or Krum's assumed q.
+    pub b: Option<usize>,
+    /// gamma as a multiple of the theorem's limit.
+    pub gamma_factor: f64,
+}
+
+impl RunSpec {
+    /// Stable identity (seeds the run).
+    pub fn key(&self) -> String {
+        format!(
+            "sweep={};obj={};kappa={};dist={};corr={};attack={};q={};rule={};b={};gamma={}",
+            self.sweep,
+            self.objective,
+            self.kappa,
+            self.distribution,
+            self.corruption,
+            self.attack,
+            self.q,
+            self.rule,
+            self.b.map_or("-".into(), |b| b.to_string()),
+            self.gamma_factor
+        )
+    }
+}
+
+/// Mean and 95% band across repeats, per index.
+fn band(series: &[Vec<f64>]) -> Vec<(f64, f64, f64)> {
+    let r = series.len();
+    let n = series.iter().map(Vec::len).min().unwrap_or(0);
+    let t = t975(r.saturating_sub(1));
+    (0..n)
+        .map(|i| {
+            let mut w = crate::montecarlo::stats::Welford::default();
+            let mut finite = true;
+            for s in series {
+                finite &= s[i].is_finite();
+                w.push(s[i]);
+            }
+            if !finite {
+                return (f64::INFINITY, f64::INFINITY, f64::INFINITY);
+            }
+            let se = (w.variance() / r as f64).sqrt();
+            (w.mean(), w.mean() - t * se, w.mean() + t * se)
+        })
+        .collect()
+}
+
+fn verdict(band: &[(f64, f64, f64)], curve: &[f64]) -> &'static str {
+    if curve.iter().any(|c| !c.is_finite()) {
+        "vacuous (Delta infinite)"
+    } else if band.iter().zip(curve).any(|(b, c)| b.1 > *c) {
+        "violated"
+    } else if band.iter().zip(curve).all(|(b, c)| b.2 <= *c) {
+        "holds"
+    } else {
+        "inconclusive"
+    }
+}
+
+/// The outcome of one run: per-round summaries and verdicts.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// The run.
+    pub spec: RunSpec,
+    /// Rule label.
+    pub label: String,
+    /// mu, L, gamma, V.
+    pub mu: f64,
+    /// L.
+    pub l: f64,
+    /// Step size.
+    pub gamma: f64,
+    /// Exact V.
+    pub v: f64,
+    /// Delta from the paper's bound at the true V (or V/m for Mean without attack).
+    pub delta_bound: Option<f64>,
+    /// Where Delta came from, or why there is none.
+    pub delta_note: String,
+    /// Measured mean aggregation error.
+    pub delta_measured: f64,
+    /// E||x_t - x*|| band (quadratic only).
+    pub dist: Vec<(f64, f64, f64)>,
+    /// Running mean of ||grad F(x_t)||^2 over t < T, T = 1..rounds, band.
+    pub grad_running: Vec<(f64, f64, f64)>,
+    /// F(x0) - F*.
+    pub gap0: f64,
+    /// ||x0 - x*|| (quadratic).
+    pub dist0: f64,
+    /// Theorem 3 verdicts (bound Delta, measured Delta).
+    pub thm3: (String, String),
+    /// Theorem 4 verdicts.
+    pub thm4: (String, String),
+    /// Repeats whose iterate stopped being finite.
+    pub diverged: usize,
+    /// Rounds per second (all repeats).
+    pub rounds_per_sec: f64,
+}
+
+fn build_objective(cfg: &Config, s: &RunSpec) -> Result<Box<dyn DynObjective>, Error> {
+    Ok(match s.objective.as_str() {
+        "quadratic" => Box::new(Quadratic::new(
+            cfg.d,
+            1.0 / s.kappa,
+            1.0,
+            &s.distribution,
+            cfg.v,
+            1,
+            Reading::Mean,
+        )?),
+        _ => Box::new(DoubleWell::new(
+            cfg.d,
+            cfg.alpha,
+            &s.distribution,
+            cfg.v,
+            1,
+            Reading::Mean,
+        )?),
+    })
+}
+
+/// Object-safe wrapper so the experiment can hold either f64 objective.
+trait DynObjective: Sync {
+    fn run_repeat(
+        &self,
+        cfg: &Config,
+        s: &RunSpec,
+        gamma: f64,
+        repeat: u64,
+    ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>, bool, f64), Error>;
+    fn constants(&self) -> (Option<f64>, f64, f64, Option<Vec<f64>>, f64);
+}
+
+impl<O: Objective<T = f64, Scratch = ()>> DynObjective for O {
+    fn run_repeat(
+        &self,
+        cfg: &Config,
+        s: &RunSpec,
+        gamma: f64,
+        repeat: u64,
+    ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>, bool, f64), Error> {
+        let m = cfg.m;
+        let mut p = aggregators::RuleParams::default();
+        match s.rule.as_str() {
+            "trmean" | "phocas" => p.b = s.b,
+            "krum" | "multikrum" => p.q = s.b,
+            _ => {}
+        }
+        let rule = aggregators::build(&s.rule, &p, m)?;
+        let corr = attacks::build_corruption(&s.corruption, &cfg.attack_params)?;
+        let atk = attacks::build_attack(&s.attack, &cfg.attack_params)?;
+        let spec = SimSpec {
+            m,
+            rounds: cfg.rounds,
+            gamma,
+            seed: cfg.seed,
+            key: hash_str(&s.key()),
+            repeat,
+            parallel_workers: false,
+        };
+        let mut x = vec![0.0; self.dim()];
+        let mut buf = Buffers::new(self, m);
+        let xs = self.optimum().map(<[f64]>::to_vec);
+        let mut dist = DistanceToOptimum::new(xs.as_deref().unwrap_or(&x), cfg.rounds);
+        let mut gm = GradientMetrics::new(self.dim(), cfg.rounds);
+        let out = run(
+            self,
+            rule.as_ref(),
+            &Byzantine {
+                corruption: corr.as_ref(),
+                attack: atk.as_ref(),
+                q: s.q,
+            },
+            &spec,
+            &mut x,
+            &mut buf,
+            &mut [&mut dist, &mut gm],
+        )?;
+        Ok((
+            dist.values,
+            gm.grad_norm_sq,
+            gm.agg_error,
+            out.diverged_at.is_some(),
+            out.total_seconds,
+        ))
+    }
+    fn constants(&self) -> (Option<f64>, f64, f64, Option<Vec<f64>>, f64) {
+        let x0 = vec![0.0; self.dim()];
+        let gap0 = self.value(&x0, &mut ()) - self.min_value().unwrap_or(0.0);
+        (
+            self.strong_convexity(),
+            self.smoothness().unwrap_or(f64::NAN),
+            self.noise_variance().unwrap_or(f64::NAN),
+            self.optimum().map(<[f64]>::to_vec),
+            gap0,
+        )
+    }
+}
+
+/// Runs one spec with R repeats (in parallel; deterministic).
+pub fn run_spec(cfg: &Config, s: &RunSpec) -> Result<RunResult, Error> {
+    let obj = build_objective(cfg, s)?;
+    let (mu, l, v, x_star, gap0) = obj.constants();
+    let limit = match mu {
+        Some(mu) => 2.0 / (mu + l),
+        None => 1.0 / l,
+    };
+    let gamma = s.gamma_factor * limit;
+    let reps: Vec<_> = (0..cfg.repeats as u64)
+        .into_par_iter()
+        .map(|r| obj.run_repeat(cfg, s, gamma, r))
+        .collect::<Result<_, _>>()?;
+    let secs: f64 = reps.iter().map(|r| r.4).sum();
+    let diverged = reps.iter().filter(|r| r.3).count();
+    let dist = band(&reps.iter().map(|r| r.0.clone()).collect::<Vec<_>>());
+    let running: Vec<Vec<f64>> = reps
+        .iter()
+        .map(|r| {
+            let mut acc = 0.0;
+            r.1[..cfg.rounds]
+                .iter()
+                .enumerate()
+                .map(|(t, g)| {
+                    acc += g;
+                    acc / (t + 1) as f64
+                })
+                .collect()
+        })
+        .collect();
+    let grad_running = band(&running);
+    let mut w = crate::montecarlo::stats::Welford::default();
+    let mut finite = true;
+    for r in &reps {
+        for &e in &r.2 {
+            finite &= e.is_finite();
+            w.push(e);
+        }
+    }
+    let delta_measured = if finite { w.mean() } else { f64::INFINITY };
+    let whole_rows = attacks::build_corruption(&s.corruption, &cfg.attack_params)?.whole_rows();
+    let (_, bound) = bounds::rule_bound(&s.rule, &s.corruption, whole_rows, cfg.m, s.q, s.b);
+    let (delta_bound, delta_note) = match bound {
+        Ok(b) => (Some(b * v), "paper's bound at the true V".to_string()),
+        Err(_) if s.rule == "mean" && (s.q == 0 || s.attack == "none") => (
+            Some(v / cfg.m as f64),
+            "exact V/m (Mean, no Byzantine values)".to_string(),
+        ),
+        Err(e) => (None, e),
+    };
+    let dist0 = x_star
+        .as_ref()
+        .map_or(f64::NAN, |x| x.iter().map(|v| v * v).sum::<f64>().sqrt());
+    let label = aggregators::build(
+        &s.rule,
+        &{
+            let mut p = aggregators::RuleParams::default();
+            match s.rule.as_str() {
+                "trmean" | "phocas" => p.b = s.b,
+                "krum" | "multikrum" => p.q = s.b,
+                _ => {}
+            }
+            p
+        },
+        cfg.m,
+    )?
+    .label();
+    let na = |why: &str| why.to_string();
+    let thm3 = match mu {
+        None => (
+            na("n/a (not strongly convex)"),
+            na("n/a (not strongly convex)"),
+        ),
+        Some(mu) => {
+            let premise = bounds::theorem3_condition(mu, l, gamma).is_ok();
+            let curve = |delta: f64| -> Vec<f64> {
+                (0..=cfg.rounds)
+                    .map(|t| bounds::theorem3_rhs(mu, l, gamma, t, dist0, delta))
+                    .collect()
+            };
+            let vb = match delta_bound {
+                Some(db) if premise => verdict(&dist, &curve(db)).to_string(),
+                Some(db) => format!("premise fails ({})", verdict(&dist, &curve(db))),
+                None => na("n/a (no Delta)"),
+            };
+            let vm = if premise {
+                verdict(&dist, &curve(delta_measured)).to_string()
+            } else {
+                format!("premise fails ({})", verdict(&dist, &curve(delta_measured)))
+            };
+            (vb, vm)
+        }
+    };
+    let thm4 = {
+        let premise = bounds::theorem4_condition(l, gamma).is_ok();
+        let curve = |delta: f64| -> Vec<f64> {
+            (1..=cfg.rounds)
+                .map(|t| bounds::theorem4_rhs(gamma, t, gap0, delta))
+                .collect()
+        };
+        let f = |delta: f64| {
+            let v = verdict(&grad_running, &curve(delta));
+            if premise {
+                v.to_string()
+            } else {
+                format!("premise fails ({v})")
+            }
+        };
+        (
+            delta_bound.map_or_else(|| na("n/a (no Delta)"), f),
+            f(delta_measured),
+        )
+    };
+    Ok(RunResult {
+        spec: s.clone(),
+        label,
+        mu: mu.unwrap_or(f64::NAN),
+        l,
+        gamma,
+        v,
+        delta_bound,
+        delta_note,
+        delta_measured,
+        dist,
+        grad_running,
+        gap0,
+        dist0,
+        thm3,
+        thm4,
+        diverged,
+        rounds_per_sec: (cfg.repeats * cfg.rounds) as f64 / secs.max(1e-12),
+    })
+}
+
+/// `phocas converge`.
+pub fn run_cli(args: &ConvergeArgs) -> Result<(), Error> {
+    let text = match (&args.config, args.quick) {
+        (Some(p), _) => std::fs::read_to_string(p).map_err(|e| Error::Config {
+            key: p.display().to_string(),
+            msg: format!("{e}: pass an existing TOML file to --config, or omit it"),
+        })?,
+        (None, true) => QUICK_CONFIG.to_string(),
+        (None, false) => DEFAULT_CONFIG.to_string(),
+    };
+    let mut cfg = Config::parse(&text)?;
+    if let Some(s) = args.seed {
+        cfg.seed = s;
+    }
+    let specs = cfg.runs();
+    eprintln!(
+        "converge: {} runs x {} repeats x {} rounds, m = {}, d = {}, seed {}",
+        specs.len(),
+        cfg.repeats,
+        cfg.rounds,
+        cfg.m,
+        cfg.d,
+        cfg.seed
+    );
+    let manifest = crate::report::manifest::Manifest::start("converge", text, cfg.seed);
+    let pb = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let pb = ProgressBar::new(specs.len() as u64);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} runs {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    };
+    let t0 = std::time::Instant::now();
+    let mut results = Vec::with_capacity(specs.len());
+    for s in &specs {
+        pb.set_message(s.key());
+        results.push(run_spec(&cfg, s)?);
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let secs = t0.elapsed().as_secs_f64();
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    let rows = write_tables(&results, &cfg, &args.out)?;
+    if !args.no_charts {
+        write_charts(&results, &args.out)?;
+    }
+    let mut manifest = manifest;
+    manifest.rows.insert("runs".into(), results.len());
+    manifest.rows.insert("rounds".into(), rows);
+    manifest.finish(&args.out)?;
+    println!("{}", summary(&results, secs, &cfg));
+    Ok(())
+}
+
+fn write_tables(
+    results: &[RunResult],
+    cfg: &Config,
+    dir: &std::path::Path,
+) -> Result<usize, Error> {
+    let s = |f: &dyn Fn(&RunResult) -> String| results.iter().map(f).collect::<Vec<String>>();
+    let f = |f: &dyn Fn(&RunResult) -> f64| results.iter().map(f).collect::<Vec<f64>>();
+    let mut runs = TableBuilder::new()
+        .str("sweep", &s(&|r| r.spec.sweep.clone()))
+        .str("run_key", &s(&|r| r.spec.key()))
+        .str("objective", &s(&|r| r.spec.objective.clone()))
+        .f64("kappa", f(&|r| r.spec.kappa))
+        .str("distribution", &s(&|r| r.spec.distribution.clone()))
+        .str("corruption", &s(&|r| r.spec.corruption.clone()))
+        .str("attack", &s(&|r| r.spec.attack.clone()))
+        .u64("q", results.iter().map(|r| r.spec.q as u64).collect())
+        .str("rule", &s(&|r| r.spec.rule.clone()))
+        .str("rule_label", &s(&|r| r.label.clone()))
+        .i64(
+            "b",
+            results
+                .iter()
+                .map(|r| r.spec.b.map_or(-1, |b| b as i64))
+                .collect(),
+        )
+        .f64("gamma_factor", f(&|r| r.spec.gamma_factor))
+        .f64("gamma", f(&|r| r.gamma))
+        .f64("mu", f(&|r| r.mu))
+        .f64("L", f(&|r| r.l))
+        .f64("v", f(&|r| r.v))
+        .f64("delta_bound", f(&|r| r.delta_bound.unwrap_or(f64::NAN)))
+        .str("delta_note", &s(&|r| r.delta_note.clone()))
+        .f64("delta_measured", f(&|r| r.delta_measured))
+        .f64(
+            "final_distance",
+            f(&|r| r.dist.last().map_or(f64::NAN, |b| b.0)),
+        )
+        .f64(
+            "final_grad_running_mean",
+            f(&|r| r.grad_running.last().map_or(f64::NAN, |b| b.0)),
+        )
+        .str("theorem3_bound_delta", &s(&|r| r.thm3.0.clone()))
+        .str("theorem3_measured_delta", &s(&|r| r.thm3.1.clone()))
+        .str("theorem4_bound_delta", &s(&|r| r.thm4.0.clone()))
+        .str("theorem4_measured_delta", &s(&|r| r.thm4.1.clone()))
+        .u64(
+            "diverged_repeats",
+            results.iter().map(|r| r.diverged as u64).collect(),
+        )
+        .u64("repeats", vec![cfg.repeats as u64; results.len()])
+        .u64("rounds", vec![cfg.rounds as u64; results.len()])
+        .u64("seed", vec![cfg.seed; results.len()])
+        .build()?;
+    write_table(&mut runs, dir, "runs")?;
+    // per-round table
+    let mut key = Vec::new();
+    let mut t = Vec::new();
+    let (mut dm, mut dl, mut dh, mut t3b, mut t3m) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut gm, mut gl, mut gh, mut t4b, mut t4m) = (vec![], vec![], vec![], vec![], vec![]);
+    for r in results {
+        for i in 0..=cfg.rounds {
+            key.push(r.spec.key());
+            t.push(i as u64);
+            let b = r
+                .dist
+                .get(i)
+                .copied()
+                .unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+            dm.push(b.0);
+            dl.push(b.1);
+            dh.push(b.2);
+            let rhs3 = |delta: f64| {
+                if r.mu.is_nan() {
+                    f64::NAN
+                } else {
+                    bounds::theorem3_rhs(r.mu, r.l, r.gamma, i, r.dist0, delta)
+                }
+            };
+            t3b.push(r.delta_bound.map_or(f64::NAN, rhs3));
+            t3m.push(rhs3(r.delta_measured));
+            // running mean over t < T is indexed by T = i (i >= 1)
+            let g = if i == 0 {
+                (f64::NAN, f64::NAN, f64::NAN)
+            } else {
+                r.grad_running[i - 1]
+            };
+            gm.push(g.0);
+            gl.push(g.1);
+            gh.push(g.2);
+            let rhs4 = |delta: f64| {
+                if i == 0 {
+                    f64::NAN
+                } else {
+                    bounds::theorem4_rhs(r.gamma, i, r.gap0, delta)
+                }
+            };
+            t4b.push(r.delta_bound.map_or(f64::NAN, rhs4));
+            t4m.push(rhs4(r.delta_measured));
+        }
+    }
+    let n = key.len();
+    let mut rounds = TableBuilder::new()
+        .str("run_key", &key)
+        .u64("t", t)
+        .f64("distance_mean", dm)
+        .f64("distance_ci_low", dl)
+        .f64("distance_ci_high", dh)
+        .f64("theorem3_rhs_bound", t3b)
+        .f64("theorem3_rhs_measured", t3m)
+        .f64("grad_sq_running_mean", gm)
+        .f64("grad_sq_running_ci_low", gl)
+        .f64("grad_sq_running_ci_high", gh)
+        .f64("theorem4_rhs_bound", t4b)
+        .f64("theorem4_rhs_measured", t4m)
+        .build()?;
+    write_table(&mut rounds, dir, "rounds")?;
+    Ok(n)
+}
+
+fn write_charts(results: &[RunResult], dir: &std::path::Path) -> Result<(), Error> {
+    let mut sweeps: BTreeMap<&str, Vec<&RunResult>> = BTreeMap::new();
+    for r in results {
+        sweeps.entry(&r.spec.sweep).or_default().push(r);
+    }
+    for (name, rs) in sweeps {
+        // Theorem 3 (quadratic): one panel per (attack, gamma), a line per rule.
+        let mut panels: BTreeMap<(String, String), Vec<&RunResult>> = BTreeMap::new();
+        let mut panels4: BTreeMap<(String, String), Vec<&RunResult>> = BTreeMap::new();
+        for r in &rs {
+            let k = (
+                format!(
+                    "{} ({}, q = {}, kappa = {})",
+                    r.spec.attack, r.spec.corruption, r.spec.q, r.spec.kappa
+                ),
+                format!("gamma = {} x limit", r.spec.gamma_factor),
+            );
+            if !r.mu.is_nan() {
+                panels.entry(k.clone()).or_default().push(r);
+            }
+            panels4.entry(k).or_default().push(r);
+        }
+        let mk = |panels: BTreeMap<(String, String), Vec<&RunResult>>, thm3: bool| -> Vec<Panel> {
+            panels
+                .into_iter()
+                .take(12)
+                .map(|((a, g), rs)| {
+                    let mut series = Vec::new();
+                    for (ci, r) in rs.iter().enumerate() {
+                        let step = (r.dist.len() / 200).max(1);
+                        let (pts, bandv): (Vec<(f64, f64)>, Vec<(f64, f64, f64)>) = if thm3 {
+                            r.dist
+                                .iter()
+                                .enumerate()
+                                .step_by(step)
+                                .map(|(t, b)| ((t as f64, b.0), (t as f64, b.1.max(1e-300), b.2)))
+                                .unzip()
+                        } else {
+                            r.grad_running
+                                .iter()
+                                .enumerate()
+                                .step_by(step)
+                                .map(|(t, b)| {
+                                    (
+                                        ((t + 1) as f64, b.0),
+                                        ((t + 1) as f64, b.1.max(1e-300), b.2),
+                                    )
+                                })
+                                .unzip()
+                        };
+                        series.push(
+                            Series::line(r.label.clone(), pts)
+                                .with_band(bandv)
+                                .with_color(ci),
+                        );
+                        let curve = |delta: f64| -> Vec<(f64, f64)> {
+                            if thm3 {
+                                (0..r.dist.len())
+                                    .step_by(step)
+                                    .map(|t| {
+                                        (
+                                            t as f64,
+                                            bounds::theorem3_rhs(
+                                                r.mu, r.l, r.gamma, t, r.dist0, delta,
+                                            ),
+                                        )
+                                    })
+                                    .collect()
+                            } else {
+                                (1..=r.grad_running.len())
+                                    .step_by(step)
+                                    .map(|t| {
+                                        (t as f64, bounds::theorem4_rhs(r.gamma, t, r.gap0, delta))
+                                    })
+                                    .collect()
+                            }
+                        };
+                        if let Some(db) = r.delta_bound {
+                            series.push(
+                                Series::dashed(
+                                    format!("{}: theorem with bound Delta", r.spec.rule),
+                                    curve(db),
+                                )
+                                .with_color(ci),
+                            );
+                        }
+                        series.push(
+                            Series::dashed(
+                                format!("{}: theorem with measured Delta", r.spec.rule),
+                                curve(r.delta_measured),
+                            )
+                            .with_color(ci)
+                            .with_markers(),
+                        );
+                    }
+                    Panel::Lines(LineChart {
+                        title: format!("{a}, {g}"),
+                        x_label: if thm3 { "round t".into() } else { "T".into() },
+                        y_label: if thm3 {
+                            "E||x_t - x*||".into()
+                        } else {
+                            "mean_{t<T} ||grad F(x_t)||^2".into()
+                        },
+                        log_x: !thm3,
+                        log_y: true,
+                        series,
+                    })
+                })
+                .collect()
+        };
+        let p3 = mk(panels, true);
+        if !p3.is_empty() {
+            let cols = if p3.len() > 1 { 2 } else { 1 };
+            chart::save(&p3, cols, (760, 520), dir, &format!("{name}-theorem3"))?;
+        }
+        let p4 = mk(panels4, false);
+        if !p4.is_empty() {
+            let cols = if p4.len() > 1 { 2 } else { 1 };
+            chart::save(&p4, cols, (760, 520), dir, &format!("{name}-theorem4"))?;
+        }
+    }
+    Ok(())
+}
+
+fn summary(results: &[RunResult], secs: f64, cfg: &Config) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<11} {:<22} {:<11} {:<12} {:>6} {:>10} {:>10} {:>10} {:>8} {:<26} {:<26} {:<26} {:<26}",
+        "sweep",
+        "rule",
+        "attack",
+        "corruption",
+        "gamma",
+        "Delta",
+        "Delta meas",
+        "final dist",
+        "diverged",
+        "Thm3 (bound Delta)",
+        "Thm3 (measured Delta)",
+        "Thm4 (bound Delta)",
+        "Thm4 (measured Delta)"
+    );
+    for r in results {
+        let _ = writeln!(
+            s,
+            "{:<11} {:<22} {:<11} {:<12} {:>6} {:>10.3e} {:>10.3e} {:>10.3e} {:>8} {:<26} {:<26} {:<26} {:<26}",
+            r.spec.sweep,
+            r.label,
+            r.spec.attack,
+            r.spec.corruption,
+            r.spec.gamma_factor,
+            r.delta_bound.unwrap_or(f64::NAN),
+            r.delta_measured,
+            r.dist.last().map_or(f64::NAN, |b| b.0),
+            format!("{}/{}", r.diverged, cfg.repeats),
+            r.thm3.0,
+            r.thm3.1,
+            r.thm4.0,
+            r.thm4.1
+        );
+    }
+    let total_rounds = results.len() * cfg.repeats * cfg.rounds;
+    let _ = write!(
+        s,
+        "{} runs, {} rounds in {:.1} s ({:.0} rounds/s)",
+        results.len(),
+        total_rounds,
+        secs,
+        total_rounds as f64 / secs.max(1e-9)
+    );
+    s
+}

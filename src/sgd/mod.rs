@@ -1,0 +1,344 @@
+//! The parameter-server simulator of synchronous SGD (section 2 of the paper).
+//!
+//! In round t each of m workers computes a stochastic gradient at x_t ([`Objective::worker_grad`]);
+//! the corruption model and the attack replace what the server receives (classic rows or
+//! generalized positions; the omniscient attack sees this round's correct gradients); the server
+//! aggregates with any rule and steps x_{t+1} = x_t - gamma Aggr. Per-round metrics are
+//! [`Observer`]s, so a run records only what is asked for. All buffers are allocated before the
+//! first round; the loop itself allocates nothing.
+//!
+//! Randomness: worker i's gradient in round t of repeat r draws from the stream
+//! (seed, run key, (r T + t)(m + 1) + i) and the Byzantine positions and values from index
+//! (r T + t)(m + 1) + m, so a run is bit-identical for any thread count.
+
+pub mod converge;
+
+use crate::aggregators::{AggregateExt, Aggregator, Workspace};
+use crate::attacks::{Attack, AttackExt, Corruption, Target};
+use crate::error::Error;
+use crate::matrix::MatrixView;
+use crate::objectives::Objective;
+use crate::rng::stream;
+use crate::scalar::Scalar;
+use rayon::prelude::*;
+
+/// Who is Byzantine and what they send.
+pub struct Byzantine<'a> {
+    /// Positions.
+    pub corruption: &'a dyn Corruption,
+    /// Values.
+    pub attack: &'a dyn Attack,
+    /// Byzantine values per coordinate (or rows).
+    pub q: usize,
+}
+
+/// One run's settings.
+#[derive(Clone, Debug)]
+pub struct SimSpec {
+    /// Workers.
+    pub m: usize,
+    /// Rounds T.
+    pub rounds: usize,
+    /// Step size gamma.
+    pub gamma: f64,
+    /// Master seed.
+    pub seed: u64,
+    /// Hash of the run's identity (its config key).
+    pub key: u64,
+    /// Repeat index.
+    pub repeat: u64,
+    /// Compute worker gradients in parallel (for expensive objectives such as the MLP).
+    pub parallel_workers: bool,
+}
+
+/// What an observer sees each round.
+pub struct Round<'a, T> {
+    /// Round index t (0..=T).
+    pub t: usize,
+    /// The iterate x_t.
+    pub x: &'a [T],
+    /// The aggregate used to step from x_t (None after the last round).
+    pub agg: Option<&'a [T]>,
+}
+
+/// A per-round metric (argmin-style observer).
+pub trait Observer<O: Objective>: Send {
+    /// Called for t = 0..=T with x_t.
+    fn observe(&mut self, obj: &O, round: &Round<'_, O::T>, scratch: &mut O::Scratch);
+}
+
+/// Outcome of a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOutcome {
+    /// Rounds after which the iterate was no longer finite (None: stayed finite).
+    pub diverged_at: Option<usize>,
+    /// Seconds spent aggregating.
+    pub aggregate_seconds: f64,
+    /// Total seconds.
+    pub total_seconds: f64,
+}
+
+/// Preallocated buffers of a run.
+pub struct Buffers<O: Objective> {
+    grads: Vec<O::T>,
+    mask: Vec<bool>,
+    agg: Vec<O::T>,
+    ws: Workspace,
+    scratches: Vec<O::Scratch>,
+    obs_scratch: O::Scratch,
+}
+
+impl<O: Objective> Buffers<O> {
+    /// Buffers for m workers.
+    pub fn new(obj: &O, m: usize) -> Self {
+        let d = obj.dim();
+        Self {
+            grads: vec![O::T::default(); m * d],
+            mask: vec![false; m * d],
+            agg: vec![O::T::default(); d],
+            ws: Workspace::new(),
+            scratches: (0..m).map(|_| obj.new_scratch()).collect(),
+            obs_scratch: obj.new_scratch(),
+        }
+    }
+}
+
+/// Runs T rounds from `x` (updated in place).
+pub fn run<O: Objective>(
+    obj: &O,
+    rule: &dyn Aggregator,
+    byz: &Byzantine<'_>,
+    spec: &SimSpec,
+    x: &mut [O::T],
+    buf: &mut Buffers<O>,
+    observers: &mut [&mut dyn Observer<O>],
+) -> Result<RunOutcome, Error> {
+    let start = std::time::Instant::now();
+    let (m, d) = (spec.m, obj.dim());
+    if x.len() != d || rule.m() != m {
+        return Err(Error::Shape(format!(
+            "simulator: x has {} values for d = {d}; rule built for m = {} vs {m}",
+            x.len(),
+            rule.m()
+        )));
+    }
+    let mut out = RunOutcome::default();
+    let base = spec.repeat * spec.rounds as u64;
+    for t in 0..spec.rounds {
+        let round_base = (base + t as u64) * (m as u64 + 1);
+        let xs: &[O::T] = x;
+        let work = |(i, (row, s)): (usize, (&mut [O::T], &mut O::Scratch))| {
+            let mut rng = stream(spec.seed, spec.key, round_base + i as u64);
+            obj.worker_grad(xs, &mut rng, s, row);
+        };
+        if spec.parallel_workers {
+            buf.grads
+                .par_chunks_mut(d)
+                .zip(buf.scratches.par_iter_mut())
+                .enumerate()
+                .for_each(work);
+        } else {
+            buf.grads
+                .chunks_mut(d)
+                .zip(buf.scratches.iter_mut())
+                .enumerate()
+                .for_each(work);
+        }
+        let mut rng = stream(spec.seed, spec.key, round_base + m as u64);
+        byz.corruption.mark(m, d, byz.q, &mut rng, &mut buf.mask);
+        byz.attack.apply_to(
+            Target {
+                x: &mut buf.grads,
+                m,
+                d,
+                mask: &buf.mask,
+            },
+            &mut rng,
+        );
+        let t0 = std::time::Instant::now();
+        rule.aggregate_into(
+            MatrixView::new(&buf.grads, m, d)?,
+            &mut buf.ws,
+            &mut buf.agg,
+        )?;
+        out.aggregate_seconds += t0.elapsed().as_secs_f64();
+        let r = Round {
+            t,
+            x,
+            agg: Some(&buf.agg),
+        };
+        for o in observers.iter_mut() {
+            o.observe(obj, &r, &mut buf.obs_scratch);
+        }
+        let mut finite = true;
+        for (xj, aj) in x.iter_mut().zip(&buf.agg) {
+            let v = xj.to_f64() - spec.gamma * aj.to_f64();
+            finite &= v.is_finite();
+            *xj = O::T::from_f64(v);
+        }
+        if !finite && out.diverged_at.is_none() {
+            out.diverged_at = Some(t + 1);
+        }
+    }
+    let r = Round {
+        t: spec.rounds,
+        x,
+        agg: None,
+    };
+    for o in observers.iter_mut() {
+        o.observe(obj, &r, &mut buf.obs_scratch);
+    }
+    out.total_seconds = start.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// Records ||x_t - x*|| for t = 0..=T.
+pub struct DistanceToOptimum {
+    x_star: Vec<f64>,
+    /// Values by round.
+    pub values: Vec<f64>,
+}
+
+impl DistanceToOptimum {
+    /// For optimum `x_star`, with room for `rounds + 1` values.
+    pub fn new<T: Scalar>(x_star: &[T], rounds: usize) -> Self {
+        Self {
+            x_star: x_star.iter().map(|v| v.to_f64()).collect(),
+            values: Vec::with_capacity(rounds + 1),
+        }
+    }
+}
+
+impl<O: Objective> Observer<O> for DistanceToOptimum {
+    fn observe(&mut self, _obj: &O, r: &Round<'_, O::T>, _s: &mut O::Scratch) {
+        let d2: f64 =
+            r.x.iter()
+                .zip(&self.x_star)
+                .map(|(a, b)| (a.to_f64() - b) * (a.to_f64() - b))
+                .sum();
+        self.values.push(non_finite_inf(d2.sqrt()));
+    }
+}
+
+fn non_finite_inf(v: f64) -> f64 {
+    if v.is_finite() {
+        v
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// Records ||grad F(x_t)||^2, F(x_t), and the aggregation error ||Aggr_t - grad F(x_t)||^2.
+pub struct GradientMetrics<T> {
+    buf: Vec<T>,
+    /// ||grad F(x_t)||^2 by round (t = 0..=T).
+    pub grad_norm_sq: Vec<f64>,
+    /// F(x_t) by round.
+    pub value: Vec<f64>,
+    /// ||Aggr_t - grad F(x_t)||^2 by round (t = 0..T).
+    pub agg_error: Vec<f64>,
+}
+
+impl<T: Scalar> GradientMetrics<T> {
+    /// For dimension d and `rounds` rounds.
+    pub fn new(d: usize, rounds: usize) -> Self {
+        Self {
+            buf: vec![T::default(); d],
+            grad_norm_sq: Vec::with_capacity(rounds + 1),
+            value: Vec::with_capacity(rounds + 1),
+            agg_error: Vec::with_capacity(rounds),
+        }
+    }
+}
+
+impl<O: Objective> Observer<O> for GradientMetrics<O::T> {
+    fn observe(&mut self, obj: &O, r: &Round<'_, O::T>, s: &mut O::Scratch) {
+        obj.full_grad(r.x, s, &mut self.buf);
+        let g2: f64 = self.buf.iter().map(|g| g.to_f64() * g.to_f64()).sum();
+        self.grad_norm_sq.push(non_finite_inf(g2));
+        self.value.push(non_finite_inf(obj.value(r.x, s)));
+        if let Some(agg) = r.agg {
+            let e: f64 = agg
+                .iter()
+                .zip(&self.buf)
+                .map(|(a, g)| (a.to_f64() - g.to_f64()).powi(2))
+                .sum();
+            self.agg_error.push(non_finite_inf(e));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregators;
+    use crate::attacks::{self, AttackParams};
+    use crate::models::Reading;
+    use crate::objectives::quadratic::Quadratic;
+
+    fn run_once(rule: &str, attack: &str, q: usize, threads: usize) -> (Vec<f64>, Vec<f64>) {
+        let obj = Quadratic::new(8, 1.0, 4.0, "gaussian", 0.01, 1, Reading::Mean).unwrap();
+        let p = aggregators::RuleParams {
+            b: (rule == "trmean").then_some(q),
+            ..Default::default()
+        };
+        let rule = aggregators::build(rule, &p, 10).unwrap();
+        let ap = AttackParams::default();
+        let corr = attacks::build_corruption("generalized", &ap).unwrap();
+        let atk = attacks::build_attack(attack, &ap).unwrap();
+        let spec = SimSpec {
+            m: 10,
+            rounds: 50,
+            gamma: 0.4,
+            seed: 3,
+            key: 9,
+            repeat: 0,
+            parallel_workers: true,
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut x = vec![0.0; 8];
+            let mut buf = Buffers::new(&obj, 10);
+            let mut dist = DistanceToOptimum::new(obj.optimum().unwrap(), 50);
+            let mut gm = GradientMetrics::new(8, 50);
+            run(
+                &obj,
+                rule.as_ref(),
+                &Byzantine {
+                    corruption: corr.as_ref(),
+                    attack: atk.as_ref(),
+                    q,
+                },
+                &spec,
+                &mut x,
+                &mut buf,
+                &mut [&mut dist, &mut gm],
+            )
+            .unwrap();
+            (dist.values, gm.agg_error)
+        })
+    }
+
+    #[test]
+    fn no_attack_mean_contracts_and_is_thread_independent() {
+        let (d1, e1) = run_once("mean", "none", 0, 1);
+        let (d2, e2) = run_once("mean", "none", 0, 2);
+        assert_eq!(d1, d2);
+        assert_eq!(e1, e2);
+        assert_eq!(d1.len(), 51);
+        // rho = 1 - gamma mu L / (mu + L) = 1 - 0.4 * 4/5 = 0.68; after 50 rounds the
+        // deterministic part is ~4e-9: what is left is noise (V/m = 1e-3 per step)
+        assert!(d1[50] < 0.1 * d1[0], "{} vs {}", d1[50], d1[0]);
+    }
+
+    #[test]
+    fn omniscient_breaks_mean_but_not_trmean() {
+        let (d, _) = run_once("mean", "omniscient", 2, 2);
+        assert!(d.last().unwrap() > &1e10 || d.last().unwrap().is_infinite());
+        let (d, _) = run_once("trmean", "omniscient", 2, 2);
+        assert!(d.last().unwrap() < &0.2, "{:?}", d.last());
+    }
+}
