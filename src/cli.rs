@@ -41,6 +41,8 @@ enum Command {
     VerifyBounds(phocas::montecarlo::VerifyArgs),
     /// Synchronous SGD on objectives with known constants against Theorems 3 and 4.
     Converge(phocas::sgd::converge::ConvergeArgs),
+    /// Time every rule as m and d grow: fitted slopes, ratios to Mean and to a memory probe.
+    BenchScaling(phocas::bench::BenchArgs),
 }
 
 /// Rule selection shared by the subcommands.
@@ -142,6 +144,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Aggregate(a) => aggregate(&a),
         Command::VerifyBounds(a) => phocas::montecarlo::run(&a),
         Command::Converge(a) => phocas::sgd::converge::run_cli(&a),
+        Command::BenchScaling(a) => phocas::bench::run(&a),
     }
 }
 

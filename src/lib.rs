@@ -15,6 +15,7 @@
 
 pub mod aggregators;
 pub mod attacks;
+pub mod bench;
 pub mod bounds;
 pub mod data;
 pub mod error;

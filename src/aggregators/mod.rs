@@ -7,7 +7,7 @@
 //! Adding a rule: write one file with a type implementing [`Aggregator`], and add one line to
 //! [`REGISTRY`]. The CLI, the property tests, the Monte Carlo engine and the benches find it there.
 
-mod dispatch;
+pub(crate) mod dispatch;
 mod kernels;
 mod krum;
 mod mean;

@@ -143,8 +143,8 @@ fn blocks_mut(p: &mut [f32]) -> Blocks<&mut [f32]> {
     }
 }
 
-/// A row-major operand: `Normal(ld)` is an `m x k` matrix stored row-major; `Trans` means the
-/// buffer holds the transpose (`k x m`, row-major) and the operand is its transpose.
+/// How a row-major buffer is used as a GEMM operand: `N` as stored, `T` transposed (the buffer
+/// holds the transpose of the operand, row-major).
 #[derive(Clone, Copy)]
 enum Op {
     N,

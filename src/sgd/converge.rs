@@ -477,27 +477,48 @@ impl<O: Objective<T = f64, Scratch = ()>> DynObjective for O {
         };
         let mut x = vec![0.0; self.dim()];
         let mut buf = Buffers::new(self, m);
-        let xs = self.optimum().map(<[f64]>::to_vec);
-        let mut dist = DistanceToOptimum::new(xs.as_deref().unwrap_or(&x), cfg.rounds);
         let mut gm = GradientMetrics::new(self.dim(), cfg.rounds);
-        let out = run(
-            self,
-            rule.as_ref(),
-            &Byzantine {
-                corruption: corr.as_ref(),
-                attack: atk.as_ref(),
-                q: s.q,
-            },
-            &spec,
-            &mut x,
-            &mut buf,
-            &mut [&mut dist, &mut gm],
-        )?;
+        let byz = Byzantine {
+            corruption: corr.as_ref(),
+            attack: atk.as_ref(),
+            q: s.q,
+        };
+        let (dist, out) = match self.optimum() {
+            Some(xs) => {
+                let mut dist = DistanceToOptimum::new(xs, cfg.rounds);
+                let out = run(
+                    self,
+                    rule.as_ref(),
+                    &byz,
+                    &spec,
+                    &mut x,
+                    &mut buf,
+                    &mut [&mut dist, &mut gm],
+                )?;
+                (dist.values, out)
+            }
+            None => {
+                let out = run(
+                    self,
+                    rule.as_ref(),
+                    &byz,
+                    &spec,
+                    &mut x,
+                    &mut buf,
+                    &mut [&mut gm],
+                )?;
+                (Vec::new(), out)
+            }
+        };
+        // diverged: the iterate overflowed, or its distance / gradient norm did
+        let diverged = out.diverged_at.is_some()
+            || dist.last().is_some_and(|v| !v.is_finite())
+            || gm.grad_norm_sq.last().is_some_and(|v| !v.is_finite());
         Ok((
-            dist.values,
+            dist,
             gm.grad_norm_sq,
             gm.agg_error,
-            out.diverged_at.is_some(),
+            diverged,
             out.total_seconds,
         ))
     }
@@ -973,11 +994,12 @@ fn summary(results: &[RunResult], secs: f64, cfg: &Config) -> String {
     for r in results {
         let _ = writeln!(
             s,
-            "{:<11} {:<22} {:<11} {:<12} {:>6} {:>10.3e} {:>10.3e} {:>10.3e} {:>8} {:<26} {:<26} {:<26} {:<26}",
+            "{:<11} {:<22} {:<11} {:<12} {:>6} {:>6} {:>10.3e} {:>10.3e} {:>10.3e} {:>8} {:<26} {:<26} {:<26} {:<26}",
             r.spec.sweep,
             r.label,
             r.spec.attack,
             r.spec.corruption,
+            if r.spec.objective == "quadratic" { r.spec.kappa.to_string() } else { "-".into() },
             r.spec.gamma_factor,
             r.delta_bound.unwrap_or(f64::NAN),
             r.delta_measured,

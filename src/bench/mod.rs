@@ -1,0 +1,810 @@
+//! `bench-scaling`: the measured cost of every rule as m and d grow.
+//!
+//! The paper (section 4.4) says Trmean and Phocas cost O(dm), "the same order as averaging",
+//! while Krum costs O(dm^2). This module measures that. Every registered rule is timed on an
+//! m x d matrix of N(0, 1) values (fixed seed) over two sweeps, m in {5, 10, 20, 50, 100, 200}
+//! at d = 10^6 and d in {10^3, ..., 10^7} at m = 20, in f32 and f64, with
+//! b = q = floor((m - 1) / 4) unless set. Every matrix is a prefix of one buffer per storage
+//! type, generated once.
+//!
+//! Protocol. At each point the contenders (the memory probe and every rule) get one warm-up
+//! call (which also grows their workspace and faults in the output), one calibration call
+//! that fixes how many calls make a sample of at least 20 ms, then several samples taken
+//! round-robin over the contenders, so a drift of the machine's load touches all of them
+//! alike. The median sample is quoted.
+//!
+//! The memory probe is a plain streaming read of the same m x d values (a wrapping integer
+//! sum of their bits, in the same parallel chunks as the rules): the physical limit for a rule
+//! that must read every value once. Each rule's time is reported as a multiple of the probe's
+//! and of Mean's at the same (m, d).
+//!
+//! Slopes are least-squares fits of ln(time) on ln(m) and on ln(d), with the fit's standard
+//! error; theory says 1 in d for every rule and 1 or 2 in m (the power of m in the registry's
+//! cost). Local slopes between consecutive m show where a sorting network's m log^2 m cost or
+//! the selection fallback bends the line.
+//!
+//! Two comparisons run at one point: each rule under every instruction set the CPU offers
+//! (what run-time dispatch buys) and, for the coordinate-wise rules, the network path against
+//! the selection path at every m (where the fallback should take over).
+//!
+//! Outputs in `--out` (default `reports/bench-scaling`): `scaling.csv`/`.parquet`,
+//! `slopes.csv`/`.parquet`, `compare.csv`/`.parquet`, `scaling.svg`/`.png`, `manifest.json`.
+//! The criterion benches (`cargo bench`, benches/rules.rs) time the same calls.
+
+mod output;
+
+use crate::aggregators::{
+    self, available_isas, detected_isa, set_isa, set_network_limit, AggregateExt, Aggregator, Isa,
+    RuleParams, Workspace, NETWORK_MAX_M, REGISTRY,
+};
+use crate::error::Error;
+use crate::matrix::MatrixView;
+use crate::report::manifest::Manifest;
+use crate::scalar::Scalar;
+use rand::SeedableRng;
+use rand_distr::Distribution;
+use rayon::prelude::*;
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Storage type of a sweep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Dtype {
+    /// 32-bit floats.
+    F32,
+    /// 64-bit floats.
+    F64,
+}
+
+impl Dtype {
+    /// `f32` or `f64`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::F64 => "f64",
+        }
+    }
+    /// Bytes per value.
+    pub fn size(self) -> usize {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::F64 => 8,
+        }
+    }
+}
+
+/// Arguments of `phocas bench-scaling`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Reduced sweep (m sweep at d = 10^5, d up to 10^6, 3 samples, 5 ms each): under a
+    /// minute.
+    #[arg(long)]
+    pub quick: bool,
+    /// Output folder.
+    #[arg(long, value_name = "DIR", default_value = "reports/bench-scaling")]
+    pub out: PathBuf,
+    /// Trimming parameter b of trmean and phocas [default: floor((m-1)/4) at each m].
+    #[arg(long)]
+    pub b: Option<usize>,
+    /// Assumed Byzantine count q of krum and multikrum [default: floor((m-1)/4) at each m].
+    #[arg(long)]
+    pub q: Option<usize>,
+    /// Rules to time, comma-separated [default: every registered rule].
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
+    pub rules: Vec<String>,
+    /// Storage types, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "f32,f64")]
+    pub dtypes: Vec<Dtype>,
+    /// Timed samples per point, after the warm-up [default: 5; 3 with --quick].
+    #[arg(long, value_name = "N")]
+    pub reps: Option<usize>,
+    /// Seed of the N(0, 1) input values.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Skip the instruction-set and kernel-path comparisons.
+    #[arg(long)]
+    pub no_compare: bool,
+    /// Skip the charts.
+    #[arg(long)]
+    pub no_charts: bool,
+}
+
+/// The points of a sweep and how long to time them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sweep {
+    /// Worker counts of the m sweep.
+    pub ms: Vec<usize>,
+    /// Dimension of the m sweep.
+    pub d_for_m: usize,
+    /// Dimensions of the d sweep.
+    pub ds: Vec<usize>,
+    /// Worker count of the d sweep.
+    pub m_for_d: usize,
+    /// Timed samples per point.
+    pub reps: usize,
+    /// Minimum duration of one sample (calls are repeated to reach it).
+    pub min_sample: Duration,
+    /// Dimension of the network-against-selection comparison.
+    pub compare_d: usize,
+}
+
+impl Sweep {
+    /// The full sweep of the issue: a few minutes on two cores.
+    pub fn full() -> Self {
+        Self {
+            ms: vec![5, 10, 20, 50, 100, 200],
+            d_for_m: 1_000_000,
+            ds: vec![1_000, 10_000, 100_000, 1_000_000, 10_000_000],
+            m_for_d: 20,
+            reps: 5,
+            min_sample: Duration::from_millis(20),
+            compare_d: 100_000,
+        }
+    }
+
+    /// The quick sweep: under a minute.
+    pub fn quick() -> Self {
+        Self {
+            ms: vec![5, 10, 20, 50, 100, 200],
+            d_for_m: 100_000,
+            ds: vec![1_000, 10_000, 100_000, 1_000_000],
+            m_for_d: 20,
+            reps: 3,
+            min_sample: Duration::from_millis(5),
+            compare_d: 20_000,
+        }
+    }
+
+    /// Distinct (m, d) points of both sweeps, by increasing m * d.
+    pub fn points(&self) -> Vec<(usize, usize)> {
+        let mut p: Vec<(usize, usize)> = self
+            .ms
+            .iter()
+            .map(|&m| (m, self.d_for_m))
+            .chain(self.ds.iter().map(|&d| (self.m_for_d, d)))
+            .collect();
+        p.sort_by_key(|&(m, d)| (m * d, m));
+        p.dedup();
+        p
+    }
+
+    /// Values in the largest matrix.
+    pub fn max_len(&self) -> usize {
+        self.points().iter().map(|&(m, d)| m * d).max().unwrap_or(0)
+    }
+
+    /// The point of the issue's performance targets (m = 20, d = 10^6) if the sweep has it,
+    /// else its largest d at m_for_d.
+    pub fn headline(&self) -> (usize, usize) {
+        let d = if self.ds.contains(&1_000_000) {
+            1_000_000
+        } else {
+            self.ds.iter().copied().max().unwrap_or(self.d_for_m)
+        };
+        (self.m_for_d, d)
+    }
+}
+
+/// Default b and q at m workers: floor((m - 1) / 4).
+pub fn default_trim(m: usize) -> usize {
+    m.saturating_sub(1) / 4
+}
+
+/// Builds rule `name` for m workers, giving it b, q, both or neither, whichever it takes.
+pub fn build_rule(name: &str, m: usize, b: usize, q: usize) -> Result<Box<dyn Aggregator>, Error> {
+    let mut err = None;
+    for (b, q) in [
+        (Some(b), Some(q)),
+        (Some(b), None),
+        (None, Some(q)),
+        (None, None),
+    ] {
+        let p = RuleParams {
+            b,
+            q,
+            ..RuleParams::default()
+        };
+        match aggregators::build(name, &p, m) {
+            Ok(r) => return Ok(r),
+            // a wrong subset; any other error is about the values and is the one to report
+            Err(e @ Error::UnusedParam { .. }) => {
+                err.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(err.unwrap_or_else(|| Error::UnknownRule {
+        name: name.into(),
+        known: aggregators::rule_names(),
+    }))
+}
+
+/// Storage types the bench generates and probes.
+pub trait BenchScalar: Scalar {
+    /// The dtype tag.
+    const DTYPE: Dtype;
+    /// Rounds an f64 sample to this type.
+    fn from_sample(v: f64) -> Self;
+    /// Wrapping sum of the bit patterns (the probe's work: one integer add per value).
+    fn sum_bits(x: &[Self]) -> u64;
+}
+
+impl BenchScalar for f32 {
+    const DTYPE: Dtype = Dtype::F32;
+    fn from_sample(v: f64) -> Self {
+        v as f32
+    }
+    #[inline(always)]
+    fn sum_bits(x: &[Self]) -> u64 {
+        let mut acc = [0u32; 16];
+        let chunks = x.chunks_exact(16);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for l in 0..16 {
+                acc[l] = acc[l].wrapping_add(c[l].to_bits());
+            }
+        }
+        let mut s: u64 = rest.iter().map(|v| u64::from(v.to_bits())).sum();
+        for a in acc {
+            s = s.wrapping_add(u64::from(a));
+        }
+        s
+    }
+}
+
+impl BenchScalar for f64 {
+    const DTYPE: Dtype = Dtype::F64;
+    fn from_sample(v: f64) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn sum_bits(x: &[Self]) -> u64 {
+        let mut acc = [0u64; 8];
+        let chunks = x.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for l in 0..8 {
+                acc[l] = acc[l].wrapping_add(c[l].to_bits());
+            }
+        }
+        let mut s = rest.iter().fold(0u64, |a, v| a.wrapping_add(v.to_bits()));
+        for a in acc {
+            s = s.wrapping_add(a);
+        }
+        s
+    }
+}
+
+/// Values per chunk of the memory probe (the granularity of `mean`'s chunks).
+const PROBE_CHUNK: usize = 1 << 18;
+
+/// The memory probe: a plain streaming read of `x` (wrapping sum of the bits), in parallel
+/// chunks, compiled for the active instruction set like the rules.
+pub fn read_probe<T: BenchScalar>(x: &[T]) -> u64 {
+    if x.len() <= PROBE_CHUNK {
+        return aggregators::dispatch::with_isa(
+            #[inline(always)]
+            || T::sum_bits(x),
+        );
+    }
+    x.par_chunks(PROBE_CHUNK)
+        .map(|c| {
+            aggregators::dispatch::with_isa(
+                #[inline(always)]
+                || T::sum_bits(c),
+            )
+        })
+        .reduce(|| 0, u64::wrapping_add)
+}
+
+/// Values per block of the generator (each block has its own ChaCha8 stream).
+const GEN_BLOCK: usize = 1 << 16;
+
+/// `len` values drawn from N(0, 1) (rounded to T), the same for any thread count: block k of
+/// 2^16 values comes from ChaCha8 seeded with `seed` on stream k.
+pub fn normal_values<T: BenchScalar>(len: usize, seed: u64) -> Vec<T> {
+    let mut v = vec![T::default(); len];
+    v.par_chunks_mut(GEN_BLOCK).enumerate().for_each(|(k, c)| {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(k as u64);
+        for x in c {
+            *x = T::from_sample(rand_distr::StandardNormal.sample(&mut rng));
+        }
+    });
+    v
+}
+
+/// Timing of one contender at one point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    /// Median over samples of the time per call, in ns.
+    pub median_ns: f64,
+    /// Fastest sample, in ns per call.
+    pub min_ns: f64,
+    /// Samples.
+    pub reps: usize,
+    /// Calls per sample.
+    pub calls: usize,
+}
+
+/// A call to time; returns an error only from its warm-up.
+pub type Call<'a> = Box<dyn FnMut() -> Result<(), Error> + 'a>;
+
+/// Times every call: one warm-up, one calibration (calls per sample so that a sample lasts
+/// at least `min_sample`), then `reps` samples taken round-robin over the calls.
+pub fn time_round_robin(
+    calls: &mut [Call<'_>],
+    reps: usize,
+    min_sample: Duration,
+) -> Result<Vec<Timing>, Error> {
+    let mut per_sample = Vec::with_capacity(calls.len());
+    for f in calls.iter_mut() {
+        f()?;
+        let t = Instant::now();
+        f()?;
+        let one = t.elapsed().as_secs_f64().max(1e-9);
+        per_sample.push(((min_sample.as_secs_f64() / one).ceil() as usize).clamp(1, 1_000_000));
+    }
+    let reps = reps.max(1);
+    let mut samples = vec![Vec::with_capacity(reps); calls.len()];
+    for _ in 0..reps {
+        for (i, f) in calls.iter_mut().enumerate() {
+            let k = per_sample[i];
+            let t = Instant::now();
+            for _ in 0..k {
+                // shapes were checked by the warm-up call
+                let _ = f();
+            }
+            samples[i].push(t.elapsed().as_nanos() as f64 / k as f64);
+        }
+    }
+    Ok(samples
+        .into_iter()
+        .zip(per_sample)
+        .map(|(s, calls)| Timing {
+            median_ns: median(&s),
+            min_ns: s.iter().copied().fold(f64::INFINITY, f64::min),
+            reps,
+            calls,
+        })
+        .collect())
+}
+
+/// Median (mean of the two middle values for an even count).
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// Name of the memory probe in the tables.
+pub const PROBE: &str = "read-probe";
+
+/// One measured point of one contender.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measurement {
+    /// Registry name, or [`PROBE`].
+    pub rule: String,
+    /// The rule's label with its parameters.
+    pub label: String,
+    /// Storage type.
+    pub dtype: Dtype,
+    /// Workers.
+    pub m: usize,
+    /// Dimension.
+    pub d: usize,
+    /// The sweep's b and q at this m (what the rules that take them used).
+    pub b: usize,
+    /// See `b`.
+    pub q: usize,
+    /// Timing.
+    pub timing: Timing,
+}
+
+/// Settings of one run.
+struct Plan {
+    sweep: Sweep,
+    rules: Vec<String>,
+    b: Option<usize>,
+    q: Option<usize>,
+}
+
+impl Plan {
+    fn bq(&self, m: usize) -> (usize, usize) {
+        (
+            self.b.unwrap_or_else(|| default_trim(m)),
+            self.q.unwrap_or_else(|| default_trim(m)),
+        )
+    }
+}
+
+/// Times the probe and every rule at every point of the sweep.
+fn measure_sweep<T: BenchScalar>(
+    plan: &Plan,
+    data: &[T],
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<Measurement>, Error> {
+    let mut rows = Vec::new();
+    for (m, d) in plan.sweep.points() {
+        let t0 = Instant::now();
+        let (b, q) = plan.bq(m);
+        let x = MatrixView::new(&data[..m * d], m, d)?;
+        let rules = plan
+            .rules
+            .iter()
+            .map(|r| build_rule(r, m, b, q))
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = RefCell::new(vec![T::default(); d]);
+        let mut calls: Vec<Call<'_>> = vec![Box::new(|| {
+            std::hint::black_box(read_probe(x.as_slice()));
+            Ok(())
+        })];
+        for r in &rules {
+            let mut ws = Workspace::new();
+            let out = &out;
+            calls.push(Box::new(move || {
+                r.aggregate_into(x, &mut ws, &mut out.borrow_mut())
+            }));
+        }
+        let timings = time_round_robin(&mut calls, plan.sweep.reps, plan.sweep.min_sample)?;
+        drop(calls);
+        let labels = std::iter::once(PROBE.to_string()).chain(rules.iter().map(|r| r.label()));
+        let names = std::iter::once(PROBE.to_string()).chain(plan.rules.iter().cloned());
+        for ((rule, label), timing) in names.zip(labels).zip(timings) {
+            rows.push(Measurement {
+                rule,
+                label,
+                dtype: T::DTYPE,
+                m,
+                d,
+                b,
+                q,
+                timing,
+            });
+        }
+        log(&format!(
+            "  {} m = {m:>3} d = {d:>8}: {:.1} s",
+            T::DTYPE.name(),
+            t0.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(rows)
+}
+
+/// One variant of a comparison (an instruction set, or a kernel path).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variant {
+    /// `isa` or `path`.
+    pub kind: &'static str,
+    /// `portable`, `avx2`, `network`, `selection`.
+    pub variant: String,
+    /// The measurement.
+    pub at: Measurement,
+}
+
+/// Restores the kernel defaults when dropped (a comparison may stop at an error).
+struct RestoreDefaults;
+
+impl Drop for RestoreDefaults {
+    fn drop(&mut self) {
+        set_isa(detected_isa());
+        set_network_limit(NETWORK_MAX_M);
+    }
+}
+
+/// Every rule (and the probe) at (m, d) under every instruction set this CPU runs.
+fn compare_isas<T: BenchScalar>(
+    plan: &Plan,
+    data: &[T],
+    (m, d): (usize, usize),
+) -> Result<Vec<Variant>, Error> {
+    let _restore = RestoreDefaults;
+    let (b, q) = plan.bq(m);
+    let x = MatrixView::new(&data[..m * d], m, d)?;
+    let isas = available_isas();
+    let rules = plan
+        .rules
+        .iter()
+        .map(|r| build_rule(r, m, b, q))
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = RefCell::new(vec![T::default(); d]);
+    let mut calls: Vec<Call<'_>> = Vec::new();
+    let mut names = Vec::new();
+    for &isa in &isas {
+        calls.push(Box::new(move || {
+            set_isa(isa);
+            std::hint::black_box(read_probe(x.as_slice()));
+            Ok(())
+        }));
+        names.push((isa, PROBE.to_string(), PROBE.to_string()));
+        for r in &rules {
+            let mut ws = Workspace::new();
+            let out = &out;
+            calls.push(Box::new(move || {
+                set_isa(isa);
+                r.aggregate_into(x, &mut ws, &mut out.borrow_mut())
+            }));
+            names.push((isa, r.name().to_string(), r.label()));
+        }
+    }
+    let timings = time_round_robin(&mut calls, plan.sweep.reps, plan.sweep.min_sample)?;
+    Ok(names
+        .into_iter()
+        .zip(timings)
+        .map(|((isa, rule, label), timing)| Variant {
+            kind: "isa",
+            variant: isa.name().into(),
+            at: Measurement {
+                rule,
+                label,
+                dtype: T::DTYPE,
+                m,
+                d,
+                b,
+                q,
+                timing,
+            },
+        })
+        .collect())
+}
+
+/// The coordinate-wise rules on the network path against the selection path, at every m.
+fn compare_paths<T: BenchScalar>(plan: &Plan, data: &[T]) -> Result<Vec<Variant>, Error> {
+    let _restore = RestoreDefaults;
+    let d = plan.sweep.compare_d;
+    let mut rows = Vec::new();
+    let names: Vec<&String> = plan
+        .rules
+        .iter()
+        .filter(|r| matches!(r.as_str(), "median" | "trmean" | "phocas"))
+        .collect();
+    if names.is_empty() {
+        return Ok(rows);
+    }
+    for &m in &plan.sweep.ms {
+        let (b, q) = plan.bq(m);
+        let x = MatrixView::new(&data[..m * d], m, d)?;
+        let rules = names
+            .iter()
+            .map(|r| build_rule(r, m, b, q))
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = RefCell::new(vec![T::default(); d]);
+        let mut calls: Vec<Call<'_>> = Vec::new();
+        let mut tags = Vec::new();
+        for (variant, limit) in [("network", usize::MAX), ("selection", 0)] {
+            for r in &rules {
+                let mut ws = Workspace::new();
+                let out = &out;
+                calls.push(Box::new(move || {
+                    set_network_limit(limit);
+                    r.aggregate_into(x, &mut ws, &mut out.borrow_mut())
+                }));
+                tags.push((variant, r.name().to_string(), r.label()));
+            }
+        }
+        let timings = time_round_robin(&mut calls, plan.sweep.reps, plan.sweep.min_sample)?;
+        for ((variant, rule, label), timing) in tags.into_iter().zip(timings) {
+            rows.push(Variant {
+                kind: "path",
+                variant: variant.into(),
+                at: Measurement {
+                    rule,
+                    label,
+                    dtype: T::DTYPE,
+                    m,
+                    d,
+                    b,
+                    q,
+                    timing,
+                },
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Everything measured by one run.
+#[derive(Clone, Debug, Default)]
+pub struct Results {
+    /// The sweep.
+    pub rows: Vec<Measurement>,
+    /// Instruction-set and kernel-path comparisons.
+    pub variants: Vec<Variant>,
+}
+
+fn run_dtype<T: BenchScalar>(
+    plan: &Plan,
+    compare: bool,
+    seed: u64,
+    res: &mut Results,
+) -> Result<(), Error> {
+    let t0 = Instant::now();
+    let data: Vec<T> = normal_values(plan.sweep.max_len(), seed);
+    eprintln!(
+        "{}: {} values ({:.2} GB) generated in {:.1} s",
+        T::DTYPE.name(),
+        data.len(),
+        (data.len() * T::DTYPE.size()) as f64 / 1e9,
+        t0.elapsed().as_secs_f64()
+    );
+    let mut log = |s: &str| eprintln!("{s}");
+    res.rows.extend(measure_sweep(plan, &data, &mut log)?);
+    if compare {
+        let t = Instant::now();
+        res.variants
+            .extend(compare_isas(plan, &data, plan.sweep.headline())?);
+        res.variants.extend(compare_paths(plan, &data)?);
+        eprintln!(
+            "  {} comparisons: {:.1} s",
+            T::DTYPE.name(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// `phocas bench-scaling`.
+pub fn run(args: &BenchArgs) -> Result<(), Error> {
+    let started = Instant::now();
+    let mut sweep = if args.quick {
+        Sweep::quick()
+    } else {
+        Sweep::full()
+    };
+    if let Some(r) = args.reps {
+        if r == 0 {
+            return Err(Error::Invalid(
+                "--reps 0: at least one timed sample is needed".into(),
+            ));
+        }
+        sweep.reps = r;
+    }
+    let rules: Vec<String> = if args.rules.is_empty() {
+        REGISTRY.iter().map(|r| r.name.to_string()).collect()
+    } else {
+        args.rules.clone()
+    };
+    if !rules.iter().any(|r| r == "mean") {
+        return Err(Error::Invalid(
+            "--rules must include mean: every time is reported as a multiple of Mean's".into(),
+        ));
+    }
+    let plan = Plan {
+        sweep,
+        rules,
+        b: args.b,
+        q: args.q,
+    };
+    // Check every rule at every m before spending minutes on data.
+    for &m in plan.sweep.ms.iter().chain([plan.sweep.m_for_d].iter()) {
+        let (b, q) = plan.bq(m);
+        for r in &plan.rules {
+            build_rule(r, m, b, q)?;
+        }
+    }
+    let mut dtypes = args.dtypes.clone();
+    dtypes.sort();
+    dtypes.dedup();
+    let config = format!(
+        "quick = {}\nrules = {:?}\ndtypes = {:?}\nms = {:?}\nd_for_m = {}\nds = {:?}\nm_for_d = {}\nreps = {}\nmin_sample_ms = {}\nb = \"{}\"\nq = \"{}\"\nisa = \"{}\"\nnetwork_max_m = {}\n",
+        args.quick,
+        plan.rules,
+        dtypes.iter().map(|d| d.name()).collect::<Vec<_>>(),
+        plan.sweep.ms,
+        plan.sweep.d_for_m,
+        plan.sweep.ds,
+        plan.sweep.m_for_d,
+        plan.sweep.reps,
+        plan.sweep.min_sample.as_millis(),
+        args.b.map_or("floor((m-1)/4)".into(), |b| b.to_string()),
+        args.q.map_or("floor((m-1)/4)".into(), |q| q.to_string()),
+        aggregators::isa(),
+        aggregators::network_limit(),
+    );
+    let manifest = Manifest::start("bench-scaling", config, args.seed);
+    eprintln!(
+        "bench-scaling{}: {} rules, {} points per storage type, {} threads, isa {} (detected {}), {} samples of >= {} ms",
+        if args.quick { " --quick" } else { "" },
+        plan.rules.len(),
+        plan.sweep.points().len(),
+        rayon::current_num_threads(),
+        aggregators::isa(),
+        detected_isa(),
+        plan.sweep.reps,
+        plan.sweep.min_sample.as_millis()
+    );
+    let mut res = Results::default();
+    for dt in &dtypes {
+        match dt {
+            Dtype::F32 => run_dtype::<f32>(&plan, !args.no_compare, args.seed, &mut res)?,
+            Dtype::F64 => run_dtype::<f64>(&plan, !args.no_compare, args.seed, &mut res)?,
+        }
+    }
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    let report = output::Report::new(&plan.sweep, &res);
+    let mut manifest = manifest;
+    for (name, rows) in report.write_tables(&args.out)? {
+        manifest.rows.insert(name, rows);
+    }
+    if !args.no_charts {
+        report.write_charts(&args.out)?;
+    }
+    manifest.finish(&args.out)?;
+    println!("{}", report.console());
+    println!(
+        "wall time {:.1} s; tables: {dir}/scaling.csv, slopes.csv, compare.csv (+ .parquet); charts: {dir}/scaling.svg, .png",
+        started.elapsed().as_secs_f64(),
+        dir = args.out.display()
+    );
+    Ok(())
+}
+
+/// The instruction sets a comparison covers, by name (for the criterion benches).
+pub fn isa_names() -> Vec<&'static str> {
+    available_isas().into_iter().map(Isa::name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeps_cover_the_issue() {
+        let f = Sweep::full();
+        assert_eq!(f.points().len(), 10);
+        assert_eq!(f.max_len(), 200_000_000);
+        assert_eq!(f.headline(), (20, 1_000_000));
+        assert_eq!(Sweep::quick().headline(), (20, 1_000_000));
+    }
+
+    #[test]
+    fn default_trim_table() {
+        for (m, t) in [(1, 0), (5, 1), (10, 2), (20, 4), (50, 12), (200, 49)] {
+            assert_eq!(default_trim(m), t, "m = {m}");
+        }
+    }
+
+    #[test]
+    fn builds_every_registered_rule_with_the_right_parameters() {
+        for info in REGISTRY {
+            let r = build_rule(info.name, 20, 4, 4).unwrap();
+            assert_eq!(r.name(), info.name);
+        }
+        assert!(build_rule("trmean", 20, 4, 4)
+            .unwrap()
+            .label()
+            .contains("b=4"));
+        let e = build_rule("trmean", 5, 3, 1).err().unwrap().to_string();
+        assert!(e.contains("b = 3 is too large"), "{e}");
+    }
+
+    #[test]
+    fn probe_and_generator_do_not_depend_on_threads() {
+        let a: Vec<f32> = normal_values(300_000, 9);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let b: Vec<f32> = pool.install(|| normal_values(300_000, 9));
+        assert_eq!(a, b);
+        let sa = read_probe(&a);
+        let sb = pool.install(|| read_probe(&b));
+        assert_eq!(sa, sb);
+        assert_ne!(sa, 0);
+    }
+
+    #[test]
+    fn median_table() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+}

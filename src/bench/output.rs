@@ -1,0 +1,798 @@
+//! Tables, slope fits, charts and the console summary of `bench-scaling`.
+
+use super::{Dtype, Measurement, Results, Sweep, Variant, PROBE};
+use crate::aggregators::REGISTRY;
+use crate::error::Error;
+use crate::report::chart::{self, LineChart, Panel, Series};
+use crate::report::{write_table, TableBuilder};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Theoretical exponent of m in a rule's cost (the power of m in the registry's cost; the
+/// probe reads m d values: 1).
+pub fn theory_m(rule: &str) -> f64 {
+    if rule == PROBE {
+        return 1.0;
+    }
+    REGISTRY
+        .iter()
+        .find(|r| r.name == rule)
+        .map_or(f64::NAN, |r| if r.cost.contains("m^2") { 2.0 } else { 1.0 })
+}
+
+/// Least-squares line through (ln x, ln y): (slope, its standard error, intercept). The
+/// standard error is NaN with fewer than three points.
+pub fn loglog_fit(points: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
+    let pts: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| p.0 > 0.0 && p.1 > 0.0 && p.0.is_finite() && p.1.is_finite())
+        .map(|p| (p.0.ln(), p.1.ln()))
+        .collect();
+    let n = pts.len() as f64;
+    if pts.len() < 2 {
+        return None;
+    }
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    if sxx <= 0.0 {
+        return None;
+    }
+    let slope = sxy / sxx;
+    let intercept = my - slope * mx;
+    let se = if pts.len() > 2 {
+        let ssr: f64 = pts
+            .iter()
+            .map(|p| (p.1 - intercept - slope * p.0).powi(2))
+            .sum();
+        (ssr / (n - 2.0) / sxx).sqrt()
+    } else {
+        f64::NAN
+    };
+    Some((slope, se, intercept))
+}
+
+/// A fitted or local slope.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Slope {
+    /// Rule or probe.
+    pub rule: String,
+    /// Storage type.
+    pub dtype: Dtype,
+    /// `m` or `d`.
+    pub axis: &'static str,
+    /// `fit` (all points of the sweep) or `local` (two consecutive points).
+    pub kind: &'static str,
+    /// Smallest x of the points used.
+    pub from: usize,
+    /// Largest x of the points used.
+    pub to: usize,
+    /// The other dimension, held fixed.
+    pub fixed: usize,
+    /// Points used.
+    pub points: usize,
+    /// d ln(time) / d ln(x).
+    pub slope: f64,
+    /// Standard error of the fitted slope (NaN for local slopes and two-point fits).
+    pub stderr: f64,
+    /// ln(time in ns) at x = 1 (fits only).
+    pub intercept: f64,
+    /// What theory says.
+    pub theory: f64,
+}
+
+type Key = (Dtype, usize, usize, String);
+
+/// Everything the outputs need, with the ratios and fits computed once.
+pub struct Report<'a> {
+    sweep: &'a Sweep,
+    res: &'a Results,
+    by: BTreeMap<Key, &'a Measurement>,
+    slopes: Vec<Slope>,
+    rules: Vec<String>,
+    dtypes: Vec<Dtype>,
+}
+
+fn fmt_time(ns: f64) -> String {
+    if !ns.is_finite() {
+        "-".into()
+    } else if ns >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.1} us", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn fmt_ratio(r: f64) -> String {
+    if r.is_finite() {
+        format!("{r:.2}")
+    } else {
+        "-".into()
+    }
+}
+
+fn fmt_slope(s: Option<&Slope>) -> String {
+    match s {
+        Some(s) if s.stderr.is_finite() => format!("{:.2} ± {:.2}", s.slope, s.stderr),
+        Some(s) => format!("{:.2}", s.slope),
+        None => "-".into(),
+    }
+}
+
+impl<'a> Report<'a> {
+    /// Indexes the measurements and fits the slopes.
+    pub fn new(sweep: &'a Sweep, res: &'a Results) -> Self {
+        let mut by = BTreeMap::new();
+        let mut rules: Vec<String> = Vec::new();
+        let mut dtypes = Vec::new();
+        for r in &res.rows {
+            by.insert((r.dtype, r.m, r.d, r.rule.clone()), r);
+            if !rules.contains(&r.rule) {
+                rules.push(r.rule.clone());
+            }
+            if !dtypes.contains(&r.dtype) {
+                dtypes.push(r.dtype);
+            }
+        }
+        let mut rep = Self {
+            sweep,
+            res,
+            by,
+            slopes: Vec::new(),
+            rules,
+            dtypes,
+        };
+        rep.slopes = rep.fit_all();
+        rep
+    }
+
+    fn get(&self, dtype: Dtype, m: usize, d: usize, rule: &str) -> Option<&'a Measurement> {
+        self.by.get(&(dtype, m, d, rule.to_string())).copied()
+    }
+
+    fn ns(&self, dtype: Dtype, m: usize, d: usize, rule: &str) -> f64 {
+        self.get(dtype, m, d, rule)
+            .map_or(f64::NAN, |r| r.timing.median_ns)
+    }
+
+    /// Time of `r` divided by the time of `base` at the same point.
+    fn ratio(&self, r: &Measurement, base: &str) -> f64 {
+        r.timing.median_ns / self.ns(r.dtype, r.m, r.d, base)
+    }
+
+    /// (x, time) of one sweep for one rule.
+    fn series(&self, dtype: Dtype, rule: &str, axis: &str) -> Vec<(f64, f64)> {
+        match axis {
+            "m" => self
+                .sweep
+                .ms
+                .iter()
+                .map(|&m| (m as f64, self.ns(dtype, m, self.sweep.d_for_m, rule)))
+                .collect(),
+            _ => self
+                .sweep
+                .ds
+                .iter()
+                .map(|&d| (d as f64, self.ns(dtype, self.sweep.m_for_d, d, rule)))
+                .collect(),
+        }
+    }
+
+    fn fit_all(&self) -> Vec<Slope> {
+        let mut out = Vec::new();
+        for &dtype in &self.dtypes {
+            for rule in &self.rules {
+                for axis in ["m", "d"] {
+                    let pts = self.series(dtype, rule, axis);
+                    let (theory, fixed) = if axis == "m" {
+                        (theory_m(rule), self.sweep.d_for_m)
+                    } else {
+                        (1.0, self.sweep.m_for_d)
+                    };
+                    let xs = || pts.iter().map(|p| p.0 as usize);
+                    if let Some((slope, stderr, intercept)) = loglog_fit(&pts) {
+                        out.push(Slope {
+                            rule: rule.clone(),
+                            dtype,
+                            axis,
+                            kind: "fit",
+                            from: xs().min().unwrap_or(0),
+                            to: xs().max().unwrap_or(0),
+                            fixed,
+                            points: pts.len(),
+                            slope,
+                            stderr,
+                            intercept,
+                            theory,
+                        });
+                    }
+                    for w in pts.windows(2) {
+                        if let Some((slope, _, _)) = loglog_fit(w) {
+                            out.push(Slope {
+                                rule: rule.clone(),
+                                dtype,
+                                axis,
+                                kind: "local",
+                                from: w[0].0 as usize,
+                                to: w[1].0 as usize,
+                                fixed,
+                                points: 2,
+                                slope,
+                                stderr: f64::NAN,
+                                intercept: f64::NAN,
+                                theory,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn fit(&self, dtype: Dtype, rule: &str, axis: &str) -> Option<&Slope> {
+        self.slopes
+            .iter()
+            .find(|s| s.dtype == dtype && s.rule == rule && s.axis == axis && s.kind == "fit")
+    }
+
+    fn sweep_tag(&self, m: usize, d: usize) -> &'static str {
+        let in_m = d == self.sweep.d_for_m && self.sweep.ms.contains(&m);
+        let in_d = m == self.sweep.m_for_d && self.sweep.ds.contains(&d);
+        match (in_m, in_d) {
+            (true, true) => "m,d",
+            (true, false) => "m",
+            _ => "d",
+        }
+    }
+
+    /// Writes scaling, slopes and compare tables; returns (table, rows).
+    pub fn write_tables(&self, dir: &Path) -> Result<Vec<(String, usize)>, Error> {
+        let rows = &self.res.rows;
+        let mut df = TableBuilder::new()
+            .str(
+                "rule",
+                &rows.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>(),
+            )
+            .str(
+                "label",
+                &rows.iter().map(|r| r.label.as_str()).collect::<Vec<_>>(),
+            )
+            .str(
+                "dtype",
+                &rows.iter().map(|r| r.dtype.name()).collect::<Vec<_>>(),
+            )
+            .u64("m", rows.iter().map(|r| r.m as u64).collect())
+            .u64("d", rows.iter().map(|r| r.d as u64).collect())
+            .u64("b", rows.iter().map(|r| r.b as u64).collect())
+            .u64("q", rows.iter().map(|r| r.q as u64).collect())
+            .f64(
+                "median_ns",
+                rows.iter().map(|r| r.timing.median_ns).collect(),
+            )
+            .f64("min_ns", rows.iter().map(|r| r.timing.min_ns).collect())
+            .f64(
+                "ns_per_value",
+                rows.iter()
+                    .map(|r| r.timing.median_ns / (r.m * r.d) as f64)
+                    .collect(),
+            )
+            .f64(
+                "gb_per_s",
+                rows.iter()
+                    .map(|r| (r.m * r.d * r.dtype.size()) as f64 / r.timing.median_ns)
+                    .collect(),
+            )
+            .u64(
+                "repetitions",
+                rows.iter().map(|r| r.timing.reps as u64).collect(),
+            )
+            .u64(
+                "calls_per_repetition",
+                rows.iter().map(|r| r.timing.calls as u64).collect(),
+            )
+            .f64(
+                "x_mean",
+                rows.iter().map(|r| self.ratio(r, "mean")).collect(),
+            )
+            .f64(
+                "x_probe",
+                rows.iter().map(|r| self.ratio(r, PROBE)).collect(),
+            )
+            .str(
+                "sweep",
+                &rows
+                    .iter()
+                    .map(|r| self.sweep_tag(r.m, r.d))
+                    .collect::<Vec<_>>(),
+            )
+            .build()?;
+        write_table(&mut df, dir, "scaling")?;
+        let s = &self.slopes;
+        let mut sl = TableBuilder::new()
+            .str(
+                "rule",
+                &s.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>(),
+            )
+            .str(
+                "dtype",
+                &s.iter().map(|r| r.dtype.name()).collect::<Vec<_>>(),
+            )
+            .str("axis", &s.iter().map(|r| r.axis).collect::<Vec<_>>())
+            .str("kind", &s.iter().map(|r| r.kind).collect::<Vec<_>>())
+            .u64("from", s.iter().map(|r| r.from as u64).collect())
+            .u64("to", s.iter().map(|r| r.to as u64).collect())
+            .u64("fixed", s.iter().map(|r| r.fixed as u64).collect())
+            .u64("points", s.iter().map(|r| r.points as u64).collect())
+            .f64("slope", s.iter().map(|r| r.slope).collect())
+            .f64("stderr", s.iter().map(|r| r.stderr).collect())
+            .f64("intercept", s.iter().map(|r| r.intercept).collect())
+            .f64("theory", s.iter().map(|r| r.theory).collect())
+            .build()?;
+        write_table(&mut sl, dir, "slopes")?;
+        let v = &self.res.variants;
+        let mut cmp = TableBuilder::new()
+            .str("kind", &v.iter().map(|r| r.kind).collect::<Vec<_>>())
+            .str(
+                "variant",
+                &v.iter().map(|r| r.variant.as_str()).collect::<Vec<_>>(),
+            )
+            .str(
+                "rule",
+                &v.iter().map(|r| r.at.rule.as_str()).collect::<Vec<_>>(),
+            )
+            .str(
+                "label",
+                &v.iter().map(|r| r.at.label.as_str()).collect::<Vec<_>>(),
+            )
+            .str(
+                "dtype",
+                &v.iter().map(|r| r.at.dtype.name()).collect::<Vec<_>>(),
+            )
+            .u64("m", v.iter().map(|r| r.at.m as u64).collect())
+            .u64("d", v.iter().map(|r| r.at.d as u64).collect())
+            .f64(
+                "median_ns",
+                v.iter().map(|r| r.at.timing.median_ns).collect(),
+            )
+            .f64(
+                "ns_per_value",
+                v.iter()
+                    .map(|r| r.at.timing.median_ns / (r.at.m * r.at.d) as f64)
+                    .collect(),
+            )
+            .f64(
+                "x_reference",
+                v.iter().map(|r| self.variant_ratio(r)).collect(),
+            )
+            .build()?;
+        write_table(&mut cmp, dir, "compare")?;
+        Ok(vec![
+            ("scaling".into(), rows.len()),
+            ("slopes".into(), s.len()),
+            ("compare".into(), v.len()),
+        ])
+    }
+
+    /// Time over the reference variant's (portable for instruction sets, network for paths).
+    fn variant_ratio(&self, v: &Variant) -> f64 {
+        let reference = if v.kind == "isa" {
+            "portable"
+        } else {
+            "network"
+        };
+        self.res
+            .variants
+            .iter()
+            .find(|o| {
+                o.kind == v.kind
+                    && o.variant == reference
+                    && o.at.rule == v.at.rule
+                    && o.at.dtype == v.at.dtype
+                    && o.at.m == v.at.m
+                    && o.at.d == v.at.d
+            })
+            .map_or(f64::NAN, |o| v.at.timing.median_ns / o.at.timing.median_ns)
+    }
+
+    fn color(&self, rule: &str) -> usize {
+        if rule == PROBE {
+            6
+        } else {
+            REGISTRY
+                .iter()
+                .position(|r| r.name == rule)
+                .map_or(9, |i| [0, 1, 2, 3, 4, 5, 9][i.min(6)])
+        }
+    }
+
+    /// One log-log panel: measured times with markers, fitted lines dashed, and the
+    /// theoretical slopes drawn beside them.
+    fn panel(&self, dtype: Dtype, axis: &'static str) -> LineChart {
+        let mut series = Vec::new();
+        for rule in &self.rules {
+            let pts: Vec<(f64, f64)> = self
+                .series(dtype, rule, axis)
+                .into_iter()
+                .map(|(x, ns)| (x, ns / 1e6))
+                .collect();
+            let c = self.color(rule);
+            let f = self.fit(dtype, rule, axis);
+            let name = match f {
+                Some(f) if f.stderr.is_finite() => {
+                    format!("{rule}: {:.2} ± {:.2}", f.slope, f.stderr)
+                }
+                Some(f) => format!("{rule}: {:.2}", f.slope),
+                None => rule.clone(),
+            };
+            if let Some(f) = f {
+                let line: Vec<(f64, f64)> = [f.from as f64, f.to as f64]
+                    .iter()
+                    .map(|&x| (x, (f.intercept + f.slope * x.ln()).exp() / 1e6))
+                    .collect();
+                series.push(Series::dashed("", line).with_color(c));
+            }
+            series.push(Series::line(name, pts).with_markers().with_color(c));
+        }
+        // Theory: lines of slope 1 and (for the m axis, if an O(dm^2) rule ran) 2, anchored
+        // at half the first time of Mean and of the first such rule.
+        let mut anchors = vec![("mean", 1.0)];
+        if axis == "m" {
+            if let Some(r) = self.rules.iter().find(|r| theory_m(r) == 2.0) {
+                anchors.push((r.as_str(), 2.0));
+            }
+        }
+        for (rule, s) in anchors {
+            let pts = self.series(dtype, rule, axis);
+            if let (Some(first), Some(last)) = (pts.first(), pts.last()) {
+                let y0 = first.1 / 2e6;
+                let line = vec![(first.0, y0), (last.0, y0 * (last.0 / first.0).powf(s))];
+                series.push(Series::dashed(format!("slope {s} (theory)"), line).with_color(8));
+            }
+        }
+        let (title, xl) = if axis == "m" {
+            (
+                format!(
+                    "{}: time against m (d = {})",
+                    dtype.name(),
+                    self.sweep.d_for_m
+                ),
+                "m (workers)",
+            )
+        } else {
+            (
+                format!(
+                    "{}: time against d (m = {})",
+                    dtype.name(),
+                    self.sweep.m_for_d
+                ),
+                "d (dimension)",
+            )
+        };
+        LineChart {
+            title,
+            x_label: xl.into(),
+            y_label: "median time per call (ms)".into(),
+            log_x: true,
+            log_y: true,
+            series,
+        }
+    }
+
+    /// scaling.svg and scaling.png: one row per storage type, time against d and against m.
+    pub fn write_charts(&self, dir: &Path) -> Result<(), Error> {
+        let mut panels = Vec::new();
+        for &dt in &self.dtypes {
+            panels.push(Panel::Lines(self.panel(dt, "d")));
+            panels.push(Panel::Lines(self.panel(dt, "m")));
+        }
+        chart::save(&panels, 2, (760, 560), dir, "scaling")
+    }
+
+    /// The console summary.
+    pub fn console(&self) -> String {
+        let mut s = String::new();
+        let (hm, hd) = self.sweep.headline();
+        for &dt in &self.dtypes {
+            let _ = writeln!(
+                s,
+                "\n== {}, m = {hm}, d = {hd}: time per call, and as multiples of Mean and of the read probe ==",
+                dt.name()
+            );
+            let _ = writeln!(
+                s,
+                "{:<12} {:<22} {:>10} {:>9} {:>8} {:>7} {:>8}",
+                "rule", "label", "time", "ns/value", "GB/s", "x mean", "x probe"
+            );
+            for rule in &self.rules {
+                if let Some(r) = self.get(dt, hm, hd, rule) {
+                    let ns = r.timing.median_ns;
+                    let _ = writeln!(
+                        s,
+                        "{:<12} {:<22} {:>10} {:>9.3} {:>8.1} {:>7} {:>8}",
+                        r.rule,
+                        r.label,
+                        fmt_time(ns),
+                        ns / (r.m * r.d) as f64,
+                        (r.m * r.d * dt.size()) as f64 / ns,
+                        fmt_ratio(self.ratio(r, "mean")),
+                        fmt_ratio(self.ratio(r, PROBE)),
+                    );
+                }
+            }
+        }
+        for (what, base) in [("Mean", "mean"), ("the read probe", PROBE)] {
+            let _ = writeln!(
+                s,
+                "\n== time / time of {what} at the same (m, d); {} column in ms ==",
+                base
+            );
+            let _ = write!(s, "{:<5} {:>4} {:>9} {:>9}", "dtype", "m", "d", base);
+            for r in self.rules.iter().filter(|r| *r != base) {
+                let _ = write!(s, " {:>10}", r);
+            }
+            s.push('\n');
+            for &dt in &self.dtypes {
+                for (m, d) in self.sweep.points() {
+                    let _ = write!(
+                        s,
+                        "{:<5} {:>4} {:>9} {:>9.3}",
+                        dt.name(),
+                        m,
+                        d,
+                        self.ns(dt, m, d, base) / 1e6
+                    );
+                    for r in self.rules.iter().filter(|r| *r != base) {
+                        let v = self
+                            .get(dt, m, d, r)
+                            .map_or(f64::NAN, |x| self.ratio(x, base));
+                        let _ = write!(s, " {:>10}", fmt_ratio(v));
+                    }
+                    s.push('\n');
+                }
+            }
+        }
+        let _ = writeln!(
+            s,
+            "\n== fitted log-log slopes (least squares, ± standard error); theory in brackets =="
+        );
+        let _ = write!(
+            s,
+            "{:<12} {:<5} {:>20} {:>20}   local slopes in m:",
+            "rule", "dtype", "in m", "in d"
+        );
+        for w in self.sweep.ms.windows(2) {
+            let _ = write!(s, " {:>7}", format!("{}-{}", w[0], w[1]));
+        }
+        s.push('\n');
+        for &dt in &self.dtypes {
+            for rule in &self.rules {
+                let fm = self.fit(dt, rule, "m");
+                let fd = self.fit(dt, rule, "d");
+                let _ = write!(
+                    s,
+                    "{:<12} {:<5} {:>20} {:>20}                     ",
+                    rule,
+                    dt.name(),
+                    format!("{} ({})", fmt_slope(fm), theory_m(rule)),
+                    format!("{} (1)", fmt_slope(fd)),
+                );
+                for w in self.sweep.ms.windows(2) {
+                    let l = self.slopes.iter().find(|x| {
+                        x.dtype == dt
+                            && &x.rule == rule
+                            && x.axis == "m"
+                            && x.kind == "local"
+                            && x.from == w[0]
+                    });
+                    let _ = write!(
+                        s,
+                        " {:>7}",
+                        l.map_or("-".into(), |l| format!("{:.2}", l.slope))
+                    );
+                }
+                s.push('\n');
+            }
+        }
+        s.push_str(&self.targets());
+        s.push_str(&self.comparisons());
+        s
+    }
+
+    /// The performance targets, checked on the f32 rows.
+    fn targets(&self) -> String {
+        let mut s = String::new();
+        let dt = Dtype::F32;
+        let (hm, hd) = self.sweep.headline();
+        if self.get(dt, hm, hd, "mean").is_none() {
+            return s;
+        }
+        let _ = writeln!(
+            s,
+            "\n== targets (f32, m = {hm}, d = {hd}, {} threads) ==",
+            rayon::current_num_threads()
+        );
+        let mut line = |what: String, v: f64, limit: f64| {
+            let verdict = if v <= limit { "met" } else { "MISSED" };
+            let _ = writeln!(
+                s,
+                "{what:<58} {:>6}  (limit {limit})  {verdict}",
+                fmt_ratio(v)
+            );
+        };
+        let mean = self.ns(dt, hm, hd, "mean");
+        line(
+            "mean / read probe".into(),
+            mean / self.ns(dt, hm, hd, PROBE),
+            1.3,
+        );
+        for r in ["median", "trmean", "phocas"] {
+            if self.get(dt, hm, hd, r).is_some() {
+                line(
+                    format!("{r} / mean at m = {hm}"),
+                    self.ns(dt, hm, hd, r) / mean,
+                    2.0,
+                );
+                let worst = self
+                    .sweep
+                    .ms
+                    .iter()
+                    .filter(|&&m| m <= 50)
+                    .map(|&m| {
+                        let d = self.sweep.d_for_m;
+                        (self.ns(dt, m, d, r) / self.ns(dt, m, d, "mean"), m)
+                    })
+                    .fold((f64::NEG_INFINITY, 0), |a, b| if b.0 > a.0 { b } else { a });
+                line(
+                    format!(
+                        "{r} / mean, worst m <= 50 (d = {}; at m = {})",
+                        self.sweep.d_for_m, worst.1
+                    ),
+                    worst.0,
+                    3.0,
+                );
+            }
+        }
+        for r in ["krum", "multikrum"] {
+            if self.get(dt, hm, hd, r).is_some() {
+                line(
+                    format!("{r} / mean at m = {hm}"),
+                    self.ns(dt, hm, hd, r) / mean,
+                    4.0,
+                );
+            }
+        }
+        for rule in &self.rules {
+            for axis in ["m", "d"] {
+                if let Some(f) = self.fit(dt, rule, axis) {
+                    let dev = (f.slope - f.theory).abs();
+                    let _ = writeln!(
+                        s,
+                        "{:<58} {:>6}  (theory {}, |diff| {:.2})  {}",
+                        format!("slope of {rule} in {axis}"),
+                        format!("{:.2}", f.slope),
+                        f.theory,
+                        dev,
+                        if dev <= 0.2 { "about right" } else { "OFF" }
+                    );
+                }
+            }
+        }
+        s
+    }
+
+    fn comparisons(&self) -> String {
+        let mut s = String::new();
+        let v = &self.res.variants;
+        for &dt in &self.dtypes {
+            let isa: Vec<&Variant> = v
+                .iter()
+                .filter(|x| x.kind == "isa" && x.at.dtype == dt)
+                .collect();
+            if let Some(first) = isa.first() {
+                let mut names: Vec<&str> = Vec::new();
+                for x in &isa {
+                    if !names.contains(&x.variant.as_str()) {
+                        names.push(&x.variant);
+                    }
+                }
+                let _ = writeln!(
+                    s,
+                    "\n== instruction sets, {} m = {} d = {}: time per call (x = time / portable) ==",
+                    dt.name(),
+                    first.at.m,
+                    first.at.d
+                );
+                let _ = write!(s, "{:<12}", "rule");
+                for n in &names {
+                    let _ = write!(s, " {:>20}", n);
+                }
+                s.push('\n');
+                for rule in &self.rules {
+                    let _ = write!(s, "{rule:<12}");
+                    for n in &names {
+                        let c = isa.iter().find(|x| &x.at.rule == rule && x.variant == *n);
+                        let _ = write!(
+                            s,
+                            " {:>20}",
+                            c.map_or("-".into(), |c| format!(
+                                "{} (x{})",
+                                fmt_time(c.at.timing.median_ns),
+                                fmt_ratio(self.variant_ratio(c))
+                            ))
+                        );
+                    }
+                    s.push('\n');
+                }
+            }
+            let path: Vec<&Variant> = v
+                .iter()
+                .filter(|x| x.kind == "path" && x.at.dtype == dt && x.variant == "selection")
+                .collect();
+            if let Some(first) = path.first() {
+                let _ = writeln!(
+                    s,
+                    "\n== {} d = {}: selection path time / network path time (> 1: the network is faster) ==",
+                    dt.name(),
+                    first.at.d
+                );
+                let mut rules: Vec<&str> = Vec::new();
+                for x in &path {
+                    if !rules.contains(&x.at.rule.as_str()) {
+                        rules.push(&x.at.rule);
+                    }
+                }
+                let _ = write!(s, "{:>5}", "m");
+                for r in &rules {
+                    let _ = write!(s, " {:>10}", r);
+                }
+                s.push('\n');
+                for &m in &self.sweep.ms {
+                    let _ = write!(s, "{m:>5}");
+                    for r in &rules {
+                        let c = path.iter().find(|x| x.at.m == m && x.at.rule == *r);
+                        let _ = write!(
+                            s,
+                            " {:>10}",
+                            c.map_or("-".into(), |c| fmt_ratio(self.variant_ratio(c)))
+                        );
+                    }
+                    s.push('\n');
+                }
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_recovers_a_power_law() {
+        let pts: Vec<(f64, f64)> = [1.0, 10.0, 100.0, 1000.0]
+            .iter()
+            .map(|&x: &f64| (x, 3.0 * x.powf(1.5)))
+            .collect();
+        let (s, se, a) = loglog_fit(&pts).unwrap();
+        assert!((s - 1.5).abs() < 1e-12 && se < 1e-9 && (a - 3f64.ln()).abs() < 1e-9);
+        let (s2, se2, _) = loglog_fit(&pts[..2]).unwrap();
+        assert!((s2 - 1.5).abs() < 1e-12 && se2.is_nan());
+        assert!(loglog_fit(&pts[..1]).is_none());
+    }
+
+    #[test]
+    fn theory_from_registry_cost() {
+        assert_eq!(theory_m("mean"), 1.0);
+        assert_eq!(theory_m("phocas"), 1.0);
+        assert_eq!(theory_m("krum"), 2.0);
+        assert_eq!(theory_m(PROBE), 1.0);
+    }
+}
