@@ -102,12 +102,28 @@ pub struct BenchArgs {
     /// Seed of the N(0, 1) input values.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Time one point only, given as MxD (e.g. 20x1000000), instead of the sweeps.
+    #[arg(long, value_name = "MxD", value_parser = parse_point)]
+    pub at: Option<(usize, usize)>,
     /// Skip the instruction-set and kernel-path comparisons.
     #[arg(long)]
     pub no_compare: bool,
     /// Skip the charts.
     #[arg(long)]
     pub no_charts: bool,
+}
+
+fn parse_point(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("'{s}' is not a point MxD such as 20x1000000");
+    let (m, d) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let (m, d) = (
+        m.trim().parse::<usize>().map_err(|_| bad())?,
+        d.trim().parse::<f64>().map_err(|_| bad())?,
+    );
+    if m == 0 || !(d >= 1.0 && d.fract() == 0.0 && d <= 1e12) {
+        return Err(bad());
+    }
+    Ok((m, d as usize))
 }
 
 /// The points of a sweep and how long to time them.
@@ -177,7 +193,7 @@ impl Sweep {
     /// The point of the performance targets (m = 20, d = 10^6) if the sweep has it,
     /// else its largest d at m_for_d.
     pub fn headline(&self) -> (usize, usize) {
-        let d = if self.ds.contains(&1_000_000) {
+        let d = if self.ds.contains(&1_000_000) && self.m_for_d == 20 {
             1_000_000
         } else {
             self.ds.iter().copied().max().unwrap_or(self.d_for_m)
@@ -659,6 +675,13 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
     } else {
         Sweep::full()
     };
+    if let Some((m, d)) = args.at {
+        sweep.ms = vec![m];
+        sweep.d_for_m = d;
+        sweep.ds = vec![d];
+        sweep.m_for_d = m;
+        sweep.compare_d = d;
+    }
     if let Some(r) = args.reps {
         if r == 0 {
             return Err(Error::Invalid(
