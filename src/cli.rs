@@ -39,6 +39,8 @@ enum Command {
     Aggregate(AggregateArgs),
     /// Monte Carlo check of the paper's bounds (Lemma 1, Theorems 1-2, Propositions 1-3).
     VerifyBounds(phocas::montecarlo::VerifyArgs),
+    /// Combine the shard folders of `verify-bounds --shard I/N` into one table.
+    Merge(phocas::montecarlo::MergeArgs),
     /// Synchronous SGD on objectives with known constants against Theorems 3 and 4.
     Converge(phocas::sgd::converge::ConvergeArgs),
     /// Time every rule as m and d grow: fitted slopes, ratios to Mean and to a memory probe.
@@ -143,6 +145,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Aggregate(a) => aggregate(&a),
         Command::VerifyBounds(a) => phocas::montecarlo::run(&a),
+        Command::Merge(a) => phocas::montecarlo::merge(&a),
         Command::Converge(a) => phocas::sgd::converge::run_cli(&a),
         Command::BenchScaling(a) => phocas::bench::run(&a),
     }
@@ -153,6 +156,10 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => 0,
+        Err(e @ Error::Interrupted(_)) => {
+            eprintln!("{e}");
+            130
+        }
         Err(e) => {
             eprintln!("error: {e}");
             2

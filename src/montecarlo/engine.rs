@@ -53,8 +53,29 @@ pub fn bound_for(cell: &Cell, whole_rows: bool) -> (Option<BoundKind>, Result<f6
     )
 }
 
-/// Runs one cell.
-pub fn run_cell(cfg: &Config, cell: &Cell) -> Result<CellResult, Error> {
+/// What a cell's simulation produces; everything else in [`CellResult`] is derived from it
+/// (so a checkpointed cell is restored exactly).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellRaw {
+    /// Rule label.
+    pub rule_label: String,
+    /// Exact V.
+    pub v: f64,
+    /// Whether the corruption model corrupts whole rows.
+    pub whole_rows: bool,
+    /// Error statistics.
+    pub stats: Summary,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// Runs one cell's trials. Returns `Error::Interrupted` if `stop` is set meanwhile.
+pub fn simulate_cell(
+    cfg: &Config,
+    cell: &Cell,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<CellRaw, Error> {
+    use std::sync::atomic::Ordering;
     let start = std::time::Instant::now();
     let (m, d) = (cell.m, cell.d);
     let model = GradientModel::new(
@@ -79,6 +100,9 @@ pub fn run_cell(cfg: &Config, cell: &Cell) -> Result<CellResult, Error> {
         .par_chunks_mut(BATCH)
         .enumerate()
         .try_for_each(|(bi, chunk)| -> Result<(), Error> {
+            if stop.load(Ordering::Relaxed) {
+                return Err(Error::Interrupted("stopped".into()));
+            }
             let mut x = vec![0.0f64; m * d];
             let mut mask = vec![false; m * d];
             let mut out = vec![0.0f64; d];
@@ -104,12 +128,28 @@ pub fn run_cell(cfg: &Config, cell: &Cell) -> Result<CellResult, Error> {
             }
             Ok(())
         })?;
-    let stats = summarize(&errors, &mut Vec::new());
-    let v = model.variance();
-    let (bound_kind, bound_over_v) = bound_for(cell, corruption.whole_rows());
+    Ok(CellRaw {
+        rule_label: rule.label(),
+        v: model.variance(),
+        whole_rows: corruption.whole_rows(),
+        stats: summarize(&errors, &mut Vec::new()),
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Derives bound, hidden condition and verdict of a simulated cell.
+pub fn finish_cell(cell: &Cell, raw: CellRaw) -> CellResult {
+    let CellRaw {
+        rule_label,
+        v,
+        whole_rows,
+        stats,
+        seconds,
+    } = raw;
+    let (bound_kind, bound_over_v) = bound_for(cell, whole_rows);
     let hidden = bound_kind.map(|k| {
         let param = if cell.rule == "median" {
-            aggregators::max_trim(m)
+            aggregators::max_trim(cell.m)
         } else {
             cell.b.unwrap_or(0)
         };
@@ -130,8 +170,8 @@ pub fn run_cell(cfg: &Config, cell: &Cell) -> Result<CellResult, Error> {
         Err(_) => "n/a",
     }
     .to_string();
-    Ok(CellResult {
-        rule_label: rule.label(),
+    CellResult {
+        rule_label,
         cell: cell.clone(),
         v,
         stats,
@@ -140,8 +180,14 @@ pub fn run_cell(cfg: &Config, cell: &Cell) -> Result<CellResult, Error> {
         hidden,
         verdict,
         growth_slope: None,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+        seconds,
+    }
+}
+
+/// Runs one cell (simulate and finish).
+pub fn run_cell(cfg: &Config, cell: &Cell) -> Result<CellResult, Error> {
+    let never = std::sync::atomic::AtomicBool::new(false);
+    Ok(finish_cell(cell, simulate_cell(cfg, cell, &never)?))
 }
 
 /// After all cells ran: for cells that sweep the attack magnitude, fits the growth of the error

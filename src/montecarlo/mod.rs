@@ -8,17 +8,20 @@
 //! `n/a` (no bound applies), `unbounded` (no bound, and the error grows with the attack
 //! magnitude or is not finite: Propositions 1-3).
 
+pub mod checkpoint;
 pub mod config;
 pub mod engine;
 pub mod output;
 pub mod stats;
 
 use crate::error::Error;
+use checkpoint::{Checkpoint, RunId, Shard};
 use config::Config;
-use engine::{mark_growth, run_cell, CellResult};
+use engine::{finish_cell, mark_growth, simulate_cell, CellResult};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Arguments of `phocas verify-bounds`.
 #[derive(clap::Args, Debug, Clone)]
@@ -44,6 +47,32 @@ pub struct VerifyArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Run only shard I of N (cells assigned by a stable hash of their key); combine the
+    /// parts with `phocas merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+}
+
+/// Arguments of `phocas merge`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// Output folders of the shards (`verify-bounds --shard I/N --out DIR`).
+    #[arg(required = true, value_name = "DIR")]
+    pub parts: Vec<PathBuf>,
+    /// Folder for the merged tables and charts.
+    #[arg(long, value_name = "DIR", default_value = "reports/verify-bounds")]
+    pub out: PathBuf,
+    /// Skip the charts.
+    #[arg(long)]
+    pub no_charts: bool,
+}
+
+/// Set by Ctrl-C / SIGTERM: running cells stop, finished ones are kept.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn install_stop_handler() {
+    // set_handler fails if a handler exists already (a second run in one process): fine.
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
 }
 
 /// Loads the config selected by the arguments, with overrides applied.
@@ -82,29 +111,33 @@ pub fn load_config(args: &VerifyArgs) -> Result<(Config, String), Error> {
     Ok((cfg, text))
 }
 
+fn progress(n: usize, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(n as u64);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} cells (eta {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
 /// Runs every cell (in parallel; results in grid order) and returns the results.
 pub fn run_grid(
     cfg: &Config,
     trials: Option<usize>,
-    progress: bool,
+    progress_bar: bool,
 ) -> Result<Vec<CellResult>, Error> {
     let (cells, _) = cfg.cells(trials);
-    let pb = if progress {
-        let pb = ProgressBar::new(cells.len() as u64);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} cells (eta {eta}) {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
+    let pb = progress(cells.len(), !progress_bar);
+    let never = AtomicBool::new(false);
     let mut results = cells
         .par_iter()
         .map(|c| {
-            let r = run_cell(cfg, c);
+            let r = simulate_cell(cfg, c, &never).map(|raw| finish_cell(c, raw));
             pb.inc(1);
             r
         })
@@ -114,36 +147,178 @@ pub fn run_grid(
     Ok(results)
 }
 
-/// `phocas verify-bounds`.
+/// Writes tables, charts and the manifest of finished results.
+fn write_outputs(
+    results: &[CellResult],
+    cfg: &Config,
+    out: &std::path::Path,
+    charts: bool,
+    manifest: crate::report::manifest::Manifest,
+) -> Result<(), Error> {
+    let rows = output::write_results(results, cfg, out)?;
+    if charts {
+        output::write_charts(results, out)?;
+    }
+    let mut manifest = manifest;
+    manifest.rows.insert("results".into(), rows);
+    manifest.finish(out)?;
+    Ok(())
+}
+
+/// `phocas verify-bounds`: runs the grid (or one shard of it) with checkpoints, so an
+/// interrupted run resumes where it stopped.
 pub fn run(args: &VerifyArgs) -> Result<(), Error> {
     let (cfg, text) = load_config(args)?;
-    let (cells, skipped) = cfg.cells(args.trials);
+    let (all, skipped) = cfg.cells(args.trials);
+    let cells: Vec<_> = match args.shard {
+        Some(sh) => all.into_iter().filter(|c| sh.owns(&c.key())).collect(),
+        None => all,
+    };
     let total_trials: usize = cells.iter().map(|c| c.trials).sum();
+    let id = RunId {
+        command: "verify-bounds".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        config: text.clone(),
+        seed: cfg.seed,
+        trials: args.trials,
+        shard: args.shard,
+    };
+    let mut done = checkpoint::prepare(&args.out, &id)?;
+    let resumed = cells.iter().filter(|c| done.contains_key(&c.key())).count();
     eprintln!(
-        "verify-bounds: {} cells ({} skipped as out of range), {} trials, seed {}, {} threads",
+        "verify-bounds: {} cells{} ({} skipped as out of range, {} already done), {} trials, seed {}, {} threads",
         cells.len(),
+        args.shard.map_or(String::new(), |s| format!(" in shard {}/{}", s.index, s.count)),
         skipped,
+        resumed,
         total_trials,
         cfg.seed,
         rayon::current_num_threads()
     );
     let manifest = crate::report::manifest::Manifest::start("verify-bounds", text, cfg.seed);
+    let ckpt = Checkpoint::open(&args.out)?;
+    install_stop_handler();
+    let todo: Vec<_> = cells
+        .iter()
+        .filter(|c| !done.contains_key(&c.key()))
+        .collect();
+    let pb = progress(todo.len(), args.quiet);
     let t0 = std::time::Instant::now();
-    let results = run_grid(&cfg, args.trials, !args.quiet)?;
+    let fresh: Vec<Result<(String, engine::CellRaw), Error>> = todo
+        .par_iter()
+        .map(|c| {
+            if STOP.load(Ordering::Relaxed) {
+                return Err(Error::Interrupted("stopped".into()));
+            }
+            let raw = simulate_cell(&cfg, c, &STOP)?;
+            let key = c.key();
+            ckpt.append(&key, &raw)?;
+            pb.inc(1);
+            Ok((key, raw))
+        })
+        .collect();
+    pb.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
-    let rows = output::write_results(&results, &cfg, &args.out)?;
-    if !args.no_charts {
-        output::write_charts(&results, &args.out)?;
+    let mut interrupted = false;
+    for r in fresh {
+        match r {
+            Ok((k, raw)) => {
+                done.insert(k, raw);
+            }
+            Err(Error::Interrupted(_)) => interrupted = true,
+            Err(e) => return Err(e),
+        }
     }
-    let mut manifest = manifest;
-    manifest.rows.insert("results".into(), rows);
-    manifest.finish(&args.out)?;
+    if interrupted || STOP.load(Ordering::SeqCst) {
+        let n = cells.iter().filter(|c| done.contains_key(&c.key())).count();
+        return Err(Error::Interrupted(format!(
+            "{n} of {} cells are finished and saved in {}; run the same command again to resume",
+            cells.len(),
+            args.out.join("checkpoint.tsv").display()
+        )));
+    }
+    let mut results: Vec<CellResult> = cells
+        .iter()
+        .map(|c| finish_cell(c, done.remove(&c.key()).expect("every cell finished")))
+        .collect();
+    mark_growth(&mut results);
+    write_outputs(&results, &cfg, &args.out, !args.no_charts, manifest)?;
     println!("{}", output::summary(&results, secs, total_trials));
     println!(
         "tables: {}/results.csv, results.parquet; charts: {}/*.svg, *.png",
         args.out.display(),
         args.out.display()
     );
+    Ok(())
+}
+
+/// `phocas merge`: combines shard folders into the table a single run produces.
+pub fn merge(args: &MergeArgs) -> Result<(), Error> {
+    let mut ids = Vec::new();
+    let mut done = std::collections::HashMap::new();
+    for p in &args.parts {
+        let id = RunId::load(p)?.ok_or_else(|| {
+            Error::Invalid(format!(
+                "{}: no run.json: not a verify-bounds output folder",
+                p.display()
+            ))
+        })?;
+        done.extend(checkpoint::load(p)?);
+        ids.push((p, id));
+    }
+    let (p0, first) = &ids[0];
+    let count = first.shard.map_or(1, |s| s.count);
+    let mut seen = vec![false; count];
+    for (p, id) in &ids {
+        let same = id.version == first.version
+            && id.config == first.config
+            && id.seed == first.seed
+            && id.trials == first.trials
+            && id.shard.map_or(1, |s| s.count) == count;
+        if !same {
+            return Err(Error::Invalid(format!(
+                "{} and {} come from different runs (version, config, seed, trials or shard count differ): merge only shards of one command",
+                p0.display(),
+                p.display()
+            )));
+        }
+        let i = id.shard.map_or(0, |s| s.index);
+        if std::mem::replace(&mut seen[i], true) {
+            return Err(Error::Invalid(format!("shard {i}/{count} is given twice")));
+        }
+    }
+    if let Some(i) = seen.iter().position(|s| !s) {
+        return Err(Error::Invalid(format!(
+            "shard {i}/{count} is missing: pass all {count} shard folders"
+        )));
+    }
+    let cfg = Config::parse(&first.config)?;
+    let (cells, _) = cfg.cells(first.trials);
+    let missing = cells
+        .iter()
+        .filter(|c| !done.contains_key(&c.key()))
+        .count();
+    if missing > 0 {
+        return Err(Error::Invalid(format!(
+            "{missing} of {} cells are not finished in the shard folders: rerun the unfinished shards (they resume)",
+            cells.len()
+        )));
+    }
+    let mut results: Vec<CellResult> = cells
+        .iter()
+        .map(|c| finish_cell(c, done.remove(&c.key()).expect("checked above")))
+        .collect();
+    mark_growth(&mut results);
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    let manifest = crate::report::manifest::Manifest::start(
+        "verify-bounds (merged)",
+        first.config.clone(),
+        cfg.seed,
+    );
+    write_outputs(&results, &cfg, &args.out, !args.no_charts, manifest)?;
+    let trials: usize = cells.iter().map(|c| c.trials).sum();
+    let secs: f64 = results.iter().map(|r| r.seconds).sum();
+    println!("{}", output::summary(&results, secs, trials));
+    println!("merged {} shards into {}", count, args.out.display());
     Ok(())
 }
