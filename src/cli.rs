@@ -39,6 +39,10 @@ enum Command {
     Aggregate(AggregateArgs),
     /// Monte Carlo check of the paper's bounds (Lemma 1, Theorems 1-2, Propositions 1-3).
     VerifyBounds(phocas::montecarlo::VerifyArgs),
+    /// Train the paper's MLP once with m simulated workers (every knob a flag).
+    Train(phocas::sgd::train::TrainArgs),
+    /// Reproduce the paper's section 5 figures on an MNIST-format data set.
+    Reproduce(phocas::sgd::train::ReproduceArgs),
     /// Combine the shard folders of `verify-bounds --shard I/N` into one table.
     Merge(phocas::montecarlo::MergeArgs),
     /// Synchronous SGD on objectives with known constants against Theorems 3 and 4.
@@ -145,6 +149,8 @@ fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Aggregate(a) => aggregate(&a),
         Command::VerifyBounds(a) => phocas::montecarlo::run(&a),
+        Command::Train(a) => phocas::sgd::train::train_cli(&a),
+        Command::Reproduce(a) => phocas::sgd::train::reproduce_cli(&a),
         Command::Merge(a) => phocas::montecarlo::merge(&a),
         Command::Converge(a) => phocas::sgd::converge::run_cli(&a),
         Command::BenchScaling(a) => phocas::bench::run(&a),

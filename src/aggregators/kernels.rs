@@ -91,17 +91,26 @@ where
 pub(crate) trait Keyed: Scalar {
     /// The key tile and the buffers of the exact Phocas route.
     fn parts(s: &mut Scratch) -> (&mut Vec<[Self::Key; W]>, &mut Vec<u128>, &mut Vec<i64>);
+    /// Fully sorts the first m wires of every lane with a register network, if the active
+    /// instruction set has one for m; returns whether it did.
+    fn sort_registers(tile: &mut [[Self::Key; W]], m: usize) -> bool;
 }
 
 impl Keyed for f32 {
     fn parts(s: &mut Scratch) -> (&mut Vec<[i32; W]>, &mut Vec<u128>, &mut Vec<i64>) {
         (&mut s.tiles32, &mut s.pairs, &mut s.keys)
     }
+    fn sort_registers(tile: &mut [[i32; W]], m: usize) -> bool {
+        super::dispatch::sort_registers_i32(tile, m)
+    }
 }
 
 impl Keyed for f64 {
     fn parts(s: &mut Scratch) -> (&mut Vec<[i64; W]>, &mut Vec<u128>, &mut Vec<i64>) {
         (&mut s.tiles64, &mut s.pairs, &mut s.keys)
+    }
+    fn sort_registers(tile: &mut [[i64; W]], m: usize) -> bool {
+        super::dispatch::sort_registers_i64(tile, m)
     }
 }
 
@@ -146,19 +155,23 @@ impl OrderPlan {
     }
 }
 
-/// Output group of wire w: wires of one group may end in any order among themselves.
+/// Output group of wire w: wires of one group may end in any order among themselves. The
+/// wires a rule sums are sorted (singleton groups), so sums run in increasing order of value
+/// whichever network (pruned list or full register sort) or path ran.
 fn class_of(m: usize, finish: Finish, w: usize) -> usize {
     match finish {
-        Finish::Trmean { b } => usize::from(w >= b) + usize::from(w >= m - b),
-        Finish::Rank { b } => usize::from(w >= b) + usize::from(w > b),
-        // Pairs (k, k + n) need the outer wires sorted, and the middle its two ends.
-        Finish::Phocas { b } => {
-            if b < w && w + 1 < m - b {
+        Finish::Trmean { b } => {
+            if w < b {
                 0
+            } else if w >= m - b {
+                1
             } else {
-                w + 1
+                w + 2
             }
         }
+        Finish::Rank { b } => usize::from(w >= b) + usize::from(w > b),
+        // Pairs (k, k + n) and the window sum need every wire sorted.
+        Finish::Phocas { .. } => w,
     }
 }
 
@@ -179,7 +192,7 @@ pub(crate) fn coordinatewise<T: Keyed>(
                 ws.with_scratch(|s| {
                     with_isa(
                         #[inline(always)]
-                        || network_chunk(x, c * chunk, o, net, finish, s),
+                        || network_chunk(x, c * chunk, o, net, finish, true, s),
                     )
                 });
             });
@@ -195,6 +208,7 @@ fn network_chunk<T: Keyed>(
     out: &mut [T],
     net: &[(u16, u16)],
     finish: Finish,
+    registers: bool,
     s: &mut Scratch,
 ) {
     let m = x.m();
@@ -205,7 +219,9 @@ fn network_chunk<T: Keyed>(
     let tile = &mut tiles[..m];
     for (t, o) in out.chunks_mut(W).enumerate() {
         load_keys(x, j0 + t * W, o.len(), tile);
-        sort_lanes(net, tile);
+        if !(registers && T::sort_registers(tile, m)) {
+            sort_lanes(net, tile);
+        }
         match finish {
             Finish::Trmean { b } => finish_trmean(tile, b, o),
             Finish::Rank { b } => {
@@ -262,9 +278,9 @@ fn lanes<K: Copy>(wire: &[K; W], base: usize) -> &[K; LANES] {
 fn sum_wires<T: Scalar>(wires: &[[T::Key; W]], base: usize) -> [f64; LANES] {
     let mut acc = [-0.0f64; LANES];
     for wire in wires {
-        let k = lanes(wire, base);
+        let v = values::<T>(wire, base);
         for l in 0..LANES {
-            acc[l] += T::from_key(k[l]).to_f64();
+            acc[l] += v[l];
         }
     }
     acc
@@ -293,6 +309,17 @@ fn dist(v: f64, y: f64) -> f64 {
     }
 }
 
+/// The values of lanes `base..base + LANES` of a wire, in f64.
+#[inline(always)]
+fn values<T: Scalar>(wire: &[T::Key; W], base: usize) -> [f64; LANES] {
+    let k = lanes(wire, base);
+    let mut v = [0.0f64; LANES];
+    for l in 0..LANES {
+        v[l] = T::from_key(k[l]).to_f64();
+    }
+    v
+}
+
 #[inline(always)]
 fn finish_phocas<T: Scalar>(
     tile: &[[T::Key; W]],
@@ -306,25 +333,25 @@ fn finish_phocas<T: Scalar>(
     let mid = (m - 2 * b) as f64;
     for (blk, o) in out.chunks_mut(LANES).enumerate() {
         let base = blk * LANES;
-        let mut acc = sum_wires::<T>(&tile[b..n], base);
+        let centre = sum_wires::<T>(&tile[b..n], base);
         let mut y = [0.0f64; LANES];
         let mut keep_max = [0.0f64; LANES];
-        let mut lose_min = [f64::INFINITY; LANES];
-        let (lo_end, hi_end) = (lanes(&tile[b], base), lanes(&tile[n - 1], base));
+        let (lo_end, hi_end) = (values::<T>(&tile[b], base), values::<T>(&tile[n - 1], base));
         for l in 0..LANES {
-            y[l] = acc[l] / mid;
-            let da = dist(T::from_key(lo_end[l]).to_f64(), y[l]);
-            let dc = dist(T::from_key(hi_end[l]).to_f64(), y[l]);
+            y[l] = centre[l] / mid;
+            let (da, dc) = (dist(lo_end[l], y[l]), dist(hi_end[l], y[l]));
             keep_max[l] = if da > dc { da } else { dc };
         }
+        // Pair k keeps its upper value when that one is strictly nearer; the window of kept
+        // values then starts at `low` = the number of such pairs.
+        let mut low = [0.0f64; LANES];
+        let mut lose_min = [f64::INFINITY; LANES];
         for k in 0..b {
-            let (lo, hi) = (lanes(&tile[k], base), lanes(&tile[k + n], base));
+            let (a, c) = (values::<T>(&tile[k], base), values::<T>(&tile[k + n], base));
             for l in 0..LANES {
-                let a = T::from_key(lo[l]).to_f64();
-                let c = T::from_key(hi[l]).to_f64();
-                let (da, dc) = (dist(a, y[l]), dist(c, y[l]));
+                let (da, dc) = (dist(a[l], y[l]), dist(c[l], y[l]));
                 let upper = da > dc;
-                acc[l] += if upper { c } else { a };
+                low[l] += if upper { 1.0 } else { 0.0 };
                 let (lose, keep) = if upper { (da, dc) } else { (dc, da) };
                 lose_min[l] = if lose < lose_min[l] {
                     lose
@@ -338,6 +365,27 @@ fn finish_phocas<T: Scalar>(
                 };
             }
         }
+        // Sum of the window [low, low + n) in increasing order of value, from -0.0 (adding
+        // -0.0 for the wires outside changes nothing).
+        let mut sum = [-0.0f64; LANES];
+        for (k, wire) in tile[..b].iter().enumerate() {
+            let v = values::<T>(wire, base);
+            for l in 0..LANES {
+                sum[l] += if k as f64 >= low[l] { v[l] } else { -0.0 };
+            }
+        }
+        for wire in &tile[b..n] {
+            let v = values::<T>(wire, base);
+            for l in 0..LANES {
+                sum[l] += v[l];
+            }
+        }
+        for (k, wire) in tile[n..].iter().enumerate() {
+            let v = values::<T>(wire, base);
+            for l in 0..LANES {
+                sum[l] += if (k as f64) < low[l] { v[l] } else { -0.0 };
+            }
+        }
         let (first, last) = (lanes(&tile[0], base), lanes(&tile[m - 1], base));
         for (l, v) in o.iter_mut().enumerate() {
             // A tie between a dropped and a kept value, unless all m values are equal.
@@ -347,7 +395,7 @@ fn finish_phocas<T: Scalar>(
                 lane.extend(tile.iter().map(|w| T::from_key(w[base + l]).key64()));
                 phocas_exact::<T>(lane, b, y[l], pairs)
             } else {
-                acc[l] / n as f64
+                sum[l] / n as f64
             };
             *v = T::from_f64(r);
         }
@@ -428,8 +476,9 @@ fn selection<T: Scalar>(x: MatrixView<'_, T>, ws: &Workspace, out: &mut [T], fin
     });
 }
 
-/// Trmean_b of one coordinate's keys, by two selections (never a full sort, never "sum minus
-/// extremes"). Permutes `keys`. Expected time O(m).
+/// Trmean_b of one coordinate's keys: two selections split off the middle m - 2b values
+/// (never "sum minus extremes"), which are then sorted and summed in increasing order, as on
+/// the network path. Permutes `keys`. Time O(m + (m - 2b) log(m - 2b)).
 fn trimmed_mean<T: Scalar>(keys: &mut [i64], b: usize) -> f64 {
     let m = keys.len();
     let n = m - 2 * b;
@@ -440,8 +489,10 @@ fn trimmed_mean<T: Scalar>(keys: &mut [i64], b: usize) -> f64 {
     if n < upper.len() {
         upper.select_nth_unstable(n - 1);
     }
+    let middle = &mut upper[..n];
+    middle.sort_unstable();
     let mut s = -0.0;
-    for &k in &upper[..n] {
+    for &k in middle.iter() {
         s += T::from_key64(k).to_f64();
     }
     s / n as f64
@@ -460,6 +511,8 @@ mod tests {
             f32::NEG_INFINITY,
             0.0,
             -0.0,
+            1e20,
+            -1e20,
             1.0,
             2.0,
         ]
@@ -477,57 +530,63 @@ mod tests {
             .collect()
     }
 
-    fn run<T: Keyed>(x: &[T], m: usize, d: usize, finish: Finish, limit: usize) -> Vec<T> {
+    /// The rule on every path: 0 = selection, 1 = list network, 2 = register network (when
+    /// the CPU has one for m; else the list network again).
+    fn run<T: Keyed>(x: &[T], m: usize, d: usize, finish: Finish, path: usize) -> Vec<T> {
         let plan = OrderPlan::new(m, finish);
         let ws = Workspace::new();
         let mut out = vec![T::default(); d];
         let view = MatrixView::new(x, m, d).unwrap();
         match &plan.net {
-            Some(net) if m <= limit => {
+            Some(net) if path > 0 => {
                 let mut s = Scratch::default();
-                network_chunk(view, 0, &mut out, net.comparators(), plan.finish, &mut s);
+                let net = net.comparators();
+                network_chunk(view, 0, &mut out, net, plan.finish, path == 2, &mut s);
             }
             _ => selection(view, &ws, &mut out, plan.finish),
         }
         out
     }
 
-    /// The network and the selection paths agree: exactly for ranks, and for means up to the
-    /// order of summation (values here are small integers, halves and specials: exact sums).
+    fn same<T: Scalar>(a: T, b: T) -> bool {
+        let (x, y) = (a.to_f64(), b.to_f64());
+        (x.is_nan() && y.is_nan()) || a.key64() == b.key64()
+    }
+
+    /// Every path computes the same bits: sums run in increasing order of value everywhere.
     #[test]
-    fn network_agrees_with_selection() {
-        for m in [1, 2, 3, 4, 5, 7, 8, 16, 20, 33] {
+    fn all_paths_agree_bit_for_bit() {
+        for m in [1, 2, 3, 4, 5, 7, 8, 16, 20, 31, 32, 33, 50] {
             let d = 130;
-            let x32: Vec<f32> = matrix(m, d, m as u64)
-                .into_iter()
-                .map(|v| if v.is_finite() { v.round() } else { v })
-                .collect();
-            let x64: Vec<f64> = x32.iter().map(|&v| f64::from(v)).collect();
+            let x32 = matrix(m, d, m as u64);
+            let x64: Vec<f64> = x32.iter().map(|&v| f64::from(v) * 1.000_000_1).collect();
             for b in 0..=crate::aggregators::max_trim(m) {
                 for f in [
                     Finish::Trmean { b },
                     Finish::Rank { b },
                     Finish::Phocas { b },
                 ] {
-                    let a = run(&x32, m, d, f, usize::MAX);
-                    let s = run(&x32, m, d, f, 0);
-                    for j in 0..d {
-                        assert!(
-                            a[j].to_bits() == s[j].to_bits() || (a[j].is_nan() && s[j].is_nan()),
-                            "f32 m={m} {f:?} j={j}: network {} selection {}",
-                            a[j],
-                            s[j]
-                        );
-                    }
-                    let a = run(&x64, m, d, f, usize::MAX);
-                    let s = run(&x64, m, d, f, 0);
-                    for j in 0..d {
-                        assert!(
-                            a[j].to_bits() == s[j].to_bits() || (a[j].is_nan() && s[j].is_nan()),
-                            "f64 m={m} {f:?} j={j}: network {} selection {}",
-                            a[j],
-                            s[j]
-                        );
+                    let s32 = run(&x32, m, d, f, 0);
+                    let s64 = run(&x64, m, d, f, 0);
+                    for path in [1, 2] {
+                        let a = run(&x32, m, d, f, path);
+                        for j in 0..d {
+                            assert!(
+                                same(a[j], s32[j]),
+                                "f32 m={m} {f:?} path {path} j={j}: {} vs selection {}",
+                                a[j],
+                                s32[j]
+                            );
+                        }
+                        let a = run(&x64, m, d, f, path);
+                        for j in 0..d {
+                            assert!(
+                                same(a[j], s64[j]),
+                                "f64 m={m} {f:?} path {path} j={j}: {} vs selection {}",
+                                a[j],
+                                s64[j]
+                            );
+                        }
                     }
                 }
             }
@@ -547,8 +606,10 @@ mod tests {
             4.0,
             f32::INFINITY,
         ];
-        let out = run(&col, 7, 1, Finish::Phocas { b: 2 }, usize::MAX);
-        assert!(out[0].is_nan(), "{}", out[0]);
+        for path in 0..3 {
+            let out = run(&col, 7, 1, Finish::Phocas { b: 2 }, path);
+            assert!(out[0].is_nan(), "path {path}: {}", out[0]);
+        }
     }
 
     #[test]

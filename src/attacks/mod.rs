@@ -194,58 +194,88 @@ pub(crate) struct ColumnStats {
     pub max: f64,
 }
 
-pub(crate) fn column_stats<T: Scalar>(t: &Target<'_, T>, j: usize) -> ColumnStats {
-    let (mut sum, mut sum_all, mut count) = (0.0, 0.0, 0usize);
-    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-    for i in 0..t.m {
-        let v = t.x[i * t.d + j].to_f64();
-        sum_all += v;
-        if !t.mask[i * t.d + j] {
-            sum += v;
-            count += 1;
-            min = min.min(v);
-            max = max.max(v);
-        }
-    }
-    let mean = if count > 0 { sum / count as f64 } else { 0.0 };
-    let mut ss = 0.0;
-    for i in 0..t.m {
-        if !t.mask[i * t.d + j] {
-            let v = t.x[i * t.d + j].to_f64() - mean;
-            ss += v * v;
-        }
-    }
-    let std = if count > 0 {
-        (ss / count as f64).sqrt()
-    } else {
-        0.0
-    };
-    ColumnStats {
-        sum,
-        sum_all,
-        count,
-        mean,
-        std,
-        min,
-        max,
-    }
+thread_local! {
+    /// Per-thread scratch of [`per_column`]: reused across calls, so attacks allocate nothing
+    /// per round once warm.
+    static COLUMN_SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Calls `f(j, stats)` for every coordinate that has a Byzantine entry, then writes the value
-/// it returns into all of that coordinate's Byzantine entries.
+/// Calls `f(stats)` for every coordinate that has a Byzantine entry, then writes the value it
+/// returns into all of that coordinate's Byzantine entries. Statistics are gathered in
+/// row-major passes (cache-friendly for large d): O(md).
 pub(crate) fn per_column<T: Scalar>(t: Target<'_, T>, f: impl Fn(&ColumnStats) -> f64) {
-    for j in 0..t.d {
-        if !(0..t.m).any(|i| t.mask[i * t.d + j]) {
-            continue;
-        }
-        let s = column_stats(&t, j);
-        let v = T::from_f64(f(&s));
-        for i in 0..t.m {
-            if t.mask[i * t.d + j] {
-                t.x[i * t.d + j] = v;
+    let (m, d) = (t.m, t.d);
+    COLUMN_SCRATCH.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        buf.clear();
+        buf.resize(7 * d, 0.0);
+        let (sum, rest) = buf.split_at_mut(d);
+        let (sum_all, rest) = rest.split_at_mut(d);
+        let (count, rest) = rest.split_at_mut(d);
+        let (min, rest) = rest.split_at_mut(d);
+        let (max, rest) = rest.split_at_mut(d);
+        let (ss, any) = rest.split_at_mut(d);
+        min.fill(f64::INFINITY);
+        max.fill(f64::NEG_INFINITY);
+        for i in 0..m {
+            let row = &t.x[i * d..(i + 1) * d];
+            let mrow = &t.mask[i * d..(i + 1) * d];
+            for j in 0..d {
+                let v = row[j].to_f64();
+                sum_all[j] += v;
+                if mrow[j] {
+                    any[j] = 1.0;
+                } else {
+                    sum[j] += v;
+                    count[j] += 1.0;
+                    min[j] = min[j].min(v);
+                    max[j] = max[j].max(v);
+                }
             }
         }
-    }
+        for i in 0..m {
+            let row = &t.x[i * d..(i + 1) * d];
+            let mrow = &t.mask[i * d..(i + 1) * d];
+            for j in 0..d {
+                if !mrow[j] {
+                    let mean = if count[j] > 0.0 {
+                        sum[j] / count[j]
+                    } else {
+                        0.0
+                    };
+                    let dv = row[j].to_f64() - mean;
+                    ss[j] += dv * dv;
+                }
+            }
+        }
+        // the value for each corrupted coordinate, stored in `sum_all`'s slot once read
+        for j in 0..d {
+            if any[j] == 0.0 {
+                continue;
+            }
+            let c = count[j];
+            let mean = if c > 0.0 { sum[j] / c } else { 0.0 };
+            let st = ColumnStats {
+                sum: sum[j],
+                sum_all: sum_all[j],
+                count: c as usize,
+                mean,
+                std: if c > 0.0 { (ss[j] / c).sqrt() } else { 0.0 },
+                min: min[j],
+                max: max[j],
+            };
+            ss[j] = f(&st);
+        }
+        for i in 0..m {
+            let row = &mut t.x[i * d..(i + 1) * d];
+            let mrow = &t.mask[i * d..(i + 1) * d];
+            for j in 0..d {
+                if mrow[j] {
+                    row[j] = T::from_f64(ss[j]);
+                }
+            }
+        }
+    });
 }
 
 /// A registry entry for an attack.

@@ -4,6 +4,7 @@
 
 pub mod double_well;
 pub mod mlp;
+pub mod mlp_task;
 pub mod quadratic;
 
 use crate::rng::Rng;

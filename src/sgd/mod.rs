@@ -12,6 +12,7 @@
 //! (r T + t)(m + 1) + m, so a run is bit-identical for any thread count.
 
 pub mod converge;
+pub mod train;
 
 use crate::aggregators::{AggregateExt, Aggregator, Workspace};
 use crate::attacks::{Attack, AttackExt, Corruption, Target};
@@ -59,6 +60,9 @@ pub struct Round<'a, T> {
     pub x: &'a [T],
     /// The aggregate used to step from x_t (None after the last round).
     pub agg: Option<&'a [T]>,
+    /// The m x d matrix the server received in round t, and which entries were Byzantine
+    /// (None after the last round).
+    pub received: Option<(&'a [T], &'a [bool])>,
 }
 
 /// A per-round metric (argmin-style observer).
@@ -166,6 +170,7 @@ pub fn run<O: Objective>(
             t,
             x,
             agg: Some(&buf.agg),
+            received: Some((&buf.grads, &buf.mask)),
         };
         for o in observers.iter_mut() {
             o.observe(obj, &r, &mut buf.obs_scratch);
@@ -184,6 +189,7 @@ pub fn run<O: Objective>(
         t: spec.rounds,
         x,
         agg: None,
+        received: None,
     };
     for o in observers.iter_mut() {
         o.observe(obj, &r, &mut buf.obs_scratch);
