@@ -507,8 +507,8 @@ pub fn accuracy_panel(title: &str, results: &[TrainResult], zoom: bool) -> Panel
 /// Arguments of `phocas train`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// Rule.
-    #[arg(long, default_value = "phocas")]
+    /// Rule (registry name; see `phocas --help`).
+    #[arg(long, default_value = "mean")]
     pub rule: String,
     /// Rule parameter: b (trmean, phocas) or assumed q (krum, multikrum).
     #[arg(long)]

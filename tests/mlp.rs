@@ -1,0 +1,97 @@
+//! The MLP path end to end through the real binary: data errors, and short trainings on the
+//! real Fashion-MNIST files when they are installed (CI installs Debian's dataset-fashion-mnist).
+
+use std::path::Path;
+use std::process::Command;
+
+const REAL: &str = "/usr/share/datasets/fashion-mnist";
+
+fn train(data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_phocas"))
+        .args(["--threads", "2", "train", "--data-dir"])
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn final_accuracy(stdout: &[u8]) -> f64 {
+    let s = String::from_utf8_lossy(stdout);
+    let line = s.lines().find(|l| l.contains("final accuracy")).unwrap();
+    line.split("final accuracy ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn missing_data_directory_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = train(&dir.path().join("nope"), &dir.path().join("out"), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.starts_with("error:"), "{e}");
+    assert!(e.contains("apt-get install dataset-fashion-mnist"), "{e}");
+    assert!(!e.contains("panicked"));
+}
+
+#[test]
+fn bad_parameters_are_rejected_before_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = train(
+        Path::new(REAL),
+        &dir.path().join("out"),
+        &["--rule", "trmean", "--b", "10"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("at most 9"));
+}
+
+#[test]
+fn trains_on_real_data_and_the_attack_separates_the_rules() {
+    if !Path::new(REAL).exists() {
+        eprintln!("skipped: {REAL} is absent (apt-get install dataset-fashion-mnist)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let common = ["--rounds", "40", "--eval-every", "20"];
+    // Mean without attack learns: well above chance (0.1) after 40 rounds.
+    let o = train(
+        Path::new(REAL),
+        &dir.path().join("a"),
+        &[&common[..], &["--rule", "mean"]].concat(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let clean = final_accuracy(&o.stdout);
+    assert!(clean > 0.5, "mean, no attack: {clean}");
+    // The omniscient attack (6 of 20 workers) destroys Mean ...
+    let atk = ["--attack", "omniscient", "--q", "6"];
+    let o = train(
+        Path::new(REAL),
+        &dir.path().join("b"),
+        &[&common[..], &atk, &["--rule", "mean"]].concat(),
+    );
+    assert!(o.status.success());
+    let broken = final_accuracy(&o.stdout);
+    assert!(
+        broken.is_nan() || broken < 0.2,
+        "mean under omniscient: {broken}"
+    );
+    // ... but not Phocas with b = 6.
+    let o = train(
+        Path::new(REAL),
+        &dir.path().join("c"),
+        &[&common[..], &atk, &["--rule", "phocas", "--b", "6"]].concat(),
+    );
+    assert!(o.status.success());
+    let robust = final_accuracy(&o.stdout);
+    assert!(robust > 0.5, "phocas under omniscient: {robust}");
+    assert!(dir.path().join("c/rounds.parquet").exists());
+    assert!(dir.path().join("c/accuracy.png").exists());
+}
