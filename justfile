@@ -21,3 +21,19 @@ aggregate *ARGS:
 # Cost of every rule as m and d grow (fitted exponents, ns per value, memory-speed ratios).
 bench-scaling *ARGS:
     cargo run --release -- bench-scaling {{ARGS}}
+
+# Convergence experiments against Theorems 3 and 4 (quadratic and double-well objectives).
+converge *ARGS:
+    cargo run --release -- converge {{ARGS}}
+
+# Train the paper's MLP once (every knob a flag), e.g. `just train --rule phocas --b 6 --attack omniscient --q 6`.
+train *ARGS:
+    cargo run --release -- train {{ARGS}}
+
+# Reproduce the paper's section 5: fig2, fig3, fig4, theorem4 or all.
+reproduce FIGURE *ARGS:
+    cargo run --release -- reproduce {{FIGURE}} {{ARGS}}
+
+# Run (or reuse) every experiment and write reports/REPORT.md.
+report *ARGS:
+    cargo run --release -- report {{ARGS}}

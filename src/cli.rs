@@ -43,6 +43,8 @@ enum Command {
     Train(phocas::sgd::train::TrainArgs),
     /// Reproduce the paper's section 5 figures on an MNIST-format data set.
     Reproduce(phocas::sgd::train::ReproduceArgs),
+    /// Run (or reuse) every experiment and write reports/REPORT.md.
+    Report(phocas::report::document::ReportArgs),
     /// Combine the shard folders of `verify-bounds --shard I/N` into one table.
     Merge(phocas::montecarlo::MergeArgs),
     /// Synchronous SGD on objectives with known constants against Theorems 3 and 4.
@@ -151,6 +153,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::VerifyBounds(a) => phocas::montecarlo::run(&a),
         Command::Train(a) => phocas::sgd::train::train_cli(&a),
         Command::Reproduce(a) => phocas::sgd::train::reproduce_cli(&a),
+        Command::Report(a) => phocas::report::document::run(&a),
         Command::Merge(a) => phocas::montecarlo::merge(&a),
         Command::Converge(a) => phocas::sgd::converge::run_cli(&a),
         Command::BenchScaling(a) => phocas::bench::run(&a),

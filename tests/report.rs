@@ -1,0 +1,47 @@
+//! `phocas report`: one command regenerates the report; inputs unchanged are reused; a forced
+//! rerun with the same seeds gives identical tables.
+
+use std::process::Command;
+
+fn report(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_phocas"))
+        .args(["report", "--quick", "--skip-mlp", "--skip-bench", "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn report_is_reproducible_and_reuses_unchanged_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let o = report(&out, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+    for claim in [
+        "Lemma 1",
+        "Proposition 1",
+        "Theorem 1",
+        "Theorem 2",
+        "Theorem 3",
+        "Theorem 4",
+    ] {
+        assert!(md.contains(claim), "REPORT.md lacks {claim}");
+    }
+    assert!(md.contains("verify-bounds/verdicts.png"));
+    let t1 = std::fs::read(out.join("verify-bounds/results.csv")).unwrap();
+    let c1 = std::fs::read(out.join("convergence/rounds.csv")).unwrap();
+    let o = report(&out, &[]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("reused"));
+    let o = report(&out, &["--force"]);
+    assert!(o.status.success());
+    assert_eq!(
+        std::fs::read(out.join("verify-bounds/results.csv")).unwrap(),
+        t1
+    );
+    assert_eq!(
+        std::fs::read(out.join("convergence/rounds.csv")).unwrap(),
+        c1
+    );
+}
