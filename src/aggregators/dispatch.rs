@@ -246,6 +246,196 @@ mod avx2 {
     }
 }
 
+/// Phocas sums and checks of one sorted tile on AVX2 (see `finish_phocas` in
+/// [`super::kernels`], which does the same operations in the same order in safe code).
+#[cfg(target_arch = "x86_64")]
+mod avx2_phocas {
+    use super::super::kernels::W;
+    use std::arch::x86_64::*;
+
+    /// Constants of the distance |v - y| with NaN counted as +infinity.
+    #[derive(Clone, Copy)]
+    struct Dist {
+        abs: __m256d,
+        inf: __m256d,
+    }
+
+    impl Dist {
+        #[inline(always)]
+        fn new() -> Self {
+            // SAFETY: only inlined into functions that run only on CPUs with AVX2.
+            unsafe {
+                Self {
+                    abs: _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX)),
+                    inf: _mm256_set1_pd(f64::INFINITY),
+                }
+            }
+        }
+        /// min(|v - y|, inf) is +inf for NaN (MINPD returns its second operand then).
+        #[inline(always)]
+        fn of(self, v: __m256d, y: __m256d) -> __m256d {
+            // SAFETY: as in `new`.
+            unsafe { _mm256_min_pd(_mm256_and_pd(_mm256_sub_pd(v, y), self.abs), self.inf) }
+        }
+    }
+
+    /// The f32 values of lanes 8g..8g+8 of a wire of i32 keys, as two f64 vectors.
+    #[inline(always)]
+    fn values32(wire: &[i32; W], g: usize) -> [__m256d; 2] {
+        let s: &[i32; 8] = wire[g * 8..g * 8 + 8].try_into().expect("8 lanes");
+        // SAFETY: reads the 32 bytes of `s`; AVX2 as in `Dist::new`.
+        unsafe {
+            let k = _mm256_loadu_si256(s.as_ptr().cast());
+            let bits = _mm256_xor_si256(k, _mm256_srli_epi32(_mm256_srai_epi32(k, 31), 1));
+            let f = _mm256_castsi256_ps(bits);
+            [
+                _mm256_cvtps_pd(_mm256_castps256_ps128(f)),
+                _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)),
+            ]
+        }
+    }
+
+    /// The f64 values of lanes 4g..4g+4 of a wire of i64 keys.
+    #[inline(always)]
+    fn values64(wire: &[i64; W], g: usize) -> [__m256d; 1] {
+        let s: &[i64; 4] = wire[g * 4..g * 4 + 4].try_into().expect("4 lanes");
+        // SAFETY: reads the 32 bytes of `s`; AVX2 as in `Dist::new`.
+        unsafe {
+            let k = _mm256_loadu_si256(s.as_ptr().cast());
+            let neg = _mm256_cmpgt_epi64(_mm256_setzero_si256(), k);
+            [_mm256_castsi256_pd(_mm256_xor_si256(
+                k,
+                _mm256_srli_epi64(neg, 1),
+            ))]
+        }
+    }
+
+    macro_rules! phocas_tile {
+        ($name:ident, $key:ty, $vals:ident, $lanes:expr, $parts:expr) => {
+            /// Writes the window mean and the centre of every lane; returns the lanes whose
+            /// separation check failed.
+            ///
+            /// # Safety
+            /// The CPU must support AVX2.
+            #[target_feature(enable = "avx2")]
+            pub(in super::super) unsafe fn $name(
+                tile: &[[$key; W]],
+                b: usize,
+                res: &mut [f64; W],
+                centre: &mut [f64; W],
+            ) -> u64 {
+                let m = tile.len();
+                let n = m - b;
+                let mid = _mm256_set1_pd((m - 2 * b) as f64);
+                let nf = _mm256_set1_pd(n as f64);
+                let (nz, one) = (_mm256_set1_pd(-0.0), _mm256_set1_pd(1.0));
+                let dist = Dist::new();
+                let mut tied = 0u64;
+                for g in 0..W / $lanes {
+                    let mut y = [nz; $parts];
+                    for wire in &tile[b..n] {
+                        let v = $vals(wire, g);
+                        for p in 0..$parts {
+                            y[p] = _mm256_add_pd(y[p], v[p]);
+                        }
+                    }
+                    let (lo, hi) = ($vals(&tile[b], g), $vals(&tile[n - 1], g));
+                    let mut keep_max = [nz; $parts];
+                    let mut low = [_mm256_setzero_pd(); $parts];
+                    let mut lose_min = [dist.inf; $parts];
+                    for p in 0..$parts {
+                        y[p] = _mm256_div_pd(y[p], mid);
+                        keep_max[p] = _mm256_max_pd(dist.of(lo[p], y[p]), dist.of(hi[p], y[p]));
+                    }
+                    for k in 0..b {
+                        let (a, c) = ($vals(&tile[k], g), $vals(&tile[k + n], g));
+                        for p in 0..$parts {
+                            let (da, dc) = (dist.of(a[p], y[p]), dist.of(c[p], y[p]));
+                            let upper = _mm256_cmp_pd(da, dc, _CMP_GT_OQ);
+                            low[p] = _mm256_add_pd(low[p], _mm256_and_pd(upper, one));
+                            lose_min[p] = _mm256_min_pd(lose_min[p], _mm256_max_pd(da, dc));
+                            keep_max[p] = _mm256_max_pd(keep_max[p], _mm256_min_pd(da, dc));
+                        }
+                    }
+                    let mut sum = [nz; $parts];
+                    for (k, wire) in tile[..b].iter().enumerate() {
+                        let (v, kf) = ($vals(wire, g), _mm256_set1_pd(k as f64));
+                        for p in 0..$parts {
+                            let inside = _mm256_cmp_pd(kf, low[p], _CMP_GE_OQ);
+                            sum[p] = _mm256_blendv_pd(sum[p], _mm256_add_pd(sum[p], v[p]), inside);
+                        }
+                    }
+                    for wire in &tile[b..n] {
+                        let v = $vals(wire, g);
+                        for p in 0..$parts {
+                            sum[p] = _mm256_add_pd(sum[p], v[p]);
+                        }
+                    }
+                    for (k, wire) in tile[n..].iter().enumerate() {
+                        let (v, kf) = ($vals(wire, g), _mm256_set1_pd(k as f64));
+                        for p in 0..$parts {
+                            let inside = _mm256_cmp_pd(kf, low[p], _CMP_LT_OQ);
+                            sum[p] = _mm256_blendv_pd(sum[p], _mm256_add_pd(sum[p], v[p]), inside);
+                        }
+                    }
+                    for p in 0..$parts {
+                        let at = g * $lanes + p * 4;
+                        let r: &mut [f64; 4] = (&mut res[at..at + 4]).try_into().expect("4");
+                        _mm256_storeu_pd(r.as_mut_ptr(), _mm256_div_pd(sum[p], nf));
+                        let c: &mut [f64; 4] = (&mut centre[at..at + 4]).try_into().expect("4");
+                        _mm256_storeu_pd(c.as_mut_ptr(), y[p]);
+                        if b > 0 {
+                            let bad = _mm256_cmp_pd(lose_min[p], keep_max[p], _CMP_LE_OQ);
+                            tied |= (_mm256_movemask_pd(bad) as u64) << at;
+                        }
+                    }
+                }
+                tied
+            }
+        };
+    }
+
+    phocas_tile!(phocas_i32, i32, values32, 8, 2);
+    phocas_tile!(phocas_i64, i64, values64, 4, 1);
+}
+
+/// The Phocas window means and centres of a sorted tile on AVX2 (`None` if AVX2 is not
+/// active); `Some(mask)` of the lanes whose separation check failed.
+pub(crate) fn phocas_tile_i32(
+    tile: &[[i32; super::kernels::W]],
+    b: usize,
+    res: &mut [f64; super::kernels::W],
+    centre: &mut [f64; super::kernels::W],
+) -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if isa() == Isa::Avx2 {
+            // SAFETY: `isa()` is `Avx2` only after `is_x86_feature_detected!("avx2")`.
+            return Some(unsafe { avx2_phocas::phocas_i32(tile, b, res, centre) });
+        }
+    }
+    let _ = (tile, b, res, centre);
+    None
+}
+
+/// Like [`phocas_tile_i32`], for i64 keys.
+pub(crate) fn phocas_tile_i64(
+    tile: &[[i64; super::kernels::W]],
+    b: usize,
+    res: &mut [f64; super::kernels::W],
+    centre: &mut [f64; super::kernels::W],
+) -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if isa() == Isa::Avx2 {
+            // SAFETY: `isa()` is `Avx2` only after `is_x86_feature_detected!("avx2")`.
+            return Some(unsafe { avx2_phocas::phocas_i64(tile, b, res, centre) });
+        }
+    }
+    let _ = (tile, b, res, centre);
+    None
+}
+
 /// Largest m sorted by the register networks.
 pub(crate) const REGISTER_MAX_M: usize = 32;
 

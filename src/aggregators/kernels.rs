@@ -94,6 +94,14 @@ pub(crate) trait Keyed: Scalar {
     /// Fully sorts the first m wires of every lane with a register network, if the active
     /// instruction set has one for m; returns whether it did.
     fn sort_registers(tile: &mut [[Self::Key; W]], m: usize) -> bool;
+    /// The Phocas window means and centres of a sorted tile with the instruction set's own
+    /// kernel, if it has one: `Some(mask of lanes whose check failed)`.
+    fn phocas_registers(
+        tile: &[[Self::Key; W]],
+        b: usize,
+        res: &mut [f64; W],
+        centre: &mut [f64; W],
+    ) -> Option<u64>;
 }
 
 impl Keyed for f32 {
@@ -103,6 +111,14 @@ impl Keyed for f32 {
     fn sort_registers(tile: &mut [[i32; W]], m: usize) -> bool {
         super::dispatch::sort_registers_i32(tile, m)
     }
+    fn phocas_registers(
+        tile: &[[i32; W]],
+        b: usize,
+        res: &mut [f64; W],
+        centre: &mut [f64; W],
+    ) -> Option<u64> {
+        super::dispatch::phocas_tile_i32(tile, b, res, centre)
+    }
 }
 
 impl Keyed for f64 {
@@ -111,6 +127,14 @@ impl Keyed for f64 {
     }
     fn sort_registers(tile: &mut [[i64; W]], m: usize) -> bool {
         super::dispatch::sort_registers_i64(tile, m)
+    }
+    fn phocas_registers(
+        tile: &[[i64; W]],
+        b: usize,
+        res: &mut [f64; W],
+        centre: &mut [f64; W],
+    ) -> Option<u64> {
+        super::dispatch::phocas_tile_i64(tile, b, res, centre)
     }
 }
 
@@ -229,7 +253,7 @@ fn network_chunk<T: Keyed>(
                     *v = T::from_key(k);
                 }
             }
-            Finish::Phocas { b } => finish_phocas(tile, b, o, pairs, lane),
+            Finish::Phocas { b } => finish_phocas(tile, b, registers, o, pairs, lane),
         }
     }
 }
@@ -321,24 +345,57 @@ fn values<T: Scalar>(wire: &[T::Key; W], base: usize) -> [f64; LANES] {
 }
 
 #[inline(always)]
-fn finish_phocas<T: Scalar>(
+fn finish_phocas<T: Keyed>(
     tile: &[[T::Key; W]],
     b: usize,
+    registers: bool,
     out: &mut [T],
     pairs: &mut Vec<u128>,
     lane: &mut Vec<i64>,
 ) {
     let m = tile.len();
+    let mut res = [0.0f64; W];
+    let mut centre = [0.0f64; W];
+    let tied = match registers {
+        true => T::phocas_registers(tile, b, &mut res, &mut centre),
+        false => None,
+    }
+    .unwrap_or_else(|| phocas_lanes::<T>(tile, b, &mut res, &mut centre));
+    for (l, (v, r)) in out.iter_mut().zip(res).enumerate() {
+        *v = T::from_f64(r);
+    }
+    if tied != 0 {
+        for (l, v) in out.iter_mut().enumerate() {
+            // A tie between a dropped and a kept value, unless all m values are equal.
+            if tied >> l & 1 == 1 && tile[0][l] != tile[m - 1][l] {
+                lane.clear();
+                lane.extend(tile.iter().map(|w| T::from_key(w[l]).key64()));
+                *v = T::from_f64(phocas_exact::<T>(lane, b, centre[l], pairs));
+            }
+        }
+    }
+}
+
+/// Phocas on a sorted tile, in safe code: writes each lane's window mean and centre, returns
+/// the lanes whose separation check failed (bit l for lane l).
+#[inline(always)]
+fn phocas_lanes<T: Scalar>(
+    tile: &[[T::Key; W]],
+    b: usize,
+    res: &mut [f64; W],
+    centre: &mut [f64; W],
+) -> u64 {
+    let m = tile.len();
     let n = m - b;
     let mid = (m - 2 * b) as f64;
-    for (blk, o) in out.chunks_mut(LANES).enumerate() {
+    let mut tied = 0u64;
+    for blk in 0..W / LANES {
         let base = blk * LANES;
-        let centre = sum_wires::<T>(&tile[b..n], base);
-        let mut y = [0.0f64; LANES];
+        let mut y = sum_wires::<T>(&tile[b..n], base);
         let mut keep_max = [0.0f64; LANES];
         let (lo_end, hi_end) = (values::<T>(&tile[b], base), values::<T>(&tile[n - 1], base));
         for l in 0..LANES {
-            y[l] = centre[l] / mid;
+            y[l] /= mid;
             let (da, dc) = (dist(lo_end[l], y[l]), dist(hi_end[l], y[l]));
             keep_max[l] = if da > dc { da } else { dc };
         }
@@ -353,16 +410,8 @@ fn finish_phocas<T: Scalar>(
                 let upper = da > dc;
                 low[l] += if upper { 1.0 } else { 0.0 };
                 let (lose, keep) = if upper { (da, dc) } else { (dc, da) };
-                lose_min[l] = if lose < lose_min[l] {
-                    lose
-                } else {
-                    lose_min[l]
-                };
-                keep_max[l] = if keep > keep_max[l] {
-                    keep
-                } else {
-                    keep_max[l]
-                };
+                lose_min[l] = if lose < lose_min[l] { lose } else { lose_min[l] };
+                keep_max[l] = if keep > keep_max[l] { keep } else { keep_max[l] };
             }
         }
         // Sum of the window [low, low + n) in increasing order of value, from -0.0 (adding
@@ -386,20 +435,15 @@ fn finish_phocas<T: Scalar>(
                 sum[l] += if (k as f64) < low[l] { v[l] } else { -0.0 };
             }
         }
-        let (first, last) = (lanes(&tile[0], base), lanes(&tile[m - 1], base));
-        for (l, v) in o.iter_mut().enumerate() {
-            // A tie between a dropped and a kept value, unless all m values are equal.
-            let tied = lose_min[l] <= keep_max[l] && first[l] != last[l];
-            let r = if tied {
-                lane.clear();
-                lane.extend(tile.iter().map(|w| T::from_key(w[base + l]).key64()));
-                phocas_exact::<T>(lane, b, y[l], pairs)
-            } else {
-                sum[l] / n as f64
-            };
-            *v = T::from_f64(r);
+        for l in 0..LANES {
+            res[base + l] = sum[l] / n as f64;
+            centre[base + l] = y[l];
+            if b > 0 && lose_min[l] <= keep_max[l] {
+                tied |= 1 << (base + l);
+            }
         }
     }
+    tied
 }
 
 /// Phocas_b of one coordinate by the definition, given its centre Trmean_b: the mean of the
