@@ -3,33 +3,40 @@
 //!
 //! Values are ordered by total-order integer keys (see [`crate::scalar`]), so NaN sorts beyond
 //! every finite value and is trimmed like any other extreme. Every coordinate is computed on
-//! its own, and the work is split into fixed chunks of coordinates, so the output is
-//! bit-identical for any number of threads (and any chunking).
+//! its own and the work is split into fixed chunks of coordinates, so the output is
+//! bit-identical for any number of threads. Every sum runs in f64, from -0.0, over values in
+//! increasing order, so the output is also the same on every path below and every instruction
+//! set, and does not depend on the order of the workers.
 //!
 //! Two paths, chosen by m alone:
 //!
-//! - **Network** (m <= [`network_limit`], default [`NETWORK_MAX_M`]). A tile of [`W`]
-//!   consecutive coordinates is read row by row: row i's slice of the tile *is* wire i of a
-//!   sorting network across 64 coordinates, so no transpose is needed. The slices are converted
-//!   to keys in per-thread scratch (m x 64 keys, in L1 for moderate m) and ordered by a
-//!   comparator network ([`super::network`]) whose every step is a branch-free min/max over the
-//!   64 lanes: SIMD lanes are coordinates. The network is pruned to what the rule reads (for
-//!   Trmean only the partition into the b smallest, the middle and the b largest). The rule's
-//!   value is then computed lane-wise in f64. Cost per coordinate: one network,
-//!   O(m log^2 m) comparisons, but 8-16 coordinates per instruction.
-//! - **Selection** (larger m). Each coordinate's keys are transposed into scratch and two
-//!   `select_nth_unstable` calls split off the middle: O(m) expected per coordinate, scalar.
+//! - **Network** (m <= [`network_limit`], default [`NETWORK_MAX_M`]). A span of coordinates
+//!   (about 512 KiB of rows) is first read row by row in long runs ([`pre_read`]), then
+//!   processed in tiles of [`W`] = 64 coordinates: row i's slice of the tile *is* wire i of a
+//!   sorting network across 64 coordinates, so no transpose is needed. The slices are
+//!   converted to keys in per-thread scratch (m x 64 keys) and ordered by a comparator network
+//!   whose every step is a branch-free min/max over the 64 lanes: SIMD lanes are
+//!   coordinates. With AVX2 and m <= 32 the network is Batcher's, spelled out in registers
+//!   ([`super::dispatch`]); otherwise Batcher's network is applied from its comparator list
+//!   ([`super::network`]), pruned where order does not matter (Trmean needs only the middle
+//!   sorted). The rule's value is then computed lane-wise in f64. Cost per coordinate: one
+//!   network, about m log2(m)^2 / 4 comparisons, but 8 or 16 coordinates per instruction.
+//! - **Selection** (m > [`network_limit`]). Each coordinate's keys are transposed into
+//!   scratch; two `select_nth_unstable` calls split off the middle, which is then sorted for
+//!   the sum: O(m) expected per coordinate plus the sort of the middle, scalar.
 //!
 //! Phocas on the network path. With the keys of one coordinate sorted as v_0 <= ... <= v_{m-1},
 //! centre y = Trmean_b and n = m - b, the values y is compared with are the b pairs
 //! (v_k, v_{k+n}), k < b, plus the middle v_b..v_{n-1}. Keeping the nearer of each pair (the
 //! lower one on equal distance) and the whole middle gives exactly the definition's set (the
 //! m - b values least in (distance, value)) whenever every value dropped is strictly farther
-//! than every value kept. The distance |v - y| is unimodal along the sorted values (rounding is
-//! monotone), so the largest kept distance is at the pairs' winners or the middle's two ends,
-//! and the check costs O(b). Lanes that fail it (exact distance ties between different values,
-//! such as -NaN and -inf both at distance +inf) take the exact scalar route: rank all m values
-//! by (distance, value) with a selection. Both routes sum in f64.
+//! than every value kept: the kept values are then the window v_low..v_{low+n-1}, where low
+//! counts the pairs won by their upper value, and are summed in that order. The distance
+//! |v - y| is unimodal along the sorted values (rounding is monotone), so the largest kept
+//! distance is at the pairs' winners or the middle's two ends, and the check costs O(b). Lanes
+//! that fail it (exact distance ties between different values, such as -NaN and -inf both at
+//! distance +inf) take the exact scalar route ([`phocas_exact`]): rank all m values by
+//! (distance, value) with a selection, and sum the kept ones in increasing order.
 
 use super::dispatch::with_isa;
 use super::network::Network;
@@ -67,6 +74,33 @@ pub fn set_network_limit(m: usize) {
 /// Comparators of Batcher's sorting network on m wires, before pruning (m <= 65536).
 pub fn sorting_network_len(m: usize) -> usize {
     Network::sorting(m).len()
+}
+
+/// Bytes of the rows one span covers: a span's m row slices stay in L2 (1 MiB and up on
+/// current x86-64 cores) while it is processed.
+const SPAN_BYTES: usize = 1 << 19;
+
+/// Coordinates per span of m rows of T: about [`SPAN_BYTES`] in all, a multiple of `unit`,
+/// at most `max`. Depends only on m and the storage type.
+pub(crate) fn span<T: Scalar>(m: usize, unit: usize, max: usize) -> usize {
+    (SPAN_BYTES / (m.max(1) * std::mem::size_of::<T>())).clamp(unit, max.max(unit)) / unit * unit
+}
+
+/// Touches one value per cache line of rows `[j0, j1)` of every row, one row after the other,
+/// so that the hardware prefetchers see long sequential runs and the span lands in cache
+/// before the kernel reads it in short interleaved pieces. Measured on the development
+/// machine (2-core Zen 4 VM), reading 20 rows in 256-byte pieces runs at about half the
+/// bandwidth of reading them in 32 KiB runs.
+#[inline(always)]
+pub(crate) fn pre_read<T: Scalar>(x: MatrixView<'_, T>, j0: usize, j1: usize) {
+    let step = (64 / std::mem::size_of::<T>()).max(1);
+    let mut acc = 0i64;
+    for i in 0..x.m() {
+        for v in x.row(i)[j0..j1].iter().step_by(step) {
+            acc = acc.wrapping_add(v.key64());
+        }
+    }
+    std::hint::black_box(acc);
 }
 
 /// Runs `f(chunk_index, chunk)` over fixed-size chunks of `out`, in parallel when there is
@@ -209,14 +243,17 @@ pub(crate) fn coordinatewise<T: Keyed>(
     let m = x.m();
     match &plan.net {
         Some(net) if m <= network_limit() => {
-            let chunk = (131_072 / m).max(W).next_multiple_of(W);
+            let chunk = span::<T>(m, W, 8192);
             let net = net.comparators();
             let finish = plan.finish;
             for_chunks(out, chunk, |c, o| {
                 ws.with_scratch(|s| {
                     with_isa(
                         #[inline(always)]
-                        || network_chunk(x, c * chunk, o, net, finish, true, s),
+                        || {
+                            pre_read(x, c * chunk, c * chunk + o.len());
+                            network_chunk(x, c * chunk, o, net, finish, true, s)
+                        },
                     )
                 });
             });
@@ -361,7 +398,7 @@ fn finish_phocas<T: Keyed>(
         false => None,
     }
     .unwrap_or_else(|| phocas_lanes::<T>(tile, b, &mut res, &mut centre));
-    for (l, (v, r)) in out.iter_mut().zip(res).enumerate() {
+    for (v, r) in out.iter_mut().zip(res) {
         *v = T::from_f64(r);
     }
     if tied != 0 {
@@ -410,8 +447,16 @@ fn phocas_lanes<T: Scalar>(
                 let upper = da > dc;
                 low[l] += if upper { 1.0 } else { 0.0 };
                 let (lose, keep) = if upper { (da, dc) } else { (dc, da) };
-                lose_min[l] = if lose < lose_min[l] { lose } else { lose_min[l] };
-                keep_max[l] = if keep > keep_max[l] { keep } else { keep_max[l] };
+                lose_min[l] = if lose < lose_min[l] {
+                    lose
+                } else {
+                    lose_min[l]
+                };
+                keep_max[l] = if keep > keep_max[l] {
+                    keep
+                } else {
+                    keep_max[l]
+                };
             }
         }
         // Sum of the window [low, low + n) in increasing order of value, from -0.0 (adding

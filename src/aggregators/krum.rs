@@ -16,10 +16,11 @@
 //! in chunk order, so the result is bit-identical for any number of threads. Values of 1e20 or
 //! bit-flipped floats square far beyond the f32 range; in f64 they do not overflow, and any
 //! non-finite distance (overflow past f64, NaN) counts as +infinity.
-//! Time: O(d m^2); extra space: O(m^2 min(d, 64)).
+//! Time: O(d m^2); extra space: m(m-1)/2 f64 per chunk (at most 64 chunks), and per thread
+//! 128 m f64 plus 16 m(m-1)/2 f64 accumulators.
 
 use super::dispatch::with_isa;
-use super::kernels::for_chunks;
+use super::kernels::{for_chunks, pre_read, span};
 use super::mean::mean_rows;
 use super::{check_shape, reject, Aggregator, RuleParams, Scratch, Workspace};
 use crate::error::Error;
@@ -237,31 +238,38 @@ fn distance_chunk<T: Scalar>(
     let tile = &mut rows64[..m];
     pair_acc.clear();
     pair_acc.resize(part.len(), [0.0; ACC]);
-    let mut j = j0;
-    while j < j1 {
-        let e = (j + SUB).min(j1);
-        for (i, dst) in tile.iter_mut().enumerate() {
-            let row = &x.row(i)[j..e];
-            if let Ok(src) = <&[T; SUB]>::try_from(row) {
-                for t in 0..SUB {
-                    dst[t] = src[t].to_f64();
-                }
-            } else {
-                // zero padding on both sides of a pair adds exactly nothing
-                for t in 0..SUB {
-                    dst[t] = row.get(t).map_or(0.0, |v| v.to_f64());
+    let span = span::<T>(m, SUB, 8192);
+    let mut s0 = j0;
+    while s0 < j1 {
+        let s1 = (s0 + span).min(j1);
+        pre_read(x, s0, s1);
+        let mut j = s0;
+        while j < s1 {
+            let e = (j + SUB).min(s1);
+            for (i, dst) in tile.iter_mut().enumerate() {
+                let row = &x.row(i)[j..e];
+                if let Ok(src) = <&[T; SUB]>::try_from(row) {
+                    for t in 0..SUB {
+                        dst[t] = src[t].to_f64();
+                    }
+                } else {
+                    // zero padding on both sides of a pair adds exactly nothing
+                    for t in 0..SUB {
+                        dst[t] = row.get(t).map_or(0.0, |v| v.to_f64());
+                    }
                 }
             }
-        }
-        let mut p = 0;
-        for i in 0..m {
-            let (a, rest) = tile[i..].split_first().expect("i < m");
-            for b in rest {
-                accumulate(&mut pair_acc[p], a, b);
-                p += 1;
+            let mut p = 0;
+            for i in 0..m {
+                let (a, rest) = tile[i..].split_first().expect("i < m");
+                for b in rest {
+                    accumulate(&mut pair_acc[p], a, b);
+                    p += 1;
+                }
             }
+            j = e;
         }
-        j = e;
+        s0 = s1;
     }
     for (v, acc) in part.iter_mut().zip(pair_acc.iter()) {
         *v = tree_sum(acc);

@@ -11,8 +11,15 @@ use crate::error::Error;
 use crate::matrix::MatrixView;
 use crate::scalar::Scalar;
 
-/// Coordinates per tile: the f64 accumulators (8 KiB) stay in L1 while the rows stream by.
-const TILE: usize = 1024;
+/// Coordinates per span: each row is read in runs of SPAN values (32 KiB of f32), long
+/// enough for the hardware prefetchers, into f64 accumulators (64 KiB) that stay in L2.
+/// Measured on the development machine (2-core Zen 4 VM, f32, m = 20, d = 10^6): adding one
+/// row at a time over 1024-coordinate tiles read 8.5 GB/s; 8 rows per pass over 8192
+/// coordinates, 25-30 GB/s, the speed of a plain read.
+const SPAN: usize = 8192;
+
+/// Rows added per pass over the accumulators.
+const FUSE: usize = 8;
 
 /// The averaging rule.
 #[derive(Clone, Debug)]
@@ -42,11 +49,11 @@ impl Mean {
 pub(crate) fn mean_rows<T: Scalar>(x: MatrixView<'_, T>, rows: Option<&[usize]>, out: &mut [T]) {
     let n = rows.map_or(x.m(), <[usize]>::len);
     // About 2^18 values per chunk: enough work to amortise a task, several chunks per thread.
-    let chunk = ((1usize << 18) / n.max(1)).max(TILE).next_multiple_of(TILE);
+    let chunk = ((1usize << 18) / n.max(1)).max(SPAN).next_multiple_of(SPAN);
     for_chunks(out, chunk, |c, o| {
         with_isa(
             #[inline(always)]
-            || mean_chunk(x, rows, c * chunk, o, n as f64),
+            || mean_chunk(x, rows, c * chunk, o, n),
         );
     });
 }
@@ -57,31 +64,48 @@ fn mean_chunk<T: Scalar>(
     rows: Option<&[usize]>,
     j0: usize,
     out: &mut [T],
-    n: f64,
+    n: usize,
 ) {
-    for (t, o) in out.chunks_mut(TILE).enumerate() {
-        let j = j0 + t * TILE;
-        let mut acc = [0.0f64; TILE];
-        let mut add = |i: usize| {
-            let row = &x.row(i)[j..j + o.len()];
-            if let Ok(row) = <&[T; TILE]>::try_from(row) {
-                for (a, v) in acc.iter_mut().zip(row) {
-                    *a += v.to_f64();
-                }
-            } else {
-                for (a, v) in acc.iter_mut().zip(row) {
-                    *a += v.to_f64();
-                }
-            }
-        };
-        match rows {
-            Some(r) => r.iter().for_each(|&i| add(i)),
-            None => (0..x.m()).for_each(add),
+    let row = |r: usize, j: usize, w: usize| {
+        let i = rows.map_or(r, |rs| rs[r]);
+        &x.row(i)[j..j + w]
+    };
+    let mut acc = [0.0f64; SPAN];
+    for (t, o) in out.chunks_mut(SPAN).enumerate() {
+        let (j, w) = (j0 + t * SPAN, o.len());
+        let acc = &mut acc[..w];
+        acc.fill(0.0);
+        let mut r = 0;
+        while r + FUSE <= n {
+            add_rows::<T, FUSE>(acc, std::array::from_fn(|k| row(r + k, j, w)));
+            r += FUSE;
+        }
+        while r + 2 <= n {
+            add_rows::<T, 2>(acc, std::array::from_fn(|k| row(r + k, j, w)));
+            r += 2;
+        }
+        if r < n {
+            add_rows::<T, 1>(acc, [row(r, j, w)]);
         }
         for (v, a) in o.iter_mut().zip(acc.iter()) {
             // Divide (not multiply by 1/n): one rounding, so m equal rows average to that row.
-            *v = T::from_f64(*a / n);
+            *v = T::from_f64(*a / n as f64);
         }
+    }
+}
+
+/// `acc[j] = (..(acc[j] + rows[0][j]) + rows[1][j]) ..)`: K rows per pass over the
+/// accumulators, in row order, so the sum is the same as adding one row at a time.
+#[inline(always)]
+fn add_rows<T: Scalar, const K: usize>(acc: &mut [f64], rows: [&[T]; K]) {
+    let w = acc.len();
+    let rows = rows.map(|r| &r[..w]);
+    for (j, a) in acc.iter_mut().enumerate() {
+        let mut s = *a;
+        for r in rows {
+            s += r[j].to_f64();
+        }
+        *a = s;
     }
 }
 

@@ -3,7 +3,9 @@
 //! For odd m the middle value; for even m, by default, the midpoint of the two middle values
 //! (which equals Trmean_b with b = ceil(m/2) - 1); `MedianConvention::Lower` takes the lower
 //! middle value instead, as some implementations do. NaN lies beyond every finite value.
-//! Time: O(dm) expected; extra space: O(m) per thread.
+//! Time: O(d m log^2 m) branch-free comparisons on 8-16 coordinates at once for
+//! m <= [`super::network_limit`] (a sorting network, see [`super::kernels`]), O(dm) expected
+//! above (selection); extra space: 64 m keys per thread.
 
 use super::kernels::{coordinatewise, Finish, Keyed, OrderPlan};
 use super::{check_shape, max_trim, reject, Aggregator, RuleParams, Workspace};

@@ -634,6 +634,19 @@ pub struct Results {
     pub rows: Vec<Measurement>,
     /// Instruction-set and kernel-path comparisons.
     pub variants: Vec<Variant>,
+    /// Conditions of the run, printed above the tables (threads, instruction set, load).
+    pub conditions: String,
+}
+
+/// The 1-minute load average (Linux), for the record: other processes on the machine slow the
+/// timings down, most of all the compute-bound ones.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn run_dtype<T: BenchScalar>(
@@ -745,12 +758,24 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         plan.sweep.min_sample.as_millis()
     );
     let mut res = Results::default();
+    let load0 = load_average();
     for dt in &dtypes {
         match dt {
             Dtype::F32 => run_dtype::<f32>(&plan, !args.no_compare, args.seed, &mut res)?,
             Dtype::F64 => run_dtype::<f64>(&plan, !args.no_compare, args.seed, &mut res)?,
         }
     }
+    let fmt_load = |l: Option<f64>| l.map_or("?".into(), |l| format!("{l:.2}"));
+    res.conditions = format!(
+        "{} threads on {} cores, instruction set {} (detected {}), sorting networks up to m = {}; 1-minute load average {} at the start, {} at the end",
+        rayon::current_num_threads(),
+        std::thread::available_parallelism().map_or(1, usize::from),
+        aggregators::isa(),
+        detected_isa(),
+        aggregators::network_limit(),
+        fmt_load(load0),
+        fmt_load(load_average()),
+    );
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let report = output::Report::new(&plan.sweep, &res);
     let mut manifest = manifest;
@@ -822,6 +847,45 @@ mod tests {
         let sb = pool.install(|| read_probe(&b));
         assert_eq!(sa, sb);
         assert_ne!(sa, 0);
+    }
+
+    #[test]
+    fn a_tiny_run_writes_every_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = BenchArgs {
+            quick: true,
+            out: dir.path().to_path_buf(),
+            b: None,
+            q: None,
+            rules: vec![],
+            dtypes: vec![Dtype::F64, Dtype::F32],
+            reps: Some(1),
+            seed: 1,
+            at: Some((5, 2000)),
+            no_compare: false,
+            no_charts: false,
+        };
+        run(&args).unwrap();
+        for f in [
+            "scaling.csv",
+            "scaling.parquet",
+            "slopes.csv",
+            "compare.csv",
+            "scaling.svg",
+            "scaling.png",
+            "manifest.json",
+        ] {
+            assert!(dir.path().join(f).exists(), "{f} missing");
+        }
+        let df = crate::report::read_parquet(&dir.path().join("scaling.parquet")).unwrap();
+        assert_eq!(df.height(), 2 * (1 + REGISTRY.len()));
+    }
+
+    #[test]
+    fn points_parse() {
+        assert_eq!(parse_point("20x1000000"), Ok((20, 1_000_000)));
+        assert_eq!(parse_point("20x1e6"), Ok((20, 1_000_000)));
+        assert!(parse_point("0x10").is_err() && parse_point("20").is_err());
     }
 
     #[test]

@@ -498,6 +498,7 @@ impl<'a> Report<'a> {
     /// The console summary.
     pub fn console(&self) -> String {
         let mut s = String::new();
+        let _ = writeln!(s, "\nbench-scaling: {}", self.res.conditions);
         let (hm, hd) = self.sweep.headline();
         for &dt in &self.dtypes {
             let _ = writeln!(
@@ -507,18 +508,19 @@ impl<'a> Report<'a> {
             );
             let _ = writeln!(
                 s,
-                "{:<12} {:<22} {:>10} {:>9} {:>8} {:>7} {:>8}",
-                "rule", "label", "time", "ns/value", "GB/s", "x mean", "x probe"
+                "{:<12} {:<22} {:>10} {:>10} {:>9} {:>8} {:>7} {:>8}",
+                "rule", "label", "median", "fastest", "ns/value", "GB/s", "x mean", "x probe"
             );
             for rule in &self.rules {
                 if let Some(r) = self.get(dt, hm, hd, rule) {
                     let ns = r.timing.median_ns;
                     let _ = writeln!(
                         s,
-                        "{:<12} {:<22} {:>10} {:>9.3} {:>8.1} {:>7} {:>8}",
+                        "{:<12} {:<22} {:>10} {:>10} {:>9.3} {:>8.1} {:>7} {:>8}",
                         r.rule,
                         r.label,
                         fmt_time(ns),
+                        fmt_time(r.timing.min_ns),
                         ns / (r.m * r.d) as f64,
                         (r.m * r.d * dt.size()) as f64 / ns,
                         fmt_ratio(self.ratio(r, "mean")),
