@@ -1,5 +1,5 @@
-//! Run-time choice of the instruction set for the hot loops, and the AVX2 register sorting
-//! networks: the crate's only unsafe code.
+//! Run-time choice of the instruction set for the hot loops, and the AVX2 kernels that safe
+//! code could not make fast: the crate's only unsafe code.
 //!
 //! The kernels are plain safe Rust over fixed-width lane arrays (`[i32; 64]`, `[f64; 16]`),
 //! which LLVM vectorises for whatever the compilation target allows. A plain
@@ -21,6 +21,12 @@
 //! the list networks are pruned only where order does not matter, so both leave the same keys
 //! where the rules read them.
 //!
+//! Phocas's lane-wise arithmetic after the sort (centre, distances, window sum, all in f64 with
+//! masks) is also written with intrinsics ([`phocas_tile_i32`], [`phocas_tile_i64`]): LLVM
+//! vectorised the safe version with mask repacking and scalar tails, 0.60-0.70 ns per value
+//! against 0.36 ns here (f32, m = 20, b = 4, same machine). Same operations in the same order
+//! as the safe version, which the tests check bit for bit.
+//!
 //! AVX-512 (twice the lanes, 64-bit integer min/max) is not used: its target features are
 //! stable only since Rust 1.89, above this crate's `rust-version`; `RUSTFLAGS="-C
 //! target-cpu=native"` still gets it for the safe kernels at build time. `phocas
@@ -29,6 +35,12 @@
 //! Every unsafe operation here is either a call of a `#[target_feature]` function after the
 //! run-time check that the CPU has the feature, or an AVX2 intrinsic inside such a function
 //! whose pointer arguments come from bounds-checked slices of the exact length read or written.
+//!
+//! Tried and left out: software prefetch (`PREFETCHT0` a few tiles ahead) was slower than the
+//! safe long-run pre-read of [`super::kernels`]; caching the f64 values of a tile's wires for
+//! Phocas was slower than converting the keys at each use; a 64-wire register network for
+//! 32 < m <= 64 spilled most wires and was no faster than the pruned comparator list at
+//! m = 50 (median: slower, since the list is pruned to the two middle ranks).
 #![allow(unsafe_code)]
 
 use std::sync::atomic::{AtomicU8, Ordering};

@@ -383,7 +383,8 @@ impl MultiKrum {
         ws.selected.clear();
         ws.selected.extend_from_slice(&ws.order[..self.k]);
         ws.selected.sort_unstable();
-        mean_rows(x, Some(&ws.selected), out);
+        let ws: &Workspace = ws;
+        mean_rows(x, Some(&ws.selected), ws, out);
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Not Byzantine resilient: one arbitrary value per coordinate moves it arbitrarily far
 //! (Proposition 1), and NaN or infinity propagate, which the workbench uses to show that.
-//! Time: O(dm); extra space: none.
+//! Time: O(dm); extra space: 8192 f64 accumulators per thread.
 
 use super::dispatch::with_isa;
 use super::kernels::for_chunks;
@@ -36,9 +36,14 @@ impl Mean {
         Ok(Self { m })
     }
 
-    fn run<T: Scalar>(&self, x: MatrixView<'_, T>, out: &mut [T]) -> Result<(), Error> {
+    fn run<T: Scalar>(
+        &self,
+        x: MatrixView<'_, T>,
+        ws: &Workspace,
+        out: &mut [T],
+    ) -> Result<(), Error> {
         check_shape(self.m, &x, out.len())?;
-        mean_rows(x, None, out);
+        mean_rows(x, None, ws, out);
         Ok(())
     }
 }
@@ -46,15 +51,25 @@ impl Mean {
 /// Averages the rows of `x` (or only the rows listed in `rows`, in that order) into `out`,
 /// accumulating each coordinate in f64 from +0.0 in row order, in parallel chunks.
 /// Bit-identical for any thread count.
-pub(crate) fn mean_rows<T: Scalar>(x: MatrixView<'_, T>, rows: Option<&[usize]>, out: &mut [T]) {
+pub(crate) fn mean_rows<T: Scalar>(
+    x: MatrixView<'_, T>,
+    rows: Option<&[usize]>,
+    ws: &Workspace,
+    out: &mut [T],
+) {
     let n = rows.map_or(x.m(), <[usize]>::len);
     // About 2^18 values per chunk: enough work to amortise a task, several chunks per thread.
     let chunk = ((1usize << 18) / n.max(1)).max(SPAN).next_multiple_of(SPAN);
     for_chunks(out, chunk, |c, o| {
-        with_isa(
-            #[inline(always)]
-            || mean_chunk(x, rows, c * chunk, o, n),
-        );
+        ws.with_scratch(|s| {
+            if s.acc.len() < SPAN {
+                s.acc.resize(SPAN, 0.0);
+            }
+            with_isa(
+                #[inline(always)]
+                || mean_chunk(x, rows, c * chunk, o, n, &mut s.acc),
+            );
+        });
     });
 }
 
@@ -65,27 +80,26 @@ fn mean_chunk<T: Scalar>(
     j0: usize,
     out: &mut [T],
     n: usize,
+    acc: &mut [f64],
 ) {
     let row = |r: usize, j: usize, w: usize| {
         let i = rows.map_or(r, |rs| rs[r]);
         &x.row(i)[j..j + w]
     };
-    let mut acc = [0.0f64; SPAN];
     for (t, o) in out.chunks_mut(SPAN).enumerate() {
         let (j, w) = (j0 + t * SPAN, o.len());
         let acc = &mut acc[..w];
-        acc.fill(0.0);
         let mut r = 0;
         while r + FUSE <= n {
-            add_rows::<T, FUSE>(acc, std::array::from_fn(|k| row(r + k, j, w)));
+            add_rows::<T, FUSE>(acc, std::array::from_fn(|k| row(r + k, j, w)), r == 0);
             r += FUSE;
         }
         while r + 2 <= n {
-            add_rows::<T, 2>(acc, std::array::from_fn(|k| row(r + k, j, w)));
+            add_rows::<T, 2>(acc, std::array::from_fn(|k| row(r + k, j, w)), r == 0);
             r += 2;
         }
         if r < n {
-            add_rows::<T, 1>(acc, [row(r, j, w)]);
+            add_rows::<T, 1>(acc, [row(r, j, w)], r == 0);
         }
         for (v, a) in o.iter_mut().zip(acc.iter()) {
             // Divide (not multiply by 1/n): one rounding, so m equal rows average to that row.
@@ -94,14 +108,15 @@ fn mean_chunk<T: Scalar>(
     }
 }
 
-/// `acc[j] = (..(acc[j] + rows[0][j]) + rows[1][j]) ..)`: K rows per pass over the
-/// accumulators, in row order, so the sum is the same as adding one row at a time.
+/// `acc[j] = (..(acc[j] + rows[0][j]) + rows[1][j]) ..)`, starting from +0.0 instead of
+/// `acc[j]` when `first`: K rows per pass over the accumulators, in row order, so the sum is
+/// the same as adding one row at a time.
 #[inline(always)]
-fn add_rows<T: Scalar, const K: usize>(acc: &mut [f64], rows: [&[T]; K]) {
+fn add_rows<T: Scalar, const K: usize>(acc: &mut [f64], rows: [&[T]; K], first: bool) {
     let w = acc.len();
     let rows = rows.map(|r| &r[..w]);
     for (j, a) in acc.iter_mut().enumerate() {
-        let mut s = *a;
+        let mut s = if first { 0.0 } else { *a };
         for r in rows {
             s += r[j].to_f64();
         }
@@ -129,18 +144,18 @@ impl Aggregator for Mean {
     fn aggregate_f64(
         &self,
         x: MatrixView<'_, f64>,
-        _ws: &mut Workspace,
+        ws: &mut Workspace,
         out: &mut [f64],
     ) -> Result<(), Error> {
-        self.run(x, out)
+        self.run(x, ws, out)
     }
     fn aggregate_f32(
         &self,
         x: MatrixView<'_, f32>,
-        _ws: &mut Workspace,
+        ws: &mut Workspace,
         out: &mut [f32],
     ) -> Result<(), Error> {
-        self.run(x, out)
+        self.run(x, ws, out)
     }
 }
 

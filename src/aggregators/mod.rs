@@ -111,6 +111,7 @@ pub struct Scratch {
     pub(crate) tiles32: Vec<[i32; kernels::W]>,
     pub(crate) tiles64: Vec<[i64; kernels::W]>,
     pub(crate) rows64: Vec<[f64; krum::SUB]>,
+    pub(crate) acc: Vec<f64>,
     pub(crate) pair_acc: Vec<[f64; krum::ACC]>,
 }
 
@@ -179,6 +180,34 @@ pub struct RuleParams {
     /// Even-m median convention.
     #[serde(default)]
     pub median: MedianConvention,
+}
+
+impl RuleParams {
+    /// Parameters for `rule` from its one "rule parameter": the trimming b of trmean and phocas,
+    /// the assumed q of krum and multikrum (with Multi-Krum's k); other rules take none.
+    pub fn for_rule(rule: &str, param: Option<usize>, k: Option<usize>) -> Self {
+        let mut p = Self::default();
+        match rule {
+            "trmean" | "phocas" => p.b = param,
+            "krum" => p.q = param,
+            "multikrum" => {
+                p.q = param;
+                p.k = k;
+            }
+            _ => {}
+        }
+        p
+    }
+}
+
+/// The largest valid rule parameter of `rule` for m workers: `Some(max)` (None inside when
+/// no value is valid) for rules that take one, `None` for rules that take none.
+pub fn param_max(rule: &str, m: usize) -> Option<Option<usize>> {
+    match rule {
+        "trmean" | "phocas" => Some(Some(max_trim(m))),
+        "krum" | "multikrum" => Some(m.checked_sub(3)),
+        _ => None,
+    }
 }
 
 /// Constructor of a registered rule: (parameters, m) to a validated rule.

@@ -620,43 +620,60 @@ impl<'a> Report<'a> {
             "\n== targets (f32, m = {hm}, d = {hd}, {} threads) ==",
             rayon::current_num_threads()
         );
-        let mut line = |what: String, v: f64, limit: f64| {
+        let _ = writeln!(
+            s,
+            "{:<58} {:>7} {:>8}  limit  verdict (on medians)",
+            "ratio", "median", "fastest"
+        );
+        // (ratio of medians, ratio of fastest samples) of rule a over rule b at (m, d)
+        let ratio = |a: &str, b: &str, m: usize, d: usize| match (
+            self.get(dt, m, d, a),
+            self.get(dt, m, d, b),
+        ) {
+            (Some(x), Some(y)) => (
+                x.timing.median_ns / y.timing.median_ns,
+                x.timing.min_ns / y.timing.min_ns,
+            ),
+            _ => (f64::NAN, f64::NAN),
+        };
+        let mut line = |what: String, (v, best): (f64, f64), limit: f64| {
             let verdict = if v <= limit { "met" } else { "MISSED" };
             let _ = writeln!(
                 s,
-                "{what:<58} {:>6}  (limit {limit})  {verdict}",
-                fmt_ratio(v)
+                "{what:<58} {:>7} {:>8}  {limit:>5}  {verdict}",
+                fmt_ratio(v),
+                fmt_ratio(best)
             );
         };
-        let mean = self.ns(dt, hm, hd, "mean");
         line(
             "mean / read probe".into(),
-            mean / self.ns(dt, hm, hd, PROBE),
+            ratio("mean", PROBE, hm, hd),
             1.3,
         );
         for r in ["median", "trmean", "phocas"] {
             if self.get(dt, hm, hd, r).is_some() {
                 line(
                     format!("{r} / mean at m = {hm}"),
-                    self.ns(dt, hm, hd, r) / mean,
+                    ratio(r, "mean", hm, hd),
                     2.0,
                 );
-                let worst = self
+                let d = self.sweep.d_for_m;
+                let (worst, at) = self
                     .sweep
                     .ms
                     .iter()
                     .filter(|&&m| m <= 50)
-                    .map(|&m| {
-                        let d = self.sweep.d_for_m;
-                        (self.ns(dt, m, d, r) / self.ns(dt, m, d, "mean"), m)
-                    })
-                    .fold((f64::NEG_INFINITY, 0), |a, b| if b.0 > a.0 { b } else { a });
+                    .map(|&m| (ratio(r, "mean", m, d), m))
+                    .fold(((f64::NEG_INFINITY, f64::NAN), 0), |a, b| {
+                        if b.0 .0 > a.0 .0 {
+                            b
+                        } else {
+                            a
+                        }
+                    });
                 line(
-                    format!(
-                        "{r} / mean, worst m <= 50 (d = {}; at m = {})",
-                        self.sweep.d_for_m, worst.1
-                    ),
-                    worst.0,
+                    format!("{r} / mean, worst m <= 50 (d = {d}; at m = {at})"),
+                    worst,
                     3.0,
                 );
             }
@@ -665,7 +682,7 @@ impl<'a> Report<'a> {
             if self.get(dt, hm, hd, r).is_some() {
                 line(
                     format!("{r} / mean at m = {hm}"),
-                    self.ns(dt, hm, hd, r) / mean,
+                    ratio(r, "mean", hm, hd),
                     4.0,
                 );
             }
@@ -676,7 +693,7 @@ impl<'a> Report<'a> {
                     let dev = (f.slope - f.theory).abs();
                     let _ = writeln!(
                         s,
-                        "{:<58} {:>6}  (theory {}, |diff| {:.2})  {}",
+                        "{:<58} {:>7}           (theory {}, |diff| {:.2})  {}",
                         format!("slope of {rule} in {axis}"),
                         format!("{:.2}", f.slope),
                         f.theory,

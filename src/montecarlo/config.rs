@@ -192,26 +192,93 @@ impl Cell {
     }
     /// Rule parameters for the registry.
     pub fn rule_params(&self) -> aggregators::RuleParams {
-        let mut p = aggregators::RuleParams::default();
-        match self.rule.as_str() {
-            "trmean" | "phocas" => p.b = self.b,
-            "krum" | "multikrum" => p.q = self.b,
-            _ => {}
+        aggregators::RuleParams::for_rule(&self.rule, self.b, None)
+    }
+}
+
+/// Expands b specs for `rule` at (m, q) into distinct valid values with the spec that chose
+/// each (`below`, `equal`, `above`, `max`, `value`); rules without a parameter get one
+/// `(None, "-")`. Returns the values and how many specs fell out of the rule's range.
+pub fn expand_b(
+    rule: &str,
+    m: usize,
+    q: usize,
+    specs: &[BSpec],
+) -> (Vec<(Option<usize>, String)>, usize) {
+    let Some(max) = aggregators::param_max(rule, m) else {
+        return (vec![(None, "-".to_string())], 0);
+    };
+    let mut v: Vec<(Option<usize>, String)> = Vec::new();
+    let mut skipped = 0;
+    for spec in specs {
+        let (b, name) = match spec {
+            BSpec::Value(b) => (Some(*b), "value".to_string()),
+            BSpec::Relation(r) => (
+                match r.as_str() {
+                    "below" => q.checked_sub(1),
+                    "equal" => Some(q),
+                    "above" => Some(q + 1),
+                    _ => max,
+                },
+                r.clone(),
+            ),
+        };
+        match (b, max) {
+            (Some(b), Some(max)) if b <= max => {
+                if !v.iter().any(|(x, _)| *x == Some(b)) {
+                    v.push((Some(b), name));
+                }
+            }
+            _ => skipped += 1,
         }
-        p
     }
+    (v, skipped)
 }
 
-fn uses_b(rule: &str) -> bool {
-    matches!(rule, "trmean" | "phocas" | "krum" | "multikrum")
-}
-
-fn max_param(rule: &str, m: usize) -> Option<usize> {
-    match rule {
-        "trmean" | "phocas" => Some(max_trim(m)),
-        "krum" | "multikrum" => m.checked_sub(3),
-        _ => None,
+/// Checks names against the registries; errors name `key(field)`.
+pub fn check_names(
+    key: &dyn Fn(&str) -> String,
+    rules: &[String],
+    distributions: &[String],
+    corruptions: &[String],
+    attacks_: &[String],
+    ap: &AttackParams,
+) -> Result<(), Error> {
+    for r in rules {
+        if !aggregators::REGISTRY.iter().any(|x| x.name == r) {
+            return Err(Error::Config {
+                key: key("rules"),
+                msg: format!(
+                    "unknown rule '{r}': known rules are {}",
+                    aggregators::rule_names()
+                ),
+            });
+        }
     }
+    for d in distributions {
+        if !models::NOISES.iter().any(|x| x.name == d) {
+            return Err(Error::Config {
+                key: key("distributions"),
+                msg: format!(
+                    "unknown distribution '{d}': known are {}",
+                    models::noise_names()
+                ),
+            });
+        }
+    }
+    for c in corruptions {
+        attacks::build_corruption(c, ap).map_err(|e| Error::Config {
+            key: key("corruptions"),
+            msg: e.to_string(),
+        })?;
+    }
+    for a in attacks_ {
+        attacks::build_attack(a, ap).map_err(|e| Error::Config {
+            key: key("attacks"),
+            msg: e.to_string(),
+        })?;
+    }
+    Ok(())
 }
 
 impl Config {
@@ -258,40 +325,14 @@ impl Config {
         }
         for (i, s) in self.sweep.iter().enumerate() {
             let k = |f: &str| format!("sweep[{i}] ({}).{f}", s.name);
-            for r in &s.rules {
-                if !aggregators::REGISTRY.iter().any(|x| x.name == r) {
-                    return bad(
-                        k("rules"),
-                        format!(
-                            "unknown rule '{r}': known rules are {}",
-                            aggregators::rule_names()
-                        ),
-                    );
-                }
-            }
-            for dname in &s.distributions {
-                if !models::NOISES.iter().any(|x| x.name == dname) {
-                    return bad(
-                        k("distributions"),
-                        format!(
-                            "unknown distribution '{dname}': known are {}",
-                            models::noise_names()
-                        ),
-                    );
-                }
-            }
-            for c in &s.corruptions {
-                attacks::build_corruption(c, &self.attack_params).map_err(|e| Error::Config {
-                    key: k("corruptions"),
-                    msg: e.to_string(),
-                })?;
-            }
-            for a in &s.attacks {
-                attacks::build_attack(a, &self.attack_params).map_err(|e| Error::Config {
-                    key: k("attacks"),
-                    msg: e.to_string(),
-                })?;
-            }
+            check_names(
+                &k,
+                &s.rules,
+                &s.distributions,
+                &s.corruptions,
+                &s.attacks,
+                &self.attack_params,
+            )?;
             for (name, list) in [
                 ("rules", s.rules.len()),
                 ("distributions", s.distributions.len()),
@@ -379,35 +420,8 @@ impl Config {
                         continue;
                     }
                     for rule in &s.rules {
-                        let bs: Vec<(Option<usize>, String)> = if uses_b(rule) {
-                            let max = max_param(rule, m);
-                            let mut v = Vec::new();
-                            for spec in &s.b {
-                                let (b, name) = match spec {
-                                    BSpec::Value(b) => (Some(*b), "value".to_string()),
-                                    BSpec::Relation(r) => (
-                                        match r.as_str() {
-                                            "below" => q.checked_sub(1),
-                                            "equal" => Some(q),
-                                            "above" => Some(q + 1),
-                                            _ => max,
-                                        },
-                                        r.clone(),
-                                    ),
-                                };
-                                match (b, max) {
-                                    (Some(b), Some(max)) if b <= max => {
-                                        if !v.iter().any(|(x, _)| *x == Some(b)) {
-                                            v.push((Some(b), name));
-                                        }
-                                    }
-                                    _ => skipped += 1,
-                                }
-                            }
-                            v
-                        } else {
-                            vec![(None, "-".to_string())]
-                        };
+                        let (bs, skip) = expand_b(rule, m, q, &s.b);
+                        skipped += skip;
                         for (b, b_spec) in bs {
                             for dist in &s.distributions {
                                 for corr in &s.corruptions {

@@ -159,7 +159,7 @@ pub fn run(a: &ReportArgs) -> Result<(), Error> {
 }
 
 /// Splits one CSV line (RFC 4180 quoting, as polars writes it).
-fn split_csv(line: &str) -> Vec<String> {
+pub fn split_csv(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;

@@ -180,40 +180,14 @@ impl Config {
                     format!("'{}': use quadratic or double-well", s.objective),
                 );
             }
-            for r in &s.rules {
-                if !aggregators::REGISTRY.iter().any(|x| x.name == r) {
-                    return bad(
-                        &k("rules"),
-                        format!(
-                            "unknown rule '{r}': known rules are {}",
-                            aggregators::rule_names()
-                        ),
-                    );
-                }
-            }
-            for a in &s.attacks {
-                attacks::build_attack(a, &c.attack_params).map_err(|e| Error::Config {
-                    key: k("attacks"),
-                    msg: e.to_string(),
-                })?;
-            }
-            for a in &s.corruptions {
-                attacks::build_corruption(a, &c.attack_params).map_err(|e| Error::Config {
-                    key: k("corruptions"),
-                    msg: e.to_string(),
-                })?;
-            }
-            for d in &s.distributions {
-                if !crate::models::NOISES.iter().any(|n| n.name == d) {
-                    return bad(
-                        &k("distributions"),
-                        format!(
-                            "unknown distribution '{d}': known are {}",
-                            crate::models::noise_names()
-                        ),
-                    );
-                }
-            }
+            crate::montecarlo::config::check_names(
+                &k,
+                &s.rules,
+                &s.distributions,
+                &s.corruptions,
+                &s.attacks,
+                &c.attack_params,
+            )?;
             if let Some(g) = s.gamma.iter().find(|g| !(g.is_finite() && **g > 0.0)) {
                 return bad(&k("gamma"), format!("{g} must be finite and positive"));
             }
@@ -242,35 +216,9 @@ impl Config {
                         for attack in &s.attacks {
                             for &q in &s.q {
                                 for rule in &s.rules {
-                                    let params: Vec<Option<usize>> = match rule.as_str() {
-                                        "trmean" | "phocas" | "krum" | "multikrum" => {
-                                            let max = if rule.contains("krum") {
-                                                self.m.checked_sub(3)
-                                            } else {
-                                                Some(aggregators::max_trim(self.m))
-                                            };
-                                            let mut out = Vec::new();
-                                            for spec in &s.b {
-                                                let b = match spec {
-                                                    BSpec::Value(b) => Some(*b),
-                                                    BSpec::Relation(r) => match r.as_str() {
-                                                        "below" => q.checked_sub(1),
-                                                        "above" => Some(q + 1),
-                                                        "max" => max,
-                                                        _ => Some(q),
-                                                    },
-                                                };
-                                                if let (Some(b), Some(max)) = (b, max) {
-                                                    if b <= max && !out.contains(&Some(b)) {
-                                                        out.push(Some(b));
-                                                    }
-                                                }
-                                            }
-                                            out
-                                        }
-                                        _ => vec![None],
-                                    };
-                                    for b in params {
+                                    let (params, _) =
+                                        crate::montecarlo::config::expand_b(rule, self.m, q, &s.b);
+                                    for (b, _) in params {
                                         for &gf in &s.gamma {
                                             v.push(RunSpec {
                                                 sweep: s.name.clone(),
@@ -457,12 +405,7 @@ impl<O: Objective<T = f64, Scratch = ()>> DynObjective for O {
         repeat: u64,
     ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>, bool, f64), Error> {
         let m = cfg.m;
-        let mut p = aggregators::RuleParams::default();
-        match s.rule.as_str() {
-            "trmean" | "phocas" => p.b = s.b,
-            "krum" | "multikrum" => p.q = s.b,
-            _ => {}
-        }
+        let p = aggregators::RuleParams::for_rule(&s.rule, s.b, None);
         let rule = aggregators::build(&s.rule, &p, m)?;
         let corr = attacks::build_corruption(&s.corruption, &cfg.attack_params)?;
         let atk = attacks::build_attack(&s.attack, &cfg.attack_params)?;
@@ -590,15 +533,7 @@ pub fn run_spec(cfg: &Config, s: &RunSpec) -> Result<RunResult, Error> {
         .map_or(f64::NAN, |x| x.iter().map(|v| v * v).sum::<f64>().sqrt());
     let label = aggregators::build(
         &s.rule,
-        &{
-            let mut p = aggregators::RuleParams::default();
-            match s.rule.as_str() {
-                "trmean" | "phocas" => p.b = s.b,
-                "krum" | "multikrum" => p.q = s.b,
-                _ => {}
-            }
-            p
-        },
+        &aggregators::RuleParams::for_rule(&s.rule, s.b, None),
         cfg.m,
     )?
     .label();

@@ -281,16 +281,7 @@ pub fn validate(c: &RunConfig, common: &Common) -> Result<(), Error> {
 }
 
 fn rule_params(c: &RunConfig) -> RuleParams {
-    let mut p = RuleParams::default();
-    match c.rule.as_str() {
-        "trmean" | "phocas" => p.b = c.b,
-        "krum" | "multikrum" => {
-            p.q = c.b;
-            p.k = c.k;
-        }
-        _ => {}
-    }
-    p
+    RuleParams::for_rule(&c.rule, c.b, c.k)
 }
 
 /// Trains once.

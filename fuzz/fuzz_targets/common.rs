@@ -1,0 +1,75 @@
+// Shared body of the per-rule fuzz targets (included by each target file).
+
+
+use phocas::aggregators::{self, AggregateExt, KrumDistance, KrumNeighbours, MedianConvention, RuleParams};
+use phocas::{MatrixView, Workspace};
+
+fn run<T: phocas::Scalar>(rule: &dyn aggregators::Aggregator, x: &[T], m: usize, d: usize) {
+    let view = MatrixView::new(x, m, d).expect("shape");
+    let mut ws = Workspace::new();
+    let mut a = vec![T::default(); d];
+    let mut b = vec![T::default(); d];
+    rule.aggregate_into(view, &mut ws, &mut a).expect("aggregate");
+    rule.aggregate_into(view, &mut ws, &mut b).expect("aggregate");
+    for (u, v) in a.iter().zip(&b) {
+        assert_eq!(u.to_f64().to_bits(), v.to_f64().to_bits(), "not deterministic");
+    }
+}
+
+
+/// Runs one input against rule `name` (or, with `None`, the rule chosen by the first byte).
+pub fn fuzz_one(name: Option<&str>, data: &[u8]) {
+    if data.len() < 7 {
+        return;
+    }
+    let reg = aggregators::REGISTRY;
+    let info = match name {
+        Some(n) => reg.iter().find(|r| r.name == n).expect("registered rule"),
+        None => &reg[usize::from(data[0]) % reg.len()],
+    };
+    let m = usize::from(data[1] % 50) + 1;
+    let d = usize::from(data[2] % 40) + 1;
+    let f64_storage = data[3] & 1 == 1;
+    let params = RuleParams {
+        b: Some(usize::from(data[4] % 32)),
+        q: Some(usize::from(data[5] % 52)),
+        k: (data[6] & 0x80 != 0).then_some(usize::from(data[6] % 52)),
+        neighbours: if data[3] & 2 == 0 { KrumNeighbours::MinusQMinus2 } else { KrumNeighbours::MinusQMinus1 },
+        distance: if data[3] & 4 == 0 { KrumDistance::Squared } else { KrumDistance::Plain },
+        median: if data[3] & 8 == 0 { MedianConvention::Midpoint } else { MedianConvention::Lower },
+    };
+    // parameters a rule does not take are an error by design: pass only the ones it takes
+    let params = match info.name {
+        "trmean" | "phocas" => RuleParams { q: None, k: None, ..params },
+        "krum" => RuleParams { b: None, k: None, ..params },
+        "multikrum" => RuleParams { b: None, ..params },
+        _ => RuleParams { b: None, q: None, k: None, ..params },
+    };
+    let Ok(rule) = aggregators::build(info.name, &params, m) else {
+        return;
+    };
+    let body = &data[7..];
+    if f64_storage {
+        let mut x: Vec<f64> = body
+            .chunks(8)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b[..c.len()].copy_from_slice(c);
+                f64::from_le_bytes(b)
+            })
+            .collect();
+        x.resize(m * d, 0.0);
+        run(rule.as_ref(), &x, m, d);
+    } else {
+        let mut x: Vec<f32> = body
+            .chunks(4)
+            .map(|c| {
+                let mut b = [0u8; 4];
+                b[..c.len()].copy_from_slice(c);
+                f32::from_le_bytes(b)
+            })
+            .collect();
+        x.resize(m * d, 0.0);
+        run(rule.as_ref(), &x, m, d);
+    }
+}
