@@ -130,6 +130,17 @@ fn one() -> f64 {
     1.0
 }
 
+/// Parses TOML into `T`; errors name the key or position and say what was expected.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Error> {
+    toml::from_str(text).map_err(|e| Error::Config {
+        key: e
+            .span()
+            .map(|s| format!("at byte {}..{}", s.start, s.end))
+            .unwrap_or_default(),
+        msg: e.message().trim().to_string(),
+    })
+}
+
 /// The built-in default grid.
 pub const DEFAULT_CONFIG: &str = include_str!("../../experiments/verify-bounds.toml");
 /// The built-in quick grid (CI and smoke tests).
@@ -284,13 +295,7 @@ pub fn check_names(
 impl Config {
     /// Parses and validates TOML text.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let cfg: Config = toml::from_str(text).map_err(|e| Error::Config {
-            key: e
-                .span()
-                .map(|s| format!("at byte {}..{}", s.start, s.end))
-                .unwrap_or_default(),
-            msg: e.message().trim().to_string(),
-        })?;
+        let cfg: Config = parse_toml(text)?;
         cfg.validate()?;
         Ok(cfg)
     }

@@ -148,13 +148,7 @@ fn alpha() -> f64 {
 impl Config {
     /// Parses and validates.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let c: Config = toml::from_str(text).map_err(|e| Error::Config {
-            key: e
-                .span()
-                .map(|s| format!("at byte {}..{}", s.start, s.end))
-                .unwrap_or_default(),
-            msg: e.message().trim().to_string(),
-        })?;
+        let c: Config = crate::montecarlo::config::parse_toml(text)?;
         let bad = |k: &str, msg: String| Err(Error::Config { key: k.into(), msg });
         if c.repeats < 2 {
             return bad(

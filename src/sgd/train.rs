@@ -782,15 +782,14 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
                 .map(|e| e.1.to_string())
                 .unwrap_or_default(),
         };
-        let mut exp: Experiment = toml::from_str(&text).map_err(|e| Error::Config {
-            key: format!(
-                "{name}: {}",
-                e.span()
-                    .map(|s| format!("at byte {}..{}", s.start, s.end))
-                    .unwrap_or_default()
-            ),
-            msg: e.message().trim().to_string(),
-        })?;
+        let mut exp: Experiment =
+            crate::montecarlo::config::parse_toml(&text).map_err(|e| match e {
+                Error::Config { key, msg } => Error::Config {
+                    key: format!("{name}: {key}"),
+                    msg,
+                },
+                e => e,
+            })?;
         if let Some(r) = a.repeats {
             exp.common.repeats = r;
         }
