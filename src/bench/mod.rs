@@ -27,8 +27,12 @@
 //! (what run-time dispatch buys) and, for the coordinate-wise rules, the network path against
 //! the selection path at every m (where the fallback should take over).
 //!
-//! Outputs in `--out` (default `reports/bench-scaling`): `scaling.csv`/`.parquet`,
-//! `slopes.csv`/`.parquet`, `compare.csv`/`.parquet`, `scaling.svg`/`.png`, `manifest.json`.
+//! Outputs in `--out` (default `reports/bench-scaling`), each table as CSV and Parquet:
+//! `scaling` (one row per rule, storage type and point: median and fastest ns, ns per value,
+//! GB/s of input read, multiples of Mean and of the probe, repetitions), `slopes` (one row per
+//! rule and storage type: fitted slopes in m and in d with standard errors and theory),
+//! `local_slopes` (exponents between consecutive points), `compare` (instruction sets and
+//! kernel paths); the chart `scaling.svg`/`.png`; `manifest.json`.
 //! The criterion benches (`cargo bench`, benches/rules.rs) time the same calls.
 
 mod output;
@@ -788,7 +792,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
     manifest.finish(&args.out)?;
     println!("{}", report.console());
     println!(
-        "wall time {:.1} s; tables: {dir}/scaling.csv, slopes.csv, compare.csv (+ .parquet); charts: {dir}/scaling.svg, .png",
+        "wall time {:.1} s; tables: {dir}/scaling.csv, slopes.csv, local_slopes.csv, compare.csv (+ .parquet); chart: {dir}/scaling.svg, .png",
         started.elapsed().as_secs_f64(),
         dir = args.out.display()
     );
@@ -870,6 +874,7 @@ mod tests {
             "scaling.csv",
             "scaling.parquet",
             "slopes.csv",
+            "local_slopes.csv",
             "compare.csv",
             "scaling.svg",
             "scaling.png",

@@ -252,7 +252,7 @@ impl<'a> Report<'a> {
         }
     }
 
-    /// Writes scaling, slopes and compare tables; returns (table, rows).
+    /// Writes the scaling, slopes, local_slopes and compare tables; returns (table, rows).
     pub fn write_tables(&self, dir: &Path) -> Result<Vec<(String, usize)>, Error> {
         let rows = &self.res.rows;
         let mut df = TableBuilder::new()
@@ -314,8 +314,57 @@ impl<'a> Report<'a> {
             )
             .build()?;
         write_table(&mut df, dir, "scaling")?;
-        let s = &self.slopes;
+        // slopes: one row per (rule, storage type), the fits in m and in d side by side
+        let mut keys: Vec<(String, Dtype)> = Vec::new();
+        for x in self.slopes.iter().filter(|x| x.kind == "fit") {
+            if !keys.iter().any(|k| k.0 == x.rule && k.1 == x.dtype) {
+                keys.push((x.rule.clone(), x.dtype));
+            }
+        }
+        let fit = |k: &(String, Dtype), axis: &str| self.fit(k.1, &k.0, axis);
+        let col = |axis: &'static str, f: fn(&Slope) -> f64| -> Vec<f64> {
+            keys.iter()
+                .map(|k| fit(k, axis).map_or(f64::NAN, f))
+                .collect()
+        };
         let mut sl = TableBuilder::new()
+            .str(
+                "rule",
+                &keys.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(),
+            )
+            .str(
+                "dtype",
+                &keys.iter().map(|k| k.1.name()).collect::<Vec<_>>(),
+            )
+            .f64("slope_m", col("m", |x| x.slope))
+            .f64("stderr_m", col("m", |x| x.stderr))
+            .f64("theory_m", col("m", |x| x.theory))
+            .f64("slope_d", col("d", |x| x.slope))
+            .f64("stderr_d", col("d", |x| x.stderr))
+            .f64("theory_d", col("d", |x| x.theory))
+            .f64("intercept_m", col("m", |x| x.intercept))
+            .f64("intercept_d", col("d", |x| x.intercept))
+            .u64(
+                "points_m",
+                col("m", |x| x.points as f64)
+                    .iter()
+                    .map(|&p| p as u64)
+                    .collect(),
+            )
+            .u64(
+                "points_d",
+                col("d", |x| x.points as f64)
+                    .iter()
+                    .map(|&p| p as u64)
+                    .collect(),
+            )
+            .u64("d_of_m_sweep", vec![self.sweep.d_for_m as u64; keys.len()])
+            .u64("m_of_d_sweep", vec![self.sweep.m_for_d as u64; keys.len()])
+            .build()?;
+        write_table(&mut sl, dir, "slopes")?;
+        // local exponents between consecutive points of each sweep
+        let s: Vec<&Slope> = self.slopes.iter().filter(|x| x.kind == "local").collect();
+        let mut loc = TableBuilder::new()
             .str(
                 "rule",
                 &s.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>(),
@@ -325,17 +374,13 @@ impl<'a> Report<'a> {
                 &s.iter().map(|r| r.dtype.name()).collect::<Vec<_>>(),
             )
             .str("axis", &s.iter().map(|r| r.axis).collect::<Vec<_>>())
-            .str("kind", &s.iter().map(|r| r.kind).collect::<Vec<_>>())
             .u64("from", s.iter().map(|r| r.from as u64).collect())
             .u64("to", s.iter().map(|r| r.to as u64).collect())
             .u64("fixed", s.iter().map(|r| r.fixed as u64).collect())
-            .u64("points", s.iter().map(|r| r.points as u64).collect())
-            .f64("slope", s.iter().map(|r| r.slope).collect())
-            .f64("stderr", s.iter().map(|r| r.stderr).collect())
-            .f64("intercept", s.iter().map(|r| r.intercept).collect())
+            .f64("exponent", s.iter().map(|r| r.slope).collect())
             .f64("theory", s.iter().map(|r| r.theory).collect())
             .build()?;
-        write_table(&mut sl, dir, "slopes")?;
+        write_table(&mut loc, dir, "local_slopes")?;
         let v = &self.res.variants;
         let mut cmp = TableBuilder::new()
             .str("kind", &v.iter().map(|r| r.kind).collect::<Vec<_>>())
@@ -375,7 +420,8 @@ impl<'a> Report<'a> {
         write_table(&mut cmp, dir, "compare")?;
         Ok(vec![
             ("scaling".into(), rows.len()),
-            ("slopes".into(), s.len()),
+            ("slopes".into(), keys.len()),
+            ("local_slopes".into(), s.len()),
             ("compare".into(), v.len()),
         ])
     }
