@@ -18,7 +18,7 @@ use crate::error::Error;
 use checkpoint::{Checkpoint, RunId, Shard};
 use config::Config;
 use engine::{finish_cell, mark_growth, simulate_cell, CellResult};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -112,17 +112,7 @@ pub fn load_config(args: &VerifyArgs) -> Result<(Config, String), Error> {
 }
 
 fn progress(n: usize, quiet: bool) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(n as u64);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} cells (eta {eta}) {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    pb
+    crate::report::progress_bar(n, "cells", quiet)
 }
 
 /// Runs every cell (in parallel; results in grid order) and returns the results.

@@ -14,6 +14,22 @@ use std::path::{Path, PathBuf};
 
 pub use polars::prelude::{Column, DataFrame};
 
+/// A progress bar over `n` units named `unit` (cells, runs), hidden when `quiet`. indicatif
+/// draws only on a terminal, so logs and CI output stay clean.
+pub fn progress_bar(n: usize, unit: &str, quiet: bool) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(n as u64);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} [{{elapsed_precise}}] {{bar:40}} {{pos}}/{{len}} {unit} (eta {{eta}}) {{msg}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb
+}
+
 /// Writes `df` to `dir/stem.csv` and `dir/stem.parquet` atomically; returns both paths.
 pub fn write_table(df: &mut DataFrame, dir: &Path, stem: &str) -> Result<[PathBuf; 2], Error> {
     let csv = dir.join(format!("{stem}.csv"));

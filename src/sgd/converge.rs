@@ -26,7 +26,6 @@ use crate::objectives::Objective;
 use crate::report::chart::{self, LineChart, Panel, Series};
 use crate::report::{write_table, TableBuilder};
 use crate::rng::hash_str;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -623,18 +622,7 @@ pub fn run_cli(args: &ConvergeArgs) -> Result<(), Error> {
         cfg.seed
     );
     let manifest = crate::report::manifest::Manifest::start("converge", text, cfg.seed);
-    let pb = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let pb = ProgressBar::new(specs.len() as u64);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} runs {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        pb
-    };
+    let pb = crate::report::progress_bar(specs.len(), "runs", args.quiet);
     let t0 = std::time::Instant::now();
     let mut results = Vec::with_capacity(specs.len());
     for s in &specs {

@@ -822,18 +822,7 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
             "{name}: {total} training runs of {} rounds",
             exp.common.rounds
         );
-        let pb = if a.quiet {
-            indicatif::ProgressBar::hidden()
-        } else {
-            let pb = indicatif::ProgressBar::new(total as u64);
-            pb.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} runs (eta {eta}) {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            pb
-        };
+        let pb = crate::report::progress_bar(total, "runs", a.quiet);
         let mut all = Vec::new();
         let mut panels = Vec::new();
         let mut summary = Vec::new();
