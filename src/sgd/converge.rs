@@ -12,7 +12,7 @@
 //! no Delta is known; `premise fails` when the step size is beyond the theorem's limit (the run
 //! is still recorded to show what happens there).
 
-use super::{run, Buffers, Byzantine, DistanceToOptimum, GradientMetrics, SimSpec};
+use super::{run, Buffers, Byzantine, DistanceToOptimum, GradientMetrics, Observer, SimSpec};
 use crate::aggregators;
 use crate::attacks::{self, AttackParams};
 use crate::bounds;
@@ -419,33 +419,24 @@ impl<O: Objective<T = f64, Scratch = ()>> DynObjective for O {
             attack: atk.as_ref(),
             q: s.q,
         };
-        let (dist, out) = match self.optimum() {
-            Some(xs) => {
-                let mut dist = DistanceToOptimum::new(xs, cfg.rounds);
-                let out = run(
-                    self,
-                    rule.as_ref(),
-                    &byz,
-                    &spec,
-                    &mut x,
-                    &mut buf,
-                    &mut [&mut dist, &mut gm],
-                )?;
-                (dist.values, out)
-            }
-            None => {
-                let out = run(
-                    self,
-                    rule.as_ref(),
-                    &byz,
-                    &spec,
-                    &mut x,
-                    &mut buf,
-                    &mut [&mut gm],
-                )?;
-                (Vec::new(), out)
-            }
-        };
+        // the distance is recorded only where the optimum is known
+        let mut dist = self
+            .optimum()
+            .map(|xs| DistanceToOptimum::new(xs, cfg.rounds));
+        let mut observers: Vec<&mut dyn Observer<Self>> = vec![&mut gm];
+        if let Some(d) = dist.as_mut() {
+            observers.push(d);
+        }
+        let out = run(
+            self,
+            rule.as_ref(),
+            &byz,
+            &spec,
+            &mut x,
+            &mut buf,
+            &mut observers,
+        )?;
+        let dist = dist.map_or_else(Vec::new, |d| d.values);
         // diverged: the iterate overflowed, or its distance / gradient norm did
         let diverged = out.diverged_at.is_some()
             || dist.last().is_some_and(|v| !v.is_finite())

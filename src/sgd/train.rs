@@ -340,33 +340,23 @@ pub fn train_once(
         attack: attack.as_ref(),
         q,
     };
-    let (out, t4) = if common.theorem4 {
-        let mut t4 = Theorem4::new(task.dim(), common.l_every);
-        let out = run(
-            &task,
-            rule.as_ref(),
-            &byz,
-            &spec,
-            &mut x,
-            &mut buf,
-            &mut [&mut acc, &mut t4],
-        )?;
-        (
-            out,
-            Some((t4.grad_sq, t4.value, t4.v_hat, t4.agg_err, t4.l_hat)),
-        )
-    } else {
-        let out = run(
-            &task,
-            rule.as_ref(),
-            &byz,
-            &spec,
-            &mut x,
-            &mut buf,
-            &mut [&mut acc],
-        )?;
-        (out, None)
-    };
+    let mut t4 = common
+        .theorem4
+        .then(|| Theorem4::new(task.dim(), common.l_every));
+    let mut observers: Vec<&mut dyn Observer<MlpTask>> = vec![&mut acc];
+    if let Some(t) = t4.as_mut() {
+        observers.push(t);
+    }
+    let out = run(
+        &task,
+        rule.as_ref(),
+        &byz,
+        &spec,
+        &mut x,
+        &mut buf,
+        &mut observers,
+    )?;
+    let t4 = t4.map(|t| (t.grad_sq, t.value, t.v_hat, t.agg_err, t.l_hat));
     Ok(TrainResult {
         cfg: c.clone(),
         repeat,
