@@ -2,7 +2,7 @@
 //! beyond the largest correct value (max + offset x range), all on one side. Values there
 //! survive trimming when q > b and otherwise push the trimmed window as far as it can go; they
 //! also stay close enough to Trmean_b to be among Phocas's m - b nearest.
-use super::{impl_attack, per_column, Target};
+use super::{impl_attack, per_column, Needs, Target};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
 
@@ -17,18 +17,25 @@ impl Adaptive {
         Self { offset }
     }
     fn apply<T: Scalar>(&self, t: Target<'_, T>, _rng: &mut Rng) {
-        per_column(t, |s| {
-            if s.count == 0 {
-                return 0.0;
-            }
-            let range = s.max - s.min;
-            let range = if range > 0.0 {
-                range
-            } else {
-                s.max.abs().max(1.0)
-            };
-            s.max + self.offset * range
-        });
+        per_column(
+            t,
+            Needs {
+                minmax: true,
+                std: false,
+            },
+            |s| {
+                if s.count == 0 {
+                    return 0.0;
+                }
+                let range = s.max - s.min;
+                let range = if range > 0.0 {
+                    range
+                } else {
+                    s.max.abs().max(1.0)
+                };
+                s.max + self.offset * range
+            },
+        );
     }
 }
 impl_attack!(Adaptive, "adaptive");

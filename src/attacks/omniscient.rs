@@ -1,7 +1,7 @@
 //! Omniscient attack (section 5): each Byzantine entry becomes -c times the sum of the correct
 //! values of its coordinate (c = 1e20), i.e. -c x the sum of the correct gradients. One version
 //! of the authors' code also adds the Byzantine workers' own true gradients to the sum.
-use super::{impl_attack, per_column, Target};
+use super::{impl_attack, per_column, Needs, Target};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
 
@@ -15,7 +15,7 @@ pub struct Omniscient {
 
 impl Omniscient {
     fn apply<T: Scalar>(&self, t: Target<'_, T>, _rng: &mut Rng) {
-        per_column(t, |s| {
+        per_column(t, Needs::default(), |s| {
             -self.c
                 * if self.include_byzantine {
                     s.sum_all

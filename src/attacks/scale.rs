@@ -1,6 +1,6 @@
 //! Attacks that scale honest values: the gambler (each Byzantine value multiplied by -1e20,
 //! section 5) and inner-product manipulation (-eps x the mean of the correct values).
-use super::{impl_attack, per_column, Target};
+use super::{impl_attack, per_column, Needs, Target};
 use crate::rng::Rng;
 use crate::scalar::Scalar;
 
@@ -27,7 +27,7 @@ impl Scale {
     }
     fn apply<T: Scalar>(&self, t: Target<'_, T>, _rng: &mut Rng) {
         if self.of_mean {
-            per_column(t, |s| self.factor * s.mean);
+            per_column(t, Needs::default(), |s| self.factor * s.mean);
         } else {
             for (v, &b) in t.x.iter_mut().zip(t.mask) {
                 if b {

@@ -70,6 +70,10 @@ pub struct RunId {
     pub trials: Option<usize>,
     /// Shard (None: the whole grid).
     pub shard: Option<Shard>,
+    /// Other options that change the results (e.g. `rounds=500 data=/path`); empty for
+    /// verify-bounds.
+    #[serde(default)]
+    pub options: String,
 }
 
 impl RunId {
@@ -92,10 +96,20 @@ impl RunId {
 /// Prepares an output folder for `id`: refuses a folder of another run, and returns the cells
 /// already finished there.
 pub fn prepare(dir: &Path, id: &RunId) -> Result<HashMap<String, CellRaw>, Error> {
+    claim(dir, id, &["results.csv", "checkpoint.tsv"])?;
+    load(dir)
+}
+
+/// Claims `dir` for the run `id`: creates it and writes `run.json`, or checks that the
+/// `run.json` there is the same run. A folder of another run, or one holding any of `markers`
+/// (earlier results) without a `run.json`, is refused with a message saying what differs.
+pub fn claim(dir: &Path, id: &RunId, markers: &[&str]) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     match RunId::load(dir)? {
         Some(old) if old != *id => {
-            let what = if old.version != id.version {
+            let what = if old.command != id.command {
+                format!("`{}`", old.command)
+            } else if old.version != id.version {
                 format!("version {} (this is {})", old.version, id.version)
             } else if old.config != id.config {
                 "another config".to_string()
@@ -103,6 +117,8 @@ pub fn prepare(dir: &Path, id: &RunId) -> Result<HashMap<String, CellRaw>, Error
                 format!("seed {} (this run: {})", old.seed, id.seed)
             } else if old.trials != id.trials {
                 "another --trials".to_string()
+            } else if old.options != id.options {
+                format!("other options ({} ; this run: {})", old.options, id.options)
             } else {
                 "another --shard".to_string()
             };
@@ -111,18 +127,17 @@ pub fn prepare(dir: &Path, id: &RunId) -> Result<HashMap<String, CellRaw>, Error
                 dir.display()
             )))
         }
-        Some(_) => load(dir),
+        Some(_) => Ok(()),
         None => {
-            if dir.join("results.csv").exists() || dir.join("checkpoint.tsv").exists() {
+            if let Some(m) = markers.iter().find(|m| dir.join(m).exists()) {
                 return Err(Error::Invalid(format!(
-                    "{} holds results without a run.json: choose another --out or delete the folder",
+                    "{} holds results ({m}) without a run.json: choose another --out or delete the folder",
                     dir.display()
                 )));
             }
             let text =
                 serde_json::to_string_pretty(id).map_err(|e| Error::Report(e.to_string()))?;
-            crate::fsutil::write_atomic(&dir.join("run.json"), text.as_bytes())?;
-            Ok(HashMap::new())
+            crate::fsutil::write_atomic(&dir.join("run.json"), text.as_bytes())
         }
     }
 }

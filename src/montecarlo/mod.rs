@@ -67,12 +67,10 @@ pub struct MergeArgs {
     pub no_charts: bool,
 }
 
-/// Set by Ctrl-C / SIGTERM: running cells stop, finished ones are kept.
-static STOP: AtomicBool = AtomicBool::new(false);
+use crate::interrupt::STOP;
 
 fn install_stop_handler() {
-    // set_handler fails if a handler exists already (a second run in one process): fine.
-    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+    crate::interrupt::install();
 }
 
 /// Loads the config selected by the arguments, with overrides applied.
@@ -172,6 +170,7 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
         seed: cfg.seed,
         trials: args.trials,
         shard: args.shard,
+        options: String::new(),
     };
     let mut done = checkpoint::prepare(&args.out, &id)?;
     let resumed = cells.iter().filter(|c| done.contains_key(&c.key())).count();

@@ -467,32 +467,83 @@ impl Mlp {
             return (f64::NAN, f64::NAN);
         }
         let p = blocks(params);
-        let s = scratch;
-        let mb = s.max_batch;
+        let mb = scratch.max_batch;
         let mut loss = 0.0f64;
         let mut correct = 0usize;
         for start in (0..data.n).step_by(mb) {
-            let b = mb.min(data.n - start);
-            let x = &data.images[start * INPUT..(start + b) * INPUT];
-            forward(&p, x, b, &mut s.h1, &mut s.h2, &mut s.z);
-            let labels = &data.labels[start..start + b];
-            for (row, &y) in s.z[..b * CLASSES].chunks_exact_mut(CLASSES).zip(labels) {
-                let y = usize::from(y);
-                // argmax first (row_loss without probabilities leaves the logits intact).
-                let mut best = 0;
-                for j in 1..CLASSES {
-                    if row[j] > row[best] {
-                        best = j;
-                    }
-                }
-                if best == y && !row[y].is_nan() {
-                    correct += 1;
-                }
-                loss += f64::from(row_loss(row, y, false));
-            }
+            let (l, c) = eval_range(&p, data, start, mb.min(data.n - start), scratch);
+            loss += l;
+            correct += c;
         }
         (loss / data.n as f64, correct as f64 / data.n as f64)
     }
+
+    /// [`Mlp::evaluate`] in parallel: blocks of [`EVAL_BLOCK`] samples on the rayon pool, their
+    /// sums added in block order, so the result does not depend on the thread count. Each
+    /// rayon task allocates one scratch (a few hundred KB) per call.
+    pub fn evaluate_par(&self, params: &[f32], data: &Dataset) -> (f64, f64) {
+        use rayon::prelude::*;
+        assert_eq!(
+            params.len(),
+            PARAM_DIM,
+            "params must have {PARAM_DIM} entries"
+        );
+        if let Err(e) = check_dataset(data, "evaluation set") {
+            panic!("{e}");
+        }
+        if data.n == 0 {
+            return (f64::NAN, f64::NAN);
+        }
+        let p = blocks(params);
+        let parts: Vec<(f64, usize)> = (0..data.n.div_ceil(EVAL_BLOCK))
+            .into_par_iter()
+            .map_init(
+                || self.new_scratch(EVAL_BLOCK),
+                |s, k| {
+                    let start = k * EVAL_BLOCK;
+                    eval_range(&p, data, start, EVAL_BLOCK.min(data.n - start), s)
+                },
+            )
+            .collect();
+        let (loss, correct) = parts
+            .iter()
+            .fold((0.0, 0), |(l, c), &(l2, c2)| (l + l2, c + c2));
+        (loss / data.n as f64, correct as f64 / data.n as f64)
+    }
+}
+
+/// Samples per task of [`Mlp::evaluate_par`].
+pub const EVAL_BLOCK: usize = 256;
+
+/// Summed loss and number of correct top-1 predictions of samples `start..start + b`
+/// (`b <= s.max_batch`).
+fn eval_range(
+    p: &Blocks<&[f32]>,
+    data: &Dataset,
+    start: usize,
+    b: usize,
+    s: &mut MlpScratch,
+) -> (f64, usize) {
+    let mut loss = 0.0f64;
+    let mut correct = 0usize;
+    let x = &data.images[start * INPUT..(start + b) * INPUT];
+    forward(p, x, b, &mut s.h1, &mut s.h2, &mut s.z);
+    let labels = &data.labels[start..start + b];
+    for (row, &y) in s.z[..b * CLASSES].chunks_exact_mut(CLASSES).zip(labels) {
+        let y = usize::from(y);
+        // argmax first (row_loss without probabilities leaves the logits intact).
+        let mut best = 0;
+        for j in 1..CLASSES {
+            if row[j] > row[best] {
+                best = j;
+            }
+        }
+        if best == y && !row[y].is_nan() {
+            correct += 1;
+        }
+        loss += f64::from(row_loss(row, y, false));
+    }
+    (loss, correct)
 }
 
 fn check_dataset(d: &Dataset, what: &str) -> Result<(), Error> {
@@ -732,6 +783,10 @@ mod tests {
         }
     }
 
+    fn empty_set() -> Dataset {
+        random_dataset(0, 0)
+    }
+
     #[test]
     fn evaluate_matches_reference() {
         let data = random_dataset(16, 6);
@@ -746,6 +801,26 @@ mod tests {
         assert!((l64 - want).abs() < 1e-5 * want);
         assert_eq!(a5.to_bits(), a64.to_bits());
         assert!((0.0..=1.0).contains(&a5));
+        // The parallel version: same figures (600 samples: several blocks, a partial last one),
+        // bit-identical with 1 and 2 threads.
+        let big = random_dataset(600, 8);
+        let (ls, as_) = mlp.evaluate(&p, &big, &mut mlp.new_scratch(64));
+        let par = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| mlp.evaluate_par(&p, &big))
+        };
+        let (lp1, ap1) = par(1);
+        let (lp2, ap2) = par(2);
+        assert_eq!(
+            (lp1.to_bits(), ap1.to_bits()),
+            (lp2.to_bits(), ap2.to_bits())
+        );
+        assert!((lp1 - ls).abs() < 1e-9 * ls, "{lp1} vs {ls}");
+        assert_eq!(ap1.to_bits(), as_.to_bits());
+        assert!(mlp.evaluate_par(&p, &empty_set()).0.is_nan());
         // The mean loss equals batch_grad_into's loss over the whole set.
         let mut g = vec![0.0; PARAM_DIM];
         let l = mlp.batch_grad_into(&p, &all, &mut mlp.new_scratch(16), &mut g);

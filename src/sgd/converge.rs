@@ -18,6 +18,7 @@ use crate::attacks::{self, AttackParams};
 use crate::bounds;
 use crate::error::Error;
 use crate::models::Reading;
+use crate::montecarlo::checkpoint::RunId;
 use crate::montecarlo::config::BSpec;
 use crate::montecarlo::stats::t975;
 use crate::objectives::double_well::DoubleWell;
@@ -25,6 +26,7 @@ use crate::objectives::quadratic::Quadratic;
 use crate::objectives::Objective;
 use crate::report::chart::{self, LineChart, Panel, Series};
 use crate::report::{write_table, TableBuilder};
+use crate::resume;
 use crate::rng::hash_str;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -385,7 +387,7 @@ trait DynObjective: Sync {
         s: &RunSpec,
         gamma: f64,
         repeat: u64,
-    ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>, bool, f64), Error>;
+    ) -> Result<Repeat, Error>;
     fn constants(&self) -> (Option<f64>, f64, f64, Option<Vec<f64>>, f64);
 }
 
@@ -396,7 +398,7 @@ impl<O: Objective<T = f64, Scratch = ()>> DynObjective for O {
         s: &RunSpec,
         gamma: f64,
         repeat: u64,
-    ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>, bool, f64), Error> {
+    ) -> Result<Repeat, Error> {
         let m = cfg.m;
         let p = aggregators::RuleParams::for_rule(&s.rule, s.b, None);
         let rule = aggregators::build(&s.rule, &p, m)?;
@@ -462,16 +464,59 @@ impl<O: Objective<T = f64, Scratch = ()>> DynObjective for O {
     }
 }
 
-/// Runs one spec with R repeats (in parallel; deterministic).
-pub fn run_spec(cfg: &Config, s: &RunSpec) -> Result<RunResult, Error> {
-    let obj = build_objective(cfg, s)?;
-    let (mu, l, v, x_star, gap0) = obj.constants();
-    let limit = match mu {
-        Some(mu) => 2.0 / (mu + l),
-        None => 1.0 / l,
-    };
-    let gamma = s.gamma_factor * limit;
-    let reps: Vec<_> = (0..cfg.repeats as u64)
+/// One repeat's output: distance to x*, ||grad F||^2 and aggregation error per round,
+/// whether it diverged, seconds.
+type Repeat = (Vec<f64>, Vec<f64>, Vec<f64>, bool, f64);
+
+/// What the R repeats of one spec measured (the expensive part of a run; checkpointed).
+struct Measured {
+    secs: f64,
+    diverged: usize,
+    dist: Vec<(f64, f64, f64)>,
+    grad_running: Vec<(f64, f64, f64)>,
+    delta_measured: f64,
+}
+
+impl Measured {
+    fn to_record(&self) -> resume::Record {
+        let split = |b: &[(f64, f64, f64)]| -> [Vec<f64>; 3] {
+            [
+                b.iter().map(|x| x.0).collect(),
+                b.iter().map(|x| x.1).collect(),
+                b.iter().map(|x| x.2).collect(),
+            ]
+        };
+        let mut f = vec![vec![self.secs, self.diverged as f64, self.delta_measured]];
+        f.extend(split(&self.dist));
+        f.extend(split(&self.grad_running));
+        f
+    }
+    fn from_record(f: &resume::Record) -> Option<Self> {
+        if f.len() != 7 || f[0].len() != 3 {
+            return None;
+        }
+        let join = |a: &[f64], b: &[f64], c: &[f64]| -> Option<Vec<(f64, f64, f64)>> {
+            (a.len() == b.len() && b.len() == c.len())
+                .then(|| (0..a.len()).map(|i| (a[i], b[i], c[i])).collect())
+        };
+        Some(Self {
+            secs: f[0][0],
+            diverged: f[0][1] as usize,
+            delta_measured: f[0][2],
+            dist: join(&f[1], &f[2], &f[3])?,
+            grad_running: join(&f[4], &f[5], &f[6])?,
+        })
+    }
+}
+
+/// Runs the R repeats of a spec (in parallel; deterministic) and summarises them.
+fn measure(
+    cfg: &Config,
+    s: &RunSpec,
+    obj: &dyn DynObjective,
+    gamma: f64,
+) -> Result<Measured, Error> {
+    let reps: Vec<Repeat> = (0..cfg.repeats as u64)
         .into_par_iter()
         .map(|r| obj.run_repeat(cfg, s, gamma, r))
         .collect::<Result<_, _>>()?;
@@ -502,6 +547,47 @@ pub fn run_spec(cfg: &Config, s: &RunSpec) -> Result<RunResult, Error> {
         }
     }
     let delta_measured = if finite { w.mean() } else { f64::INFINITY };
+    Ok(Measured {
+        secs,
+        diverged,
+        dist,
+        grad_running,
+        delta_measured,
+    })
+}
+
+/// Runs one spec with R repeats (in parallel; deterministic). With a `log`, finished repeats
+/// are taken from it and new ones appended to it (see [`crate::resume`]).
+pub fn run_spec(cfg: &Config, s: &RunSpec, log: Option<&resume::Log>) -> Result<RunResult, Error> {
+    let obj = build_objective(cfg, s)?;
+    let (mu, l, v, x_star, gap0) = obj.constants();
+    let limit = match mu {
+        Some(mu) => 2.0 / (mu + l),
+        None => 1.0 / l,
+    };
+    let gamma = s.gamma_factor * limit;
+    let key = s.key();
+    let measured = match log.and_then(|l| l.get(&key)) {
+        Some(rec) => Measured::from_record(rec).ok_or_else(|| {
+            Error::Invalid(format!(
+                "the checkpoint record of {key} is malformed: delete the folder and run again"
+            ))
+        })?,
+        None => {
+            let m = measure(cfg, s, obj.as_ref(), gamma)?;
+            if let Some(l) = log {
+                l.append(&key, &m.to_record())?;
+            }
+            m
+        }
+    };
+    let Measured {
+        secs,
+        diverged,
+        dist,
+        grad_running,
+        delta_measured,
+    } = measured;
     let whole_rows = attacks::build_corruption(&s.corruption, &cfg.attack_params)?.whole_rows();
     let (_, bound) = bounds::rule_bound(&s.rule, &s.corruption, whole_rows, cfg.m, s.q, s.b);
     let (delta_bound, delta_note) = match bound {
@@ -612,18 +698,46 @@ pub fn run_cli(args: &ConvergeArgs) -> Result<(), Error> {
         cfg.d,
         cfg.seed
     );
+    let id = RunId {
+        command: "converge".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        config: text.clone(),
+        seed: cfg.seed,
+        trials: None,
+        shard: None,
+        options: String::new(),
+    };
+    let log = resume::Log::open(&args.out, &id, &[resume::LOG])?;
+    if !log.is_empty() {
+        eprintln!(
+            "converge: resuming: {} runs already finished in {}",
+            log.len(),
+            log.path().display()
+        );
+    }
+    crate::interrupt::install();
     let manifest = crate::report::manifest::Manifest::start("converge", text, cfg.seed);
     let pb = crate::report::progress_bar(specs.len(), "runs", args.quiet);
     let t0 = std::time::Instant::now();
     let mut results = Vec::with_capacity(specs.len());
     for s in &specs {
         pb.set_message(s.key());
-        results.push(run_spec(&cfg, s)?);
+        match run_spec(&cfg, s, Some(&log)) {
+            Err(Error::Interrupted(_)) => {
+                pb.abandon();
+                return Err(resume::interrupted(
+                    results.len(),
+                    specs.len(),
+                    "runs",
+                    log.path(),
+                ));
+            }
+            r => results.push(r?),
+        }
         pb.inc(1);
     }
     pb.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let rows = write_tables(&results, &cfg, &args.out)?;
     if !args.no_charts {
         write_charts(&results, &args.out)?;

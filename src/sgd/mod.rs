@@ -129,6 +129,9 @@ pub fn run<O: Objective>(
     let mut out = RunOutcome::default();
     let base = spec.repeat * spec.rounds as u64;
     for t in 0..spec.rounds {
+        if crate::interrupt::stopped() {
+            return Err(Error::Interrupted(format!("stopped at round {t}")));
+        }
         let round_base = (base + t as u64) * (m as u64 + 1);
         let xs: &[O::T] = x;
         let work = |(i, (row, s)): (usize, (&mut [O::T], &mut O::Scratch))| {

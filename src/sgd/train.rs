@@ -15,14 +15,16 @@ use crate::aggregators::{self, RuleParams};
 use crate::attacks::{self, AttackParams};
 use crate::data::{self, Dataset};
 use crate::error::Error;
-use crate::objectives::mlp::{Mlp, MlpScratch};
+use crate::montecarlo::checkpoint::RunId;
+use crate::objectives::mlp::Mlp;
 use crate::objectives::mlp_task::{MlpTask, TaskScratch};
 use crate::objectives::Objective;
 use crate::report::chart::{self, LineChart, Panel, Series};
 use crate::report::{write_table, TableBuilder};
+use crate::resume;
 use crate::rng::{hash_str, stream};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -95,14 +97,13 @@ struct Accuracy {
     every: usize,
     mlp: Mlp,
     test: Arc<Dataset>,
-    scratch: MlpScratch,
     rows: Vec<(usize, f64, f64)>,
 }
 
 impl Observer<MlpTask> for Accuracy {
     fn observe(&mut self, _o: &MlpTask, r: &Round<'_, f32>, _s: &mut TaskScratch) {
         if r.t % self.every == 0 || r.agg.is_none() {
-            let (loss, acc) = self.mlp.evaluate(r.x, &self.test, &mut self.scratch);
+            let (loss, acc) = self.mlp.evaluate_par(r.x, &self.test);
             self.rows.push((r.t, loss, acc));
         }
     }
@@ -332,7 +333,6 @@ pub fn train_once(
         every: common.eval_every,
         mlp: mlp.clone(),
         test: data.test.clone(),
-        scratch: mlp.new_scratch(256),
         rows: Vec::new(),
     };
     let byz = Byzantine {
@@ -787,10 +787,7 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
             exp.common.rounds = r;
         }
         for p in &exp.panel {
-            let mut common = exp.common.clone();
-            if let Some(ap) = &p.attack_params {
-                common.attack_params = ap.clone();
-            }
+            let common = panel_common(&exp.common, p);
             for r in p.runs() {
                 validate(&r, &common)?;
             }
@@ -798,40 +795,101 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
         exps.push((name.to_string(), exp, text));
     }
     let data = load_data(&a.data_dir)?;
+    crate::interrupt::install();
     for (name, exp, text) in exps {
         let dir = a.out.join(&name);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let id = RunId {
+            command: format!("reproduce {name}"),
+            version: env!("CARGO_PKG_VERSION").into(),
+            config: text.clone(),
+            seed: exp.common.seed,
+            trials: None,
+            shard: None,
+            options: format!(
+                "rounds={} data={}",
+                exp.common.rounds,
+                a.data_dir
+                    .canonicalize()
+                    .unwrap_or_else(|_| a.data_dir.clone())
+                    .display()
+            ),
+        };
+        let log = resume::Log::open(&dir, &id, &[resume::LOG])?;
         let manifest = crate::report::manifest::Manifest::start(
             &format!("reproduce {name}"),
             text,
             exp.common.seed,
         );
-        let total: usize =
-            exp.panel.iter().map(|p| p.runs().len()).sum::<usize>() * exp.common.repeats;
+        // Every distinct run once (figure 3's panels share their Krum runs), in config order.
+        let mut jobs: Vec<(String, RunConfig, Common, usize)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for p in &exp.panel {
+            let common = panel_common(&exp.common, p);
+            for r in p.runs() {
+                for rep in 0..common.repeats {
+                    let key = run_key(&r, &common, rep);
+                    if seen.insert(key.clone()) {
+                        jobs.push((key, r.clone(), common.clone(), rep));
+                    }
+                }
+            }
+        }
+        let total = jobs.len();
+        let reused = jobs.iter().filter(|j| log.get(&j.0).is_some()).count();
         eprintln!(
-            "{name}: {total} training runs of {} rounds",
-            exp.common.rounds
+            "{name}: {total} training runs of {} rounds ({reused} already finished in {})",
+            exp.common.rounds,
+            log.path().display()
         );
         let pb = crate::report::progress_bar(total, "runs", a.quiet);
+        let t0 = std::time::Instant::now();
+        let mut finished: HashMap<String, TrainResult> = HashMap::new();
+        let mut fresh = 0usize;
+        for (key, r, common, rep) in &jobs {
+            pb.set_message(r.label.clone());
+            let res = match log.get(key) {
+                Some(rec) => from_record(r, *rep, rec).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "{}: the record of {key} is malformed: delete the folder and run again",
+                        log.path().display()
+                    ))
+                })?,
+                None => {
+                    let res = match train_once(&data, r, common, *rep) {
+                        Err(Error::Interrupted(_)) => {
+                            pb.abandon();
+                            return Err(resume::interrupted(
+                                finished.len(),
+                                total,
+                                "training runs",
+                                log.path(),
+                            ));
+                        }
+                        other => other?,
+                    };
+                    log.append(key, &to_record(&res))?;
+                    fresh += 1;
+                    res
+                }
+            };
+            finished.insert(key.clone(), res);
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        let secs = t0.elapsed().as_secs_f64();
         let mut all = Vec::new();
         let mut panels = Vec::new();
         let mut summary = Vec::new();
-        let t0 = std::time::Instant::now();
         let (mut agg_s, mut tot_s) = (0.0, 0.0);
         for p in &exp.panel {
-            let mut common = exp.common.clone();
-            if let Some(ap) = &p.attack_params {
-                common.attack_params = ap.clone();
-            }
+            let common = panel_common(&exp.common, p);
             let mut results = Vec::new();
             for r in p.runs() {
                 for rep in 0..common.repeats {
-                    pb.set_message(format!("{} / {}", p.name, r.label));
-                    let res = train_once(&data, &r, &common, rep)?;
+                    let res = finished[&run_key(&r, &common, rep)].clone();
                     agg_s += res.seconds.1;
                     tot_s += res.seconds.0;
                     results.push(res);
-                    pb.inc(1);
                 }
             }
             for (label, band) in accuracy_bands(&results) {
@@ -943,18 +1001,98 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
                 s.0, s.1, s.2, s.3, s.4, s.5
             );
         }
-        let secs = t0.elapsed().as_secs_f64();
-        let samples = all.iter().map(|r| r.cfg.batch).sum::<usize>() as f64
+        // throughput of the runs trained by this invocation (reused ones cost nothing)
+        let samples = jobs
+            .iter()
+            .filter(|j| log.get(&j.0).is_none())
+            .map(|j| j.1.batch)
+            .sum::<usize>() as f64
             * exp.common.rounds as f64
             * exp.common.m as f64;
         println!(
-            "{name}: {} runs in {secs:.1} s; {:.0} training samples/s; {:.1}% of simulator time aggregating",
-            all.len(),
+            "{name}: {fresh} runs trained in {secs:.1} s ({:.0} training samples/s), {} reused from the checkpoint; {:.1}% of simulator time aggregating",
             samples / secs.max(1e-9),
+            total - fresh,
             100.0 * agg_s / tot_s.max(1e-9)
         );
     }
     Ok(())
+}
+
+/// The common settings of a panel (its attack parameters applied).
+fn panel_common(common: &Common, p: &PanelConfig) -> Common {
+    let mut c = common.clone();
+    if let Some(ap) = &p.attack_params {
+        c.attack_params = ap.clone();
+    }
+    c
+}
+
+/// Checkpoint key of one run: its label and a hash of everything that determines its numbers
+/// (the run's config, the shared settings except the number of repeats, the repeat index).
+fn run_key(r: &RunConfig, common: &Common, rep: usize) -> String {
+    let mut c = common.clone();
+    c.repeats = 0;
+    format!(
+        "{} #{rep} {:016x}",
+        r.label,
+        hash_str(&format!("{r:?} {c:?} {rep}"))
+    )
+}
+
+/// A finished run as checkpoint fields (f64 bit patterns).
+fn to_record(r: &TrainResult) -> resume::Record {
+    let mut f = vec![
+        r.accuracy.iter().map(|a| a.0 as f64).collect(),
+        r.accuracy.iter().map(|a| a.1).collect(),
+        r.accuracy.iter().map(|a| a.2).collect(),
+        vec![r.seconds.0, r.seconds.1],
+        r.diverged_at.map(|t| vec![t as f64]).unwrap_or_default(),
+    ];
+    if let Some((g, v, vh, e, l)) = &r.theorem4 {
+        f.extend([g.clone(), v.clone(), vh.clone(), e.clone()]);
+        f.push(l.iter().map(|x| x.0 as f64).collect());
+        f.push(l.iter().map(|x| x.1).collect());
+    }
+    f
+}
+
+/// The inverse of [`to_record`]; None if the record has the wrong shape.
+fn from_record(cfg: &RunConfig, repeat: usize, f: &resume::Record) -> Option<TrainResult> {
+    if f.len() != 5 && f.len() != 11 {
+        return None;
+    }
+    let n = f[0].len();
+    if f[1].len() != n || f[2].len() != n || f[3].len() != 2 || f[4].len() > 1 {
+        return None;
+    }
+    let theorem4 = if f.len() == 11 {
+        if f[10].len() != f[9].len() {
+            return None;
+        }
+        Some((
+            f[5].clone(),
+            f[6].clone(),
+            f[7].clone(),
+            f[8].clone(),
+            f[9].iter()
+                .zip(&f[10])
+                .map(|(&t, &l)| (t as usize, l))
+                .collect(),
+        ))
+    } else {
+        None
+    };
+    Some(TrainResult {
+        cfg: cfg.clone(),
+        repeat,
+        accuracy: (0..n)
+            .map(|i| (f[0][i] as usize, f[1][i], f[2][i]))
+            .collect(),
+        theorem4,
+        seconds: (f[3][0], f[3][1]),
+        diverged_at: f[4].first().map(|&t| t as usize),
+    })
 }
 
 /// Theorem 4 on the MLP: running mean of ||grad F(x_t)||^2 (evaluation subset) against

@@ -1,0 +1,221 @@
+//! Resumable runs for the commands whose unit of work is a run (`converge`, `reproduce`).
+//!
+//! A results folder holds `run.json` (what produced it; see
+//! [`crate::montecarlo::checkpoint::claim`]) and `checkpoint.tsv`: one line per finished unit,
+//! appended and flushed as units finish. A line is a key, then fields of f64 values stored as
+//! their exact bit patterns (NaN, infinities and -0.0 survive), then a checksum of the line, so
+//! a line torn by SIGKILL is ignored and that unit simply runs again. Running the same command
+//! again reuses every finished unit and produces the same final tables as an uninterrupted run.
+//! Units are keyed by everything that determines their numbers, so a record is only ever
+//! reused for the very run that produced it.
+
+use crate::error::Error;
+use crate::montecarlo::checkpoint::{claim, RunId};
+use crate::rng::hash_str;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// One finished unit: fields of f64 values.
+pub type Record = Vec<Vec<f64>>;
+
+/// File name of the record log in a results folder.
+pub const LOG: &str = "checkpoint.tsv";
+
+/// Encodes one record as a line (with checksum, newline-terminated).
+pub fn encode(key: &str, fields: &[Vec<f64>]) -> String {
+    let mut body = key.replace(['\t', '\n'], " ");
+    for f in fields {
+        body.push('\t');
+        let parts: Vec<String> = f.iter().map(|x| format!("{:x}", x.to_bits())).collect();
+        body.push_str(&parts.join(","));
+    }
+    format!("{body}\t{:016x}\n", hash_str(&body))
+}
+
+/// Decodes a line; None if torn or corrupt.
+pub fn decode(line: &str) -> Option<(String, Record)> {
+    let (body, sum) = line.rsplit_once('\t')?;
+    if u64::from_str_radix(sum.trim_end(), 16).ok()? != hash_str(body) {
+        return None;
+    }
+    let mut it = body.split('\t');
+    let key = it.next()?.to_string();
+    let mut fields = Vec::new();
+    for f in it {
+        let mut v = Vec::new();
+        if !f.is_empty() {
+            for x in f.split(',') {
+                v.push(f64::from_bits(u64::from_str_radix(x, 16).ok()?));
+            }
+        }
+        fields.push(v);
+    }
+    Some((key, fields))
+}
+
+/// The record log of a results folder: finished units, and the file new ones are appended to.
+pub struct Log {
+    path: PathBuf,
+    done: HashMap<String, Record>,
+    file: Mutex<std::fs::File>,
+}
+
+impl Log {
+    /// Claims `dir` for run `id` (refusing a folder of another run; `markers` are files that
+    /// show earlier results), loads the finished units and opens the log for appending.
+    pub fn open(dir: &Path, id: &RunId, markers: &[&str]) -> Result<Self, Error> {
+        claim(dir, id, markers)?;
+        let path = dir.join(LOG);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let done = text.lines().filter_map(decode).collect();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        // a torn last line is terminated so the next record starts on a line of its own
+        if !bytes.is_empty() && bytes.last() != Some(&b'\n') {
+            file.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(Self {
+            path,
+            done,
+            file: Mutex::new(file),
+        })
+    }
+
+    /// The finished unit with this key, if any.
+    pub fn get(&self, key: &str) -> Option<&Record> {
+        self.done.get(key)
+    }
+
+    /// Number of finished units in the log.
+    pub fn len(&self) -> usize {
+        self.done.len()
+    }
+
+    /// Whether no unit is finished.
+    pub fn is_empty(&self) -> bool {
+        self.done.is_empty()
+    }
+
+    /// Path of the log file (for messages).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one finished unit and flushes it to the file.
+    pub fn append(&self, key: &str, fields: &[Vec<f64>]) -> Result<(), Error> {
+        let line = encode(key, fields);
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(line.as_bytes())
+            .and_then(|()| f.flush())
+            .map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+/// The message of an interrupted run: what is saved and how to resume.
+pub fn interrupted(done: usize, total: usize, unit: &str, log: &Path) -> Error {
+    Error::Interrupted(format!(
+        "{done} of {total} {unit} are finished and saved in {}; run the same command again to resume",
+        log.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(config: &str) -> RunId {
+        RunId {
+            command: "test".into(),
+            version: "0".into(),
+            config: config.into(),
+            seed: 1,
+            trials: None,
+            shard: None,
+            options: "rounds=3".into(),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_bit_exactly_and_torn_lines_are_ignored() {
+        let fields = vec![
+            vec![
+                1.0 / 3.0,
+                f64::NAN,
+                f64::INFINITY,
+                -0.0,
+                f64::MIN_POSITIVE / 4.0,
+            ],
+            vec![],
+            vec![-1e300],
+        ];
+        let line = encode("a\tb", &fields);
+        let (k, r) = decode(&line).unwrap();
+        assert_eq!(k, "a b");
+        let bits = |r: &Record| -> Vec<Vec<u64>> {
+            r.iter()
+                .map(|f| f.iter().map(|x| x.to_bits()).collect())
+                .collect()
+        };
+        assert_eq!(bits(&r), bits(&fields));
+        // any truncation of the line is rejected
+        for cut in 0..line.len() - 1 {
+            assert!(decode(&line[..cut]).is_none(), "cut at {cut}");
+        }
+        // a flipped character is rejected
+        let bad = line.replacen('3', "4", 1);
+        assert!(decode(&bad).is_none());
+    }
+
+    #[test]
+    fn log_resumes_and_refuses_other_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("out");
+        {
+            let log = Log::open(&d, &id("x"), &["rounds.csv"]).unwrap();
+            assert!(log.is_empty());
+            log.append("one", &[vec![1.0]]).unwrap();
+            log.append("two", &[vec![2.0, 3.0]]).unwrap();
+        }
+        // a torn third line (SIGKILL mid-write)
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(d.join(LOG))
+            .unwrap();
+        f.write_all(b"three\t4000").unwrap();
+        drop(f);
+        let log = Log::open(&d, &id("x"), &["rounds.csv"]).unwrap();
+        assert_eq!(log.len(), 2);
+        assert_eq!(log.get("two").unwrap(), &vec![vec![2.0, 3.0]]);
+        log.append("three", &[vec![4.0]]).unwrap();
+        drop(log);
+        let log = Log::open(&d, &id("x"), &["rounds.csv"]).unwrap();
+        assert_eq!(log.len(), 3);
+        assert_eq!(log.get("three").unwrap(), &vec![vec![4.0]]);
+        // another config is refused, naming what differs
+        let e = Log::open(&d, &id("y"), &[]).err().unwrap().to_string();
+        assert!(e.contains("another config"), "{e}");
+        let mut other = id("x");
+        other.options = "rounds=4".into();
+        let e = Log::open(&d, &other, &[]).err().unwrap().to_string();
+        assert!(e.contains("rounds=3") && e.contains("rounds=4"), "{e}");
+        // earlier results without run.json are refused
+        let d2 = dir.path().join("old");
+        std::fs::create_dir_all(&d2).unwrap();
+        std::fs::write(d2.join("rounds.csv"), "x").unwrap();
+        let e = Log::open(&d2, &id("x"), &["rounds.csv"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("without a run.json"), "{e}");
+    }
+}
