@@ -127,3 +127,185 @@ fn a_folder_of_another_run_is_refused() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("seed 5") && e.contains("--out"), "{e}");
 }
+
+const FASHION: &str = "/usr/share/datasets/fashion-mnist";
+
+/// Whether the real data set is installed; CI sets PHOCAS_REQUIRE_DATA so a missing data set
+/// fails there instead of skipping.
+fn have_data() -> bool {
+    let ok = Path::new(FASHION).exists();
+    assert!(
+        ok || std::env::var_os("PHOCAS_REQUIRE_DATA").is_none(),
+        "{FASHION} is missing: apt-get install dataset-fashion-mnist"
+    );
+    ok
+}
+
+/// Starts `cmd`, waits until `log` holds at least `lines` finished records, sends `signal`,
+/// and returns the exit status and stderr.
+fn kill_after_records(
+    mut cmd: Command,
+    log: &Path,
+    lines: usize,
+    signal: &str,
+) -> (std::process::ExitStatus, String) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    loop {
+        let n = std::fs::read_to_string(log)
+            .map(|t| t.matches('\n').count())
+            .unwrap_or(0);
+        if n >= lines || t0.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    (status, err)
+}
+
+const FIGURE: &str = r#"
+[common]
+m = 5
+rounds = 30
+repeats = 4
+eval_every = 10
+seed = 3
+
+[[panel]]
+name = "p"
+title = "tiny"
+attack = "gaussian"
+corruption = "classic"
+q = 1
+b = 1
+rules = ["mean", "trmean"]
+"#;
+
+fn reproduce(cfg: &Path, out: &Path) -> Command {
+    let mut c = bin();
+    c.args(["--threads", "2", "reproduce", "fig2", "--quiet", "--config"])
+        .arg(cfg)
+        .arg("--out")
+        .arg(out);
+    c
+}
+
+#[test]
+fn reproduce_resumes_after_sigint_and_sigkill_with_identical_tables() {
+    if !have_data() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("fig.toml");
+    std::fs::write(&cfg, FIGURE).unwrap();
+    let o = reproduce(&cfg, &dir.path().join("ref")).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let read = |d: &Path, f: &str| std::fs::read(d.join("fig2").join(f)).unwrap();
+    let reference = dir.path().join("ref");
+    for (signal, after) in [("INT", 2), ("KILL", 5)] {
+        let out = dir.path().join(signal);
+        let log = out.join("fig2/checkpoint.tsv");
+        let (status, err) = kill_after_records(reproduce(&cfg, &out), &log, after, signal);
+        assert!(!err.contains("panicked"), "{err}");
+        if signal == "INT" {
+            assert_eq!(status.code(), Some(130), "{err}");
+            assert!(
+                err.contains("run the same command again to resume"),
+                "{err}"
+            );
+        }
+        let kept = std::fs::read_to_string(&log).unwrap().lines().count();
+        assert!(kept >= after && kept < 8, "{kept} records after {signal}");
+        let o = reproduce(&cfg, &out).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let said = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            said.contains(&format!("{} reused from the checkpoint", kept)),
+            "{said}"
+        );
+        for f in ["rounds.csv", "summary.csv"] {
+            assert!(
+                read(&out, f) == read(&reference, f),
+                "{signal}: {f} differs"
+            );
+        }
+    }
+    // The same folder with other rounds is refused, naming the difference.
+    let o = reproduce(&cfg, &dir.path().join("INT"))
+        .args(["--rounds", "31"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("rounds=30") && e.contains("rounds=31"), "{e}");
+}
+
+const CONVERGE: &str = r#"
+seed = 9
+repeats = 20
+rounds = 300
+m = 10
+d = 5
+v = 1.0
+
+[[sweep]]
+name = "attacks"
+objective = "quadratic"
+kappa = [10.0]
+rules = ["mean", "trmean", "phocas", "median"]
+attacks = ["none", "omniscient", "gaussian"]
+q = [2]
+b = ["equal"]
+gamma = [1.0, 0.5]
+"#;
+
+fn converge(cfg: &Path, out: &Path) -> Command {
+    let mut c = bin();
+    c.args(["converge", "--quiet", "--no-charts", "--config"])
+        .arg(cfg)
+        .arg("--out")
+        .arg(out);
+    c
+}
+
+#[test]
+fn converge_resumes_after_sigterm_with_identical_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, CONVERGE).unwrap();
+    let reference = dir.path().join("ref");
+    let o = converge(&cfg, &reference).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.path().join("run");
+    let (status, err) =
+        kill_after_records(converge(&cfg, &out), &out.join("checkpoint.tsv"), 3, "TERM");
+    assert!(!err.contains("panicked"), "{err}");
+    if !status.success() {
+        assert_eq!(status.code(), Some(130), "{err}");
+        assert!(
+            err.contains("run the same command again to resume"),
+            "{err}"
+        );
+    }
+    let o = converge(&cfg, &out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["runs.csv", "rounds.csv"] {
+        assert!(
+            std::fs::read(out.join(f)).unwrap() == std::fs::read(reference.join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+}

@@ -3,8 +3,10 @@
 //! verdict and a link to its chart, then the charts themselves.
 //!
 //! Each experiment runs as a child process of the same binary. A folder is reused when its
-//! `report-stamp.json` records the same inputs (version, git commit, arguments); otherwise the
-//! folder is cleared and the experiment runs again.
+//! `report-stamp.json` records the same inputs (version, git commit, arguments). A folder
+//! stamped with other inputs is cleared and the experiment runs again; a folder without a stamp
+//! (an interrupted run) is handed to the same command, which resumes from its checkpoint
+//! (verify-bounds, converge and reproduce keep one) or refuses a folder of another run.
 
 use crate::error::Error;
 use crate::fsutil::write_atomic;
@@ -136,14 +138,27 @@ pub fn run(a: &ReportArgs) -> Result<(), Error> {
             );
             continue;
         }
-        if dir.exists() {
+        if stamp_path.exists() {
+            // finished with other inputs: its tables are stale, run it afresh
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        } else if dir.exists() {
+            // never finished (interrupted): the command resumes from its checkpoint
+            eprintln!(
+                "report: {} is unfinished: resuming from its checkpoint",
+                dir.display()
+            );
         }
         eprintln!("report: running phocas {}", st.args.join(" "));
         let status = std::process::Command::new(&exe)
             .args(&st.args)
             .status()
             .map_err(|e| Error::io(&exe, e))?;
+        if status.code() == Some(130) {
+            return Err(Error::Interrupted(format!(
+                "phocas {} was stopped; finished work is kept: run `phocas report` again to resume",
+                st.args.join(" ")
+            )));
+        }
         if !status.success() {
             return Err(Error::Invalid(format!(
                 "phocas {} failed ({status}); fix it and run `phocas report` again (finished experiments are reused)",
