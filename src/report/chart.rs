@@ -116,13 +116,29 @@ fn tf(v: f64, log: bool) -> Option<f64> {
     }
 }
 
+/// A tick value with three significant digits: plain between 1e-3 and 1e5 ("31.6", "0.00316"),
+/// scientific outside ("3.16e7").
+fn sig3(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 || !(1e-3..1e5).contains(&a) {
+        return format!("{x:.2e}");
+    }
+    let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
+    let t = format!("{x:.decimals$}");
+    if t.contains('.') {
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        t
+    }
+}
+
 fn fmt_tick(v: f64, log: bool) -> String {
     if log {
         let r = v.round();
         if (v - r).abs() < 1e-9 {
             format!("1e{r}")
         } else {
-            format!("{:.2e}", 10f64.powf(v))
+            sig3(10f64.powf(v))
         }
     } else if v != 0.0 && (v.abs() >= 1e4 || v.abs() < 1e-2) {
         format!("{v:.1e}")
@@ -415,6 +431,16 @@ pub fn save(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_ticks_between_decades_read_as_numbers() {
+        assert_eq!(fmt_tick(1.5, true), "31.6");
+        assert_eq!(fmt_tick(2.0, true), "1e2");
+        assert_eq!(fmt_tick(-2.5, true), "0.00316");
+        assert_eq!(fmt_tick(7.5, true), "3.16e7");
+        assert_eq!(fmt_tick(0.0, true), "1e0");
+        assert_eq!(sig3(250.0), "250");
+    }
 
     #[test]
     fn renders_svg_and_png_with_embedded_font() {
