@@ -23,6 +23,17 @@ pub type Record = Vec<Vec<f64>>;
 /// File name of the record log in a results folder.
 pub const LOG: &str = "checkpoint.tsv";
 
+/// A checkpoint line: `body`, a tab, the checksum of `body`, a newline.
+pub fn seal(body: &str) -> String {
+    format!("{body}\t{:016x}\n", hash_str(body))
+}
+
+/// The body of a line written by [`seal`]; None if the line is torn or corrupt.
+pub fn unseal(line: &str) -> Option<&str> {
+    let (body, sum) = line.rsplit_once('\t')?;
+    (u64::from_str_radix(sum.trim_end(), 16).ok()? == hash_str(body)).then_some(body)
+}
+
 /// Encodes one record as a line (with checksum, newline-terminated).
 pub fn encode(key: &str, fields: &[Vec<f64>]) -> String {
     let mut body = key.replace(['\t', '\n'], " ");
@@ -31,15 +42,12 @@ pub fn encode(key: &str, fields: &[Vec<f64>]) -> String {
         let parts: Vec<String> = f.iter().map(|x| format!("{:x}", x.to_bits())).collect();
         body.push_str(&parts.join(","));
     }
-    format!("{body}\t{:016x}\n", hash_str(&body))
+    seal(&body)
 }
 
 /// Decodes a line; None if torn or corrupt.
 pub fn decode(line: &str) -> Option<(String, Record)> {
-    let (body, sum) = line.rsplit_once('\t')?;
-    if u64::from_str_radix(sum.trim_end(), 16).ok()? != hash_str(body) {
-        return None;
-    }
+    let body = unseal(line)?;
     let mut it = body.split('\t');
     let key = it.next()?.to_string();
     let mut fields = Vec::new();
@@ -55,11 +63,58 @@ pub fn decode(line: &str) -> Option<(String, Record)> {
     Some((key, fields))
 }
 
+/// An append-only file of sealed lines, shared by threads.
+pub struct Appender {
+    path: PathBuf,
+    file: Mutex<std::fs::File>,
+}
+
+impl Appender {
+    /// Opens (creating) `path` for appending and returns it with its current text. A torn
+    /// last line is terminated first, so the next line starts on a line of its own.
+    pub fn open(path: &Path) -> Result<(Self, String), Error> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        if !bytes.is_empty() && bytes.last() != Some(&b'\n') {
+            file.write_all(b"\n").map_err(|e| Error::io(path, e))?;
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let path = path.to_path_buf();
+        Ok((
+            Self {
+                path,
+                file: Mutex::new(file),
+            },
+            text,
+        ))
+    }
+
+    /// Appends one line (already newline-terminated) and flushes it.
+    pub fn append(&self, line: &str) -> Result<(), Error> {
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(line.as_bytes())
+            .and_then(|()| f.flush())
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// The record log of a results folder: finished units, and the file new ones are appended to.
 pub struct Log {
-    path: PathBuf,
     done: HashMap<String, Record>,
-    file: Mutex<std::fs::File>,
+    file: Appender,
 }
 
 impl Log {
@@ -67,28 +122,9 @@ impl Log {
     /// show earlier results), loads the finished units and opens the log for appending.
     pub fn open(dir: &Path, id: &RunId, markers: &[&str]) -> Result<Self, Error> {
         claim(dir, id, markers)?;
-        let path = dir.join(LOG);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(Error::io(&path, e)),
-        };
-        let text = String::from_utf8_lossy(&bytes);
+        let (file, text) = Appender::open(&dir.join(LOG))?;
         let done = text.lines().filter_map(decode).collect();
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        // a torn last line is terminated so the next record starts on a line of its own
-        if !bytes.is_empty() && bytes.last() != Some(&b'\n') {
-            file.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
-        }
-        Ok(Self {
-            path,
-            done,
-            file: Mutex::new(file),
-        })
+        Ok(Self { done, file })
     }
 
     /// The finished unit with this key, if any.
@@ -108,16 +144,12 @@ impl Log {
 
     /// Path of the log file (for messages).
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// Appends one finished unit and flushes it to the file.
     pub fn append(&self, key: &str, fields: &[Vec<f64>]) -> Result<(), Error> {
-        let line = encode(key, fields);
-        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        f.write_all(line.as_bytes())
-            .and_then(|()| f.flush())
-            .map_err(|e| Error::io(&self.path, e))
+        self.file.append(&encode(key, fields))
     }
 }
 

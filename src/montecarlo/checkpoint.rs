@@ -14,9 +14,7 @@ use crate::error::Error;
 use crate::rng::hash_str;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
 
 /// A shard I of N (0-based I).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,15 +169,12 @@ pub fn encode(key: &str, r: &CellRaw) -> String {
         hex(r.seconds),
     ]
     .join("\t");
-    format!("{body}\t{:016x}\n", hash_str(&body))
+    crate::resume::seal(&body)
 }
 
 /// Decodes a checkpoint line; None if torn or corrupt.
 pub fn decode(line: &str) -> Option<(String, CellRaw)> {
-    let (body, sum) = line.rsplit_once('\t')?;
-    if u64::from_str_radix(sum.trim_end(), 16).ok()? != hash_str(body) {
-        return None;
-    }
+    let body = crate::resume::unseal(line)?;
     let f: Vec<&str> = body.split('\t').collect();
     if f.len() != 15 {
         return None;
@@ -220,36 +215,19 @@ pub fn load(dir: &Path) -> Result<HashMap<String, CellRaw>, Error> {
 
 /// An append-only checkpoint file.
 pub struct Checkpoint {
-    file: Mutex<std::fs::File>,
+    file: crate::resume::Appender,
 }
 
 impl Checkpoint {
     /// Opens `dir/checkpoint.tsv` for appending. A torn last line is terminated first so the
     /// next record starts on a line of its own.
     pub fn open(dir: &Path) -> Result<Self, Error> {
-        let p = dir.join("checkpoint.tsv");
-        let needs_newline = std::fs::read(&p)
-            .map(|b| !b.is_empty() && b.last() != Some(&b'\n'))
-            .unwrap_or(false);
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&p)
-            .map_err(|e| Error::io(&p, e))?;
-        if needs_newline {
-            file.write_all(b"\n").map_err(|e| Error::io(&p, e))?;
-        }
-        Ok(Self {
-            file: Mutex::new(file),
-        })
+        let (file, _) = crate::resume::Appender::open(&dir.join("checkpoint.tsv"))?;
+        Ok(Self { file })
     }
     /// Appends one finished cell.
     pub fn append(&self, key: &str, r: &CellRaw) -> Result<(), Error> {
-        let line = encode(key, r);
-        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        f.write_all(line.as_bytes())
-            .and_then(|()| f.flush())
-            .map_err(|e| Error::io("checkpoint.tsv", e))
+        self.file.append(&encode(key, r))
     }
 }
 
