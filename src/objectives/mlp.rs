@@ -455,15 +455,7 @@ impl Mlp {
     ///
     /// Panics if `data` does not hold 784-pixel images or `params` has the wrong length.
     pub fn evaluate(&self, params: &[f32], data: &Dataset, scratch: &mut MlpScratch) -> (f64, f64) {
-        assert_eq!(
-            params.len(),
-            PARAM_DIM,
-            "params must have {PARAM_DIM} entries"
-        );
-        if let Err(e) = check_dataset(data, "evaluation set") {
-            panic!("{e}");
-        }
-        if data.n == 0 {
+        if !check_eval_args(params, data) {
             return (f64::NAN, f64::NAN);
         }
         let p = blocks(params);
@@ -483,15 +475,7 @@ impl Mlp {
     /// rayon task allocates one scratch (a few hundred KB) per call.
     pub fn evaluate_par(&self, params: &[f32], data: &Dataset) -> (f64, f64) {
         use rayon::prelude::*;
-        assert_eq!(
-            params.len(),
-            PARAM_DIM,
-            "params must have {PARAM_DIM} entries"
-        );
-        if let Err(e) = check_dataset(data, "evaluation set") {
-            panic!("{e}");
-        }
-        if data.n == 0 {
+        if !check_eval_args(params, data) {
             return (f64::NAN, f64::NAN);
         }
         let p = blocks(params);
@@ -510,6 +494,20 @@ impl Mlp {
             .fold((0.0, 0), |(l, c), &(l2, c2)| (l + l2, c + c2));
         (loss / data.n as f64, correct as f64 / data.n as f64)
     }
+}
+
+/// The preconditions of [`Mlp::evaluate`] (panics on a programming error); false for an
+/// empty set.
+fn check_eval_args(params: &[f32], data: &Dataset) -> bool {
+    assert_eq!(
+        params.len(),
+        PARAM_DIM,
+        "params must have {PARAM_DIM} entries"
+    );
+    if let Err(e) = check_dataset(data, "evaluation set") {
+        panic!("{e}");
+    }
+    data.n > 0
 }
 
 /// Samples per task of [`Mlp::evaluate_par`].
