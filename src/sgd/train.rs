@@ -1124,8 +1124,9 @@ fn theorem4_outputs(results: &[TrainResult], common: &Common, dir: &Path) -> Res
             ));
         }
         let holds = lhs.iter().zip(&rhs).all(|(a, b)| a.1 <= b.1);
+        let label = format!("{}, gamma {}", r.cfg.label, r.cfg.lr);
         rows.push((
-            r.cfg.label.clone(),
+            label.clone(),
             r.repeat,
             r.cfg.lr,
             l_max,
@@ -1138,22 +1139,15 @@ fn theorem4_outputs(results: &[TrainResult], common: &Common, dir: &Path) -> Res
             holds,
         ));
         series.push(
-            Series::line(
-                format!("{} r{}: mean ||grad F||^2", r.cfg.label, r.repeat),
-                lhs,
-            )
-            .with_color(i),
+            Series::line(format!("{label} r{}: mean ||grad F||^2", r.repeat), lhs).with_color(i),
         );
         series.push(
-            Series::dashed(
-                format!("{} r{}: 2/(gT) F(x0) + Delta", r.cfg.label, r.repeat),
-                rhs,
-            )
-            .with_color(i),
+            Series::dashed(format!("{label} r{}: 2/(gT) F(x0) + Delta", r.repeat), rhs)
+                .with_color(i),
         );
         lser.push(
             Series::line(
-                format!("{} r{}", r.cfg.label, r.repeat),
+                format!("{label} r{}", r.repeat),
                 lh.iter().map(|x| (x.0 as f64, x.1)).collect(),
             )
             .with_markers()
@@ -1209,12 +1203,12 @@ fn theorem4_outputs(results: &[TrainResult], common: &Common, dir: &Path) -> Res
     )?;
     println!("Theorem 4 on the MLP:");
     println!(
-        "{:<24} {:>3} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}",
+        "{:<36} {:>3} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}",
         "run", "rep", "gamma", "L max", "g<=1/L", "V hat", "Delta", "LHS(T)", "RHS(T)", "holds"
     );
     for r in rows {
         println!(
-            "{:<24} {:>3} {:>6} {:>9.3} {:>8} {:>9.3e} {:>9.3e} {:>9.3e} {:>9.3e} {:>6}",
+            "{:<36} {:>3} {:>6} {:>9.3} {:>8} {:>9.3e} {:>9.3e} {:>9.3e} {:>9.3e} {:>6}",
             r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.8, r.9, r.10
         );
     }
