@@ -221,6 +221,9 @@ impl Observer<MlpTask> for Theorem4 {
     }
 }
 
+/// Lower end of the zoomed accuracy panels.
+const ZOOM_FROM: f64 = 0.6;
+
 /// Result of one training run (one repeat).
 #[derive(Clone, Debug)]
 pub struct TrainResult {
@@ -460,12 +463,12 @@ pub fn accuracy_panel(title: &str, results: &[TrainResult], zoom: bool) -> Panel
         let pts: Vec<(f64, f64)> = band.iter().map(|b| (b.0, b.1)).collect();
         let sh: Vec<(f64, f64, f64)> = band.iter().map(|b| (b.0, b.1 - b.2, b.1 + b.2)).collect();
         let pts = if zoom {
-            pts.into_iter().filter(|p| p.1 >= 0.6).collect()
+            pts.into_iter().filter(|p| p.1 >= ZOOM_FROM).collect()
         } else {
             pts
         };
         let sh = if zoom {
-            sh.into_iter().filter(|p| p.1 >= 0.6).collect()
+            sh.into_iter().filter(|p| p.1 >= ZOOM_FROM).collect()
         } else {
             sh
         };
@@ -473,7 +476,7 @@ pub fn accuracy_panel(title: &str, results: &[TrainResult], zoom: bool) -> Panel
     }
     Panel::Lines(LineChart {
         title: if zoom {
-            format!("{title} (zoom: accuracy >= 0.6)")
+            format!("{title} (zoom: accuracy >= {ZOOM_FROM})")
         } else {
             title.to_string()
         },
@@ -957,7 +960,13 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
                 }));
             } else {
                 panels.push(accuracy_panel(&p.title, &results, false));
-                panels.push(accuracy_panel(&p.title, &results, true));
+                // the zoomed panel only when some run reaches the zoom range
+                if results
+                    .iter()
+                    .any(|r| r.accuracy.iter().any(|a| a.2 >= ZOOM_FROM))
+                {
+                    panels.push(accuracy_panel(&p.title, &results, true));
+                }
             }
             all.extend(results);
         }
