@@ -190,9 +190,9 @@ mod avx2 {
 
     /// Compare-exchange of 8 lanes of i32 keys.
     #[inline(always)]
-    fn cx32(v: &mut [__m256i; 32], a: usize, b: usize) {
+    pub(super) fn cx32(v: &mut [__m256i; 32], a: usize, b: usize) {
         let (x, y) = (v[a], v[b]);
-        // SAFETY: only inlined into `sort_i32`, which runs only on CPUs with AVX2.
+        // SAFETY: only inlined into `sort_i32` and `avx2_fused::order_f32`, which run only on CPUs with AVX2.
         unsafe {
             v[a] = _mm256_min_epi32(x, y);
             v[b] = _mm256_max_epi32(x, y);
@@ -201,9 +201,9 @@ mod avx2 {
 
     /// Compare-exchange of 4 lanes of i64 keys (AVX2 has no 64-bit min/max).
     #[inline(always)]
-    fn cx64(v: &mut [__m256i; 32], a: usize, b: usize) {
+    pub(super) fn cx64(v: &mut [__m256i; 32], a: usize, b: usize) {
         let (x, y) = (v[a], v[b]);
-        // SAFETY: only inlined into `sort_i64`, which runs only on CPUs with AVX2.
+        // SAFETY: only inlined into `sort_i64` and `avx2_fused::order_f64`, which run only on CPUs with AVX2.
         unsafe {
             let gt = _mm256_cmpgt_epi64(x, y);
             v[a] = _mm256_blendv_epi8(x, y, gt);
@@ -257,6 +257,220 @@ mod avx2 {
         }
     }
 }
+
+/// Trmean, Median and the lower median straight from the rows on AVX2: load 8 (f32) or 4
+/// (f64) coordinates of every row, turn them into keys, sort them with the register network
+/// and sum the middle wires, all in registers. The same keys, network and sums in the same
+/// order as the tile path of [`super::kernels`], so the bits are the same; what goes is the
+/// key tile in memory (written by the conversion, reread and rewritten by the sort, reread
+/// by the sum).
+#[cfg(target_arch = "x86_64")]
+mod avx2_fused {
+    use super::super::kernels::Finish;
+    use crate::matrix::MatrixView;
+    use std::arch::x86_64::*;
+
+    /// The total-order key of 8 f32 bit patterns, and back (the map is an involution).
+    #[inline(always)]
+    fn key32(x: __m256i) -> __m256i {
+        // SAFETY: only inlined into functions that run only on CPUs with AVX2.
+        unsafe { _mm256_xor_si256(x, _mm256_srli_epi32(_mm256_srai_epi32(x, 31), 1)) }
+    }
+
+    /// The total-order key of 4 f64 bit patterns, and back (the map is an involution).
+    #[inline(always)]
+    fn key64(x: __m256i) -> __m256i {
+        // SAFETY: as in `key32`.
+        unsafe {
+            let neg = _mm256_cmpgt_epi64(_mm256_setzero_si256(), x);
+            _mm256_xor_si256(x, _mm256_srli_epi64(neg, 1))
+        }
+    }
+
+    /// Calls `$f!(w)` for every wire w < 32 (constant indices keep the wires in registers).
+    macro_rules! each_wire {
+        ($f:ident) => {
+            $f!(0); $f!(1); $f!(2); $f!(3); $f!(4); $f!(5); $f!(6); $f!(7);
+            $f!(8); $f!(9); $f!(10); $f!(11); $f!(12); $f!(13); $f!(14); $f!(15);
+            $f!(16); $f!(17); $f!(18); $f!(19); $f!(20); $f!(21); $f!(22); $f!(23);
+            $f!(24); $f!(25); $f!(26); $f!(27); $f!(28); $f!(29); $f!(30); $f!(31);
+        };
+    }
+
+    /// Trmean / Rank of coordinates `[j0, j0 + out.len())` for the whole groups of 8 lanes;
+    /// returns how many coordinates it wrote (a multiple of 8).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2. `x.m() == M` (checked).
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn order_f32<const M: usize>(
+        x: MatrixView<'_, f32>,
+        j0: usize,
+        out: &mut [f32],
+        finish: Finish,
+    ) -> usize {
+        assert_eq!(x.m(), M, "one wire per row");
+        let len = out.len() / 8 * 8;
+        let rows: [&[f32]; M] = std::array::from_fn(|i| &x.row(i)[j0..j0 + len]);
+        let (lo, hi) = match finish {
+            Finish::Trmean { b } => (b, M - b),
+            Finish::Rank { b } => (b, b + 1),
+            Finish::Phocas { .. } => unreachable!("Phocas has its own kernel"),
+        };
+        let trmean = matches!(finish, Finish::Trmean { .. });
+        let n = _mm256_set1_pd((hi - lo) as f64);
+        for (g, o) in out[..len].chunks_exact_mut(8).enumerate() {
+            let mut v = [_mm256_set1_epi32(i32::MAX); 32];
+            for w in 0..M {
+                let s: &[f32; 8] = rows[w][g * 8..g * 8 + 8].try_into().expect("8 lanes");
+                v[w] = key32(_mm256_loadu_si256(s.as_ptr().cast()));
+            }
+            batcher32!(apply_comparators!(cx32, v));
+            let o: &mut [f32; 8] = o.try_into().expect("8 lanes");
+            if trmean {
+                let (mut s0, mut s1) = (_mm256_set1_pd(-0.0), _mm256_set1_pd(-0.0));
+                macro_rules! add {
+                    ($w:literal) => {
+                        if $w < M && $w >= lo && $w < hi {
+                            let f = _mm256_castsi256_ps(key32(v[$w]));
+                            s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(f)));
+                            s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)));
+                        }
+                    };
+                }
+                each_wire!(add);
+                let r0 = _mm256_cvtpd_ps(_mm256_div_pd(s0, n));
+                let r1 = _mm256_cvtpd_ps(_mm256_div_pd(s1, n));
+                _mm256_storeu_ps(o.as_mut_ptr(), _mm256_set_m128(r1, r0));
+            } else {
+                let mut r = v[0];
+                macro_rules! pick {
+                    ($w:literal) => {
+                        if $w < M && $w == lo {
+                            r = v[$w];
+                        }
+                    };
+                }
+                each_wire!(pick);
+                _mm256_storeu_si256(o.as_mut_ptr().cast(), key32(r));
+            }
+        }
+        len
+    }
+
+    /// Like [`order_f32`] for f64 rows, 4 lanes per register.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2. `x.m() == M` (checked).
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn order_f64<const M: usize>(
+        x: MatrixView<'_, f64>,
+        j0: usize,
+        out: &mut [f64],
+        finish: Finish,
+    ) -> usize {
+        assert_eq!(x.m(), M, "one wire per row");
+        let len = out.len() / 4 * 4;
+        let rows: [&[f64]; M] = std::array::from_fn(|i| &x.row(i)[j0..j0 + len]);
+        let (lo, hi) = match finish {
+            Finish::Trmean { b } => (b, M - b),
+            Finish::Rank { b } => (b, b + 1),
+            Finish::Phocas { .. } => unreachable!("Phocas has its own kernel"),
+        };
+        let trmean = matches!(finish, Finish::Trmean { .. });
+        let n = _mm256_set1_pd((hi - lo) as f64);
+        for (g, o) in out[..len].chunks_exact_mut(4).enumerate() {
+            let mut v = [_mm256_set1_epi64x(i64::MAX); 32];
+            for w in 0..M {
+                let s: &[f64; 4] = rows[w][g * 4..g * 4 + 4].try_into().expect("4 lanes");
+                v[w] = key64(_mm256_loadu_si256(s.as_ptr().cast()));
+            }
+            batcher32!(apply_comparators!(cx64, v));
+            let o: &mut [f64; 4] = o.try_into().expect("4 lanes");
+            if trmean {
+                let mut s = _mm256_set1_pd(-0.0);
+                macro_rules! add {
+                    ($w:literal) => {
+                        if $w < M && $w >= lo && $w < hi {
+                            s = _mm256_add_pd(s, _mm256_castsi256_pd(key64(v[$w])));
+                        }
+                    };
+                }
+                each_wire!(add);
+                _mm256_storeu_pd(o.as_mut_ptr(), _mm256_div_pd(s, n));
+            } else {
+                let mut r = v[0];
+                macro_rules! pick {
+                    ($w:literal) => {
+                        if $w < M && $w == lo {
+                            r = v[$w];
+                        }
+                    };
+                }
+                each_wire!(pick);
+                _mm256_storeu_si256(o.as_mut_ptr().cast(), key64(r));
+            }
+        }
+        len
+    }
+
+    use super::avx2::{cx32, cx64};
+}
+
+/// Calls `avx2_fused::$f::<m>(args)` for m in 2..=32.
+#[cfg(target_arch = "x86_64")]
+macro_rules! for_m_fused {
+    ($f:ident, $m:expr, $args:tt; $($n:literal)*) => {
+        match $m {
+            $( $n => {
+                // SAFETY: callers check that the active instruction set is AVX2, which
+                // `isa()` reports only after `is_x86_feature_detected!("avx2")`.
+                unsafe { avx2_fused::$f::<$n> $args }
+            } )*
+            _ => unreachable!("m checked by the caller"),
+        }
+    };
+}
+/// Trmean / Median / lower median of coordinates `[j0, j0 + out.len())` of `x` straight from
+/// the rows, if the active instruction set has a fused kernel for m = x.m(); returns how
+/// many leading coordinates of `out` it wrote (0 if none: the caller does the rest).
+pub(crate) fn order_fused_f32(
+    x: crate::matrix::MatrixView<'_, f32>,
+    j0: usize,
+    out: &mut [f32],
+    finish: super::kernels::Finish,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let m = x.m();
+        if (2..=REGISTER_MAX_M).contains(&m) && isa() == Isa::Avx2 {
+            return for_m_fused!(order_f32, m, (x, j0, out, finish);
+                2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+        }
+    }
+    let _ = (x, j0, out, finish);
+    0
+}
+
+/// Like [`order_fused_f32`], for f64 rows.
+pub(crate) fn order_fused_f64(
+    x: crate::matrix::MatrixView<'_, f64>,
+    j0: usize,
+    out: &mut [f64],
+    finish: super::kernels::Finish,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let m = x.m();
+        if (2..=REGISTER_MAX_M).contains(&m) && isa() == Isa::Avx2 {
+            return for_m_fused!(order_f64, m, (x, j0, out, finish);
+                2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+        }
+    }
+    let _ = (x, j0, out, finish);
+    0
+}
+
 
 /// Phocas sums and checks of one sorted tile on AVX2 (see `finish_phocas` in
 /// [`super::kernels`], which does the same operations in the same order in safe code).

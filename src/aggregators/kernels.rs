@@ -129,6 +129,10 @@ pub(crate) trait Keyed: Scalar {
     /// Fully sorts the first m wires of every lane with a register network, if the active
     /// instruction set has one for m; returns whether it did.
     fn sort_registers(tile: &mut [[Self::Key; W]], m: usize) -> bool;
+    /// Trmean / Rank of the leading coordinates of `out` straight from the rows, with the
+    /// instruction set's fused kernel if it has one for m; returns how many it wrote.
+    fn order_fused(x: MatrixView<'_, Self>, j0: usize, out: &mut [Self], finish: Finish)
+        -> usize;
     /// The Phocas window means and centres of a sorted tile with the instruction set's own
     /// kernel, if it has one: `Some(mask of lanes whose check failed)`.
     fn phocas_registers(
@@ -146,6 +150,9 @@ impl Keyed for f32 {
     fn sort_registers(tile: &mut [[i32; W]], m: usize) -> bool {
         super::dispatch::sort_registers_i32(tile, m)
     }
+    fn order_fused(x: MatrixView<'_, f32>, j0: usize, out: &mut [f32], finish: Finish) -> usize {
+        super::dispatch::order_fused_f32(x, j0, out, finish)
+    }
     fn phocas_registers(
         tile: &[[i32; W]],
         b: usize,
@@ -162,6 +169,9 @@ impl Keyed for f64 {
     }
     fn sort_registers(tile: &mut [[i64; W]], m: usize) -> bool {
         super::dispatch::sort_registers_i64(tile, m)
+    }
+    fn order_fused(x: MatrixView<'_, f64>, j0: usize, out: &mut [f64], finish: Finish) -> usize {
+        super::dispatch::order_fused_f64(x, j0, out, finish)
     }
     fn phocas_registers(
         tile: &[[i64; W]],
@@ -279,6 +289,13 @@ fn network_chunk<T: Keyed>(
         tiles.resize(m, [T::Key::default(); W]);
     }
     let tile = &mut tiles[..m];
+    let done = match finish {
+        Finish::Trmean { .. } | Finish::Rank { .. } if registers => {
+            T::order_fused(x, j0, out, finish)
+        }
+        _ => 0,
+    };
+    let (j0, out) = (j0 + done, &mut out[done..]);
     for (t, o) in out.chunks_mut(W).enumerate() {
         load_keys(x, j0 + t * W, o.len(), tile);
         if !(registers && T::sort_registers(tile, m)) {
