@@ -414,6 +414,179 @@ mod avx2_fused {
         len
     }
 
+
+    /// The f64 values of 8 f32 keys.
+    #[inline(always)]
+    fn vals32(k: __m256i) -> [__m256d; 2] {
+        // SAFETY: as in `key32`.
+        unsafe {
+            let f = _mm256_castsi256_ps(key32(k));
+            [
+                _mm256_cvtps_pd(_mm256_castps256_ps128(f)),
+                _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)),
+            ]
+        }
+    }
+
+    /// The f64 values of 4 f64 keys.
+    #[inline(always)]
+    fn vals64(k: __m256i) -> [__m256d; 1] {
+        // SAFETY: as in `key32`.
+        unsafe { [_mm256_castsi256_pd(key64(k))] }
+    }
+
+    /// Stores 8 f64 results as f32 (`as f32` rounding).
+    #[inline(always)]
+    fn store32(o: &mut [f32], r: [__m256d; 2]) {
+        let o: &mut [f32; 8] = o.try_into().expect("8 lanes");
+        // SAFETY: writes the 32 bytes of `o`; AVX2 as in `key32`.
+        unsafe {
+            let v = _mm256_set_m128(_mm256_cvtpd_ps(r[1]), _mm256_cvtpd_ps(r[0]));
+            _mm256_storeu_ps(o.as_mut_ptr(), v);
+        }
+    }
+
+    /// Stores 4 f64 results.
+    #[inline(always)]
+    fn store64(o: &mut [f64], r: [__m256d; 1]) {
+        let o: &mut [f64; 4] = o.try_into().expect("4 lanes");
+        // SAFETY: writes the 32 bytes of `o`; AVX2 as in `key32`.
+        unsafe { _mm256_storeu_pd(o.as_mut_ptr(), r[0]) }
+    }
+
+    /// Lanes whose lowest and highest keys are equal (all m values equal), as a bit mask.
+    #[inline(always)]
+    fn equal32(a: __m256i, b: __m256i) -> u64 {
+        // SAFETY: as in `key32`.
+        unsafe { _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b))) as u64 }
+    }
+
+    /// Like [`equal32`] for 4 lanes of i64 keys.
+    #[inline(always)]
+    fn equal64(a: __m256i, b: __m256i) -> u64 {
+        // SAFETY: as in `key32`.
+        unsafe { _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(a, b))) as u64 }
+    }
+
+    macro_rules! phocas_fused {
+        ($name:ident, $ty:ty, $lanes:expr, $parts:expr, $key:ident, $vals:ident, $store:ident,
+         $equal:ident, $cx:ident, $full:expr) => {
+            /// Phocas_b of the whole groups of lanes of coordinates `[j0, j0 + out.len())`,
+            /// straight from the rows (the operations of `phocas_tile` in the same order).
+            /// Stops before the first group with a lane whose separation check failed (and
+            /// whose values are not all equal): returns how many coordinates it wrote.
+            ///
+            /// # Safety
+            /// The CPU must support AVX2. `x.m() == M` and `0 < 2b < M` (checked).
+            #[target_feature(enable = "avx2")]
+            pub(super) unsafe fn $name<const M: usize>(
+                x: MatrixView<'_, $ty>,
+                j0: usize,
+                out: &mut [$ty],
+                b: usize,
+            ) -> usize {
+                assert!(x.m() == M && b > 0 && 2 * b < M, "m = {}, b = {b}", x.m());
+                let len = out.len() / $lanes * $lanes;
+                let rows: [&[$ty]; M] = std::array::from_fn(|i| &x.row(i)[j0..j0 + len]);
+                let n = M - b;
+                let mid = _mm256_set1_pd((M - 2 * b) as f64);
+                let nf = _mm256_set1_pd(n as f64);
+                let nz = _mm256_set1_pd(-0.0);
+                let inf = _mm256_set1_pd(f64::INFINITY);
+                let abs = _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX));
+                macro_rules! dist {
+                    ($v:expr, $y:expr) => {
+                        _mm256_min_pd(_mm256_and_pd(_mm256_sub_pd($v, $y), abs), inf)
+                    };
+                }
+                for (g, o) in out[..len].chunks_exact_mut($lanes).enumerate() {
+                    let mut v = [$full; 32];
+                    for w in 0..M {
+                        let s: &[$ty; $lanes] = rows[w][g * $lanes..(g + 1) * $lanes]
+                            .try_into()
+                            .expect("lanes");
+                        v[w] = $key(_mm256_loadu_si256(s.as_ptr().cast()));
+                    }
+                    batcher32!(apply_comparators!($cx, v));
+                    // Runtime indices below: the values of the wires go to memory once, in
+                    // f64, so that the sort above keeps the wires in registers.
+                    let mut f = [[nz; $parts]; 32];
+                    macro_rules! copy {
+                        ($w:literal) => {
+                            if $w < M {
+                                f[$w] = $vals(v[$w]);
+                            }
+                        };
+                    }
+                    each_wire!(copy);
+                    let f = &f[..M];
+                    let mut y = [nz; $parts];
+                    for u in &f[b..n] {
+                        for p in 0..$parts {
+                            y[p] = _mm256_add_pd(y[p], u[p]);
+                        }
+                    }
+                    let (lo, hi) = (f[b], f[n - 1]);
+                    let mut keep_max = [nz; $parts];
+                    let mut lose_min = [inf; $parts];
+                    for p in 0..$parts {
+                        y[p] = _mm256_div_pd(y[p], mid);
+                        keep_max[p] = _mm256_max_pd(dist!(lo[p], y[p]), dist!(hi[p], y[p]));
+                    }
+                    // Pair k keeps its upper value when that one is strictly nearer. When the
+                    // check below passes, the kept values are a window [low, low + n) and the
+                    // pairs won by their upper value are exactly k < low, so `upper[k]` is
+                    // the test `k < low` of the tile kernel (lanes that fail the check are
+                    // recomputed, or hold m equal values, where every pair keeps its lower one).
+                    let mut upper = [[nz; $parts]; 16];
+                    for k in 0..b {
+                        let (a, c) = (f[k], f[k + n]);
+                        for p in 0..$parts {
+                            let (da, dc) = (dist!(a[p], y[p]), dist!(c[p], y[p]));
+                            upper[k][p] = _mm256_cmp_pd(da, dc, _CMP_GT_OQ);
+                            lose_min[p] = _mm256_min_pd(lose_min[p], _mm256_max_pd(da, dc));
+                            keep_max[p] = _mm256_max_pd(keep_max[p], _mm256_min_pd(da, dc));
+                        }
+                    }
+                    let mut sum = [nz; $parts];
+                    for k in 0..b {
+                        for p in 0..$parts {
+                            let add = _mm256_add_pd(sum[p], f[k][p]);
+                            sum[p] = _mm256_blendv_pd(add, sum[p], upper[k][p]);
+                        }
+                    }
+                    for u in &f[b..n] {
+                        for p in 0..$parts {
+                            sum[p] = _mm256_add_pd(sum[p], u[p]);
+                        }
+                    }
+                    for k in 0..b {
+                        for p in 0..$parts {
+                            let add = _mm256_add_pd(sum[p], f[k + n][p]);
+                            sum[p] = _mm256_blendv_pd(sum[p], add, upper[k][p]);
+                        }
+                    }
+                    let mut tied = 0u64;
+                    for p in 0..$parts {
+                        sum[p] = _mm256_div_pd(sum[p], nf);
+                        let bad = _mm256_cmp_pd(lose_min[p], keep_max[p], _CMP_LE_OQ);
+                        tied |= (_mm256_movemask_pd(bad) as u64) << (4 * p);
+                    }
+                    if tied & !$equal(v[0], v[M - 1]) != 0 {
+                        return g * $lanes;
+                    }
+                    $store(o, sum);
+                }
+                len
+            }
+        };
+    }
+
+    phocas_fused!(phocas_f32, f32, 8, 2, key32, vals32, store32, equal32, cx32,
+        _mm256_set1_epi32(i32::MAX));
+    phocas_fused!(phocas_f64, f64, 4, 1, key64, vals64, store64, equal64, cx64,
+        _mm256_set1_epi64x(i64::MAX));
+
     use super::avx2::{cx32, cx64};
 }
 
@@ -449,6 +622,46 @@ pub(crate) fn order_fused_f32(
         }
     }
     let _ = (x, j0, out, finish);
+    0
+}
+
+/// Phocas_b (0 < 2b < m) of the leading coordinates of `out` straight from the rows, if the
+/// active instruction set has a fused kernel for m = x.m(); returns how many it wrote (it
+/// stops before a group of lanes that needs the exact route).
+pub(crate) fn phocas_fused_f32(
+    x: crate::matrix::MatrixView<'_, f32>,
+    j0: usize,
+    out: &mut [f32],
+    b: usize,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let m = x.m();
+        if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && isa() == Isa::Avx2 {
+            return for_m_fused!(phocas_f32, m, (x, j0, out, b);
+                3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+        }
+    }
+    let _ = (x, j0, out, b);
+    0
+}
+
+/// Like [`phocas_fused_f32`], for f64 rows.
+pub(crate) fn phocas_fused_f64(
+    x: crate::matrix::MatrixView<'_, f64>,
+    j0: usize,
+    out: &mut [f64],
+    b: usize,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let m = x.m();
+        if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && isa() == Isa::Avx2 {
+            return for_m_fused!(phocas_f64, m, (x, j0, out, b);
+                3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+        }
+    }
+    let _ = (x, j0, out, b);
     0
 }
 

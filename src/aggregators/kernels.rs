@@ -133,6 +133,9 @@ pub(crate) trait Keyed: Scalar {
     /// instruction set's fused kernel if it has one for m; returns how many it wrote.
     fn order_fused(x: MatrixView<'_, Self>, j0: usize, out: &mut [Self], finish: Finish)
         -> usize;
+    /// Phocas_b of the leading coordinates of `out` straight from the rows, with the
+    /// instruction set's fused kernel if it has one; returns how many it wrote.
+    fn phocas_fused(x: MatrixView<'_, Self>, j0: usize, out: &mut [Self], b: usize) -> usize;
     /// The Phocas window means and centres of a sorted tile with the instruction set's own
     /// kernel, if it has one: `Some(mask of lanes whose check failed)`.
     fn phocas_registers(
@@ -153,6 +156,9 @@ impl Keyed for f32 {
     fn order_fused(x: MatrixView<'_, f32>, j0: usize, out: &mut [f32], finish: Finish) -> usize {
         super::dispatch::order_fused_f32(x, j0, out, finish)
     }
+    fn phocas_fused(x: MatrixView<'_, f32>, j0: usize, out: &mut [f32], b: usize) -> usize {
+        super::dispatch::phocas_fused_f32(x, j0, out, b)
+    }
     fn phocas_registers(
         tile: &[[i32; W]],
         b: usize,
@@ -172,6 +178,9 @@ impl Keyed for f64 {
     }
     fn order_fused(x: MatrixView<'_, f64>, j0: usize, out: &mut [f64], finish: Finish) -> usize {
         super::dispatch::order_fused_f64(x, j0, out, finish)
+    }
+    fn phocas_fused(x: MatrixView<'_, f64>, j0: usize, out: &mut [f64], b: usize) -> usize {
+        super::dispatch::phocas_fused_f64(x, j0, out, b)
     }
     fn phocas_registers(
         tile: &[[i64; W]],
@@ -289,15 +298,24 @@ fn network_chunk<T: Keyed>(
         tiles.resize(m, [T::Key::default(); W]);
     }
     let tile = &mut tiles[..m];
-    let done = match finish {
-        Finish::Trmean { .. } | Finish::Rank { .. } if registers => {
-            T::order_fused(x, j0, out, finish)
+    // The fused kernels write whole groups of lanes straight from the rows; the tile path
+    // takes the tail, and (Phocas) a tile after a group that needs the exact route.
+    let mut at = 0;
+    while at < out.len() {
+        if registers {
+            at += match finish {
+                Finish::Trmean { .. } | Finish::Rank { .. } => {
+                    T::order_fused(x, j0 + at, &mut out[at..], finish)
+                }
+                Finish::Phocas { b } => T::phocas_fused(x, j0 + at, &mut out[at..], b),
+            };
         }
-        _ => 0,
-    };
-    let (j0, out) = (j0 + done, &mut out[done..]);
-    for (t, o) in out.chunks_mut(W).enumerate() {
-        load_keys(x, j0 + t * W, o.len(), tile);
+        let w = (out.len() - at).min(W);
+        let o = &mut out[at..at + w];
+        if o.is_empty() {
+            break;
+        }
+        load_keys(x, j0 + at, o.len(), tile);
         if !(registers && T::sort_registers(tile, m)) {
             sort_lanes(net, tile);
         }
@@ -310,6 +328,7 @@ fn network_chunk<T: Keyed>(
             }
             Finish::Phocas { b } => finish_phocas(tile, b, registers, o, pairs, lane),
         }
+        at += o.len();
     }
 }
 
