@@ -287,13 +287,53 @@ mod avx2_fused {
         }
     }
 
+    /// Asks for the cache line of every row `bytes` ahead of coordinate j (once per line).
+    #[inline(always)]
+    fn ahead<T, const M: usize>(x: &[&[T]; M], j: usize, bytes: usize) {
+        let at = j + bytes / std::mem::size_of::<T>();
+        for row in x {
+            if let Some(v) = row.get(at) {
+                // SAFETY: a prefetch has no effect on memory; SSE is baseline on x86-64.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(v).cast()) };
+            }
+        }
+    }
+
     /// Calls `$f!(w)` for every wire w < 32 (constant indices keep the wires in registers).
     macro_rules! each_wire {
         ($f:ident) => {
-            $f!(0); $f!(1); $f!(2); $f!(3); $f!(4); $f!(5); $f!(6); $f!(7);
-            $f!(8); $f!(9); $f!(10); $f!(11); $f!(12); $f!(13); $f!(14); $f!(15);
-            $f!(16); $f!(17); $f!(18); $f!(19); $f!(20); $f!(21); $f!(22); $f!(23);
-            $f!(24); $f!(25); $f!(26); $f!(27); $f!(28); $f!(29); $f!(30); $f!(31);
+            $f!(0);
+            $f!(1);
+            $f!(2);
+            $f!(3);
+            $f!(4);
+            $f!(5);
+            $f!(6);
+            $f!(7);
+            $f!(8);
+            $f!(9);
+            $f!(10);
+            $f!(11);
+            $f!(12);
+            $f!(13);
+            $f!(14);
+            $f!(15);
+            $f!(16);
+            $f!(17);
+            $f!(18);
+            $f!(19);
+            $f!(20);
+            $f!(21);
+            $f!(22);
+            $f!(23);
+            $f!(24);
+            $f!(25);
+            $f!(26);
+            $f!(27);
+            $f!(28);
+            $f!(29);
+            $f!(30);
+            $f!(31);
         };
     }
 
@@ -312,6 +352,8 @@ mod avx2_fused {
         assert_eq!(x.m(), M, "one wire per row");
         let len = out.len() / 8 * 8;
         let rows: [&[f32]; M] = std::array::from_fn(|i| &x.row(i)[j0..j0 + len]);
+        let full: [&[f32]; M] = std::array::from_fn(|i| x.row(i));
+        let pf = super::prefetch_bytes();
         let (lo, hi) = match finish {
             Finish::Trmean { b } => (b, M - b),
             Finish::Rank { b } => (b, b + 1),
@@ -320,6 +362,9 @@ mod avx2_fused {
         let trmean = matches!(finish, Finish::Trmean { .. });
         let n = _mm256_set1_pd((hi - lo) as f64);
         for (g, o) in out[..len].chunks_exact_mut(8).enumerate() {
+            if pf > 0 && g % (64 / (8 * std::mem::size_of::<f32>())) == 0 {
+                ahead(&full, j0 + g * 8, pf);
+            }
             let mut v = [_mm256_set1_epi32(i32::MAX); 32];
             for w in 0..M {
                 let s: &[f32; 8] = rows[w][g * 8..g * 8 + 8].try_into().expect("8 lanes");
@@ -372,6 +417,8 @@ mod avx2_fused {
         assert_eq!(x.m(), M, "one wire per row");
         let len = out.len() / 4 * 4;
         let rows: [&[f64]; M] = std::array::from_fn(|i| &x.row(i)[j0..j0 + len]);
+        let full: [&[f64]; M] = std::array::from_fn(|i| x.row(i));
+        let pf = super::prefetch_bytes();
         let (lo, hi) = match finish {
             Finish::Trmean { b } => (b, M - b),
             Finish::Rank { b } => (b, b + 1),
@@ -380,6 +427,9 @@ mod avx2_fused {
         let trmean = matches!(finish, Finish::Trmean { .. });
         let n = _mm256_set1_pd((hi - lo) as f64);
         for (g, o) in out[..len].chunks_exact_mut(4).enumerate() {
+            if pf > 0 && g % (64 / (4 * std::mem::size_of::<f64>())) == 0 {
+                ahead(&full, j0 + g * 4, pf);
+            }
             let mut v = [_mm256_set1_epi64x(i64::MAX); 32];
             for w in 0..M {
                 let s: &[f64; 4] = rows[w][g * 4..g * 4 + 4].try_into().expect("4 lanes");
@@ -413,7 +463,6 @@ mod avx2_fused {
         }
         len
     }
-
 
     /// The f64 values of 8 f32 keys.
     #[inline(always)]
@@ -488,6 +537,8 @@ mod avx2_fused {
                 assert!(x.m() == M && b > 0 && 2 * b < M, "m = {}, b = {b}", x.m());
                 let len = out.len() / $lanes * $lanes;
                 let rows: [&[$ty]; M] = std::array::from_fn(|i| &x.row(i)[j0..j0 + len]);
+                let full: [&[$ty]; M] = std::array::from_fn(|i| x.row(i));
+                let pf = super::prefetch_bytes();
                 let n = M - b;
                 let mid = _mm256_set1_pd((M - 2 * b) as f64);
                 let nf = _mm256_set1_pd(n as f64);
@@ -500,6 +551,9 @@ mod avx2_fused {
                     };
                 }
                 for (g, o) in out[..len].chunks_exact_mut($lanes).enumerate() {
+                    if pf > 0 && g % (64 / ($lanes * std::mem::size_of::<$ty>())) == 0 {
+                        ahead(&full, j0 + g * $lanes, pf);
+                    }
                     let mut v = [$full; 32];
                     for w in 0..M {
                         let s: &[$ty; $lanes] = rows[w][g * $lanes..(g + 1) * $lanes]
@@ -582,10 +636,30 @@ mod avx2_fused {
         };
     }
 
-    phocas_fused!(phocas_f32, f32, 8, 2, key32, vals32, store32, equal32, cx32,
-        _mm256_set1_epi32(i32::MAX));
-    phocas_fused!(phocas_f64, f64, 4, 1, key64, vals64, store64, equal64, cx64,
-        _mm256_set1_epi64x(i64::MAX));
+    phocas_fused!(
+        phocas_f32,
+        f32,
+        8,
+        2,
+        key32,
+        vals32,
+        store32,
+        equal32,
+        cx32,
+        _mm256_set1_epi32(i32::MAX)
+    );
+    phocas_fused!(
+        phocas_f64,
+        f64,
+        4,
+        1,
+        key64,
+        vals64,
+        store64,
+        equal64,
+        cx64,
+        _mm256_set1_epi64x(i64::MAX)
+    );
 
     use super::avx2::{cx32, cx64};
 }
@@ -683,7 +757,6 @@ pub(crate) fn order_fused_f64(
     let _ = (x, j0, out, finish);
     0
 }
-
 
 /// Phocas sums and checks of one sorted tile on AVX2 (see `finish_phocas` in
 /// [`super::kernels`], which does the same operations in the same order in safe code).
@@ -873,6 +946,123 @@ pub(crate) fn phocas_tile_i64(
     }
     let _ = (tile, b, res, centre);
     None
+}
+
+/// Krum's pairwise squared distances of one sub-tile on AVX2 with FMA: the same operations in
+/// the same order as `krum::accumulate`, except that every second pair computes its
+/// difference a - b as fma(b, -1, a), which is the same correctly rounded a - b, on the FMA
+/// ports instead of the adder ports (the loop is bound by the adders: sub, mul, add per
+/// value, two of them adds). Two pairs share the loads of row i.
+#[cfg(target_arch = "x86_64")]
+mod avx2_krum {
+    use super::super::krum::{ACC, SUB};
+    use std::arch::x86_64::*;
+
+    /// 4 lanes at `o`.
+    #[inline(always)]
+    fn ld(r: &[f64; SUB], o: usize) -> __m256d {
+        let s: &[f64; 4] = r[o..o + 4].try_into().expect("4 lanes");
+        // SAFETY: reads the 32 bytes of `s`; AVX2 as in `pairs`.
+        unsafe { _mm256_loadu_pd(s.as_ptr()) }
+    }
+
+    /// `acc[p] += (a - b)^2` lane-wise for every pair (i < j) of rows, p in pair order.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA. `acc.len() >= m(m-1)/2` (checked).
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn pairs(tile: &[[f64; SUB]], acc: &mut [[f64; ACC]]) {
+        const Q: usize = ACC / 4;
+        let m = tile.len();
+        assert!(
+            acc.len() >= m * m.saturating_sub(1) / 2,
+            "one accumulator per pair"
+        );
+        let m1 = _mm256_set1_pd(-1.0);
+        let mut p = 0;
+        for (i, a) in tile.iter().enumerate() {
+            let mut j = i + 1;
+            while j + 1 < m {
+                let (b1, b2) = (&tile[j], &tile[j + 1]);
+                let mut r1 = [_mm256_setzero_pd(); Q];
+                let mut r2 = [_mm256_setzero_pd(); Q];
+                for q in 0..Q {
+                    let s1: &[f64; 4] = acc[p][q * 4..q * 4 + 4].try_into().expect("4");
+                    let s2: &[f64; 4] = acc[p + 1][q * 4..q * 4 + 4].try_into().expect("4");
+                    r1[q] = _mm256_loadu_pd(s1.as_ptr());
+                    r2[q] = _mm256_loadu_pd(s2.as_ptr());
+                }
+                for c in 0..SUB / ACC {
+                    for q in 0..Q {
+                        let o = c * ACC + q * 4;
+                        let x = ld(a, o);
+                        let t1 = _mm256_sub_pd(x, ld(b1, o));
+                        let t2 = _mm256_fmadd_pd(ld(b2, o), m1, x);
+                        r1[q] = _mm256_add_pd(r1[q], _mm256_mul_pd(t1, t1));
+                        r2[q] = _mm256_add_pd(r2[q], _mm256_mul_pd(t2, t2));
+                    }
+                }
+                for q in 0..Q {
+                    let s1: &mut [f64; 4] = (&mut acc[p][q * 4..q * 4 + 4]).try_into().expect("4");
+                    _mm256_storeu_pd(s1.as_mut_ptr(), r1[q]);
+                    let s2: &mut [f64; 4] =
+                        (&mut acc[p + 1][q * 4..q * 4 + 4]).try_into().expect("4");
+                    _mm256_storeu_pd(s2.as_mut_ptr(), r2[q]);
+                }
+                p += 2;
+                j += 2;
+            }
+            if j < m {
+                let b1 = &tile[j];
+                let mut r1 = [_mm256_setzero_pd(); Q];
+                for q in 0..Q {
+                    let s1: &[f64; 4] = acc[p][q * 4..q * 4 + 4].try_into().expect("4");
+                    r1[q] = _mm256_loadu_pd(s1.as_ptr());
+                }
+                for c in 0..SUB / ACC {
+                    for q in 0..Q {
+                        let o = c * ACC + q * 4;
+                        let t1 = _mm256_fmadd_pd(ld(b1, o), m1, ld(a, o));
+                        r1[q] = _mm256_add_pd(r1[q], _mm256_mul_pd(t1, t1));
+                    }
+                }
+                for q in 0..Q {
+                    let s1: &mut [f64; 4] = (&mut acc[p][q * 4..q * 4 + 4]).try_into().expect("4");
+                    _mm256_storeu_pd(s1.as_mut_ptr(), r1[q]);
+                }
+                p += 1;
+            }
+        }
+    }
+}
+
+/// Krum's pair accumulation of one sub-tile with the AVX2 + FMA kernel, if the active
+/// instruction set is AVX2 and the CPU has FMA; returns whether it ran.
+pub(crate) fn krum_pairs(
+    tile: &[[f64; super::krum::SUB]],
+    acc: &mut [[f64; super::krum::ACC]],
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if isa() == Isa::Avx2 && std::is_x86_feature_detected!("fma") {
+            // SAFETY: AVX2 as in `with_isa`; FMA checked just above.
+            unsafe { avx2_krum::pairs(tile, acc) };
+            return true;
+        }
+    }
+    let _ = (tile, acc);
+    false
+}
+
+/// Bytes ahead that the fused kernels prefetch (0: none, the caller pre-reads).
+pub(crate) fn prefetch_bytes() -> usize {
+    static PF: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PF.get_or_init(|| {
+        std::env::var("PHOCAS_PF")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    })
 }
 
 /// Largest m sorted by the register networks.

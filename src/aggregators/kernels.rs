@@ -131,8 +131,7 @@ pub(crate) trait Keyed: Scalar {
     fn sort_registers(tile: &mut [[Self::Key; W]], m: usize) -> bool;
     /// Trmean / Rank of the leading coordinates of `out` straight from the rows, with the
     /// instruction set's fused kernel if it has one for m; returns how many it wrote.
-    fn order_fused(x: MatrixView<'_, Self>, j0: usize, out: &mut [Self], finish: Finish)
-        -> usize;
+    fn order_fused(x: MatrixView<'_, Self>, j0: usize, out: &mut [Self], finish: Finish) -> usize;
     /// Phocas_b of the leading coordinates of `out` straight from the rows, with the
     /// instruction set's fused kernel if it has one; returns how many it wrote.
     fn phocas_fused(x: MatrixView<'_, Self>, j0: usize, out: &mut [Self], b: usize) -> usize;
@@ -209,6 +208,9 @@ pub(crate) enum Finish {
 pub(crate) struct OrderPlan {
     finish: Finish,
     net: Option<Network>,
+    /// For 32 < m <= 64: the last stage of the network (the merge of wires 0..32 with wires
+    /// 32..m), pruned, for when both halves are sorted by register networks.
+    merge: Option<Network>,
 }
 
 impl OrderPlan {
@@ -223,7 +225,15 @@ impl OrderPlan {
             let class: Vec<usize> = (0..m).map(|w| class_of(m, finish, w)).collect();
             Network::sorting(m).pruned(&class)
         });
-        Self { finish, net }
+        // Batcher's network for 32 < m <= 64 sorts wires 0..32 and 32..m on their own, then
+        // merges them. Pruning walks backwards, so the pruned merge stage is the tail of the
+        // pruned network; running it after full sorts of both halves only adds comparators
+        // that reorder values within one output group.
+        let merge = (REGISTER_HALF < m && m <= 2 * REGISTER_HALF).then(|| {
+            let class: Vec<usize> = (0..m).map(|w| class_of(m, finish, w)).collect();
+            Network::stages_from(m, REGISTER_HALF).pruned(&class)
+        });
+        Self { finish, net, merge }
     }
 
     /// Comparators of the pruned network, if one was built.
@@ -232,6 +242,9 @@ impl OrderPlan {
         self.net.as_ref().map(Network::len)
     }
 }
+
+/// Wires sorted by one register network when 32 < m <= 64 (two halves, then a merge).
+const REGISTER_HALF: usize = 32;
 
 /// Output group of wire w: wires of one group may end in any order among themselves. The
 /// wires a rule sums are sorted (singleton groups), so sums run in increasing order of value
@@ -265,14 +278,17 @@ pub(crate) fn coordinatewise<T: Keyed>(
         Some(net) if m <= network_limit() => {
             let chunk = span::<T>(m, W, 8192);
             let net = net.comparators();
+            let merge = plan.merge.as_ref().map_or(&[][..], Network::comparators);
             let finish = plan.finish;
             for_chunks(out, chunk, |c, o| {
                 ws.with_scratch(|s| {
                     with_isa(
                         #[inline(always)]
                         || {
-                            pre_read(x, c * chunk, c * chunk + o.len());
-                            network_chunk(x, c * chunk, o, net, finish, true, s)
+                            if super::dispatch::prefetch_bytes() == 0 {
+                                pre_read(x, c * chunk, c * chunk + o.len());
+                            }
+                            network_chunk(x, c * chunk, o, (net, merge), finish, true, s)
                         },
                     )
                 });
@@ -287,7 +303,7 @@ fn network_chunk<T: Keyed>(
     x: MatrixView<'_, T>,
     j0: usize,
     out: &mut [T],
-    net: &[(u16, u16)],
+    (net, merge): (&[(u16, u16)], &[(u16, u16)]),
     finish: Finish,
     registers: bool,
     s: &mut Scratch,
@@ -316,8 +332,16 @@ fn network_chunk<T: Keyed>(
             break;
         }
         load_keys(x, j0 + at, o.len(), tile);
-        if !(registers && T::sort_registers(tile, m)) {
-            sort_lanes(net, tile);
+        let sorted = registers && T::sort_registers(tile, m);
+        if !sorted {
+            if registers && !merge.is_empty() && T::sort_registers(tile, REGISTER_HALF) {
+                let rest = &mut tile[REGISTER_HALF..];
+                let done = rest.len() < 2 || T::sort_registers(rest, m - REGISTER_HALF);
+                assert!(done, "the register networks cover 2..=32 wires");
+                sort_lanes(merge, tile);
+            } else {
+                sort_lanes(net, tile);
+            }
         }
         match finish {
             Finish::Trmean { b } => finish_trmean(tile, b, o),
@@ -667,7 +691,16 @@ mod tests {
             Some(net) if path > 0 => {
                 let mut s = Scratch::default();
                 let net = net.comparators();
-                network_chunk(view, 0, &mut out, net, plan.finish, path == 2, &mut s);
+                let merge = plan.merge.as_ref().map_or(&[][..], Network::comparators);
+                network_chunk(
+                    view,
+                    0,
+                    &mut out,
+                    (net, merge),
+                    plan.finish,
+                    path == 2,
+                    &mut s,
+                );
             }
             _ => selection(view, &ws, &mut out, plan.finish),
         }
