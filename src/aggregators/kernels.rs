@@ -21,6 +21,11 @@
 //!   ([`super::network`]), pruned where order does not matter (Trmean needs only the middle
 //!   sorted). The rule's value is then computed lane-wise in f64. Cost per coordinate: one
 //!   network, about m log2(m)^2 / 4 comparisons, but 8 or 16 coordinates per instruction.
+//!   With AVX2 and m <= 32, fused kernels do all of this per 8 (f32) or 4 (f64) coordinates
+//!   in registers, straight from the rows, prefetching ahead instead of pre-reading; the tile
+//!   path then takes only the tail of a chunk (and Phocas tiles that need the exact route).
+//!   With AVX2 and 32 < m <= 64 the two halves of the tile are sorted in registers and only
+//!   the final merge stage runs from the list.
 //! - **Selection** (m > [`network_limit`]). Each coordinate's keys are transposed into
 //!   scratch; two `select_nth_unstable` calls split off the middle, which is then sorted for
 //!   the sum: O(m) expected per coordinate plus the sort of the middle, scalar.
@@ -280,12 +285,14 @@ pub(crate) fn coordinatewise<T: Keyed>(
             let net = net.comparators();
             let merge = plan.merge.as_ref().map_or(&[][..], Network::comparators);
             let finish = plan.finish;
+            let fused = super::dispatch::fused_kernels(m);
             for_chunks(out, chunk, |c, o| {
                 ws.with_scratch(|s| {
                     with_isa(
                         #[inline(always)]
                         || {
-                            if super::dispatch::prefetch_bytes() == 0 {
+                            // The fused kernels prefetch ahead while they compute instead.
+                            if !fused {
                                 pre_read(x, c * chunk, c * chunk + o.len());
                             }
                             network_chunk(x, c * chunk, o, (net, merge), finish, true, s)
