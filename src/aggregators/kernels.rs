@@ -21,6 +21,11 @@
 //!   ([`super::network`]), pruned where order does not matter (Trmean needs only the middle
 //!   sorted). The rule's value is then computed lane-wise in f64. Cost per coordinate: one
 //!   network, about m log2(m)^2 / 4 comparisons, but 8 or 16 coordinates per instruction.
+//!   With AVX2 and m <= 32, fused kernels do all of this per 8 (f32) or 4 (f64) coordinates
+//!   in registers, straight from the rows, prefetching ahead instead of pre-reading; the tile
+//!   path then takes only the tail of a chunk (and Phocas tiles that need the exact route).
+//!   With AVX2 and 32 < m <= 64 the two halves of the tile are sorted in registers and only
+//!   the final merge stage runs from the list.
 //! - **Selection** (m > [`network_limit`]). Each coordinate's keys are transposed into
 //!   scratch; two `select_nth_unstable` calls split off the middle, which is then sorted for
 //!   the sum: O(m) expected per coordinate plus the sort of the middle, scalar.
@@ -129,6 +134,12 @@ pub(crate) trait Keyed: Scalar {
     /// Fully sorts the first m wires of every lane with a register network, if the active
     /// instruction set has one for m; returns whether it did.
     fn sort_registers(tile: &mut [[Self::Key; W]], m: usize) -> bool;
+    /// Trmean / Rank of the leading coordinates of `out` straight from the rows, with the
+    /// instruction set's fused kernel if it has one for m; returns how many it wrote.
+    fn order_fused(x: MatrixView<'_, Self>, j0: usize, out: &mut [Self], finish: Finish) -> usize;
+    /// Phocas_b of the leading coordinates of `out` straight from the rows, with the
+    /// instruction set's fused kernel if it has one; returns how many it wrote.
+    fn phocas_fused(x: MatrixView<'_, Self>, j0: usize, out: &mut [Self], b: usize) -> usize;
     /// The Phocas window means and centres of a sorted tile with the instruction set's own
     /// kernel, if it has one: `Some(mask of lanes whose check failed)`.
     fn phocas_registers(
@@ -146,6 +157,12 @@ impl Keyed for f32 {
     fn sort_registers(tile: &mut [[i32; W]], m: usize) -> bool {
         super::dispatch::sort_registers_i32(tile, m)
     }
+    fn order_fused(x: MatrixView<'_, f32>, j0: usize, out: &mut [f32], finish: Finish) -> usize {
+        super::dispatch::order_fused_f32(x, j0, out, finish)
+    }
+    fn phocas_fused(x: MatrixView<'_, f32>, j0: usize, out: &mut [f32], b: usize) -> usize {
+        super::dispatch::phocas_fused_f32(x, j0, out, b)
+    }
     fn phocas_registers(
         tile: &[[i32; W]],
         b: usize,
@@ -162,6 +179,12 @@ impl Keyed for f64 {
     }
     fn sort_registers(tile: &mut [[i64; W]], m: usize) -> bool {
         super::dispatch::sort_registers_i64(tile, m)
+    }
+    fn order_fused(x: MatrixView<'_, f64>, j0: usize, out: &mut [f64], finish: Finish) -> usize {
+        super::dispatch::order_fused_f64(x, j0, out, finish)
+    }
+    fn phocas_fused(x: MatrixView<'_, f64>, j0: usize, out: &mut [f64], b: usize) -> usize {
+        super::dispatch::phocas_fused_f64(x, j0, out, b)
     }
     fn phocas_registers(
         tile: &[[i64; W]],
@@ -190,6 +213,9 @@ pub(crate) enum Finish {
 pub(crate) struct OrderPlan {
     finish: Finish,
     net: Option<Network>,
+    /// For 32 < m <= 64: the last stage of the network (the merge of wires 0..32 with wires
+    /// 32..m), pruned, for when both halves are sorted by register networks.
+    merge: Option<Network>,
 }
 
 impl OrderPlan {
@@ -204,7 +230,15 @@ impl OrderPlan {
             let class: Vec<usize> = (0..m).map(|w| class_of(m, finish, w)).collect();
             Network::sorting(m).pruned(&class)
         });
-        Self { finish, net }
+        // Batcher's network for 32 < m <= 64 sorts wires 0..32 and 32..m on their own, then
+        // merges them. Pruning walks backwards, so the pruned merge stage is the tail of the
+        // pruned network; running it after full sorts of both halves only adds comparators
+        // that reorder values within one output group.
+        let merge = (REGISTER_HALF < m && m <= 2 * REGISTER_HALF).then(|| {
+            let class: Vec<usize> = (0..m).map(|w| class_of(m, finish, w)).collect();
+            Network::stages_from(m, REGISTER_HALF).pruned(&class)
+        });
+        Self { finish, net, merge }
     }
 
     /// Comparators of the pruned network, if one was built.
@@ -213,6 +247,9 @@ impl OrderPlan {
         self.net.as_ref().map(Network::len)
     }
 }
+
+/// Wires sorted by one register network when 32 < m <= 64 (two halves, then a merge).
+const REGISTER_HALF: usize = 32;
 
 /// Output group of wire w: wires of one group may end in any order among themselves. The
 /// wires a rule sums are sorted (singleton groups), so sums run in increasing order of value
@@ -246,14 +283,19 @@ pub(crate) fn coordinatewise<T: Keyed>(
         Some(net) if m <= network_limit() => {
             let chunk = span::<T>(m, W, 8192);
             let net = net.comparators();
+            let merge = plan.merge.as_ref().map_or(&[][..], Network::comparators);
             let finish = plan.finish;
+            let fused = super::dispatch::fused_kernels(m);
             for_chunks(out, chunk, |c, o| {
                 ws.with_scratch(|s| {
                     with_isa(
                         #[inline(always)]
                         || {
-                            pre_read(x, c * chunk, c * chunk + o.len());
-                            network_chunk(x, c * chunk, o, net, finish, true, s)
+                            // The fused kernels prefetch ahead while they compute instead.
+                            if !fused {
+                                pre_read(x, c * chunk, c * chunk + o.len());
+                            }
+                            network_chunk(x, c * chunk, o, (net, merge), finish, true, s)
                         },
                     )
                 });
@@ -268,7 +310,7 @@ fn network_chunk<T: Keyed>(
     x: MatrixView<'_, T>,
     j0: usize,
     out: &mut [T],
-    net: &[(u16, u16)],
+    (net, merge): (&[(u16, u16)], &[(u16, u16)]),
     finish: Finish,
     registers: bool,
     s: &mut Scratch,
@@ -279,10 +321,34 @@ fn network_chunk<T: Keyed>(
         tiles.resize(m, [T::Key::default(); W]);
     }
     let tile = &mut tiles[..m];
-    for (t, o) in out.chunks_mut(W).enumerate() {
-        load_keys(x, j0 + t * W, o.len(), tile);
-        if !(registers && T::sort_registers(tile, m)) {
-            sort_lanes(net, tile);
+    // The fused kernels write whole groups of lanes straight from the rows; the tile path
+    // takes the tail, and (Phocas) a tile after a group that needs the exact route.
+    let mut at = 0;
+    while at < out.len() {
+        if registers {
+            at += match finish {
+                Finish::Trmean { .. } | Finish::Rank { .. } => {
+                    T::order_fused(x, j0 + at, &mut out[at..], finish)
+                }
+                Finish::Phocas { b } => T::phocas_fused(x, j0 + at, &mut out[at..], b),
+            };
+        }
+        let w = (out.len() - at).min(W);
+        let o = &mut out[at..at + w];
+        if o.is_empty() {
+            break;
+        }
+        load_keys(x, j0 + at, o.len(), tile);
+        let sorted = registers && T::sort_registers(tile, m);
+        if !sorted {
+            if registers && !merge.is_empty() && T::sort_registers(tile, REGISTER_HALF) {
+                let rest = &mut tile[REGISTER_HALF..];
+                let done = rest.len() < 2 || T::sort_registers(rest, m - REGISTER_HALF);
+                assert!(done, "the register networks cover 2..=32 wires");
+                sort_lanes(merge, tile);
+            } else {
+                sort_lanes(net, tile);
+            }
         }
         match finish {
             Finish::Trmean { b } => finish_trmean(tile, b, o),
@@ -293,6 +359,7 @@ fn network_chunk<T: Keyed>(
             }
             Finish::Phocas { b } => finish_phocas(tile, b, registers, o, pairs, lane),
         }
+        at += o.len();
     }
 }
 
@@ -631,7 +698,16 @@ mod tests {
             Some(net) if path > 0 => {
                 let mut s = Scratch::default();
                 let net = net.comparators();
-                network_chunk(view, 0, &mut out, net, plan.finish, path == 2, &mut s);
+                let merge = plan.merge.as_ref().map_or(&[][..], Network::comparators);
+                network_chunk(
+                    view,
+                    0,
+                    &mut out,
+                    (net, merge),
+                    plan.finish,
+                    path == 2,
+                    &mut s,
+                );
             }
             _ => selection(view, &ws, &mut out, plan.finish),
         }

@@ -259,12 +259,14 @@ fn distance_chunk<T: Scalar>(
                     }
                 }
             }
-            let mut p = 0;
-            for i in 0..m {
-                let (a, rest) = tile[i..].split_first().expect("i < m");
-                for b in rest {
-                    accumulate(&mut pair_acc[p], a, b);
-                    p += 1;
+            if !super::dispatch::krum_pairs(tile, pair_acc) {
+                let mut p = 0;
+                for i in 0..m {
+                    let (a, rest) = tile[i..].split_first().expect("i < m");
+                    for b in rest {
+                        accumulate(&mut pair_acc[p], a, b);
+                        p += 1;
+                    }
                 }
             }
             j = e;

@@ -24,10 +24,16 @@ pub(crate) struct Network {
 impl Network {
     /// Batcher's odd-even merge sort on m wires (m <= 65536).
     pub(crate) fn sorting(m: usize) -> Self {
+        Self::stages_from(m, 1)
+    }
+
+    /// The comparators of Batcher's network on m wires from the merge stage of blocks of p
+    /// on (`p` a power of two): with p = n/2, the final merge of the two sorted halves.
+    pub(crate) fn stages_from(m: usize, p: usize) -> Self {
         assert!(m <= 1 << 16, "network too large: m = {m}");
         let n = m.next_power_of_two();
         let mut comps = Vec::new();
-        let mut p = 1;
+        let mut p = p;
         while p < n {
             let mut k = p;
             while k >= 1 {
