@@ -355,7 +355,7 @@ pub struct MultiKrum {
 }
 
 impl MultiKrum {
-    /// Multi-Krum for m workers; k in 1..=m (default m - q via [`build_multikrum`]).
+    /// Multi-Krum for m workers; k in 1..=m (default m - q, set by the registry's builder).
     pub fn new(
         m: usize,
         q: usize,

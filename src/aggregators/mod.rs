@@ -244,7 +244,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         summary: "coordinate-wise median (even m: midpoint of the two middle values; --median lower for the lower one)",
         params: "[--median midpoint|lower]",
         reference: "Trmean with b = ceil(m/2)-1",
-        cost: "O(dm)",
+        cost: "O(d m log^2 m) here (sorting network; selection above m = 256); paper: O(dm)",
         build: median::build,
     },
     RuleInfo {
@@ -252,7 +252,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         summary: "per coordinate, drop the b smallest and b largest values and average the other m-2b",
         params: "--b B, 0 <= B <= ceil(m/2)-1",
         reference: "Definition 7, Theorem 1",
-        cost: "O(dm)",
+        cost: "O(d m log^2 m) here (sorting network; selection above m = 256); paper: O(dm)",
         build: trmean::build,
     },
     RuleInfo {
@@ -260,7 +260,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         summary: "per coordinate, average the m-b values nearest to Trmean_b (ties: smaller value first)",
         params: "--b B, 0 <= B <= ceil(m/2)-1",
         reference: "Definition 8, Theorem 2",
-        cost: "O(dm)",
+        cost: "O(d m log^2 m) here (sorting network; selection above m = 256); paper: O(dm)",
         build: phocas::build,
     },
     RuleInfo {

@@ -180,7 +180,7 @@ impl GradientModel {
     pub fn d(&self) -> usize {
         self.g.len()
     }
-    /// The mean g = E[G].
+    /// The mean g = E(G).
     pub fn mean(&self) -> &[f64] {
         &self.g
     }

@@ -627,7 +627,7 @@ pub struct PanelConfig {
     /// Sweep the rule parameter over these values instead (figure 3).
     #[serde(default)]
     pub b_values: Vec<usize>,
-    /// Batch sizes (figure 4); default [32].
+    /// Batch sizes (figure 4); default 32 only.
     #[serde(default = "batches")]
     pub batches: Vec<usize>,
     /// Step size at batch 32; scaled by batch/32 when `lr_scales_with_batch`.
