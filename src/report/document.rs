@@ -122,7 +122,15 @@ pub fn run(a: &ReportArgs) -> Result<(), Error> {
     let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
     std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
     let commit = git_commit();
+    // Ctrl-C reaches the running child too, which saves its work and exits 130; report then
+    // says how to resume instead of dying before its child.
+    crate::interrupt::install();
     for st in steps(a) {
+        if crate::interrupt::stopped() {
+            return Err(Error::Interrupted(
+                "stopped between experiments: run `phocas report` again to resume".into(),
+            ));
+        }
         let dir = a.out.join(st.dir);
         let stamp = format!(
             "{{\"version\": \"{}\", \"commit\": \"{commit}\", \"args\": {:?}}}\n",
