@@ -959,13 +959,32 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
                     series,
                 }));
             } else {
-                panels.push(accuracy_panel(&p.title, &results, false));
-                // the zoomed panel only when some run reaches the zoom range
-                if results
-                    .iter()
-                    .any(|r| r.accuracy.iter().any(|a| a.2 >= ZOOM_FROM))
-                {
-                    panels.push(accuracy_panel(&p.title, &results, true));
+                // one pair of panels per batch size (figure 4), like the paper's sub-figures
+                let groups: Vec<(String, Vec<TrainResult>)> = if p.batches.len() > 1 {
+                    p.batches
+                        .iter()
+                        .map(|&bs| {
+                            let rs: Vec<TrainResult> = results
+                                .iter()
+                                .filter(|r| r.cfg.batch == bs)
+                                .cloned()
+                                .collect();
+                            let lr = rs.first().map_or(p.lr, |r| r.cfg.lr);
+                            (format!("{}: batch {bs}, gamma {lr}", p.title), rs)
+                        })
+                        .collect()
+                } else {
+                    vec![(p.title.clone(), results.clone())]
+                };
+                for (title, rs) in &groups {
+                    panels.push(accuracy_panel(title, rs, false));
+                    // the zoomed panel only when some mean curve reaches the zoom range
+                    if accuracy_bands(rs)
+                        .values()
+                        .any(|b| b.iter().any(|x| x.1 >= ZOOM_FROM))
+                    {
+                        panels.push(accuracy_panel(title, rs, true));
+                    }
                 }
             }
             all.extend(results);
