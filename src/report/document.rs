@@ -150,9 +150,10 @@ pub fn run(a: &ReportArgs) -> Result<(), Error> {
             // finished with other inputs: its tables are stale, run it afresh
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         } else if dir.exists() {
-            // never finished (interrupted): the command resumes from its checkpoint
+            // not stamped (interrupted, or outputs committed without a run): the command
+            // reuses whatever its checkpoint holds
             eprintln!(
-                "report: {} is unfinished: resuming from its checkpoint",
+                "report: {} has no stamp: running its command, which reuses any checkpoint there",
                 dir.display()
             );
         }
