@@ -21,7 +21,7 @@ use engine::{finish_cell, mark_growth, simulate_cell, CellResult};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 /// Arguments of `phocas verify-bounds`.
 #[derive(clap::Args, Debug, Clone)]
@@ -67,11 +67,7 @@ pub struct MergeArgs {
     pub no_charts: bool,
 }
 
-use crate::interrupt::STOP;
-
-fn install_stop_handler() {
-    crate::interrupt::install();
-}
+use crate::interrupt::{self, STOP};
 
 /// Loads the config selected by the arguments, with overrides applied.
 pub fn load_config(args: &VerifyArgs) -> Result<(Config, String), Error> {
@@ -186,7 +182,7 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
     );
     let manifest = crate::report::manifest::Manifest::start("verify-bounds", text, cfg.seed);
     let ckpt = Checkpoint::open(&args.out)?;
-    install_stop_handler();
+    interrupt::install();
     let todo: Vec<_> = cells
         .iter()
         .filter(|c| !done.contains_key(&c.key()))
@@ -196,7 +192,7 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
     let fresh: Vec<Result<(String, engine::CellRaw), Error>> = todo
         .par_iter()
         .map(|c| {
-            if STOP.load(Ordering::Relaxed) {
+            if interrupt::stopped() {
                 return Err(Error::Interrupted("stopped".into()));
             }
             let raw = simulate_cell(&cfg, c, &STOP)?;
@@ -218,7 +214,7 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
             Err(e) => return Err(e),
         }
     }
-    if interrupted || STOP.load(Ordering::SeqCst) {
+    if interrupted || interrupt::stopped() {
         let n = cells.iter().filter(|c| done.contains_key(&c.key())).count();
         return Err(Error::Interrupted(format!(
             "{n} of {} cells are finished and saved in {}; run the same command again to resume",
