@@ -44,7 +44,7 @@
 //! to Mean in one run): Median 2.3 -> 1.1, Trmean 2.6 -> 1.2, Phocas 3.7 -> 2.3. For
 //! 32 < m <= 64 the tile path sorts wires 0..32 and 32..m with the register networks and
 //! only the (pruned) final merge stage of Batcher's network runs from the comparator list.
-//! Krum's distance pass ([`krum_pairs`]) computes every second pair's difference with FMA.
+//! Krum's distance pass ([`krum_pairs`]) is register blocked: one row against up to 10 others.
 //!
 //! Tried and left out: software prefetch a few tiles ahead in the tile path was slower than
 //! the safe long-run pre-read of [`super::kernels`] (and still is at m = 50 with 4 KiB ahead);
@@ -961,13 +961,13 @@ pub(crate) fn phocas_tile_i64(
 }
 
 /// Krum's pairwise squared distances of one sub-tile on AVX2 with FMA: the same operations in
-/// the same order as `krum::accumulate`, except that every second pair computes its
-/// difference a - b as fma(b, -1, a), which is the same correctly rounded a - b, on the FMA
-/// ports instead of the adder ports (the loop is bound by the adders: sub, mul, add per
-/// value, two of them adds). Two pairs share the loads of row i.
+/// the same order as `krum::accumulate` (`acc = fma(a - b, a - b, acc)` per lane), register
+/// blocked by the cyclic pair schedule of [`super::krum::for_each_strip`]: row i is paired
+/// with up to [`super::krum::STRIP_MAX`] rows at once, so one load of row i serves them all
+/// and each pair's accumulator stays in a register for the whole sub-tile.
 #[cfg(target_arch = "x86_64")]
 mod avx2_krum {
-    use super::super::krum::{ACC, SUB};
+    use super::super::krum::{for_each_strip, pair_index, Strip, ACC, SUB};
     use std::arch::x86_64::*;
 
     /// 4 lanes at `o`.
@@ -978,73 +978,77 @@ mod avx2_krum {
         unsafe { _mm256_loadu_pd(s.as_ptr()) }
     }
 
-    /// `acc[p] += (a - b)^2` lane-wise for every pair (i < j) of rows, p in pair order.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2 and FMA. `acc.len() >= m(m-1)/2` (checked).
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn pairs(tile: &[[f64; SUB]], acc: &mut [[f64; ACC]]) {
-        const Q: usize = ACC / 4;
+    /// K pairs (a[k], b[k]); `a` holds K copies of one row for a strip.
+    #[inline(always)]
+    fn group<const K: usize, const SHARED: bool>(
+        tile: &[[f64; SUB]],
+        a: [usize; K],
+        b: [usize; K],
+        acc: &mut [[f64; ACC]],
+    ) {
         let m = tile.len();
-        assert!(
-            acc.len() >= m * m.saturating_sub(1) / 2,
-            "one accumulator per pair"
-        );
-        let m1 = _mm256_set1_pd(-1.0);
-        let mut p = 0;
-        for (i, a) in tile.iter().enumerate() {
-            let mut j = i + 1;
-            while j + 1 < m {
-                let (b1, b2) = (&tile[j], &tile[j + 1]);
-                let mut r1 = [_mm256_setzero_pd(); Q];
-                let mut r2 = [_mm256_setzero_pd(); Q];
-                for q in 0..Q {
-                    let s1: &[f64; 4] = acc[p][q * 4..q * 4 + 4].try_into().expect("4");
-                    let s2: &[f64; 4] = acc[p + 1][q * 4..q * 4 + 4].try_into().expect("4");
-                    r1[q] = _mm256_loadu_pd(s1.as_ptr());
-                    r2[q] = _mm256_loadu_pd(s2.as_ptr());
+        let p: [usize; K] = std::array::from_fn(|k| pair_index(m, a[k], b[k]));
+        let ra: [&[f64; SUB]; K] = a.map(|i| &tile[i]);
+        let rb: [&[f64; SUB]; K] = b.map(|j| &tile[j]);
+        // SAFETY: AVX2 and FMA as in `pairs`; loads and stores use the 32 bytes of
+        // bounds-checked `[f64; 4]` accumulators.
+        unsafe {
+            let mut r: [__m256d; K] = std::array::from_fn(|k| {
+                let s: &[f64; 4] = &acc[p[k]];
+                _mm256_loadu_pd(s.as_ptr())
+            });
+            for c in 0..SUB / 4 {
+                let o = c * 4;
+                let x0 = ld(ra[0], o);
+                for k in 0..K {
+                    let x = if SHARED { x0 } else { ld(ra[k], o) };
+                    let t = _mm256_sub_pd(x, ld(rb[k], o));
+                    r[k] = _mm256_fmadd_pd(t, t, r[k]);
                 }
-                for c in 0..SUB / ACC {
-                    for q in 0..Q {
-                        let o = c * ACC + q * 4;
-                        let x = ld(a, o);
-                        let t1 = _mm256_sub_pd(x, ld(b1, o));
-                        let t2 = _mm256_fmadd_pd(ld(b2, o), m1, x);
-                        r1[q] = _mm256_add_pd(r1[q], _mm256_mul_pd(t1, t1));
-                        r2[q] = _mm256_add_pd(r2[q], _mm256_mul_pd(t2, t2));
-                    }
-                }
-                for q in 0..Q {
-                    let s1: &mut [f64; 4] = (&mut acc[p][q * 4..q * 4 + 4]).try_into().expect("4");
-                    _mm256_storeu_pd(s1.as_mut_ptr(), r1[q]);
-                    let s2: &mut [f64; 4] =
-                        (&mut acc[p + 1][q * 4..q * 4 + 4]).try_into().expect("4");
-                    _mm256_storeu_pd(s2.as_mut_ptr(), r2[q]);
-                }
-                p += 2;
-                j += 2;
             }
-            if j < m {
-                let b1 = &tile[j];
-                let mut r1 = [_mm256_setzero_pd(); Q];
-                for q in 0..Q {
-                    let s1: &[f64; 4] = acc[p][q * 4..q * 4 + 4].try_into().expect("4");
-                    r1[q] = _mm256_loadu_pd(s1.as_ptr());
-                }
-                for c in 0..SUB / ACC {
-                    for q in 0..Q {
-                        let o = c * ACC + q * 4;
-                        let t1 = _mm256_fmadd_pd(ld(b1, o), m1, ld(a, o));
-                        r1[q] = _mm256_add_pd(r1[q], _mm256_mul_pd(t1, t1));
-                    }
-                }
-                for q in 0..Q {
-                    let s1: &mut [f64; 4] = (&mut acc[p][q * 4..q * 4 + 4]).try_into().expect("4");
-                    _mm256_storeu_pd(s1.as_mut_ptr(), r1[q]);
-                }
-                p += 1;
+            for k in 0..K {
+                let s: &mut [f64; 4] = &mut acc[p[k]];
+                _mm256_storeu_pd(s.as_mut_ptr(), r[k]);
             }
         }
+    }
+
+    macro_rules! by_width {
+        ($k:expr, $shared:literal, $tile:expr, $a:expr, $b:expr, $acc:expr) => {
+            match $k {
+                1 => group::<1, $shared>($tile, [$a[0]], [$b[0]], $acc),
+                2 => group::<2, $shared>($tile, first($a), first($b), $acc),
+                3 => group::<3, $shared>($tile, first($a), first($b), $acc),
+                4 => group::<4, $shared>($tile, first($a), first($b), $acc),
+                5 => group::<5, $shared>($tile, first($a), first($b), $acc),
+                6 => group::<6, $shared>($tile, first($a), first($b), $acc),
+                7 => group::<7, $shared>($tile, first($a), first($b), $acc),
+                8 => group::<8, $shared>($tile, first($a), first($b), $acc),
+                9 => group::<9, $shared>($tile, first($a), first($b), $acc),
+                10 => group::<10, $shared>($tile, first($a), first($b), $acc),
+                _ => unreachable!("strips are at most STRIP_MAX = 10 pairs"),
+            }
+        };
+    }
+
+    #[inline(always)]
+    fn first<const K: usize>(v: &[usize]) -> [usize; K] {
+        v[..K].try_into().expect("K <= STRIP_MAX")
+    }
+
+    /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair (i < j) of rows.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA. `acc.len() >= m(m-1)/2` (checked by indexing).
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn pairs(tile: &[[f64; SUB]], acc: &mut [[f64; ACC]]) {
+        for_each_strip(tile.len(), |s: Strip<'_>| {
+            if s.shared {
+                by_width!(s.a.len(), true, tile, s.a, s.b, acc)
+            } else {
+                by_width!(s.a.len(), false, tile, s.a, s.b, acc)
+            }
+        });
     }
 }
 
@@ -1064,6 +1068,26 @@ pub(crate) fn krum_pairs(
     }
     let _ = (tile, acc);
     false
+}
+
+/// Asks for the cache lines of `row[at..at + len]` (those that exist); no effect on memory.
+#[inline(always)]
+pub(crate) fn prefetch<T>(row: &[T], at: usize, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+        let step = (64 / std::mem::size_of::<T>()).max(1);
+        let end = (at + len).min(row.len());
+        let mut k = at;
+        while k < end {
+            // SAFETY: a prefetch has no effect on memory; SSE is baseline on x86-64; the
+            // address is of an element of `row`.
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(std::ptr::from_ref(&row[k]).cast()) };
+            k += step;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (row, at, len);
 }
 
 /// How far ahead of the coordinates being processed the kernels prefetch every row: 4 KiB

@@ -17,10 +17,10 @@
 //! bit-flipped floats square far beyond the f32 range; in f64 they do not overflow, and any
 //! non-finite distance (overflow past f64, NaN) counts as +infinity.
 //! Time: O(d m^2); extra space: m(m-1)/2 f64 per chunk (at most 64 chunks), and per thread
-//! 128 m f64 plus 16 m(m-1)/2 f64 accumulators.
+//! 128 m f64 plus 4 m(m-1)/2 f64 accumulators.
 
-use super::dispatch::with_isa;
-use super::kernels::{for_chunks, pre_read, span};
+use super::dispatch::{prefetch, with_isa, PREFETCH_BYTES};
+use super::kernels::for_chunks;
 use super::mean::mean_rows;
 use super::{check_shape, reject, Aggregator, RuleParams, Scratch, Workspace};
 use crate::error::Error;
@@ -161,18 +161,89 @@ impl KrumCore {
 
 /// Coordinates per sub-tile: the sub-tile's m rows are converted to f64 once (m x 1 KiB, in
 /// L1 for m up to about 30, in L2 beyond) and every pair reads them from there.
-pub(crate) const SUB: usize = 128;
+pub(crate) const SUB: usize = 256;
 
-/// Independent f64 accumulators per pair (4 AVX2 registers): hides the latency of the adds.
-pub(crate) const ACC: usize = 16;
+/// f64 accumulator lanes per pair (one AVX2 register): lane l sums the coordinates equal to
+/// l mod ACC, in order. Enough independent chains come from the pairs of a strip.
+pub(crate) const ACC: usize = 4;
+
+/// Most pairs processed together (one accumulator register each, plus the shared row and a
+/// difference: 12 of the 16 AVX2 registers).
+pub(crate) const STRIP_MAX: usize = 10;
+
+/// Index of pair {i, j} (i != j) in the order (0,1), (0,2), ..., (1,2), ...
+#[inline(always)]
+pub(crate) fn pair_index(m: usize, i: usize, j: usize) -> usize {
+    let (i, j) = if i < j { (i, j) } else { (j, i) };
+    i * (2 * m - i - 1) / 2 + (j - i - 1)
+}
+
+/// A group of pairs (a[k], b[k]) processed together; `shared`: every a[k] is the same row.
+pub(crate) struct Strip<'a> {
+    pub(crate) a: &'a [usize],
+    pub(crate) b: &'a [usize],
+    pub(crate) shared: bool,
+}
+
+/// Visits every unordered pair of m rows exactly once, in strips of at most [`STRIP_MAX`]
+/// pairs. Cyclic schedule: row i is paired with rows i + s (mod m) for s = 1..=(m-1)/2, split
+/// into strips of near-equal width (so no strip is left with too few independent chains);
+/// for even m the pairs (i, i + m/2), i < m/2, follow in groups of up to 8 with separate rows.
+/// Every pair has its own accumulator, so the visiting order does not change any result.
+#[inline(always)]
+pub(crate) fn for_each_strip(m: usize, mut f: impl FnMut(Strip<'_>)) {
+    let half = m.saturating_sub(1) / 2;
+    if half > 0 {
+        let n = half.div_ceil(STRIP_MAX);
+        let (base, extra) = (half / n, half % n);
+        let mut a = [0usize; STRIP_MAX];
+        let mut b = [0usize; STRIP_MAX];
+        for i in 0..m {
+            let mut s0 = 1;
+            for t in 0..n {
+                let w = base + usize::from(t < extra);
+                for k in 0..w {
+                    let j = i + s0 + k; // < 2m: no division
+                    a[k] = i;
+                    b[k] = if j >= m { j - m } else { j };
+                }
+                f(Strip {
+                    a: &a[..w],
+                    b: &b[..w],
+                    shared: true,
+                });
+                s0 += w;
+            }
+        }
+    }
+    if m % 2 == 0 && m > 0 {
+        let h = m / 2;
+        let mut a = [0usize; STRIP_MAX];
+        let mut b = [0usize; STRIP_MAX];
+        let mut i0 = 0;
+        while i0 < h {
+            let w = (h - i0).min(8);
+            for k in 0..w {
+                a[k] = i0 + k;
+                b[k] = i0 + k + h;
+            }
+            f(Strip {
+                a: &a[..w],
+                b: &b[..w],
+                shared: false,
+            });
+            i0 += w;
+        }
+    }
+}
 
 /// Computes all pairwise squared distances into `ws.dist` (m x m, symmetric, zero diagonal),
 /// in f64, with non-finite results mapped to +infinity. Deterministic for any thread count.
 ///
 /// One pass over the matrix: fixed chunks of coordinates (their length depends only on d) are
 /// processed in parallel; within a chunk, each sub-tile of [`SUB`] coordinates is converted to
-/// f64 once and all m(m-1)/2 pairs accumulate `(a - b)^2` into [`ACC`] lanes per pair
-/// (lane l takes the coordinates equal to l mod ACC, in order). At the end of the chunk the
+/// f64 once and all m(m-1)/2 pairs accumulate `(a - b)^2` with a fused multiply-add into
+/// [`ACC`] lanes per pair (lane l takes the coordinates equal to l mod ACC, in order). At the end of the chunk the
 /// lanes are added in a fixed tree, and the chunk totals are added in chunk order.
 pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Workspace) {
     let m = x.m();
@@ -238,16 +309,15 @@ fn distance_chunk<T: Scalar>(
     let tile = &mut rows64[..m];
     pair_acc.clear();
     pair_acc.resize(part.len(), [0.0; ACC]);
-    let span = span::<T>(m, SUB, 8192);
-    let mut s0 = j0;
-    while s0 < j1 {
-        let s1 = (s0 + span).min(j1);
-        pre_read(x, s0, s1);
-        let mut j = s0;
-        while j < s1 {
-            let e = (j + SUB).min(s1);
+    let ahead = PREFETCH_BYTES / std::mem::size_of::<T>();
+    {
+        let mut j = j0;
+        while j < j1 {
+            let e = (j + SUB).min(j1);
             for (i, dst) in tile.iter_mut().enumerate() {
-                let row = &x.row(i)[j..e];
+                let full = x.row(i);
+                prefetch(full, j + ahead, SUB);
+                let row = &full[j..e];
                 if let Ok(src) = <&[T; SUB]>::try_from(row) {
                     for t in 0..SUB {
                         dst[t] = src[t].to_f64();
@@ -271,21 +341,21 @@ fn distance_chunk<T: Scalar>(
             }
             j = e;
         }
-        s0 = s1;
     }
     for (v, acc) in part.iter_mut().zip(pair_acc.iter()) {
         *v = tree_sum(acc);
     }
 }
 
-/// `acc[l] += (a[t] - b[t])^2` for t = l mod ACC, in order of t.
+/// `acc[l] = fma(a[t] - b[t], a[t] - b[t], acc[l])` for t = l mod ACC, in order of t.
+/// (`mul_add` is one instruction where the CPU has FMA; the AVX2 kernel always has it.)
 #[inline(always)]
 fn accumulate(acc: &mut [f64; ACC], a: &[f64; SUB], b: &[f64; SUB]) {
     let mut r = *acc;
     for c in 0..SUB / ACC {
         for l in 0..ACC {
             let t = a[c * ACC + l] - b[c * ACC + l];
-            r[l] += t * t;
+            r[l] = t.mul_add(t, r[l]);
         }
     }
     *acc = r;
@@ -477,6 +547,75 @@ mod tests {
         assert!(
             MultiKrum::new(5, 1, 6, KrumNeighbours::MinusQMinus2, KrumDistance::Squared).is_err()
         );
+    }
+
+    #[test]
+    fn strips_visit_every_pair_once() {
+        for m in 0..=70 {
+            let mut seen = vec![0u32; m * m];
+            for_each_strip(m, |s| {
+                assert!(!s.a.is_empty() && s.a.len() == s.b.len() && s.a.len() <= STRIP_MAX);
+                for (&i, &j) in s.a.iter().zip(s.b) {
+                    assert!(i < m && j < m && i != j, "m = {m}: pair ({i}, {j})");
+                    assert!(!s.shared || i == s.a[0]);
+                    seen[i.min(j) * m + i.max(j)] += 1;
+                    assert_eq!(
+                        pair_index(m, i, j),
+                        (0..i.min(j)).map(|r| m - 1 - r).sum::<usize>() + i.max(j) - i.min(j) - 1
+                    );
+                }
+            });
+            for i in 0..m {
+                for j in i + 1..m {
+                    assert_eq!(seen[i * m + j], 1, "m = {m}: pair ({i}, {j})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn simd_pairs_match_the_portable_accumulation_bit_for_bit() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let specials = [f64::NAN, f64::INFINITY, -f64::INFINITY, 1e300, -0.0, 5e-324];
+        for m in [2, 3, 4, 7, 20, 21, 33, 50] {
+            let tile: Vec<[f64; SUB]> = (0..m)
+                .map(|_| {
+                    std::array::from_fn(|_| {
+                        if rng.random_range(0..50) == 0 {
+                            specials[rng.random_range(0..specials.len())]
+                        } else {
+                            rng.random_range(-3.0..3.0)
+                        }
+                    })
+                })
+                .collect();
+            let npairs = m * (m - 1) / 2;
+            let start: Vec<[f64; ACC]> = (0..npairs)
+                .map(|_| std::array::from_fn(|_| rng.random_range(0.0..1.0)))
+                .collect();
+            let mut simd = start.clone();
+            if !super::super::dispatch::krum_pairs(&tile, &mut simd) {
+                return; // no AVX2 + FMA here: only the portable path exists
+            }
+            let mut want = start;
+            let mut p = 0;
+            for i in 0..m {
+                for j in i + 1..m {
+                    accumulate(&mut want[p], &tile[i], &tile[j]);
+                    p += 1;
+                }
+            }
+            for (p, (a, b)) in simd.iter().zip(&want).enumerate() {
+                for l in 0..ACC {
+                    assert_eq!(
+                        a[l].to_bits(),
+                        b[l].to_bits(),
+                        "m = {m}, pair {p}, lane {l}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
