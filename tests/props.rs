@@ -476,8 +476,9 @@ fn sorted<T: Fl>(v: &[T]) -> Vec<T> {
     v
 }
 
+/// Sum in order from -0.0 (the IEEE sum: values that are all -0.0 sum to -0.0).
 fn seq_sum<T: Fl>(v: &[T]) -> f64 {
-    let mut s = 0.0;
+    let mut s = -0.0;
     for a in v {
         s += a.to_f64();
     }
@@ -719,7 +720,7 @@ fn krum_order(s: &[f64]) -> Vec<usize> {
 fn mean_of_rows<T: Fl>(x: &[T], d: usize, rows: &[usize]) -> Vec<T> {
     (0..d)
         .map(|j| {
-            let mut s = 0.0;
+            let mut s = -0.0;
             for &i in rows {
                 s += x[i * d + j].to_f64();
             }

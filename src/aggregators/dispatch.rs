@@ -531,7 +531,7 @@ mod avx2_fused {
 
     macro_rules! phocas_fused {
         ($name:ident, $ty:ty, $lanes:expr, $parts:expr, $key:ident, $vals:ident, $store:ident,
-         $equal:ident, $cx:ident, $full:expr) => {
+         $equal:ident, $cx:ident, $full:expr, $limit:literal) => {
             /// Phocas_b of the whole groups of lanes of coordinates `[j0, j0 + out.len())`,
             /// straight from the rows (the operations of `phocas_tile` in the same order).
             /// Stops before the first group with a lane whose separation check failed (and
@@ -638,7 +638,21 @@ mod avx2_fused {
                         let bad = _mm256_cmp_pd(lose_min[p], keep_max[p], _CMP_LE_OQ);
                         tied |= (_mm256_movemask_pd(bad) as u64) << (4 * p);
                     }
-                    if tied & !$equal(v[0], v[M - 1]) != 0 {
+                    let mut big = 0u64;
+                    if $limit {
+                        // f64 storage: values beyond the overflow-safe limit take the exact
+                        // route (`kernels::phocas_checked`), which scales them.
+                        let lim = _mm256_set1_pd(super::super::kernels::phocas_safe_limit(M));
+                        for p in 0..$parts {
+                            let top = _mm256_max_pd(
+                                _mm256_and_pd(f[0][p], abs),
+                                _mm256_and_pd(f[M - 1][p], abs),
+                            );
+                            big |= (_mm256_movemask_pd(_mm256_cmp_pd(top, lim, _CMP_GT_OQ)) as u64)
+                                << (4 * p);
+                        }
+                    }
+                    if (tied & !$equal(v[0], v[M - 1])) | big != 0 {
                         return g * $lanes;
                     }
                     $store(o, sum);
@@ -658,7 +672,8 @@ mod avx2_fused {
         store32,
         equal32,
         cx32,
-        _mm256_set1_epi32(i32::MAX)
+        _mm256_set1_epi32(i32::MAX),
+        false
     );
     phocas_fused!(
         phocas_f64,
@@ -670,7 +685,8 @@ mod avx2_fused {
         store64,
         equal64,
         cx64,
-        _mm256_set1_epi64x(i64::MAX)
+        _mm256_set1_epi64x(i64::MAX),
+        true
     );
 
     use super::avx2::{cx32, cx64};

@@ -303,6 +303,47 @@ pub(crate) fn coordinatewise<T: Keyed>(
         }
         _ => selection(x, ws, out, plan.finish),
     }
+    rescue_overflow(x, out, plan.finish);
+}
+
+/// Power of two that keeps sums of up to n finite f64 values finite: 2^s >= 2n.
+pub(crate) fn overflow_scale(n: usize) -> (f64, f64) {
+    let s = (usize::BITS - n.leading_zeros()) as i32 + 1;
+    (2f64.powi(-s), 2f64.powi(s))
+}
+
+/// With f64 storage, the f64 sum of Trmean (and the midpoint Median) can overflow to
+/// infinity although every summed value is finite (values near f64::MAX); the result is then
+/// infinite or NaN. Each coordinate whose result is not finite is recomputed by the scalar
+/// route on its values scaled by a power of two 2^-s (2^s >= 2m), and the result scaled
+/// back: scaling by a power of two commutes with rounding, so this is the result of the same
+/// arithmetic without overflow (up to values that the scaling makes subnormal, which a sum of
+/// that size rounds away). A result that stays non-finite (infinities or NaN among the
+/// averaged values) is kept. f32 storage is summed in f64 and cannot overflow; the order
+/// statistic (Rank) has no sum. Phocas, whose overflow can also give a finite wrong window,
+/// is handled inside its kernels instead ([`phocas_checked`]).
+/// Time: O(d) to look, O(m log m) per recomputed coordinate; allocates only then.
+fn rescue_overflow<T: Scalar>(x: MatrixView<'_, T>, out: &mut [T], finish: Finish) {
+    if std::mem::size_of::<T>() < 8 || !matches!(finish, Finish::Trmean { .. }) {
+        return;
+    }
+    let m = x.m();
+    let (down, up) = overflow_scale(m);
+    let mut keys: Vec<i64> = Vec::new();
+    for (j, v) in out.iter_mut().enumerate() {
+        if v.to_f64().is_finite() {
+            continue;
+        }
+        keys.clear();
+        keys.extend((0..m).map(|i| (x.row(i)[j].to_f64() * down).key64()));
+        let r = match finish {
+            Finish::Trmean { b } => trimmed_mean::<f64>(&mut keys, b),
+            _ => continue,
+        } * up;
+        if r.is_finite() {
+            *v = T::from_f64(r);
+        }
+    }
 }
 
 #[inline(always)]
@@ -469,13 +510,26 @@ fn finish_phocas<T: Keyed>(
     for (v, r) in out.iter_mut().zip(res) {
         *v = T::from_f64(r);
     }
-    if tied != 0 {
+    // Lanes with a value beyond the overflow-safe limit (f64 storage only; the extremes are
+    // on wires 0 and m - 1) take the exact route, which scales them.
+    let mut big = 0u64;
+    if std::mem::size_of::<T>() == 8 {
+        let limit = phocas_safe_limit(m);
+        for l in 0..out.len() {
+            let (lo, hi) = (T::from_key(tile[0][l]), T::from_key(tile[m - 1][l]));
+            if lo.to_f64().abs() > limit || hi.to_f64().abs() > limit {
+                big |= 1 << l;
+            }
+        }
+    }
+    if tied | big != 0 {
         for (l, v) in out.iter_mut().enumerate() {
             // A tie between a dropped and a kept value, unless all m values are equal.
-            if tied >> l & 1 == 1 && tile[0][l] != tile[m - 1][l] {
+            let tie = tied >> l & 1 == 1 && tile[0][l] != tile[m - 1][l];
+            if tie || big >> l & 1 == 1 {
                 lane.clear();
                 lane.extend(tile.iter().map(|w| T::from_key(w[l]).key64()));
-                *v = T::from_f64(phocas_exact::<T>(lane, b, centre[l], pairs));
+                *v = T::from_f64(phocas_checked::<T>(lane, b, centre[l], pairs));
             }
         }
     }
@@ -588,6 +642,46 @@ pub(crate) fn phocas_exact<T: Scalar>(
     s / n as f64
 }
 
+/// Largest magnitude whose sums and distances cannot overflow in Phocas: m values of at most
+/// f64::MAX / 4m sum to at most f64::MAX / 4.
+#[inline(always)]
+pub(crate) fn phocas_safe_limit(m: usize) -> f64 {
+    f64::MAX / (4 * m) as f64
+}
+
+/// [`phocas_exact`], safe from overflow: if some value exceeds [`phocas_safe_limit`] (only
+/// possible with f64 storage), the centre and the window are computed on the values scaled
+/// by 2^-s (2^s >= 2m: sums and distances stay finite, and a power of two commutes with
+/// rounding and with the order) and the mean scaled back. Without this, a centre that
+/// overflows to infinity puts every value at distance infinity and the window is chosen by
+/// the tie rule alone: a finite, wrong result. If the scaled result is still not finite
+/// (infinities or NaN that the window or centre must include), the unscaled route decides.
+pub(crate) fn phocas_checked<T: Scalar>(
+    keys: &mut [i64],
+    b: usize,
+    centre: f64,
+    pairs: &mut Vec<u128>,
+) -> f64 {
+    let m = keys.len();
+    let limit = phocas_safe_limit(m);
+    if keys
+        .iter()
+        .any(|&k| T::from_key64(k).to_f64().abs() > limit)
+    {
+        let (down, up) = overflow_scale(m);
+        let mut scaled: Vec<i64> = keys
+            .iter()
+            .map(|&k| (T::from_key64(k).to_f64() * down).key64())
+            .collect();
+        let c = trimmed_mean::<f64>(&mut scaled, b);
+        let r = phocas_exact::<f64>(&scaled, b, c, pairs) * up;
+        if r.is_finite() {
+            return r;
+        }
+    }
+    phocas_exact::<T>(keys, b, centre, pairs)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Selection path (large m)
 // ---------------------------------------------------------------------------------------------
@@ -624,7 +718,7 @@ fn selection<T: Scalar>(x: MatrixView<'_, T>, ws: &Workspace, out: &mut [T], fin
                         }
                         Finish::Phocas { b } => {
                             let centre = trimmed_mean::<T>(k, b);
-                            T::from_f64(phocas_exact::<T>(k, b, centre, pairs))
+                            T::from_f64(phocas_checked::<T>(k, b, centre, pairs))
                         }
                     };
                 }

@@ -49,7 +49,8 @@ impl Mean {
 }
 
 /// Averages the rows of `x` (or only the rows listed in `rows`, in that order) into `out`,
-/// accumulating each coordinate in f64 from +0.0 in row order, in parallel chunks.
+/// accumulating each coordinate in f64 from -0.0 (so rows of -0.0 average to -0.0) in row
+/// order, in parallel chunks.
 /// Bit-identical for any thread count.
 pub(crate) fn mean_rows<T: Scalar>(
     x: MatrixView<'_, T>,
@@ -105,10 +106,41 @@ fn mean_chunk<T: Scalar>(
             // Divide (not multiply by 1/n): one rounding, so m equal rows average to that row.
             *v = T::from_f64(*a / n as f64);
         }
+        if std::mem::size_of::<T>() == 8 {
+            rescue_overflow(o, j, n, &row);
+        }
     }
 }
 
-/// `acc[j] = (..(acc[j] + rows[0][j]) + rows[1][j]) ..)`, starting from +0.0 instead of
+/// f64 storage: a sum of finite values near f64::MAX can overflow although their mean is
+/// finite. Such coordinates are summed again, in the same order, on the values scaled by a
+/// power of two 2^-s (2^s >= 2n), and the mean scaled back: the same roundings without the
+/// overflow. A mean that stays non-finite (an infinity or NaN among the values) is kept.
+#[cold]
+#[inline(never)]
+fn rescue_overflow<'a, T: Scalar>(
+    out: &mut [T],
+    j0: usize,
+    n: usize,
+    row: &impl Fn(usize, usize, usize) -> &'a [T],
+) {
+    let (down, up) = super::kernels::overflow_scale(n);
+    for (t, v) in out.iter_mut().enumerate() {
+        if v.to_f64().is_finite() {
+            continue;
+        }
+        let mut s = -0.0;
+        for r in 0..n {
+            s += row(r, j0 + t, 1)[0].to_f64() * down;
+        }
+        let mean = s / n as f64 * up;
+        if mean.is_finite() {
+            *v = T::from_f64(mean);
+        }
+    }
+}
+
+/// `acc[j] = (..(acc[j] + rows[0][j]) + rows[1][j]) ..)`, starting from -0.0 instead of
 /// `acc[j]` when `first`: K rows per pass over the accumulators, in row order, so the sum is
 /// the same as adding one row at a time.
 #[inline(always)]
@@ -116,7 +148,7 @@ fn add_rows<T: Scalar, const K: usize>(acc: &mut [f64], rows: [&[T]; K], first: 
     let w = acc.len();
     let rows = rows.map(|r| &r[..w]);
     for (j, a) in acc.iter_mut().enumerate() {
-        let mut s = if first { 0.0 } else { *a };
+        let mut s = if first { -0.0 } else { *a };
         for r in rows {
             s += r[j].to_f64();
         }

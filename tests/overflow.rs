@@ -1,0 +1,106 @@
+//! Values near f64::MAX: the rules average finite values, so their results must be finite
+//! (the f64 sums used to overflow to infinity), and an infinity among the averaged values
+//! must still give a non-finite result. Both kernel paths: sorting networks and selection.
+
+use phocas::aggregators::{build, set_network_limit, AggregateExt, RuleParams};
+use phocas::matrix::MatrixView;
+
+const MAX: f64 = f64::MAX;
+
+/// Every coordinate of an m x d matrix holds the column `col` (d > 8 covers the SIMD groups
+/// and the scalar tail).
+fn run(rule: &str, params: RuleParams, col: &[f64], d: usize) -> Vec<f64> {
+    let m = col.len();
+    let x: Vec<f64> = col
+        .iter()
+        .flat_map(|&v| std::iter::repeat_n(v, d))
+        .collect();
+    let r = build(rule, &params, m).unwrap();
+    r.aggregate(MatrixView::new(&x, m, d).unwrap()).unwrap()
+}
+
+fn b(b: usize) -> RuleParams {
+    RuleParams {
+        b: Some(b),
+        ..Default::default()
+    }
+}
+
+fn check(rule: &str, params: RuleParams, col: &[f64], want: f64) {
+    for limit in [256, 0] {
+        set_network_limit(limit);
+        let out = run(rule, params.clone(), col, 37);
+        for (j, v) in out.iter().enumerate() {
+            let ok = if want.is_finite() {
+                (v - want).abs() <= want.abs() * 1e-15
+            } else {
+                !v.is_finite()
+            };
+            assert!(ok, "{rule} {params:?} on {col:?} (network limit {limit}), coordinate {j}: {v}, want {want}");
+        }
+    }
+    set_network_limit(256);
+}
+
+#[test]
+fn means_of_huge_finite_values_are_finite() {
+    check("mean", RuleParams::default(), &[MAX, MAX, MAX], MAX);
+    check(
+        "mean",
+        RuleParams::default(),
+        &[MAX, MAX, 0.0, -MAX * 0.5],
+        MAX * 0.375,
+    );
+    // sorted: -MAX, 0, MAX, MAX, MAX; trimming 1 leaves 0, MAX, MAX
+    check("trmean", b(1), &[MAX, -MAX, MAX, 0.0, MAX], MAX / 3.0 * 2.0);
+    check("median", RuleParams::default(), &[MAX, MAX, MAX, MAX], MAX);
+    check(
+        "median",
+        RuleParams::default(),
+        &[MAX, 1.0, MAX, -MAX],
+        MAX * 0.5,
+    );
+    // centre 2/3 MAX; the 4 nearest are MAX, MAX, MAX and 0 (-MAX is 5/3 MAX away)
+    check("phocas", b(1), &[MAX, -MAX, MAX, 0.0, MAX], MAX * 0.75);
+    check("phocas", b(2), &[MAX; 6], MAX);
+    check("trmean", b(2), &[-MAX; 7], -MAX);
+    let mk = RuleParams {
+        q: Some(1),
+        k: Some(4),
+        ..Default::default()
+    };
+    check("multikrum", mk, &[MAX, MAX, MAX, MAX, MAX, 0.0], MAX);
+}
+
+#[test]
+fn infinities_among_the_averaged_values_stay_non_finite() {
+    check(
+        "mean",
+        RuleParams::default(),
+        &[MAX, f64::INFINITY, 1.0],
+        f64::INFINITY,
+    );
+    check(
+        "trmean",
+        b(1),
+        &[f64::INFINITY, f64::INFINITY, f64::INFINITY, 0.0, MAX],
+        f64::INFINITY,
+    );
+    check(
+        "phocas",
+        b(1),
+        &[f64::INFINITY, f64::INFINITY, f64::INFINITY, 0.0, 1.0],
+        f64::INFINITY,
+    );
+}
+
+#[test]
+fn rows_of_negative_zero_average_to_negative_zero() {
+    for rule in ["mean", "median"] {
+        let out = run(rule, RuleParams::default(), &[-0.0, -0.0, -0.0], 37);
+        assert!(
+            out.iter().all(|v| v.to_bits() == (-0.0f64).to_bits()),
+            "{rule}: {out:?}"
+        );
+    }
+}
