@@ -1,0 +1,61 @@
+//! Runs one rule over and over on a fixed m x d f32 matrix, for profilers (perf, callgrind)
+//! and quick A/B timings of a kernel change:
+//!
+//! ```text
+//! cargo run --release --example rule_profile -- [RULE] [M] [D] [SECONDS] [CALLS]
+//! RAYON_NUM_THREADS=1 perf record ./target/release/examples/rule_profile phocas 20 1000000 4
+//! valgrind --tool=callgrind ./target/release/examples/rule_profile trmean 20 100000 0 3
+//! ```
+//!
+//! Defaults: krum, m = 20, d = 10^6, 3 s; b = q = floor((m-1)/4) as in `bench-scaling`.
+//! With CALLS > 0 it makes exactly that many calls instead of running for SECONDS. Prints the
+//! time per call. `phocas bench-scaling --at MxD` is the measurement to quote; this is for
+//! looking inside one rule.
+
+use phocas::aggregators::{build, Aggregator, RuleParams, Workspace};
+use phocas::matrix::MatrixView;
+use std::time::Instant;
+
+fn arg<T: std::str::FromStr>(a: &[String], i: usize, default: T) -> T {
+    a.get(i).map_or(default, |s| {
+        s.parse()
+            .unwrap_or_else(|_| panic!("argument {i} ('{s}') is not a number"))
+    })
+}
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let rule = a.get(1).map_or("krum", String::as_str);
+    let m: usize = arg(&a, 2, 20);
+    let d: usize = arg(&a, 3, 1_000_000);
+    let secs: f64 = arg(&a, 4, 3.0);
+    let calls: usize = arg(&a, 5, 0);
+    let p = m.saturating_sub(1) / 4;
+    let params = match rule {
+        "krum" | "multikrum" => RuleParams {
+            q: Some(p),
+            ..Default::default()
+        },
+        "trmean" | "phocas" => RuleParams {
+            b: Some(p),
+            ..Default::default()
+        },
+        _ => RuleParams::default(),
+    };
+    let r = build(rule, &params, m).unwrap_or_else(|e| panic!("{e}"));
+    // deterministic values in [-1, 1)
+    let x: Vec<f32> = (0..m * d)
+        .map(|i| ((i as u64).wrapping_mul(2_654_435_761) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let v = MatrixView::new(&x, m, d).expect("shape");
+    let mut ws = Workspace::new();
+    let mut out = vec![0f32; d];
+    let t0 = Instant::now();
+    let mut n = 0usize;
+    while (calls > 0 && n < calls) || (calls == 0 && t0.elapsed().as_secs_f64() < secs) {
+        r.aggregate_f32(v, &mut ws, &mut out).expect("aggregate");
+        n += 1;
+    }
+    let ms = t0.elapsed().as_secs_f64() * 1e3 / n as f64;
+    println!("{} m={m} d={d}: {ms:.3} ms per call ({n} calls)", r.label());
+}
