@@ -12,7 +12,7 @@
 //! time per call. `phocas bench-scaling --at MxD` is the measurement to quote; this is for
 //! looking inside one rule.
 
-use phocas::aggregators::{build, Aggregator, RuleParams, Workspace};
+use phocas::aggregators::{build, RuleParams, Workspace};
 use phocas::matrix::MatrixView;
 use std::time::Instant;
 
