@@ -983,7 +983,7 @@ pub(crate) fn phocas_tile_i64(
 /// and each pair's accumulator stays in a register for the whole sub-tile.
 #[cfg(target_arch = "x86_64")]
 mod avx2_krum {
-    use super::super::krum::{for_each_strip, pair_index, Strip, ACC, SUB};
+    use super::super::krum::{StripPlan, ACC, SUB};
     use std::arch::x86_64::*;
 
     /// 4 lanes at `o`.
@@ -994,24 +994,21 @@ mod avx2_krum {
         unsafe { _mm256_loadu_pd(s.as_ptr()) }
     }
 
-    /// K pairs (a[k], b[k]); `a` holds K copies of one row for a strip.
+    /// The K pairs of one strip; with SHARED, every pair's first row is a[0].
     #[inline(always)]
     fn group<const K: usize, const SHARED: bool>(
         tile: &[[f64; SUB]],
-        a: [usize; K],
-        b: [usize; K],
+        s: &StripPlan,
         acc: &mut [[f64; ACC]],
     ) {
-        let m = tile.len();
-        let p: [usize; K] = std::array::from_fn(|k| pair_index(m, a[k], b[k]));
-        let ra: [&[f64; SUB]; K] = a.map(|i| &tile[i]);
-        let rb: [&[f64; SUB]; K] = b.map(|j| &tile[j]);
+        let ra: [&[f64; SUB]; K] = std::array::from_fn(|k| &tile[s.a[k]]);
+        let rb: [&[f64; SUB]; K] = std::array::from_fn(|k| &tile[s.b[k]]);
         // SAFETY: AVX2 and FMA as in `pairs`; loads and stores use the 32 bytes of
         // bounds-checked `[f64; 4]` accumulators.
         unsafe {
             let mut r: [__m256d; K] = std::array::from_fn(|k| {
-                let s: &[f64; 4] = &acc[p[k]];
-                _mm256_loadu_pd(s.as_ptr())
+                let a: &[f64; 4] = &acc[s.p[k]];
+                _mm256_loadu_pd(a.as_ptr())
             });
             for c in 0..SUB / 4 {
                 let o = c * 4;
@@ -1023,48 +1020,43 @@ mod avx2_krum {
                 }
             }
             for k in 0..K {
-                let s: &mut [f64; 4] = &mut acc[p[k]];
-                _mm256_storeu_pd(s.as_mut_ptr(), r[k]);
+                let a: &mut [f64; 4] = &mut acc[s.p[k]];
+                _mm256_storeu_pd(a.as_mut_ptr(), r[k]);
             }
         }
     }
 
     macro_rules! by_width {
-        ($k:expr, $shared:literal, $tile:expr, $a:expr, $b:expr, $acc:expr) => {
-            match $k {
-                1 => group::<1, $shared>($tile, [$a[0]], [$b[0]], $acc),
-                2 => group::<2, $shared>($tile, first($a), first($b), $acc),
-                3 => group::<3, $shared>($tile, first($a), first($b), $acc),
-                4 => group::<4, $shared>($tile, first($a), first($b), $acc),
-                5 => group::<5, $shared>($tile, first($a), first($b), $acc),
-                6 => group::<6, $shared>($tile, first($a), first($b), $acc),
-                7 => group::<7, $shared>($tile, first($a), first($b), $acc),
-                8 => group::<8, $shared>($tile, first($a), first($b), $acc),
-                9 => group::<9, $shared>($tile, first($a), first($b), $acc),
-                10 => group::<10, $shared>($tile, first($a), first($b), $acc),
-                _ => unreachable!("strips are at most STRIP_MAX = 10 pairs"),
+        ($shared:literal, $tile:expr, $s:expr, $acc:expr) => {
+            match $s.len {
+                1 => group::<1, $shared>($tile, $s, $acc),
+                2 => group::<2, $shared>($tile, $s, $acc),
+                3 => group::<3, $shared>($tile, $s, $acc),
+                4 => group::<4, $shared>($tile, $s, $acc),
+                5 => group::<5, $shared>($tile, $s, $acc),
+                6 => group::<6, $shared>($tile, $s, $acc),
+                7 => group::<7, $shared>($tile, $s, $acc),
+                8 => group::<8, $shared>($tile, $s, $acc),
+                9 => group::<9, $shared>($tile, $s, $acc),
+                10 => group::<10, $shared>($tile, $s, $acc),
+                _ => unreachable!("strips are 1 to STRIP_MAX = 10 pairs"),
             }
         };
     }
 
-    #[inline(always)]
-    fn first<const K: usize>(v: &[usize]) -> [usize; K] {
-        v[..K].try_into().expect("K <= STRIP_MAX")
-    }
-
-    /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair (i < j) of rows.
+    /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of the strips.
     ///
     /// # Safety
-    /// The CPU must support AVX2 and FMA. `acc.len() >= m(m-1)/2` (checked by indexing).
+    /// The CPU must support AVX2 and FMA. Rows and accumulators are bounds-checked.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn pairs(tile: &[[f64; SUB]], acc: &mut [[f64; ACC]]) {
-        for_each_strip(tile.len(), |s: Strip<'_>| {
+    pub(super) unsafe fn pairs(tile: &[[f64; SUB]], acc: &mut [[f64; ACC]], strips: &[StripPlan]) {
+        for s in strips {
             if s.shared {
-                by_width!(s.a.len(), true, tile, s.a, s.b, acc)
+                by_width!(true, tile, s, acc);
             } else {
-                by_width!(s.a.len(), false, tile, s.a, s.b, acc)
+                by_width!(false, tile, s, acc);
             }
-        });
+        }
     }
 }
 
@@ -1073,16 +1065,17 @@ mod avx2_krum {
 pub(crate) fn krum_pairs(
     tile: &[[f64; super::krum::SUB]],
     acc: &mut [[f64; super::krum::ACC]],
+    strips: &[super::krum::StripPlan],
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         if isa() == Isa::Avx2 && std::is_x86_feature_detected!("fma") {
             // SAFETY: AVX2 as in `with_isa`; FMA checked just above.
-            unsafe { avx2_krum::pairs(tile, acc) };
+            unsafe { avx2_krum::pairs(tile, acc, strips) };
             return true;
         }
     }
-    let _ = (tile, acc);
+    let _ = (tile, acc, strips);
     false
 }
 

@@ -246,6 +246,36 @@ pub(crate) fn for_each_strip(m: usize, mut f: impl FnMut(Strip<'_>)) {
     }
 }
 
+/// One strip of the pair schedule as the kernel reads it: pairs (a[k], b[k]) for k < len, and
+/// their accumulator indices p[k]. Planned once per call, so the kernel's per-sub-tile loop
+/// does no index arithmetic.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct StripPlan {
+    pub(crate) len: usize,
+    pub(crate) shared: bool,
+    pub(crate) a: [usize; STRIP_MAX],
+    pub(crate) b: [usize; STRIP_MAX],
+    pub(crate) p: [usize; STRIP_MAX],
+}
+
+/// The strips of [`for_each_strip`] for m rows, into `out`.
+pub(crate) fn plan_strips(m: usize, out: &mut Vec<StripPlan>) {
+    out.clear();
+    for_each_strip(m, |s| {
+        let mut plan = StripPlan {
+            len: s.a.len(),
+            shared: s.shared,
+            ..StripPlan::default()
+        };
+        for (k, (&i, &j)) in s.a.iter().zip(s.b).enumerate() {
+            plan.a[k] = i;
+            plan.b[k] = j;
+            plan.p[k] = pair_index(m, i, j);
+        }
+        out.push(plan);
+    });
+}
+
 /// Computes all pairwise squared distances into `ws.dist` (m x m, symmetric, zero diagonal),
 /// in f64, with non-finite results mapped to +infinity. Deterministic for any thread count.
 ///
@@ -268,15 +298,17 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
     let mut partials = std::mem::take(&mut ws.pair_partials);
     partials.clear();
     partials.resize(nchunks * npairs, 0.0);
+    plan_strips(m, &mut ws.strips);
     {
         let ws: &Workspace = ws;
+        let strips = &ws.strips[..];
         for_chunks(&mut partials, npairs, |c, part| {
             let j0 = c * chunk_len;
             let j1 = (j0 + chunk_len).min(d);
             ws.with_scratch(|s| {
                 with_isa(
                     #[inline(always)]
-                    || distance_chunk(x, j0, j1, part, s),
+                    || distance_chunk(x, j0, j1, part, strips, s),
                 );
             });
         });
@@ -306,6 +338,7 @@ fn distance_chunk<T: Scalar>(
     j0: usize,
     j1: usize,
     part: &mut [f64],
+    strips: &[StripPlan],
     s: &mut Scratch,
 ) {
     let m = x.m();
@@ -338,7 +371,7 @@ fn distance_chunk<T: Scalar>(
                     }
                 }
             }
-            if !super::dispatch::krum_pairs(tile, pair_acc) {
+            if !super::dispatch::krum_pairs(tile, pair_acc, strips) {
                 let mut p = 0;
                 for i in 0..m {
                     let (a, rest) = tile[i..].split_first().expect("i < m");
@@ -604,7 +637,9 @@ mod tests {
                 .map(|_| std::array::from_fn(|_| rng.random_range(0.0..1.0)))
                 .collect();
             let mut simd = start.clone();
-            if !super::super::dispatch::krum_pairs(&tile, &mut simd) {
+            let mut strips = Vec::new();
+            plan_strips(m, &mut strips);
+            if !super::super::dispatch::krum_pairs(&tile, &mut simd, &strips) {
                 return; // no AVX2 + FMA here: only the portable path exists
             }
             let mut want = start;

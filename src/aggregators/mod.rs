@@ -121,6 +121,7 @@ pub struct Scratch {
 pub struct Workspace {
     slots: Vec<Mutex<Scratch>>,
     pub(crate) pair_partials: Vec<f64>,
+    pub(crate) strips: Vec<krum::StripPlan>,
     pub(crate) dist: Vec<f64>,
     pub(crate) scores: Vec<f64>,
     pub(crate) order: Vec<usize>,
@@ -141,6 +142,7 @@ impl Workspace {
         Self {
             slots: (0..n).map(|_| Mutex::new(Scratch::default())).collect(),
             pair_partials: Vec::new(),
+            strips: Vec::new(),
             dist: Vec::new(),
             scores: Vec::new(),
             order: Vec::new(),
