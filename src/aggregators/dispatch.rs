@@ -1086,7 +1086,8 @@ pub(crate) fn krum_pairs(
     false
 }
 
-/// Asks for the cache lines of `row[at..at + len]` (those that exist); no effect on memory.
+/// Asks for the cache lines of `row[at..at + len]` (those that exist) into L2; no effect on
+/// memory.
 #[inline(always)]
 pub(crate) fn prefetch<T>(row: &[T], at: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
