@@ -19,7 +19,7 @@ use crate::montecarlo::checkpoint::RunId;
 use crate::objectives::mlp::Mlp;
 use crate::objectives::mlp_task::{MlpTask, TaskScratch};
 use crate::objectives::Objective;
-use crate::report::chart::{self, LineChart, Panel, Series};
+use crate::report::chart::{self, LineChart, Panel, Series, PALETTE};
 use crate::report::{write_table, TableBuilder};
 use crate::resume;
 use crate::rng::{hash_str, stream};
@@ -458,6 +458,10 @@ pub fn accuracy_bands(results: &[TrainResult]) -> BTreeMap<String, Vec<(f64, f64
 /// An accuracy-against-rounds panel (optionally zoomed to the top accuracies).
 pub fn accuracy_panel(title: &str, results: &[TrainResult], zoom: bool) -> Panel {
     let bands = accuracy_bands(results);
+    // More curves than palette colours (figure 3(a): Krum and Multi-Krum at 8 values of q):
+    // the second half reuses the first half's colours, dashed.
+    let half = bands.len().div_ceil(2);
+    let split = bands.len() > PALETTE.len();
     let mut series = Vec::new();
     for (i, (label, band)) in bands.iter().enumerate() {
         let pts: Vec<(f64, f64)> = band.iter().map(|b| (b.0, b.1)).collect();
@@ -472,7 +476,13 @@ pub fn accuracy_panel(title: &str, results: &[TrainResult], zoom: bool) -> Panel
         } else {
             sh
         };
-        series.push(Series::line(label.clone(), pts).with_band(sh).with_color(i));
+        let mut line = Series::line(label.clone(), pts).with_band(sh);
+        if split {
+            line.dashed = i >= half;
+            series.push(line.with_color(i % half));
+        } else {
+            series.push(line.with_color(i));
+        }
     }
     Panel::Lines(LineChart {
         title: if zoom {
