@@ -53,8 +53,11 @@
 //! 2.7-3.3x with the strips planned once per call. callgrind: 2.85 instructions per 4-lane
 //! pair step, of which 2 floating-point.
 //!
-//! Tried and left out: software prefetch a few tiles ahead in the tile path was slower than
-//! the safe long-run pre-read of [`super::kernels`] (and still is at m = 50 with 4 KiB ahead);
+//! Tried and left out: software prefetch into L1 a few tiles ahead in the tile path was slower
+//! than the long-run pre-read of each span that the tile path used before (prefetch into L2,
+//! which it uses now, is faster than both); interleaving the f64 arithmetic of 4 Phocas groups
+//! (4x the independent add chains) was no faster at one thread (12.9 against 12.7 ms, m = 20,
+//! d = 10^6, min of 5), so Phocas is bound by instruction throughput, not add latency;
 //! caching the f64 values of a tile's wires for the tile Phocas kernel was slower than
 //! converting the keys at each use (the fused kernel, 8 lanes at a time, converts once); a
 //! 64-wire register network for
@@ -1112,15 +1115,11 @@ pub(crate) fn prefetch<T>(row: &[T], at: usize, len: usize) {
 /// d = 10^6), against the long-run pre-read of a span before computing it: Median 1.7x ->
 /// 1.0x Mean, Trmean 2.0x -> 1.2x, Phocas 3.1x -> 2.3x (2, 4 and 8 KiB ahead all alike,
 /// 1 KiB slightly worse): memory is fetched while the thread computes instead of before.
-/// The tile path (m > 32) keeps the pre-read: prefetching there made Trmean at m = 50 slower
-/// (4.4x -> 5.3x Mean). Krum's distance pass prefetches into L2 (`_MM_HINT_T1`), since its
-/// f64 sub-tile fills L1: without the prefetch it ran 4.3-4.5x Mean, with it 3.1-3.5x.
+/// The tile path (m > 32) and Krum's distance pass prefetch into L2 instead ([`prefetch`],
+/// `_MM_HINT_T1`), since their tiles fill L1: into L1 it made Trmean at m = 50 slower than
+/// the pre-read (4.4x -> 5.3x Mean), into L2 faster (32.9 -> 27.7 ms). Krum without the
+/// prefetch ran 4.3-4.5x Mean, with it 3.1-3.5x.
 pub(crate) const PREFETCH_BYTES: usize = 4096;
-
-/// Whether the fused kernels (which prefetch) run for m workers: AVX2 and 2 <= m <= 32.
-pub(crate) fn fused_kernels(m: usize) -> bool {
-    cfg!(target_arch = "x86_64") && (2..=REGISTER_MAX_M).contains(&m) && isa() == Isa::Avx2
-}
 
 /// Largest m sorted by the register networks.
 pub(crate) const REGISTER_MAX_M: usize = 32;
