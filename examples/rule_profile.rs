@@ -52,7 +52,8 @@ fn main() {
     let mut out = vec![0f32; d];
     let t0 = Instant::now();
     let mut n = 0usize;
-    while (calls > 0 && n < calls) || (calls == 0 && t0.elapsed().as_secs_f64() < secs) {
+    // at least one call, so that the time per call is defined
+    while n == 0 || (calls > 0 && n < calls) || (calls == 0 && t0.elapsed().as_secs_f64() < secs) {
         r.aggregate_f32(v, &mut ws, &mut out).expect("aggregate");
         n += 1;
     }

@@ -32,9 +32,12 @@
 //! target-cpu=native"` still gets it for the safe kernels at build time. `phocas
 //! bench-scaling` prints what each choice buys on the machine it runs on.
 //!
-//! Every unsafe operation here is either a call of a `#[target_feature]` function after the
-//! run-time check that the CPU has the feature, or an AVX2 intrinsic inside such a function
-//! whose pointer arguments come from bounds-checked slices of the exact length read or written.
+//! Every unsafe operation here is a call of a `#[target_feature]` function after the run-time
+//! check that the CPU has the feature; or an AVX2 (or FMA) intrinsic inside such a function,
+//! or inside a private `#[inline(always)]` helper of a private module that only such functions
+//! call, whose pointer arguments come from bounds-checked slices of the exact length read or
+//! written; or a prefetch (SSE, baseline on x86-64) of an element's address, which has no
+//! effect on memory.
 //!
 //! Fused kernels (m <= 32 on AVX2): Trmean, Median, the lower median and Phocas run straight
 //! from the rows, 8 (f32) or 4 (f64) coordinates at a time: load, key, register sort and the
@@ -545,7 +548,8 @@ mod avx2_fused {
             /// Phocas_b of the whole groups of lanes of coordinates `[j0, j0 + out.len())`,
             /// straight from the rows (the operations of `phocas_tile` in the same order).
             /// Stops before the first group with a lane whose separation check failed (and
-            /// whose values are not all equal): returns how many coordinates it wrote.
+            /// whose values are not all equal), or (f64) whose centre or mean is not finite:
+            /// returns how many coordinates it wrote.
             ///
             /// # Safety
             /// The CPU must support AVX2. `x.m() == M` and `0 < 2b < M` (checked).
@@ -650,16 +654,16 @@ mod avx2_fused {
                     }
                     let mut big = 0u64;
                     if $limit {
-                        // f64 storage: values beyond the overflow-safe limit take the exact
-                        // route (`kernels::phocas_checked`), which scales them.
-                        let lim = _mm256_set1_pd(super::super::kernels::phocas_safe_limit(M));
+                        // f64 storage: a centre or a mean that is not finite may come from an
+                        // overflow of finite values (near f64::MAX); such lanes take the exact
+                        // route (`kernels::phocas_checked`), which scales them if so. (An
+                        // overflowed distance shows up as a tie at +infinity, caught above.)
                         for p in 0..$parts {
-                            let top = _mm256_max_pd(
-                                _mm256_and_pd(f[0][p], abs),
-                                _mm256_and_pd(f[M - 1][p], abs),
+                            let fin = _mm256_and_pd(
+                                _mm256_cmp_pd(_mm256_and_pd(y[p], abs), inf, _CMP_LT_OQ),
+                                _mm256_cmp_pd(_mm256_and_pd(sum[p], abs), inf, _CMP_LT_OQ),
                             );
-                            big |= (_mm256_movemask_pd(_mm256_cmp_pd(top, lim, _CMP_GT_OQ)) as u64)
-                                << (4 * p);
+                            big |= ((!_mm256_movemask_pd(fin) & 0xf) as u64) << (4 * p);
                         }
                     }
                     if (tied & !$equal(v[0], v[M - 1])) | big != 0 {
@@ -1004,7 +1008,11 @@ mod avx2_krum {
         unsafe { _mm256_loadu_pd(s.as_ptr()) }
     }
 
-    /// The K pairs of one strip; with SHARED, every pair's first row is a[0].
+    // `group` loads and stores accumulators as 4 f64 lanes.
+    const _: () = assert!(ACC == 4);
+
+    /// The K pairs of one strip; with SHARED, every pair's first row is a[0]. Called only from
+    /// `pairs` (AVX2 and FMA enabled).
     #[inline(always)]
     fn group<const K: usize, const SHARED: bool>(
         tile: &[[f64; SUB]],

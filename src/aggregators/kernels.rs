@@ -13,8 +13,9 @@
 //! - **Network** (m <= [`network_limit`], default [`NETWORK_MAX_M`]). A span of coordinates
 //!   (about 512 KiB of rows, one parallel task) is processed in tiles of [`W`] = 64
 //!   coordinates, each row prefetched 4 KiB ahead into L2 (earlier versions pre-read each span
-//!   row by row first; the prefetch is 12-17% faster at m = 50 and 100): row i's slice of the tile *is* wire i of a
-//!   sorting network across 64 coordinates, so no transpose is needed. The slices are
+//!   row by row first; the prefetch is 12-17% faster at m = 50 and 100): row i's slice of
+//!   the tile *is* wire i of a sorting network across 64 coordinates, so no transpose is
+//!   needed. The slices are
 //!   converted to keys in per-thread scratch (m x 64 keys) and ordered by a comparator network
 //!   whose every step is a branch-free min/max over the 64 lanes: SIMD lanes are
 //!   coordinates. With AVX2 and m <= 32 the network is Batcher's, spelled out in registers
@@ -41,7 +42,7 @@
 //! |v - y| is unimodal along the sorted values (rounding is monotone), so the largest kept
 //! distance is at the pairs' winners or the middle's two ends, and the check costs O(b). Lanes
 //! that fail it (exact distance ties between different values, such as -NaN and -inf both at
-//! distance +inf) take the exact scalar route ([`phocas_exact`]): rank all m values by
+//! distance +inf) take the exact scalar route ([`phocas_checked`]): rank all m values by
 //! (distance, value) with a selection, and sum the kept ones in increasing order.
 
 use super::dispatch::with_isa;
@@ -82,8 +83,8 @@ pub fn sorting_network_len(m: usize) -> usize {
     Network::sorting(m).len()
 }
 
-/// Bytes of the rows one span covers: a span's m row slices stay in L2 (1 MiB and up on
-/// current x86-64 cores) while it is processed.
+/// Bytes of the rows one span (one parallel task of the network path) covers: long enough to
+/// amortise a task, short enough for several tasks per thread.
 const SPAN_BYTES: usize = 1 << 19;
 
 /// Coordinates per span of m rows of T: about [`SPAN_BYTES`] in all, a multiple of `unit`,
@@ -293,10 +294,11 @@ pub(crate) fn overflow_scale(n: usize) -> (f64, f64) {
 /// infinite or NaN. Each coordinate whose result is not finite is recomputed by the scalar
 /// route on its values scaled by a power of two 2^-s (2^s >= 2m), and the result scaled
 /// back: scaling by a power of two commutes with rounding, so this is the result of the same
-/// arithmetic without overflow (up to values that the scaling makes subnormal, which a sum of
-/// that size rounds away). A result that stays non-finite (infinities or NaN among the
-/// averaged values) is kept. f32 storage is summed in f64 and cannot overflow; the order
-/// statistic (Rank) has no sum. Phocas, whose overflow can also give a finite wrong window,
+/// arithmetic without overflow, except where the scaling makes values subnormal (which
+/// matters only if huge values cancel down to tiny ones). A result that stays non-finite
+/// (infinities or NaN among the averaged values) is kept; with many such coordinates (f64
+/// storage, infinities beyond the trim) each costs one scalar recomputation. f32 storage is
+/// summed in f64 and cannot overflow; the order statistic (Rank) has no sum. Phocas, whose overflow can also give a finite wrong window,
 /// is handled inside its kernels instead ([`phocas_checked`]).
 /// Time: O(d) to look, O(m log m) per recomputed coordinate; allocates only then.
 fn rescue_overflow<T: Scalar>(x: MatrixView<'_, T>, out: &mut [T], finish: Finish) {
@@ -494,14 +496,12 @@ fn finish_phocas<T: Keyed>(
     for (v, r) in out.iter_mut().zip(res) {
         *v = T::from_f64(r);
     }
-    // Lanes with a value beyond the overflow-safe limit (f64 storage only; the extremes are
-    // on wires 0 and m - 1) take the exact route, which scales them.
+    // f64 storage: lanes whose centre or mean is not finite take the exact route, which
+    // rescales them if finite values overflowed (an overflowed distance is a tie at +inf).
     let mut big = 0u64;
     if std::mem::size_of::<T>() == 8 {
-        let limit = phocas_safe_limit(m);
         for l in 0..out.len() {
-            let (lo, hi) = (T::from_key(tile[0][l]), T::from_key(tile[m - 1][l]));
-            if lo.to_f64().abs() > limit || hi.to_f64().abs() > limit {
+            if !(res[l].is_finite() && centre[l].is_finite()) {
                 big |= 1 << l;
             }
         }
@@ -633,13 +633,15 @@ pub(crate) fn phocas_safe_limit(m: usize) -> f64 {
     f64::MAX / (4 * m) as f64
 }
 
-/// [`phocas_exact`], safe from overflow: if some value exceeds [`phocas_safe_limit`] (only
-/// possible with f64 storage), the centre and the window are computed on the values scaled
-/// by 2^-s (2^s >= 2m: sums and distances stay finite, and a power of two commutes with
-/// rounding and with the order) and the mean scaled back. Without this, a centre that
+/// [`phocas_exact`], safe from overflow: if some finite value exceeds [`phocas_safe_limit`]
+/// (only possible with f64 storage), the centre and the window are computed on the values
+/// scaled by 2^-s (2^s >= 2m: sums and distances stay finite, and a power of two commutes
+/// with rounding and with the order) and the mean scaled back. Without this, a centre that
 /// overflows to infinity puts every value at distance infinity and the window is chosen by
-/// the tie rule alone: a finite, wrong result. If the scaled result is still not finite
-/// (infinities or NaN that the window or centre must include), the unscaled route decides.
+/// the tie rule alone: a finite, wrong result. The scaling changes values only where it makes
+/// them subnormal, which matters only if huge values cancel down to tiny ones. If the scaled
+/// result is still not finite (infinities or NaN that the window or centre must include), the
+/// unscaled route decides. Infinities alone never trigger the scaling.
 pub(crate) fn phocas_checked<T: Scalar>(
     keys: &mut [i64],
     b: usize,
@@ -648,10 +650,12 @@ pub(crate) fn phocas_checked<T: Scalar>(
 ) -> f64 {
     let m = keys.len();
     let limit = phocas_safe_limit(m);
-    if keys
-        .iter()
-        .any(|&k| T::from_key64(k).to_f64().abs() > limit)
-    {
+    let huge = |k: &i64| {
+        let v = T::from_key64(*k).to_f64();
+        v.is_finite() && v.abs() > limit
+    };
+    // cold: only lanes with finite values near f64::MAX allocate the scaled copy
+    if std::mem::size_of::<T>() == 8 && keys.iter().any(huge) {
         let (down, up) = overflow_scale(m);
         let mut scaled: Vec<i64> = keys
             .iter()

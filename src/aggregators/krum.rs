@@ -282,8 +282,9 @@ pub(crate) fn plan_strips(m: usize, out: &mut Vec<StripPlan>) {
 /// One pass over the matrix: fixed chunks of coordinates (their length depends only on d) are
 /// processed in parallel; within a chunk, each sub-tile of [`SUB`] coordinates is converted to
 /// f64 once and all m(m-1)/2 pairs accumulate `(a - b)^2` with a fused multiply-add into
-/// [`ACC`] lanes per pair (lane l takes the coordinates equal to l mod ACC, in order). At the end of the chunk the
-/// lanes are added in a fixed tree, and the chunk totals are added in chunk order.
+/// [`ACC`] lanes per pair (lane l takes the coordinates equal to l mod ACC, in order). At the
+/// end of the chunk the lanes are added in a fixed tree, and the chunk totals are added in
+/// chunk order.
 pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Workspace) {
     let m = x.m();
     let d = x.d();
