@@ -115,7 +115,9 @@ fn mean_chunk<T: Scalar>(
 /// f64 storage: a sum of finite values near f64::MAX can overflow although their mean is
 /// finite. Such coordinates are summed again, in the same order, on the values scaled by a
 /// power of two 2^-s (2^s >= 2n), and the mean scaled back: the same roundings without the
-/// overflow. A mean that stays non-finite (an infinity or NaN among the values) is kept.
+/// overflow, except where the scaling makes values subnormal (which matters only if huge
+/// values cancel down to tiny ones). A mean that stays non-finite (an infinity or NaN among
+/// the values) is kept.
 #[cold]
 #[inline(never)]
 fn rescue_overflow<'a, T: Scalar>(
