@@ -992,7 +992,7 @@ pub(crate) fn phocas_tile_i64(
 
 /// Krum's pairwise squared distances of one sub-tile on AVX2 with FMA: the same operations in
 /// the same order as `krum::accumulate` (`acc = fma(a - b, a - b, acc)` per lane), register
-/// blocked by the cyclic pair schedule of [`super::krum::for_each_strip`]: row i is paired
+/// blocked by the cyclic pair schedule of [`super::krum::plan_strips`]: row i is paired
 /// with up to [`super::krum::STRIP_MAX`] rows at once, so one load of row i serves them all
 /// and each pair's accumulator stays in a register for the whole sub-tile.
 #[cfg(target_arch = "x86_64")]

@@ -15,10 +15,9 @@
 //!   coordinates, each row prefetched 4 KiB ahead into L2 (earlier versions pre-read each span
 //!   row by row first; the prefetch is 12-17% faster at m = 50 and 100): row i's slice of
 //!   the tile *is* wire i of a sorting network across 64 coordinates, so no transpose is
-//!   needed. The slices are
-//!   converted to keys in per-thread scratch (m x 64 keys) and ordered by a comparator network
-//!   whose every step is a branch-free min/max over the 64 lanes: SIMD lanes are
-//!   coordinates. With AVX2 and m <= 32 the network is Batcher's, spelled out in registers
+//!   needed. The slices are converted to keys in per-thread scratch (m x 64 keys) and
+//!   ordered by a comparator network whose every step is a branch-free min/max over the 64
+//!   lanes: SIMD lanes are coordinates. With AVX2 and m <= 32 the network is Batcher's, spelled out in registers
 //!   ([`super::dispatch`]); otherwise Batcher's network is applied from its comparator list
 //!   ([`super::network`]), pruned where order does not matter (Trmean needs only the middle
 //!   sorted). The rule's value is then computed lane-wise in f64. Cost per coordinate: one
@@ -298,11 +297,15 @@ pub(crate) fn overflow_scale(n: usize) -> (f64, f64) {
 /// matters only if huge values cancel down to tiny ones). A result that stays non-finite
 /// (infinities or NaN among the averaged values) is kept; with many such coordinates (f64
 /// storage, infinities beyond the trim) each costs one scalar recomputation. f32 storage is
-/// summed in f64 and cannot overflow; the order statistic (Rank) has no sum. Phocas, whose overflow can also give a finite wrong window,
-/// is handled inside its kernels instead ([`phocas_checked`]).
+/// summed in f64 and cannot overflow; the order statistic (Rank) has no sum. Phocas, whose
+/// overflow can also give a finite wrong window, is handled inside its kernels instead
+/// ([`phocas_checked`]).
 /// Time: O(d) to look, O(m log m) per recomputed coordinate; allocates only then.
 fn rescue_overflow<T: Scalar>(x: MatrixView<'_, T>, out: &mut [T], finish: Finish) {
-    if std::mem::size_of::<T>() < 8 || !matches!(finish, Finish::Trmean { .. }) {
+    let Finish::Trmean { b } = finish else {
+        return;
+    };
+    if std::mem::size_of::<T>() < 8 {
         return;
     }
     let m = x.m();
@@ -314,10 +317,7 @@ fn rescue_overflow<T: Scalar>(x: MatrixView<'_, T>, out: &mut [T], finish: Finis
         }
         keys.clear();
         keys.extend((0..m).map(|i| (x.row(i)[j].to_f64() * down).key64()));
-        let r = match finish {
-            Finish::Trmean { b } => trimmed_mean::<f64>(&mut keys, b),
-            _ => continue,
-        } * up;
+        let r = trimmed_mean::<f64>(&mut keys, b) * up;
         if r.is_finite() {
             *v = T::from_f64(r);
         }
@@ -628,8 +628,7 @@ pub(crate) fn phocas_exact<T: Scalar>(
 
 /// Largest magnitude whose sums and distances cannot overflow in Phocas: m values of at most
 /// f64::MAX / 4m sum to at most f64::MAX / 4.
-#[inline(always)]
-pub(crate) fn phocas_safe_limit(m: usize) -> f64 {
+fn phocas_safe_limit(m: usize) -> f64 {
     f64::MAX / (4 * m) as f64
 }
 

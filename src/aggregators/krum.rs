@@ -187,68 +187,9 @@ pub(crate) fn pair_index(m: usize, i: usize, j: usize) -> usize {
     i * (2 * m - i - 1) / 2 + (j - i - 1)
 }
 
-/// A group of pairs (a[k], b[k]) processed together; `shared`: every a[k] is the same row.
-pub(crate) struct Strip<'a> {
-    pub(crate) a: &'a [usize],
-    pub(crate) b: &'a [usize],
-    pub(crate) shared: bool,
-}
-
-/// Visits every unordered pair of m rows exactly once, in strips of at most [`STRIP_MAX`]
-/// pairs. Cyclic schedule: row i is paired with rows i + s (mod m) for s = 1..=(m-1)/2, split
-/// into strips of near-equal width (so no strip is left with too few independent chains);
-/// for even m the pairs (i, i + m/2), i < m/2, follow in groups of up to 8 with separate rows.
-/// Every pair has its own accumulator, so the visiting order does not change any result.
-#[inline(always)]
-pub(crate) fn for_each_strip(m: usize, mut f: impl FnMut(Strip<'_>)) {
-    let half = m.saturating_sub(1) / 2;
-    if half > 0 {
-        let n = half.div_ceil(STRIP_MAX);
-        let (base, extra) = (half / n, half % n);
-        let mut a = [0usize; STRIP_MAX];
-        let mut b = [0usize; STRIP_MAX];
-        for i in 0..m {
-            let mut s0 = 1;
-            for t in 0..n {
-                let w = base + usize::from(t < extra);
-                for k in 0..w {
-                    let j = i + s0 + k; // < 2m: no division
-                    a[k] = i;
-                    b[k] = if j >= m { j - m } else { j };
-                }
-                f(Strip {
-                    a: &a[..w],
-                    b: &b[..w],
-                    shared: true,
-                });
-                s0 += w;
-            }
-        }
-    }
-    if m % 2 == 0 && m > 0 {
-        let h = m / 2;
-        let mut a = [0usize; STRIP_MAX];
-        let mut b = [0usize; STRIP_MAX];
-        let mut i0 = 0;
-        while i0 < h {
-            let w = (h - i0).min(8);
-            for k in 0..w {
-                a[k] = i0 + k;
-                b[k] = i0 + k + h;
-            }
-            f(Strip {
-                a: &a[..w],
-                b: &b[..w],
-                shared: false,
-            });
-            i0 += w;
-        }
-    }
-}
-
-/// One strip of the pair schedule as the kernel reads it: pairs (a[k], b[k]) for k < len, and
-/// their accumulator indices p[k]. Planned once per call, so the kernel's per-sub-tile loop
-/// does no index arithmetic.
+/// One strip of the pair schedule as the kernel reads it: pairs (a[k], b[k]) for k < len, their
+/// accumulator indices p[k], and whether every a[k] is the same row. Planned once per call, so
+/// the kernel's per-sub-tile loop does no index arithmetic.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct StripPlan {
     pub(crate) len: usize,
@@ -258,22 +199,47 @@ pub(crate) struct StripPlan {
     pub(crate) p: [usize; STRIP_MAX],
 }
 
-/// The strips of [`for_each_strip`] for m rows, into `out`.
+/// Plans every unordered pair of m rows exactly once, in strips of at most [`STRIP_MAX`]
+/// pairs, into `out`. Cyclic schedule: row i is paired with rows i + s (mod m) for
+/// s = 1..=(m-1)/2, split into strips of near-equal width (so no strip is left with too few
+/// independent chains); for even m the pairs (i, i + m/2), i < m/2, follow in groups of up to
+/// 8 with separate rows. Every pair has its own accumulator, so the visiting order does not
+/// change any result.
 pub(crate) fn plan_strips(m: usize, out: &mut Vec<StripPlan>) {
     out.clear();
-    for_each_strip(m, |s| {
+    let mut push = |pairs: &mut dyn Iterator<Item = (usize, usize)>, shared: bool| {
         let mut plan = StripPlan {
-            len: s.a.len(),
-            shared: s.shared,
+            shared,
             ..StripPlan::default()
         };
-        for (k, (&i, &j)) in s.a.iter().zip(s.b).enumerate() {
-            plan.a[k] = i;
-            plan.b[k] = j;
-            plan.p[k] = pair_index(m, i, j);
+        for (k, (i, j)) in pairs.enumerate() {
+            (plan.a[k], plan.b[k], plan.p[k]) = (i, j, pair_index(m, i, j));
+            plan.len = k + 1;
         }
         out.push(plan);
-    });
+    };
+    let half = m.saturating_sub(1) / 2;
+    if half > 0 {
+        let n = half.div_ceil(STRIP_MAX);
+        let (base, extra) = (half / n, half % n);
+        for i in 0..m {
+            let mut s0 = 1;
+            for t in 0..n {
+                let w = base + usize::from(t < extra);
+                // i + s < 2m: no division
+                let mut pairs =
+                    (s0..s0 + w).map(|s| (i, if i + s >= m { i + s - m } else { i + s }));
+                push(&mut pairs, true);
+                s0 += w;
+            }
+        }
+    }
+    if m % 2 == 0 && m > 0 {
+        let h = m / 2;
+        for i0 in (0..h).step_by(8) {
+            push(&mut (i0..(i0 + 8).min(h)).map(|i| (i, i + h)), false);
+        }
+    }
 }
 
 /// Computes all pairwise squared distances into `ws.dist` (m x m, symmetric, zero diagonal),
@@ -353,36 +319,32 @@ fn distance_chunk<T: Scalar>(
     pair_acc.clear();
     pair_acc.resize(part.len(), [0.0; ACC]);
     let ahead = PREFETCH_BYTES / std::mem::size_of::<T>();
-    {
-        let mut j = j0;
-        while j < j1 {
-            let e = (j + SUB).min(j1);
-            for (i, dst) in tile.iter_mut().enumerate() {
-                let full = x.row(i);
-                prefetch(full, j + ahead, SUB);
-                let row = &full[j..e];
-                if let Ok(src) = <&[T; SUB]>::try_from(row) {
-                    for t in 0..SUB {
-                        dst[t] = src[t].to_f64();
-                    }
-                } else {
-                    // zero padding on both sides of a pair adds exactly nothing
-                    for t in 0..SUB {
-                        dst[t] = row.get(t).map_or(0.0, |v| v.to_f64());
-                    }
+    for j in (j0..j1).step_by(SUB) {
+        let e = (j + SUB).min(j1);
+        for (i, dst) in tile.iter_mut().enumerate() {
+            let full = x.row(i);
+            prefetch(full, j + ahead, SUB);
+            let row = &full[j..e];
+            if let Ok(src) = <&[T; SUB]>::try_from(row) {
+                for t in 0..SUB {
+                    dst[t] = src[t].to_f64();
+                }
+            } else {
+                // zero padding on both sides of a pair adds exactly nothing
+                for t in 0..SUB {
+                    dst[t] = row.get(t).map_or(0.0, |v| v.to_f64());
                 }
             }
-            if !super::dispatch::krum_pairs(tile, pair_acc, strips) {
-                let mut p = 0;
-                for i in 0..m {
-                    let (a, rest) = tile[i..].split_first().expect("i < m");
-                    for b in rest {
-                        accumulate(&mut pair_acc[p], a, b);
-                        p += 1;
-                    }
+        }
+        if !super::dispatch::krum_pairs(tile, pair_acc, strips) {
+            let mut p = 0;
+            for i in 0..m {
+                let (a, rest) = tile[i..].split_first().expect("i < m");
+                for b in rest {
+                    accumulate(&mut pair_acc[p], a, b);
+                    p += 1;
                 }
             }
-            j = e;
         }
     }
     for (v, acc) in part.iter_mut().zip(pair_acc.iter()) {
@@ -594,20 +556,22 @@ mod tests {
 
     #[test]
     fn strips_visit_every_pair_once() {
+        let mut plans = Vec::new();
         for m in 0..=70 {
             let mut seen = vec![0u32; m * m];
-            for_each_strip(m, |s| {
-                assert!(!s.a.is_empty() && s.a.len() == s.b.len() && s.a.len() <= STRIP_MAX);
-                for (&i, &j) in s.a.iter().zip(s.b) {
+            plan_strips(m, &mut plans);
+            for s in &plans {
+                assert!(s.len > 0 && s.len <= STRIP_MAX);
+                for k in 0..s.len {
+                    let (i, j) = (s.a[k], s.b[k]);
                     assert!(i < m && j < m && i != j, "m = {m}: pair ({i}, {j})");
                     assert!(!s.shared || i == s.a[0]);
                     seen[i.min(j) * m + i.max(j)] += 1;
-                    assert_eq!(
-                        pair_index(m, i, j),
-                        (0..i.min(j)).map(|r| m - 1 - r).sum::<usize>() + i.max(j) - i.min(j) - 1
-                    );
+                    let want =
+                        (0..i.min(j)).map(|r| m - 1 - r).sum::<usize>() + i.max(j) - i.min(j) - 1;
+                    assert_eq!(s.p[k], want);
                 }
-            });
+            }
             for i in 0..m {
                 for j in i + 1..m {
                     assert_eq!(seen[i * m + j], 1, "m = {m}: pair ({i}, {j})");
