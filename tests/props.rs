@@ -485,6 +485,33 @@ fn seq_sum<T: Fl>(v: &[T]) -> f64 {
     s
 }
 
+/// The crate's overflow scale for m rows: 2^-s and 2^s with 2^s >= 2m.
+fn overflow_scale(m: usize) -> (f64, f64) {
+    let s = (usize::BITS - m.leading_zeros()) as i32 + 1;
+    (2f64.powi(-s), 2f64.powi(s))
+}
+
+/// `seq_sum(v) / len`, as if f64 had no overflow: a mean that is not finite is redone on the
+/// values scaled by the crate's power of two for m rows, and kept if that one is finite.
+fn seq_mean<T: Fl>(v: &[T], m: usize) -> f64 {
+    let n = v.len() as f64;
+    let r = seq_sum(v) / n;
+    if r.is_finite() {
+        return r;
+    }
+    let (down, up) = overflow_scale(m);
+    let mut t = -0.0;
+    for a in v {
+        t += a.to_f64() * down;
+    }
+    let q = t / n * up;
+    if q.is_finite() {
+        q
+    } else {
+        r
+    }
+}
+
 fn abs_sum<T: Fl>(v: &[T]) -> f64 {
     let mut s = 0.0;
     for a in v {
@@ -494,7 +521,7 @@ fn abs_sum<T: Fl>(v: &[T]) -> f64 {
 }
 
 fn ref_mean<T: Fl>(c: &[T]) -> T {
-    T::from_f64(seq_sum(c) / c.len() as f64)
+    T::from_f64(seq_mean(c, c.len()))
 }
 
 fn ref_median<T: Fl>(c: &[T], lower: bool) -> T {
@@ -505,7 +532,7 @@ fn ref_median<T: Fl>(c: &[T], lower: bool) -> T {
     } else if lower {
         s[m / 2 - 1]
     } else {
-        T::from_f64((s[m / 2 - 1].to_f64() + s[m / 2].to_f64()) / 2.0)
+        T::from_f64(seq_mean(&s[m / 2 - 1..=m / 2], m))
     }
 }
 
@@ -577,10 +604,11 @@ struct Approx {
 }
 
 impl Approx {
-    fn of<T: Fl>(terms: &[T]) -> Self {
+    /// The mean of `terms`, drawn from a column of m values.
+    fn of<T: Fl>(terms: &[T], m: usize) -> Self {
         let n = terms.len();
         Approx {
-            v: seq_sum(terms) / n as f64,
+            v: seq_mean(terms, m),
             n,
             scale: abs_sum(terms) / n as f64,
             exact: sums_exactly(terms),
@@ -599,7 +627,7 @@ impl Approx {
 fn ref_trmean<T: Fl>(c: &[T], b: usize) -> Approx {
     let s = sorted(c);
     let m = s.len();
-    Approx::of(&s[b..m - b])
+    Approx::of(&s[b..m - b], m)
 }
 
 /// Phocas_b by the definition: the mean of the m - b values nearest to Trmean_b, equal
@@ -607,6 +635,26 @@ fn ref_trmean<T: Fl>(c: &[T], b: usize) -> Approx {
 /// inside and the one just outside the chosen set are so close in distance that the rounding
 /// error of the centre could swap them.
 fn ref_phocas<T: Fl>(c: &[T], b: usize) -> (Approx, bool) {
+    let m = c.len();
+    // f64 values near f64::MAX: the crate computes on the values scaled by its power of two
+    // (sums and distances would overflow) and scales the mean back, if that one is finite.
+    let limit = f64::MAX / (4 * m) as f64;
+    let huge = |v: &T| v.to_f64().is_finite() && v.to_f64().abs() > limit;
+    if std::mem::size_of::<T>() == 8 && c.iter().any(huge) {
+        let (down, up) = overflow_scale(m);
+        let scaled: Vec<T> = c.iter().map(|v| T::from_f64(v.to_f64() * down)).collect();
+        let (mut r, ambiguous) = ref_phocas_unscaled(&scaled, b);
+        if (r.v * up).is_finite() {
+            r.v *= up;
+            r.scale *= up;
+            return (r, ambiguous);
+        }
+    }
+    ref_phocas_unscaled(c, b)
+}
+
+/// [`ref_phocas`] in plain f64 arithmetic.
+fn ref_phocas_unscaled<T: Fl>(c: &[T], b: usize) -> (Approx, bool) {
     let m = c.len();
     let centre = ref_trmean(c, b);
     // bound on |our centre - reference centre|; with exact sums both are the same rounding
@@ -636,7 +684,7 @@ fn ref_phocas<T: Fl>(c: &[T], b: usize) -> (Approx, bool) {
             && di.is_finite()
             && dout - di <= 2.0 * ec + 2.0 * U2 * dout + 1e-300
     };
-    (Approx::of(&chosen), ambiguous)
+    (Approx::of(&chosen, m), ambiguous)
 }
 
 /// Krum scores by the definition with a naive distance loop (non-finite distance = +inf).
