@@ -312,14 +312,55 @@ mod avx2_fused {
         }
     }
 
-    /// Asks for the cache line of every row `bytes` ahead of coordinate j (once per line).
-    #[inline(always)]
-    fn ahead<T, const M: usize>(x: &[&[T]; M], j: usize, bytes: usize) {
-        let at = j + bytes / std::mem::size_of::<T>();
-        for row in x {
-            if let Some(v) = row.get(at) {
-                // SAFETY: a prefetch has no effect on memory; SSE is baseline on x86-64.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(v).cast()) };
+    /// Coordinates `[j0, j0 + len)` of the M rows of a matrix, read without bounds checks
+    /// (the loads of the fused kernels are all in range by construction; the checks cost
+    /// about 4 instructions per row and group).
+    #[derive(Clone, Copy)]
+    struct Rows<T> {
+        /// Coordinate j0 of row 0.
+        base: *const T,
+        /// Row stride (d).
+        d: usize,
+        /// Coordinates readable from j0.
+        len: usize,
+    }
+
+    impl<T: crate::scalar::Scalar> Rows<T> {
+        fn new(x: MatrixView<'_, T>, j0: usize, len: usize) -> Self {
+            assert!(
+                j0 + len <= x.d(),
+                "coordinates {j0}..{} of {}",
+                j0 + len,
+                x.d()
+            );
+            Self {
+                base: x.as_slice()[j0..].as_ptr(),
+                d: x.d(),
+                len,
+            }
+        }
+
+        /// The 32 bytes of row w from coordinate c.
+        ///
+        /// # Safety
+        /// The CPU must support AVX; w < m and c + 32 / size_of::<T>() <= len.
+        #[inline(always)]
+        unsafe fn load(&self, w: usize, c: usize) -> __m256i {
+            debug_assert!(c + 32 / std::mem::size_of::<T>() <= self.len);
+            // SAFETY: in range by the caller's contract (rows are d apart, j0 + len <= d).
+            unsafe { _mm256_loadu_si256(self.base.add(w * self.d + c).cast()) }
+        }
+
+        /// Asks for the cache line of each of the M rows `bytes` ahead of coordinate c.
+        #[inline(always)]
+        fn ahead<const M: usize>(&self, c: usize, bytes: usize) {
+            let at = c + bytes / std::mem::size_of::<T>();
+            for w in 0..M {
+                // A prefetch has no effect on memory and never faults, so an address past the
+                // row (or the buffer) is harmless; `wrapping_add` keeps the pointer valid Rust.
+                let p = self.base.wrapping_add(w * self.d + at);
+                // SAFETY: as above; SSE is baseline on x86-64.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
             }
         }
     }
@@ -376,8 +417,7 @@ mod avx2_fused {
     ) -> usize {
         assert_eq!(x.m(), M, "one wire per row");
         let len = out.len() / 8 * 8;
-        let rows: [&[f32]; M] = std::array::from_fn(|i| &x.row(i)[j0..j0 + len]);
-        let full: [&[f32]; M] = std::array::from_fn(|i| x.row(i));
+        let rows = Rows::new(x, j0, len);
         let pf = super::PREFETCH_BYTES;
         let (lo, hi) = match finish {
             Finish::Trmean { b } => (b, M - b),
@@ -388,12 +428,12 @@ mod avx2_fused {
         let n = _mm256_set1_pd((hi - lo) as f64);
         for (g, o) in out[..len].chunks_exact_mut(8).enumerate() {
             if g % (64 / (8 * std::mem::size_of::<f32>())) == 0 {
-                ahead(&full, j0 + g * 8, pf);
+                rows.ahead::<M>(g * 8, pf);
             }
             let mut v = [_mm256_set1_epi32(i32::MAX); 32];
             for w in 0..M {
-                let s: &[f32; 8] = rows[w][g * 8..g * 8 + 8].try_into().expect("8 lanes");
-                v[w] = key32(_mm256_loadu_si256(s.as_ptr().cast()));
+                // SAFETY: w < M = m, and g * 8 + 8 <= len.
+                v[w] = key32(unsafe { rows.load(w, g * 8) });
             }
             batcher32!(apply_comparators!(cx32, v));
             let o: &mut [f32; 8] = o.try_into().expect("8 lanes");
@@ -441,8 +481,7 @@ mod avx2_fused {
     ) -> usize {
         assert_eq!(x.m(), M, "one wire per row");
         let len = out.len() / 4 * 4;
-        let rows: [&[f64]; M] = std::array::from_fn(|i| &x.row(i)[j0..j0 + len]);
-        let full: [&[f64]; M] = std::array::from_fn(|i| x.row(i));
+        let rows = Rows::new(x, j0, len);
         let pf = super::PREFETCH_BYTES;
         let (lo, hi) = match finish {
             Finish::Trmean { b } => (b, M - b),
@@ -453,12 +492,12 @@ mod avx2_fused {
         let n = _mm256_set1_pd((hi - lo) as f64);
         for (g, o) in out[..len].chunks_exact_mut(4).enumerate() {
             if g % (64 / (4 * std::mem::size_of::<f64>())) == 0 {
-                ahead(&full, j0 + g * 4, pf);
+                rows.ahead::<M>(g * 4, pf);
             }
             let mut v = [_mm256_set1_epi64x(i64::MAX); 32];
             for w in 0..M {
-                let s: &[f64; 4] = rows[w][g * 4..g * 4 + 4].try_into().expect("4 lanes");
-                v[w] = key64(_mm256_loadu_si256(s.as_ptr().cast()));
+                // SAFETY: w < M = m, and g * 4 + 4 <= len.
+                v[w] = key64(unsafe { rows.load(w, g * 4) });
             }
             batcher32!(apply_comparators!(cx64, v));
             let o: &mut [f64; 4] = o.try_into().expect("4 lanes");
@@ -562,8 +601,7 @@ mod avx2_fused {
             ) -> usize {
                 assert!(x.m() == M && b > 0 && 2 * b < M, "m = {}, b = {b}", x.m());
                 let len = out.len() / $lanes * $lanes;
-                let rows: [&[$ty]; M] = std::array::from_fn(|i| &x.row(i)[j0..j0 + len]);
-                let full: [&[$ty]; M] = std::array::from_fn(|i| x.row(i));
+                let rows = Rows::new(x, j0, len);
                 let pf = super::PREFETCH_BYTES;
                 let n = M - b;
                 let mid = _mm256_set1_pd((M - 2 * b) as f64);
@@ -578,19 +616,17 @@ mod avx2_fused {
                 }
                 for (g, o) in out[..len].chunks_exact_mut($lanes).enumerate() {
                     if g % (64 / ($lanes * std::mem::size_of::<$ty>())) == 0 {
-                        ahead(&full, j0 + g * $lanes, pf);
+                        rows.ahead::<M>(g * $lanes, pf);
                     }
                     let mut v = [$full; 32];
                     for w in 0..M {
-                        let s: &[$ty; $lanes] = rows[w][g * $lanes..(g + 1) * $lanes]
-                            .try_into()
-                            .expect("lanes");
-                        v[w] = $key(_mm256_loadu_si256(s.as_ptr().cast()));
+                        // SAFETY: w < M = m, and (g + 1) * lanes <= len.
+                        v[w] = $key(unsafe { rows.load(w, g * $lanes) });
                     }
                     batcher32!(apply_comparators!($cx, v));
                     // Runtime indices below: the values of the wires go to memory once, in
                     // f64, so that the sort above keeps the wires in registers.
-                    let mut f = [[nz; $parts]; 32];
+                    let mut f = [[nz; $parts]; M];
                     macro_rules! copy {
                         ($w:literal) => {
                             if $w < M {
@@ -599,13 +635,15 @@ mod avx2_fused {
                         };
                     }
                     each_wire!(copy);
-                    let f = &f[..M];
                     let mut y = [nz; $parts];
                     for u in &f[b..n] {
                         for p in 0..$parts {
                             y[p] = _mm256_add_pd(y[p], u[p]);
                         }
                     }
+                    // Trmean's sum of the middle, then the kept value of each pair: pair k
+                    // keeps its upper value when that one is strictly nearer.
+                    let mut sum = y;
                     let (lo, hi) = (f[b], f[n - 1]);
                     let mut keep_max = [nz; $parts];
                     let mut lose_min = [inf; $parts];
@@ -613,37 +651,14 @@ mod avx2_fused {
                         y[p] = _mm256_div_pd(y[p], mid);
                         keep_max[p] = _mm256_max_pd(dist!(lo[p], y[p]), dist!(hi[p], y[p]));
                     }
-                    // Pair k keeps its upper value when that one is strictly nearer. When the
-                    // check below passes, the kept values are a window [low, low + n) and the
-                    // pairs won by their upper value are exactly k < low, so `upper[k]` is
-                    // the test `k < low` of the tile kernel (lanes that fail the check are
-                    // recomputed, or hold m equal values, where every pair keeps its lower one).
-                    let mut upper = [[nz; $parts]; 16];
                     for k in 0..b {
                         let (a, c) = (f[k], f[k + n]);
                         for p in 0..$parts {
                             let (da, dc) = (dist!(a[p], y[p]), dist!(c[p], y[p]));
-                            upper[k][p] = _mm256_cmp_pd(da, dc, _CMP_GT_OQ);
+                            let upper = _mm256_cmp_pd(da, dc, _CMP_GT_OQ);
+                            sum[p] = _mm256_add_pd(sum[p], _mm256_blendv_pd(a[p], c[p], upper));
                             lose_min[p] = _mm256_min_pd(lose_min[p], _mm256_max_pd(da, dc));
                             keep_max[p] = _mm256_max_pd(keep_max[p], _mm256_min_pd(da, dc));
-                        }
-                    }
-                    let mut sum = [nz; $parts];
-                    for k in 0..b {
-                        for p in 0..$parts {
-                            let add = _mm256_add_pd(sum[p], f[k][p]);
-                            sum[p] = _mm256_blendv_pd(add, sum[p], upper[k][p]);
-                        }
-                    }
-                    for u in &f[b..n] {
-                        for p in 0..$parts {
-                            sum[p] = _mm256_add_pd(sum[p], u[p]);
-                        }
-                    }
-                    for k in 0..b {
-                        for p in 0..$parts {
-                            let add = _mm256_add_pd(sum[p], f[k + n][p]);
-                            sum[p] = _mm256_blendv_pd(sum[p], add, upper[k][p]);
                         }
                     }
                     let mut tied = 0u64;
@@ -882,7 +897,7 @@ mod avx2_phocas {
                 let n = m - b;
                 let mid = _mm256_set1_pd((m - 2 * b) as f64);
                 let nf = _mm256_set1_pd(n as f64);
-                let (nz, one) = (_mm256_set1_pd(-0.0), _mm256_set1_pd(1.0));
+                let nz = _mm256_set1_pd(-0.0);
                 let dist = Dist::new();
                 let mut tied = 0u64;
                 for g in 0..W / $lanes {
@@ -894,8 +909,9 @@ mod avx2_phocas {
                         }
                     }
                     let (lo, hi) = ($vals(&tile[b], g), $vals(&tile[n - 1], g));
+                    // Trmean's sum of the middle, then the kept value of each pair.
+                    let mut sum = y;
                     let mut keep_max = [nz; $parts];
-                    let mut low = [_mm256_setzero_pd(); $parts];
                     let mut lose_min = [dist.inf; $parts];
                     for p in 0..$parts {
                         y[p] = _mm256_div_pd(y[p], mid);
@@ -906,30 +922,9 @@ mod avx2_phocas {
                         for p in 0..$parts {
                             let (da, dc) = (dist.of(a[p], y[p]), dist.of(c[p], y[p]));
                             let upper = _mm256_cmp_pd(da, dc, _CMP_GT_OQ);
-                            low[p] = _mm256_add_pd(low[p], _mm256_and_pd(upper, one));
+                            sum[p] = _mm256_add_pd(sum[p], _mm256_blendv_pd(a[p], c[p], upper));
                             lose_min[p] = _mm256_min_pd(lose_min[p], _mm256_max_pd(da, dc));
                             keep_max[p] = _mm256_max_pd(keep_max[p], _mm256_min_pd(da, dc));
-                        }
-                    }
-                    let mut sum = [nz; $parts];
-                    for (k, wire) in tile[..b].iter().enumerate() {
-                        let (v, kf) = ($vals(wire, g), _mm256_set1_pd(k as f64));
-                        for p in 0..$parts {
-                            let inside = _mm256_cmp_pd(kf, low[p], _CMP_GE_OQ);
-                            sum[p] = _mm256_blendv_pd(sum[p], _mm256_add_pd(sum[p], v[p]), inside);
-                        }
-                    }
-                    for wire in &tile[b..n] {
-                        let v = $vals(wire, g);
-                        for p in 0..$parts {
-                            sum[p] = _mm256_add_pd(sum[p], v[p]);
-                        }
-                    }
-                    for (k, wire) in tile[n..].iter().enumerate() {
-                        let (v, kf) = ($vals(wire, g), _mm256_set1_pd(k as f64));
-                        for p in 0..$parts {
-                            let inside = _mm256_cmp_pd(kf, low[p], _CMP_LT_OQ);
-                            sum[p] = _mm256_blendv_pd(sum[p], _mm256_add_pd(sum[p], v[p]), inside);
                         }
                     }
                     for p in 0..$parts {

@@ -4,9 +4,10 @@
 //! Values are ordered by total-order integer keys (see [`crate::scalar`]), so NaN sorts beyond
 //! every finite value and is trimmed like any other extreme. Every coordinate is computed on
 //! its own and the work is split into fixed chunks of coordinates, so the output is
-//! bit-identical for any number of threads. Every sum runs in f64, from -0.0, over values in
-//! increasing order, so the output is also the same on every path below and every instruction
-//! set, and does not depend on the order of the workers.
+//! bit-identical for any number of threads. Every sum runs in f64, from -0.0, in an order fixed
+//! by the sorted values (increasing order, except Phocas's window, see below), so the output
+//! is also the same on every path below and every instruction set, and does not depend on the
+//! order of the workers.
 //!
 //! Two paths, chosen by m alone:
 //!
@@ -36,13 +37,14 @@
 //! (v_k, v_{k+n}), k < b, plus the middle v_b..v_{n-1}. Keeping the nearer of each pair (the
 //! lower one on equal distance) and the whole middle gives exactly the definition's set (the
 //! m - b values least in (distance, value)) whenever every value dropped is strictly farther
-//! than every value kept: the kept values are then the window v_low..v_{low+n-1}, where low
-//! counts the pairs won by their upper value, and are summed in that order. The distance
-//! |v - y| is unimodal along the sorted values (rounding is monotone), so the largest kept
-//! distance is at the pairs' winners or the middle's two ends, and the check costs O(b). Lanes
-//! that fail it (exact distance ties between different values, such as -NaN and -inf both at
-//! distance +inf) take the exact scalar route ([`phocas_checked`]): rank all m values by
-//! (distance, value) with a selection, and sum the kept ones in increasing order.
+//! than every value kept. The window is summed from Trmean's own sum of the middle (so the
+//! centre's sum is reused), then adding the kept value of each pair in order of k. The
+//! distance |v - y| is unimodal along the sorted values (rounding is monotone), so the largest
+//! kept distance is at the pairs' winners or the middle's two ends, and the check costs O(b).
+//! Lanes that fail it (exact distance ties between different values, such as -NaN and -inf
+//! both at distance +inf) take the exact scalar route ([`phocas_checked`]): rank all m values
+//! by (distance, value) with a selection, and sum the kept ones in the same order (middle
+//! positions first, then positions k and k + n for k < b).
 
 use super::dispatch::with_isa;
 use super::network::Network;
@@ -534,25 +536,32 @@ fn phocas_lanes<T: Scalar>(
     let mut tied = 0u64;
     for blk in 0..W / LANES {
         let base = blk * LANES;
-        let mut y = sum_wires::<T>(&tile[b..n], base);
+        // Trmean's sum of the middle, and the centre y = Trmean_b.
+        let y = sum_wires::<T>(&tile[b..n], base);
+        let mut cy = [0.0f64; LANES];
         let mut keep_max = [0.0f64; LANES];
         let (lo_end, hi_end) = (values::<T>(&tile[b], base), values::<T>(&tile[n - 1], base));
         for l in 0..LANES {
-            y[l] /= mid;
-            let (da, dc) = (dist(lo_end[l], y[l]), dist(hi_end[l], y[l]));
+            cy[l] = y[l] / mid;
+            let (da, dc) = (dist(lo_end[l], cy[l]), dist(hi_end[l], cy[l]));
             keep_max[l] = if da > dc { da } else { dc };
         }
-        // Pair k keeps its upper value when that one is strictly nearer; the window of kept
-        // values then starts at `low` = the number of such pairs.
-        let mut low = [0.0f64; LANES];
+        // Pair k keeps its upper value when that one is strictly nearer (the lower one on
+        // equal distance). The window mean sums Trmean's sum of the middle, then the kept
+        // value of each pair in order of k.
+        let mut sum = y;
         let mut lose_min = [f64::INFINITY; LANES];
         for k in 0..b {
             let (a, c) = (values::<T>(&tile[k], base), values::<T>(&tile[k + n], base));
             for l in 0..LANES {
-                let (da, dc) = (dist(a[l], y[l]), dist(c[l], y[l]));
+                let (da, dc) = (dist(a[l], cy[l]), dist(c[l], cy[l]));
                 let upper = da > dc;
-                low[l] += if upper { 1.0 } else { 0.0 };
-                let (lose, keep) = if upper { (da, dc) } else { (dc, da) };
+                let (lose, keep, v) = if upper {
+                    (da, dc, c[l])
+                } else {
+                    (dc, da, a[l])
+                };
+                sum[l] += v;
                 lose_min[l] = if lose < lose_min[l] {
                     lose
                 } else {
@@ -565,30 +574,9 @@ fn phocas_lanes<T: Scalar>(
                 };
             }
         }
-        // Sum of the window [low, low + n) in increasing order of value, from -0.0 (adding
-        // -0.0 for the wires outside changes nothing).
-        let mut sum = [-0.0f64; LANES];
-        for (k, wire) in tile[..b].iter().enumerate() {
-            let v = values::<T>(wire, base);
-            for l in 0..LANES {
-                sum[l] += if k as f64 >= low[l] { v[l] } else { -0.0 };
-            }
-        }
-        for wire in &tile[b..n] {
-            let v = values::<T>(wire, base);
-            for l in 0..LANES {
-                sum[l] += v[l];
-            }
-        }
-        for (k, wire) in tile[n..].iter().enumerate() {
-            let v = values::<T>(wire, base);
-            for l in 0..LANES {
-                sum[l] += if (k as f64) < low[l] { v[l] } else { -0.0 };
-            }
-        }
         for l in 0..LANES {
             res[base + l] = sum[l] / n as f64;
-            centre[base + l] = y[l];
+            centre[base + l] = cy[l];
             if b > 0 && lose_min[l] <= keep_max[l] {
                 tied |= 1 << (base + l);
             }
@@ -599,29 +587,49 @@ fn phocas_lanes<T: Scalar>(
 
 /// Phocas_b of one coordinate by the definition, given its centre Trmean_b: the mean of the
 /// m - b values least in (distance to the centre, value), with a NaN distance counted as
-/// +infinity; summed in increasing order of value. `keys` may be in any order.
+/// +infinity. With the keys sorted as v_0 <= ... <= v_{m-1} and n = m - b, the kept values
+/// are summed from -0.0 in the order of the network path: the middle v_b..v_{n-1} first
+/// (Trmean's sum), then v_k and v_{k+n} for k = 0, 1, .., b - 1; values not kept are skipped.
+/// `keys` may be in any order; they are left sorted. Time O(m log m).
 pub(crate) fn phocas_exact<T: Scalar>(
-    keys: &[i64],
+    keys: &mut [i64],
     b: usize,
     centre: f64,
     pairs: &mut Vec<u128>,
 ) -> f64 {
     let m = keys.len();
     let n = m - b;
+    keys.sort_unstable();
     pairs.clear();
-    for &k in keys {
+    // (distance, position): equal distances go to the smaller value, equal keys to the
+    // smaller position.
+    for (i, &k) in keys.iter().enumerate() {
         let d = dist(T::from_key64(k).to_f64(), centre);
-        let tie = (k as u64) ^ (1u64 << 63);
-        pairs.push((u128::from(d.to_bits()) << 64) | u128::from(tie));
+        pairs.push((u128::from(d.to_bits()) << 64) | i as u128);
     }
     if n < m {
         pairs.select_nth_unstable(n - 1);
     }
     let kept = &mut pairs[..n];
     kept.sort_unstable_by_key(|&p| p as u64);
+    let at = |p: u128| p as u64 as usize;
+    let value = |p: usize| T::from_key64(keys[p]).to_f64();
+    let lower = kept.partition_point(|&p| at(p) < b);
+    let upper = kept.partition_point(|&p| at(p) < n);
     let mut s = -0.0;
-    for &p in kept.iter() {
-        s += T::from_key64(((p as u64) ^ (1u64 << 63)) as i64).to_f64();
+    for &p in &kept[lower..upper] {
+        s += value(at(p));
+    }
+    let (mut i, mut j) = (0, upper);
+    for k in 0..b {
+        if i < lower && at(kept[i]) == k {
+            s += value(k);
+            i += 1;
+        }
+        if j < n && at(kept[j]) == k + n {
+            s += value(k + n);
+            j += 1;
+        }
     }
     s / n as f64
 }
@@ -661,7 +669,7 @@ pub(crate) fn phocas_checked<T: Scalar>(
             .map(|&k| (T::from_key64(k).to_f64() * down).key64())
             .collect();
         let c = trimmed_mean::<f64>(&mut scaled, b);
-        let r = phocas_exact::<f64>(&scaled, b, c, pairs) * up;
+        let r = phocas_exact::<f64>(&mut scaled, b, c, pairs) * up;
         if r.is_finite() {
             return r;
         }
@@ -800,7 +808,7 @@ mod tests {
         (x.is_nan() && y.is_nan()) || a.key64() == b.key64()
     }
 
-    /// Every path computes the same bits: sums run in increasing order of value everywhere.
+    /// Every path computes the same bits: sums run in the same order everywhere.
     #[test]
     fn all_paths_agree_bit_for_bit() {
         for m in [1, 2, 3, 4, 5, 7, 8, 16, 20, 31, 32, 33, 50] {
