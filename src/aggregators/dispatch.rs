@@ -44,7 +44,11 @@
 //! rule's f64 arithmetic, with no key tile in memory ([`order_fused_f32`],
 //! [`phocas_fused_f32`] and their f64 twins), prefetching [`PREFETCH_BYTES`] ahead in every
 //! row instead of pre-reading the span. Measured (f32, m = 20, d = 10^6, both cores, ratios
-//! to Mean in one run): Median 2.3 -> 1.1, Trmean 2.6 -> 1.2, Phocas 3.7 -> 2.3. For
+//! to Mean in one run): Median 2.3 -> 1.1, Trmean 2.6 -> 1.2, Phocas 3.7 -> 2.3. Phocas then
+//! went to 1.6-1.9x by summing its window from Trmean's sum of the middle plus each pair's
+//! kept value (one pass over the pairs instead of three passes and a second sum of the
+//! middle: callgrind, m = 20, d = 10^5, 7.15 -> 5.5 instructions per value), and the fused
+//! kernels read the rows without a bounds check per row and group (`avx2_fused::Rows`). For
 //! 32 < m <= 64 the tile path sorts wires 0..32 and 32..m with the register networks and
 //! only the (pruned) final merge stage of Batcher's network runs from the comparator list.
 //! Krum's distance pass ([`krum_pairs`]) is register blocked: one row against up to 10 others,
