@@ -1,4 +1,5 @@
-//! Resumable runs for the commands whose unit of work is a run (`converge`, `reproduce`).
+//! Resumable runs for the commands whose unit of work is a run (`converge`, `reproduce`,
+//! `train`).
 //!
 //! A results folder holds `run.json` (what produced it; see
 //! [`crate::montecarlo::checkpoint::claim`]) and `checkpoint.tsv`: one line per finished unit,

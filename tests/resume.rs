@@ -309,3 +309,51 @@ fn converge_resumes_after_sigterm_with_identical_tables() {
         );
     }
 }
+
+fn train(out: &Path, repeats: &str) -> Command {
+    let mut c = bin();
+    c.args(["--threads", "2", "train", "--data-dir", FASHION])
+        .args(["--workers", "5", "--rounds", "30", "--eval-every", "10"])
+        .args([
+            "--rule", "trmean", "--b", "1", "--attack", "gaussian", "--q", "1",
+        ])
+        .args(["--repeats", repeats, "--out"])
+        .arg(out);
+    c
+}
+
+#[test]
+fn train_resumes_after_sigint_with_identical_tables() {
+    if !have_data() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("ref");
+    let o = train(&reference, "6").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.path().join("INT");
+    let log = out.join("checkpoint.tsv");
+    let (status, err) = kill_after_records(train(&out, "6"), &log, 2, "INT");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("run the same command again to resume"),
+        "{err}"
+    );
+    let kept = std::fs::read_to_string(&log).unwrap().lines().count();
+    assert!((2..6).contains(&kept), "{kept} records after SIGINT");
+    let o = train(&out, "6").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        said.matches("(reused from the checkpoint)").count(),
+        kept,
+        "{said}"
+    );
+    let read = |d: &Path| std::fs::read(d.join("rounds.csv")).unwrap();
+    assert!(read(&out) == read(&reference), "rounds.csv differs");
+    // Another configuration in the same folder trains afresh (its keys differ).
+    let o = train(&out, "1").args(["--lr", "0.05"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("reused"));
+}

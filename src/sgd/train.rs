@@ -549,7 +549,8 @@ pub struct TrainArgs {
     /// Directory with the four MNIST-format files.
     #[arg(long, default_value = data::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
-    /// Output folder.
+    /// Output folder. Finished repeats are kept in OUT/checkpoint.tsv as they finish: the same
+    /// command after an interruption (Ctrl-C, a killed job) reuses them.
     #[arg(long, default_value = "reports/mlp/train")]
     pub out: PathBuf,
 }
@@ -584,21 +585,61 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
     };
     validate(&c, &common)?;
     let data = load_data(&a.data_dir)?;
+    // Finished repeats go to OUT/checkpoint.tsv as they finish, keyed by everything that
+    // determines their numbers (the data folder included), so the same command after an
+    // interruption reuses them; other configurations can share the folder.
+    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    let (log, text) = resume::Appender::open(&a.out.join(resume::LOG))?;
+    let done: HashMap<String, resume::Record> = text.lines().filter_map(resume::decode).collect();
+    let data_tag = a
+        .data_dir
+        .canonicalize()
+        .unwrap_or_else(|_| a.data_dir.clone())
+        .display()
+        .to_string();
+    let key = |rep: usize| {
+        format!(
+            "train {} {:016x}",
+            run_key(&c, &common, rep),
+            hash_str(&data_tag)
+        )
+    };
+    crate::interrupt::install();
     let mut results = Vec::new();
     for r in 0..a.repeats {
-        let res = train_once(&data, &c, &common, r)?;
+        let (res, reused) = match done.get(&key(r)) {
+            Some(rec) => (
+                from_record(&c, r, rec).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "{}: the record of repeat {r} is malformed: delete the file and run again",
+                        log.path().display()
+                    ))
+                })?,
+                true,
+            ),
+            None => {
+                let res = match train_once(&data, &c, &common, r) {
+                    Err(Error::Interrupted(_)) => {
+                        return Err(resume::interrupted(r, a.repeats, "repeats", log.path()))
+                    }
+                    other => other?,
+                };
+                log.append(&resume::encode(&key(r), &to_record(&res)))?;
+                (res, false)
+            }
+        };
         let last = res.accuracy.last().map_or(f64::NAN, |x| x.2);
         let best = res.accuracy.iter().map(|x| x.2).fold(f64::NAN, f64::max);
         println!(
-            "repeat {r}: final accuracy {last:.4}, best {best:.4}, {:.2} s ({:.1}% aggregating){}",
+            "repeat {r}: final accuracy {last:.4}, best {best:.4}, {:.2} s ({:.1}% aggregating){}{}",
             res.seconds.0,
             100.0 * res.seconds.1 / res.seconds.0.max(1e-12),
             res.diverged_at
-                .map_or(String::new(), |t| format!(", diverged at round {t}"))
+                .map_or(String::new(), |t| format!(", diverged at round {t}")),
+            if reused { " (reused from the checkpoint)" } else { "" }
         );
         results.push(res);
     }
-    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
     write_runs(&results, &a.out, "rounds")?;
     chart::save(
         &[accuracy_panel(
