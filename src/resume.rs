@@ -8,7 +8,9 @@
 //! a line torn by SIGKILL is ignored and that unit simply runs again. Running the same command
 //! again reuses every finished unit and produces the same final tables as an uninterrupted run.
 //! Units are keyed by everything that determines their numbers, so a record is only ever
-//! reused for the very run that produced it.
+//! reused for the very run that produced it (with `train`, whose folder is shared and not
+//! claimed: the same settings, data folder and crate version; the data files' contents are
+//! not hashed).
 
 use crate::error::Error;
 use crate::montecarlo::checkpoint::{claim, RunId};

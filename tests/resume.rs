@@ -329,11 +329,11 @@ fn train_resumes_after_sigint_with_identical_tables() {
     }
     let dir = tempfile::tempdir().unwrap();
     let reference = dir.path().join("ref");
-    let o = train(&reference, "6").output().unwrap();
+    let o = train(&reference, "10").output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = dir.path().join("INT");
     let log = out.join("checkpoint.tsv");
-    let (status, err) = kill_after_records(train(&out, "6"), &log, 2, "INT");
+    let (status, err) = kill_after_records(train(&out, "10"), &log, 2, "INT");
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(
@@ -341,8 +341,8 @@ fn train_resumes_after_sigint_with_identical_tables() {
         "{err}"
     );
     let kept = std::fs::read_to_string(&log).unwrap().lines().count();
-    assert!((2..6).contains(&kept), "{kept} records after SIGINT");
-    let o = train(&out, "6").output().unwrap();
+    assert!((2..10).contains(&kept), "{kept} records after SIGINT");
+    let o = train(&out, "10").output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let said = String::from_utf8_lossy(&o.stdout);
     assert_eq!(

@@ -43,8 +43,8 @@
 //! kept distance is at the pairs' winners or the middle's two ends, and the check costs O(b).
 //! Lanes that fail it (exact distance ties between different values, such as -NaN and -inf
 //! both at distance +inf) take the exact scalar route ([`phocas_checked`]): rank all m values
-//! by (distance, value) with a selection, and sum the kept ones in the same order (middle
-//! positions first, then positions k and k + n for k < b).
+//! by (distance, value) (sort the keys, then select by (distance, position)), and sum the kept
+//! ones in the same order (middle positions first, then positions k and k + n for k < b).
 
 use super::dispatch::with_isa;
 use super::network::Network;
@@ -237,8 +237,9 @@ impl OrderPlan {
 const REGISTER_HALF: usize = 32;
 
 /// Output group of wire w: wires of one group may end in any order among themselves. The
-/// wires a rule sums are sorted (singleton groups), so sums run in increasing order of value
-/// whichever network (pruned list or full register sort) or path ran.
+/// wires a rule sums are sorted (singleton groups), so sums run in the same order (increasing
+/// values; Phocas's pairs in order of k) whichever network (pruned list or full register
+/// sort) or path ran.
 fn class_of(m: usize, finish: Finish, w: usize) -> usize {
     match finish {
         Finish::Trmean { b } => {

@@ -585,9 +585,10 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
     };
     validate(&c, &common)?;
     let data = load_data(&a.data_dir)?;
-    // Finished repeats go to OUT/checkpoint.tsv as they finish, keyed by everything that
-    // determines their numbers (the data folder included), so the same command after an
-    // interruption reuses them; other configurations can share the folder.
+    // Finished repeats go to OUT/checkpoint.tsv as they finish, keyed by the run's settings,
+    // the crate version and the data folder, so the same command after an interruption reuses
+    // them; other configurations can share the folder (the default one is shared by every
+    // `phocas train`), which is why the folder is not claimed as `reproduce` claims its own.
     std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
     let (log, text) = resume::Appender::open(&a.out.join(resume::LOG))?;
     let done: HashMap<String, resume::Record> = text.lines().filter_map(resume::decode).collect();
@@ -599,24 +600,28 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
         .to_string();
     let key = |rep: usize| {
         format!(
-            "train {} {:016x}",
+            "train {} v{} {:016x}",
             run_key(&c, &common, rep),
+            env!("CARGO_PKG_VERSION"),
             hash_str(&data_tag)
         )
     };
     crate::interrupt::install();
     let mut results = Vec::new();
     for r in 0..a.repeats {
-        let (res, reused) = match done.get(&key(r)) {
-            Some(rec) => (
-                from_record(&c, r, rec).ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "{}: the record of repeat {r} is malformed: delete the file and run again",
-                        log.path().display()
-                    ))
-                })?,
-                true,
-            ),
+        let saved = done.get(&key(r)).and_then(|rec| {
+            let res = from_record(&c, r, rec);
+            if res.is_none() {
+                // a line with a valid checksum but another layout: train this repeat again
+                eprintln!(
+                    "{}: the record of repeat {r} has an unknown layout; training it again",
+                    log.path().display()
+                );
+            }
+            res
+        });
+        let (res, reused) = match saved {
+            Some(res) => (res, true),
             None => {
                 let res = match train_once(&data, &c, &common, r) {
                     Err(Error::Interrupted(_)) => {
@@ -639,6 +644,15 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
             if reused { " (reused from the checkpoint)" } else { "" }
         );
         results.push(res);
+    }
+    if crate::interrupt::stopped() {
+        // every repeat is saved; the tables are not written, the same command writes them
+        return Err(resume::interrupted(
+            a.repeats,
+            a.repeats,
+            "repeats",
+            log.path(),
+        ));
     }
     write_runs(&results, &a.out, "rounds")?;
     chart::save(
