@@ -591,7 +591,8 @@ fn phocas_lanes<T: Scalar>(
 /// +infinity. With the keys sorted as v_0 <= ... <= v_{m-1} and n = m - b, the kept values
 /// are summed from -0.0 in the order of the network path: the middle v_b..v_{n-1} first
 /// (Trmean's sum), then v_k and v_{k+n} for k = 0, 1, .., b - 1; values not kept are skipped.
-/// `keys` may be in any order; they are left sorted. Time O(m log m).
+/// `keys` may be in any order; they are left sorted. Time O(m log m), O(m + b log b) for keys
+/// already sorted or split by [`trimmed_mean`].
 pub(crate) fn phocas_exact<T: Scalar>(
     keys: &mut [i64],
     b: usize,
@@ -600,39 +601,58 @@ pub(crate) fn phocas_exact<T: Scalar>(
 ) -> f64 {
     let m = keys.len();
     let n = m - b;
-    keys.sort_unstable();
-    pairs.clear();
+    sort_keys(keys, b);
     // (distance, position): equal distances go to the smaller value, equal keys to the
-    // smaller position.
-    for (i, &k) in keys.iter().enumerate() {
-        let d = dist(T::from_key64(k).to_f64(), centre);
-        pairs.push((u128::from(d.to_bits()) << 64) | i as u128);
-    }
-    if n < m {
-        pairs.select_nth_unstable(n - 1);
-    }
-    let kept = &mut pairs[..n];
-    kept.sort_unstable_by_key(|&p| p as u64);
-    let at = |p: u128| p as u64 as usize;
-    let value = |p: usize| T::from_key64(keys[p]).to_f64();
-    let lower = kept.partition_point(|&p| at(p) < b);
-    let upper = kept.partition_point(|&p| at(p) < n);
+    // smaller position. The kept values are those up to the (n-1)-th such pair.
+    let rank = |i: usize| {
+        let d = dist(T::from_key64(keys[i]).to_f64(), centre);
+        (u128::from(d.to_bits()) << 64) | i as u128
+    };
+    let last = if n < m {
+        pairs.clear();
+        pairs.extend((0..m).map(rank));
+        *pairs.select_nth_unstable(n - 1).1
+    } else {
+        u128::MAX
+    };
     let mut s = -0.0;
-    for &p in &kept[lower..upper] {
-        s += value(at(p));
+    let mut add = |i: usize| {
+        if rank(i) <= last {
+            s += T::from_key64(keys[i]).to_f64();
+        }
+    };
+    for i in b..n {
+        add(i);
     }
-    let (mut i, mut j) = (0, upper);
     for k in 0..b {
-        if i < lower && at(kept[i]) == k {
-            s += value(k);
-            i += 1;
-        }
-        if j < n && at(kept[j]) == k + n {
-            s += value(k + n);
-            j += 1;
-        }
+        add(k);
+        add(k + n);
     }
     s / n as f64
+}
+
+/// Sorts one coordinate's keys. The callers pass them sorted (a tile's lane) or as
+/// [`trimmed_mean`] leaves them: the b smallest, the sorted middle, the b largest; then only
+/// the two ends are sorted. Any other order gets a full sort.
+fn sort_keys(keys: &mut [i64], b: usize) {
+    if keys.is_sorted() {
+        return;
+    }
+    let m = keys.len();
+    let (lo, rest) = keys.split_at_mut(b.min(m / 2));
+    let (mid, hi) = rest.split_at_mut(m - 2 * lo.len());
+    let split = match (mid.first(), mid.last()) {
+        (Some(&first), Some(&last)) => {
+            mid.is_sorted() && lo.iter().all(|&k| k <= first) && hi.iter().all(|&k| k >= last)
+        }
+        _ => false,
+    };
+    if split {
+        lo.sort_unstable();
+        hi.sort_unstable();
+    } else {
+        keys.sort_unstable();
+    }
 }
 
 /// Largest magnitude whose sums and distances cannot overflow in Phocas: m values of at most
@@ -807,6 +827,42 @@ mod tests {
     fn same<T: Scalar>(a: T, b: T) -> bool {
         let (x, y) = (a.to_f64(), b.to_f64());
         (x.is_nan() && y.is_nan()) || a.key64() == b.key64()
+    }
+
+    /// The exact route gives the same bits whatever the order of its keys: sorted, split by
+    /// `trimmed_mean`, or shuffled (each takes its own branch of `sort_keys`).
+    #[test]
+    fn phocas_exact_does_not_depend_on_key_order() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut pairs = Vec::new();
+        for m in [1, 2, 3, 5, 8, 20, 33] {
+            for b in 0..=crate::aggregators::max_trim(m) {
+                for _ in 0..20 {
+                    let mut keys: Vec<i64> = (0..m)
+                        .map(|_| match rng.gen_range(0..6) {
+                            0 => specials()[rng.gen_range(0..10)],
+                            1 => 1.0,
+                            _ => rng.gen_range(-4.0f32..4.0),
+                        })
+                        .map(|v: f32| v.key64())
+                        .collect();
+                    let centre = trimmed_mean::<f32>(&mut keys.clone(), b);
+                    let mut split = keys.clone();
+                    trimmed_mean::<f32>(&mut split, b);
+                    let mut sorted = keys.clone();
+                    sorted.sort_unstable();
+                    let want = phocas_exact::<f32>(&mut sorted, b, centre, &mut pairs);
+                    for mut k in [split, keys] {
+                        let got = phocas_exact::<f32>(&mut k, b, centre, &mut pairs);
+                        assert!(
+                            got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                            "m={m} b={b}: {got} vs {want}"
+                        );
+                        assert!(k.is_sorted());
+                    }
+                }
+            }
+        }
     }
 
     /// Every path computes the same bits: sums run in the same order everywhere.
