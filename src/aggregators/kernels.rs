@@ -838,11 +838,11 @@ mod tests {
         for m in [1, 2, 3, 5, 8, 20, 33] {
             for b in 0..=crate::aggregators::max_trim(m) {
                 for _ in 0..20 {
-                    let mut keys: Vec<i64> = (0..m)
-                        .map(|_| match rng.gen_range(0..6) {
-                            0 => specials()[rng.gen_range(0..10)],
+                    let keys: Vec<i64> = (0..m)
+                        .map(|_| match rng.random_range(0..6) {
+                            0 => specials()[rng.random_range(0..10)],
                             1 => 1.0,
-                            _ => rng.gen_range(-4.0f32..4.0),
+                            _ => rng.random_range(-4.0f32..4.0),
                         })
                         .map(|v: f32| v.key64())
                         .collect();
