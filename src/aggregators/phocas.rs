@@ -7,8 +7,8 @@
 //! result can leave the range of the correct values, but not by more than that range's width.
 //! Time: O(d m log^2 m) branch-free comparisons on 8-16 coordinates at once for
 //! m <= [`super::network_limit`] (one sorting network, then O(m) per coordinate, see
-//! [`super::kernels`]), O(d m log m) above (selections and a sort of each coordinate); extra
-//! space: 64 m keys per thread.
+//! [`super::kernels`]), O(d m log m) above (selections, then sorts of the middle and of the
+//! two trimmed ends of each coordinate); extra space: 64 m keys per thread.
 
 use super::kernels::{coordinatewise, Finish, Keyed, OrderPlan};
 use super::{check_shape, check_trim, reject, Aggregator, RuleParams, Workspace};
