@@ -613,11 +613,6 @@ mod avx2_fused {
                 let nz = _mm256_set1_pd(-0.0);
                 let inf = _mm256_set1_pd(f64::INFINITY);
                 let abs = _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX));
-                macro_rules! dist {
-                    ($v:expr, $y:expr) => {
-                        _mm256_min_pd(_mm256_and_pd(_mm256_sub_pd($v, $y), abs), inf)
-                    };
-                }
                 for (g, o) in out[..len].chunks_exact_mut($lanes).enumerate() {
                     if g % (64 / ($lanes * std::mem::size_of::<$ty>())) == 0 {
                         rows.ahead::<M>(g * $lanes, pf);
@@ -645,31 +640,12 @@ mod avx2_fused {
                             y[p] = _mm256_add_pd(y[p], u[p]);
                         }
                     }
-                    // Trmean's sum of the middle, then the kept value of each pair: pair k
-                    // keeps its upper value when that one is strictly nearer.
-                    let mut sum = y;
-                    let (lo, hi) = (f[b], f[n - 1]);
-                    let mut keep_max = [nz; $parts];
-                    let mut lose_min = [inf; $parts];
-                    for p in 0..$parts {
-                        y[p] = _mm256_div_pd(y[p], mid);
-                        keep_max[p] = _mm256_max_pd(dist!(lo[p], y[p]), dist!(hi[p], y[p]));
-                    }
-                    for k in 0..b {
-                        let (a, c) = (f[k], f[k + n]);
-                        for p in 0..$parts {
-                            let (da, dc) = (dist!(a[p], y[p]), dist!(c[p], y[p]));
-                            let upper = _mm256_cmp_pd(da, dc, _CMP_GT_OQ);
-                            sum[p] = _mm256_add_pd(sum[p], _mm256_blendv_pd(a[p], c[p], upper));
-                            lose_min[p] = _mm256_min_pd(lose_min[p], _mm256_max_pd(da, dc));
-                            keep_max[p] = _mm256_max_pd(keep_max[p], _mm256_min_pd(da, dc));
-                        }
-                    }
+                    let pair = |k: usize| (f[k], f[k + n]);
+                    let (mut sum, y, bad) = window(y, mid, (f[b], f[n - 1]), b, pair);
                     let mut tied = 0u64;
                     for p in 0..$parts {
                         sum[p] = _mm256_div_pd(sum[p], nf);
-                        let bad = _mm256_cmp_pd(lose_min[p], keep_max[p], _CMP_LE_OQ);
-                        tied |= (_mm256_movemask_pd(bad) as u64) << (4 * p);
+                        tied |= (_mm256_movemask_pd(bad[p]) as u64) << (4 * p);
                     }
                     let mut big = 0u64;
                     if $limit {
@@ -723,6 +699,7 @@ mod avx2_fused {
     );
 
     use super::avx2::{cx32, cx64};
+    use super::avx2_phocas::window;
 }
 
 /// Calls `avx2_fused::$f::<m>(args)` for m in 2..=32.
@@ -852,6 +829,48 @@ mod avx2_phocas {
         }
     }
 
+    /// One group of lanes' Phocas window, shared by the fused and the tile kernels so that
+    /// both compute the same bits: from `sum`, Trmean's sum of the middle v_b..v_{n-1}, the
+    /// centre y = sum / (m - 2b); then, for k < b, pair k = (v_k, v_{k+n}) keeps its upper
+    /// value when that one is strictly nearer to y, and the kept value is added to the sum.
+    /// `ends` are v_b and v_{n-1}. Returns (window sum, centre, lanes whose separation check
+    /// failed: some dropped value not strictly farther than some kept one).
+    #[inline(always)]
+    pub(super) fn window<const P: usize>(
+        mut sum: [__m256d; P],
+        mid: __m256d,
+        ends: ([__m256d; P], [__m256d; P]),
+        b: usize,
+        pair: impl Fn(usize) -> ([__m256d; P], [__m256d; P]),
+    ) -> ([__m256d; P], [__m256d; P], [__m256d; P]) {
+        let dist = Dist::new();
+        // SAFETY: only inlined into functions that run only on CPUs with AVX2.
+        unsafe {
+            let mut y = sum;
+            let mut keep_max = sum;
+            let mut lose_min = [dist.inf; P];
+            for p in 0..P {
+                y[p] = _mm256_div_pd(sum[p], mid);
+                keep_max[p] = _mm256_max_pd(dist.of(ends.0[p], y[p]), dist.of(ends.1[p], y[p]));
+            }
+            for k in 0..b {
+                let (a, c) = pair(k);
+                for p in 0..P {
+                    let (da, dc) = (dist.of(a[p], y[p]), dist.of(c[p], y[p]));
+                    let upper = _mm256_cmp_pd(da, dc, _CMP_GT_OQ);
+                    sum[p] = _mm256_add_pd(sum[p], _mm256_blendv_pd(a[p], c[p], upper));
+                    lose_min[p] = _mm256_min_pd(lose_min[p], _mm256_max_pd(da, dc));
+                    keep_max[p] = _mm256_max_pd(keep_max[p], _mm256_min_pd(da, dc));
+                }
+            }
+            let mut bad = keep_max;
+            for p in 0..P {
+                bad[p] = _mm256_cmp_pd(lose_min[p], keep_max[p], _CMP_LE_OQ);
+            }
+            (sum, y, bad)
+        }
+    }
+
     /// The f32 values of lanes 8g..8g+8 of a wire of i32 keys, as two f64 vectors.
     #[inline(always)]
     fn values32(wire: &[i32; W], g: usize) -> [__m256d; 2] {
@@ -902,7 +921,6 @@ mod avx2_phocas {
                 let mid = _mm256_set1_pd((m - 2 * b) as f64);
                 let nf = _mm256_set1_pd(n as f64);
                 let nz = _mm256_set1_pd(-0.0);
-                let dist = Dist::new();
                 let mut tied = 0u64;
                 for g in 0..W / $lanes {
                     let mut y = [nz; $parts];
@@ -912,25 +930,9 @@ mod avx2_phocas {
                             y[p] = _mm256_add_pd(y[p], v[p]);
                         }
                     }
-                    let (lo, hi) = ($vals(&tile[b], g), $vals(&tile[n - 1], g));
-                    // Trmean's sum of the middle, then the kept value of each pair.
-                    let mut sum = y;
-                    let mut keep_max = [nz; $parts];
-                    let mut lose_min = [dist.inf; $parts];
-                    for p in 0..$parts {
-                        y[p] = _mm256_div_pd(y[p], mid);
-                        keep_max[p] = _mm256_max_pd(dist.of(lo[p], y[p]), dist.of(hi[p], y[p]));
-                    }
-                    for k in 0..b {
-                        let (a, c) = ($vals(&tile[k], g), $vals(&tile[k + n], g));
-                        for p in 0..$parts {
-                            let (da, dc) = (dist.of(a[p], y[p]), dist.of(c[p], y[p]));
-                            let upper = _mm256_cmp_pd(da, dc, _CMP_GT_OQ);
-                            sum[p] = _mm256_add_pd(sum[p], _mm256_blendv_pd(a[p], c[p], upper));
-                            lose_min[p] = _mm256_min_pd(lose_min[p], _mm256_max_pd(da, dc));
-                            keep_max[p] = _mm256_max_pd(keep_max[p], _mm256_min_pd(da, dc));
-                        }
-                    }
+                    let ends = ($vals(&tile[b], g), $vals(&tile[n - 1], g));
+                    let pair = |k: usize| ($vals(&tile[k], g), $vals(&tile[k + n], g));
+                    let (sum, y, bad) = window(y, mid, ends, b, pair);
                     for p in 0..$parts {
                         let at = g * $lanes + p * 4;
                         let r: &mut [f64; 4] = (&mut res[at..at + 4]).try_into().expect("4");
@@ -938,8 +940,7 @@ mod avx2_phocas {
                         let c: &mut [f64; 4] = (&mut centre[at..at + 4]).try_into().expect("4");
                         _mm256_storeu_pd(c.as_mut_ptr(), y[p]);
                         if b > 0 {
-                            let bad = _mm256_cmp_pd(lose_min[p], keep_max[p], _CMP_LE_OQ);
-                            tied |= (_mm256_movemask_pd(bad) as u64) << at;
+                            tied |= (_mm256_movemask_pd(bad[p]) as u64) << at;
                         }
                     }
                 }
