@@ -125,7 +125,13 @@ impl Log {
     /// show earlier results), loads the finished units and opens the log for appending.
     pub fn open(dir: &Path, id: &RunId, markers: &[&str]) -> Result<Self, Error> {
         claim(dir, id, markers)?;
-        let (file, text) = Appender::open(&dir.join(LOG))?;
+        Self::unclaimed(&dir.join(LOG))
+    }
+
+    /// The log at `path` without claiming its folder, for a folder that several runs share
+    /// (`train`): their keys alone keep the records apart. The folder must exist.
+    pub fn unclaimed(path: &Path) -> Result<Self, Error> {
+        let (file, text) = Appender::open(path)?;
         let done = text.lines().filter_map(decode).collect();
         Ok(Self { done, file })
     }

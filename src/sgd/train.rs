@@ -590,8 +590,7 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
     // them; other configurations can share the folder (the default one is shared by every
     // `phocas train`), which is why the folder is not claimed as `reproduce` claims its own.
     std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
-    let (log, text) = resume::Appender::open(&a.out.join(resume::LOG))?;
-    let done: HashMap<String, resume::Record> = text.lines().filter_map(resume::decode).collect();
+    let log = resume::Log::unclaimed(&a.out.join(resume::LOG))?;
     let data_tag = a
         .data_dir
         .canonicalize()
@@ -609,7 +608,7 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
     crate::interrupt::install();
     let mut results = Vec::new();
     for r in 0..a.repeats {
-        let saved = done.get(&key(r)).and_then(|rec| {
+        let saved = log.get(&key(r)).and_then(|rec| {
             let res = from_record(&c, r, rec);
             if res.is_none() {
                 // a line with a valid checksum but another layout: train this repeat again
@@ -629,7 +628,7 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
                     }
                     other => other?,
                 };
-                log.append(&resume::encode(&key(r), &to_record(&res)))?;
+                log.append(&key(r), &to_record(&res))?;
                 (res, false)
             }
         };
