@@ -8,11 +8,12 @@
 //! ```
 //!
 //! Defaults: krum, m = 20, d = 10^6, 3 s; b = q = floor((m-1)/4) as in `bench-scaling`.
+//! `PHOCAS_ISA=portable|avx2|avx512` chooses the instruction set (default: the best detected).
 //! With CALLS > 0 it makes exactly that many calls instead of running for SECONDS. Prints the
 //! time per call. `phocas bench-scaling --at MxD` is the measurement to quote; this is for
 //! looking inside one rule.
 
-use phocas::aggregators::{build, RuleParams, Workspace};
+use phocas::aggregators::{available_isas, build, set_isa, RuleParams, Workspace};
 use phocas::matrix::MatrixView;
 use std::time::Instant;
 
@@ -30,6 +31,11 @@ fn main() {
     let d: usize = arg(&a, 3, 1_000_000);
     let secs: f64 = arg(&a, 4, 3.0);
     let calls: usize = arg(&a, 5, 0);
+    if let Ok(name) = std::env::var("PHOCAS_ISA") {
+        let level = available_isas().into_iter().find(|i| i.name() == name);
+        let level = level.unwrap_or_else(|| panic!("PHOCAS_ISA={name}: not available here"));
+        set_isa(level);
+    }
     let p = m.saturating_sub(1) / 4;
     let params = match rule {
         "krum" | "multikrum" => RuleParams {
@@ -58,5 +64,9 @@ fn main() {
         n += 1;
     }
     let ms = t0.elapsed().as_secs_f64() * 1e3 / n as f64;
-    println!("{} m={m} d={d}: {ms:.3} ms per call ({n} calls)", r.label());
+    let isa = phocas::aggregators::isa();
+    println!(
+        "{} m={m} d={d} {isa}: {ms:.3} ms per call ({n} calls)",
+        r.label()
+    );
 }

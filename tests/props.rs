@@ -1224,7 +1224,7 @@ fn check_lemma3<T: Fl>(c: &Conditioned, bits: &[u64]) -> Result<(), TestCaseErro
     for (i, v) in x.iter_mut().enumerate() {
         if c.hostile[i] {
             let u = bits[i % bits.len()];
-            *v = if u % 4 == 0 {
+            *v = if u.is_multiple_of(4) {
                 specials[(u >> 2) as usize % specials.len()]
             } else {
                 T::of_bits(u)

@@ -8,7 +8,8 @@
 //! logic operations per four lanes. On x86-64 the same generic code is therefore compiled a
 //! second time inside a `#[target_feature(enable = "avx2")]` function ([`with_isa`]) and chosen
 //! at run time when the CPU has AVX2 (`is_x86_feature_detected!`). Both versions perform the
-//! same operations in the same order, so results are bit-identical whichever runs.
+//! same operations in the same order, so results are bit-identical whichever runs (up to the
+//! sign and payload of NaN results, see below).
 //!
 //! Safe code cannot keep a sorting network in registers: the comparator list is data, so every
 //! comparator loads and stores its two wires, and the stores bound the speed. For m <= 32 on
@@ -27,10 +28,21 @@
 //! against 0.36 ns here (f32, m = 20, b = 4, same machine). Same operations in the same order
 //! as the safe version, which the tests check bit for bit.
 //!
-//! AVX-512 (twice the lanes, 64-bit integer min/max) is not used: its target features are
-//! stable only since Rust 1.89, above this crate's `rust-version`; `RUSTFLAGS="-C
-//! target-cpu=native"` still gets it for the safe kernels at build time. `phocas
-//! bench-scaling` prints what each choice buys on the machine it runs on.
+//! AVX-512 ([`Isa::Avx512`], when the CPU has F, VL, BW, DQ and FMA): the same kernels are
+//! compiled a third time with those features enabled ([`with_isa`] for the safe code,
+//! [`isa_pair`] for the intrinsic kernels). The intrinsic kernels keep their 256-bit
+//! operations, so their arithmetic is unchanged, but get 32 vector registers instead of 16:
+//! the 32-wire register network and Phocas's f64 arithmetic spill less. LLVM vectorises the
+//! safe code (key conversion, the comparator-list merge for 32 < m <= 64) with 512-bit
+//! registers. Measured (2-core Zen 4 VM, f32, d = 10^6, both cores, `examples/rule_profile`,
+//! AVX2 then AVX-512 in one run): m = 50 Trmean 27.3 -> 19.8 ms, Median 27.9 -> 18.5, Phocas
+//! 35.6 -> 32.3; as fast as a `-C target-cpu=native` build (Trmean 20.0 / 20.2, Phocas 24.1 /
+//! 25.1). Krum is alike (its strips already cover m = 20). `phocas bench-scaling` prints what
+//! each choice buys on the machine it runs on.
+//!
+//! Results are the same bits on every instruction set, except the sign and payload of a NaN
+//! result: which NaN an addition of two NaNs returns depends on the operand order the
+//! compiler chose (`tests/isa.rs` compares every level with the portable code).
 //!
 //! Every unsafe operation here is a call of a `#[target_feature]` function after the run-time
 //! check that the CPU has the feature; or an AVX2 (or FMA) intrinsic inside such a function,
@@ -81,6 +93,11 @@ pub enum Isa {
     Portable,
     /// AVX2, selected at run time.
     Avx2,
+    /// The AVX2 kernels compiled with AVX-512 (F, VL, BW, DQ) enabled, selected at run time:
+    /// the same 256-bit operations in the same order, but 32 vector registers instead of 16
+    /// (the sorting networks spill less), and 512-bit vectors where LLVM vectorises safe
+    /// code.
+    Avx512,
 }
 
 impl Isa {
@@ -89,6 +106,7 @@ impl Isa {
         match self {
             Isa::Portable => "portable",
             Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
         }
     }
 }
@@ -106,6 +124,7 @@ fn encode(i: Isa) -> u8 {
     match i {
         Isa::Portable => 1,
         Isa::Avx2 => 2,
+        Isa::Avx512 => 3,
     }
 }
 
@@ -114,7 +133,12 @@ pub fn detected_isa() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
-            return Isa::Avx2;
+            let avx512 = std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512dq")
+                && std::is_x86_feature_detected!("fma");
+            return if avx512 { Isa::Avx512 } else { Isa::Avx2 };
         }
     }
     Isa::Portable
@@ -123,7 +147,7 @@ pub fn detected_isa() -> Isa {
 /// Levels this CPU can run, lowest first.
 pub fn available_isas() -> Vec<Isa> {
     let best = detected_isa();
-    [Isa::Portable, Isa::Avx2]
+    [Isa::Portable, Isa::Avx2, Isa::Avx512]
         .into_iter()
         .filter(|&i| i <= best)
         .collect()
@@ -132,6 +156,7 @@ pub fn available_isas() -> Vec<Isa> {
 /// The level the kernels use now (the detected one unless [`set_isa`] chose another).
 pub fn isa() -> Isa {
     match ACTIVE.load(Ordering::Relaxed) {
+        3 => Isa::Avx512,
         2 => Isa::Avx2,
         1 => Isa::Portable,
         _ => {
@@ -159,10 +184,14 @@ pub fn set_isa(level: Isa) -> bool {
 pub(crate) fn with_isa<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
-        if isa() == Isa::Avx2 {
+        match isa() {
             // SAFETY: `isa()` is `Avx2` only if `is_x86_feature_detected!("avx2")` returned
             // true on this CPU (see `detected_isa` and `set_isa`).
-            return unsafe { avx2(f) };
+            Isa::Avx2 => return unsafe { avx2(f) },
+            // SAFETY: `isa()` is `Avx512` only after `is_x86_feature_detected!` found AVX2,
+            // FMA and AVX-512 F, VL, BW and DQ on this CPU (see `detected_isa`).
+            Isa::Avx512 => return unsafe { avx512(f) },
+            Isa::Portable => {}
         }
     }
     f()
@@ -172,6 +201,36 @@ pub(crate) fn with_isa<R>(f: impl FnOnce() -> R) -> R {
 #[target_feature(enable = "avx2")]
 unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
+unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// The kernels below are `#[inline(always)]` bodies, each compiled twice by [`isa_pair`]:
+/// inside an AVX2 function and inside an AVX-512 one, chosen at run time by [`isa`]. The
+/// AVX-512 copy runs the same 256-bit intrinsics (so the same bits), with 32 registers.
+#[cfg(target_arch = "x86_64")]
+macro_rules! isa_pair {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident / $name512:ident <$($c:ident),*>
+     ($($a:ident: $t:ty),* $(,)?) -> $r:ty = $body:ident, $features:literal) => {
+        $(#[$doc])*
+        #[target_feature(enable = $features)]
+        $vis unsafe fn $name<$(const $c: usize),*>($($a: $t),*) -> $r {
+            // SAFETY: the caller's contract, which is the body's.
+            unsafe { $body::<$($c),*>($($a),*) }
+        }
+        $(#[$doc])*
+        ///
+        /// (Compiled with AVX-512 F, VL, BW and DQ also enabled; the CPU must support them.)
+        #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
+        $vis unsafe fn $name512<$(const $c: usize),*>($($a: $t),*) -> $r {
+            // SAFETY: as above.
+            unsafe { $body::<$($c),*>($($a),*) }
+        }
+    };
 }
 
 /// Batcher's odd-even merge sort on 32 wires: the comparators
@@ -240,12 +299,23 @@ mod avx2 {
         }
     }
 
-    /// Sorts the first M wires of the tile in every lane (8 lanes per register).
-    ///
-    /// # Safety
-    /// The CPU must support AVX2. `tile.len() >= M` (checked).
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn sort_i32<const M: usize>(tile: &mut [[i32; W]]) {
+    isa_pair!(
+        /// Sorts the first M wires of the tile in every lane (8 lanes per register).
+        ///
+        /// # Safety
+        /// The CPU must support AVX2. `tile.len() >= M` (checked).
+        pub(super) fn sort_i32 / sort_i32_512<M>(tile: &mut [[i32; W]]) -> () = sort_i32_body, "avx2"
+    );
+    isa_pair!(
+        /// Sorts the first M wires of the tile in every lane (4 lanes per register).
+        ///
+        /// # Safety
+        /// The CPU must support AVX2. `tile.len() >= M` (checked).
+        pub(super) fn sort_i64 / sort_i64_512<M>(tile: &mut [[i64; W]]) -> () = sort_i64_body, "avx2"
+    );
+
+    #[inline(always)]
+    unsafe fn sort_i32_body<const M: usize>(tile: &mut [[i32; W]]) {
         let tile = &mut tile[..M];
         for g in 0..W / 8 {
             let mut v = [_mm256_set1_epi32(i32::MAX); 32];
@@ -263,12 +333,8 @@ mod avx2 {
         }
     }
 
-    /// Sorts the first M wires of the tile in every lane (4 lanes per register).
-    ///
-    /// # Safety
-    /// The CPU must support AVX2. `tile.len() >= M` (checked).
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn sort_i64<const M: usize>(tile: &mut [[i64; W]]) {
+    #[inline(always)]
+    unsafe fn sort_i64_body<const M: usize>(tile: &mut [[i64; W]]) {
         let tile = &mut tile[..M];
         for g in 0..W / 4 {
             let mut v = [_mm256_set1_epi64x(i64::MAX); 32];
@@ -407,13 +473,28 @@ mod avx2_fused {
         };
     }
 
-    /// Trmean / Rank of coordinates `[j0, j0 + out.len())` for the whole groups of 8 lanes;
-    /// returns how many coordinates it wrote (a multiple of 8).
-    ///
-    /// # Safety
-    /// The CPU must support AVX2. `x.m() == M` (checked).
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn order_f32<const M: usize>(
+    isa_pair!(
+        /// Trmean / Rank of coordinates `[j0, j0 + out.len())` for the whole groups of 8
+        /// lanes; returns how many coordinates it wrote (a multiple of 8).
+        ///
+        /// # Safety
+        /// The CPU must support AVX2. `x.m() == M` (checked).
+        pub(super) fn order_f32 / order_f32_512<M>(
+            x: MatrixView<'_, f32>, j0: usize, out: &mut [f32], finish: Finish,
+        ) -> usize = order_f32_body, "avx2"
+    );
+    isa_pair!(
+        /// Like [`order_f32`] for f64 rows, 4 lanes per register.
+        ///
+        /// # Safety
+        /// The CPU must support AVX2. `x.m() == M` (checked).
+        pub(super) fn order_f64 / order_f64_512<M>(
+            x: MatrixView<'_, f64>, j0: usize, out: &mut [f64], finish: Finish,
+        ) -> usize = order_f64_body, "avx2"
+    );
+
+    #[inline(always)]
+    unsafe fn order_f32_body<const M: usize>(
         x: MatrixView<'_, f32>,
         j0: usize,
         out: &mut [f32],
@@ -472,12 +553,8 @@ mod avx2_fused {
         len
     }
 
-    /// Like [`order_f32`] for f64 rows, 4 lanes per register.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2. `x.m() == M` (checked).
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn order_f64<const M: usize>(
+    #[inline(always)]
+    unsafe fn order_f64_body<const M: usize>(
         x: MatrixView<'_, f64>,
         j0: usize,
         out: &mut [f64],
@@ -586,18 +663,26 @@ mod avx2_fused {
     }
 
     macro_rules! phocas_fused {
-        ($name:ident, $ty:ty, $lanes:expr, $parts:expr, $key:ident, $vals:ident, $store:ident,
-         $equal:ident, $cx:ident, $full:expr, $limit:literal) => {
-            /// Phocas_b of the whole groups of lanes of coordinates `[j0, j0 + out.len())`,
-            /// straight from the rows (the operations of `phocas_tile` in the same order).
-            /// Stops before the first group with a lane whose separation check failed (and
-            /// whose values are not all equal), or (f64) whose centre or mean is not finite:
-            /// returns how many coordinates it wrote.
-            ///
-            /// # Safety
-            /// The CPU must support AVX2. `x.m() == M` and `0 < 2b < M` (checked).
-            #[target_feature(enable = "avx2")]
-            pub(super) unsafe fn $name<const M: usize>(
+        ($name:ident, $name512:ident, $body:ident, $ty:ty, $lanes:expr, $parts:expr,
+         $key:ident, $vals:ident, $store:ident, $equal:ident, $cx:ident, $full:expr,
+         $limit:literal) => {
+            isa_pair!(
+                /// Phocas_b of the whole groups of lanes of coordinates
+                /// `[j0, j0 + out.len())`, straight from the rows (the operations of
+                /// `phocas_tile` in the same order). Stops before the first group with a lane
+                /// whose separation check failed (and whose values are not all equal), or
+                /// (f64) whose centre or mean is not finite: returns how many coordinates it
+                /// wrote.
+                ///
+                /// # Safety
+                /// The CPU must support AVX2. `x.m() == M` and `0 < 2b < M` (checked).
+                pub(super) fn $name / $name512<M>(
+                    x: MatrixView<'_, $ty>, j0: usize, out: &mut [$ty], b: usize,
+                ) -> usize = $body, "avx2"
+            );
+
+            #[inline(always)]
+            unsafe fn $body<const M: usize>(
                 x: MatrixView<'_, $ty>,
                 j0: usize,
                 out: &mut [$ty],
@@ -640,8 +725,16 @@ mod avx2_fused {
                             y[p] = _mm256_add_pd(y[p], u[p]);
                         }
                     }
-                    let pair = |k: usize| (f[k], f[k + n]);
-                    let (mut sum, y, bad) = window(y, mid, (f[b], f[n - 1]), b, pair);
+                    // A closure has no target features of its own: inlined, it gets the
+                    // wrapper's.
+                    let (mut sum, y, bad) = window(
+                        y,
+                        mid,
+                        (f[b], f[n - 1]),
+                        b,
+                        #[inline(always)]
+                        |k: usize| (f[k], f[k + n]),
+                    );
                     let mut tied = 0u64;
                     for p in 0..$parts {
                         sum[p] = _mm256_div_pd(sum[p], nf);
@@ -673,6 +766,8 @@ mod avx2_fused {
 
     phocas_fused!(
         phocas_f32,
+        phocas_f32_512,
+        phocas_f32_body,
         f32,
         8,
         2,
@@ -686,6 +781,8 @@ mod avx2_fused {
     );
     phocas_fused!(
         phocas_f64,
+        phocas_f64_512,
+        phocas_f64_body,
         f64,
         4,
         1,
@@ -702,19 +799,30 @@ mod avx2_fused {
     use super::avx2_phocas::window;
 }
 
-/// Calls `avx2_fused::$f::<m>(args)` for m in 2..=32.
+/// Calls `avx2_fused::$f::<m>(args)` (or its AVX-512 copy `$f512`) for m in 2..=32.
 #[cfg(target_arch = "x86_64")]
 macro_rules! for_m_fused {
-    ($f:ident, $m:expr, $args:tt; $($n:literal)*) => {
-        match $m {
-            $( $n => {
-                // SAFETY: callers check that the active instruction set is AVX2, which
-                // `isa()` reports only after `is_x86_feature_detected!("avx2")`.
+    ($f:ident / $f512:ident, $m:expr, $args:tt; $($n:literal)*) => {
+        match ($m, isa() == Isa::Avx512) {
+            $( ($n, false) => {
+                // SAFETY: callers check that the active instruction set is AVX2 or AVX-512,
+                // which `isa()` reports only after `is_x86_feature_detected!("avx2")`.
                 unsafe { avx2_fused::$f::<$n> $args }
+            }
+            ($n, true) => {
+                // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+                unsafe { avx2_fused::$f512::<$n> $args }
             } )*
             _ => unreachable!("m checked by the caller"),
         }
     };
+}
+
+/// Whether the active instruction set runs the AVX2 kernels (AVX2, or AVX-512 with them
+/// compiled for 32 registers).
+#[inline(always)]
+fn avx2_active() -> bool {
+    matches!(isa(), Isa::Avx2 | Isa::Avx512)
 }
 /// Trmean / Median / lower median of coordinates `[j0, j0 + out.len())` of `x` straight from
 /// the rows, if the active instruction set has a fused kernel for m = x.m(); returns how
@@ -728,8 +836,8 @@ pub(crate) fn order_fused_f32(
     #[cfg(target_arch = "x86_64")]
     {
         let m = x.m();
-        if (2..=REGISTER_MAX_M).contains(&m) && isa() == Isa::Avx2 {
-            return for_m_fused!(order_f32, m, (x, j0, out, finish);
+        if (2..=REGISTER_MAX_M).contains(&m) && avx2_active() {
+            return for_m_fused!(order_f32 / order_f32_512, m, (x, j0, out, finish);
                 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
         }
     }
@@ -749,8 +857,8 @@ pub(crate) fn phocas_fused_f32(
     #[cfg(target_arch = "x86_64")]
     {
         let m = x.m();
-        if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && isa() == Isa::Avx2 {
-            return for_m_fused!(phocas_f32, m, (x, j0, out, b);
+        if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && avx2_active() {
+            return for_m_fused!(phocas_f32 / phocas_f32_512, m, (x, j0, out, b);
                 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
         }
     }
@@ -768,8 +876,8 @@ pub(crate) fn phocas_fused_f64(
     #[cfg(target_arch = "x86_64")]
     {
         let m = x.m();
-        if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && isa() == Isa::Avx2 {
-            return for_m_fused!(phocas_f64, m, (x, j0, out, b);
+        if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && avx2_active() {
+            return for_m_fused!(phocas_f64 / phocas_f64_512, m, (x, j0, out, b);
                 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
         }
     }
@@ -787,8 +895,8 @@ pub(crate) fn order_fused_f64(
     #[cfg(target_arch = "x86_64")]
     {
         let m = x.m();
-        if (2..=REGISTER_MAX_M).contains(&m) && isa() == Isa::Avx2 {
-            return for_m_fused!(order_f64, m, (x, j0, out, finish);
+        if (2..=REGISTER_MAX_M).contains(&m) && avx2_active() {
+            return for_m_fused!(order_f64 / order_f64_512, m, (x, j0, out, finish);
                 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
         }
     }
@@ -903,14 +1011,21 @@ mod avx2_phocas {
     }
 
     macro_rules! phocas_tile {
-        ($name:ident, $key:ty, $vals:ident, $lanes:expr, $parts:expr) => {
-            /// Writes the window mean and the centre of every lane; returns the lanes whose
-            /// separation check failed.
-            ///
-            /// # Safety
-            /// The CPU must support AVX2.
-            #[target_feature(enable = "avx2")]
-            pub(in super::super) unsafe fn $name(
+        ($name:ident, $name512:ident, $body:ident, $key:ty, $vals:ident, $lanes:expr,
+         $parts:expr) => {
+            isa_pair!(
+                /// Writes the window mean and the centre of every lane; returns the lanes
+                /// whose separation check failed.
+                ///
+                /// # Safety
+                /// The CPU must support AVX2.
+                pub(in super::super) fn $name / $name512<>(
+                    tile: &[[$key; W]], b: usize, res: &mut [f64; W], centre: &mut [f64; W],
+                ) -> u64 = $body, "avx2"
+            );
+
+            #[inline(always)]
+            unsafe fn $body(
                 tile: &[[$key; W]],
                 b: usize,
                 res: &mut [f64; W],
@@ -931,8 +1046,16 @@ mod avx2_phocas {
                         }
                     }
                     let ends = ($vals(&tile[b], g), $vals(&tile[n - 1], g));
-                    let pair = |k: usize| ($vals(&tile[k], g), $vals(&tile[k + n], g));
-                    let (sum, y, bad) = window(y, mid, ends, b, pair);
+                    // A closure has no target features of its own: inlined, it gets the
+                    // wrapper's.
+                    let (sum, y, bad) = window(
+                        y,
+                        mid,
+                        ends,
+                        b,
+                        #[inline(always)]
+                        |k: usize| ($vals(&tile[k], g), $vals(&tile[k + n], g)),
+                    );
                     for p in 0..$parts {
                         let at = g * $lanes + p * 4;
                         let r: &mut [f64; 4] = (&mut res[at..at + 4]).try_into().expect("4");
@@ -949,8 +1072,24 @@ mod avx2_phocas {
         };
     }
 
-    phocas_tile!(phocas_i32, i32, values32, 8, 2);
-    phocas_tile!(phocas_i64, i64, values64, 4, 1);
+    phocas_tile!(
+        phocas_i32,
+        phocas_i32_512,
+        phocas_i32_body,
+        i32,
+        values32,
+        8,
+        2
+    );
+    phocas_tile!(
+        phocas_i64,
+        phocas_i64_512,
+        phocas_i64_body,
+        i64,
+        values64,
+        4,
+        1
+    );
 }
 
 /// The Phocas window means and centres of a sorted tile on AVX2 (`None` if AVX2 is not
@@ -963,9 +1102,14 @@ pub(crate) fn phocas_tile_i32(
 ) -> Option<u64> {
     #[cfg(target_arch = "x86_64")]
     {
-        if isa() == Isa::Avx2 {
+        match isa() {
             // SAFETY: `isa()` is `Avx2` only after `is_x86_feature_detected!("avx2")`.
-            return Some(unsafe { avx2_phocas::phocas_i32(tile, b, res, centre) });
+            Isa::Avx2 => return Some(unsafe { avx2_phocas::phocas_i32(tile, b, res, centre) }),
+            // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+            Isa::Avx512 => {
+                return Some(unsafe { avx2_phocas::phocas_i32_512(tile, b, res, centre) })
+            }
+            Isa::Portable => {}
         }
     }
     let _ = (tile, b, res, centre);
@@ -981,9 +1125,14 @@ pub(crate) fn phocas_tile_i64(
 ) -> Option<u64> {
     #[cfg(target_arch = "x86_64")]
     {
-        if isa() == Isa::Avx2 {
+        match isa() {
             // SAFETY: `isa()` is `Avx2` only after `is_x86_feature_detected!("avx2")`.
-            return Some(unsafe { avx2_phocas::phocas_i64(tile, b, res, centre) });
+            Isa::Avx2 => return Some(unsafe { avx2_phocas::phocas_i64(tile, b, res, centre) }),
+            // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+            Isa::Avx512 => {
+                return Some(unsafe { avx2_phocas::phocas_i64_512(tile, b, res, centre) })
+            }
+            Isa::Portable => {}
         }
     }
     let _ = (tile, b, res, centre);
@@ -1019,15 +1168,20 @@ mod avx2_krum {
         s: &StripPlan,
         acc: &mut [[f64; ACC]],
     ) {
-        let ra: [&[f64; SUB]; K] = std::array::from_fn(|k| &tile[s.a[k]]);
-        let rb: [&[f64; SUB]; K] = std::array::from_fn(|k| &tile[s.b[k]]);
+        // Plain loops, not `std::array::from_fn`: a closure has no target features of its
+        // own, and the one of `from_fn` was not inlined (its loads ran as calls).
+        let (mut ra, mut rb) = ([&tile[0]; K], [&tile[0]; K]);
+        for k in 0..K {
+            (ra[k], rb[k]) = (&tile[s.a[k]], &tile[s.b[k]]);
+        }
         // SAFETY: AVX2 and FMA as in `pairs`; loads and stores use the 32 bytes of
         // bounds-checked `[f64; 4]` accumulators.
         unsafe {
-            let mut r: [__m256d; K] = std::array::from_fn(|k| {
+            let mut r = [_mm256_setzero_pd(); K];
+            for k in 0..K {
                 let a: &[f64; 4] = &acc[s.p[k]];
-                _mm256_loadu_pd(a.as_ptr())
-            });
+                r[k] = _mm256_loadu_pd(a.as_ptr());
+            }
             for c in 0..SUB / 4 {
                 let o = c * 4;
                 let x0 = ld(ra[0], o);
@@ -1062,12 +1216,18 @@ mod avx2_krum {
         };
     }
 
-    /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of the strips.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2 and FMA. Rows and accumulators are bounds-checked.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn pairs(tile: &[[f64; SUB]], acc: &mut [[f64; ACC]], strips: &[StripPlan]) {
+    isa_pair!(
+        /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of the strips.
+        ///
+        /// # Safety
+        /// The CPU must support AVX2 and FMA. Rows and accumulators are bounds-checked.
+        pub(super) fn pairs / pairs_512<>(
+            tile: &[[f64; SUB]], acc: &mut [[f64; ACC]], strips: &[StripPlan],
+        ) -> () = pairs_body, "avx2,fma"
+    );
+
+    #[inline(always)]
+    unsafe fn pairs_body(tile: &[[f64; SUB]], acc: &mut [[f64; ACC]], strips: &[StripPlan]) {
         for s in strips {
             if s.shared {
                 by_width!(true, tile, s, acc);
@@ -1087,10 +1247,19 @@ pub(crate) fn krum_pairs(
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if isa() == Isa::Avx2 && std::is_x86_feature_detected!("fma") {
-            // SAFETY: AVX2 as in `with_isa`; FMA checked just above.
-            unsafe { avx2_krum::pairs(tile, acc, strips) };
-            return true;
+        match isa() {
+            Isa::Avx2 if std::is_x86_feature_detected!("fma") => {
+                // SAFETY: AVX2 as in `with_isa`; FMA checked just above.
+                unsafe { avx2_krum::pairs(tile, acc, strips) };
+                return true;
+            }
+            Isa::Avx512 => {
+                // SAFETY: `isa()` is `Avx512` only after the detection of its features,
+                // FMA among them.
+                unsafe { avx2_krum::pairs_512(tile, acc, strips) };
+                return true;
+            }
+            _ => {}
         }
     }
     let _ = (tile, acc, strips);
@@ -1132,15 +1301,19 @@ pub(crate) const PREFETCH_BYTES: usize = 4096;
 /// Largest m sorted by the register networks.
 pub(crate) const REGISTER_MAX_M: usize = 32;
 
-/// Calls `avx2::$f::<m>($tile)` for m in 2..=32.
+/// Calls `avx2::$f::<m>($tile)` (or its AVX-512 copy `$f512`) for m in 2..=32.
 #[cfg(target_arch = "x86_64")]
 macro_rules! for_m {
-    ($f:ident, $tile:expr, $m:expr; $($n:literal)*) => {
-        match $m {
-            $( $n => {
-                // SAFETY: callers check that the active instruction set is AVX2, which
-                // `isa()` reports only after `is_x86_feature_detected!("avx2")`.
+    ($f:ident / $f512:ident, $tile:expr, $m:expr; $($n:literal)*) => {
+        match ($m, isa() == Isa::Avx512) {
+            $( ($n, false) => {
+                // SAFETY: callers check that the active instruction set is AVX2 or AVX-512,
+                // which `isa()` reports only after `is_x86_feature_detected!("avx2")`.
                 unsafe { avx2::$f::<$n>($tile) }
+            }
+            ($n, true) => {
+                // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+                unsafe { avx2::$f512::<$n>($tile) }
             } )*
             _ => unreachable!("m checked by the caller"),
         }
@@ -1152,8 +1325,8 @@ macro_rules! for_m {
 pub(crate) fn sort_registers_i32(tile: &mut [[i32; super::kernels::W]], m: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if (2..=REGISTER_MAX_M).contains(&m) && tile.len() >= m && isa() == Isa::Avx2 {
-            for_m!(sort_i32, tile, m;
+        if (2..=REGISTER_MAX_M).contains(&m) && tile.len() >= m && avx2_active() {
+            for_m!(sort_i32 / sort_i32_512, tile, m;
                 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
             return true;
         }
@@ -1166,8 +1339,8 @@ pub(crate) fn sort_registers_i32(tile: &mut [[i32; super::kernels::W]], m: usize
 pub(crate) fn sort_registers_i64(tile: &mut [[i64; super::kernels::W]], m: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if (2..=REGISTER_MAX_M).contains(&m) && tile.len() >= m && isa() == Isa::Avx2 {
-            for_m!(sort_i64, tile, m;
+        if (2..=REGISTER_MAX_M).contains(&m) && tile.len() >= m && avx2_active() {
+            for_m!(sort_i64 / sort_i64_512, tile, m;
                 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
             return true;
         }
@@ -1211,7 +1384,7 @@ mod tests {
             assert_eq!(sort_registers_i64(&mut t64, m), done);
             assert_eq!(
                 done,
-                (2..=REGISTER_MAX_M).contains(&m) && isa() == Isa::Avx2,
+                (2..=REGISTER_MAX_M).contains(&m) && avx2_active(),
                 "m = {m}"
             );
             if done {

@@ -234,7 +234,7 @@ pub(crate) fn plan_strips(m: usize, out: &mut Vec<StripPlan>) {
             }
         }
     }
-    if m % 2 == 0 && m > 0 {
+    if m.is_multiple_of(2) && m > 0 {
         let h = m / 2;
         for i0 in (0..h).step_by(8) {
             push(&mut (i0..(i0 + 8).min(h)).map(|i| (i, i + h)), false);

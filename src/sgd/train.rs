@@ -102,7 +102,7 @@ struct Accuracy {
 
 impl Observer<MlpTask> for Accuracy {
     fn observe(&mut self, _o: &MlpTask, r: &Round<'_, f32>, _s: &mut TaskScratch) {
-        if r.t % self.every == 0 || r.agg.is_none() {
+        if r.t.is_multiple_of(self.every) || r.agg.is_none() {
             let (loss, acc) = self.mlp.evaluate_par(r.x, &self.test);
             self.rows.push((r.t, loss, acc));
         }
@@ -214,7 +214,7 @@ impl Observer<MlpTask> for Theorem4 {
             }
             self.v_hat.push(v);
         }
-        if r.t % self.l_every == 0 {
+        if r.t.is_multiple_of(self.l_every) {
             let l = self.estimate_l(o, r.x, s, r.t);
             self.l_hat.push((r.t, l));
         }

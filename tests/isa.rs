@@ -1,0 +1,159 @@
+//! Every instruction set this CPU can run gives the same bits as the portable code, for every
+//! rule, on hostile matrices (NaN of both signs, infinities, subnormals, values near the
+//! largest finite, ties, duplicated rows), for m on both sides of every kernel boundary (the
+//! fused register kernels up to 32, the split register sort up to 64, the list network up to
+//! 256, selection above) and lengths that leave tails of every size.
+//!
+//! Bits, except that any NaN equals any NaN: which operand of an addition of two NaNs the
+//! CPU returns depends on the operand order the compiler picked, so the sign and payload of
+//! a NaN result may differ between instruction sets (seen: Mean with NaN of both signs in
+//! one coordinate gives -NaN on AVX2 and +NaN portable).
+//!
+//! The instruction set is a process-wide setting ([`set_isa`]), so this file holds a single
+//! test: nothing else in this process changes the setting while it runs.
+
+use phocas::aggregators::{available_isas, build, set_isa, Isa, RuleParams};
+use phocas::{MatrixView, Workspace};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// A value an adversary likes, or an ordinary one, as an f64 bit pattern; `wide` also draws
+/// values outside f32's range and arbitrary f64 bit patterns.
+fn hostile(rng: &mut ChaCha8Rng, wide: bool) -> f64 {
+    match rng.random_range(0..20) {
+        0 => f64::NAN,
+        1 => -f64::NAN,
+        2 => f64::INFINITY,
+        3 => f64::NEG_INFINITY,
+        4 => f64::from(f32::MAX) * if rng.random() { 1.0 } else { -1.0 },
+        5 => f64::from(f32::from_bits(rng.random_range(1..0x0080_0000))), // subnormal f32
+        6 => f64::from(rng.random_range(0..3u8)),                         // ties
+        7 => 1e20 * if rng.random() { 1.0 } else { -1.0 },
+        8 => -0.0,
+        9 if wide => f64::MAX * rng.random_range(0.5..1.0),
+        10 if wide => f64::from_bits(rng.random()),
+        11 if wide => 5e-324,
+        _ => rng.random_range(-1.0..1.0),
+    }
+}
+
+/// The rules of the registry with the parameters worth covering at m.
+fn rules(m: usize) -> Vec<(String, RuleParams)> {
+    let mut v = vec![
+        ("mean".to_string(), RuleParams::default()),
+        ("median".to_string(), RuleParams::default()),
+    ];
+    let bmax = m.div_ceil(2) - 1;
+    let mut bs = vec![0, 1, (m - 1) / 4, bmax];
+    bs.retain(|&b| b <= bmax);
+    bs.sort_unstable();
+    bs.dedup();
+    for b in bs {
+        for rule in ["trmean", "phocas"] {
+            let p = RuleParams {
+                b: Some(b),
+                ..Default::default()
+            };
+            v.push((format!("{rule}(b={b})"), p));
+        }
+    }
+    if m >= 3 {
+        for q in [0, (m - 1) / 4, m - 3] {
+            for rule in ["krum", "multikrum"] {
+                let p = RuleParams {
+                    q: Some(q),
+                    ..Default::default()
+                };
+                v.push((format!("{rule}(q={q})"), p));
+            }
+        }
+    }
+    v
+}
+
+fn run_all(isa: Isa, cases: &[(usize, usize, Vec<f64>)]) -> Vec<(String, Vec<u64>)> {
+    assert!(set_isa(isa), "{isa} is listed as available");
+    let mut ws = Workspace::new();
+    let mut out = Vec::new();
+    for (m, d, x) in cases {
+        let (m, d) = (*m, *d);
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        for (label, params) in rules(m) {
+            let name = label.split('(').next().expect("a name");
+            let r = build(name, &params, m).unwrap_or_else(|e| panic!("{label}, m = {m}: {e}"));
+            let mut o32 = vec![0f32; d];
+            r.aggregate_f32(
+                MatrixView::new(&x32, m, d).expect("shape"),
+                &mut ws,
+                &mut o32,
+            )
+            .expect("f32");
+            let mut o64 = vec![0f64; d];
+            r.aggregate_f64(MatrixView::new(x, m, d).expect("shape"), &mut ws, &mut o64)
+                .expect("f64");
+            // Every NaN as the one pattern u64::MAX (no float has it: f64 NaNs are stored as
+            // such only if all their bits are set, which this maps to itself anyway).
+            let bits = o32
+                .iter()
+                .map(|v| {
+                    if v.is_nan() {
+                        u64::MAX
+                    } else {
+                        u64::from(v.to_bits())
+                    }
+                })
+                .chain(
+                    o64.iter()
+                        .map(|v| if v.is_nan() { u64::MAX } else { v.to_bits() }),
+                )
+                .collect();
+            out.push((format!("{label} m = {m} d = {d}"), bits));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_instruction_set_gives_the_portable_bits() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2026);
+    let mut cases = Vec::new();
+    for &m in &[2usize, 3, 5, 8, 20, 31, 32, 33, 50, 64, 65, 100, 257] {
+        for &d in &[1usize, 9, 64, 203] {
+            for wide in [false, true] {
+                // Mostly ordinary values with hostile ones mixed in, and one duplicated row.
+                let mut x: Vec<f64> = (0..m * d)
+                    .map(|_| {
+                        if rng.random_range(0..4) == 0 {
+                            hostile(&mut rng, wide)
+                        } else {
+                            rng.random_range(-1.0..1.0)
+                        }
+                    })
+                    .collect();
+                if m > 2 {
+                    let (a, b) = x.split_at_mut(d);
+                    b[..d].copy_from_slice(a);
+                }
+                cases.push((m, d, x));
+            }
+        }
+    }
+    let isas = available_isas();
+    assert_eq!(isas[0], Isa::Portable);
+    let want = run_all(Isa::Portable, &cases);
+    for &isa in &isas[1..] {
+        let got = run_all(isa, &cases);
+        for ((label, w), (_, g)) in want.iter().zip(&got) {
+            let first = w.iter().zip(g).position(|(a, b)| a != b);
+            assert!(
+                first.is_none(),
+                "{isa} differs from portable for {label} at output {first:?}: {:x} against {:x} \
+                 (outputs 0..d are f32, d.. are f64)",
+                g[first.unwrap_or(0)],
+                w[first.unwrap_or(0)]
+            );
+        }
+    }
+    set_isa(phocas::aggregators::detected_isa());
+    eprintln!("instruction sets compared with portable: {isas:?}");
+}
