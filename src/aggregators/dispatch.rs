@@ -1011,21 +1011,14 @@ mod avx2_phocas {
     }
 
     macro_rules! phocas_tile {
-        ($name:ident, $name512:ident, $body:ident, $key:ty, $vals:ident, $lanes:expr,
-         $parts:expr) => {
-            isa_pair!(
-                /// Writes the window mean and the centre of every lane; returns the lanes
-                /// whose separation check failed.
-                ///
-                /// # Safety
-                /// The CPU must support AVX2.
-                pub(in super::super) fn $name / $name512<>(
-                    tile: &[[$key; W]], b: usize, res: &mut [f64; W], centre: &mut [f64; W],
-                ) -> u64 = $body, "avx2"
-            );
-
-            #[inline(always)]
-            unsafe fn $body(
+        ($name:ident, $key:ty, $vals:ident, $lanes:expr, $parts:expr) => {
+            /// Writes the window mean and the centre of every lane; returns the lanes whose
+            /// separation check failed.
+            ///
+            /// # Safety
+            /// The CPU must support AVX2.
+            #[target_feature(enable = "avx2")]
+            pub(in super::super) unsafe fn $name(
                 tile: &[[$key; W]],
                 b: usize,
                 res: &mut [f64; W],
@@ -1072,24 +1065,130 @@ mod avx2_phocas {
         };
     }
 
-    phocas_tile!(
-        phocas_i32,
-        phocas_i32_512,
-        phocas_i32_body,
-        i32,
-        values32,
-        8,
-        2
-    );
-    phocas_tile!(
-        phocas_i64,
-        phocas_i64_512,
-        phocas_i64_body,
-        i64,
-        values64,
-        4,
-        1
-    );
+    phocas_tile!(phocas_i32, i32, values32, 8, 2);
+    phocas_tile!(phocas_i64, i64, values64, 4, 1);
+}
+
+/// The tile Phocas kernel of [`avx2_phocas`] with 512-bit registers (16 lanes of keys, 8 of
+/// f64 per register): the same operations on every lane in the same order (VMINPD, VMAXPD,
+/// the ordered compares and the blend behave lane by lane as their 256-bit forms), so the same
+/// bits, in half the instructions. Measured (f32, m = 50, b = 12, d = 10^6, both cores, min
+/// of 50 calls, three runs, `examples/rule_profile`): 22.8-23.6 ms with the AVX2 kernel,
+/// 21.1-22.1 ms with this one.
+#[cfg(target_arch = "x86_64")]
+mod avx512_phocas {
+    use super::super::kernels::W;
+    use std::arch::x86_64::*;
+
+    /// |v - y| with NaN counted as +infinity: min(|v - y|, inf) is +inf for NaN (MINPD
+    /// returns its second operand then).
+    #[inline(always)]
+    fn dist(v: __m512d, y: __m512d) -> __m512d {
+        // SAFETY: only inlined into `phocas_i32` / `phocas_i64`, which run only on CPUs with
+        // AVX-512 F and DQ.
+        unsafe {
+            let abs = _mm512_castsi512_pd(_mm512_set1_epi64(i64::MAX));
+            let d = _mm512_and_pd(_mm512_sub_pd(v, y), abs);
+            _mm512_min_pd(d, _mm512_set1_pd(f64::INFINITY))
+        }
+    }
+
+    /// The f32 values of lanes 16g..16g+16 of a wire of i32 keys, as two f64 vectors.
+    #[inline(always)]
+    fn values32(wire: &[i32; W], g: usize) -> [__m512d; 2] {
+        let s: &[i32; 16] = wire[g * 16..g * 16 + 16].try_into().expect("16 lanes");
+        // SAFETY: reads the 64 bytes of `s`; AVX-512 as in `dist`.
+        unsafe {
+            let k = _mm512_loadu_si512(s.as_ptr().cast());
+            let bits = _mm512_xor_si512(k, _mm512_srli_epi32(_mm512_srai_epi32(k, 31), 1));
+            let f = _mm512_castsi512_ps(bits);
+            [
+                _mm512_cvtps_pd(_mm512_castps512_ps256(f)),
+                _mm512_cvtps_pd(_mm512_extractf32x8_ps(f, 1)),
+            ]
+        }
+    }
+
+    /// The f64 values of lanes 8g..8g+8 of a wire of i64 keys.
+    #[inline(always)]
+    fn values64(wire: &[i64; W], g: usize) -> [__m512d; 1] {
+        let s: &[i64; 8] = wire[g * 8..g * 8 + 8].try_into().expect("8 lanes");
+        // SAFETY: reads the 64 bytes of `s`; AVX-512 as in `dist`.
+        unsafe {
+            let k = _mm512_loadu_si512(s.as_ptr().cast());
+            let bits = _mm512_xor_si512(k, _mm512_srli_epi64(_mm512_srai_epi64(k, 63), 1));
+            [_mm512_castsi512_pd(bits)]
+        }
+    }
+
+    macro_rules! phocas_tile {
+        ($name:ident, $key:ty, $vals:ident, $lanes:expr, $parts:expr) => {
+            /// Writes the window mean and the centre of every lane; returns the lanes whose
+            /// separation check failed (`avx2_phocas`'s kernel, 512 bits wide).
+            ///
+            /// # Safety
+            /// The CPU must support AVX-512 F, VL, BW and DQ.
+            #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
+            pub(in super::super) unsafe fn $name(
+                tile: &[[$key; W]],
+                b: usize,
+                res: &mut [f64; W],
+                centre: &mut [f64; W],
+            ) -> u64 {
+                let m = tile.len();
+                let n = m - b;
+                let mid = _mm512_set1_pd((m - 2 * b) as f64);
+                let nf = _mm512_set1_pd(n as f64);
+                let nz = _mm512_set1_pd(-0.0);
+                let inf = _mm512_set1_pd(f64::INFINITY);
+                let mut tied = 0u64;
+                for g in 0..W / $lanes {
+                    // Trmean's sum of the middle v_b..v_{n-1}, from -0.0 in wire order.
+                    let mut sum = [nz; $parts];
+                    for wire in &tile[b..n] {
+                        let v = $vals(wire, g);
+                        for p in 0..$parts {
+                            sum[p] = _mm512_add_pd(sum[p], v[p]);
+                        }
+                    }
+                    let (lo, hi) = ($vals(&tile[b], g), $vals(&tile[n - 1], g));
+                    let mut y = sum;
+                    let mut keep_max = sum;
+                    let mut lose_min = [inf; $parts];
+                    for p in 0..$parts {
+                        y[p] = _mm512_div_pd(sum[p], mid);
+                        keep_max[p] = _mm512_max_pd(dist(lo[p], y[p]), dist(hi[p], y[p]));
+                    }
+                    // Pair k keeps its upper value when that one is strictly nearer.
+                    for k in 0..b {
+                        let (a, c) = ($vals(&tile[k], g), $vals(&tile[k + n], g));
+                        for p in 0..$parts {
+                            let (da, dc) = (dist(a[p], y[p]), dist(c[p], y[p]));
+                            let upper = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(da, dc);
+                            sum[p] = _mm512_add_pd(sum[p], _mm512_mask_blend_pd(upper, a[p], c[p]));
+                            lose_min[p] = _mm512_min_pd(lose_min[p], _mm512_max_pd(da, dc));
+                            keep_max[p] = _mm512_max_pd(keep_max[p], _mm512_min_pd(da, dc));
+                        }
+                    }
+                    for p in 0..$parts {
+                        let at = g * $lanes + p * 8;
+                        let r: &mut [f64; 8] = (&mut res[at..at + 8]).try_into().expect("8");
+                        _mm512_storeu_pd(r.as_mut_ptr(), _mm512_div_pd(sum[p], nf));
+                        let c: &mut [f64; 8] = (&mut centre[at..at + 8]).try_into().expect("8");
+                        _mm512_storeu_pd(c.as_mut_ptr(), y[p]);
+                        if b > 0 {
+                            let bad = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(lose_min[p], keep_max[p]);
+                            tied |= u64::from(bad) << at;
+                        }
+                    }
+                }
+                tied
+            }
+        };
+    }
+
+    phocas_tile!(phocas_i32, i32, values32, 16, 2);
+    phocas_tile!(phocas_i64, i64, values64, 8, 1);
 }
 
 /// The Phocas window means and centres of a sorted tile on AVX2 (`None` if AVX2 is not
@@ -1106,9 +1205,7 @@ pub(crate) fn phocas_tile_i32(
             // SAFETY: `isa()` is `Avx2` only after `is_x86_feature_detected!("avx2")`.
             Isa::Avx2 => return Some(unsafe { avx2_phocas::phocas_i32(tile, b, res, centre) }),
             // SAFETY: `isa()` is `Avx512` only after the detection of its features.
-            Isa::Avx512 => {
-                return Some(unsafe { avx2_phocas::phocas_i32_512(tile, b, res, centre) })
-            }
+            Isa::Avx512 => return Some(unsafe { avx512_phocas::phocas_i32(tile, b, res, centre) }),
             Isa::Portable => {}
         }
     }
@@ -1129,9 +1226,7 @@ pub(crate) fn phocas_tile_i64(
             // SAFETY: `isa()` is `Avx2` only after `is_x86_feature_detected!("avx2")`.
             Isa::Avx2 => return Some(unsafe { avx2_phocas::phocas_i64(tile, b, res, centre) }),
             // SAFETY: `isa()` is `Avx512` only after the detection of its features.
-            Isa::Avx512 => {
-                return Some(unsafe { avx2_phocas::phocas_i64_512(tile, b, res, centre) })
-            }
+            Isa::Avx512 => return Some(unsafe { avx512_phocas::phocas_i64(tile, b, res, centre) }),
             Isa::Portable => {}
         }
     }
