@@ -257,19 +257,10 @@ impl BenchScalar for f32 {
     }
     #[inline(always)]
     fn sum_bits(x: &[Self]) -> u64 {
-        let mut acc = [0u32; 16];
-        let chunks = x.chunks_exact(16);
-        let rest = chunks.remainder();
-        for c in chunks {
-            for l in 0..16 {
-                acc[l] = acc[l].wrapping_add(c[l].to_bits());
-            }
-        }
-        let mut s: u64 = rest.iter().map(|v| u64::from(v.to_bits())).sum();
-        for a in acc {
-            s = s.wrapping_add(u64::from(a));
-        }
-        s
+        // One reduction, which LLVM vectorises (wrapping integer addition is associative).
+        // An array of 16 accumulators over chunks of 16 was vectorised across chunks with
+        // AVX-512 gathers, 4.8x slower than the portable build.
+        u64::from(x.iter().fold(0u32, |a, v| a.wrapping_add(v.to_bits())))
     }
 }
 
@@ -280,19 +271,8 @@ impl BenchScalar for f64 {
     }
     #[inline(always)]
     fn sum_bits(x: &[Self]) -> u64 {
-        let mut acc = [0u64; 8];
-        let chunks = x.chunks_exact(8);
-        let rest = chunks.remainder();
-        for c in chunks {
-            for l in 0..8 {
-                acc[l] = acc[l].wrapping_add(c[l].to_bits());
-            }
-        }
-        let mut s = rest.iter().fold(0u64, |a, v| a.wrapping_add(v.to_bits()));
-        for a in acc {
-            s = s.wrapping_add(a);
-        }
-        s
+        // As for f32.
+        x.iter().fold(0u64, |a, v| a.wrapping_add(v.to_bits()))
     }
 }
 
