@@ -37,8 +37,14 @@
 //! registers. Measured (2-core Zen 4 VM, f32, d = 10^6, both cores, `examples/rule_profile`,
 //! AVX2 then AVX-512 in one run): m = 50 Trmean 27.3 -> 19.8 ms, Median 27.9 -> 18.5, Phocas
 //! 35.6 -> 32.3; as fast as a `-C target-cpu=native` build (Trmean 20.0 / 20.2, Phocas 24.1 /
-//! 25.1). Krum is alike (its strips already cover m = 20). `phocas bench-scaling` prints what
-//! each choice buys on the machine it runs on.
+//! 25.1). Krum is alike (its strips already cover m = 20). Two kernels of the tile path are
+//! written for 512-bit registers on this level only: the register networks ([`avx512`]: 16
+//! i32 or 8 i64 lanes per register, with AVX-512's 64-bit min/max) and the Phocas tile
+//! arithmetic ([`avx512_phocas`]); same operations per lane, so the same bits. With them and
+//! the spread prefetch of the tile path, one `phocas bench-scaling` run put Median, Trmean and
+//! Phocas at m = 50 at 1.89x, 2.65x and 2.95x Mean (AVX2 alone: 2.9x, 3.5x, 4.1x in the last
+//! committed run before). `phocas bench-scaling` prints what each choice buys on the machine
+//! it runs on (`compare.csv`, kind `isa`).
 //!
 //! Results are the same bits on every instruction set, except the sign and payload of a NaN
 //! result: which NaN an addition of two NaNs returns depends on the operand order the

@@ -27,7 +27,8 @@
 //!   in registers, straight from the rows, prefetching ahead into L1; the tile
 //!   path then takes only the tail of a chunk (and Phocas tiles that need the exact route).
 //!   With AVX2 and 32 < m <= 64 the two halves of the tile are sorted in registers and only
-//!   the final merge stage runs from the list.
+//!   the final merge stage runs from the list (with AVX-512, in 512-bit registers: 16 lanes
+//!   of i32 keys per register).
 //! - **Selection** (m > [`network_limit`]). Each coordinate's keys are transposed into
 //!   scratch; two `select_nth_unstable` calls split off the middle, which is then sorted for
 //!   the sum: O(m) expected per coordinate plus the sort of the middle, scalar.
