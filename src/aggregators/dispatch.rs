@@ -414,6 +414,82 @@ mod avx512 {
 
     sort_tile!(sort_i32, i32, 16, cx32, _mm512_set1_epi32(i32::MAX));
     sort_tile!(sort_i64, i64, 8, cx64, _mm512_set1_epi64(i64::MAX));
+
+    /// The total-order keys of 16 f32 bit patterns.
+    #[inline(always)]
+    fn key32(x: __m512i) -> __m512i {
+        // SAFETY: only inlined into `rows_f32`, which runs only on CPUs with AVX-512 F.
+        unsafe { _mm512_xor_si512(x, _mm512_srli_epi32(_mm512_srai_epi32(x, 31), 1)) }
+    }
+
+    /// The total-order keys of 8 f64 bit patterns.
+    #[inline(always)]
+    fn key64(x: __m512i) -> __m512i {
+        // SAFETY: only inlined into `rows_f64`, which runs only on CPUs with AVX-512 F.
+        unsafe { _mm512_xor_si512(x, _mm512_srli_epi64(_mm512_srai_epi64(x, 63), 1)) }
+    }
+
+    macro_rules! sort_rows {
+        ($name:ident, $ty:ty, $key:ty, $lanes:literal, $cx:ident, $tokey:ident, $full:expr) => {
+            /// Writes to wires 0..M of the tile the keys of coordinates `[j, j + W)` of rows
+            /// `first..first + M` of `x`, sorted in every lane: the conversion of
+            /// `kernels::load_keys` and the network of [`sort_i32`] in one pass, with no
+            /// unsorted tile in memory.
+            ///
+            /// # Safety
+            /// The CPU must support AVX-512 F. `first + M <= x.m()`, `j + W <= x.d()` and
+            /// `tile.len() >= M` (checked).
+            #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
+            pub(super) unsafe fn $name<const M: usize>(
+                x: MatrixView<'_, $ty>,
+                j: usize,
+                first: usize,
+                tile: &mut [[$key; W]],
+            ) {
+                let tile = &mut tile[..M];
+                let rows: [&[$ty; W]; M] = std::array::from_fn(|w| {
+                    x.row(first + w)[j..j + W]
+                        .try_into()
+                        .expect("W coordinates")
+                });
+                for g in 0..W / $lanes {
+                    let mut v = [$full; 32];
+                    for w in 0..M {
+                        let s = &rows[w][g * $lanes..(g + 1) * $lanes];
+                        v[w] = $tokey(_mm512_loadu_si512(s.as_ptr().cast()));
+                    }
+                    batcher32!(apply_comparators!($cx, v));
+                    for w in 0..M {
+                        let s: &mut [$key; $lanes] = (&mut tile[w][g * $lanes..(g + 1) * $lanes])
+                            .try_into()
+                            .expect("one register of lanes");
+                        _mm512_storeu_si512(s.as_mut_ptr().cast(), v[w]);
+                    }
+                }
+            }
+        };
+    }
+
+    sort_rows!(
+        rows_f32,
+        f32,
+        i32,
+        16,
+        cx32,
+        key32,
+        _mm512_set1_epi32(i32::MAX)
+    );
+    sort_rows!(
+        rows_f64,
+        f64,
+        i64,
+        8,
+        cx64,
+        key64,
+        _mm512_set1_epi64(i64::MAX)
+    );
+
+    use crate::matrix::MatrixView;
 }
 
 /// Trmean, Median and the lower median straight from the rows on AVX2: load 8 (f32) or 4
@@ -1491,6 +1567,66 @@ pub(crate) fn sort_registers_i32(tile: &mut [[i32; super::kernels::W]], m: usize
         }
     }
     let _ = (tile, m);
+    false
+}
+
+/// Calls `avx512::$f::<m>($args)` for m in 2..=32.
+#[cfg(target_arch = "x86_64")]
+macro_rules! for_m_512 {
+    ($f:ident, $m:expr, $args:tt; $($n:literal)*) => {
+        match $m {
+            $( $n => {
+                // SAFETY: callers check that the active instruction set is AVX-512, which
+                // `isa()` reports only after the detection of its features.
+                unsafe { avx512::$f::<$n> $args }
+            } )*
+            _ => unreachable!("m checked by the caller"),
+        }
+    };
+}
+
+/// Writes to wires 0..m of `tile` the keys of coordinates `[j, j + W)` of rows
+/// `first..first + m` of `x`, sorted in every lane, if the active instruction set has a
+/// register network that reads the rows itself (AVX-512, 2 <= m <= 32, a whole tile of
+/// coordinates); returns whether it did.
+pub(crate) fn sort_rows_f32(
+    x: crate::matrix::MatrixView<'_, f32>,
+    j: usize,
+    first: usize,
+    m: usize,
+    tile: &mut [[i32; super::kernels::W]],
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let fits = first + m <= x.m() && j + super::kernels::W <= x.d() && tile.len() >= m;
+        if (2..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Avx512 {
+            for_m_512!(rows_f32, m, (x, j, first, tile);
+                2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+            return true;
+        }
+    }
+    let _ = (x, j, first, m, tile);
+    false
+}
+
+/// Like [`sort_rows_f32`], for f64 rows.
+pub(crate) fn sort_rows_f64(
+    x: crate::matrix::MatrixView<'_, f64>,
+    j: usize,
+    first: usize,
+    m: usize,
+    tile: &mut [[i64; super::kernels::W]],
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let fits = first + m <= x.m() && j + super::kernels::W <= x.d() && tile.len() >= m;
+        if (2..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Avx512 {
+            for_m_512!(rows_f64, m, (x, j, first, tile);
+                2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+            return true;
+        }
+    }
+    let _ = (x, j, first, m, tile);
     false
 }
 

@@ -120,6 +120,16 @@ pub(crate) trait Keyed: Scalar {
     /// Fully sorts the first m wires of every lane with a register network, if the active
     /// instruction set has one for m; returns whether it did.
     fn sort_registers(tile: &mut [[Self::Key; W]], m: usize) -> bool;
+    /// Writes to wires 0..m of the tile the keys of coordinates `[j, j + W)` of rows
+    /// `first..first + m`, sorted in every lane, with a register network that reads the rows
+    /// itself, if the active instruction set has one for m; returns whether it did.
+    fn sort_rows(
+        x: MatrixView<'_, Self>,
+        j: usize,
+        first: usize,
+        m: usize,
+        tile: &mut [[Self::Key; W]],
+    ) -> bool;
     /// Trmean / Rank of the leading coordinates of `out` straight from the rows, with the
     /// instruction set's fused kernel if it has one for m; returns how many it wrote.
     fn order_fused(x: MatrixView<'_, Self>, j0: usize, out: &mut [Self], finish: Finish) -> usize;
@@ -143,6 +153,15 @@ impl Keyed for f32 {
     fn sort_registers(tile: &mut [[i32; W]], m: usize) -> bool {
         super::dispatch::sort_registers_i32(tile, m)
     }
+    fn sort_rows(
+        x: MatrixView<'_, f32>,
+        j: usize,
+        first: usize,
+        m: usize,
+        tile: &mut [[i32; W]],
+    ) -> bool {
+        super::dispatch::sort_rows_f32(x, j, first, m, tile)
+    }
     fn order_fused(x: MatrixView<'_, f32>, j0: usize, out: &mut [f32], finish: Finish) -> usize {
         super::dispatch::order_fused_f32(x, j0, out, finish)
     }
@@ -165,6 +184,15 @@ impl Keyed for f64 {
     }
     fn sort_registers(tile: &mut [[i64; W]], m: usize) -> bool {
         super::dispatch::sort_registers_i64(tile, m)
+    }
+    fn sort_rows(
+        x: MatrixView<'_, f64>,
+        j: usize,
+        first: usize,
+        m: usize,
+        tile: &mut [[i64; W]],
+    ) -> bool {
+        super::dispatch::sort_rows_f64(x, j, first, m, tile)
     }
     fn order_fused(x: MatrixView<'_, f64>, j0: usize, out: &mut [f64], finish: Finish) -> usize {
         super::dispatch::order_fused_f64(x, j0, out, finish)
@@ -376,18 +404,27 @@ fn network_chunk<T: Keyed>(
             }
         };
         ask(0);
-        load_keys(x, j0 + at, o.len(), tile);
-        ask(1);
-        let sorted = registers && T::sort_registers(tile, m);
-        if !sorted {
-            if registers && !merge.is_empty() && T::sort_registers(tile, REGISTER_HALF) {
-                let rest = &mut tile[REGISTER_HALF..];
-                let done = rest.len() < 2 || T::sort_registers(rest, m - REGISTER_HALF);
-                assert!(done, "the register networks cover 2..=32 wires");
-                sort_lanes(merge, tile);
+        // 32 < m <= 64 with a whole tile: the halves' register networks may read the rows
+        // themselves (AVX-512), skipping the unsorted tile in memory.
+        let halves = registers && !merge.is_empty() && o.len() == W;
+        if halves && T::sort_rows(x, j0 + at, 0, REGISTER_HALF, tile) {
+            ask(1);
+            let rest = &mut tile[REGISTER_HALF..];
+            if rest.len() == 1 {
+                // one wire is sorted as it is
+                let row = &x.row(REGISTER_HALF)[j0 + at..j0 + at + W];
+                for (k, v) in rest[0].iter_mut().zip(row) {
+                    *k = v.to_key();
+                }
             } else {
-                sort_lanes(net, tile);
+                let done = T::sort_rows(x, j0 + at, REGISTER_HALF, m - REGISTER_HALF, rest);
+                assert!(done, "the register networks cover 2..=32 wires");
             }
+            sort_lanes(merge, tile);
+        } else {
+            load_keys(x, j0 + at, o.len(), tile);
+            ask(1);
+            sort_tile::<T>(tile, (net, merge), registers);
         }
         ask(2);
         match finish {
@@ -401,6 +438,28 @@ fn network_chunk<T: Keyed>(
         }
         ask(3);
         at += o.len();
+    }
+}
+
+/// Sorts the keys of every lane of the tile: with one register network, two and the list's
+/// merge stage (32 < m <= 64), or the comparator list.
+#[inline(always)]
+fn sort_tile<T: Keyed>(
+    tile: &mut [[T::Key; W]],
+    (net, merge): (&[(u16, u16)], &[(u16, u16)]),
+    registers: bool,
+) {
+    let m = tile.len();
+    if registers && T::sort_registers(tile, m) {
+        return;
+    }
+    if registers && !merge.is_empty() && T::sort_registers(tile, REGISTER_HALF) {
+        let rest = &mut tile[REGISTER_HALF..];
+        let done = rest.len() < 2 || T::sort_registers(rest, m - REGISTER_HALF);
+        assert!(done, "the register networks cover 2..=32 wires");
+        sort_lanes(merge, tile);
+    } else {
+        sort_lanes(net, tile);
     }
 }
 
