@@ -203,6 +203,25 @@ pub(crate) fn with_isa<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Like [`with_isa`], but never above `cap`: for code that measured slower on the higher
+/// levels (Krum's distance pass: AVX2 10.8-10.9 ms, AVX-512 12.8-13.0 ms in two
+/// `bench-scaling` runs, f32, m = 20, d = 10^6).
+#[inline(always)]
+pub(crate) fn with_isa_capped<R>(cap: Isa, f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match isa().min(cap) {
+            // SAFETY: as in `with_isa`: the level is at most the active one, which the CPU has
+            // (AVX-512 implies AVX2 in `detected_isa`).
+            Isa::Avx2 => return unsafe { avx2(f) },
+            // SAFETY: as in `with_isa`.
+            Isa::Avx512 => return unsafe { avx512(f) },
+            Isa::Portable => {}
+        }
+    }
+    f()
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
@@ -1450,18 +1469,12 @@ mod avx2_krum {
         };
     }
 
-    isa_pair!(
-        /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of the strips.
-        ///
-        /// # Safety
-        /// The CPU must support AVX2 and FMA. Rows and accumulators are bounds-checked.
-        pub(super) fn pairs / pairs_512<>(
-            tile: &[[f64; SUB]], acc: &mut [[f64; ACC]], strips: &[StripPlan],
-        ) -> () = pairs_body, "avx2,fma"
-    );
-
-    #[inline(always)]
-    unsafe fn pairs_body(tile: &[[f64; SUB]], acc: &mut [[f64; ACC]], strips: &[StripPlan]) {
+    /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of the strips.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA. Rows and accumulators are bounds-checked.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn pairs(tile: &[[f64; SUB]], acc: &mut [[f64; ACC]], strips: &[StripPlan]) {
         for s in strips {
             if s.shared {
                 by_width!(true, tile, s, acc);
@@ -1488,9 +1501,9 @@ pub(crate) fn krum_pairs(
                 return true;
             }
             Isa::Avx512 => {
-                // SAFETY: `isa()` is `Avx512` only after the detection of its features,
-                // FMA among them.
-                unsafe { avx2_krum::pairs_512(tile, acc, strips) };
+                // The AVX2 kernel (see `with_isa_capped`). SAFETY: `isa()` is `Avx512` only
+                // after the detection of its features, AVX2 and FMA among them.
+                unsafe { avx2_krum::pairs(tile, acc, strips) };
                 return true;
             }
             _ => {}

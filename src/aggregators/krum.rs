@@ -19,7 +19,7 @@
 //! Time: O(d m^2); extra space: m(m-1)/2 f64 per chunk (at most 64 chunks), and per thread
 //! 256 m f64 plus 4 m(m-1)/2 f64 accumulators.
 
-use super::dispatch::{prefetch, with_isa, PREFETCH_BYTES};
+use super::dispatch::{prefetch, with_isa_capped, Isa, PREFETCH_BYTES};
 use super::kernels::for_chunks;
 use super::mean::mean_rows;
 use super::{check_shape, reject, Aggregator, RuleParams, Scratch, Workspace};
@@ -273,7 +273,8 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
             let j0 = c * chunk_len;
             let j1 = (j0 + chunk_len).min(d);
             ws.with_scratch(|s| {
-                with_isa(
+                with_isa_capped(
+                    Isa::Avx2,
                     #[inline(always)]
                     || distance_chunk(x, j0, j1, part, strips, s),
                 );
