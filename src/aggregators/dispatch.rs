@@ -30,20 +30,22 @@
 //!
 //! AVX-512 ([`Isa::Avx512`], when the CPU has F, VL, BW, DQ and FMA): the same kernels are
 //! compiled a third time with those features enabled ([`with_isa`] for the safe code,
-//! [`isa_pair`] for the intrinsic kernels). The intrinsic kernels keep their 256-bit
+//! [`isa_pair`] for the fused intrinsic kernels of m <= 32). Those keep their 256-bit
 //! operations, so their arithmetic is unchanged, but get 32 vector registers instead of 16:
 //! the 32-wire register network and Phocas's f64 arithmetic spill less. LLVM vectorises the
 //! safe code (key conversion, the comparator-list merge for 32 < m <= 64) with 512-bit
 //! registers. Measured (2-core Zen 4 VM, f32, d = 10^6, both cores, `examples/rule_profile`,
 //! AVX2 then AVX-512 in one run): m = 50 Trmean 27.3 -> 19.8 ms, Median 27.9 -> 18.5, Phocas
 //! 35.6 -> 32.3; as fast as a `-C target-cpu=native` build (Trmean 20.0 / 20.2, Phocas 24.1 /
-//! 25.1). Krum is alike (its strips already cover m = 20). Two kernels of the tile path are
+//! 25.1). Krum's distance pass was slower as the AVX-512 build (17-20% in two bench-scaling
+//! runs), so it stays on the AVX2 build ([`with_isa_capped`]). Kernels of the tile path are
 //! written for 512-bit registers on this level only: the register networks ([`avx512`]: 16
-//! i32 or 8 i64 lanes per register, with AVX-512's 64-bit min/max) and the Phocas tile
-//! arithmetic ([`avx512_phocas`]); same operations per lane, so the same bits. With them and
-//! the spread prefetch of the tile path, one `phocas bench-scaling` run put Median, Trmean and
-//! Phocas at m = 50 at 1.89x, 2.65x and 2.95x Mean (AVX2 alone: 2.9x, 3.5x, 4.1x in the last
-//! committed run before). `phocas bench-scaling` prints what each choice buys on the machine
+//! i32 or 8 i64 lanes per register, with AVX-512's 64-bit min/max), which for 32 < m <= 64
+//! also read the rows and make the keys themselves (no unsorted tile in memory), and the
+//! Phocas tile arithmetic ([`avx512_phocas`]); same operations per lane, so the same bits.
+//! With them and the spread prefetch of the tile path, the committed `phocas bench-scaling`
+//! run put Median, Trmean and Phocas at m = 50 at 1.72x, 2.60x and 2.60x Mean (AVX2 alone:
+//! 2.9x, 3.5x, 4.1x in the last committed run before). `phocas bench-scaling` prints what each choice buys on the machine
 //! it runs on (`compare.csv`, kind `isa`).
 //!
 //! Results are the same bits on every instruction set, except the sign and payload of a NaN
@@ -51,7 +53,8 @@
 //! compiler chose (`tests/isa.rs` compares every level with the portable code).
 //!
 //! Every unsafe operation here is a call of a `#[target_feature]` function after the run-time
-//! check that the CPU has the feature; or an AVX2 (or FMA) intrinsic inside such a function,
+//! check that the CPU has the feature; or an AVX2, FMA or AVX-512 intrinsic inside such a
+//! function of those features,
 //! or inside a private `#[inline(always)]` helper of a private module that only such functions
 //! call, whose pointer arguments come from bounds-checked slices of the exact length read or
 //! written; or a prefetch (SSE, baseline on x86-64) of an element's address, which has no
@@ -99,15 +102,15 @@ pub enum Isa {
     Portable,
     /// AVX2, selected at run time.
     Avx2,
-    /// The AVX2 kernels compiled with AVX-512 (F, VL, BW, DQ) enabled, selected at run time:
-    /// the same 256-bit operations in the same order, but 32 vector registers instead of 16
-    /// (the sorting networks spill less), and 512-bit vectors where LLVM vectorises safe
-    /// code.
+    /// AVX-512 (F, VL, BW, DQ, with FMA), selected at run time: the AVX2 kernels compiled
+    /// with these features (the same 256-bit operations, 32 vector registers instead of 16),
+    /// 512-bit kernels for the tile path, and 512-bit vectors where LLVM vectorises safe
+    /// code. Krum's distance pass stays on the AVX2 build.
     Avx512,
 }
 
 impl Isa {
-    /// Short name (`portable`, `avx2`).
+    /// Short name (`portable`, `avx2`, `avx512`).
     pub fn name(self) -> &'static str {
         match self {
             Isa::Portable => "portable",
@@ -384,7 +387,8 @@ mod avx512 {
     #[inline(always)]
     fn cx32(v: &mut [__m512i; 32], a: usize, b: usize) {
         let (x, y) = (v[a], v[b]);
-        // SAFETY: only inlined into `sort_i32`, which runs only on CPUs with AVX-512 F.
+        // SAFETY: only inlined into `sort_i32` and `rows_f32`, which run only on CPUs with
+        // AVX-512 F.
         unsafe {
             v[a] = _mm512_min_epi32(x, y);
             v[b] = _mm512_max_epi32(x, y);
@@ -395,7 +399,8 @@ mod avx512 {
     #[inline(always)]
     fn cx64(v: &mut [__m512i; 32], a: usize, b: usize) {
         let (x, y) = (v[a], v[b]);
-        // SAFETY: only inlined into `sort_i64`, which runs only on CPUs with AVX-512 F.
+        // SAFETY: only inlined into `sort_i64` and `rows_f64`, which run only on CPUs with
+        // AVX-512 F.
         unsafe {
             v[a] = _mm512_min_epi64(x, y);
             v[b] = _mm512_max_epi64(x, y);
@@ -407,7 +412,8 @@ mod avx512 {
             /// Sorts the first M wires of the tile in every lane.
             ///
             /// # Safety
-            /// The CPU must support AVX-512 F. `tile.len() >= M` (checked).
+            /// The CPU must support AVX2, FMA and AVX-512 F, VL, BW and DQ (the features
+            /// enabled). `tile.len() >= M` (checked).
             #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
             pub(super) unsafe fn $name<const M: usize>(tile: &mut [[$key; W]]) {
                 let tile = &mut tile[..M];
@@ -456,7 +462,8 @@ mod avx512 {
             /// unsorted tile in memory.
             ///
             /// # Safety
-            /// The CPU must support AVX-512 F. `first + M <= x.m()`, `j + W <= x.d()` and
+            /// The CPU must support AVX2, FMA and AVX-512 F, VL, BW and DQ (the features
+            /// enabled). `first + M <= x.m()`, `j + W <= x.d()` and
             /// `tile.len() >= M` (checked).
             #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
             pub(super) unsafe fn $name<const M: usize>(

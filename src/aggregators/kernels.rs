@@ -410,17 +410,24 @@ fn network_chunk<T: Keyed>(
         if halves && T::sort_rows(x, j0 + at, 0, REGISTER_HALF, tile) {
             ask(1);
             let rest = &mut tile[REGISTER_HALF..];
-            if rest.len() == 1 {
+            let done = if rest.len() == 1 {
                 // one wire is sorted as it is
                 let row = &x.row(REGISTER_HALF)[j0 + at..j0 + at + W];
                 for (k, v) in rest[0].iter_mut().zip(row) {
                     *k = v.to_key();
                 }
+                true
             } else {
-                let done = T::sort_rows(x, j0 + at, REGISTER_HALF, m - REGISTER_HALF, rest);
-                assert!(done, "the register networks cover 2..=32 wires");
+                T::sort_rows(x, j0 + at, REGISTER_HALF, m - REGISTER_HALF, rest)
+            };
+            if done {
+                sort_lanes(merge, tile);
+            } else {
+                // The instruction set changed between the two calls (`set_isa` from another
+                // thread): the whole tile again, the usual way.
+                load_keys(x, j0 + at, o.len(), tile);
+                sort_tile::<T>(tile, (net, merge), registers);
             }
-            sort_lanes(merge, tile);
         } else {
             load_keys(x, j0 + at, o.len(), tile);
             ask(1);
