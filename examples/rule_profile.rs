@@ -10,8 +10,8 @@
 //! Defaults: krum, m = 20, d = 10^6, 3 s; b = q = floor((m-1)/4) as in `bench-scaling`.
 //! `PHOCAS_ISA=portable|avx2|avx512` chooses the instruction set (default: the best detected).
 //! With CALLS > 0 it makes exactly that many calls instead of running for SECONDS. Prints the
-//! mean time per call and the fastest call. `phocas bench-scaling --at MxD` is the measurement to quote; this is for
-//! looking inside one rule.
+//! mean time per call and the fastest call. `phocas bench-scaling --at MxD` is the
+//! measurement to quote; this is for looking inside one rule.
 
 use phocas::aggregators::{available_isas, build, set_isa, RuleParams, Workspace};
 use phocas::matrix::MatrixView;

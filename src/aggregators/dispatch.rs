@@ -45,8 +45,8 @@
 //! Phocas tile arithmetic ([`avx512_phocas`]); same operations per lane, so the same bits.
 //! With them and the spread prefetch of the tile path, the committed `phocas bench-scaling`
 //! run put Median, Trmean and Phocas at m = 50 at 1.72x, 2.60x and 2.60x Mean (AVX2 alone:
-//! 2.9x, 3.5x, 4.1x in the last committed run before). `phocas bench-scaling` prints what each choice buys on the machine
-//! it runs on (`compare.csv`, kind `isa`).
+//! 2.9x, 3.5x, 4.1x in the last committed run before). `phocas bench-scaling` prints what
+//! each choice buys on the machine it runs on (`compare.csv`, kind `isa`).
 //!
 //! Results are the same bits on every instruction set, except the sign and payload of a NaN
 //! result: which NaN an addition of two NaNs returns depends on the operand order the
@@ -191,19 +191,7 @@ pub fn set_isa(level: Isa) -> bool {
 /// inside the target-feature function.
 #[inline(always)]
 pub(crate) fn with_isa<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        match isa() {
-            // SAFETY: `isa()` is `Avx2` only if `is_x86_feature_detected!("avx2")` returned
-            // true on this CPU (see `detected_isa` and `set_isa`).
-            Isa::Avx2 => return unsafe { avx2(f) },
-            // SAFETY: `isa()` is `Avx512` only after `is_x86_feature_detected!` found AVX2,
-            // FMA and AVX-512 F, VL, BW and DQ on this CPU (see `detected_isa`).
-            Isa::Avx512 => return unsafe { avx512(f) },
-            Isa::Portable => {}
-        }
-    }
-    f()
+    with_isa_capped(Isa::Avx512, f)
 }
 
 /// Like [`with_isa`], but never above `cap`: for code that measured slower on the higher
@@ -214,10 +202,12 @@ pub(crate) fn with_isa_capped<R>(cap: Isa, f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
         match isa().min(cap) {
-            // SAFETY: as in `with_isa`: the level is at most the active one, which the CPU has
-            // (AVX-512 implies AVX2 in `detected_isa`).
+            // SAFETY: the level is at most the active one, and `isa()` is `Avx2` or `Avx512`
+            // only if `is_x86_feature_detected!("avx2")` returned true on this CPU (see
+            // `detected_isa` and `set_isa`).
             Isa::Avx2 => return unsafe { avx2(f) },
-            // SAFETY: as in `with_isa`.
+            // SAFETY: `isa()` is `Avx512` only after `is_x86_feature_detected!` found AVX2,
+            // FMA and AVX-512 F, VL, BW and DQ on this CPU (see `detected_isa`).
             Isa::Avx512 => return unsafe { avx512(f) },
             Isa::Portable => {}
         }
@@ -407,39 +397,6 @@ mod avx512 {
         }
     }
 
-    macro_rules! sort_tile {
-        ($name:ident, $key:ty, $lanes:literal, $cx:ident, $full:expr) => {
-            /// Sorts the first M wires of the tile in every lane.
-            ///
-            /// # Safety
-            /// The CPU must support AVX2, FMA and AVX-512 F, VL, BW and DQ (the features
-            /// enabled). `tile.len() >= M` (checked).
-            #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
-            pub(super) unsafe fn $name<const M: usize>(tile: &mut [[$key; W]]) {
-                let tile = &mut tile[..M];
-                for g in 0..W / $lanes {
-                    let mut v = [$full; 32];
-                    for w in 0..M {
-                        let s: &[$key; $lanes] = tile[w][g * $lanes..(g + 1) * $lanes]
-                            .try_into()
-                            .expect("one register of lanes");
-                        v[w] = _mm512_loadu_si512(s.as_ptr().cast());
-                    }
-                    batcher32!(apply_comparators!($cx, v));
-                    for w in 0..M {
-                        let s: &mut [$key; $lanes] = (&mut tile[w][g * $lanes..(g + 1) * $lanes])
-                            .try_into()
-                            .expect("one register of lanes");
-                        _mm512_storeu_si512(s.as_mut_ptr().cast(), v[w]);
-                    }
-                }
-            }
-        };
-    }
-
-    sort_tile!(sort_i32, i32, 16, cx32, _mm512_set1_epi32(i32::MAX));
-    sort_tile!(sort_i64, i64, 8, cx64, _mm512_set1_epi64(i64::MAX));
-
     /// The total-order keys of 16 f32 bit patterns.
     #[inline(always)]
     fn key32(x: __m512i) -> __m512i {
@@ -454,19 +411,57 @@ mod avx512 {
         unsafe { _mm512_xor_si512(x, _mm512_srli_epi64(_mm512_srai_epi64(x, 63), 1)) }
     }
 
-    macro_rules! sort_rows {
-        ($name:ident, $ty:ty, $key:ty, $lanes:literal, $cx:ident, $tokey:ident, $full:expr) => {
-            /// Writes to wires 0..M of the tile the keys of coordinates `[j, j + W)` of rows
-            /// `first..first + M` of `x`, sorted in every lane: the conversion of
-            /// `kernels::load_keys` and the network of [`sort_i32`] in one pass, with no
-            /// unsorted tile in memory.
+    /// For one key type: `$tile` sorts the tile's own wires, `$rows` makes them from rows of
+    /// the matrix first; both end in `$store`, the network and the store of one group of
+    /// lanes.
+    macro_rules! register_sorts {
+        ($tile:ident, $rows:ident, $store:ident, $ty:ty, $key:ty, $lanes:literal, $cx:ident,
+         $tokey:ident, $full:expr) => {
+            /// Sorts wires `v[..M]` with the register network and stores them as lanes
+            /// `g * lanes..(g + 1) * lanes` of wires `0..M` of the tile.
+            #[inline(always)]
+            fn $store<const M: usize>(mut v: [__m512i; 32], tile: &mut [[$key; W]], g: usize) {
+                batcher32!(apply_comparators!($cx, v));
+                for w in 0..M {
+                    let s: &mut [$key; $lanes] = (&mut tile[w][g * $lanes..(g + 1) * $lanes])
+                        .try_into()
+                        .expect("one register of lanes");
+                    // SAFETY: writes the 64 bytes of `s`; AVX-512 F as in the callers.
+                    unsafe { _mm512_storeu_si512(s.as_mut_ptr().cast(), v[w]) };
+                }
+            }
+
+            /// Sorts the first M wires of the tile in every lane.
             ///
             /// # Safety
             /// The CPU must support AVX2, FMA and AVX-512 F, VL, BW and DQ (the features
-            /// enabled). `first + M <= x.m()`, `j + W <= x.d()` and
-            /// `tile.len() >= M` (checked).
+            /// enabled). `tile.len() >= M` (checked).
             #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
-            pub(super) unsafe fn $name<const M: usize>(
+            pub(super) unsafe fn $tile<const M: usize>(tile: &mut [[$key; W]]) {
+                let tile = &mut tile[..M];
+                for g in 0..W / $lanes {
+                    let mut v = [$full; 32];
+                    for w in 0..M {
+                        let s: &[$key; $lanes] = tile[w][g * $lanes..(g + 1) * $lanes]
+                            .try_into()
+                            .expect("one register of lanes");
+                        v[w] = _mm512_loadu_si512(s.as_ptr().cast());
+                    }
+                    $store::<M>(v, tile, g);
+                }
+            }
+
+            /// Writes to wires 0..M of the tile the keys of coordinates `[j, j + W)` of rows
+            /// `first..first + M` of `x`, sorted in every lane: the conversion of
+            /// `kernels::load_keys` and the register network in one pass, with no unsorted
+            /// tile in memory.
+            ///
+            /// # Safety
+            /// The CPU must support AVX2, FMA and AVX-512 F, VL, BW and DQ (the features
+            /// enabled). `first + M <= x.m()`, `j + W <= x.d()` and `tile.len() >= M`
+            /// (checked).
+            #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
+            pub(super) unsafe fn $rows<const M: usize>(
                 x: MatrixView<'_, $ty>,
                 j: usize,
                 first: usize,
@@ -484,20 +479,16 @@ mod avx512 {
                         let s = &rows[w][g * $lanes..(g + 1) * $lanes];
                         v[w] = $tokey(_mm512_loadu_si512(s.as_ptr().cast()));
                     }
-                    batcher32!(apply_comparators!($cx, v));
-                    for w in 0..M {
-                        let s: &mut [$key; $lanes] = (&mut tile[w][g * $lanes..(g + 1) * $lanes])
-                            .try_into()
-                            .expect("one register of lanes");
-                        _mm512_storeu_si512(s.as_mut_ptr().cast(), v[w]);
-                    }
+                    $store::<M>(v, tile, g);
                 }
             }
         };
     }
 
-    sort_rows!(
+    register_sorts!(
+        sort_i32,
         rows_f32,
+        store_i32,
         f32,
         i32,
         16,
@@ -505,8 +496,10 @@ mod avx512 {
         key32,
         _mm512_set1_epi32(i32::MAX)
     );
-    sort_rows!(
+    register_sorts!(
+        sort_i64,
         rows_f64,
+        store_i64,
         f64,
         i64,
         8,
@@ -1590,7 +1583,7 @@ pub(crate) fn sort_registers_i32(tile: &mut [[i32; super::kernels::W]], m: usize
     false
 }
 
-/// Calls `avx512::$f::<m>($args)` for m in 2..=32.
+/// Calls `avx512::$f::<m>($args)` for m in 1..=32.
 #[cfg(target_arch = "x86_64")]
 macro_rules! for_m_512 {
     ($f:ident, $m:expr, $args:tt; $($n:literal)*) => {
@@ -1607,7 +1600,7 @@ macro_rules! for_m_512 {
 
 /// Writes to wires 0..m of `tile` the keys of coordinates `[j, j + W)` of rows
 /// `first..first + m` of `x`, sorted in every lane, if the active instruction set has a
-/// register network that reads the rows itself (AVX-512, 2 <= m <= 32, a whole tile of
+/// register network that reads the rows itself (AVX-512, 1 <= m <= 32, a whole tile of
 /// coordinates); returns whether it did.
 pub(crate) fn sort_rows_f32(
     x: crate::matrix::MatrixView<'_, f32>,
@@ -1619,9 +1612,9 @@ pub(crate) fn sort_rows_f32(
     #[cfg(target_arch = "x86_64")]
     {
         let fits = first + m <= x.m() && j + super::kernels::W <= x.d() && tile.len() >= m;
-        if (2..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Avx512 {
+        if (1..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Avx512 {
             for_m_512!(rows_f32, m, (x, j, first, tile);
-                2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+                1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
             return true;
         }
     }
@@ -1640,9 +1633,9 @@ pub(crate) fn sort_rows_f64(
     #[cfg(target_arch = "x86_64")]
     {
         let fits = first + m <= x.m() && j + super::kernels::W <= x.d() && tile.len() >= m;
-        if (2..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Avx512 {
+        if (1..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Avx512 {
             for_m_512!(rows_f64, m, (x, j, first, tile);
-                2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+                1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
             return true;
         }
     }

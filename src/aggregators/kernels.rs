@@ -405,29 +405,17 @@ fn network_chunk<T: Keyed>(
         };
         ask(0);
         // 32 < m <= 64 with a whole tile: the halves' register networks may read the rows
-        // themselves (AVX-512), skipping the unsorted tile in memory.
+        // themselves (AVX-512), skipping the unsorted tile in memory. If the second call
+        // declines (the instruction set changed in between, `set_isa` from another thread),
+        // the tile is made again the usual way.
         let halves = registers && !merge.is_empty() && o.len() == W;
-        if halves && T::sort_rows(x, j0 + at, 0, REGISTER_HALF, tile) {
+        let from_rows = halves && T::sort_rows(x, j0 + at, 0, REGISTER_HALF, tile) && {
             ask(1);
             let rest = &mut tile[REGISTER_HALF..];
-            let done = if rest.len() == 1 {
-                // one wire is sorted as it is
-                let row = &x.row(REGISTER_HALF)[j0 + at..j0 + at + W];
-                for (k, v) in rest[0].iter_mut().zip(row) {
-                    *k = v.to_key();
-                }
-                true
-            } else {
-                T::sort_rows(x, j0 + at, REGISTER_HALF, m - REGISTER_HALF, rest)
-            };
-            if done {
-                sort_lanes(merge, tile);
-            } else {
-                // The instruction set changed between the two calls (`set_isa` from another
-                // thread): the whole tile again, the usual way.
-                load_keys(x, j0 + at, o.len(), tile);
-                sort_tile::<T>(tile, (net, merge), registers);
-            }
+            T::sort_rows(x, j0 + at, REGISTER_HALF, m - REGISTER_HALF, rest)
+        };
+        if from_rows {
+            sort_lanes(merge, tile);
         } else {
             load_keys(x, j0 + at, o.len(), tile);
             ask(1);
