@@ -1396,10 +1396,12 @@ pub(crate) fn phocas_tile_i64(
 /// the same order as `krum::accumulate` (`acc = fma(a - b, a - b, acc)` per lane), register
 /// blocked by the cyclic pair schedule of [`super::krum::plan_strips`]: row i is paired
 /// with up to [`super::krum::STRIP_MAX`] rows at once, so one load of row i serves them all
-/// and each pair's accumulator stays in a register for the whole sub-tile.
+/// and each pair's accumulator stays in a register for the whole sub-tile. The 8 lanes of an
+/// accumulator are two registers here, taken in two passes over the sub-tile (lanes 0..4,
+/// then 4..8), so a strip needs one register per pair.
 #[cfg(target_arch = "x86_64")]
 mod avx2_krum {
-    use super::super::krum::{StripPlan, ACC, SUB};
+    use super::super::krum::{Lanes, StripPlan, SubRow, ACC, SUB};
     use std::arch::x86_64::*;
 
     /// 4 lanes at `o`.
@@ -1410,71 +1412,58 @@ mod avx2_krum {
         unsafe { _mm256_loadu_pd(s.as_ptr()) }
     }
 
-    // `group` loads and stores accumulators as 4 f64 lanes.
-    const _: () = assert!(ACC == 4);
+    // `group` takes accumulators as two halves of 4 f64 lanes.
+    const _: () = assert!(ACC == 8);
 
     /// The K pairs of one strip; with SHARED, every pair's first row is a[0]. Called only from
     /// `pairs` (AVX2 and FMA enabled).
     #[inline(always)]
     fn group<const K: usize, const SHARED: bool>(
-        tile: &[[f64; SUB]],
+        tile: &[SubRow],
         s: &StripPlan,
-        acc: &mut [[f64; ACC]],
+        acc: &mut [Lanes],
     ) {
         // Plain loops, not `std::array::from_fn`: a closure has no target features of its
         // own, and the one of `from_fn` was not inlined (its loads ran as calls).
-        let (mut ra, mut rb) = ([&tile[0]; K], [&tile[0]; K]);
+        let (mut ra, mut rb) = ([&tile[0].0; K], [&tile[0].0; K]);
         for k in 0..K {
-            (ra[k], rb[k]) = (&tile[s.a[k]], &tile[s.b[k]]);
+            (ra[k], rb[k]) = (&tile[s.a[k]].0, &tile[s.b[k]].0);
         }
-        // SAFETY: AVX2 and FMA as in `pairs`; loads and stores use the 32 bytes of
-        // bounds-checked `[f64; 4]` accumulators.
-        unsafe {
-            let mut r = [_mm256_setzero_pd(); K];
-            for k in 0..K {
-                let a: &[f64; 4] = &acc[s.p[k]];
-                r[k] = _mm256_loadu_pd(a.as_ptr());
-            }
-            for c in 0..SUB / 4 {
-                let o = c * 4;
-                let x0 = ld(ra[0], o);
+        for h in [0, 4] {
+            // SAFETY: AVX2 and FMA as in `pairs`; loads and stores use 32 bytes of
+            // bounds-checked `[f64; 8]` accumulators.
+            unsafe {
+                let mut r = [_mm256_setzero_pd(); K];
                 for k in 0..K {
-                    let x = if SHARED { x0 } else { ld(ra[k], o) };
-                    let t = _mm256_sub_pd(x, ld(rb[k], o));
-                    r[k] = _mm256_fmadd_pd(t, t, r[k]);
+                    let a: &[f64; 4] = acc[s.p[k]].0[h..h + 4].try_into().expect("4 lanes");
+                    r[k] = _mm256_loadu_pd(a.as_ptr());
                 }
-            }
-            for k in 0..K {
-                let a: &mut [f64; 4] = &mut acc[s.p[k]];
-                _mm256_storeu_pd(a.as_mut_ptr(), r[k]);
+                for c in 0..SUB / ACC {
+                    let o = c * ACC + h;
+                    let x0 = ld(ra[0], o);
+                    for k in 0..K {
+                        let x = if SHARED { x0 } else { ld(ra[k], o) };
+                        let t = _mm256_sub_pd(x, ld(rb[k], o));
+                        r[k] = _mm256_fmadd_pd(t, t, r[k]);
+                    }
+                }
+                for k in 0..K {
+                    let a: &mut [f64; 4] =
+                        (&mut acc[s.p[k]].0[h..h + 4]).try_into().expect("4 lanes");
+                    _mm256_storeu_pd(a.as_mut_ptr(), r[k]);
+                }
             }
         }
     }
 
-    macro_rules! by_width {
-        ($shared:literal, $tile:expr, $s:expr, $acc:expr) => {
-            match $s.len {
-                1 => group::<1, $shared>($tile, $s, $acc),
-                2 => group::<2, $shared>($tile, $s, $acc),
-                3 => group::<3, $shared>($tile, $s, $acc),
-                4 => group::<4, $shared>($tile, $s, $acc),
-                5 => group::<5, $shared>($tile, $s, $acc),
-                6 => group::<6, $shared>($tile, $s, $acc),
-                7 => group::<7, $shared>($tile, $s, $acc),
-                8 => group::<8, $shared>($tile, $s, $acc),
-                9 => group::<9, $shared>($tile, $s, $acc),
-                10 => group::<10, $shared>($tile, $s, $acc),
-                _ => unreachable!("strips are 1 to STRIP_MAX = 10 pairs"),
-            }
-        };
-    }
+    crate::aggregators::dispatch::krum_by_width!();
 
     /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of the strips.
     ///
     /// # Safety
     /// The CPU must support AVX2 and FMA. Rows and accumulators are bounds-checked.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn pairs(tile: &[[f64; SUB]], acc: &mut [[f64; ACC]], strips: &[StripPlan]) {
+    pub(super) unsafe fn pairs(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan]) {
         for s in strips {
             if s.shared {
                 by_width!(true, tile, s, acc);
@@ -1485,31 +1474,140 @@ mod avx2_krum {
     }
 }
 
-/// Krum's pair accumulation of one sub-tile with the AVX2 + FMA kernel, if the active
-/// instruction set is AVX2 and the CPU has FMA; returns whether it ran.
+/// Krum's pairwise squared distances of one sub-tile with 512-bit registers: the schedule and
+/// operations of `avx2_krum`, with an accumulator's 8 lanes in one register (one pass over
+/// the sub-tile, one subtraction and one fused multiply-add per 8 coordinates of a pair).
+#[cfg(target_arch = "x86_64")]
+mod avx512_krum {
+    use super::super::krum::{Lanes, StripPlan, SubRow, ACC, SUB};
+    use std::arch::x86_64::*;
+
+    /// 8 lanes at `o`.
+    #[inline(always)]
+    fn ld(r: &[f64; SUB], o: usize) -> __m512d {
+        let s: &[f64; 8] = r[o..o + 8].try_into().expect("8 lanes");
+        // SAFETY: reads the 64 bytes of `s`; AVX-512 F as in `pairs`.
+        unsafe { _mm512_loadu_pd(s.as_ptr()) }
+    }
+
+    // `group` loads and stores accumulators as 8 f64 lanes.
+    const _: () = assert!(ACC == 8);
+
+    /// The K pairs of one strip; with SHARED, every pair's first row is a[0]. Called only from
+    /// `pairs` (AVX-512 F enabled).
+    #[inline(always)]
+    fn group<const K: usize, const SHARED: bool>(
+        tile: &[SubRow],
+        s: &StripPlan,
+        acc: &mut [Lanes],
+    ) {
+        let (mut ra, mut rb) = ([&tile[0].0; K], [&tile[0].0; K]);
+        for k in 0..K {
+            (ra[k], rb[k]) = (&tile[s.a[k]].0, &tile[s.b[k]].0);
+        }
+        // SAFETY: AVX-512 F as in `pairs`; loads and stores use the 64 bytes of
+        // bounds-checked `[f64; 8]` accumulators.
+        unsafe {
+            let mut r = [_mm512_setzero_pd(); K];
+            for k in 0..K {
+                r[k] = _mm512_loadu_pd(acc[s.p[k]].0.as_ptr());
+            }
+            for c in 0..SUB / ACC {
+                let o = c * ACC;
+                let x0 = ld(ra[0], o);
+                for k in 0..K {
+                    let x = if SHARED { x0 } else { ld(ra[k], o) };
+                    let t = _mm512_sub_pd(x, ld(rb[k], o));
+                    r[k] = _mm512_fmadd_pd(t, t, r[k]);
+                }
+            }
+            for k in 0..K {
+                _mm512_storeu_pd(acc[s.p[k]].0.as_mut_ptr(), r[k]);
+            }
+        }
+    }
+
+    crate::aggregators::dispatch::krum_by_width!();
+
+    /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of the strips.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512 F (and FMA, which every AVX-512 CPU has). Rows and
+    /// accumulators are bounds-checked.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) unsafe fn pairs(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan]) {
+        for s in strips {
+            if s.shared {
+                by_width!(true, tile, s, acc);
+            } else {
+                by_width!(false, tile, s, acc);
+            }
+        }
+    }
+}
+
+/// Defines `by_width!(shared, tile, strip, acc)`, which calls the module's
+/// `group::<K, shared>` for the strip's width K (1..=STRIP_MAX).
+#[cfg(target_arch = "x86_64")]
+macro_rules! krum_by_width {
+    () => {
+        macro_rules! by_width {
+            ($shared:literal, $tile:expr, $s:expr, $acc:expr) => {
+                match $s.len {
+                    1 => group::<1, $shared>($tile, $s, $acc),
+                    2 => group::<2, $shared>($tile, $s, $acc),
+                    3 => group::<3, $shared>($tile, $s, $acc),
+                    4 => group::<4, $shared>($tile, $s, $acc),
+                    5 => group::<5, $shared>($tile, $s, $acc),
+                    6 => group::<6, $shared>($tile, $s, $acc),
+                    7 => group::<7, $shared>($tile, $s, $acc),
+                    8 => group::<8, $shared>($tile, $s, $acc),
+                    9 => group::<9, $shared>($tile, $s, $acc),
+                    10 => group::<10, $shared>($tile, $s, $acc),
+                    _ => unreachable!("strips are 1 to STRIP_MAX = 10 pairs"),
+                }
+            };
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+use krum_by_width;
+
+/// Krum's pair accumulation of one sub-tile with the SIMD kernel of the active instruction
+/// set (AVX-512, or AVX2 if the CPU has FMA); returns whether one ran.
 pub(crate) fn krum_pairs(
-    tile: &[[f64; super::krum::SUB]],
-    acc: &mut [[f64; super::krum::ACC]],
+    tile: &[super::krum::SubRow],
+    acc: &mut [super::krum::Lanes],
+    strips: &[super::krum::StripPlan],
+) -> bool {
+    krum_pairs_on(isa(), tile, acc, strips)
+}
+
+/// [`krum_pairs`] at a given level (at most the detected one; tests compare the levels).
+pub(crate) fn krum_pairs_on(
+    level: Isa,
+    tile: &[super::krum::SubRow],
+    acc: &mut [super::krum::Lanes],
     strips: &[super::krum::StripPlan],
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        match isa() {
+        match level.min(detected_isa()) {
             Isa::Avx2 if std::is_x86_feature_detected!("fma") => {
-                // SAFETY: AVX2 as in `with_isa`; FMA checked just above.
+                // SAFETY: the detected level is at least AVX2; FMA checked just above.
                 unsafe { avx2_krum::pairs(tile, acc, strips) };
                 return true;
             }
             Isa::Avx512 => {
-                // The AVX2 kernel (see `with_isa_capped`). SAFETY: `isa()` is `Avx512` only
-                // after the detection of its features, AVX2 and FMA among them.
-                unsafe { avx2_krum::pairs(tile, acc, strips) };
+                // SAFETY: the detected level is `Avx512` only after the detection of AVX-512
+                // F, AVX2 and FMA among its features.
+                unsafe { avx512_krum::pairs(tile, acc, strips) };
                 return true;
             }
             _ => {}
         }
     }
-    let _ = (tile, acc, strips);
+    let _ = (level, tile, acc, strips);
     false
 }
 

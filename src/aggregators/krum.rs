@@ -19,7 +19,7 @@
 //! Time: O(d m^2); extra space: m(m-1)/2 f64 per chunk (at most 64 chunks), and per thread
 //! 256 m f64 plus 4 m(m-1)/2 f64 accumulators.
 
-use super::dispatch::{prefetch, with_isa_capped, Isa, PREFETCH_BYTES};
+use super::dispatch::{prefetch, with_isa, PREFETCH_BYTES};
 use super::kernels::for_chunks;
 use super::mean::mean_rows;
 use super::{check_shape, reject, Aggregator, RuleParams, Scratch, Workspace};
@@ -163,21 +163,37 @@ impl KrumCore {
 /// L1 and L2) and every pair reads them from there. Measured (2-core Zen 4 VM, f32, m = 20,
 /// d = 10^6, Krum / Mean in one run): 128 coordinates 3.6x, 256 3.1-3.5x, 512 5.0x; the
 /// strips' set-up is paid once per sub-tile, and 512 no longer stays near L1.
-pub(crate) const SUB: usize = 256;
+pub(crate) const SUB: usize = 128;
 
-/// f64 accumulator lanes per pair (one AVX2 register): lane l sums the coordinates equal to
-/// l mod ACC, in order. Enough independent chains come from the pairs of a strip.
+/// One row of a sub-tile in f64, aligned to a cache line: no vector load or store of the
+/// conversion and the pair kernels splits across two lines. Measured (f32, m = 20,
+/// d = 10^6, one thread, fastest of 4 interleaved runs): 8-byte aligned rows ms, aligned ms.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+pub(crate) struct SubRow(pub(crate) [f64; SUB]);
+
+/// The [`ACC`] accumulator lanes of one pair, aligned to a cache line like [`SubRow`].
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+pub(crate) struct Lanes(pub(crate) [f64; ACC]);
+
+/// f64 accumulator lanes per pair (one AVX-512 register, two AVX2 registers): lane l sums
+/// the coordinates equal to l mod ACC, in order. Enough independent chains come from the
+/// pairs of a strip.
 ///
 /// Each step is `acc = fma(t, t, acc)` with t = a - b: one rounding instead of two, and one
-/// instruction on the FMA ports beside the subtraction on the adder ports (Zen 4 has two of
-/// each), so a pair-coordinate costs one instruction per port pair. The portable fallback
-/// computes the same with `f64::mul_add` (bit-identical results on every instruction set);
-/// on an x86-64 CPU without FMA (before 2013) that is a library call per value, and
-/// `bench-scaling` measured it 25x slower than the AVX2 kernel on this machine.
-pub(crate) const ACC: usize = 4;
+/// instruction beside the subtraction, so a pair-coordinate costs two vector instructions.
+/// The portable fallback computes the same with `f64::mul_add` (bit-identical results on
+/// every instruction set); on an x86-64 CPU without FMA (before 2013) that is a library call
+/// per value, and `bench-scaling` measured it 25x slower than the AVX2 kernel on this
+/// machine. Eight lanes let the AVX-512 kernel do a pair step of 8 coordinates in one
+/// register (measured on the development machine's Xeon, in L1: 0.21 ns per 4 coordinates
+/// against 0.47-0.53 ns with 256-bit registers); the AVX2 kernel takes lanes 0..4 and 4..8
+/// of a sub-tile in two passes, so its register budget is that of one 4-lane accumulator.
+pub(crate) const ACC: usize = 8;
 
 /// Most pairs processed together (one accumulator register each, plus the shared row and a
-/// difference: 12 of the 16 AVX2 registers).
+/// difference: 12 of the 16 AVX2 registers, or of the 32 AVX-512 registers).
 pub(crate) const STRIP_MAX: usize = 10;
 
 /// Index of pair {i, j} (i != j) in the order (0,1), (0,2), ..., (1,2), ...
@@ -273,8 +289,7 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
             let j0 = c * chunk_len;
             let j1 = (j0 + chunk_len).min(d);
             ws.with_scratch(|s| {
-                with_isa_capped(
-                    Isa::Avx2,
+                with_isa(
                     #[inline(always)]
                     || distance_chunk(x, j0, j1, part, strips, s),
                 );
@@ -314,42 +329,51 @@ fn distance_chunk<T: Scalar>(
         rows64, pair_acc, ..
     } = s;
     if rows64.len() < m {
-        rows64.resize(m, [0.0; SUB]);
+        rows64.resize(m, SubRow([0.0; SUB]));
     }
     let tile = &mut rows64[..m];
     pair_acc.clear();
-    pair_acc.resize(part.len(), [0.0; ACC]);
+    pair_acc.resize(part.len(), Lanes([0.0; ACC]));
     let ahead = PREFETCH_BYTES / std::mem::size_of::<T>();
     for j in (j0..j1).step_by(SUB) {
-        let e = (j + SUB).min(j1);
         for (i, dst) in tile.iter_mut().enumerate() {
-            let full = x.row(i);
-            prefetch(full, j + ahead, SUB);
-            let row = &full[j..e];
-            if let Ok(src) = <&[T; SUB]>::try_from(row) {
-                for t in 0..SUB {
-                    dst[t] = src[t].to_f64();
-                }
-            } else {
-                // zero padding on both sides of a pair adds exactly nothing
-                for t in 0..SUB {
-                    dst[t] = row.get(t).map_or(0.0, |v| v.to_f64());
-                }
-            }
+            let row = x.row(i);
+            prefetch(row, j + ahead, SUB);
+            load_row(row, j, j1, dst);
         }
-        if !super::dispatch::krum_pairs(tile, pair_acc, strips) {
-            let mut p = 0;
-            for i in 0..m {
-                let (a, rest) = tile[i..].split_first().expect("i < m");
-                for b in rest {
-                    accumulate(&mut pair_acc[p], a, b);
-                    p += 1;
-                }
-            }
-        }
+        pairs(tile, pair_acc, strips);
     }
     for (v, acc) in part.iter_mut().zip(pair_acc.iter()) {
-        *v = tree_sum(acc);
+        *v = tree_sum(&acc.0);
+    }
+}
+
+/// Converts `row[j..min(j + SUB, j1)]` into `dst`, zero-padded (zero on both sides of a pair
+/// adds exactly nothing).
+#[inline(always)]
+fn load_row<T: Scalar>(row: &[T], j: usize, j1: usize, SubRow(dst): &mut SubRow) {
+    let part = &row[j..(j + SUB).min(j1)];
+    if let Ok(src) = <&[T; SUB]>::try_from(part) {
+        for t in 0..SUB {
+            dst[t] = src[t].to_f64();
+        }
+    } else {
+        for t in 0..SUB {
+            dst[t] = part.get(t).map_or(0.0, |v| v.to_f64());
+        }
+    }
+}
+
+/// The pairs of `strips` over one sub-tile: the SIMD kernel of the active instruction set, or
+/// [`accumulate`] per pair (the same result).
+#[inline(always)]
+fn pairs(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan]) {
+    if !super::dispatch::krum_pairs(tile, acc, strips) {
+        for s in strips {
+            for k in 0..s.len {
+                accumulate(&mut acc[s.p[k]].0, &tile[s.a[k]].0, &tile[s.b[k]].0);
+            }
+        }
     }
 }
 
@@ -587,42 +611,44 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         let specials = [f64::NAN, f64::INFINITY, -f64::INFINITY, 1e300, -0.0, 5e-324];
         for m in [2, 3, 4, 7, 20, 21, 33, 50] {
-            let tile: Vec<[f64; SUB]> = (0..m)
+            let tile: Vec<SubRow> = (0..m)
                 .map(|_| {
-                    std::array::from_fn(|_| {
+                    SubRow(std::array::from_fn(|_| {
                         if rng.random_range(0..50) == 0 {
                             specials[rng.random_range(0..specials.len())]
                         } else {
                             rng.random_range(-3.0..3.0)
                         }
-                    })
+                    }))
                 })
                 .collect();
             let npairs = m * (m - 1) / 2;
-            let start: Vec<[f64; ACC]> = (0..npairs)
-                .map(|_| std::array::from_fn(|_| rng.random_range(0.0..1.0)))
+            let start: Vec<Lanes> = (0..npairs)
+                .map(|_| Lanes(std::array::from_fn(|_| rng.random_range(0.0..1.0))))
                 .collect();
-            let mut simd = start.clone();
-            let mut strips = Vec::new();
-            plan_strips(m, &mut strips);
-            if !super::super::dispatch::krum_pairs(&tile, &mut simd, &strips) {
-                return; // no AVX2 + FMA here: only the portable path exists
-            }
-            let mut want = start;
+            let mut want = start.clone();
             let mut p = 0;
             for i in 0..m {
                 for j in i + 1..m {
-                    accumulate(&mut want[p], &tile[i], &tile[j]);
+                    accumulate(&mut want[p].0, &tile[i].0, &tile[j].0);
                     p += 1;
                 }
             }
-            for (p, (a, b)) in simd.iter().zip(&want).enumerate() {
-                for l in 0..ACC {
-                    assert_eq!(
-                        a[l].to_bits(),
-                        b[l].to_bits(),
-                        "m = {m}, pair {p}, lane {l}"
-                    );
+            let mut strips = Vec::new();
+            plan_strips(m, &mut strips);
+            for level in crate::aggregators::available_isas() {
+                let mut simd = start.clone();
+                if !super::super::dispatch::krum_pairs_on(level, &tile, &mut simd, &strips) {
+                    continue; // no SIMD kernel at this level: the portable path runs
+                }
+                for (p, (a, b)) in simd.iter().zip(&want).enumerate() {
+                    for l in 0..ACC {
+                        assert_eq!(
+                            a.0[l].to_bits(),
+                            b.0[l].to_bits(),
+                            "{level:?}, m = {m}, pair {p}, lane {l}"
+                        );
+                    }
                 }
             }
         }

@@ -110,9 +110,9 @@ pub struct Scratch {
     pub(crate) pairs: Vec<u128>,
     pub(crate) tiles32: Vec<[i32; kernels::W]>,
     pub(crate) tiles64: Vec<[i64; kernels::W]>,
-    pub(crate) rows64: Vec<[f64; krum::SUB]>,
+    pub(crate) rows64: Vec<krum::SubRow>,
     pub(crate) acc: Vec<f64>,
-    pub(crate) pair_acc: Vec<[f64; krum::ACC]>,
+    pub(crate) pair_acc: Vec<krum::Lanes>,
 }
 
 /// Caller-owned scratch memory for aggregation. Reuse one workspace across calls to keep the
