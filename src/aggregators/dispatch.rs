@@ -37,8 +37,11 @@
 //! registers. Measured (2-core Zen 4 VM, f32, d = 10^6, both cores, `examples/rule_profile`,
 //! AVX2 then AVX-512 in one run): m = 50 Trmean 27.3 -> 19.8 ms, Median 27.9 -> 18.5, Phocas
 //! 35.6 -> 32.3; as fast as a `-C target-cpu=native` build (Trmean 20.0 / 20.2, Phocas 24.1 /
-//! 25.1). Krum's distance pass was slower as the AVX-512 build (17-20% in two bench-scaling
-//! runs), so it stays on the AVX2 build ([`with_isa_capped`]). Kernels of the tile path are
+//! 25.1). On an Intel Xeon VM (2026-12-01) the fused kernels of m <= 32 were faster in their
+//! AVX2 build, which the AVX-512 level now runs ([`FUSED_512`]). Krum's pair kernel on this
+//! level is written for 512-bit registers (`avx512_krum`: one subtraction and one fused
+//! multiply-add per 8 coordinates of a pair), and its conversion runs in the AVX-512 build.
+//! Kernels of the tile path are
 //! written for 512-bit registers on this level only: the register networks ([`avx512`]: 16
 //! i32 or 8 i64 lanes per register, with AVX-512's 64-bit min/max), which for 32 < m <= 64
 //! also read the rows and make the keys themselves (no unsorted tile in memory), and the
@@ -80,6 +83,12 @@
 //! ahead into L2 instead of pre-reading spans; 3.1-3.5x with 256-coordinate sub-tiles;
 //! 2.7-3.3x with the strips planned once per call. callgrind: 2.85 instructions per 4-lane
 //! pair step, of which 2 floating-point.
+//! With 8 lanes per pair and a 512-bit kernel (`avx512_krum`), cache-line aligned sub-tile
+//! rows and 128-coordinate sub-tiles (Intel Xeon VM, 2026-12-01, fastest of 8 interleaved
+//! runs, both cores): 12.97-13.34 -> 7.97-8.28 ms. In L1 the 512-bit pair step measured
+//! 0.21-0.28 ns per 4 coordinates against 0.47-0.62 ns with 256-bit registers; the kernel
+//! then runs at that speed (perf: about 70% of Krum's samples) and the rest is the f32 to f64
+//! conversion, which waits on memory.
 //!
 //! Tried and left out: software prefetch into L1 a few tiles ahead in the tile path was slower
 //! than the long-run pre-read of each span that the tile path used before (prefetch into L2,
@@ -105,7 +114,8 @@ pub enum Isa {
     /// AVX-512 (F, VL, BW, DQ, with FMA), selected at run time: the AVX2 kernels compiled
     /// with these features (the same 256-bit operations, 32 vector registers instead of 16),
     /// 512-bit kernels for the tile path, and 512-bit vectors where LLVM vectorises safe
-    /// code. Krum's distance pass stays on the AVX2 build.
+    /// code, and a 512-bit pair kernel for Krum. The fused kernels (m <= 32) run their AVX2
+    /// build ([`FUSED_512`]).
     Avx512,
 }
 
@@ -194,9 +204,8 @@ pub(crate) fn with_isa<R>(f: impl FnOnce() -> R) -> R {
     with_isa_capped(Isa::Avx512, f)
 }
 
-/// Like [`with_isa`], but never above `cap`: for code that measured slower on the higher
-/// levels (Krum's distance pass: AVX2 10.8-10.9 ms, AVX-512 12.8-13.0 ms in two
-/// `bench-scaling` runs, f32, m = 20, d = 10^6).
+/// Like [`with_isa`], but never above `cap`, for code that measures slower on the higher
+/// levels.
 #[inline(always)]
 pub(crate) fn with_isa_capped<R>(cap: Isa, f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
@@ -959,9 +968,18 @@ mod avx2_fused {
 
 /// Calls `avx2_fused::$f::<m>(args)` (or its AVX-512 copy `$f512`) for m in 2..=32.
 #[cfg(target_arch = "x86_64")]
+/// Whether the AVX-512 level runs the fused kernels (m <= 32) in their AVX-512 build (32
+/// registers, AVX-512 features for LLVM) instead of the AVX2 build. Off: on the development
+/// machine of 2026-12-01 (an Intel Xeon with AVX-512, 2 vCPUs), the AVX2 build was faster in
+/// one interleaved run (f32, m = 20, d = 10^6, fastest of 3: Median 5.63 -> 4.02 ms, Trmean
+/// 7.03 -> 5.18 ms, Phocas 9.38 -> 7.39 ms), probably because 512-bit operations close
+/// port 1's vector ALU on Intel cores, which the sorting networks need. The tile path
+/// (m > 32) keeps its AVX-512 kernels (Median at m = 50: 31.9 ms against 34.6 ms for AVX2).
+const FUSED_512: bool = false;
+
 macro_rules! for_m_fused {
     ($f:ident / $f512:ident, $m:expr, $args:tt; $($n:literal)*) => {
-        match ($m, isa() == Isa::Avx512) {
+        match ($m, FUSED_512 && isa() == Isa::Avx512) {
             $( ($n, false) => {
                 // SAFETY: callers check that the active instruction set is AVX2 or AVX-512,
                 // which `isa()` reports only after `is_x86_feature_detected!("avx2")`.
