@@ -39,7 +39,7 @@
 //! 35.6 -> 32.3; as fast as a `-C target-cpu=native` build (Trmean 20.0 / 20.2, Phocas 24.1 /
 //! 25.1). On an Intel Xeon VM (2026-12-01) the fused kernels of m <= 32 were faster in their
 //! AVX2 build, which the AVX-512 level now runs ([`FUSED_512`]). Krum's pair kernel on this
-//! level is written for 512-bit registers (`avx512_krum`: one subtraction and one fused
+//! level is written for 512-bit registers (`krum_simd`, 8 lanes: one subtraction and one fused
 //! multiply-add per 8 coordinates of a pair), and its conversion runs in the AVX-512 build.
 //! Kernels of the tile path are
 //! written for 512-bit registers on this level only: the register networks ([`avx512`]: 16
@@ -83,7 +83,7 @@
 //! ahead into L2 instead of pre-reading spans; 3.1-3.5x with 256-coordinate sub-tiles;
 //! 2.7-3.3x with the strips planned once per call. callgrind: 2.85 instructions per 4-lane
 //! pair step, of which 2 floating-point.
-//! With 8 lanes per pair and a 512-bit kernel (`avx512_krum`), cache-line aligned sub-tile
+//! With 8 lanes per pair and a 512-bit kernel (`krum_simd::pairs8`), cache-line aligned sub-tile
 //! rows and 128-coordinate sub-tiles (Intel Xeon VM, 2026-12-01, fastest of 8 interleaved
 //! runs, both cores): 12.97-13.34 -> 7.97-8.28 ms. In L1 the 512-bit pair step measured
 //! 0.21-0.28 ns per 4 coordinates against 0.47-0.62 ns with 256-bit registers; the kernel
@@ -1410,33 +1410,102 @@ pub(crate) fn phocas_tile_i64(
     None
 }
 
-/// Krum's pairwise squared distances of one sub-tile on AVX2 with FMA: the same operations in
-/// the same order as `krum::accumulate` (`acc = fma(a - b, a - b, acc)` per lane), register
-/// blocked by the cyclic pair schedule of [`super::krum::plan_strips`]: row i is paired
-/// with up to [`super::krum::STRIP_MAX`] rows at once, so one load of row i serves them all
-/// and each pair's accumulator stays in a register for the whole sub-tile. The 8 lanes of an
-/// accumulator are two registers here, taken in two passes over the sub-tile (lanes 0..4,
-/// then 4..8), so a strip needs one register per pair.
+/// Krum's pairwise squared distances of one sub-tile with AVX2 + FMA or AVX-512: the same
+/// operations in the same order as `krum::accumulate` (`acc = fma(a - b, a - b, acc)` per
+/// lane), register blocked by the cyclic pair schedule of [`super::krum::plan_strips`]: row
+/// i is paired with up to [`super::krum::STRIP_MAX`] rows at once, so one load of row i
+/// serves them all and each pair's accumulator stays in a register for the whole sub-tile.
+/// One generic kernel over the vector width ([`krum_simd::Lanes4`], [`krum_simd::Lanes8`]):
+/// with 256-bit registers the 8 lanes of an accumulator are taken in two passes over the
+/// sub-tile (lanes 0..4, then 4..8), so a strip needs one register per pair on both widths.
 #[cfg(target_arch = "x86_64")]
-mod avx2_krum {
+mod krum_simd {
     use super::super::krum::{Lanes, StripPlan, SubRow, ACC, SUB};
     use std::arch::x86_64::*;
 
-    /// 4 lanes at `o`.
-    #[inline(always)]
-    fn ld(r: &[f64; SUB], o: usize) -> __m256d {
-        let s: &[f64; 4] = r[o..o + 4].try_into().expect("4 lanes");
-        // SAFETY: reads the 32 bytes of `s`; AVX2 as in `pairs`.
-        unsafe { _mm256_loadu_pd(s.as_ptr()) }
+    /// One vector of f64 lanes. Its functions are called only from the target-feature
+    /// functions below, which enable the instructions they use.
+    pub(super) trait Vector: Copy {
+        /// Lanes per register.
+        const W: usize;
+        /// Zeros.
+        fn zero() -> Self;
+        /// `W` lanes of `r` from `o` (`o + W <= r.len()`, checked).
+        fn load(r: &[f64], o: usize) -> Self;
+        /// Stores the lanes into `r[o..o + W]` (checked).
+        fn store(self, r: &mut [f64], o: usize);
+        /// `fma(x - y, x - y, self)` lane-wise.
+        fn step(self, x: Self, y: Self) -> Self;
     }
 
-    // `group` takes accumulators as two halves of 4 f64 lanes.
-    const _: () = assert!(ACC == 8);
+    /// 4 lanes, AVX2 and FMA.
+    #[derive(Clone, Copy)]
+    pub(super) struct Lanes4(__m256d);
+    /// 8 lanes, AVX-512 F.
+    #[derive(Clone, Copy)]
+    pub(super) struct Lanes8(__m512d);
 
-    /// The K pairs of one strip; with SHARED, every pair's first row is a[0]. Called only from
-    /// `pairs` (AVX2 and FMA enabled).
+    impl Vector for Lanes4 {
+        const W: usize = 4;
+        #[inline(always)]
+        fn zero() -> Self {
+            // SAFETY: AVX2 enabled by the caller (`pairs4`).
+            Self(unsafe { _mm256_setzero_pd() })
+        }
+        #[inline(always)]
+        fn load(r: &[f64], o: usize) -> Self {
+            let s: &[f64; 4] = r[o..o + 4].try_into().expect("4 lanes");
+            // SAFETY: reads the 32 bytes of `s`; AVX2 as above.
+            Self(unsafe { _mm256_loadu_pd(s.as_ptr()) })
+        }
+        #[inline(always)]
+        fn store(self, r: &mut [f64], o: usize) {
+            let s: &mut [f64; 4] = (&mut r[o..o + 4]).try_into().expect("4 lanes");
+            // SAFETY: writes the 32 bytes of `s`; AVX2 as above.
+            unsafe { _mm256_storeu_pd(s.as_mut_ptr(), self.0) }
+        }
+        #[inline(always)]
+        fn step(self, x: Self, y: Self) -> Self {
+            // SAFETY: AVX2 and FMA enabled by the caller (`pairs4`).
+            unsafe {
+                let t = _mm256_sub_pd(x.0, y.0);
+                Self(_mm256_fmadd_pd(t, t, self.0))
+            }
+        }
+    }
+
+    impl Vector for Lanes8 {
+        const W: usize = 8;
+        #[inline(always)]
+        fn zero() -> Self {
+            // SAFETY: AVX-512 F enabled by the caller (`pairs8`).
+            Self(unsafe { _mm512_setzero_pd() })
+        }
+        #[inline(always)]
+        fn load(r: &[f64], o: usize) -> Self {
+            let s: &[f64; 8] = r[o..o + 8].try_into().expect("8 lanes");
+            // SAFETY: reads the 64 bytes of `s`; AVX-512 F as above.
+            Self(unsafe { _mm512_loadu_pd(s.as_ptr()) })
+        }
+        #[inline(always)]
+        fn store(self, r: &mut [f64], o: usize) {
+            let s: &mut [f64; 8] = (&mut r[o..o + 8]).try_into().expect("8 lanes");
+            // SAFETY: writes the 64 bytes of `s`; AVX-512 F as above.
+            unsafe { _mm512_storeu_pd(s.as_mut_ptr(), self.0) }
+        }
+        #[inline(always)]
+        fn step(self, x: Self, y: Self) -> Self {
+            // SAFETY: AVX-512 F enabled by the caller (`pairs8`).
+            unsafe {
+                let t = _mm512_sub_pd(x.0, y.0);
+                Self(_mm512_fmadd_pd(t, t, self.0))
+            }
+        }
+    }
+
+    /// The K pairs of one strip; with SHARED, every pair's first row is a[0].
     #[inline(always)]
-    fn group<const K: usize, const SHARED: bool>(
+    fn group<V: Vector, const K: usize, const SHARED: bool>(
         tile: &[SubRow],
         s: &StripPlan,
         acc: &mut [Lanes],
@@ -1447,149 +1516,74 @@ mod avx2_krum {
         for k in 0..K {
             (ra[k], rb[k]) = (&tile[s.a[k]].0, &tile[s.b[k]].0);
         }
-        for h in [0, 4] {
-            // SAFETY: AVX2 and FMA as in `pairs`; loads and stores use 32 bytes of
-            // bounds-checked `[f64; 8]` accumulators.
-            unsafe {
-                let mut r = [_mm256_setzero_pd(); K];
+        for h in (0..ACC).step_by(V::W) {
+            let mut r = [V::zero(); K];
+            for k in 0..K {
+                r[k] = V::load(&acc[s.p[k]].0, h);
+            }
+            for c in 0..SUB / ACC {
+                let o = c * ACC + h;
+                let x0 = V::load(ra[0], o);
                 for k in 0..K {
-                    let a: &[f64; 4] = acc[s.p[k]].0[h..h + 4].try_into().expect("4 lanes");
-                    r[k] = _mm256_loadu_pd(a.as_ptr());
+                    let x = if SHARED { x0 } else { V::load(ra[k], o) };
+                    r[k] = r[k].step(x, V::load(rb[k], o));
                 }
-                for c in 0..SUB / ACC {
-                    let o = c * ACC + h;
-                    let x0 = ld(ra[0], o);
-                    for k in 0..K {
-                        let x = if SHARED { x0 } else { ld(ra[k], o) };
-                        let t = _mm256_sub_pd(x, ld(rb[k], o));
-                        r[k] = _mm256_fmadd_pd(t, t, r[k]);
-                    }
-                }
-                for k in 0..K {
-                    let a: &mut [f64; 4] =
-                        (&mut acc[s.p[k]].0[h..h + 4]).try_into().expect("4 lanes");
-                    _mm256_storeu_pd(a.as_mut_ptr(), r[k]);
-                }
+            }
+            for k in 0..K {
+                r[k].store(&mut acc[s.p[k]].0, h);
             }
         }
     }
 
-    crate::aggregators::dispatch::krum_by_width!();
+    /// Every strip with vector V.
+    #[inline(always)]
+    fn pairs<V: Vector>(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan]) {
+        macro_rules! by_width {
+            ($shared:literal, $s:expr) => {
+                match $s.len {
+                    1 => group::<V, 1, $shared>(tile, $s, acc),
+                    2 => group::<V, 2, $shared>(tile, $s, acc),
+                    3 => group::<V, 3, $shared>(tile, $s, acc),
+                    4 => group::<V, 4, $shared>(tile, $s, acc),
+                    5 => group::<V, 5, $shared>(tile, $s, acc),
+                    6 => group::<V, 6, $shared>(tile, $s, acc),
+                    7 => group::<V, 7, $shared>(tile, $s, acc),
+                    8 => group::<V, 8, $shared>(tile, $s, acc),
+                    9 => group::<V, 9, $shared>(tile, $s, acc),
+                    10 => group::<V, 10, $shared>(tile, $s, acc),
+                    _ => unreachable!("strips are 1 to STRIP_MAX = 10 pairs"),
+                }
+            };
+        }
+        for s in strips {
+            if s.shared {
+                by_width!(true, s);
+            } else {
+                by_width!(false, s);
+            }
+        }
+    }
 
-    /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of the strips.
+    /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of the strips, 4 lanes
+    /// per register.
     ///
     /// # Safety
     /// The CPU must support AVX2 and FMA. Rows and accumulators are bounds-checked.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn pairs(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan]) {
-        for s in strips {
-            if s.shared {
-                by_width!(true, tile, s, acc);
-            } else {
-                by_width!(false, tile, s, acc);
-            }
-        }
-    }
-}
-
-/// Krum's pairwise squared distances of one sub-tile with 512-bit registers: the schedule and
-/// operations of `avx2_krum`, with an accumulator's 8 lanes in one register (one pass over
-/// the sub-tile, one subtraction and one fused multiply-add per 8 coordinates of a pair).
-#[cfg(target_arch = "x86_64")]
-mod avx512_krum {
-    use super::super::krum::{Lanes, StripPlan, SubRow, ACC, SUB};
-    use std::arch::x86_64::*;
-
-    /// 8 lanes at `o`.
-    #[inline(always)]
-    fn ld(r: &[f64; SUB], o: usize) -> __m512d {
-        let s: &[f64; 8] = r[o..o + 8].try_into().expect("8 lanes");
-        // SAFETY: reads the 64 bytes of `s`; AVX-512 F as in `pairs`.
-        unsafe { _mm512_loadu_pd(s.as_ptr()) }
+    pub(super) unsafe fn pairs4(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan]) {
+        pairs::<Lanes4>(tile, acc, strips);
     }
 
-    // `group` loads and stores accumulators as 8 f64 lanes.
-    const _: () = assert!(ACC == 8);
-
-    /// The K pairs of one strip; with SHARED, every pair's first row is a[0]. Called only from
-    /// `pairs` (AVX-512 F enabled).
-    #[inline(always)]
-    fn group<const K: usize, const SHARED: bool>(
-        tile: &[SubRow],
-        s: &StripPlan,
-        acc: &mut [Lanes],
-    ) {
-        let (mut ra, mut rb) = ([&tile[0].0; K], [&tile[0].0; K]);
-        for k in 0..K {
-            (ra[k], rb[k]) = (&tile[s.a[k]].0, &tile[s.b[k]].0);
-        }
-        // SAFETY: AVX-512 F as in `pairs`; loads and stores use the 64 bytes of
-        // bounds-checked `[f64; 8]` accumulators.
-        unsafe {
-            let mut r = [_mm512_setzero_pd(); K];
-            for k in 0..K {
-                r[k] = _mm512_loadu_pd(acc[s.p[k]].0.as_ptr());
-            }
-            for c in 0..SUB / ACC {
-                let o = c * ACC;
-                let x0 = ld(ra[0], o);
-                for k in 0..K {
-                    let x = if SHARED { x0 } else { ld(ra[k], o) };
-                    let t = _mm512_sub_pd(x, ld(rb[k], o));
-                    r[k] = _mm512_fmadd_pd(t, t, r[k]);
-                }
-            }
-            for k in 0..K {
-                _mm512_storeu_pd(acc[s.p[k]].0.as_mut_ptr(), r[k]);
-            }
-        }
-    }
-
-    crate::aggregators::dispatch::krum_by_width!();
-
-    /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of the strips.
+    /// As [`pairs4`], 8 lanes per register.
     ///
     /// # Safety
     /// The CPU must support AVX-512 F (and FMA, which every AVX-512 CPU has). Rows and
     /// accumulators are bounds-checked.
     #[target_feature(enable = "avx512f,avx2,fma")]
-    pub(super) unsafe fn pairs(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan]) {
-        for s in strips {
-            if s.shared {
-                by_width!(true, tile, s, acc);
-            } else {
-                by_width!(false, tile, s, acc);
-            }
-        }
+    pub(super) unsafe fn pairs8(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan]) {
+        pairs::<Lanes8>(tile, acc, strips);
     }
 }
-
-/// Defines `by_width!(shared, tile, strip, acc)`, which calls the module's
-/// `group::<K, shared>` for the strip's width K (1..=STRIP_MAX).
-#[cfg(target_arch = "x86_64")]
-macro_rules! krum_by_width {
-    () => {
-        macro_rules! by_width {
-            ($shared:literal, $tile:expr, $s:expr, $acc:expr) => {
-                match $s.len {
-                    1 => group::<1, $shared>($tile, $s, $acc),
-                    2 => group::<2, $shared>($tile, $s, $acc),
-                    3 => group::<3, $shared>($tile, $s, $acc),
-                    4 => group::<4, $shared>($tile, $s, $acc),
-                    5 => group::<5, $shared>($tile, $s, $acc),
-                    6 => group::<6, $shared>($tile, $s, $acc),
-                    7 => group::<7, $shared>($tile, $s, $acc),
-                    8 => group::<8, $shared>($tile, $s, $acc),
-                    9 => group::<9, $shared>($tile, $s, $acc),
-                    10 => group::<10, $shared>($tile, $s, $acc),
-                    _ => unreachable!("strips are 1 to STRIP_MAX = 10 pairs"),
-                }
-            };
-        }
-    };
-}
-#[cfg(target_arch = "x86_64")]
-use krum_by_width;
 
 /// Krum's pair accumulation of one sub-tile with the SIMD kernel of the active instruction
 /// set (AVX-512, or AVX2 if the CPU has FMA); returns whether one ran.
@@ -1613,13 +1607,13 @@ pub(crate) fn krum_pairs_on(
         match level.min(detected_isa()) {
             Isa::Avx2 if std::is_x86_feature_detected!("fma") => {
                 // SAFETY: the detected level is at least AVX2; FMA checked just above.
-                unsafe { avx2_krum::pairs(tile, acc, strips) };
+                unsafe { krum_simd::pairs4(tile, acc, strips) };
                 return true;
             }
             Isa::Avx512 => {
                 // SAFETY: the detected level is `Avx512` only after the detection of AVX-512
                 // F, AVX2 and FMA among its features.
-                unsafe { avx512_krum::pairs(tile, acc, strips) };
+                unsafe { krum_simd::pairs8(tile, acc, strips) };
                 return true;
             }
             _ => {}
