@@ -30,7 +30,8 @@
 //!
 //! AVX-512 ([`Isa::Avx512`], when the CPU has F, VL, BW, DQ and FMA): the same kernels are
 //! compiled a third time with those features enabled ([`with_isa`] for the safe code,
-//! [`isa_pair`] for the fused intrinsic kernels of m <= 32). Those keep their 256-bit
+//! [`isa_pair`] for the register networks; the fused kernels of m <= 32 were compiled so
+//! too, until the measurement below). Those keep their 256-bit
 //! operations, so their arithmetic is unchanged, but get 32 vector registers instead of 16:
 //! the 32-wire register network and Phocas's f64 arithmetic spill less. LLVM vectorises the
 //! safe code (key conversion, the comparator-list merge for 32 < m <= 64) with 512-bit
@@ -38,7 +39,7 @@
 //! AVX2 then AVX-512 in one run): m = 50 Trmean 27.3 -> 19.8 ms, Median 27.9 -> 18.5, Phocas
 //! 35.6 -> 32.3; as fast as a `-C target-cpu=native` build (Trmean 20.0 / 20.2, Phocas 24.1 /
 //! 25.1). On an Intel Xeon VM (2026-12-01) the fused kernels of m <= 32 were faster in their
-//! AVX2 build, which the AVX-512 level now runs ([`FUSED_512`]). Krum's pair kernel on this
+//! AVX2 build, which the AVX-512 level now runs ([`for_m_fused`]). Krum's pair kernel on this
 //! level is written for 512-bit registers (`krum_simd`, 8 lanes: one subtraction and one fused
 //! multiply-add per 8 coordinates of a pair), and its conversion runs in the AVX-512 build.
 //! Kernels of the tile path are
@@ -115,7 +116,7 @@ pub enum Isa {
     /// with these features (the same 256-bit operations, 32 vector registers instead of 16),
     /// 512-bit kernels for the tile path, and 512-bit vectors where LLVM vectorises safe
     /// code, and a 512-bit pair kernel for Krum. The fused kernels (m <= 32) run their AVX2
-    /// build ([`FUSED_512`]).
+    /// build ([`for_m_fused`]).
     Avx512,
 }
 
@@ -201,19 +202,11 @@ pub fn set_isa(level: Isa) -> bool {
 /// inside the target-feature function.
 #[inline(always)]
 pub(crate) fn with_isa<R>(f: impl FnOnce() -> R) -> R {
-    with_isa_capped(Isa::Avx512, f)
-}
-
-/// Like [`with_isa`], but never above `cap`, for code that measures slower on the higher
-/// levels.
-#[inline(always)]
-pub(crate) fn with_isa_capped<R>(cap: Isa, f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
-        match isa().min(cap) {
-            // SAFETY: the level is at most the active one, and `isa()` is `Avx2` or `Avx512`
-            // only if `is_x86_feature_detected!("avx2")` returned true on this CPU (see
-            // `detected_isa` and `set_isa`).
+        match isa() {
+            // SAFETY: `isa()` is `Avx2` or `Avx512` only if `is_x86_feature_detected!("avx2")`
+            // returned true on this CPU (see `detected_isa` and `set_isa`).
             Isa::Avx2 => return unsafe { avx2(f) },
             // SAFETY: `isa()` is `Avx512` only after `is_x86_feature_detected!` found AVX2,
             // FMA and AVX-512 F, VL, BW and DQ on this CPU (see `detected_isa`).
@@ -239,6 +232,8 @@ unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
 /// The kernels below are `#[inline(always)]` bodies, each compiled twice by [`isa_pair`]:
 /// inside an AVX2 function and inside an AVX-512 one, chosen at run time by [`isa`]. The
 /// AVX-512 copy runs the same 256-bit intrinsics (so the same bits), with 32 registers.
+/// Without the `/ name512` part it makes the AVX2 function only (the fused kernels, see
+/// [`for_m_fused`]).
 #[cfg(target_arch = "x86_64")]
 macro_rules! isa_pair {
     ($(#[$doc:meta])* $vis:vis fn $name:ident / $name512:ident <$($c:ident),*>
@@ -255,6 +250,16 @@ macro_rules! isa_pair {
         #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
         $vis unsafe fn $name512<$(const $c: usize),*>($($a: $t),*) -> $r {
             // SAFETY: as above.
+            unsafe { $body::<$($c),*>($($a),*) }
+        }
+    };
+    // One copy, for the AVX2 build only.
+    ($(#[$doc:meta])* $vis:vis fn $name:ident <$($c:ident),*>
+     ($($a:ident: $t:ty),* $(,)?) -> $r:ty = $body:ident, $features:literal) => {
+        $(#[$doc])*
+        #[target_feature(enable = $features)]
+        $vis unsafe fn $name<$(const $c: usize),*>($($a: $t),*) -> $r {
+            // SAFETY: the caller's contract, which is the body's.
             unsafe { $body::<$($c),*>($($a),*) }
         }
     };
@@ -646,7 +651,7 @@ mod avx2_fused {
         ///
         /// # Safety
         /// The CPU must support AVX2. `x.m() == M` (checked).
-        pub(super) fn order_f32 / order_f32_512<M>(
+        pub(super) fn order_f32<M>(
             x: MatrixView<'_, f32>, j0: usize, out: &mut [f32], finish: Finish,
         ) -> usize = order_f32_body, "avx2"
     );
@@ -655,7 +660,7 @@ mod avx2_fused {
         ///
         /// # Safety
         /// The CPU must support AVX2. `x.m() == M` (checked).
-        pub(super) fn order_f64 / order_f64_512<M>(
+        pub(super) fn order_f64<M>(
             x: MatrixView<'_, f64>, j0: usize, out: &mut [f64], finish: Finish,
         ) -> usize = order_f64_body, "avx2"
     );
@@ -830,7 +835,7 @@ mod avx2_fused {
     }
 
     macro_rules! phocas_fused {
-        ($name:ident, $name512:ident, $body:ident, $ty:ty, $lanes:expr, $parts:expr,
+        ($name:ident, $body:ident, $ty:ty, $lanes:expr, $parts:expr,
          $key:ident, $vals:ident, $store:ident, $equal:ident, $cx:ident, $full:expr,
          $limit:literal) => {
             isa_pair!(
@@ -843,7 +848,7 @@ mod avx2_fused {
                 ///
                 /// # Safety
                 /// The CPU must support AVX2. `x.m() == M` and `0 < 2b < M` (checked).
-                pub(super) fn $name / $name512<M>(
+                pub(super) fn $name<M>(
                     x: MatrixView<'_, $ty>, j0: usize, out: &mut [$ty], b: usize,
                 ) -> usize = $body, "avx2"
             );
@@ -933,7 +938,6 @@ mod avx2_fused {
 
     phocas_fused!(
         phocas_f32,
-        phocas_f32_512,
         phocas_f32_body,
         f32,
         8,
@@ -948,7 +952,6 @@ mod avx2_fused {
     );
     phocas_fused!(
         phocas_f64,
-        phocas_f64_512,
         phocas_f64_body,
         f64,
         4,
@@ -966,28 +969,22 @@ mod avx2_fused {
     use super::avx2_phocas::window;
 }
 
-/// Calls `avx2_fused::$f::<m>(args)` (or its AVX-512 copy `$f512`) for m in 2..=32.
+/// Calls `avx2_fused::$f::<m>(args)` for m in 2..=32, on the AVX2 and the AVX-512 level
+/// alike. The fused kernels have no AVX-512 build: on the development machine of 2026-12-01
+/// (an Intel Xeon with AVX-512, 2 vCPUs) their AVX-512 build (32 registers, AVX-512 features
+/// for LLVM) was slower than the AVX2 one in one interleaved run (f32, m = 20, d = 10^6,
+/// fastest of 3: Median 5.63 -> 4.02 ms, Trmean 7.03 -> 5.18 ms, Phocas 9.38 -> 7.39 ms with
+/// the AVX2 build), probably because 512-bit operations close port 1's vector ALU on Intel
+/// cores, which the sorting networks need. The tile path (m > 32) keeps its AVX-512 kernels
+/// (Median at m = 50: 31.9 ms against 34.6 ms for AVX2).
 #[cfg(target_arch = "x86_64")]
-/// Whether the AVX-512 level runs the fused kernels (m <= 32) in their AVX-512 build (32
-/// registers, AVX-512 features for LLVM) instead of the AVX2 build. Off: on the development
-/// machine of 2026-12-01 (an Intel Xeon with AVX-512, 2 vCPUs), the AVX2 build was faster in
-/// one interleaved run (f32, m = 20, d = 10^6, fastest of 3: Median 5.63 -> 4.02 ms, Trmean
-/// 7.03 -> 5.18 ms, Phocas 9.38 -> 7.39 ms), probably because 512-bit operations close
-/// port 1's vector ALU on Intel cores, which the sorting networks need. The tile path
-/// (m > 32) keeps its AVX-512 kernels (Median at m = 50: 31.9 ms against 34.6 ms for AVX2).
-const FUSED_512: bool = false;
-
 macro_rules! for_m_fused {
-    ($f:ident / $f512:ident, $m:expr, $args:tt; $($n:literal)*) => {
-        match ($m, FUSED_512 && isa() == Isa::Avx512) {
-            $( ($n, false) => {
+    ($f:ident, $m:expr, $args:tt; $($n:literal)*) => {
+        match $m {
+            $( $n => {
                 // SAFETY: callers check that the active instruction set is AVX2 or AVX-512,
                 // which `isa()` reports only after `is_x86_feature_detected!("avx2")`.
                 unsafe { avx2_fused::$f::<$n> $args }
-            }
-            ($n, true) => {
-                // SAFETY: `isa()` is `Avx512` only after the detection of its features.
-                unsafe { avx2_fused::$f512::<$n> $args }
             } )*
             _ => unreachable!("m checked by the caller"),
         }
@@ -1013,7 +1010,7 @@ pub(crate) fn order_fused_f32(
     {
         let m = x.m();
         if (2..=REGISTER_MAX_M).contains(&m) && avx2_active() {
-            return for_m_fused!(order_f32 / order_f32_512, m, (x, j0, out, finish);
+            return for_m_fused!(order_f32, m, (x, j0, out, finish);
                 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
         }
     }
@@ -1034,7 +1031,7 @@ pub(crate) fn phocas_fused_f32(
     {
         let m = x.m();
         if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && avx2_active() {
-            return for_m_fused!(phocas_f32 / phocas_f32_512, m, (x, j0, out, b);
+            return for_m_fused!(phocas_f32, m, (x, j0, out, b);
                 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
         }
     }
@@ -1053,7 +1050,7 @@ pub(crate) fn phocas_fused_f64(
     {
         let m = x.m();
         if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && avx2_active() {
-            return for_m_fused!(phocas_f64 / phocas_f64_512, m, (x, j0, out, b);
+            return for_m_fused!(phocas_f64, m, (x, j0, out, b);
                 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
         }
     }
@@ -1072,7 +1069,7 @@ pub(crate) fn order_fused_f64(
     {
         let m = x.m();
         if (2..=REGISTER_MAX_M).contains(&m) && avx2_active() {
-            return for_m_fused!(order_f64 / order_f64_512, m, (x, j0, out, finish);
+            return for_m_fused!(order_f64, m, (x, j0, out, finish);
                 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
         }
     }
