@@ -1624,16 +1624,41 @@ pub(crate) fn krum_pairs_on(
 /// memory.
 #[inline(always)]
 pub(crate) fn prefetch<T>(row: &[T], at: usize, len: usize) {
+    prefetch_hint::<T, { PrefetchHint::L2 as u8 }>(row, at, len);
+}
+
+/// Like [`prefetch`], into L1 (`_MM_HINT_T0`).
+#[inline(always)]
+pub(crate) fn prefetch_l1<T>(row: &[T], at: usize, len: usize) {
+    prefetch_hint::<T, { PrefetchHint::L1 as u8 }>(row, at, len);
+}
+
+/// Cache level a prefetch asks for.
+#[repr(u8)]
+enum PrefetchHint {
+    L1,
+    L2,
+}
+
+#[inline(always)]
+fn prefetch_hint<T, const H: u8>(row: &[T], at: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
         let step = (64 / std::mem::size_of::<T>()).max(1);
         let end = (at + len).min(row.len());
         let mut k = at;
         while k < end {
             // SAFETY: a prefetch has no effect on memory; SSE is baseline on x86-64; the
             // address is of an element of `row`.
-            unsafe { _mm_prefetch::<_MM_HINT_T1>(std::ptr::from_ref(&row[k]).cast()) };
+            unsafe {
+                let p = std::ptr::from_ref(&row[k]).cast();
+                if H == PrefetchHint::L1 as u8 {
+                    _mm_prefetch::<_MM_HINT_T0>(p);
+                } else {
+                    _mm_prefetch::<_MM_HINT_T1>(p);
+                }
+            };
             k += step;
         }
     }
@@ -1646,10 +1671,10 @@ pub(crate) fn prefetch<T>(row: &[T], at: usize, len: usize) {
 /// d = 10^6), against the long-run pre-read of a span before computing it: Median 1.7x ->
 /// 1.0x Mean, Trmean 2.0x -> 1.2x, Phocas 3.1x -> 2.3x (2, 4 and 8 KiB ahead all alike,
 /// 1 KiB slightly worse): memory is fetched while the thread computes instead of before.
-/// The tile path (m > 32) and Krum's distance pass prefetch into L2 instead ([`prefetch`],
-/// `_MM_HINT_T1`), since their tiles fill L1: into L1 it made Trmean at m = 50 slower than
-/// the pre-read (4.4x -> 5.3x Mean), into L2 faster (32.9 -> 27.7 ms). Krum without the
-/// prefetch ran 4.3-4.5x Mean, with it 3.1-3.5x.
+/// Krum's distance pass prefetches this far into L2 instead ([`prefetch`], `_MM_HINT_T1`):
+/// without the prefetch it ran 4.3-4.5x Mean, with it 3.1-3.5x (Zen 4); into L1 it was no
+/// faster on the Intel Xeon VM (6.47 against 6.57 ms, m = 20). The tile path (m > 32)
+/// chooses its own distance and level (`kernels::tile_prefetch_bytes`).
 pub(crate) const PREFETCH_BYTES: usize = 4096;
 
 /// Largest m sorted by the register networks.

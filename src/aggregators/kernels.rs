@@ -372,6 +372,7 @@ fn network_chunk<T: Keyed>(
         tiles.resize(m, [T::Key::default(); W]);
     }
     let tile = &mut tiles[..m];
+    let pf_bytes = tile_prefetch_bytes(m);
     // The fused kernels write whole groups of lanes straight from the rows; the tile path
     // takes the tail, and (Phocas) a tile after a group that needs the exact route.
     let mut at = 0;
@@ -389,18 +390,16 @@ fn network_chunk<T: Keyed>(
         if o.is_empty() {
             break;
         }
-        // Every row 4 KiB ahead, into L2 (the tile fills L1). Measured (2-core Zen 4 VM,
-        // f32, d = 10^6, both cores, min of 3-4 calls) against pre-reading each span before
-        // computing it: Trmean m = 50 32.9 -> 27.7 ms, Median 28.2 -> 23.5, Phocas
-        // 44.5 -> 39.2, Trmean m = 100 99.5 -> 87.9, m = 200 alike (248 / 253). A quarter
-        // of the tile's lines at a time, spread over the tile's work: one burst of m x 4
-        // lines stalled on the prefetches (perf: 18% of Phocas's samples at m = 50).
-        // Phocas m = 50 (AVX-512, min of 50 calls, three runs): 24.2-25.7 -> 23.1-23.6 ms;
-        // Trmean and Median alike.
-        let ahead = j0 + at + super::dispatch::PREFETCH_BYTES / std::mem::size_of::<T>();
+        // Every row `ahead` bytes ahead into L1 for 32 < m <= 64, nothing for m > 64 (see
+        // [`tile_prefetch_bytes`]). A quarter of the tile's lines at a time, spread over the
+        // tile's work: one burst of m x 4 lines stalled on the prefetches (perf: 18% of
+        // Phocas's samples at m = 50 on the Zen 4 VM).
+        let ahead = j0 + at + pf_bytes / std::mem::size_of::<T>();
         let ask = |part: usize| {
-            for i in 0..m {
-                super::dispatch::prefetch(x.row(i), ahead + part * (W / 4), W / 4);
+            if pf_bytes > 0 {
+                for i in 0..m {
+                    super::dispatch::prefetch_l1(x.row(i), ahead + part * (W / 4), W / 4);
+                }
             }
         };
         ask(0);
@@ -433,6 +432,30 @@ fn network_chunk<T: Keyed>(
         }
         ask(3);
         at += o.len();
+    }
+}
+
+/// How far ahead of its tile the tile path prefetches every row (into L1), in bytes; 0 for
+/// no prefetch. About 64 KiB in flight over all m rows (a multiple of the 256 bytes of a
+/// tile's row, 512 B to 4 KiB) for m <= 64; none above, where the sort of a tile from the
+/// comparator list takes long enough for the hardware prefetchers.
+///
+/// Measured on the Intel Xeon VM of 2026-12-02 (f32, d = 10^6, both cores,
+/// `examples/rule_profile`, fastest call, two interleaved rounds), against the 4 KiB into L2
+/// (`_MM_HINT_T1`) used before, which the Zen 4 VM had measured best against a pre-read of
+/// each span: Median m = 50 26.1-26.9 -> 12.0-12.2 ms, Phocas m = 64 44.9-45.4 ->
+/// 28.1-29.0, Trmean m = 33 and 40 alike (9.0-9.5, 11.6-11.9); with no prefetch Median
+/// m = 50 14.0 and Phocas m = 64 31.6-34.0. Into L2 the prefetch instructions themselves
+/// stalled (perf: two thirds of Trmean's samples at m = 50 on the instruction after
+/// `prefetcht1`), and the longer the distance the slower (Trmean m = 50, into L1: 15.0 ms at
+/// 2 KiB, 18.4 at 5 KiB, 33.7 at 8 KiB). At m = 100 and 200 no prefetch was fastest
+/// (Median m = 100 77.6 ms, against 88.0 into L2 and 93.9-96.2 into L1; m = 200 187.6
+/// against 229.7 and 233.3).
+fn tile_prefetch_bytes(m: usize) -> usize {
+    if m > 2 * REGISTER_HALF {
+        0
+    } else {
+        ((64 << 10) / m.max(1) / 256 * 256).clamp(512, super::dispatch::PREFETCH_BYTES)
     }
 }
 
