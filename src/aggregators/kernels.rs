@@ -436,8 +436,8 @@ fn network_chunk<T: Keyed>(
 }
 
 /// How far ahead of its tile the tile path prefetches every row (into L1), in bytes; 0 for
-/// no prefetch. About 64 KiB in flight over all m rows (a multiple of the 256 bytes of a
-/// tile's row, 512 B to 4 KiB) for m <= 64; none above, where the sort of a tile from the
+/// no prefetch. About 64 KiB in flight over all m rows (a multiple of 256 bytes, an f32
+/// tile's row; 512 B to 4 KiB) for m <= 64; none above, where the sort of a tile from the
 /// comparator list takes long enough for the hardware prefetchers.
 ///
 /// Measured on the Intel Xeon VM of 2026-12-02 (f32, d = 10^6, both cores,
