@@ -1624,24 +1624,18 @@ pub(crate) fn krum_pairs_on(
 /// memory.
 #[inline(always)]
 pub(crate) fn prefetch<T>(row: &[T], at: usize, len: usize) {
-    prefetch_hint::<T, { PrefetchHint::L2 as u8 }>(row, at, len);
+    prefetch_into::<T, false>(row, at, len);
 }
 
 /// Like [`prefetch`], into L1 (`_MM_HINT_T0`).
 #[inline(always)]
 pub(crate) fn prefetch_l1<T>(row: &[T], at: usize, len: usize) {
-    prefetch_hint::<T, { PrefetchHint::L1 as u8 }>(row, at, len);
+    prefetch_into::<T, true>(row, at, len);
 }
 
-/// Cache level a prefetch asks for.
-#[repr(u8)]
-enum PrefetchHint {
-    L1,
-    L2,
-}
-
+/// Asks for the cache lines of `row[at..at + len]` into L1 if `L1`, else into L2.
 #[inline(always)]
-fn prefetch_hint<T, const H: u8>(row: &[T], at: usize, len: usize) {
+fn prefetch_into<T, const L1: bool>(row: &[T], at: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
@@ -1653,7 +1647,7 @@ fn prefetch_hint<T, const H: u8>(row: &[T], at: usize, len: usize) {
             // address is of an element of `row`.
             unsafe {
                 let p = std::ptr::from_ref(&row[k]).cast();
-                if H == PrefetchHint::L1 as u8 {
+                if L1 {
                     _mm_prefetch::<_MM_HINT_T0>(p);
                 } else {
                     _mm_prefetch::<_MM_HINT_T1>(p);

@@ -390,7 +390,7 @@ fn network_chunk<T: Keyed>(
         if o.is_empty() {
             break;
         }
-        // Every row `ahead` bytes ahead into L1 for 32 < m <= 64, nothing for m > 64 (see
+        // Every row `ahead` bytes ahead into L1 for m <= 64, nothing for m > 64 (see
         // [`tile_prefetch_bytes`]). A quarter of the tile's lines at a time, spread over the
         // tile's work: one burst of m x 4 lines stalled on the prefetches (perf: 18% of
         // Phocas's samples at m = 50 on the Zen 4 VM).
