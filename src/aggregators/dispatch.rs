@@ -30,16 +30,16 @@
 //!
 //! AVX-512 ([`Isa::Avx512`], when the CPU has F, VL, BW, DQ and FMA): the same kernels are
 //! compiled a third time with those features enabled ([`with_isa`] for the safe code,
-//! [`isa_pair`] for the register networks; the fused kernels of m <= 32 were compiled so
-//! too, until the measurement below). Those keep their 256-bit
+//! [`isa_pair`] for the register networks of the tile path). Those keep their 256-bit
 //! operations, so their arithmetic is unchanged, but get 32 vector registers instead of 16:
 //! the 32-wire register network and Phocas's f64 arithmetic spill less. LLVM vectorises the
 //! safe code (key conversion, the comparator-list merge for 32 < m <= 64) with 512-bit
 //! registers. Measured (2-core Zen 4 VM, f32, d = 10^6, both cores, `examples/rule_profile`,
 //! AVX2 then AVX-512 in one run): m = 50 Trmean 27.3 -> 19.8 ms, Median 27.9 -> 18.5, Phocas
 //! 35.6 -> 32.3; as fast as a `-C target-cpu=native` build (Trmean 20.0 / 20.2, Phocas 24.1 /
-//! 25.1). On an Intel Xeon VM (2026-12-01) the fused kernels of m <= 32 were faster in their
-//! AVX2 build, which the AVX-512 level now runs ([`for_m_fused`]). Krum's pair kernel on this
+//! 25.1). On an Intel Xeon VM (2026-12-01) the fused kernels of m <= 32 were slower in that
+//! build than in their AVX2 one; they now have a 512-bit version of their own
+//! ([`avx512_fused`], see [`for_m_fused`]). Krum's pair kernel on this
 //! level is written for 512-bit registers (`krum_simd`, 8 lanes: one subtraction and one fused
 //! multiply-add per 8 coordinates of a pair), and its conversion runs in the AVX-512 build.
 //! Kernels of the tile path are
@@ -64,8 +64,9 @@
 //! written; or a prefetch (SSE, baseline on x86-64) of an element's address, which has no
 //! effect on memory.
 //!
-//! Fused kernels (m <= 32 on AVX2): Trmean, Median, the lower median and Phocas run straight
-//! from the rows, 8 (f32) or 4 (f64) coordinates at a time: load, key, register sort and the
+//! Fused kernels (m <= 32 on AVX2; 512-bit twins in [`avx512_fused`]): Trmean, Median, the
+//! lower median and Phocas run straight from the rows, 8 (f32) or 4 (f64) coordinates at a
+//! time (16 or 8 on AVX-512): load, key, register sort and the
 //! rule's f64 arithmetic, with no key tile in memory ([`order_fused_f32`],
 //! [`phocas_fused_f32`] and their f64 twins), prefetching [`PREFETCH_BYTES`] ahead in every
 //! row instead of pre-reading the span. Measured (f32, m = 20, d = 10^6, both cores, ratios
@@ -115,8 +116,8 @@ pub enum Isa {
     /// AVX-512 (F, VL, BW, DQ, with FMA), selected at run time: the AVX2 kernels compiled
     /// with these features (the same 256-bit operations, 32 vector registers instead of 16),
     /// 512-bit kernels for the tile path, and 512-bit vectors where LLVM vectorises safe
-    /// code, and a 512-bit pair kernel for Krum. The fused kernels (m <= 32) run their AVX2
-    /// build ([`for_m_fused`]).
+    /// code, a 512-bit pair kernel for Krum and 512-bit fused kernels for m <= 32
+    /// ([`for_m_fused`]).
     Avx512,
 }
 
@@ -232,8 +233,8 @@ unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
 /// The kernels below are `#[inline(always)]` bodies, each compiled twice by [`isa_pair`]:
 /// inside an AVX2 function and inside an AVX-512 one, chosen at run time by [`isa`]. The
 /// AVX-512 copy runs the same 256-bit intrinsics (so the same bits), with 32 registers.
-/// Without the `/ name512` part it makes the AVX2 function only (the fused kernels, see
-/// [`for_m_fused`]).
+/// Without the `/ name512` part it makes one function, with the features given (the fused
+/// kernels, see [`for_m_fused`]).
 #[cfg(target_arch = "x86_64")]
 macro_rules! isa_pair {
     ($(#[$doc:meta])* $vis:vis fn $name:ident / $name512:ident <$($c:ident),*>
@@ -295,6 +296,42 @@ macro_rules! batcher32 {
     };
 }
 
+/// A 20-wire sorting network of 92 comparators and depth 14, found by Valsalam and
+/// Miikkulainen's symmetry-and-evolution search ("Using Symmetry and Evolutionary Search to
+/// Minimize Sorting Networks", JMLR 14, 2013), against the 101 comparators (depth 15) that
+/// Batcher's network keeps for 20 wires; passed to `$mac!($args; (a, b) ...)`. A unit test
+/// checks that it sorts all 2^20 zero-one inputs (so every input, by the zero-one
+/// principle). Any sorting network leaves the same sorted keys, so the rules' bits do not
+/// depend on which one runs.
+macro_rules! senso20 {
+    ($mac:ident!($($args:tt)*)) => {
+        $mac!($($args)*;
+        (2, 11) (8, 17) (0, 10) (4, 5) (9, 19) (3, 6) (14, 15) (1, 12) (13, 16) (0, 1) (7, 18)
+        (3, 14) (18, 19) (5, 16) (4, 13) (6, 15) (7, 9) (10, 12) (2, 8) (11, 17) (0, 3) (4, 7)
+        (12, 15) (16, 19) (0, 2) (17, 19) (0, 4) (15, 19) (1, 14) (1, 3) (5, 18) (8, 10)
+        (16, 18) (9, 11) (6, 13) (5, 9) (10, 14) (6, 8) (11, 13) (2, 7) (12, 17) (1, 5) (14, 18)
+        (1, 2) (4, 6) (13, 15) (17, 18) (1, 4) (15, 18) (3, 9) (10, 16) (2, 3) (7, 8) (11, 12)
+        (16, 17) (2, 6) (13, 17) (2, 4) (5, 10) (15, 17) (9, 14) (8, 12) (7, 11) (12, 16) (3, 7)
+        (8, 9) (10, 11) (14, 16) (3, 5) (7, 8) (11, 12) (13, 14) (15, 16) (3, 4) (5, 6) (7, 10)
+        (14, 15) (4, 5) (9, 12) (5, 7) (12, 14) (9, 13) (6, 10) (12, 13) (6, 7) (8, 9) (10, 11)
+        (9, 11) (8, 10) (11, 12) (7, 8) (9, 10)
+        )
+    };
+}
+
+/// The register network for M wires: [`senso20`] for M = 20 (the paper's m), Batcher's
+/// [`batcher32`] otherwise (the missing wires hold the largest key, so the compiler drops
+/// the comparators that touch them). `M` is a constant, so only one of the two is compiled.
+macro_rules! sorting_network {
+    ($m:expr, $mac:ident!($($args:tt)*)) => {
+        if $m == 20 {
+            senso20!($mac!($($args)*));
+        } else {
+            batcher32!($mac!($($args)*));
+        }
+    };
+}
+
 /// Applies the listed comparators to the wire array `$v` with `$cx(&mut $v, a, b)`.
 #[cfg(target_arch = "x86_64")]
 macro_rules! apply_comparators {
@@ -344,7 +381,7 @@ mod avx2 {
                 let s: &[i32; 8] = tile[w][g * 8..g * 8 + 8].try_into().expect("8 lanes");
                 v[w] = _mm256_loadu_si256(s.as_ptr().cast());
             }
-            batcher32!(apply_comparators!(cx32, v));
+            sorting_network!(M, apply_comparators!(cx32, v));
             for w in 0..M {
                 let s: &mut [i32; 8] = (&mut tile[w][g * 8..g * 8 + 8])
                     .try_into()
@@ -367,7 +404,7 @@ mod avx2 {
                 let s: &[i64; 4] = tile[w][g * 4..g * 4 + 4].try_into().expect("4 lanes");
                 v[w] = _mm256_loadu_si256(s.as_ptr().cast());
             }
-            batcher32!(apply_comparators!(cx64, v));
+            sorting_network!(M, apply_comparators!(cx64, v));
             for w in 0..M {
                 let s: &mut [i64; 4] = (&mut tile[w][g * 4..g * 4 + 4])
                     .try_into()
@@ -389,7 +426,7 @@ mod avx512 {
 
     /// Compare-exchange of 16 lanes of i32 keys.
     #[inline(always)]
-    fn cx32(v: &mut [__m512i; 32], a: usize, b: usize) {
+    pub(super) fn cx32(v: &mut [__m512i; 32], a: usize, b: usize) {
         let (x, y) = (v[a], v[b]);
         // SAFETY: only inlined into `sort_i32` and `rows_f32`, which run only on CPUs with
         // AVX-512 F.
@@ -401,7 +438,7 @@ mod avx512 {
 
     /// Compare-exchange of 8 lanes of i64 keys.
     #[inline(always)]
-    fn cx64(v: &mut [__m512i; 32], a: usize, b: usize) {
+    pub(super) fn cx64(v: &mut [__m512i; 32], a: usize, b: usize) {
         let (x, y) = (v[a], v[b]);
         // SAFETY: only inlined into `sort_i64` and `rows_f64`, which run only on CPUs with
         // AVX-512 F.
@@ -413,16 +450,24 @@ mod avx512 {
 
     /// The total-order keys of 16 f32 bit patterns.
     #[inline(always)]
-    fn key32(x: __m512i) -> __m512i {
+    pub(super) fn key32(x: __m512i) -> __m512i {
         // SAFETY: only inlined into `rows_f32`, which runs only on CPUs with AVX-512 F.
-        unsafe { _mm512_xor_si512(x, _mm512_srli_epi32(_mm512_srai_epi32(x, 31), 1)) }
+        // x ^ (sign mask & 0x7fff_ffff) in one ternary-logic operation (0x78: a ^ (b & c)).
+        unsafe {
+            let low = _mm512_set1_epi32(i32::MAX);
+            _mm512_ternarylogic_epi32::<0x78>(x, _mm512_srai_epi32::<31>(x), low)
+        }
     }
 
     /// The total-order keys of 8 f64 bit patterns.
     #[inline(always)]
-    fn key64(x: __m512i) -> __m512i {
+    pub(super) fn key64(x: __m512i) -> __m512i {
         // SAFETY: only inlined into `rows_f64`, which runs only on CPUs with AVX-512 F.
-        unsafe { _mm512_xor_si512(x, _mm512_srli_epi64(_mm512_srai_epi64(x, 63), 1)) }
+        // As in `key32`.
+        unsafe {
+            let low = _mm512_set1_epi64(i64::MAX);
+            _mm512_ternarylogic_epi64::<0x78>(x, _mm512_srai_epi64::<63>(x), low)
+        }
     }
 
     /// For one key type: `$tile` sorts the tile's own wires, `$rows` makes them from rows of
@@ -435,7 +480,7 @@ mod avx512 {
             /// `g * lanes..(g + 1) * lanes` of wires `0..M` of the tile.
             #[inline(always)]
             fn $store<const M: usize>(mut v: [__m512i; 32], tile: &mut [[$key; W]], g: usize) {
-                batcher32!(apply_comparators!($cx, v));
+                sorting_network!(M, apply_comparators!($cx, v));
                 for w in 0..M {
                     let s: &mut [$key; $lanes] = (&mut tile[w][g * $lanes..(g + 1) * $lanes])
                         .try_into()
@@ -525,6 +570,45 @@ mod avx512 {
     use crate::matrix::MatrixView;
 }
 
+#[cfg(target_arch = "x86_64")]
+/// Calls `$f!(w)` for every wire w < 32 (constant indices keep the wires in registers).
+macro_rules! each_wire {
+    ($f:ident) => {
+        $f!(0);
+        $f!(1);
+        $f!(2);
+        $f!(3);
+        $f!(4);
+        $f!(5);
+        $f!(6);
+        $f!(7);
+        $f!(8);
+        $f!(9);
+        $f!(10);
+        $f!(11);
+        $f!(12);
+        $f!(13);
+        $f!(14);
+        $f!(15);
+        $f!(16);
+        $f!(17);
+        $f!(18);
+        $f!(19);
+        $f!(20);
+        $f!(21);
+        $f!(22);
+        $f!(23);
+        $f!(24);
+        $f!(25);
+        $f!(26);
+        $f!(27);
+        $f!(28);
+        $f!(29);
+        $f!(30);
+        $f!(31);
+    };
+}
+
 /// Trmean, Median and the lower median straight from the rows on AVX2: load 8 (f32) or 4
 /// (f64) coordinates of every row, turn them into keys, sort them with the register network
 /// and sum the middle wires, all in registers. The same keys, network and sums in the same
@@ -558,7 +642,7 @@ mod avx2_fused {
     /// (the loads of the fused kernels are all in range by construction; the checks cost
     /// about 4 instructions per row and group).
     #[derive(Clone, Copy)]
-    struct Rows<T> {
+    pub(super) struct Rows<T> {
         /// Coordinate j0 of row 0.
         base: *const T,
         /// Row stride (d).
@@ -568,7 +652,7 @@ mod avx2_fused {
     }
 
     impl<T: crate::scalar::Scalar> Rows<T> {
-        fn new(x: MatrixView<'_, T>, j0: usize, len: usize) -> Self {
+        pub(super) fn new(x: MatrixView<'_, T>, j0: usize, len: usize) -> Self {
             assert!(
                 j0 + len <= x.d(),
                 "coordinates {j0}..{} of {}",
@@ -593,9 +677,20 @@ mod avx2_fused {
             unsafe { _mm256_loadu_si256(self.base.add(w * self.d + c).cast()) }
         }
 
+        /// The 64 bytes of row w from coordinate c.
+        ///
+        /// # Safety
+        /// The CPU must support AVX-512 F; w < m and c + 64 / size_of::<T>() <= len.
+        #[inline(always)]
+        pub(super) unsafe fn load512(&self, w: usize, c: usize) -> __m512i {
+            debug_assert!(c + 64 / std::mem::size_of::<T>() <= self.len);
+            // SAFETY: as in `load`.
+            unsafe { _mm512_loadu_si512(self.base.add(w * self.d + c).cast()) }
+        }
+
         /// Asks for the cache line of each of the M rows `bytes` ahead of coordinate c.
         #[inline(always)]
-        fn ahead<const M: usize>(&self, c: usize, bytes: usize) {
+        pub(super) fn ahead<const M: usize>(&self, c: usize, bytes: usize) {
             let at = c + bytes / std::mem::size_of::<T>();
             for w in 0..M {
                 // A prefetch has no effect on memory and never faults, so an address past the
@@ -605,44 +700,6 @@ mod avx2_fused {
                 unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
             }
         }
-    }
-
-    /// Calls `$f!(w)` for every wire w < 32 (constant indices keep the wires in registers).
-    macro_rules! each_wire {
-        ($f:ident) => {
-            $f!(0);
-            $f!(1);
-            $f!(2);
-            $f!(3);
-            $f!(4);
-            $f!(5);
-            $f!(6);
-            $f!(7);
-            $f!(8);
-            $f!(9);
-            $f!(10);
-            $f!(11);
-            $f!(12);
-            $f!(13);
-            $f!(14);
-            $f!(15);
-            $f!(16);
-            $f!(17);
-            $f!(18);
-            $f!(19);
-            $f!(20);
-            $f!(21);
-            $f!(22);
-            $f!(23);
-            $f!(24);
-            $f!(25);
-            $f!(26);
-            $f!(27);
-            $f!(28);
-            $f!(29);
-            $f!(30);
-            $f!(31);
-        };
     }
 
     isa_pair!(
@@ -692,7 +749,7 @@ mod avx2_fused {
                 // SAFETY: w < M = m, and g * 8 + 8 <= len.
                 v[w] = key32(unsafe { rows.load(w, g * 8) });
             }
-            batcher32!(apply_comparators!(cx32, v));
+            sorting_network!(M, apply_comparators!(cx32, v));
             let o: &mut [f32; 8] = o.try_into().expect("8 lanes");
             if trmean {
                 let (mut s0, mut s1) = (_mm256_set1_pd(-0.0), _mm256_set1_pd(-0.0));
@@ -752,7 +809,7 @@ mod avx2_fused {
                 // SAFETY: w < M = m, and g * 4 + 4 <= len.
                 v[w] = key64(unsafe { rows.load(w, g * 4) });
             }
-            batcher32!(apply_comparators!(cx64, v));
+            sorting_network!(M, apply_comparators!(cx64, v));
             let o: &mut [f64; 4] = o.try_into().expect("4 lanes");
             if trmean {
                 let mut s = _mm256_set1_pd(-0.0);
@@ -879,7 +936,7 @@ mod avx2_fused {
                         // SAFETY: w < M = m, and (g + 1) * lanes <= len.
                         v[w] = $key(unsafe { rows.load(w, g * $lanes) });
                     }
-                    batcher32!(apply_comparators!($cx, v));
+                    sorting_network!(M, apply_comparators!($cx, v));
                     // Runtime indices below: the values of the wires go to memory once, in
                     // f64, so that the sort above keeps the wires in registers.
                     let mut f = [[nz; $parts]; M];
@@ -969,26 +1026,370 @@ mod avx2_fused {
     use super::avx2_phocas::window;
 }
 
-/// Calls `avx2_fused::$f::<m>(args)` for m in 2..=32, on the AVX2 and the AVX-512 level
-/// alike. The fused kernels have no AVX-512 build: on the development machine of 2026-12-01
-/// (an Intel Xeon with AVX-512, 2 vCPUs) their AVX-512 build (32 registers, AVX-512 features
-/// for LLVM) was slower than the AVX2 one in one interleaved run (f32, m = 20, d = 10^6,
-/// fastest of 3: Median 5.63 -> 4.02 ms, Trmean 7.03 -> 5.18 ms, Phocas 9.38 -> 7.39 ms with
-/// the AVX2 build), probably because 512-bit operations close port 1's vector ALU on Intel
-/// cores, which the sorting networks need. The tile path (m > 32) keeps its AVX-512 kernels
-/// (Median at m = 50: 31.9 ms against 34.6 ms for AVX2).
+/// The fused kernels of [`avx2_fused`] on 512-bit registers, for the AVX-512 level: 16 lanes
+/// of f32 keys (8 of f64, ordered by AVX-512's 64-bit min/max instead of a compare and two
+/// blends) per register, so half the instructions per coordinate (a quarter for the f64
+/// network). The same keys, the same network and the same f64 operations per lane in the
+/// same order, so the same bits.
+#[cfg(target_arch = "x86_64")]
+mod avx512_fused {
+    use super::super::kernels::Finish;
+    use crate::matrix::MatrixView;
+    use std::arch::x86_64::*;
+
+    /// The f64 values of 16 f32 keys.
+    #[inline(always)]
+    fn vals32(k: __m512i) -> [__m512d; 2] {
+        // SAFETY: only inlined into functions that run only on CPUs with AVX-512 F and DQ.
+        unsafe {
+            let f = _mm512_castsi512_ps(key32(k));
+            [
+                _mm512_cvtps_pd(_mm512_castps512_ps256(f)),
+                _mm512_cvtps_pd(_mm512_extractf32x8_ps::<1>(f)),
+            ]
+        }
+    }
+
+    /// The f64 values of 8 f64 keys.
+    #[inline(always)]
+    fn vals64(k: __m512i) -> [__m512d; 1] {
+        // SAFETY: as in `vals32`.
+        unsafe { [_mm512_castsi512_pd(key64(k))] }
+    }
+
+    /// The f64 values of 16 f32 bit patterns in memory (each half converted from memory).
+    #[inline(always)]
+    fn bits32(x: &__m512i) -> [__m512d; 2] {
+        let p: *const f32 = (x as *const __m512i).cast();
+        // SAFETY: reads the 64 bytes of `x`; AVX-512 as in `vals32`.
+        unsafe {
+            [
+                _mm512_cvtps_pd(_mm256_loadu_ps(p)),
+                _mm512_cvtps_pd(_mm256_loadu_ps(p.add(8))),
+            ]
+        }
+    }
+
+    /// The 8 f64 values of f64 bit patterns in memory.
+    #[inline(always)]
+    fn bits64(x: &__m512i) -> [__m512d; 1] {
+        // SAFETY: as in `vals32`.
+        unsafe { [_mm512_castsi512_pd(*x)] }
+    }
+
+    /// Stores 16 f64 results as f32 (`as f32` rounding).
+    #[inline(always)]
+    fn store32(o: &mut [f32], r: [__m512d; 2]) {
+        let o: &mut [f32; 16] = o.try_into().expect("16 lanes");
+        // SAFETY: writes the 64 bytes of `o`; AVX-512 as in `vals32`.
+        unsafe {
+            let lo = _mm512_castps256_ps512(_mm512_cvtpd_ps(r[0]));
+            let v = _mm512_insertf32x8::<1>(lo, _mm512_cvtpd_ps(r[1]));
+            _mm512_storeu_ps(o.as_mut_ptr(), v);
+        }
+    }
+
+    /// Stores 8 f64 results.
+    #[inline(always)]
+    fn store64(o: &mut [f64], r: [__m512d; 1]) {
+        let o: &mut [f64; 8] = o.try_into().expect("8 lanes");
+        // SAFETY: writes the 64 bytes of `o`; AVX-512 as in `vals32`.
+        unsafe { _mm512_storeu_pd(o.as_mut_ptr(), r[0]) }
+    }
+
+    /// Lanes whose lowest and highest keys are equal (all m values equal), as a bit mask.
+    #[inline(always)]
+    fn equal32(a: __m512i, b: __m512i) -> u64 {
+        // SAFETY: as in `vals32`.
+        u64::from(unsafe { _mm512_cmpeq_epi32_mask(a, b) })
+    }
+
+    /// Like [`equal32`] for 8 lanes of i64 keys.
+    #[inline(always)]
+    fn equal64(a: __m512i, b: __m512i) -> u64 {
+        // SAFETY: as in `vals32`.
+        u64::from(unsafe { _mm512_cmpeq_epi64_mask(a, b) })
+    }
+
+    macro_rules! order_fused {
+        ($name:ident, $body:ident, $ty:ty, $lanes:expr, $key:ident, $vals:ident,
+         $store:ident, $cx:ident, $full:expr) => {
+            isa_pair!(
+                /// Trmean / Rank of coordinates `[j0, j0 + out.len())` for the whole groups
+                /// of lanes; returns how many coordinates it wrote.
+                ///
+                /// # Safety
+                /// The CPU must support AVX-512 F, VL, BW and DQ. `x.m() == M` (checked).
+                pub(super) fn $name<M>(
+                    x: MatrixView<'_, $ty>, j0: usize, out: &mut [$ty], finish: Finish,
+                ) -> usize = $body, "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq"
+            );
+
+            #[inline(always)]
+            unsafe fn $body<const M: usize>(
+                x: MatrixView<'_, $ty>,
+                j0: usize,
+                out: &mut [$ty],
+                finish: Finish,
+            ) -> usize {
+                assert_eq!(x.m(), M, "one wire per row");
+                let len = out.len() / $lanes * $lanes;
+                let rows = Rows::new(x, j0, len);
+                let pf = super::PREFETCH_BYTES;
+                let (lo, hi) = match finish {
+                    Finish::Trmean { b } => (b, M - b),
+                    Finish::Rank { b } => (b, b + 1),
+                    Finish::Phocas { .. } => unreachable!("Phocas has its own kernel"),
+                };
+                let trmean = matches!(finish, Finish::Trmean { .. });
+                let n = _mm512_set1_pd((hi - lo) as f64);
+                let nz = _mm512_set1_pd(-0.0);
+                for (g, o) in out[..len].chunks_exact_mut($lanes).enumerate() {
+                    rows.ahead::<M>(g * $lanes, pf);
+                    let mut v = [$full; 32];
+                    for w in 0..M {
+                        // SAFETY: w < M = m, and (g + 1) * lanes <= len.
+                        v[w] = $key(unsafe { rows.load512(w, g * $lanes) });
+                    }
+                    sorting_network!(M, apply_comparators!($cx, v));
+                    if trmean {
+                        let mut s = [nz; $lanes / 8];
+                        macro_rules! add {
+                            ($w:literal) => {
+                                if $w < M && $w >= lo && $w < hi {
+                                    let f = $vals(v[$w]);
+                                    for p in 0..s.len() {
+                                        s[p] = _mm512_add_pd(s[p], f[p]);
+                                    }
+                                }
+                            };
+                        }
+                        each_wire!(add);
+                        for p in 0..s.len() {
+                            s[p] = _mm512_div_pd(s[p], n);
+                        }
+                        $store(o, s);
+                    } else {
+                        let mut r = v[0];
+                        macro_rules! pick {
+                            ($w:literal) => {
+                                if $w < M && $w == lo {
+                                    r = v[$w];
+                                }
+                            };
+                        }
+                        each_wire!(pick);
+                        let o: &mut [$ty; $lanes] = o.try_into().expect("one register");
+                        _mm512_storeu_si512(o.as_mut_ptr().cast(), $key(r));
+                    }
+                }
+                len
+            }
+        };
+    }
+
+    order_fused!(
+        order_f32,
+        order_f32_body,
+        f32,
+        16,
+        key32,
+        vals32,
+        store32,
+        cx32,
+        _mm512_set1_epi32(i32::MAX)
+    );
+    order_fused!(
+        order_f64,
+        order_f64_body,
+        f64,
+        8,
+        key64,
+        vals64,
+        store64,
+        cx64,
+        _mm512_set1_epi64(i64::MAX)
+    );
+
+    macro_rules! phocas_fused {
+        ($name:ident, $body:ident, $ty:ty, $lanes:expr, $parts:expr,
+         $key:ident, $vals:ident, $store:ident, $equal:ident, $cx:ident, $full:expr,
+         $limit:literal) => {
+            isa_pair!(
+                /// Phocas_b of the whole groups of lanes of coordinates
+                /// `[j0, j0 + out.len())`, straight from the rows: `avx2_fused`'s kernel on
+                /// 512-bit registers, with the same stopping rule.
+                ///
+                /// # Safety
+                /// The CPU must support AVX-512 F, VL, BW and DQ. `x.m() == M` and
+                /// `0 < 2b < M` (checked).
+                pub(super) fn $name<M>(
+                    x: MatrixView<'_, $ty>, j0: usize, out: &mut [$ty], b: usize,
+                ) -> usize = $body, "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq"
+            );
+
+            #[inline(always)]
+            unsafe fn $body<const M: usize>(
+                x: MatrixView<'_, $ty>,
+                j0: usize,
+                out: &mut [$ty],
+                b: usize,
+            ) -> usize {
+                assert!(x.m() == M && b > 0 && 2 * b < M, "m = {}, b = {b}", x.m());
+                let len = out.len() / $lanes * $lanes;
+                let rows = Rows::new(x, j0, len);
+                let pf = super::PREFETCH_BYTES;
+                let n = M - b;
+                let mid = _mm512_set1_pd((M - 2 * b) as f64);
+                let nf = _mm512_set1_pd(n as f64);
+                let nz = _mm512_set1_pd(-0.0);
+                let inf = _mm512_set1_pd(f64::INFINITY);
+                let abs = _mm512_castsi512_pd(_mm512_set1_epi64(i64::MAX));
+                for (g, o) in out[..len].chunks_exact_mut($lanes).enumerate() {
+                    rows.ahead::<M>(g * $lanes, pf);
+                    let mut v = [$full; 32];
+                    for w in 0..M {
+                        // SAFETY: w < M = m, and (g + 1) * lanes <= len.
+                        v[w] = $key(unsafe { rows.load512(w, g * $lanes) });
+                    }
+                    sorting_network!(M, apply_comparators!($cx, v));
+                    // Runtime indices below: the bits of the wires go to memory once, so
+                    // that the sort above keeps the wires in registers, and each use
+                    // converts them to f64 from memory (f32: no extraction of the upper
+                    // half, half the stores of storing the f64 values).
+                    let mut f = [$full; M];
+                    macro_rules! copy {
+                        ($w:literal) => {
+                            if $w < M {
+                                f[$w] = $key(v[$w]);
+                            }
+                        };
+                    }
+                    each_wire!(copy);
+                    let mut y = [nz; $parts];
+                    for u in &f[b..n] {
+                        let u = $vals(u);
+                        for p in 0..$parts {
+                            y[p] = _mm512_add_pd(y[p], u[p]);
+                        }
+                    }
+                    // A closure has no target features of its own: inlined, it gets the
+                    // wrapper's.
+                    let (mut sum, y, bad) = window(
+                        y,
+                        mid,
+                        ($vals(&f[b]), $vals(&f[n - 1])),
+                        b,
+                        #[inline(always)]
+                        |k: usize| ($vals(&f[k]), $vals(&f[k + n])),
+                    );
+                    let mut tied = 0u64;
+                    for p in 0..$parts {
+                        sum[p] = _mm512_div_pd(sum[p], nf);
+                        tied |= u64::from(bad[p]) << (8 * p);
+                    }
+                    let mut big = 0u64;
+                    if $limit {
+                        // As in `avx2_fused`: a centre or mean that is not finite takes the
+                        // exact route.
+                        for p in 0..$parts {
+                            let fin = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(
+                                _mm512_and_pd(y[p], abs),
+                                inf,
+                            ) & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(
+                                _mm512_and_pd(sum[p], abs),
+                                inf,
+                            );
+                            big |= u64::from(!fin) << (8 * p);
+                        }
+                    }
+                    if (tied & !$equal(v[0], v[M - 1])) | big != 0 {
+                        return g * $lanes;
+                    }
+                    $store(o, sum);
+                }
+                len
+            }
+        };
+    }
+
+    phocas_fused!(
+        phocas_f32,
+        phocas_f32_body,
+        f32,
+        16,
+        2,
+        key32,
+        bits32,
+        store32,
+        equal32,
+        cx32,
+        _mm512_set1_epi32(i32::MAX),
+        false
+    );
+    phocas_fused!(
+        phocas_f64,
+        phocas_f64_body,
+        f64,
+        8,
+        1,
+        key64,
+        bits64,
+        store64,
+        equal64,
+        cx64,
+        _mm512_set1_epi64(i64::MAX),
+        true
+    );
+
+    use super::avx2_fused::Rows;
+    use super::avx512::{cx32, cx64, key32, key64};
+    use super::avx512_phocas::window;
+}
+
+/// Calls `avx512_fused::$f::<m>(args)` on the AVX-512 level and `avx2_fused::$f::<m>(args)`
+/// on the AVX2 level, for m in 2..=32. The AVX-512 level once ran the AVX2 kernels compiled
+/// with AVX-512 features (32 registers, 256-bit operations), which on the development
+/// machine of 2026-12-01 (an Intel Xeon with AVX-512, 2 vCPUs) was slower than their AVX2
+/// build (f32, m = 20, d = 10^6, fastest of 3: Median 5.63 -> 4.02 ms, Trmean 7.03 -> 5.18
+/// ms, Phocas 9.38 -> 7.39 ms with the AVX2 build). The kernels of [`avx512_fused`] instead
+/// take 16 coordinates per 512-bit register (f32) and turn them into keys with one ternary
+/// logic operation; measured on the same kind of machine (2026-12-02, f32, m = 20, both
+/// cores, fastest of 3 interleaved 1 s runs of `examples/rule_profile`, AVX2 kernels ->
+/// 512-bit kernels): Median 2.37 -> 2.20 ms, Phocas 4.47 -> 3.92 ms; the ternary-logic keys
+/// then 2.22 -> 2.00 and 3.92 -> 3.71 ms, converting Phocas's wires to f64 from memory at
+/// each use (no extraction of upper halves) 3.96 -> 3.82 ms, and the 92-comparator network
+/// for m = 20 ([`senso20`]) 0.75 -> 0.70 ms at one thread and d = 10^5 (Median 0.44 ->
+/// 0.42).
 #[cfg(target_arch = "x86_64")]
 macro_rules! for_m_fused {
-    ($f:ident, $m:expr, $args:tt; $($n:literal)*) => {
+    ($f:ident, $m:expr, $args:tt) => {
+        if fused512() {
+            for_m_fused!(@ avx512_fused, $f, $m, $args;
+                2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+        } else {
+            for_m_fused!(@ avx2_fused, $f, $m, $args;
+                2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+        }
+    };
+    (@ $module:ident, $f:ident, $m:expr, $args:tt; $($n:literal)*) => {
         match $m {
             $( $n => {
                 // SAFETY: callers check that the active instruction set is AVX2 or AVX-512,
-                // which `isa()` reports only after `is_x86_feature_detected!("avx2")`.
-                unsafe { avx2_fused::$f::<$n> $args }
+                // which `isa()` reports only after `is_x86_feature_detected!("avx2")`, and
+                // `fused512` that it is AVX-512, reported only after the detection of its
+                // features.
+                unsafe { $module::$f::<$n> $args }
             } )*
             _ => unreachable!("m checked by the caller"),
         }
     };
+}
+
+/// Whether the fused kernels run their 512-bit version ([`avx512_fused`]).
+#[inline(always)]
+fn fused512() -> bool {
+    isa() == Isa::Avx512
 }
 
 /// Whether the active instruction set runs the AVX2 kernels (AVX2, or AVX-512 with them
@@ -1010,8 +1411,7 @@ pub(crate) fn order_fused_f32(
     {
         let m = x.m();
         if (2..=REGISTER_MAX_M).contains(&m) && avx2_active() {
-            return for_m_fused!(order_f32, m, (x, j0, out, finish);
-                2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+            return for_m_fused!(order_f32, m, (x, j0, out, finish));
         }
     }
     let _ = (x, j0, out, finish);
@@ -1031,8 +1431,7 @@ pub(crate) fn phocas_fused_f32(
     {
         let m = x.m();
         if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && avx2_active() {
-            return for_m_fused!(phocas_f32, m, (x, j0, out, b);
-                3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+            return for_m_fused!(phocas_f32, m, (x, j0, out, b));
         }
     }
     let _ = (x, j0, out, b);
@@ -1050,8 +1449,7 @@ pub(crate) fn phocas_fused_f64(
     {
         let m = x.m();
         if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && avx2_active() {
-            return for_m_fused!(phocas_f64, m, (x, j0, out, b);
-                3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+            return for_m_fused!(phocas_f64, m, (x, j0, out, b));
         }
     }
     let _ = (x, j0, out, b);
@@ -1069,8 +1467,7 @@ pub(crate) fn order_fused_f64(
     {
         let m = x.m();
         if (2..=REGISTER_MAX_M).contains(&m) && avx2_active() {
-            return for_m_fused!(order_f64, m, (x, j0, out, finish);
-                2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
+            return for_m_fused!(order_f64, m, (x, j0, out, finish));
         }
     }
     let _ = (x, j0, out, finish);
@@ -1257,12 +1654,51 @@ mod avx512_phocas {
     /// returns its second operand then).
     #[inline(always)]
     fn dist(v: __m512d, y: __m512d) -> __m512d {
-        // SAFETY: only inlined into `phocas_i32` / `phocas_i64`, which run only on CPUs with
-        // AVX-512 F and DQ.
+        // SAFETY: only inlined into `phocas_i32` / `phocas_i64` and the kernels of
+        // `avx512_fused`, which run only on CPUs with AVX-512 F and DQ.
         unsafe {
             let abs = _mm512_castsi512_pd(_mm512_set1_epi64(i64::MAX));
             let d = _mm512_and_pd(_mm512_sub_pd(v, y), abs);
             _mm512_min_pd(d, _mm512_set1_pd(f64::INFINITY))
+        }
+    }
+
+    /// `avx2_phocas::window` on 512-bit registers (the same operations per lane in the same
+    /// order), shared by the tile kernels below and `avx512_fused`; the failed lanes come
+    /// back as masks.
+    #[inline(always)]
+    pub(super) fn window<const P: usize>(
+        mut sum: [__m512d; P],
+        mid: __m512d,
+        ends: ([__m512d; P], [__m512d; P]),
+        b: usize,
+        pair: impl Fn(usize) -> ([__m512d; P], [__m512d; P]),
+    ) -> ([__m512d; P], [__m512d; P], [__mmask8; P]) {
+        // SAFETY: only inlined into functions that run only on CPUs with AVX-512 F and DQ.
+        unsafe {
+            let mut y = sum;
+            let mut keep_max = sum;
+            let mut lose_min = [_mm512_set1_pd(f64::INFINITY); P];
+            for p in 0..P {
+                y[p] = _mm512_div_pd(sum[p], mid);
+                keep_max[p] = _mm512_max_pd(dist(ends.0[p], y[p]), dist(ends.1[p], y[p]));
+            }
+            // Pair k keeps its upper value when that one is strictly nearer.
+            for k in 0..b {
+                let (a, c) = pair(k);
+                for p in 0..P {
+                    let (da, dc) = (dist(a[p], y[p]), dist(c[p], y[p]));
+                    let upper = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(da, dc);
+                    sum[p] = _mm512_add_pd(sum[p], _mm512_mask_blend_pd(upper, a[p], c[p]));
+                    lose_min[p] = _mm512_min_pd(lose_min[p], _mm512_max_pd(da, dc));
+                    keep_max[p] = _mm512_max_pd(keep_max[p], _mm512_min_pd(da, dc));
+                }
+            }
+            let mut bad = [0; P];
+            for p in 0..P {
+                bad[p] = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(lose_min[p], keep_max[p]);
+            }
+            (sum, y, bad)
         }
     }
 
@@ -1313,7 +1749,6 @@ mod avx512_phocas {
                 let mid = _mm512_set1_pd((m - 2 * b) as f64);
                 let nf = _mm512_set1_pd(n as f64);
                 let nz = _mm512_set1_pd(-0.0);
-                let inf = _mm512_set1_pd(f64::INFINITY);
                 let mut tied = 0u64;
                 for g in 0..W / $lanes {
                     // Trmean's sum of the middle v_b..v_{n-1}, from -0.0 in wire order.
@@ -1324,25 +1759,17 @@ mod avx512_phocas {
                             sum[p] = _mm512_add_pd(sum[p], v[p]);
                         }
                     }
-                    let (lo, hi) = ($vals(&tile[b], g), $vals(&tile[n - 1], g));
-                    let mut y = sum;
-                    let mut keep_max = sum;
-                    let mut lose_min = [inf; $parts];
-                    for p in 0..$parts {
-                        y[p] = _mm512_div_pd(sum[p], mid);
-                        keep_max[p] = _mm512_max_pd(dist(lo[p], y[p]), dist(hi[p], y[p]));
-                    }
-                    // Pair k keeps its upper value when that one is strictly nearer.
-                    for k in 0..b {
-                        let (a, c) = ($vals(&tile[k], g), $vals(&tile[k + n], g));
-                        for p in 0..$parts {
-                            let (da, dc) = (dist(a[p], y[p]), dist(c[p], y[p]));
-                            let upper = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(da, dc);
-                            sum[p] = _mm512_add_pd(sum[p], _mm512_mask_blend_pd(upper, a[p], c[p]));
-                            lose_min[p] = _mm512_min_pd(lose_min[p], _mm512_max_pd(da, dc));
-                            keep_max[p] = _mm512_max_pd(keep_max[p], _mm512_min_pd(da, dc));
-                        }
-                    }
+                    let ends = ($vals(&tile[b], g), $vals(&tile[n - 1], g));
+                    // A closure has no target features of its own: inlined, it gets the
+                    // wrapper's.
+                    let (sum, y, bad) = window(
+                        sum,
+                        mid,
+                        ends,
+                        b,
+                        #[inline(always)]
+                        |k: usize| ($vals(&tile[k], g), $vals(&tile[k + n], g)),
+                    );
                     for p in 0..$parts {
                         let at = g * $lanes + p * 8;
                         let r: &mut [f64; 8] = (&mut res[at..at + 8]).try_into().expect("8");
@@ -1350,8 +1777,7 @@ mod avx512_phocas {
                         let c: &mut [f64; 8] = (&mut centre[at..at + 8]).try_into().expect("8");
                         _mm512_storeu_pd(c.as_mut_ptr(), y[p]);
                         if b > 0 {
-                            let bad = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(lose_min[p], keep_max[p]);
-                            tied |= u64::from(bad) << at;
+                            tied |= u64::from(bad[p]) << at;
                         }
                     }
                 }
@@ -1800,6 +2226,33 @@ mod tests {
             list,
             super::super::network::Network::sorting(32).comparators()
         );
+    }
+
+    #[test]
+    fn senso20_sorts_every_zero_one_input() {
+        let list: &[(u16, u16)] = senso20!(as_list!());
+        assert_eq!(list.len(), 92);
+        let n = 20;
+        // Bit t of wires[w] is bit w of input 64 * k + t.
+        for k in 0..(1u64 << n) / 64 {
+            let mut wires: [u64; 20] = std::array::from_fn(|w| {
+                (0..64u64).fold(0, |acc, t| acc | (((64 * k + t) >> w) & 1) << t)
+            });
+            for &(a, b) in list {
+                let (x, y) = (wires[usize::from(a)], wires[usize::from(b)]);
+                wires[usize::from(a)] = x & y;
+                wires[usize::from(b)] = x | y;
+            }
+            for w in 1..n {
+                assert_eq!(
+                    wires[w - 1] & !wires[w],
+                    0,
+                    "inputs {}..{}",
+                    64 * k,
+                    64 * k + 64
+                );
+            }
+        }
     }
 
     #[test]
