@@ -254,7 +254,7 @@ macro_rules! isa_pair {
             unsafe { $body::<$($c),*>($($a),*) }
         }
     };
-    // One copy, for the AVX2 build only.
+    // One copy, with the features given (AVX2, or AVX-512 for `avx512_fused`).
     ($(#[$doc:meta])* $vis:vis fn $name:ident <$($c:ident),*>
      ($($a:ident: $t:ty),* $(,)?) -> $r:ty = $body:ident, $features:literal) => {
         $(#[$doc])*
