@@ -609,6 +609,109 @@ macro_rules! each_wire {
     };
 }
 
+/// Phocas_b of the whole groups of lanes of coordinates `[j0, j0 + out.len())`, straight
+/// from the rows, for one of the fused modules ([`avx2_fused`], [`avx512_fused`]): the
+/// operations of `phocas_tile` in the same order. Stops before the first group with a lane
+/// whose separation check failed (and whose values are not all equal), or (f64, `$limit`)
+/// whose centre or mean is not finite: returns how many coordinates it wrote. The module
+/// supplies the vector helpers the body names (`splat`, `add`, `div`, `lane_mask`,
+/// `not_finite`, `window`, `Rows::$load`) and the ones passed in.
+macro_rules! phocas_fused_kernel {
+    ($name:ident, $body:ident, $ty:ty, $lanes:expr, $parts:expr, $key:ident, $bits:ident,
+     $store:ident, $equal:ident, $cx:ident, $full:expr, $limit:literal, $load:ident,
+     $features:literal) => {
+        isa_pair!(
+            /// Phocas_b of the whole groups of lanes of coordinates `[j0, j0 + out.len())`
+            /// (see `phocas_fused_kernel`); returns how many coordinates it wrote.
+            ///
+            /// # Safety
+            /// The CPU must support the features enabled. `x.m() == M` and `0 < 2b < M`
+            /// (checked).
+            pub(super) fn $name<M>(
+                x: MatrixView<'_, $ty>, j0: usize, out: &mut [$ty], b: usize,
+            ) -> usize = $body, $features
+        );
+
+        #[inline(always)]
+        unsafe fn $body<const M: usize>(
+            x: MatrixView<'_, $ty>,
+            j0: usize,
+            out: &mut [$ty],
+            b: usize,
+        ) -> usize {
+            assert!(x.m() == M && b > 0 && 2 * b < M, "m = {}, b = {b}", x.m());
+            let len = out.len() / $lanes * $lanes;
+            let rows = Rows::new(x, j0, len);
+            let pf = super::PREFETCH_BYTES;
+            let n = M - b;
+            let mid = splat((M - 2 * b) as f64);
+            let nf = splat(n as f64);
+            let nz = splat(-0.0);
+            for (g, o) in out[..len].chunks_exact_mut($lanes).enumerate() {
+                // one prefetch per cache line of every row
+                if g % (64 / ($lanes * std::mem::size_of::<$ty>())) == 0 {
+                    rows.ahead::<M>(g * $lanes, pf);
+                }
+                let mut v = [$full; 32];
+                for w in 0..M {
+                    // SAFETY: w < M = m, and (g + 1) * lanes <= len.
+                    v[w] = $key(unsafe { rows.$load(w, g * $lanes) });
+                }
+                sorting_network!(M, apply_comparators!($cx, v));
+                // Runtime indices below: the bits of the wires go to memory once, so that
+                // the sort above keeps the wires in registers, and each use converts them to
+                // f64 from memory (f32: no extraction of upper halves, and half the stores of
+                // storing the f64 values).
+                let mut f = [$full; M];
+                macro_rules! copy {
+                    ($w:literal) => {
+                        if $w < M {
+                            f[$w] = $key(v[$w]);
+                        }
+                    };
+                }
+                each_wire!(copy);
+                let mut y = [nz; $parts];
+                for u in &f[b..n] {
+                    let u = $bits(u);
+                    for p in 0..$parts {
+                        y[p] = add(y[p], u[p]);
+                    }
+                }
+                // A closure has no target features of its own: inlined, it gets the
+                // wrapper's.
+                let (mut sum, y, bad) = window(
+                    y,
+                    mid,
+                    ($bits(&f[b]), $bits(&f[n - 1])),
+                    b,
+                    #[inline(always)]
+                    |k: usize| ($bits(&f[k]), $bits(&f[k + n])),
+                );
+                let (mut tied, mut big) = (0u64, 0u64);
+                for p in 0..$parts {
+                    let at = p * ($lanes / $parts);
+                    sum[p] = div(sum[p], nf);
+                    tied |= lane_mask(bad[p]) << at;
+                    if $limit {
+                        // f64 storage: a centre or a mean that is not finite may come from an
+                        // overflow of finite values (near f64::MAX); such lanes take the
+                        // exact route (`kernels::phocas_checked`), which scales them if so.
+                        // (An overflowed distance shows up as a tie at +infinity, caught
+                        // above.)
+                        big |= not_finite(y[p], sum[p]) << at;
+                    }
+                }
+                if (tied & !$equal(v[0], v[M - 1])) | big != 0 {
+                    return g * $lanes;
+                }
+                $store(o, sum);
+            }
+            len
+        }
+    };
+}
+
 /// Trmean, Median and the lower median straight from the rows on AVX2: load 8 (f32) or 4
 /// (f64) coordinates of every row, turn them into keys, sort them with the register network
 /// and sum the middle wires, all in registers. The same keys, network and sums in the same
@@ -838,26 +941,6 @@ mod avx2_fused {
         len
     }
 
-    /// The f64 values of 8 f32 keys.
-    #[inline(always)]
-    fn vals32(k: __m256i) -> [__m256d; 2] {
-        // SAFETY: as in `key32`.
-        unsafe {
-            let f = _mm256_castsi256_ps(key32(k));
-            [
-                _mm256_cvtps_pd(_mm256_castps256_ps128(f)),
-                _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)),
-            ]
-        }
-    }
-
-    /// The f64 values of 4 f64 keys.
-    #[inline(always)]
-    fn vals64(k: __m256i) -> [__m256d; 1] {
-        // SAFETY: as in `key32`.
-        unsafe { [_mm256_castsi256_pd(key64(k))] }
-    }
-
     /// Stores 8 f64 results as f32 (`as f32` rounding).
     #[inline(always)]
     fn store32(o: &mut [f32], r: [__m256d; 2]) {
@@ -891,135 +974,94 @@ mod avx2_fused {
         unsafe { _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(a, b))) as u64 }
     }
 
-    macro_rules! phocas_fused {
-        ($name:ident, $body:ident, $ty:ty, $lanes:expr, $parts:expr,
-         $key:ident, $vals:ident, $store:ident, $equal:ident, $cx:ident, $full:expr,
-         $limit:literal) => {
-            isa_pair!(
-                /// Phocas_b of the whole groups of lanes of coordinates
-                /// `[j0, j0 + out.len())`, straight from the rows (the operations of
-                /// `phocas_tile` in the same order). Stops before the first group with a lane
-                /// whose separation check failed (and whose values are not all equal), or
-                /// (f64) whose centre or mean is not finite: returns how many coordinates it
-                /// wrote.
-                ///
-                /// # Safety
-                /// The CPU must support AVX2. `x.m() == M` and `0 < 2b < M` (checked).
-                pub(super) fn $name<M>(
-                    x: MatrixView<'_, $ty>, j0: usize, out: &mut [$ty], b: usize,
-                ) -> usize = $body, "avx2"
-            );
-
-            #[inline(always)]
-            unsafe fn $body<const M: usize>(
-                x: MatrixView<'_, $ty>,
-                j0: usize,
-                out: &mut [$ty],
-                b: usize,
-            ) -> usize {
-                assert!(x.m() == M && b > 0 && 2 * b < M, "m = {}, b = {b}", x.m());
-                let len = out.len() / $lanes * $lanes;
-                let rows = Rows::new(x, j0, len);
-                let pf = super::PREFETCH_BYTES;
-                let n = M - b;
-                let mid = _mm256_set1_pd((M - 2 * b) as f64);
-                let nf = _mm256_set1_pd(n as f64);
-                let nz = _mm256_set1_pd(-0.0);
-                let inf = _mm256_set1_pd(f64::INFINITY);
-                let abs = _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX));
-                for (g, o) in out[..len].chunks_exact_mut($lanes).enumerate() {
-                    if g % (64 / ($lanes * std::mem::size_of::<$ty>())) == 0 {
-                        rows.ahead::<M>(g * $lanes, pf);
-                    }
-                    let mut v = [$full; 32];
-                    for w in 0..M {
-                        // SAFETY: w < M = m, and (g + 1) * lanes <= len.
-                        v[w] = $key(unsafe { rows.load(w, g * $lanes) });
-                    }
-                    sorting_network!(M, apply_comparators!($cx, v));
-                    // Runtime indices below: the values of the wires go to memory once, in
-                    // f64, so that the sort above keeps the wires in registers.
-                    let mut f = [[nz; $parts]; M];
-                    macro_rules! copy {
-                        ($w:literal) => {
-                            if $w < M {
-                                f[$w] = $vals(v[$w]);
-                            }
-                        };
-                    }
-                    each_wire!(copy);
-                    let mut y = [nz; $parts];
-                    for u in &f[b..n] {
-                        for p in 0..$parts {
-                            y[p] = _mm256_add_pd(y[p], u[p]);
-                        }
-                    }
-                    // A closure has no target features of its own: inlined, it gets the
-                    // wrapper's.
-                    let (mut sum, y, bad) = window(
-                        y,
-                        mid,
-                        (f[b], f[n - 1]),
-                        b,
-                        #[inline(always)]
-                        |k: usize| (f[k], f[k + n]),
-                    );
-                    let mut tied = 0u64;
-                    for p in 0..$parts {
-                        sum[p] = _mm256_div_pd(sum[p], nf);
-                        tied |= (_mm256_movemask_pd(bad[p]) as u64) << (4 * p);
-                    }
-                    let mut big = 0u64;
-                    if $limit {
-                        // f64 storage: a centre or a mean that is not finite may come from an
-                        // overflow of finite values (near f64::MAX); such lanes take the exact
-                        // route (`kernels::phocas_checked`), which scales them if so. (An
-                        // overflowed distance shows up as a tie at +infinity, caught above.)
-                        for p in 0..$parts {
-                            let fin = _mm256_and_pd(
-                                _mm256_cmp_pd(_mm256_and_pd(y[p], abs), inf, _CMP_LT_OQ),
-                                _mm256_cmp_pd(_mm256_and_pd(sum[p], abs), inf, _CMP_LT_OQ),
-                            );
-                            big |= ((!_mm256_movemask_pd(fin) & 0xf) as u64) << (4 * p);
-                        }
-                    }
-                    if (tied & !$equal(v[0], v[M - 1])) | big != 0 {
-                        return g * $lanes;
-                    }
-                    $store(o, sum);
-                }
-                len
-            }
-        };
+    /// The f64 values of 8 f32 bit patterns in memory (each half converted from memory).
+    #[inline(always)]
+    fn bits32(x: &__m256i) -> [__m256d; 2] {
+        let p: *const f32 = (x as *const __m256i).cast();
+        // SAFETY: reads the 32 bytes of `x`; AVX2 as in `key32`.
+        unsafe {
+            [
+                _mm256_cvtps_pd(_mm_loadu_ps(p)),
+                _mm256_cvtps_pd(_mm_loadu_ps(p.add(4))),
+            ]
+        }
     }
 
-    phocas_fused!(
+    /// The 4 f64 values of f64 bit patterns in memory.
+    #[inline(always)]
+    fn bits64(x: &__m256i) -> [__m256d; 1] {
+        // SAFETY: as in `key32`.
+        unsafe { [_mm256_castsi256_pd(*x)] }
+    }
+
+    /// Vector helpers of `phocas_fused_kernel`.
+    #[inline(always)]
+    fn splat(v: f64) -> __m256d {
+        // SAFETY: as in `key32`.
+        unsafe { _mm256_set1_pd(v) }
+    }
+    #[inline(always)]
+    fn add(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: as in `key32`.
+        unsafe { _mm256_add_pd(a, b) }
+    }
+    #[inline(always)]
+    fn div(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: as in `key32`.
+        unsafe { _mm256_div_pd(a, b) }
+    }
+    /// The lanes set in a compare result, as bits.
+    #[inline(always)]
+    fn lane_mask(m: __m256d) -> u64 {
+        // SAFETY: as in `key32`.
+        unsafe { _mm256_movemask_pd(m) as u64 }
+    }
+    /// The lanes where `y` or `s` is not finite, as bits.
+    #[inline(always)]
+    fn not_finite(y: __m256d, s: __m256d) -> u64 {
+        // SAFETY: as in `key32`.
+        unsafe {
+            let abs = _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX));
+            let inf = _mm256_set1_pd(f64::INFINITY);
+            let fin = _mm256_and_pd(
+                _mm256_cmp_pd(_mm256_and_pd(y, abs), inf, _CMP_LT_OQ),
+                _mm256_cmp_pd(_mm256_and_pd(s, abs), inf, _CMP_LT_OQ),
+            );
+            (!_mm256_movemask_pd(fin) & 0xf) as u64
+        }
+    }
+
+    phocas_fused_kernel!(
         phocas_f32,
         phocas_f32_body,
         f32,
         8,
         2,
         key32,
-        vals32,
+        bits32,
         store32,
         equal32,
         cx32,
         _mm256_set1_epi32(i32::MAX),
-        false
+        false,
+        load,
+        "avx2"
     );
-    phocas_fused!(
+    phocas_fused_kernel!(
         phocas_f64,
         phocas_f64_body,
         f64,
         4,
         1,
         key64,
-        vals64,
+        bits64,
         store64,
         equal64,
         cx64,
         _mm256_set1_epi64x(i64::MAX),
-        true
+        true,
+        load,
+        "avx2"
     );
 
     use super::avx2::{cx32, cx64};
@@ -1211,109 +1253,41 @@ mod avx512_fused {
         _mm512_set1_epi64(i64::MAX)
     );
 
-    macro_rules! phocas_fused {
-        ($name:ident, $body:ident, $ty:ty, $lanes:expr, $parts:expr,
-         $key:ident, $vals:ident, $store:ident, $equal:ident, $cx:ident, $full:expr,
-         $limit:literal) => {
-            isa_pair!(
-                /// Phocas_b of the whole groups of lanes of coordinates
-                /// `[j0, j0 + out.len())`, straight from the rows: `avx2_fused`'s kernel on
-                /// 512-bit registers, with the same stopping rule.
-                ///
-                /// # Safety
-                /// The CPU must support AVX-512 F, VL, BW and DQ. `x.m() == M` and
-                /// `0 < 2b < M` (checked).
-                pub(super) fn $name<M>(
-                    x: MatrixView<'_, $ty>, j0: usize, out: &mut [$ty], b: usize,
-                ) -> usize = $body, "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq"
-            );
-
-            #[inline(always)]
-            unsafe fn $body<const M: usize>(
-                x: MatrixView<'_, $ty>,
-                j0: usize,
-                out: &mut [$ty],
-                b: usize,
-            ) -> usize {
-                assert!(x.m() == M && b > 0 && 2 * b < M, "m = {}, b = {b}", x.m());
-                let len = out.len() / $lanes * $lanes;
-                let rows = Rows::new(x, j0, len);
-                let pf = super::PREFETCH_BYTES;
-                let n = M - b;
-                let mid = _mm512_set1_pd((M - 2 * b) as f64);
-                let nf = _mm512_set1_pd(n as f64);
-                let nz = _mm512_set1_pd(-0.0);
-                let inf = _mm512_set1_pd(f64::INFINITY);
-                let abs = _mm512_castsi512_pd(_mm512_set1_epi64(i64::MAX));
-                for (g, o) in out[..len].chunks_exact_mut($lanes).enumerate() {
-                    rows.ahead::<M>(g * $lanes, pf);
-                    let mut v = [$full; 32];
-                    for w in 0..M {
-                        // SAFETY: w < M = m, and (g + 1) * lanes <= len.
-                        v[w] = $key(unsafe { rows.load512(w, g * $lanes) });
-                    }
-                    sorting_network!(M, apply_comparators!($cx, v));
-                    // Runtime indices below: the bits of the wires go to memory once, so
-                    // that the sort above keeps the wires in registers, and each use
-                    // converts them to f64 from memory (f32: no extraction of the upper
-                    // half, half the stores of storing the f64 values).
-                    let mut f = [$full; M];
-                    macro_rules! copy {
-                        ($w:literal) => {
-                            if $w < M {
-                                f[$w] = $key(v[$w]);
-                            }
-                        };
-                    }
-                    each_wire!(copy);
-                    let mut y = [nz; $parts];
-                    for u in &f[b..n] {
-                        let u = $vals(u);
-                        for p in 0..$parts {
-                            y[p] = _mm512_add_pd(y[p], u[p]);
-                        }
-                    }
-                    // A closure has no target features of its own: inlined, it gets the
-                    // wrapper's.
-                    let (mut sum, y, bad) = window(
-                        y,
-                        mid,
-                        ($vals(&f[b]), $vals(&f[n - 1])),
-                        b,
-                        #[inline(always)]
-                        |k: usize| ($vals(&f[k]), $vals(&f[k + n])),
-                    );
-                    let mut tied = 0u64;
-                    for p in 0..$parts {
-                        sum[p] = _mm512_div_pd(sum[p], nf);
-                        tied |= u64::from(bad[p]) << (8 * p);
-                    }
-                    let mut big = 0u64;
-                    if $limit {
-                        // As in `avx2_fused`: a centre or mean that is not finite takes the
-                        // exact route.
-                        for p in 0..$parts {
-                            let fin = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(
-                                _mm512_and_pd(y[p], abs),
-                                inf,
-                            ) & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(
-                                _mm512_and_pd(sum[p], abs),
-                                inf,
-                            );
-                            big |= u64::from(!fin) << (8 * p);
-                        }
-                    }
-                    if (tied & !$equal(v[0], v[M - 1])) | big != 0 {
-                        return g * $lanes;
-                    }
-                    $store(o, sum);
-                }
-                len
-            }
-        };
+    /// Vector helpers of `phocas_fused_kernel`.
+    #[inline(always)]
+    fn splat(v: f64) -> __m512d {
+        // SAFETY: as in `vals32`.
+        unsafe { _mm512_set1_pd(v) }
+    }
+    #[inline(always)]
+    fn add(a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: as in `vals32`.
+        unsafe { _mm512_add_pd(a, b) }
+    }
+    #[inline(always)]
+    fn div(a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: as in `vals32`.
+        unsafe { _mm512_div_pd(a, b) }
+    }
+    /// The lanes set in a mask, as bits.
+    #[inline(always)]
+    fn lane_mask(m: __mmask8) -> u64 {
+        u64::from(m)
+    }
+    /// The lanes where `y` or `s` is not finite, as bits.
+    #[inline(always)]
+    fn not_finite(y: __m512d, s: __m512d) -> u64 {
+        // SAFETY: as in `vals32`.
+        unsafe {
+            let abs = _mm512_castsi512_pd(_mm512_set1_epi64(i64::MAX));
+            let inf = _mm512_set1_pd(f64::INFINITY);
+            let fin = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(_mm512_and_pd(y, abs), inf)
+                & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(_mm512_and_pd(s, abs), inf);
+            u64::from(!fin)
+        }
     }
 
-    phocas_fused!(
+    phocas_fused_kernel!(
         phocas_f32,
         phocas_f32_body,
         f32,
@@ -1325,9 +1299,11 @@ mod avx512_fused {
         equal32,
         cx32,
         _mm512_set1_epi32(i32::MAX),
-        false
+        false,
+        load512,
+        "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq"
     );
-    phocas_fused!(
+    phocas_fused_kernel!(
         phocas_f64,
         phocas_f64_body,
         f64,
@@ -1339,7 +1315,9 @@ mod avx512_fused {
         equal64,
         cx64,
         _mm512_set1_epi64(i64::MAX),
-        true
+        true,
+        load512,
+        "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq"
     );
 
     use super::avx2_fused::Rows;
