@@ -609,6 +609,90 @@ macro_rules! each_wire {
     };
 }
 
+/// Trmean / Median / lower median (`Finish::Rank`) of the whole groups of lanes of
+/// coordinates `[j0, j0 + out.len())`, straight from the rows, for one of the fused modules
+/// ([`avx2_fused`], [`avx512_fused`]): the keys, network and sums in the same order as the
+/// tile path of [`super::kernels`]. The module supplies `splat`, `add`, `div`, `store_bits`
+/// and `Rows::$load`.
+macro_rules! order_fused_kernel {
+    ($name:ident, $body:ident, $ty:ty, $lanes:expr, $parts:expr, $key:ident, $vals:ident,
+     $store:ident, $cx:ident, $full:expr, $load:ident, $features:literal) => {
+        isa_pair!(
+            /// Trmean / Rank of coordinates `[j0, j0 + out.len())` for the whole groups
+            /// of lanes; returns how many coordinates it wrote.
+            ///
+            /// # Safety
+            /// The CPU must support the features enabled. `x.m() == M` (checked).
+            pub(super) fn $name<M>(
+                x: MatrixView<'_, $ty>, j0: usize, out: &mut [$ty], finish: Finish,
+            ) -> usize = $body, $features
+        );
+
+        #[inline(always)]
+        unsafe fn $body<const M: usize>(
+            x: MatrixView<'_, $ty>,
+            j0: usize,
+            out: &mut [$ty],
+            finish: Finish,
+        ) -> usize {
+            assert_eq!(x.m(), M, "one wire per row");
+            let len = out.len() / $lanes * $lanes;
+            let rows = Rows::new(x, j0, len);
+            let pf = super::PREFETCH_BYTES;
+            let (lo, hi) = match finish {
+                Finish::Trmean { b } => (b, M - b),
+                Finish::Rank { b } => (b, b + 1),
+                Finish::Phocas { .. } => unreachable!("Phocas has its own kernel"),
+            };
+            let trmean = matches!(finish, Finish::Trmean { .. });
+            let n = splat((hi - lo) as f64);
+            let nz = splat(-0.0);
+            for (g, o) in out[..len].chunks_exact_mut($lanes).enumerate() {
+                // one prefetch per cache line of every row
+                if g % (64 / ($lanes * std::mem::size_of::<$ty>())) == 0 {
+                    rows.ahead::<M>(g * $lanes, pf);
+                }
+                let mut v = [$full; 32];
+                for w in 0..M {
+                    // SAFETY: w < M = m, and (g + 1) * lanes <= len.
+                    v[w] = $key(unsafe { rows.$load(w, g * $lanes) });
+                }
+                sorting_network!(M, apply_comparators!($cx, v));
+                if trmean {
+                    let mut s = [nz; $parts];
+                    macro_rules! add {
+                        ($w:literal) => {
+                            if $w < M && $w >= lo && $w < hi {
+                                let f = $vals(v[$w]);
+                                for p in 0..s.len() {
+                                    s[p] = add(s[p], f[p]);
+                                }
+                            }
+                        };
+                    }
+                    each_wire!(add);
+                    for p in 0..s.len() {
+                        s[p] = div(s[p], n);
+                    }
+                    $store(o, s);
+                } else {
+                    let mut r = v[0];
+                    macro_rules! pick {
+                        ($w:literal) => {
+                            if $w < M && $w == lo {
+                                r = v[$w];
+                            }
+                        };
+                    }
+                    each_wire!(pick);
+                    store_bits(o, $key(r));
+                }
+            }
+            len
+        }
+    };
+}
+
 /// Phocas_b of the whole groups of lanes of coordinates `[j0, j0 + out.len())`, straight
 /// from the rows, for one of the fused modules ([`avx2_fused`], [`avx512_fused`]): the
 /// operations of `phocas_tile` in the same order. Stops before the first group with a lane
@@ -805,141 +889,62 @@ mod avx2_fused {
         }
     }
 
-    isa_pair!(
-        /// Trmean / Rank of coordinates `[j0, j0 + out.len())` for the whole groups of 8
-        /// lanes; returns how many coordinates it wrote (a multiple of 8).
-        ///
-        /// # Safety
-        /// The CPU must support AVX2. `x.m() == M` (checked).
-        pub(super) fn order_f32<M>(
-            x: MatrixView<'_, f32>, j0: usize, out: &mut [f32], finish: Finish,
-        ) -> usize = order_f32_body, "avx2"
-    );
-    isa_pair!(
-        /// Like [`order_f32`] for f64 rows, 4 lanes per register.
-        ///
-        /// # Safety
-        /// The CPU must support AVX2. `x.m() == M` (checked).
-        pub(super) fn order_f64<M>(
-            x: MatrixView<'_, f64>, j0: usize, out: &mut [f64], finish: Finish,
-        ) -> usize = order_f64_body, "avx2"
-    );
-
+    /// The f64 values of 8 f32 keys.
     #[inline(always)]
-    unsafe fn order_f32_body<const M: usize>(
-        x: MatrixView<'_, f32>,
-        j0: usize,
-        out: &mut [f32],
-        finish: Finish,
-    ) -> usize {
-        assert_eq!(x.m(), M, "one wire per row");
-        let len = out.len() / 8 * 8;
-        let rows = Rows::new(x, j0, len);
-        let pf = super::PREFETCH_BYTES;
-        let (lo, hi) = match finish {
-            Finish::Trmean { b } => (b, M - b),
-            Finish::Rank { b } => (b, b + 1),
-            Finish::Phocas { .. } => unreachable!("Phocas has its own kernel"),
-        };
-        let trmean = matches!(finish, Finish::Trmean { .. });
-        let n = _mm256_set1_pd((hi - lo) as f64);
-        for (g, o) in out[..len].chunks_exact_mut(8).enumerate() {
-            if g % (64 / (8 * std::mem::size_of::<f32>())) == 0 {
-                rows.ahead::<M>(g * 8, pf);
-            }
-            let mut v = [_mm256_set1_epi32(i32::MAX); 32];
-            for w in 0..M {
-                // SAFETY: w < M = m, and g * 8 + 8 <= len.
-                v[w] = key32(unsafe { rows.load(w, g * 8) });
-            }
-            sorting_network!(M, apply_comparators!(cx32, v));
-            let o: &mut [f32; 8] = o.try_into().expect("8 lanes");
-            if trmean {
-                let (mut s0, mut s1) = (_mm256_set1_pd(-0.0), _mm256_set1_pd(-0.0));
-                macro_rules! add {
-                    ($w:literal) => {
-                        if $w < M && $w >= lo && $w < hi {
-                            let f = _mm256_castsi256_ps(key32(v[$w]));
-                            s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(f)));
-                            s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)));
-                        }
-                    };
-                }
-                each_wire!(add);
-                let r0 = _mm256_cvtpd_ps(_mm256_div_pd(s0, n));
-                let r1 = _mm256_cvtpd_ps(_mm256_div_pd(s1, n));
-                _mm256_storeu_ps(o.as_mut_ptr(), _mm256_set_m128(r1, r0));
-            } else {
-                let mut r = v[0];
-                macro_rules! pick {
-                    ($w:literal) => {
-                        if $w < M && $w == lo {
-                            r = v[$w];
-                        }
-                    };
-                }
-                each_wire!(pick);
-                _mm256_storeu_si256(o.as_mut_ptr().cast(), key32(r));
-            }
+    fn vals32(k: __m256i) -> [__m256d; 2] {
+        // SAFETY: as in `key32`.
+        unsafe {
+            let f = _mm256_castsi256_ps(key32(k));
+            [
+                _mm256_cvtps_pd(_mm256_castps256_ps128(f)),
+                _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)),
+            ]
         }
-        len
     }
 
+    /// The f64 values of 4 f64 keys.
     #[inline(always)]
-    unsafe fn order_f64_body<const M: usize>(
-        x: MatrixView<'_, f64>,
-        j0: usize,
-        out: &mut [f64],
-        finish: Finish,
-    ) -> usize {
-        assert_eq!(x.m(), M, "one wire per row");
-        let len = out.len() / 4 * 4;
-        let rows = Rows::new(x, j0, len);
-        let pf = super::PREFETCH_BYTES;
-        let (lo, hi) = match finish {
-            Finish::Trmean { b } => (b, M - b),
-            Finish::Rank { b } => (b, b + 1),
-            Finish::Phocas { .. } => unreachable!("Phocas has its own kernel"),
-        };
-        let trmean = matches!(finish, Finish::Trmean { .. });
-        let n = _mm256_set1_pd((hi - lo) as f64);
-        for (g, o) in out[..len].chunks_exact_mut(4).enumerate() {
-            if g % (64 / (4 * std::mem::size_of::<f64>())) == 0 {
-                rows.ahead::<M>(g * 4, pf);
-            }
-            let mut v = [_mm256_set1_epi64x(i64::MAX); 32];
-            for w in 0..M {
-                // SAFETY: w < M = m, and g * 4 + 4 <= len.
-                v[w] = key64(unsafe { rows.load(w, g * 4) });
-            }
-            sorting_network!(M, apply_comparators!(cx64, v));
-            let o: &mut [f64; 4] = o.try_into().expect("4 lanes");
-            if trmean {
-                let mut s = _mm256_set1_pd(-0.0);
-                macro_rules! add {
-                    ($w:literal) => {
-                        if $w < M && $w >= lo && $w < hi {
-                            s = _mm256_add_pd(s, _mm256_castsi256_pd(key64(v[$w])));
-                        }
-                    };
-                }
-                each_wire!(add);
-                _mm256_storeu_pd(o.as_mut_ptr(), _mm256_div_pd(s, n));
-            } else {
-                let mut r = v[0];
-                macro_rules! pick {
-                    ($w:literal) => {
-                        if $w < M && $w == lo {
-                            r = v[$w];
-                        }
-                    };
-                }
-                each_wire!(pick);
-                _mm256_storeu_si256(o.as_mut_ptr().cast(), key64(r));
-            }
-        }
-        len
+    fn vals64(k: __m256i) -> [__m256d; 1] {
+        // SAFETY: as in `key32`.
+        unsafe { [_mm256_castsi256_pd(key64(k))] }
     }
+
+    /// Stores one register of bits into `o` (32 bytes, checked).
+    #[inline(always)]
+    fn store_bits<T>(o: &mut [T], k: __m256i) {
+        assert_eq!(std::mem::size_of_val(o), 32, "one register");
+        // SAFETY: writes the 32 bytes of `o`; AVX2 as in `key32`.
+        unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), k) }
+    }
+
+    order_fused_kernel!(
+        order_f32,
+        order_f32_body,
+        f32,
+        8,
+        2,
+        key32,
+        vals32,
+        store32,
+        cx32,
+        _mm256_set1_epi32(i32::MAX),
+        load,
+        "avx2"
+    );
+    order_fused_kernel!(
+        order_f64,
+        order_f64_body,
+        f64,
+        4,
+        1,
+        key64,
+        vals64,
+        store64,
+        cx64,
+        _mm256_set1_epi64x(i64::MAX),
+        load,
+        "avx2"
+    );
 
     /// Stores 8 f64 results as f32 (`as f32` rounding).
     #[inline(always)]
@@ -1153,106 +1158,6 @@ mod avx512_fused {
         u64::from(unsafe { _mm512_cmpeq_epi64_mask(a, b) })
     }
 
-    macro_rules! order_fused {
-        ($name:ident, $body:ident, $ty:ty, $lanes:expr, $key:ident, $vals:ident,
-         $store:ident, $cx:ident, $full:expr) => {
-            isa_pair!(
-                /// Trmean / Rank of coordinates `[j0, j0 + out.len())` for the whole groups
-                /// of lanes; returns how many coordinates it wrote.
-                ///
-                /// # Safety
-                /// The CPU must support AVX-512 F, VL, BW and DQ. `x.m() == M` (checked).
-                pub(super) fn $name<M>(
-                    x: MatrixView<'_, $ty>, j0: usize, out: &mut [$ty], finish: Finish,
-                ) -> usize = $body, "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq"
-            );
-
-            #[inline(always)]
-            unsafe fn $body<const M: usize>(
-                x: MatrixView<'_, $ty>,
-                j0: usize,
-                out: &mut [$ty],
-                finish: Finish,
-            ) -> usize {
-                assert_eq!(x.m(), M, "one wire per row");
-                let len = out.len() / $lanes * $lanes;
-                let rows = Rows::new(x, j0, len);
-                let pf = super::PREFETCH_BYTES;
-                let (lo, hi) = match finish {
-                    Finish::Trmean { b } => (b, M - b),
-                    Finish::Rank { b } => (b, b + 1),
-                    Finish::Phocas { .. } => unreachable!("Phocas has its own kernel"),
-                };
-                let trmean = matches!(finish, Finish::Trmean { .. });
-                let n = _mm512_set1_pd((hi - lo) as f64);
-                let nz = _mm512_set1_pd(-0.0);
-                for (g, o) in out[..len].chunks_exact_mut($lanes).enumerate() {
-                    rows.ahead::<M>(g * $lanes, pf);
-                    let mut v = [$full; 32];
-                    for w in 0..M {
-                        // SAFETY: w < M = m, and (g + 1) * lanes <= len.
-                        v[w] = $key(unsafe { rows.load512(w, g * $lanes) });
-                    }
-                    sorting_network!(M, apply_comparators!($cx, v));
-                    if trmean {
-                        let mut s = [nz; $lanes / 8];
-                        macro_rules! add {
-                            ($w:literal) => {
-                                if $w < M && $w >= lo && $w < hi {
-                                    let f = $vals(v[$w]);
-                                    for p in 0..s.len() {
-                                        s[p] = _mm512_add_pd(s[p], f[p]);
-                                    }
-                                }
-                            };
-                        }
-                        each_wire!(add);
-                        for p in 0..s.len() {
-                            s[p] = _mm512_div_pd(s[p], n);
-                        }
-                        $store(o, s);
-                    } else {
-                        let mut r = v[0];
-                        macro_rules! pick {
-                            ($w:literal) => {
-                                if $w < M && $w == lo {
-                                    r = v[$w];
-                                }
-                            };
-                        }
-                        each_wire!(pick);
-                        let o: &mut [$ty; $lanes] = o.try_into().expect("one register");
-                        _mm512_storeu_si512(o.as_mut_ptr().cast(), $key(r));
-                    }
-                }
-                len
-            }
-        };
-    }
-
-    order_fused!(
-        order_f32,
-        order_f32_body,
-        f32,
-        16,
-        key32,
-        vals32,
-        store32,
-        cx32,
-        _mm512_set1_epi32(i32::MAX)
-    );
-    order_fused!(
-        order_f64,
-        order_f64_body,
-        f64,
-        8,
-        key64,
-        vals64,
-        store64,
-        cx64,
-        _mm512_set1_epi64(i64::MAX)
-    );
-
     /// Vector helpers of `phocas_fused_kernel`.
     #[inline(always)]
     fn splat(v: f64) -> __m512d {
@@ -1286,6 +1191,43 @@ mod avx512_fused {
             u64::from(!fin)
         }
     }
+
+    /// Stores one register of bits into `o` (64 bytes, checked).
+    #[inline(always)]
+    fn store_bits<T>(o: &mut [T], k: __m512i) {
+        assert_eq!(std::mem::size_of_val(o), 64, "one register");
+        // SAFETY: writes the 64 bytes of `o`; AVX-512 as in `vals32`.
+        unsafe { _mm512_storeu_si512(o.as_mut_ptr().cast(), k) }
+    }
+
+    order_fused_kernel!(
+        order_f32,
+        order_f32_body,
+        f32,
+        16,
+        2,
+        key32,
+        vals32,
+        store32,
+        cx32,
+        _mm512_set1_epi32(i32::MAX),
+        load512,
+        "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq"
+    );
+    order_fused_kernel!(
+        order_f64,
+        order_f64_body,
+        f64,
+        8,
+        1,
+        key64,
+        vals64,
+        store64,
+        cx64,
+        _mm512_set1_epi64(i64::MAX),
+        load512,
+        "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq"
+    );
 
     phocas_fused_kernel!(
         phocas_f32,
