@@ -322,6 +322,7 @@ macro_rules! senso20 {
 /// The register network for M wires: [`senso20`] for M = 20 (the paper's m), Batcher's
 /// [`batcher32`] otherwise (the missing wires hold the largest key, so the compiler drops
 /// the comparators that touch them). `M` is a constant, so only one of the two is compiled.
+#[cfg(target_arch = "x86_64")]
 macro_rules! sorting_network {
     ($m:expr, $mac:ident!($($args:tt)*)) => {
         if $m == 20 {
@@ -428,8 +429,8 @@ mod avx512 {
     #[inline(always)]
     pub(super) fn cx32(v: &mut [__m512i; 32], a: usize, b: usize) {
         let (x, y) = (v[a], v[b]);
-        // SAFETY: only inlined into `sort_i32` and `rows_f32`, which run only on CPUs with
-        // AVX-512 F.
+        // SAFETY: only inlined into `sort_i32`, `rows_f32` and the kernels of `avx512_fused`,
+        // which run only on CPUs with AVX-512 F.
         unsafe {
             v[a] = _mm512_min_epi32(x, y);
             v[b] = _mm512_max_epi32(x, y);
@@ -440,8 +441,8 @@ mod avx512 {
     #[inline(always)]
     pub(super) fn cx64(v: &mut [__m512i; 32], a: usize, b: usize) {
         let (x, y) = (v[a], v[b]);
-        // SAFETY: only inlined into `sort_i64` and `rows_f64`, which run only on CPUs with
-        // AVX-512 F.
+        // SAFETY: only inlined into `sort_i64`, `rows_f64` and the kernels of `avx512_fused`,
+        // which run only on CPUs with AVX-512 F.
         unsafe {
             v[a] = _mm512_min_epi64(x, y);
             v[b] = _mm512_max_epi64(x, y);
@@ -451,7 +452,8 @@ mod avx512 {
     /// The total-order keys of 16 f32 bit patterns.
     #[inline(always)]
     pub(super) fn key32(x: __m512i) -> __m512i {
-        // SAFETY: only inlined into `rows_f32`, which runs only on CPUs with AVX-512 F.
+        // SAFETY: only inlined into `rows_f32` and the kernels of `avx512_fused`, which run
+        // only on CPUs with AVX-512 F.
         // x ^ (sign mask & 0x7fff_ffff) in one ternary-logic operation (0x78: a ^ (b & c)).
         unsafe {
             let low = _mm512_set1_epi32(i32::MAX);
@@ -462,7 +464,8 @@ mod avx512 {
     /// The total-order keys of 8 f64 bit patterns.
     #[inline(always)]
     pub(super) fn key64(x: __m512i) -> __m512i {
-        // SAFETY: only inlined into `rows_f64`, which runs only on CPUs with AVX-512 F.
+        // SAFETY: only inlined into `rows_f64` and the kernels of `avx512_fused`, which run
+        // only on CPUs with AVX-512 F.
         // As in `key32`.
         unsafe {
             let low = _mm512_set1_epi64(i64::MAX);
@@ -570,8 +573,8 @@ mod avx512 {
     use crate::matrix::MatrixView;
 }
 
-#[cfg(target_arch = "x86_64")]
 /// Calls `$f!(w)` for every wire w < 32 (constant indices keep the wires in registers).
+#[cfg(target_arch = "x86_64")]
 macro_rules! each_wire {
     ($f:ident) => {
         $f!(0);
@@ -614,6 +617,7 @@ macro_rules! each_wire {
 /// ([`avx2_fused`], [`avx512_fused`]): the keys, network and sums in the same order as the
 /// tile path of [`super::kernels`]. The module supplies `splat`, `add`, `div`, `store_bits`
 /// and `Rows::$load`.
+#[cfg(target_arch = "x86_64")]
 macro_rules! order_fused_kernel {
     ($name:ident, $body:ident, $ty:ty, $lanes:expr, $parts:expr, $key:ident, $vals:ident,
      $store:ident, $cx:ident, $full:expr, $load:ident, $features:literal) => {
@@ -700,6 +704,7 @@ macro_rules! order_fused_kernel {
 /// whose centre or mean is not finite: returns how many coordinates it wrote. The module
 /// supplies the vector helpers the body names (`splat`, `add`, `div`, `lane_mask`,
 /// `not_finite`, `window`, `Rows::$load`) and the ones passed in.
+#[cfg(target_arch = "x86_64")]
 macro_rules! phocas_fused_kernel {
     ($name:ident, $body:ident, $ty:ty, $lanes:expr, $parts:expr, $key:ident, $bits:ident,
      $store:ident, $equal:ident, $cx:ident, $full:expr, $limit:literal, $load:ident,
