@@ -1091,8 +1091,9 @@ mod avx512_fused {
 
     /// The f64 values of 16 f32 keys.
     #[inline(always)]
-    fn vals32(k: __m512i) -> [__m512d; 2] {
-        // SAFETY: only inlined into functions that run only on CPUs with AVX-512 F and DQ.
+    pub(super) fn vals32(k: __m512i) -> [__m512d; 2] {
+        // SAFETY: only inlined into functions that run only on CPUs with AVX-512 F and DQ
+        // (the kernels here and `avx512_phocas`'s).
         unsafe {
             let f = _mm512_castsi512_ps(key32(k));
             [
@@ -1104,7 +1105,7 @@ mod avx512_fused {
 
     /// The f64 values of 8 f64 keys.
     #[inline(always)]
-    fn vals64(k: __m512i) -> [__m512d; 1] {
+    pub(super) fn vals64(k: __m512i) -> [__m512d; 1] {
         // SAFETY: as in `vals32`.
         unsafe { [_mm512_castsi512_pd(key64(k))] }
     }
@@ -1273,10 +1274,10 @@ mod avx512_fused {
 }
 
 /// Calls `avx512_fused::$f::<m>(args)` on the AVX-512 level and `avx2_fused::$f::<m>(args)`
-/// on the AVX2 level, for m in 2..=32. The AVX-512 level once ran the AVX2 kernels compiled
-/// with AVX-512 features (32 registers, 256-bit operations), which on the development
-/// machine of 2026-12-01 (an Intel Xeon with AVX-512, 2 vCPUs) was slower than their AVX2
-/// build (f32, m = 20, d = 10^6, fastest of 3: Median 5.63 -> 4.02 ms, Trmean 7.03 -> 5.18
+/// on the AVX2 level, for the m listed (2..=32; Phocas 3..=32). The AVX-512 level once ran
+/// the AVX2 kernels compiled with AVX-512 features (32 registers, 256-bit operations), which
+/// on the development machine of 2026-12-01 (an Intel Xeon with AVX-512, 2 vCPUs) was slower
+/// than their AVX2 build (f32, m = 20, d = 10^6, fastest of 3: Median 5.63 -> 4.02 ms, Trmean 7.03 -> 5.18
 /// ms, Phocas 9.38 -> 7.39 ms with the AVX2 build). The kernels of [`avx512_fused`] instead
 /// take 16 coordinates per 512-bit register (f32) and turn them into keys with one ternary
 /// logic operation; measured on the same kind of machine (2026-12-02, f32, m = 20, both
@@ -1288,13 +1289,11 @@ mod avx512_fused {
 /// 0.42).
 #[cfg(target_arch = "x86_64")]
 macro_rules! for_m_fused {
-    ($f:ident, $m:expr, $args:tt) => {
+    ($f:ident, $m:expr, $args:tt; $($n:literal)*) => {
         if fused512() {
-            for_m_fused!(@ avx512_fused, $f, $m, $args;
-                2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+            for_m_fused!(@ avx512_fused, $f, $m, $args; $($n)*)
         } else {
-            for_m_fused!(@ avx2_fused, $f, $m, $args;
-                2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+            for_m_fused!(@ avx2_fused, $f, $m, $args; $($n)*)
         }
     };
     (@ $module:ident, $f:ident, $m:expr, $args:tt; $($n:literal)*) => {
@@ -1336,7 +1335,8 @@ pub(crate) fn order_fused_f32(
     {
         let m = x.m();
         if (2..=REGISTER_MAX_M).contains(&m) && avx2_active() {
-            return for_m_fused!(order_f32, m, (x, j0, out, finish));
+            return for_m_fused!(order_f32, m, (x, j0, out, finish);
+                2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
         }
     }
     let _ = (x, j0, out, finish);
@@ -1356,7 +1356,8 @@ pub(crate) fn phocas_fused_f32(
     {
         let m = x.m();
         if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && avx2_active() {
-            return for_m_fused!(phocas_f32, m, (x, j0, out, b));
+            return for_m_fused!(phocas_f32, m, (x, j0, out, b);
+                3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
         }
     }
     let _ = (x, j0, out, b);
@@ -1374,7 +1375,8 @@ pub(crate) fn phocas_fused_f64(
     {
         let m = x.m();
         if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && avx2_active() {
-            return for_m_fused!(phocas_f64, m, (x, j0, out, b));
+            return for_m_fused!(phocas_f64, m, (x, j0, out, b);
+                3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
         }
     }
     let _ = (x, j0, out, b);
@@ -1392,7 +1394,8 @@ pub(crate) fn order_fused_f64(
     {
         let m = x.m();
         if (2..=REGISTER_MAX_M).contains(&m) && avx2_active() {
-            return for_m_fused!(order_f64, m, (x, j0, out, finish));
+            return for_m_fused!(order_f64, m, (x, j0, out, finish);
+                2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
         }
     }
     let _ = (x, j0, out, finish);
@@ -1573,6 +1576,7 @@ mod avx2_phocas {
 #[cfg(target_arch = "x86_64")]
 mod avx512_phocas {
     use super::super::kernels::W;
+    use super::avx512_fused::{vals32, vals64};
     use std::arch::x86_64::*;
 
     /// |v - y| with NaN counted as +infinity: min(|v - y|, inf) is +inf for NaN (MINPD
@@ -1632,15 +1636,7 @@ mod avx512_phocas {
     fn values32(wire: &[i32; W], g: usize) -> [__m512d; 2] {
         let s: &[i32; 16] = wire[g * 16..g * 16 + 16].try_into().expect("16 lanes");
         // SAFETY: reads the 64 bytes of `s`; AVX-512 as in `dist`.
-        unsafe {
-            let k = _mm512_loadu_si512(s.as_ptr().cast());
-            let bits = _mm512_xor_si512(k, _mm512_srli_epi32(_mm512_srai_epi32(k, 31), 1));
-            let f = _mm512_castsi512_ps(bits);
-            [
-                _mm512_cvtps_pd(_mm512_castps512_ps256(f)),
-                _mm512_cvtps_pd(_mm512_extractf32x8_ps(f, 1)),
-            ]
-        }
+        vals32(unsafe { _mm512_loadu_si512(s.as_ptr().cast()) })
     }
 
     /// The f64 values of lanes 8g..8g+8 of a wire of i64 keys.
@@ -1648,11 +1644,7 @@ mod avx512_phocas {
     fn values64(wire: &[i64; W], g: usize) -> [__m512d; 1] {
         let s: &[i64; 8] = wire[g * 8..g * 8 + 8].try_into().expect("8 lanes");
         // SAFETY: reads the 64 bytes of `s`; AVX-512 as in `dist`.
-        unsafe {
-            let k = _mm512_loadu_si512(s.as_ptr().cast());
-            let bits = _mm512_xor_si512(k, _mm512_srli_epi64(_mm512_srai_epi64(k, 63), 1));
-            [_mm512_castsi512_pd(bits)]
-        }
+        vals64(unsafe { _mm512_loadu_si512(s.as_ptr().cast()) })
     }
 
     macro_rules! phocas_tile {
