@@ -90,7 +90,8 @@
 //! runs, both cores): 12.97-13.34 -> 7.97-8.28 ms. In L1 the 512-bit pair step measured
 //! 0.21-0.28 ns per 4 coordinates against 0.47-0.62 ns with 256-bit registers; the kernel
 //! then runs at that speed (perf: about 70% of Krum's samples) and the rest is the f32 to f64
-//! conversion, which waits on memory.
+//! conversion, which waited on memory until the next sub-tile was prefetched into L1 during
+//! the strips (`krum::distance_chunk`; the pair kernel has 80% of the samples since).
 //!
 //! Tried and left out: software prefetch into L1 a few tiles ahead in the tile path was slower
 //! than the long-run pre-read of each span that the tile path used before (prefetch into L2,
@@ -1875,9 +1876,14 @@ mod krum_simd {
         }
     }
 
-    /// Every strip with vector V.
+    /// Every strip with vector V; `before(n)` runs before strip n.
     #[inline(always)]
-    fn pairs<V: Vector>(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan]) {
+    fn pairs<V: Vector, F: Fn(usize)>(
+        tile: &[SubRow],
+        acc: &mut [Lanes],
+        strips: &[StripPlan],
+        before: F,
+    ) {
         macro_rules! by_width {
             ($shared:literal, $s:expr) => {
                 match $s.len {
@@ -1895,7 +1901,8 @@ mod krum_simd {
                 }
             };
         }
-        for s in strips {
+        for (n, s) in strips.iter().enumerate() {
+            before(n);
             if s.shared {
                 by_width!(true, s);
             } else {
@@ -1910,8 +1917,13 @@ mod krum_simd {
     /// # Safety
     /// The CPU must support AVX2 and FMA. Rows and accumulators are bounds-checked.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn pairs4(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan]) {
-        pairs::<Lanes4>(tile, acc, strips);
+    pub(super) unsafe fn pairs4<F: Fn(usize)>(
+        tile: &[SubRow],
+        acc: &mut [Lanes],
+        strips: &[StripPlan],
+        before: F,
+    ) {
+        pairs::<Lanes4, F>(tile, acc, strips, before);
     }
 
     /// As [`pairs4`], 8 lanes per register.
@@ -1920,82 +1932,73 @@ mod krum_simd {
     /// The CPU must support AVX-512 F (and FMA, which every AVX-512 CPU has). Rows and
     /// accumulators are bounds-checked.
     #[target_feature(enable = "avx512f,avx2,fma")]
-    pub(super) unsafe fn pairs8(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan]) {
-        pairs::<Lanes8>(tile, acc, strips);
+    pub(super) unsafe fn pairs8<F: Fn(usize)>(
+        tile: &[SubRow],
+        acc: &mut [Lanes],
+        strips: &[StripPlan],
+        before: F,
+    ) {
+        pairs::<Lanes8, F>(tile, acc, strips, before);
     }
 }
 
 /// Krum's pair accumulation of one sub-tile with the SIMD kernel of the active instruction
-/// set (AVX-512, or AVX2 if the CPU has FMA); returns whether one ran.
-pub(crate) fn krum_pairs(
+/// set (AVX-512, or AVX2 if the CPU has FMA), calling `before(n)` before strip n (the
+/// caller's prefetches go there); returns whether one ran.
+#[inline(always)]
+pub(crate) fn krum_pairs<F: Fn(usize)>(
     tile: &[super::krum::SubRow],
     acc: &mut [super::krum::Lanes],
     strips: &[super::krum::StripPlan],
+    before: F,
 ) -> bool {
-    krum_pairs_on(isa(), tile, acc, strips)
+    krum_pairs_on(isa(), tile, acc, strips, before)
 }
 
 /// [`krum_pairs`] at a given level (at most the detected one; tests compare the levels).
-pub(crate) fn krum_pairs_on(
+#[inline(always)]
+pub(crate) fn krum_pairs_on<F: Fn(usize)>(
     level: Isa,
     tile: &[super::krum::SubRow],
     acc: &mut [super::krum::Lanes],
     strips: &[super::krum::StripPlan],
+    before: F,
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         match level.min(detected_isa()) {
             Isa::Avx2 if std::is_x86_feature_detected!("fma") => {
                 // SAFETY: the detected level is at least AVX2; FMA checked just above.
-                unsafe { krum_simd::pairs4(tile, acc, strips) };
+                unsafe { krum_simd::pairs4(tile, acc, strips, before) };
                 return true;
             }
             Isa::Avx512 => {
                 // SAFETY: the detected level is `Avx512` only after the detection of AVX-512
                 // F, AVX2 and FMA among its features.
-                unsafe { krum_simd::pairs8(tile, acc, strips) };
+                unsafe { krum_simd::pairs8(tile, acc, strips, before) };
                 return true;
             }
             _ => {}
         }
     }
-    let _ = (level, tile, acc, strips);
+    let _ = (level, tile, acc, strips, before);
     false
 }
 
-/// Asks for the cache lines of `row[at..at + len]` (those that exist) into L2; no effect on
-/// memory.
-#[inline(always)]
-pub(crate) fn prefetch<T>(row: &[T], at: usize, len: usize) {
-    prefetch_into::<T, false>(row, at, len);
-}
-
-/// Like [`prefetch`], into L1 (`_MM_HINT_T0`).
+/// Asks for the cache lines of `row[at..at + len]` (those that exist) into L1
+/// (`_MM_HINT_T0`); no effect on memory.
 #[inline(always)]
 pub(crate) fn prefetch_l1<T>(row: &[T], at: usize, len: usize) {
-    prefetch_into::<T, true>(row, at, len);
-}
-
-/// Asks for the cache lines of `row[at..at + len]` into L1 if `L1`, else into L2.
-#[inline(always)]
-fn prefetch_into<T, const L1: bool>(row: &[T], at: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         let step = (64 / std::mem::size_of::<T>()).max(1);
         let end = (at + len).min(row.len());
         let mut k = at;
         while k < end {
             // SAFETY: a prefetch has no effect on memory; SSE is baseline on x86-64; the
             // address is of an element of `row`.
-            unsafe {
-                let p = std::ptr::from_ref(&row[k]).cast();
-                if L1 {
-                    _mm_prefetch::<_MM_HINT_T0>(p);
-                } else {
-                    _mm_prefetch::<_MM_HINT_T1>(p);
-                }
-            };
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(&row[k]).cast()) };
             k += step;
         }
     }
@@ -2008,10 +2011,9 @@ fn prefetch_into<T, const L1: bool>(row: &[T], at: usize, len: usize) {
 /// d = 10^6), against the long-run pre-read of a span before computing it: Median 1.7x ->
 /// 1.0x Mean, Trmean 2.0x -> 1.2x, Phocas 3.1x -> 2.3x (2, 4 and 8 KiB ahead all alike,
 /// 1 KiB slightly worse): memory is fetched while the thread computes instead of before.
-/// Krum's distance pass prefetches this far into L2 instead ([`prefetch`], `_MM_HINT_T1`):
-/// without the prefetch it ran 4.3-4.5x Mean, with it 3.1-3.5x (Zen 4); into L1 it was no
-/// faster on the Intel Xeon VM (6.47 against 6.57 ms, m = 20). The tile path (m > 32)
-/// chooses its own distance and level (`kernels::tile_prefetch_bytes`).
+/// Krum's distance pass prefetches differently (one sub-tile ahead into L1, spread over the
+/// pair strips: see `krum::distance_chunk`), and the tile path (m > 32) chooses its own
+/// distance and level (`kernels::tile_prefetch_bytes`).
 pub(crate) const PREFETCH_BYTES: usize = 4096;
 
 /// Largest m sorted by the register networks.
