@@ -897,7 +897,7 @@ mod avx2_fused {
 
     /// The f64 values of 8 f32 keys.
     #[inline(always)]
-    fn vals32(k: __m256i) -> [__m256d; 2] {
+    pub(super) fn vals32(k: __m256i) -> [__m256d; 2] {
         // SAFETY: as in `key32`.
         unsafe {
             let f = _mm256_castsi256_ps(key32(k));
@@ -910,7 +910,7 @@ mod avx2_fused {
 
     /// The f64 values of 4 f64 keys.
     #[inline(always)]
-    fn vals64(k: __m256i) -> [__m256d; 1] {
+    pub(super) fn vals64(k: __m256i) -> [__m256d; 1] {
         // SAFETY: as in `key32`.
         unsafe { [_mm256_castsi256_pd(key64(k))] }
     }
@@ -1408,6 +1408,7 @@ pub(crate) fn order_fused_f64(
 #[cfg(target_arch = "x86_64")]
 mod avx2_phocas {
     use super::super::kernels::W;
+    use super::avx2_fused::{vals32, vals64};
     use std::arch::x86_64::*;
 
     /// Constants of the distance |v - y| with NaN counted as +infinity.
@@ -1483,15 +1484,7 @@ mod avx2_phocas {
     fn values32(wire: &[i32; W], g: usize) -> [__m256d; 2] {
         let s: &[i32; 8] = wire[g * 8..g * 8 + 8].try_into().expect("8 lanes");
         // SAFETY: reads the 32 bytes of `s`; AVX2 as in `Dist::new`.
-        unsafe {
-            let k = _mm256_loadu_si256(s.as_ptr().cast());
-            let bits = _mm256_xor_si256(k, _mm256_srli_epi32(_mm256_srai_epi32(k, 31), 1));
-            let f = _mm256_castsi256_ps(bits);
-            [
-                _mm256_cvtps_pd(_mm256_castps256_ps128(f)),
-                _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)),
-            ]
-        }
+        vals32(unsafe { _mm256_loadu_si256(s.as_ptr().cast()) })
     }
 
     /// The f64 values of lanes 4g..4g+4 of a wire of i64 keys.
@@ -1499,14 +1492,7 @@ mod avx2_phocas {
     fn values64(wire: &[i64; W], g: usize) -> [__m256d; 1] {
         let s: &[i64; 4] = wire[g * 4..g * 4 + 4].try_into().expect("4 lanes");
         // SAFETY: reads the 32 bytes of `s`; AVX2 as in `Dist::new`.
-        unsafe {
-            let k = _mm256_loadu_si256(s.as_ptr().cast());
-            let neg = _mm256_cmpgt_epi64(_mm256_setzero_si256(), k);
-            [_mm256_castsi256_pd(_mm256_xor_si256(
-                k,
-                _mm256_srli_epi64(neg, 1),
-            ))]
-        }
+        vals64(unsafe { _mm256_loadu_si256(s.as_ptr().cast()) })
     }
 
     macro_rules! phocas_tile {
