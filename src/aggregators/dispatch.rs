@@ -1862,9 +1862,9 @@ mod krum_simd {
         }
     }
 
-    /// Every strip with vector V; `before(n)` runs before strip n.
+    /// Every strip with vector V; `before(s)` runs before strip s.
     #[inline(always)]
-    fn pairs<V: Vector, F: Fn(usize)>(
+    fn pairs<V: Vector, F: Fn(&StripPlan)>(
         tile: &[SubRow],
         acc: &mut [Lanes],
         strips: &[StripPlan],
@@ -1887,8 +1887,8 @@ mod krum_simd {
                 }
             };
         }
-        for (n, s) in strips.iter().enumerate() {
-            before(n);
+        for s in strips {
+            before(s);
             if s.shared {
                 by_width!(true, s);
             } else {
@@ -1903,7 +1903,7 @@ mod krum_simd {
     /// # Safety
     /// The CPU must support AVX2 and FMA. Rows and accumulators are bounds-checked.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn pairs4<F: Fn(usize)>(
+    pub(super) unsafe fn pairs4<F: Fn(&StripPlan)>(
         tile: &[SubRow],
         acc: &mut [Lanes],
         strips: &[StripPlan],
@@ -1918,7 +1918,7 @@ mod krum_simd {
     /// The CPU must support AVX-512 F (and FMA, which every AVX-512 CPU has). Rows and
     /// accumulators are bounds-checked.
     #[target_feature(enable = "avx512f,avx2,fma")]
-    pub(super) unsafe fn pairs8<F: Fn(usize)>(
+    pub(super) unsafe fn pairs8<F: Fn(&StripPlan)>(
         tile: &[SubRow],
         acc: &mut [Lanes],
         strips: &[StripPlan],
@@ -1929,10 +1929,10 @@ mod krum_simd {
 }
 
 /// Krum's pair accumulation of one sub-tile with the SIMD kernel of the active instruction
-/// set (AVX-512, or AVX2 if the CPU has FMA), calling `before(n)` before strip n (the
+/// set (AVX-512, or AVX2 if the CPU has FMA), calling `before(s)` before strip s (the
 /// caller's prefetches go there); returns whether one ran.
 #[inline(always)]
-pub(crate) fn krum_pairs<F: Fn(usize)>(
+pub(crate) fn krum_pairs<F: Fn(&super::krum::StripPlan)>(
     tile: &[super::krum::SubRow],
     acc: &mut [super::krum::Lanes],
     strips: &[super::krum::StripPlan],
@@ -1943,7 +1943,7 @@ pub(crate) fn krum_pairs<F: Fn(usize)>(
 
 /// [`krum_pairs`] at a given level (at most the detected one; tests compare the levels).
 #[inline(always)]
-pub(crate) fn krum_pairs_on<F: Fn(usize)>(
+pub(crate) fn krum_pairs_on<F: Fn(&super::krum::StripPlan)>(
     level: Isa,
     tile: &[super::krum::SubRow],
     acc: &mut [super::krum::Lanes],

@@ -207,8 +207,9 @@ pub(crate) fn pair_index(m: usize, i: usize, j: usize) -> usize {
 }
 
 /// One strip of the pair schedule as the kernel reads it: pairs (a[k], b[k]) for k < len, their
-/// accumulator indices p[k], and whether every a[k] is the same row. Planned once per call, so
-/// the kernel's per-sub-tile loop does no index arithmetic.
+/// accumulator indices p[k], whether every a[k] is the same row, and the rows `ahead.0..ahead.1`
+/// whose next sub-tile is prefetched before the strip (the m rows spread evenly over the
+/// strips). Planned once per call, so the kernel's per-sub-tile loop does no index arithmetic.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct StripPlan {
     pub(crate) len: usize,
@@ -216,6 +217,7 @@ pub(crate) struct StripPlan {
     pub(crate) a: [usize; STRIP_MAX],
     pub(crate) b: [usize; STRIP_MAX],
     pub(crate) p: [usize; STRIP_MAX],
+    pub(crate) ahead: (usize, usize),
 }
 
 /// Plans every unordered pair of m rows exactly once, in strips of at most [`STRIP_MAX`]
@@ -258,6 +260,10 @@ pub(crate) fn plan_strips(m: usize, out: &mut Vec<StripPlan>) {
         for i0 in (0..h).step_by(8) {
             push(&mut (i0..(i0 + 8).min(h)).map(|i| (i, i + h)), false);
         }
+    }
+    let ns = out.len();
+    for (n, s) in out.iter_mut().enumerate() {
+        s.ahead = (n * m / ns, (n + 1) * m / ns);
     }
 }
 
@@ -352,15 +358,18 @@ fn distance_chunk<T: Scalar>(
             load_row(x.row(i), j, j1, dst);
         }
         let next = j + SUB;
-        let ns = strips.len();
-        pairs(tile, pair_acc, strips, |n| {
-            // the next sub-tile into L1, the rows spread evenly over the strips
-            if next < j1 {
-                for i in n * m / ns..(n + 1) * m / ns {
-                    prefetch_l1(x.row(i), next, SUB.min(j1 - next));
+        let len = SUB.min(j1.saturating_sub(next));
+        pairs(
+            tile,
+            pair_acc,
+            strips,
+            #[inline(always)]
+            |s: &StripPlan| {
+                for i in s.ahead.0..s.ahead.1 {
+                    prefetch_l1(x.row(i), next, len);
                 }
-            }
-        });
+            },
+        );
     }
     for (v, acc) in part.iter_mut().zip(pair_acc.iter()) {
         *v = tree_sum(&acc.0);
@@ -384,12 +393,12 @@ fn load_row<T: Scalar>(row: &[T], j: usize, j1: usize, SubRow(dst): &mut SubRow)
 }
 
 /// The pairs of `strips` over one sub-tile: the SIMD kernel of the active instruction set, or
-/// [`accumulate`] per pair (the same result); `before(n)` runs before strip n.
+/// [`accumulate`] per pair (the same result); `before(s)` runs before strip s.
 #[inline(always)]
-fn pairs<F: Fn(usize)>(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan], before: F) {
+fn pairs<F: Fn(&StripPlan)>(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan], before: F) {
     if !super::dispatch::krum_pairs(tile, acc, strips, &before) {
-        for (n, s) in strips.iter().enumerate() {
-            before(n);
+        for s in strips {
+            before(s);
             for k in 0..s.len {
                 accumulate(&mut acc[s.p[k]].0, &tile[s.a[k]].0, &tile[s.b[k]].0);
             }
@@ -605,6 +614,14 @@ mod tests {
         for m in 0..=70 {
             let mut seen = vec![0u32; m * m];
             plan_strips(m, &mut plans);
+            // the prefetch ranges cover every row once, in order (m >= 2: some strip exists)
+            let mut next_row = 0;
+            for s in &plans {
+                assert_eq!(s.ahead.0, next_row, "m = {m}");
+                assert!(s.ahead.1 >= s.ahead.0);
+                next_row = s.ahead.1;
+            }
+            assert_eq!(next_row, if plans.is_empty() { 0 } else { m }, "m = {m}");
             for s in &plans {
                 assert!(s.len > 0 && s.len <= STRIP_MAX);
                 for k in 0..s.len {
@@ -658,8 +675,13 @@ mod tests {
             plan_strips(m, &mut strips);
             for level in crate::aggregators::available_isas() {
                 let mut simd = start.clone();
-                if !super::super::dispatch::krum_pairs_on(level, &tile, &mut simd, &strips, |_| {})
-                {
+                if !super::super::dispatch::krum_pairs_on(
+                    level,
+                    &tile,
+                    &mut simd,
+                    &strips,
+                    |_: &StripPlan| {},
+                ) {
                     continue; // no SIMD kernel at this level: the portable path runs
                 }
                 for (p, (a, b)) in simd.iter().zip(&want).enumerate() {
