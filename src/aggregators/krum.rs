@@ -471,7 +471,12 @@ impl Krum {
     ) -> Result<(), Error> {
         check_shape(self.core.m, &x, out.len())?;
         let k = self.select(x, ws);
-        out.copy_from_slice(x.row(k));
+        // in parallel chunks: one thread copies about 10-20 GB/s, a serial copy of a
+        // 10^6-value row was 3% of the call
+        let row = x.row(k);
+        for_chunks(out, 1 << 16, |c, o| {
+            o.copy_from_slice(&row[c << 16..(c << 16) + o.len()]);
+        });
         Ok(())
     }
 }
