@@ -13,8 +13,9 @@
 //!
 //! - **Network** (m <= [`network_limit`], default [`NETWORK_MAX_M`]). A span of coordinates
 //!   (about 512 KiB of rows, one parallel task) is processed in tiles of [`W`] = 64
-//!   coordinates, each row prefetched 4 KiB ahead into L2 (earlier versions pre-read each span
-//!   row by row first; the prefetch is 12-17% faster at m = 50 and 100): row i's slice of
+//!   coordinates, each row prefetched about 64 KiB / m ahead into L1, spread over the tile's
+//!   work, for m <= 64 (see `tile_prefetch_bytes`; earlier versions pre-read each span row by
+//!   row first, then prefetched 4 KiB ahead into L2): row i's slice of
 //!   the tile *is* wire i of a sorting network across 64 coordinates, so no transpose is
 //!   needed. The slices are converted to keys in per-thread scratch (m x 64 keys) and
 //!   ordered by a comparator network whose every step is a branch-free min/max over the 64
