@@ -326,14 +326,15 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
 /// Sums of squared differences of every pair over coordinates [j0, j1), into `part`.
 ///
 /// While the pairs of one sub-tile run, the next sub-tile's rows are prefetched into L1, a
-/// row or two before each strip, so the conversion reads L1 and the memory requests are
-/// spread over the compute-bound pair kernel instead of being issued all at once with the
-/// conversion (then perf put 12% of Krum's samples on the instruction after a prefetch and
-/// 30% in the conversion, as if the core ran out of outstanding misses). Measured (Intel Xeon VM, 2026-12-02, f32, m = 20, both
-/// cores, fastest of interleaved 1 s runs), against a prefetch into L2 4 KiB ahead issued
-/// with the conversion: d = 10^6 5.51 -> 5.22 ms, d = 10^7 67.8 -> 55.8 ms, m = 50 35.0 ->
-/// 32.8 ms; the conversion's share fell to 13%. Two sub-tiles ahead was no better, nor was
-/// adding the L2 prefetch, spread the same way.
+/// row or two before each strip ([`StripPlan::ahead`]), so the conversion reads L1 and the
+/// memory requests are spread over the compute-bound pair kernel instead of being issued all
+/// at once with the conversion (then perf put 12% of Krum's samples on the instruction after
+/// a prefetch and 30% in the conversion, as if the core ran out of outstanding misses).
+/// Measured (Intel Xeon VM, 2026-12-02, f32, m = 20, both cores, fastest of interleaved 1 s
+/// runs), against a prefetch into L2 4 KiB ahead issued with the conversion: d = 10^6 5.51
+/// -> 5.22 ms, d = 10^7 67.8 -> 55.8 ms, m = 50 35.0 -> 32.8 ms; the conversion's share of
+/// the samples fell to 13% (one thread). Two sub-tiles ahead was no better, nor was adding
+/// the L2 prefetch, spread the same way.
 #[inline(always)]
 fn distance_chunk<T: Scalar>(
     x: MatrixView<'_, T>,
