@@ -613,6 +613,26 @@ macro_rules! each_wire {
     };
 }
 
+/// The opening the fused kernels share: for group `$g` of `$lanes` coordinates, prefetches
+/// once per cache line of every row, loads the keys of the M wires and sorts them with the
+/// register network; evaluates to the 32 wires (those from M on hold `$full`).
+#[cfg(target_arch = "x86_64")]
+macro_rules! fused_sorted_group {
+    ($rows:ident, $g:ident, $pf:ident, $ty:ty, $lanes:expr, $key:ident, $load:ident,
+     $cx:ident, $full:expr) => {{
+        if $g % (64 / ($lanes * std::mem::size_of::<$ty>())) == 0 {
+            $rows.ahead::<M>($g * $lanes, $pf);
+        }
+        let mut v = [$full; 32];
+        for w in 0..M {
+            // SAFETY: w < M = m, and (g + 1) * lanes <= len (the callers' loop bounds).
+            v[w] = $key(unsafe { $rows.$load(w, $g * $lanes) });
+        }
+        sorting_network!(M, apply_comparators!($cx, v));
+        v
+    }};
+}
+
 /// Trmean / Median / lower median (`Finish::Rank`) of the whole groups of lanes of
 /// coordinates `[j0, j0 + out.len())`, straight from the rows, for one of the fused modules
 /// ([`avx2_fused`], [`avx512_fused`]): the keys, network and sums in the same order as the
@@ -653,16 +673,7 @@ macro_rules! order_fused_kernel {
             let n = splat((hi - lo) as f64);
             let nz = splat(-0.0);
             for (g, o) in out[..len].chunks_exact_mut($lanes).enumerate() {
-                // one prefetch per cache line of every row
-                if g % (64 / ($lanes * std::mem::size_of::<$ty>())) == 0 {
-                    rows.ahead::<M>(g * $lanes, pf);
-                }
-                let mut v = [$full; 32];
-                for w in 0..M {
-                    // SAFETY: w < M = m, and (g + 1) * lanes <= len.
-                    v[w] = $key(unsafe { rows.$load(w, g * $lanes) });
-                }
-                sorting_network!(M, apply_comparators!($cx, v));
+                let v = fused_sorted_group!(rows, g, pf, $ty, $lanes, $key, $load, $cx, $full);
                 if trmean {
                     let mut s = [nz; $parts];
                     macro_rules! add {
@@ -738,16 +749,7 @@ macro_rules! phocas_fused_kernel {
             let nf = splat(n as f64);
             let nz = splat(-0.0);
             for (g, o) in out[..len].chunks_exact_mut($lanes).enumerate() {
-                // one prefetch per cache line of every row
-                if g % (64 / ($lanes * std::mem::size_of::<$ty>())) == 0 {
-                    rows.ahead::<M>(g * $lanes, pf);
-                }
-                let mut v = [$full; 32];
-                for w in 0..M {
-                    // SAFETY: w < M = m, and (g + 1) * lanes <= len.
-                    v[w] = $key(unsafe { rows.$load(w, g * $lanes) });
-                }
-                sorting_network!(M, apply_comparators!($cx, v));
+                let v = fused_sorted_group!(rows, g, pf, $ty, $lanes, $key, $load, $cx, $full);
                 // Runtime indices below: the bits of the wires go to memory once, so that
                 // the sort above keeps the wires in registers, and each use converts them to
                 // f64 from memory (f32: no extraction of upper halves, and half the stores of
