@@ -146,3 +146,146 @@ fn invalid_config_names_the_key() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not found"));
 }
+
+const WORST: &str = r#"
+seed = 11
+
+[[sweep]]
+name = "worst"
+rules = ["mean", "median", "trmean", "phocas"]
+distributions = ["gaussian", "student-t3"]
+corruptions = ["generalized", "chosen"]
+attacks = ["none", "adaptive", "sided", "search"]
+m = [11]
+q = [0, 2, 3]
+b = ["below", "equal"]
+d = [6]
+trials = 300
+"#;
+
+fn num(r: &std::collections::HashMap<String, String>, k: &str) -> f64 {
+    r[k].parse().unwrap()
+}
+
+#[test]
+fn worst_case_adversaries_pairing_and_tightness() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("worst.toml");
+    std::fs::write(&cfg, WORST).unwrap();
+    let a = run(dir.path(), &cfg, "2", "w");
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let stdout = String::from_utf8_lossy(&a.stdout);
+    assert!(stdout.contains("tightness"), "{stdout}");
+    let out = dir.path().join("w");
+    let rs = rows(&std::fs::read_to_string(out.join("results.csv")).unwrap());
+    let find = |rule: &str, corr: &str, attack: &str, q: &str, spec: &str, dist: &str| {
+        rs.iter()
+            .find(|r| {
+                r["rule"] == rule
+                    && r["corruption"] == corr
+                    && r["attack"] == attack
+                    && r["q"] == q
+                    && (r["b_spec"] == spec || r["b_spec"] == "-")
+                    && r["distribution"] == dist
+            })
+            .unwrap_or_else(|| panic!("{rule} {corr} {attack} {q} {spec}"))
+    };
+    for dist in ["gaussian", "student-t3"] {
+        for corr in ["generalized", "chosen"] {
+            for q in ["2", "3"] {
+                // search on Trmean equals the closed-form worst case, trial by trial
+                let s = find("trmean", corr, "search", q, "equal", dist);
+                let (e, x) = (num(s, "mean_error"), num(s, "exact_worst_mean"));
+                assert!((e - x).abs() <= 1e-9 * x, "{corr} q={q}: {e} vs exact {x}");
+                // the one-sided adaptive attack never exceeds it (same honest data)
+                let ad = find("trmean", corr, "adaptive", q, "equal", dist);
+                assert_eq!(num(ad, "exact_worst_mean"), x, "common random numbers");
+                assert!(num(ad, "mean_error") <= x * (1.0 + 1e-12));
+                // and for Phocas the search is at least the side search
+                let ps = num(
+                    find("phocas", corr, "search", q, "equal", dist),
+                    "mean_error",
+                );
+                let pd = num(
+                    find("phocas", corr, "sided", q, "equal", dist),
+                    "mean_error",
+                );
+                assert!(ps >= pd * (1.0 - 1e-12), "{corr} q={q}: {ps} < {pd}");
+                // b < q: the searching adversary breaks the printed bound
+                let below = find("trmean", corr, "search", q, "below", dist);
+                assert_eq!(below["verdict"], "violated");
+            }
+        }
+    }
+    // data-dependent positions: flagged, and the condition column says so
+    let ch = find("trmean", "chosen", "search", "2", "equal", "gaussian");
+    assert_eq!(ch["positions_independent"], "false");
+    assert_eq!(ch["conditions_hold"], "false");
+    let ge = find("trmean", "generalized", "search", "2", "equal", "gaussian");
+    assert_eq!(ge["conditions_hold"], "true");
+    assert_eq!(num(ge, "rows_corrupted_max") as usize <= 11, true);
+    // paired: with no attack and q = 0, Phocas_0 and Trmean_0 are the same rule on the same data
+    let ps = rows(&std::fs::read_to_string(out.join("paired.csv")).unwrap());
+    let same = ps
+        .iter()
+        .find(|r| {
+            r["attack"] == "none"
+                && r["q"] == "0"
+                && r["rule_a"] == "phocas(b=0)"
+                && r["rule_b"] == "trmean(b=0)"
+                && r["corruption"] == "generalized"
+                && r["distribution"] == "gaussian"
+        })
+        .expect("paired row");
+    assert_eq!(num(same, "mean_diff_over_v"), 0.0);
+    assert_eq!(same["verdict"], "no difference shown");
+    // and Trmean_0 (the mean) beats the median on Gaussian data, paired
+    let tm = ps
+        .iter()
+        .find(|r| {
+            r["attack"] == "none"
+                && r["q"] == "0"
+                && r["rule_a"] == "trmean(b=0)"
+                && r["rule_b"] == "median"
+                && r["corruption"] == "generalized"
+                && r["distribution"] == "gaussian"
+        })
+        .unwrap();
+    assert_eq!(tm["verdict"], "trmean lower");
+    // tightness: q >= 1 rows exist and name the attack that reached them
+    let ts = rows(&std::fs::read_to_string(out.join("tightness.csv")).unwrap());
+    let t1 = ts
+        .iter()
+        .find(|r| {
+            r["bound"] == "Delta1" && r["q_class"] == "q >= 1" && r["conditions_hold"] == "true"
+        })
+        .unwrap();
+    assert!(
+        ["sided", "search"].contains(&t1["attack"].as_str()),
+        "{:?}",
+        t1
+    );
+    // heavy tails: some Student-t3 cell is decided with the bootstrap hull
+    assert!(rs
+        .iter()
+        .any(|r| r["distribution"] == "student-t3" && r["interval"].contains("bootstrap")));
+}
+
+#[test]
+fn resumed_runs_give_the_same_paired_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("worst.toml");
+    std::fs::write(&cfg, WORST.replace("trials = 300", "trials = 64")).unwrap();
+    let a = run(dir.path(), &cfg, "2", "a");
+    assert!(a.status.success());
+    // a second run in the same folder restores every cell from the checkpoint and simulates
+    // the paired cells again for their per-trial errors: the same bytes
+    let before = std::fs::read(dir.path().join("a/paired.csv")).unwrap();
+    let b = run(dir.path(), &cfg, "1", "a");
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    assert!(String::from_utf8_lossy(&b.stderr).contains("simulating"));
+    assert_eq!(
+        before,
+        std::fs::read(dir.path().join("a/paired.csv")).unwrap()
+    );
+}

@@ -172,6 +172,12 @@ impl Aggregator for Mean {
     fn label(&self) -> String {
         "mean".into()
     }
+    fn sorted_column(&self, sorted: &[f64]) -> Option<f64> {
+        Some(super::window_mean(sorted, 0, sorted.len()))
+    }
+    fn monotone(&self) -> bool {
+        true
+    }
     fn m(&self) -> usize {
         self.m
     }

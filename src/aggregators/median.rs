@@ -90,6 +90,17 @@ impl Aggregator for Median {
             MedianConvention::Lower => "median(lower)".into(),
         }
     }
+    fn sorted_column(&self, sorted: &[f64]) -> Option<f64> {
+        let m = sorted.len();
+        let b = max_trim(m);
+        Some(match self.convention {
+            MedianConvention::Midpoint => super::window_mean(sorted, b, m - b),
+            MedianConvention::Lower => sorted[b],
+        })
+    }
+    fn monotone(&self) -> bool {
+        true
+    }
     fn m(&self) -> usize {
         self.m
     }

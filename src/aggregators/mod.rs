@@ -54,6 +54,27 @@ pub trait Aggregator: Send + Sync {
         ws: &mut Workspace,
         out: &mut [f32],
     ) -> Result<(), Error>;
+    /// The rule on one coordinate whose m values are given sorted ascending, for rules that
+    /// act coordinate by coordinate (Definitions 5-8); `None` for the others (Krum). O(m).
+    ///
+    /// The adversaries of [`crate::attacks`] score their candidates with it; a reported error
+    /// always comes from [`Aggregator::aggregate_f64`]. `sorted` holds no NaN; infinities are
+    /// allowed (an attack's values "at infinity").
+    fn sorted_column(&self, _sorted: &[f64]) -> Option<f64> {
+        None
+    }
+    /// True when the rule is coordinate-wise and non-decreasing in every input (Mean, Median,
+    /// Trmean_b). For such a rule the worst case at fixed Byzantine positions puts all of a
+    /// coordinate's Byzantine values at +infinity or all at -infinity (the sandwich of
+    /// Theorem 1's proof), so it is computed exactly ([`crate::attacks::exact_worst`]).
+    fn monotone(&self) -> bool {
+        false
+    }
+}
+
+/// Mean of `sorted[lo..hi]` (hi > lo), summed in order.
+pub(crate) fn window_mean(sorted: &[f64], lo: usize, hi: usize) -> f64 {
+    sorted[lo..hi].iter().sum::<f64>() / (hi - lo) as f64
 }
 
 /// Storage-type-generic calls on any rule (dispatches to `aggregate_f32` / `aggregate_f64`).

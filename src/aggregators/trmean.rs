@@ -67,6 +67,13 @@ impl Aggregator for TrimmedMean {
     fn label(&self) -> String {
         format!("trmean(b={})", self.b)
     }
+    fn sorted_column(&self, sorted: &[f64]) -> Option<f64> {
+        let m = sorted.len();
+        Some(super::window_mean(sorted, self.b, m - self.b))
+    }
+    fn monotone(&self) -> bool {
+        true
+    }
     fn m(&self) -> usize {
         self.m
     }

@@ -16,7 +16,7 @@ impl Adaptive {
     pub fn new(offset: f64) -> Self {
         Self { offset }
     }
-    fn apply<T: Scalar>(&self, t: Target<'_, T>, _rng: &mut Rng) {
+    pub(super) fn apply<T: Scalar>(&self, t: Target<'_, T>, _rng: &mut Rng) {
         per_column(
             t,
             Needs {

@@ -22,7 +22,7 @@ impl BitFlip {
         }
     }
     fn apply<T: Scalar>(&self, t: Target<'_, T>, _rng: &mut Rng) {
-        for (v, &b) in t.x.iter_mut().zip(t.mask) {
+        for (v, &b) in t.x.iter_mut().zip(t.mask.iter()) {
             if b {
                 let f = v.to_f64() as f32;
                 *v = T::from_f64(f64::from(f32::from_bits(f.to_bits() ^ self.mask)));

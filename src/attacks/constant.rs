@@ -30,7 +30,7 @@ impl Constant {
         }
     }
     fn apply<T: Scalar>(&self, t: Target<'_, T>, rng: &mut Rng) {
-        for (v, &b) in t.x.iter_mut().zip(t.mask) {
+        for (v, &b) in t.x.iter_mut().zip(t.mask.iter()) {
             if b {
                 let s = if self.random_sign && rng.random::<bool>() {
                     -1.0

@@ -87,6 +87,64 @@ impl Corruption for Diagonal {
     }
 }
 
+/// Data-dependent positions: the adversary sees the m honest values of each coordinate, then
+/// picks which q to replace (the generalized model's omniscient adversary; the proofs of
+/// Theorems 1-2 assume positions independent of the data). Default choice: the q values on
+/// g's side of the coordinate (the q smallest when the honest median is at least g_j, else the
+/// q largest; ties by row), which leaves the honest values skewed away from g. Attacks that
+/// search ([`super::Search`], [`super::Sided`]) choose the positions jointly with the values
+/// instead. Without the data it marks q uniform positions per coordinate (as `generalized`).
+pub struct Chosen;
+
+/// Rows of column j sorted by value (ties by row), written into `order`.
+pub(crate) fn column_order(x: &[f64], m: usize, d: usize, j: usize, order: &mut Vec<usize>) {
+    order.clear();
+    order.extend(0..m);
+    order.sort_by(|&a, &b| x[a * d + j].total_cmp(&x[b * d + j]).then(a.cmp(&b)));
+}
+
+impl Corruption for Chosen {
+    fn name(&self) -> &'static str {
+        "chosen"
+    }
+    fn whole_rows(&self) -> bool {
+        false
+    }
+    fn sees_data(&self) -> bool {
+        true
+    }
+    fn mark(&self, m: usize, d: usize, q: usize, rng: &mut Rng, mask: &mut [bool]) {
+        Generalized { first_coords: 0 }.mark(m, d, q, rng, mask);
+    }
+    fn mark_seeing(
+        &self,
+        x: &[f64],
+        g: Option<&[f64]>,
+        m: usize,
+        d: usize,
+        q: usize,
+        _rng: &mut Rng,
+        mask: &mut [bool],
+    ) {
+        mask.fill(false);
+        let q = q.min(m);
+        let mut order = Vec::with_capacity(m);
+        for j in 0..d {
+            column_order(x, m, d, j, &mut order);
+            let median = x[order[m / 2] * d + j];
+            let gj = g.map_or(0.0, |g| g[j]);
+            let rows = if median >= gj {
+                &order[..q]
+            } else {
+                &order[m - q..]
+            };
+            for &i in rows {
+                mask[i * d + j] = true;
+            }
+        }
+    }
+}
+
 /// Contiguous blocks: the coordinates are cut into ceil(m/q) equal blocks; block k corrupts
 /// rows kq..kq+q-1 (mod m). Each coordinate has exactly q bad values, in q adjacent workers.
 pub struct Block;

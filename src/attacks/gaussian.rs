@@ -16,7 +16,7 @@ impl GaussianAttack {
         Self { sigma }
     }
     fn apply<T: Scalar>(&self, t: Target<'_, T>, rng: &mut Rng) {
-        for (v, &b) in t.x.iter_mut().zip(t.mask) {
+        for (v, &b) in t.x.iter_mut().zip(t.mask.iter()) {
             if b {
                 let z: f64 = StandardNormal.sample(rng);
                 *v = T::from_f64(self.sigma * z);

@@ -20,8 +20,12 @@ mod gaussian;
 mod little;
 mod omniscient;
 mod scale;
+mod search;
 
-pub use corruption::{Block, Classic, Diagonal, Generalized, Shard};
+pub use corruption::{Block, Chosen, Classic, Diagonal, Generalized, Shard};
+pub use search::{exact_worst, Search, Sided};
+
+use crate::aggregators::Aggregator;
 
 use crate::error::Error;
 use crate::rng::Rng;
@@ -133,6 +137,39 @@ pub trait Corruption: Send + Sync {
     /// Marks Byzantine entries in `mask` (m x d, row-major, true = Byzantine). `q` is the number
     /// per coordinate (or of rows); `mask` is cleared first.
     fn mark(&self, m: usize, d: usize, q: usize, rng: &mut Rng, mask: &mut [bool]);
+    /// True when the positions may depend on the honest values (the adversary sees a
+    /// coordinate's m values, then picks which q to replace). The proofs of Theorems 1 and 2
+    /// assume positions independent of the data; the generalized model (Definition 4) does not
+    /// say so. Attacks that search ([`Target::free_positions`]) then choose the positions too.
+    fn sees_data(&self) -> bool {
+        false
+    }
+    /// Marks the positions after seeing the honest matrix `x` (m x d, any storage read as f64)
+    /// and the true gradient, when known. Models whose positions do not depend on the data
+    /// ignore both and call [`Corruption::mark`].
+    fn mark_seeing(
+        &self,
+        _x: &[f64],
+        _g: Option<&[f64]>,
+        m: usize,
+        d: usize,
+        q: usize,
+        rng: &mut Rng,
+        mask: &mut [bool],
+    ) {
+        self.mark(m, d, q, rng, mask);
+    }
+}
+
+/// What an adaptive adversary knows beyond the honest matrix: the true gradient g and the rule
+/// it plays against (the omniscient adversary of the worst-case statements). The Monte Carlo
+/// engine provides it; without one, the searching attacks fall back to a fixed side.
+#[derive(Clone, Copy)]
+pub struct Oracle<'a> {
+    /// The true gradient (length d).
+    pub g: &'a [f64],
+    /// The rule under attack.
+    pub rule: &'a dyn Aggregator,
 }
 
 /// The matrix an attack works on, with the positions it controls.
@@ -143,8 +180,28 @@ pub struct Target<'a, T> {
     pub m: usize,
     /// Dimension.
     pub d: usize,
-    /// Byzantine positions (m x d, row-major).
-    pub mask: &'a [bool],
+    /// Byzantine positions (m x d, row-major). Only an attack with `free_positions` may move
+    /// them, and only within a coordinate (the count per coordinate stays).
+    pub mask: &'a mut [bool],
+    /// The true gradient and the rule, when the adversary may see them.
+    pub oracle: Option<Oracle<'a>>,
+    /// Whether the corruption model lets the adversary choose the positions after seeing the
+    /// data ([`Corruption::sees_data`]).
+    pub free_positions: bool,
+}
+
+impl<'a, T> Target<'a, T> {
+    /// A target without oracle and with fixed positions (the non-adaptive attacks' view).
+    pub fn new(x: &'a mut [T], m: usize, d: usize, mask: &'a mut [bool]) -> Self {
+        Self {
+            x,
+            m,
+            d,
+            mask,
+            oracle: None,
+            free_positions: false,
+        }
+    }
 }
 
 /// Chooses the Byzantine values.
@@ -328,7 +385,7 @@ pub(crate) fn per_column<T: Scalar>(
     let mut vals = VALUES.with(std::cell::Cell::take);
     vals.clear();
     vals.resize(d, 0.0);
-    let (x, mask) = (&*t.x, t.mask);
+    let (x, mask) = (&*t.x, &*t.mask);
     if d <= COLUMN_CHUNK {
         column_chunk(x, mask, m, d, 0, &mut vals, needs, &f);
     } else {
@@ -425,6 +482,18 @@ pub const ATTACKS: &[AttackInfo] = &[
         summary: "just beyond the correct maximum (one side), so values survive trimming",
         build: |p| Box::new(adaptive::Adaptive::new(p.adaptive_offset)),
     },
+    AttackInfo {
+        name: "sided",
+        summary: "per coordinate, the side and magnitude (just outside the range, one range out, \
+                  1e20) that moves the rule's output furthest from g",
+        build: |p| Box::new(search::Sided::new(p.adaptive_offset)),
+    },
+    AttackInfo {
+        name: "search",
+        summary: "maximiser of |Aggr - g| per coordinate over in-range and out-of-range values \
+                  and splits (coordinate-wise rules); over ALIE, IPM and scaled rows (Krum)",
+        build: |p| Box::new(search::Search::new(p.adaptive_offset)),
+    },
 ];
 
 /// A registry entry for a corruption model.
@@ -462,6 +531,11 @@ pub const CORRUPTIONS: &[CorruptionInfo] = &[
         name: "block",
         summary: "contiguous blocks of q rows, moving across coordinate blocks",
         build: |_| Box::new(Block),
+    },
+    CorruptionInfo {
+        name: "chosen",
+        summary: "q positions per coordinate chosen after seeing the data (omniscient positions)",
+        build: |_| Box::new(Chosen),
     },
     CorruptionInfo {
         name: "shard",
@@ -536,15 +610,7 @@ mod tests {
             let orig = x.clone();
             let mut mask = vec![false; m * d];
             Generalized { first_coords: 0 }.mark(m, d, 2, &mut stream(1, 2, 3), &mut mask);
-            atk.apply_to(
-                Target {
-                    x: &mut x,
-                    m,
-                    d,
-                    mask: &mask,
-                },
-                &mut stream(1, 2, 4),
-            );
+            atk.apply_to(Target::new(&mut x, m, d, &mut mask), &mut stream(1, 2, 4));
             for k in 0..m * d {
                 if !mask[k] {
                     assert_eq!(x[k].to_bits(), orig[k].to_bits(), "{}", a.name);
@@ -559,16 +625,10 @@ mod tests {
         let p = AttackParams::default();
         let run = |name: &str, p: &AttackParams| {
             let mut x = vec![1.0f64, 2.0, 3.0, 10.0];
-            let mask = [false, false, false, true];
-            build_attack(name, p).unwrap().apply_to(
-                Target {
-                    x: &mut x,
-                    m: 4,
-                    d: 1,
-                    mask: &mask,
-                },
-                &mut stream(0, 0, 0),
-            );
+            let mut mask = [false, false, false, true];
+            build_attack(name, p)
+                .unwrap()
+                .apply_to(Target::new(&mut x, 4, 1, &mut mask), &mut stream(0, 0, 0));
             x[3]
         };
         assert_eq!(run("omniscient", &p), -6e20);

@@ -29,7 +29,7 @@ impl Scale {
         if self.of_mean {
             per_column(t, Needs::default(), |s| self.factor * s.mean);
         } else {
-            for (v, &b) in t.x.iter_mut().zip(t.mask) {
+            for (v, &b) in t.x.iter_mut().zip(t.mask.iter()) {
                 if b {
                     *v = T::from_f64(v.to_f64() * self.factor);
                 }

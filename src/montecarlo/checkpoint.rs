@@ -8,7 +8,7 @@
 //! cells whose key hashes to I modulo N; `phocas merge` checks that the parts come from the same
 //! run and assembles the table a single run produces.
 
-use super::engine::CellRaw;
+use super::engine::{CellRaw, Exact};
 use super::stats::Summary;
 use crate::error::Error;
 use crate::rng::hash_str;
@@ -167,6 +167,15 @@ pub fn encode(key: &str, r: &CellRaw) -> String {
         hex(s.max),
         s.nonfinite.to_string(),
         hex(r.seconds),
+        u8::from(s.heavy).to_string(),
+        hex(s.boot_low),
+        hex(s.boot_high),
+        u8::from(r.exact.is_some()).to_string(),
+        hex(r.exact.map_or(f64::NAN, |e| e.mean)),
+        hex(r.exact.map_or(f64::NAN, |e| e.ci_low)),
+        hex(r.exact.map_or(f64::NAN, |e| e.ci_high)),
+        hex(r.rows_mean),
+        r.rows_max.to_string(),
     ]
     .join("\t");
     crate::resume::seal(&body)
@@ -176,7 +185,7 @@ pub fn encode(key: &str, r: &CellRaw) -> String {
 pub fn decode(line: &str) -> Option<(String, CellRaw)> {
     let body = crate::resume::unseal(line)?;
     let f: Vec<&str> = body.split('\t').collect();
-    if f.len() != 15 {
+    if f.len() != 24 {
         return None;
     }
     Some((
@@ -196,8 +205,22 @@ pub fn decode(line: &str) -> Option<(String, CellRaw)> {
                 p99: unhex(f[11])?,
                 max: unhex(f[12])?,
                 nonfinite: f[13].parse().ok()?,
+                heavy: f[15] == "1",
+                boot_low: unhex(f[16])?,
+                boot_high: unhex(f[17])?,
             },
             seconds: unhex(f[14])?,
+            exact: match f[18] {
+                "1" => Some(Exact {
+                    mean: unhex(f[19])?,
+                    ci_low: unhex(f[20])?,
+                    ci_high: unhex(f[21])?,
+                }),
+                _ => None,
+            },
+            rows_mean: unhex(f[22])?,
+            rows_max: f[23].parse().ok()?,
+            errors: Vec::new(),
         },
     ))
 }
@@ -252,8 +275,19 @@ mod tests {
                 p99: 2.0,
                 max: 5.0,
                 nonfinite: 1,
+                heavy: true,
+                boot_low: 0.5,
+                boot_high: f64::NAN,
             },
             seconds: 0.25,
+            exact: Some(Exact {
+                mean: 2.0,
+                ci_low: 1.5,
+                ci_high: 2.5,
+            }),
+            rows_mean: 3.25,
+            rows_max: 7,
+            errors: Vec::new(),
         };
         let line = encode("sweep=a;rule=trmean", &r);
         let (k, back) = decode(line.trim_end()).unwrap();
@@ -261,6 +295,7 @@ mod tests {
         assert_eq!(back.stats.sd.to_bits(), r.stats.sd.to_bits());
         assert_eq!(back.v.to_bits(), r.v.to_bits());
         assert_eq!(back.stats.ci_low.to_bits(), (-0.0f64).to_bits());
+        assert_eq!(back, r);
         for cut in [5, line.len() / 2, line.len() - 3] {
             assert!(decode(&line[..cut]).is_none(), "cut at {cut}");
         }

@@ -201,6 +201,23 @@ impl Cell {
             self.reading
         )
     }
+    /// The key of the cell's random streams: [`Cell::key`] without the rule, its parameter,
+    /// the attack and its magnitude, so in trial t every rule and attack of a sweep sees the
+    /// same honest samples and (for models whose positions ignore the data) the same Byzantine
+    /// positions: common random numbers, so rule-versus-rule differences are paired.
+    pub fn data_key(&self) -> String {
+        format!(
+            "sweep={};dist={};corr={};m={};q={};d={};n={};reading={:?}",
+            self.sweep,
+            self.distribution,
+            self.corruption,
+            self.m,
+            self.q,
+            self.d,
+            self.n,
+            self.reading
+        )
+    }
     /// Rule parameters for the registry.
     pub fn rule_params(&self) -> aggregators::RuleParams {
         aggregators::RuleParams::for_rule(&self.rule, self.b, None)

@@ -1,11 +1,17 @@
 //! The Monte Carlo engine: runs each cell's trials in parallel with per-trial random streams
-//! derived from (master seed, cell key, trial index), so results are bit-identical for any
-//! thread count.
+//! derived from (master seed, the cell's data key, trial index), so results are bit-identical
+//! for any thread count.
+//!
+//! Common random numbers: the data key ([`Cell::data_key`]) leaves out the rule and its
+//! parameter, so within a sweep every rule sees the same honest samples, the same Byzantine
+//! positions and the same attack randomness in trial t; differences between rules are then
+//! paired ([`super::paired`]). An adaptive attack (`sided`, `search`) still answers each rule
+//! on its own: it sees the rule and the true gradient through an [`Oracle`].
 
 use super::config::{Cell, Config};
-use super::stats::{summarize, Summary};
+use super::stats::{summarize, summarize_robust, Summary};
 use crate::aggregators::{self, AggregateExt, Workspace};
-use crate::attacks::{self, AttackExt, Target};
+use crate::attacks::{self, AttackExt, Oracle, Target};
 use crate::bounds::{self, BoundKind};
 use crate::error::Error;
 use crate::matrix::MatrixView;
@@ -39,6 +45,20 @@ pub struct CellResult {
     pub growth_slope: Option<f64>,
     /// Wall time of the cell, seconds.
     pub seconds: f64,
+    /// Which interval decided the verdict (Student-t, or with the bootstrap for heavy tails).
+    pub interval: &'static str,
+    /// The exact worst case at the trial's positions (monotone rules, q > 0).
+    pub exact: Option<Exact>,
+    /// Mean number of rows carrying a Byzantine value.
+    pub rows_mean: f64,
+    /// Largest number of such rows in a trial.
+    pub rows_max: usize,
+    /// Whether the Byzantine positions were independent of the data (the proofs of Theorems
+    /// 1-2 and Lemma 1 assume it).
+    pub positions_independent: bool,
+    /// Conditions the statements leave out, all together: the hidden condition, positions
+    /// independent of the data, and for Krum at most its assumed q rows corrupted.
+    pub conditions_hold: bool,
 }
 
 /// Which bound covers the cell, with the reason when none does.
@@ -67,6 +87,26 @@ pub struct CellRaw {
     pub stats: Summary,
     /// Wall time, seconds.
     pub seconds: f64,
+    /// The exact worst case at the trial's positions (monotone rules with q > 0:
+    /// [`attacks::exact_worst`]): mean and 95% Student-t interval.
+    pub exact: Option<Exact>,
+    /// Mean number of rows that carry at least one Byzantine value.
+    pub rows_mean: f64,
+    /// Largest number of such rows in a trial.
+    pub rows_max: usize,
+    /// Per-trial errors (for paired comparisons; not checkpointed, empty when restored).
+    pub errors: Vec<f64>,
+}
+
+/// The exact worst case's estimate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Exact {
+    /// Mean over trials.
+    pub mean: f64,
+    /// 95% interval, low.
+    pub ci_low: f64,
+    /// 95% interval, high.
+    pub ci_high: f64,
 }
 
 /// Runs one cell's trials. Returns `Error::Interrupted` if `stop` is set meanwhile.
@@ -93,13 +133,19 @@ pub fn simulate_cell(
     }
     let corruption = attacks::build_corruption(&cell.corruption, &ap)?;
     let attack = attacks::build_attack(&cell.attack, &ap)?;
-    let key = hash_str(&cell.key());
+    let key = hash_str(&cell.data_key());
     let g = model.mean();
+    let free = corruption.sees_data();
+    let exact_on = rule.monotone() && cell.q > 0;
     let mut errors = vec![0.0f64; cell.trials];
+    let mut exact = vec![f64::NAN; cell.trials];
+    let mut rows = vec![0u32; cell.trials];
     errors
         .par_chunks_mut(BATCH)
+        .zip(rows.par_chunks_mut(BATCH))
+        .zip(exact.par_chunks_mut(BATCH))
         .enumerate()
-        .try_for_each(|(bi, chunk)| -> Result<(), Error> {
+        .try_for_each(|(bi, ((chunk, rows), exact))| -> Result<(), Error> {
             if stop.load(Ordering::Relaxed) {
                 return Err(Error::Interrupted("stopped".into()));
             }
@@ -107,33 +153,62 @@ pub fn simulate_cell(
             let mut mask = vec![false; m * d];
             let mut out = vec![0.0f64; d];
             let mut ws = Workspace::new();
-            for (k, e) in chunk.iter_mut().enumerate() {
+            for (k, ((e, nrows), ex)) in chunk
+                .iter_mut()
+                .zip(rows.iter_mut())
+                .zip(exact.iter_mut())
+                .enumerate()
+            {
                 let t = (bi * BATCH + k) as u64;
                 let mut rng = stream(cfg.seed, key, t);
                 for row in x.chunks_exact_mut(d) {
                     model.sample_into(&mut rng, row);
                 }
-                corruption.mark(m, d, cell.q, &mut rng, &mut mask);
-                attack.apply_to(
-                    Target {
-                        x: &mut x,
-                        m,
-                        d,
-                        mask: &mask,
-                    },
-                    &mut rng,
-                );
+                if free {
+                    corruption.mark_seeing(&x, Some(g), m, d, cell.q, &mut rng, &mut mask);
+                } else {
+                    corruption.mark(m, d, cell.q, &mut rng, &mut mask);
+                }
+                let oracle = Oracle {
+                    g,
+                    rule: rule.as_ref(),
+                };
+                if exact_on {
+                    *ex = attacks::exact_worst(&x, &mask, m, d, oracle, free).unwrap_or(f64::NAN);
+                }
+                let mut target = Target::new(&mut x, m, d, &mut mask);
+                target.oracle = Some(oracle);
+                target.free_positions = free;
+                attack.apply_to(target, &mut rng);
+                *nrows = mask
+                    .chunks_exact(d)
+                    .filter(|r| r.iter().any(|&b| b))
+                    .count() as u32;
                 rule.aggregate_into(MatrixView::new(&x, m, d)?, &mut ws, &mut out)?;
                 *e = out.iter().zip(g).map(|(a, b)| (a - b) * (a - b)).sum();
             }
             Ok(())
         })?;
+    let rows_mean = rows.iter().map(|&r| f64::from(r)).sum::<f64>() / rows.len().max(1) as f64;
+    let rows_max = rows.iter().copied().max().unwrap_or(0) as usize;
+    let mut boot = stream(cfg.seed, hash_str(&cell.key()), u64::MAX);
     Ok(CellRaw {
         rule_label: rule.label(),
         v: model.variance(),
         whole_rows: corruption.whole_rows(),
-        stats: summarize(&errors, &mut Vec::new()),
+        stats: summarize_robust(&errors, &mut boot),
         seconds: start.elapsed().as_secs_f64(),
+        exact: exact_on.then(|| {
+            let s = summarize(&exact, &mut Vec::new());
+            Exact {
+                mean: s.mean,
+                ci_low: s.ci_low,
+                ci_high: s.ci_high,
+            }
+        }),
+        rows_mean,
+        rows_max,
+        errors,
     })
 }
 
@@ -145,6 +220,10 @@ pub fn finish_cell(cell: &Cell, raw: CellRaw) -> CellResult {
         whole_rows,
         stats,
         seconds,
+        exact,
+        rows_mean,
+        rows_max,
+        errors: _,
     } = raw;
     let (bound_kind, bound_over_v) = bound_for(cell, whole_rows);
     let hidden = bound_kind.map(|k| {
@@ -155,12 +234,22 @@ pub fn finish_cell(cell: &Cell, raw: CellRaw) -> CellResult {
         };
         bounds::hidden_condition(k, cell.q, param)
     });
+    let positions_independent = attacks::CORRUPTIONS
+        .iter()
+        .find(|c| c.name == cell.corruption)
+        .is_none_or(|c| !(c.build)(&Default::default()).sees_data());
+    let krum_rows = match bound_kind {
+        Some(BoundKind::Delta0) => rows_max <= cell.b.unwrap_or(cell.q),
+        _ => true,
+    };
+    let conditions_hold = hidden.is_none_or(|h| h.1) && positions_independent && krum_rows;
+    let (ci_low, ci_high, interval) = stats.verdict_interval();
     let verdict = match &bound_over_v {
         Ok(b) => {
             let bound = b * v;
-            if !stats.mean.is_finite() || stats.ci_low > bound {
+            if !stats.mean.is_finite() || ci_low > bound {
                 "violated"
-            } else if stats.ci_high <= bound {
+            } else if ci_high <= bound {
                 "holds"
             } else {
                 "inconclusive"
@@ -181,6 +270,12 @@ pub fn finish_cell(cell: &Cell, raw: CellRaw) -> CellResult {
         verdict,
         growth_slope: None,
         seconds,
+        interval,
+        exact,
+        rows_mean,
+        rows_max,
+        positions_independent,
+        conditions_hold,
     }
 }
 

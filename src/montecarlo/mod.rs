@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod engine;
 pub mod output;
+pub mod paired;
 pub mod stats;
 
 use crate::error::Error;
@@ -134,19 +135,57 @@ pub fn run_grid(
 /// Writes tables, charts and the manifest of finished results.
 fn write_outputs(
     results: &[CellResult],
+    pairs: &[paired::Pair<'_>],
     cfg: &Config,
     out: &std::path::Path,
     charts: bool,
     manifest: crate::report::manifest::Manifest,
 ) -> Result<(), Error> {
     let rows = output::write_results(results, cfg, out)?;
+    let tight = output::write_tightness(results, out)?;
+    let npairs = output::write_paired(pairs, out, charts)?;
     if charts {
         output::write_charts(results, out)?;
     }
     let mut manifest = manifest;
     manifest.rows.insert("results".into(), rows);
+    manifest.rows.insert("tightness".into(), tight);
+    manifest.rows.insert("paired".into(), npairs);
     manifest.finish(out)?;
     Ok(())
+}
+
+/// Takes the per-trial errors out of finished cells, and simulates again (same streams, so
+/// the same bits) the cells that take part in a paired comparison but were restored from a
+/// checkpoint without them.
+fn paired_errors(
+    cfg: &Config,
+    cells: &[config::Cell],
+    done: &mut std::collections::HashMap<String, engine::CellRaw>,
+) -> Result<std::collections::HashMap<String, Vec<f64>>, Error> {
+    let need = paired::needed(cells);
+    let mut errors = std::collections::HashMap::new();
+    for (k, raw) in done.iter_mut() {
+        if need.contains(k) && !raw.errors.is_empty() {
+            errors.insert(k.clone(), std::mem::take(&mut raw.errors));
+        }
+    }
+    let redo: Vec<&config::Cell> = cells
+        .iter()
+        .filter(|c| need.contains(&c.key()) && !errors.contains_key(&c.key()))
+        .collect();
+    if !redo.is_empty() {
+        eprintln!(
+            "paired comparisons: simulating {} restored cells again for their per-trial errors",
+            redo.len()
+        );
+        let again = redo
+            .par_iter()
+            .map(|c| simulate_cell(cfg, c, &STOP).map(|r| (c.key(), r.errors)))
+            .collect::<Result<Vec<_>, _>>()?;
+        errors.extend(again);
+    }
+    Ok(errors)
 }
 
 /// `phocas verify-bounds`: runs the grid (or one shard of it) with checkpoints, so an
@@ -222,13 +261,24 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
             args.out.join("checkpoint.tsv").display()
         )));
     }
+    let t1 = std::time::Instant::now();
+    let errors = paired_errors(&cfg, &cells, &mut done)?;
     let mut results: Vec<CellResult> = cells
         .iter()
         .map(|c| finish_cell(c, done.remove(&c.key()).expect("every cell finished")))
         .collect();
     mark_growth(&mut results);
-    write_outputs(&results, &cfg, &args.out, !args.no_charts, manifest)?;
+    let pairs = paired::compare(&results, &errors, cfg.seed);
+    let paired_secs = t1.elapsed().as_secs_f64();
+    let t2 = std::time::Instant::now();
+    write_outputs(&results, &pairs, &cfg, &args.out, !args.no_charts, manifest)?;
     println!("{}", output::summary(&results, secs, total_trials));
+    println!(
+        "paired comparisons: {} in {paired_secs:.1} s; tables and charts written in {:.1} s",
+        pairs.len(),
+        t2.elapsed().as_secs_f64()
+    );
+    println!("{}", output::tightness_text(&results));
     println!(
         "tables: {}/results.csv, results.parquet; charts: {}/*.svg, *.png",
         args.out.display(),
@@ -289,18 +339,20 @@ pub fn merge(args: &MergeArgs) -> Result<(), Error> {
             cells.len()
         )));
     }
+    let errors = paired_errors(&cfg, &cells, &mut done)?;
     let mut results: Vec<CellResult> = cells
         .iter()
         .map(|c| finish_cell(c, done.remove(&c.key()).expect("checked above")))
         .collect();
     mark_growth(&mut results);
+    let pairs = paired::compare(&results, &errors, cfg.seed);
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let manifest = crate::report::manifest::Manifest::start(
         "verify-bounds (merged)",
         first.config.clone(),
         cfg.seed,
     );
-    write_outputs(&results, &cfg, &args.out, !args.no_charts, manifest)?;
+    write_outputs(&results, &pairs, &cfg, &args.out, !args.no_charts, manifest)?;
     let trials: usize = cells.iter().map(|c| c.trials).sum();
     let secs: f64 = results.iter().map(|r| r.seconds).sum();
     println!("{}", output::summary(&results, secs, trials));

@@ -6,8 +6,18 @@
 //! (exact V), mean_error, sd_error, se, ci_low, ci_high, median_error, p99_error, max_error,
 //! nonfinite_trials, error_over_v, bound_name, bound_ref, bound_over_v (NaN when n/a), bound,
 //! ratio (mean_error / bound), bound_note (why n/a, or "as stated"), hidden_condition,
-//! hidden_condition_holds, verdict, growth_slope (NaN unless a magnitude sweep),
-//! seed, version.
+//! hidden_condition_holds, verdict, interval (which interval decided: Student-t, or its hull
+//! with a bootstrap for heavy tails), heavy_tail, boot_low, boot_high, exact_worst_mean,
+//! exact_worst_ci_low, exact_worst_ci_high, exact_worst_ratio (the closed-form worst case at
+//! the trial's positions over the bound; NaN unless a monotone rule with q > 0),
+//! rows_corrupted_mean, rows_corrupted_max, dq_ge_m (d q >= m: the generalized model can reach
+//! every row), positions_independent, conditions_hold (the hidden condition, positions
+//! independent of the data, and for Krum at most its assumed q rows corrupted),
+//! growth_slope (NaN unless a magnitude sweep), seed, version.
+//!
+//! tightness.csv: per bound, per q class (q = 0, q >= 1) and per whether the conditions hold,
+//! the largest ratio mean error / bound over every attack, with the cell that reached it.
+//! paired.csv: the paired comparisons of [`super::paired`].
 
 use super::config::{ChartAxis, Config};
 use super::engine::CellResult;
@@ -94,6 +104,46 @@ pub fn write_results(results: &[CellResult], cfg: &Config, dir: &Path) -> Result
                 .collect(),
         )
         .str("verdict", &s(&|r| r.verdict.clone()))
+        .str("interval", &s(&|r| r.interval.to_string()))
+        .bool(
+            "heavy_tail",
+            results.iter().map(|r| r.stats.heavy).collect(),
+        )
+        .f64("boot_low", f(&|r| r.stats.boot_low))
+        .f64("boot_high", f(&|r| r.stats.boot_high))
+        .f64(
+            "exact_worst_mean",
+            f(&|r| r.exact.map_or(f64::NAN, |e| e.mean)),
+        )
+        .f64(
+            "exact_worst_ci_low",
+            f(&|r| r.exact.map_or(f64::NAN, |e| e.ci_low)),
+        )
+        .f64(
+            "exact_worst_ci_high",
+            f(&|r| r.exact.map_or(f64::NAN, |e| e.ci_high)),
+        )
+        .f64(
+            "exact_worst_ratio",
+            f(&|r| r.exact.map_or(f64::NAN, |e| e.mean / bound(r))),
+        )
+        .f64("rows_corrupted_mean", f(&|r| r.rows_mean))
+        .u64("rows_corrupted_max", u(&|r| r.rows_max as u64))
+        .bool(
+            "dq_ge_m",
+            results
+                .iter()
+                .map(|r| r.cell.d * r.cell.q >= r.cell.m)
+                .collect(),
+        )
+        .bool(
+            "positions_independent",
+            results.iter().map(|r| r.positions_independent).collect(),
+        )
+        .bool(
+            "conditions_hold",
+            results.iter().map(|r| r.conditions_hold).collect(),
+        )
         .f64("growth_slope", f(&|r| r.growth_slope.unwrap_or(f64::NAN)))
         .u64("seed", vec![cfg.seed; results.len()])
         .str("version", &vec![env!("CARGO_PKG_VERSION"); results.len()])
@@ -373,4 +423,251 @@ pub fn summary(results: &[CellResult], secs: f64, trials: usize) -> String {
         trials as f64 / secs.max(1e-9)
     );
     s
+}
+
+/// One row of the tightness table.
+#[derive(Clone, Debug)]
+pub struct Tight<'a> {
+    /// Bound name.
+    pub bound: &'static str,
+    /// `q = 0` or `q >= 1`.
+    pub q_class: &'static str,
+    /// Whether the conditions the statement leaves out hold.
+    pub conditions: bool,
+    /// Cells in the class.
+    pub cells: usize,
+    /// The cell with the largest ratio.
+    pub top: &'a CellResult,
+    /// Its ratio mean error / bound.
+    pub ratio: f64,
+    /// The largest exact-worst-case ratio in the class (NaN if none).
+    pub exact_ratio: f64,
+}
+
+/// The largest ratio error / bound per bound, q class and condition, over every attack.
+pub fn tightness(results: &[CellResult]) -> Vec<Tight<'_>> {
+    let mut out = Vec::new();
+    for kind in ["Delta0", "Delta1", "Delta2"] {
+        for (q_class, pos) in [("q = 0", false), ("q >= 1", true)] {
+            for conditions in [true, false] {
+                let rs: Vec<&CellResult> = results
+                    .iter()
+                    .filter(|r| {
+                        r.bound_kind.map(|k| k.name()) == Some(kind)
+                            && (r.cell.q > 0) == pos
+                            && r.conditions_hold == conditions
+                            && r.bound_over_v.is_ok()
+                    })
+                    .collect();
+                let ratio = |r: &CellResult| {
+                    let b = r.bound_over_v.as_ref().map_or(f64::NAN, |b| b * r.v);
+                    let x = r.stats.mean / b;
+                    if x.is_nan() {
+                        f64::NEG_INFINITY
+                    } else {
+                        x
+                    }
+                };
+                let Some(top) = rs
+                    .iter()
+                    .copied()
+                    .max_by(|a, b| ratio(a).total_cmp(&ratio(b)))
+                else {
+                    continue;
+                };
+                let exact_ratio = rs
+                    .iter()
+                    .filter_map(|r| {
+                        let b = r.bound_over_v.as_ref().ok()? * r.v;
+                        r.exact.map(|e| e.mean / b)
+                    })
+                    .fold(f64::NAN, f64::max);
+                out.push(Tight {
+                    bound: kind,
+                    q_class,
+                    conditions,
+                    cells: rs.len(),
+                    top,
+                    ratio: ratio(top),
+                    exact_ratio,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Writes tightness.csv / .parquet; returns the rows.
+pub fn write_tightness(results: &[CellResult], dir: &Path) -> Result<usize, Error> {
+    let t = tightness(results);
+    let s = |f: &dyn Fn(&Tight) -> String| t.iter().map(f).collect::<Vec<String>>();
+    let mut df = TableBuilder::new()
+        .str("bound", &s(&|x| x.bound.to_string()))
+        .str("q_class", &s(&|x| x.q_class.to_string()))
+        .bool("conditions_hold", t.iter().map(|x| x.conditions).collect())
+        .u64("cells", t.iter().map(|x| x.cells as u64).collect())
+        .f64("max_ratio", t.iter().map(|x| x.ratio).collect())
+        .str("attack", &s(&|x| x.top.cell.attack.clone()))
+        .str("corruption", &s(&|x| x.top.cell.corruption.clone()))
+        .str("rule", &s(&|x| x.top.rule_label.clone()))
+        .str("distribution", &s(&|x| x.top.cell.distribution.clone()))
+        .u64("m", t.iter().map(|x| x.top.cell.m as u64).collect())
+        .u64("q", t.iter().map(|x| x.top.cell.q as u64).collect())
+        .str("verdict", &s(&|x| x.top.verdict.clone()))
+        .f64(
+            "max_exact_worst_ratio",
+            t.iter().map(|x| x.exact_ratio).collect(),
+        )
+        .str("cell_key", &s(&|x| x.top.cell.key()))
+        .build()?;
+    write_table(&mut df, dir, "tightness")?;
+    Ok(t.len())
+}
+
+/// The tightness table as console text.
+pub fn tightness_text(results: &[CellResult]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "tightness: largest mean error / bound over every attack (conditions: b >= q, positions independent of the data, Krum's rows)"
+    );
+    let _ = writeln!(
+        s,
+        "  {:<7} {:<7} {:<11} {:>6} {:>10} {:>11}  reached by",
+        "bound", "q", "conditions", "cells", "max ratio", "exact max"
+    );
+    let num = |x: f64| {
+        if x.is_finite() && x.abs() >= 1e4 {
+            format!("{x:.3e}")
+        } else {
+            format!("{x:.4}")
+        }
+    };
+    for t in tightness(results) {
+        let _ = writeln!(
+            s,
+            "  {:<7} {:<7} {:<11} {:>6} {:>10} {:>11}  {} / {} / {} / {} m={} q={} ({})",
+            t.bound,
+            t.q_class,
+            if t.conditions { "hold" } else { "fail" },
+            t.cells,
+            num(t.ratio),
+            num(t.exact_ratio),
+            t.top.cell.attack,
+            t.top.cell.corruption,
+            t.top.rule_label,
+            t.top.cell.distribution,
+            t.top.cell.m,
+            t.top.cell.q,
+            t.top.verdict
+        );
+    }
+    s
+}
+
+/// Writes paired.csv / .parquet and the paired chart; returns the rows.
+pub fn write_paired(
+    pairs: &[super::paired::Pair<'_>],
+    dir: &Path,
+    charts: bool,
+) -> Result<usize, Error> {
+    let s =
+        |f: &dyn Fn(&super::paired::Pair) -> String| pairs.iter().map(f).collect::<Vec<String>>();
+    let f = |f: &dyn Fn(&super::paired::Pair) -> f64| pairs.iter().map(f).collect::<Vec<f64>>();
+    let mut df = TableBuilder::new()
+        .str("sweep", &s(&|p| p.a.cell.sweep.clone()))
+        .str("distribution", &s(&|p| p.a.cell.distribution.clone()))
+        .str("corruption", &s(&|p| p.a.cell.corruption.clone()))
+        .str("attack", &s(&|p| p.a.cell.attack.clone()))
+        .f64("magnitude", f(&|p| p.a.cell.magnitude.unwrap_or(f64::NAN)))
+        .u64("m", pairs.iter().map(|p| p.a.cell.m as u64).collect())
+        .u64("q", pairs.iter().map(|p| p.a.cell.q as u64).collect())
+        .u64("d", pairs.iter().map(|p| p.a.cell.d as u64).collect())
+        .str("rule_a", &s(&|p| p.a.rule_label.clone()))
+        .str("rule_b", &s(&|p| p.b.rule_label.clone()))
+        .u64(
+            "trials",
+            pairs.iter().map(|p| p.a.cell.trials as u64).collect(),
+        )
+        .f64("error_a_over_v", f(&|p| p.a.stats.mean / p.a.v))
+        .f64("error_b_over_v", f(&|p| p.b.stats.mean / p.b.v))
+        .f64("mean_diff_over_v", f(&|p| p.mean_diff / p.a.v))
+        .f64("ci_low_over_v", f(&|p| p.ci_low / p.a.v))
+        .f64("ci_high_over_v", f(&|p| p.ci_high / p.a.v))
+        .f64("relative_diff", f(&|p| p.mean_diff / p.b.stats.mean))
+        .str("interval", &s(&|p| p.interval.to_string()))
+        .f64("a_wins", f(&|p| p.a_wins))
+        .str("verdict", &s(&|p| p.verdict.clone()))
+        .build()?;
+    write_table(&mut df, dir, "paired")?;
+    if charts && !pairs.is_empty() {
+        paired_chart(pairs, dir)?;
+    }
+    Ok(pairs.len())
+}
+
+/// Phocas minus Trmean (paired, relative to Trmean's error) against q, one panel per
+/// (sweep, corruption, attack, m), one series per distribution; only cells with b = q.
+fn paired_chart(pairs: &[super::paired::Pair<'_>], dir: &Path) -> Result<(), Error> {
+    let mut panels: BTreeMap<(String, String, String, usize), Vec<&super::paired::Pair>> =
+        BTreeMap::new();
+    for p in pairs {
+        let c = &p.a.cell;
+        if c.rule == "phocas" && p.b.cell.rule == "trmean" && c.b == Some(c.q) && c.q > 0 {
+            panels
+                .entry((c.sweep.clone(), c.corruption.clone(), c.attack.clone(), c.m))
+                .or_default()
+                .push(p);
+        }
+    }
+    let mut out = Vec::new();
+    for ((sweep, corr, attack, m), ps) in panels {
+        let mut by: BTreeMap<String, Vec<&super::paired::Pair>> = BTreeMap::new();
+        for p in ps {
+            by.entry(p.a.cell.distribution.clone()).or_default().push(p);
+        }
+        if by.values().all(|v| v.len() < 2) {
+            continue;
+        }
+        let mut series = Vec::new();
+        for (ci, (dist, mut v)) in by.into_iter().enumerate() {
+            v.sort_by_key(|p| p.a.cell.q);
+            let rel = |x: f64, p: &super::paired::Pair| x / p.b.stats.mean;
+            let pts: Vec<(f64, f64)> = v
+                .iter()
+                .map(|p| (p.a.cell.q as f64, rel(p.mean_diff, p)))
+                .filter(|(_, y)| y.is_finite())
+                .collect();
+            let band: Vec<(f64, f64, f64)> = v
+                .iter()
+                .map(|p| (p.a.cell.q as f64, rel(p.ci_low, p), rel(p.ci_high, p)))
+                .filter(|(_, a, b)| a.is_finite() && b.is_finite())
+                .collect();
+            series.push(
+                Series::line(dist, pts)
+                    .with_band(band)
+                    .with_markers()
+                    .with_color(ci),
+            );
+        }
+        series.push(Series::dashed(
+            "no difference",
+            vec![(0.0, 0.0), (m as f64 / 2.0, 0.0)],
+        ));
+        out.push(Panel::Lines(LineChart {
+            title: format!("{sweep}: Phocas - Trmean (b = q), {corr}, {attack}, m = {m}"),
+            x_label: "q = b".into(),
+            y_label: "paired (E_phocas - E_trmean) / E_trmean".into(),
+            log_x: false,
+            log_y: false,
+            series,
+        }));
+    }
+    if out.is_empty() {
+        return Ok(());
+    }
+    let cols = if out.len() > 1 { 2 } else { 1 };
+    chart::save(&out[..out.len().min(12)], cols, (760, 520), dir, "paired")?;
+    Ok(())
 }

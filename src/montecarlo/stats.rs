@@ -25,6 +25,64 @@ pub struct Summary {
     pub max: f64,
     /// Trials whose error was NaN or infinite.
     pub nonfinite: usize,
+    /// Whether the errors look heavy-tailed ([`heavy_tailed`]); the verdict then uses the hull
+    /// of the Student-t and the bootstrap intervals.
+    pub heavy: bool,
+    /// 95% percentile-bootstrap interval of the mean (NaN unless `heavy`).
+    pub boot_low: f64,
+    /// Its upper end.
+    pub boot_high: f64,
+}
+
+impl Summary {
+    /// The interval the verdict uses: Student-t, or for heavy tails the hull of Student-t and
+    /// bootstrap. Returns (low, high, name).
+    pub fn verdict_interval(&self) -> (f64, f64, &'static str) {
+        if self.heavy && self.boot_low.is_finite() && self.boot_high.is_finite() {
+            (
+                self.ci_low.min(self.boot_low),
+                self.ci_high.max(self.boot_high),
+                "student-t + bootstrap (heavy tail)",
+            )
+        } else {
+            (self.ci_low, self.ci_high, "student-t")
+        }
+    }
+}
+
+/// Resamples of the bootstrap interval.
+pub const BOOTSTRAP_RESAMPLES: usize = 1000;
+
+/// Heavy-tail test on sorted, finite errors: the largest trial carries more than 1% of the sum,
+/// or the largest 1% of trials more than 15% of it (chi-square-like errors of a Gaussian model
+/// give about 0.1% and 3-9%). A false alarm only widens the interval.
+pub fn heavy_tailed(sorted: &[f64]) -> bool {
+    let n = sorted.len();
+    if n < 20 {
+        return false;
+    }
+    let sum: f64 = sorted.iter().sum();
+    if !(sum.is_finite() && sum > 0.0) {
+        return false;
+    }
+    let top = n.div_ceil(100);
+    let top_sum: f64 = sorted[n - top..].iter().sum();
+    sorted[n - 1] > 0.01 * sum || top_sum > 0.15 * sum
+}
+
+/// 95% percentile-bootstrap interval of the mean: `BOOTSTRAP_RESAMPLES` resamples drawn with
+/// `rng` (the caller derives it from the run's seed and the cell's key). O(n B).
+pub fn bootstrap_interval(errors: &[f64], rng: &mut crate::rng::Rng) -> (f64, f64) {
+    use rand::Rng as _;
+    let n = errors.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut means: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| (0..n).map(|_| errors[rng.random_range(0..n)]).sum::<f64>() / n as f64)
+        .collect();
+    means.sort_unstable_by(f64::total_cmp);
+    (quantile(&means, 0.025), quantile(&means, 0.975))
 }
 
 /// Welford's online mean and variance (f64), fed in index order for reproducibility.
@@ -110,7 +168,19 @@ pub fn summarize(errors: &[f64], scratch: &mut Vec<f64>) -> Summary {
         p99: quantile(scratch, 0.99),
         max: scratch.last().copied().unwrap_or(f64::NAN),
         nonfinite,
+        heavy: nonfinite == 0 && heavy_tailed(scratch),
+        boot_low: f64::NAN,
+        boot_high: f64::NAN,
     }
+}
+
+/// [`summarize`], plus the bootstrap interval when the errors are heavy-tailed.
+pub fn summarize_robust(errors: &[f64], rng: &mut crate::rng::Rng) -> Summary {
+    let mut s = summarize(errors, &mut Vec::new());
+    if s.heavy {
+        (s.boot_low, s.boot_high) = bootstrap_interval(errors, rng);
+    }
+    s
 }
 
 #[cfg(test)]
@@ -127,6 +197,34 @@ mod tests {
         // t(3) 97.5% = 3.182446
         assert!((t975(3) - 3.182446).abs() < 1e-5);
         assert!((s.ci_high - (2.5 + 3.182446 * s.se)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn heavy_tails_are_flagged_and_widen_the_interval() {
+        use crate::rng::stream;
+        use rand::Rng as _;
+        let mut rng = stream(1, 2, 3);
+        // chi-square(10)-like: light
+        let light: Vec<f64> = (0..2000)
+            .map(|_| {
+                (0..10)
+                    .map(|_| (rng.random::<f64>() - 0.5).powi(2) * 12.0)
+                    .sum()
+            })
+            .collect();
+        let s = summarize_robust(&light, &mut stream(0, 0, 0));
+        assert!(!s.heavy);
+        assert_eq!(s.verdict_interval().2, "student-t");
+        // one outlier carrying most of the sum
+        let mut heavy = vec![1.0; 2000];
+        heavy[17] = 5000.0;
+        let s = summarize_robust(&heavy, &mut stream(0, 0, 0));
+        assert!(s.heavy);
+        let (lo, hi, name) = s.verdict_interval();
+        assert!(name.contains("bootstrap"));
+        assert!(lo <= s.ci_low && hi >= s.ci_high);
+        // the bootstrap never goes below the smallest error
+        assert!(s.boot_low >= 1.0, "{}", s.boot_low);
     }
 
     #[test]

@@ -152,16 +152,16 @@ pub fn run<O: Objective>(
                 .for_each(work);
         }
         let mut rng = stream(spec.seed, spec.key, round_base + m as u64);
-        byz.corruption.mark(m, d, byz.q, &mut rng, &mut buf.mask);
-        byz.attack.apply_to(
-            Target {
-                x: &mut buf.grads,
-                m,
-                d,
-                mask: &buf.mask,
-            },
-            &mut rng,
-        );
+        if byz.corruption.sees_data() {
+            // positions that see the data (no true gradient here: the reference is 0)
+            let seen: Vec<f64> = buf.grads.iter().map(|v| v.to_f64()).collect();
+            byz.corruption
+                .mark_seeing(&seen, None, m, d, byz.q, &mut rng, &mut buf.mask);
+        } else {
+            byz.corruption.mark(m, d, byz.q, &mut rng, &mut buf.mask);
+        }
+        byz.attack
+            .apply_to(Target::new(&mut buf.grads, m, d, &mut buf.mask), &mut rng);
         let t0 = std::time::Instant::now();
         rule.aggregate_into(
             MatrixView::new(&buf.grads, m, d)?,
