@@ -1585,3 +1585,44 @@ fn shape_errors() {
             .is_err());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The one-column evaluation the worst-case adversaries use (Aggregator::sorted_column)
+// ---------------------------------------------------------------------------------------------
+
+proptest! {
+    /// `sorted_column` on a sorted column equals the rule's own kernel on that column (up to
+    /// the summation order), for every rule that offers it; rules that are not coordinate-wise
+    /// offer none.
+    #[test]
+    fn sorted_column_matches_the_kernels(
+        m in 1usize..=40,
+        seed in any::<u64>(),
+        b_raw in any::<u64>(),
+        ties in any::<bool>(),
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut col: Vec<f64> = (0..m)
+            .map(|_| if ties { f64::from(rng.random_range(0..3u8)) } else { rng.random::<f64>() * 200.0 - 100.0 })
+            .collect();
+        let b = pick(b_raw, max_trim(m) + 1);
+        for e in REGISTRY {
+            let p = RuleParams::for_rule(e.name, Some(b.min(m.saturating_sub(3) / 2)), None);
+            let Ok(rule) = aggregators::build(e.name, &p, m) else { continue };
+            let kernel = rule.aggregate(MatrixView::new(&col, m, 1).unwrap()).unwrap()[0];
+            col.sort_by(f64::total_cmp);
+            match rule.sorted_column(&col) {
+                Some(v) => {
+                    let scale: f64 = col.iter().map(|x| x.abs()).sum();
+                    ensure((v - kernel).abs() <= m as f64 * U2 * scale + 1e-300, || {
+                        format!("{}: sorted_column {v} vs kernel {kernel} on {col:?}", rule.label())
+                    })?;
+                }
+                None => ensure(!rule.monotone() && e.name.contains("krum"), || {
+                    format!("{} offers no sorted_column", rule.label())
+                })?,
+            }
+            col.shuffle(&mut rng);
+        }
+    }
+}
