@@ -432,8 +432,8 @@ pub struct Tight<'a> {
     pub bound: &'static str,
     /// `q = 0` or `q >= 1`.
     pub q_class: &'static str,
-    /// Whether the conditions the statement leaves out hold.
-    pub conditions: bool,
+    /// Which of the conditions the statement leaves out hold ([`condition_class`]).
+    pub conditions: &'static str,
     /// Cells in the class.
     pub cells: usize,
     /// The cell with the largest ratio.
@@ -444,18 +444,45 @@ pub struct Tight<'a> {
     pub exact_ratio: f64,
 }
 
-/// The largest ratio error / bound per bound, q class and condition, over every attack.
+/// The condition classes of the tightness table, in order.
+pub const CONDITION_CLASSES: &[&str] = &[
+    "hold",
+    "positions see the data",
+    "b < q",
+    "Krum: more rows than assumed",
+];
+
+/// Which of the conditions a statement leaves out fail in a cell: `hold`, `b < q` (the hidden
+/// condition of Theorems 1-2), `Krum: more rows than assumed` (Lemma 1), or
+/// `positions see the data` (the proofs assume positions independent of the data).
+pub fn condition_class(r: &CellResult) -> &'static str {
+    if r.hidden.is_some_and(|h| !h.1) {
+        if r.bound_kind == Some(crate::bounds::BoundKind::Delta0) {
+            CONDITION_CLASSES[3]
+        } else {
+            CONDITION_CLASSES[2]
+        }
+    } else if !r.positions_independent {
+        CONDITION_CLASSES[1]
+    } else if r.conditions_hold {
+        CONDITION_CLASSES[0]
+    } else {
+        CONDITION_CLASSES[3]
+    }
+}
+
+/// The largest ratio error / bound per bound, q class and condition class, over every attack.
 pub fn tightness(results: &[CellResult]) -> Vec<Tight<'_>> {
     let mut out = Vec::new();
     for kind in ["Delta0", "Delta1", "Delta2"] {
         for (q_class, pos) in [("q = 0", false), ("q >= 1", true)] {
-            for conditions in [true, false] {
+            for &conditions in CONDITION_CLASSES {
                 let rs: Vec<&CellResult> = results
                     .iter()
                     .filter(|r| {
                         r.bound_kind.map(|k| k.name()) == Some(kind)
                             && (r.cell.q > 0) == pos
-                            && r.conditions_hold == conditions
+                            && condition_class(r) == conditions
                             && r.bound_over_v.is_ok()
                     })
                     .collect();
@@ -504,7 +531,7 @@ pub fn write_tightness(results: &[CellResult], dir: &Path) -> Result<usize, Erro
     let mut df = TableBuilder::new()
         .str("bound", &s(&|x| x.bound.to_string()))
         .str("q_class", &s(&|x| x.q_class.to_string()))
-        .bool("conditions_hold", t.iter().map(|x| x.conditions).collect())
+        .str("conditions", &s(&|x| x.conditions.to_string()))
         .u64("cells", t.iter().map(|x| x.cells as u64).collect())
         .f64("max_ratio", t.iter().map(|x| x.ratio).collect())
         .str("attack", &s(&|x| x.top.cell.attack.clone()))
@@ -534,7 +561,7 @@ pub fn tightness_text(results: &[CellResult]) -> String {
     );
     let _ = writeln!(
         s,
-        "  {:<7} {:<7} {:<11} {:>6} {:>10} {:>11}  reached by",
+        "  {:<7} {:<7} {:<29} {:>6} {:>10} {:>11}  reached by",
         "bound", "q", "conditions", "cells", "max ratio", "exact max"
     );
     let num = |x: f64| {
@@ -547,10 +574,10 @@ pub fn tightness_text(results: &[CellResult]) -> String {
     for t in tightness(results) {
         let _ = writeln!(
             s,
-            "  {:<7} {:<7} {:<11} {:>6} {:>10} {:>11}  {} / {} / {} / {} m={} q={} ({})",
+            "  {:<7} {:<7} {:<29} {:>6} {:>10} {:>11}  {} / {} / {} / {} m={} q={} ({})",
             t.bound,
             t.q_class,
-            if t.conditions { "hold" } else { "fail" },
+            t.conditions,
             t.cells,
             num(t.ratio),
             num(t.exact_ratio),
