@@ -224,8 +224,14 @@ fn worst_case_adversaries_pairing_and_tightness() {
     let ge = find("trmean", "generalized", "search", "2", "equal", "gaussian");
     assert_eq!(ge["conditions_hold"], "true");
     // q = 2 values in each of d = 6 coordinates: at least 2 and at most 11 rows carry one
-    let (rmean, rmax) = (num(ge, "rows_corrupted_mean"), num(ge, "rows_corrupted_max"));
-    assert!((2.0..=11.0).contains(&rmean) && rmean > 2.0 && rmax <= 11.0, "{rmean} {rmax}");
+    let (rmean, rmax) = (
+        num(ge, "rows_corrupted_mean"),
+        num(ge, "rows_corrupted_max"),
+    );
+    assert!(
+        (2.0..=11.0).contains(&rmean) && rmean > 2.0 && rmax <= 11.0,
+        "{rmean} {rmax}"
+    );
     // paired: with no attack and q = 0, Phocas_0 and Trmean_0 are the same rule on the same data
     let ps = rows(&std::fs::read_to_string(out.join("paired.csv")).unwrap());
     let same = ps
@@ -258,9 +264,7 @@ fn worst_case_adversaries_pairing_and_tightness() {
     let ts = rows(&std::fs::read_to_string(out.join("tightness.csv")).unwrap());
     let t1 = ts
         .iter()
-        .find(|r| {
-            r["bound"] == "Delta1" && r["q_class"] == "q >= 1" && r["conditions_hold"] == "true"
-        })
+        .find(|r| r["bound"] == "Delta1" && r["q_class"] == "q >= 1" && r["conditions"] == "hold")
         .unwrap();
     assert!(
         ["sided", "search"].contains(&t1["attack"].as_str()),
