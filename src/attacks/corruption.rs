@@ -92,7 +92,7 @@ impl Corruption for Diagonal {
 /// Theorems 1-2 assume positions independent of the data). Default choice: the q values on
 /// g's side of the coordinate (the q smallest when the honest median is at least g_j, else the
 /// q largest; ties by row), which leaves the honest values skewed away from g. Attacks that
-/// search ([`super::Search`], [`super::Sided`]) choose the positions jointly with the values
+/// search (`sided`, `search`: [`super::Adversary`]) choose the positions jointly with the values
 /// instead. Without the data it marks q uniform positions per coordinate (as `generalized`).
 pub struct Chosen;
 

@@ -23,7 +23,7 @@ mod scale;
 mod search;
 
 pub use corruption::{Block, Chosen, Classic, Diagonal, Generalized, Shard};
-pub use search::{exact_worst, Search, Sided};
+pub use search::{exact_worst, Adversary};
 
 use crate::aggregators::Aggregator;
 
@@ -140,7 +140,8 @@ pub trait Corruption: Send + Sync {
     /// True when the positions may depend on the honest values (the adversary sees a
     /// coordinate's m values, then picks which q to replace). The proofs of Theorems 1 and 2
     /// assume positions independent of the data; the generalized model (Definition 4) does not
-    /// say so. Attacks that search ([`Target::free_positions`]) then choose the positions too.
+    /// say so. The searching attacks (`sided`, `search`: [`Target::free_positions`]) then choose
+    /// the positions too.
     fn sees_data(&self) -> bool {
         false
     }
@@ -486,13 +487,13 @@ pub const ATTACKS: &[AttackInfo] = &[
         name: "sided",
         summary: "per coordinate, the side and magnitude (just outside the range, one range out, \
                   1e20) that moves the rule's output furthest from g",
-        build: |p| Box::new(search::Sided::new(p.adaptive_offset)),
+        build: |p| Box::new(search::Adversary::sided(p.adaptive_offset)),
     },
     AttackInfo {
         name: "search",
         summary: "maximiser of |Aggr - g| per coordinate over in-range and out-of-range values \
                   and splits (coordinate-wise rules); over ALIE, IPM and scaled rows (Krum)",
-        build: |p| Box::new(search::Search::new(p.adaptive_offset)),
+        build: |p| Box::new(search::Adversary::search(p.adaptive_offset)),
     },
 ];
 

@@ -41,7 +41,7 @@
 
 use super::adaptive::Adaptive;
 use super::corruption::column_order;
-use super::{impl_attack, Oracle, Target};
+use super::{Oracle, Target};
 use crate::aggregators::{AggregateExt, Aggregator, Workspace};
 use crate::matrix::MatrixView;
 use crate::rng::Rng;
@@ -50,37 +50,43 @@ use crate::scalar::Scalar;
 /// "Infinity" of the searches: the magnitude of the paper's omniscient attack.
 pub const BIG: f64 = 1e20;
 
-/// The `sided` adversary: side and magnitude per coordinate.
-pub struct Sided {
+/// The `sided` and `search` adversaries: one type, the family it maximises over.
+pub struct Adversary {
     offset: f64,
+    family: Family,
 }
 
-impl Sided {
-    /// With the relative offset eps of "just outside the range".
-    pub fn new(offset: f64) -> Self {
-        Self { offset }
+impl Adversary {
+    /// `sided`: side and magnitude per coordinate; `offset` is eps of "just outside the range".
+    pub fn sided(offset: f64) -> Self {
+        Self {
+            offset,
+            family: Family::Sided,
+        }
     }
-    fn apply<T: Scalar>(&self, t: Target<'_, T>, rng: &mut Rng) {
-        adversary(t, rng, self.offset, Family::Sided);
+    /// `search`: in-range and out-of-range values and splits per coordinate.
+    pub fn search(offset: f64) -> Self {
+        Self {
+            offset,
+            family: Family::Search,
+        }
     }
 }
-impl_attack!(Sided, "sided");
 
-/// The `search` adversary: in-range and out-of-range values and splits per coordinate.
-pub struct Search {
-    offset: f64,
-}
-
-impl Search {
-    /// With the relative offset eps of "just outside the range".
-    pub fn new(offset: f64) -> Self {
-        Self { offset }
+impl super::Attack for Adversary {
+    fn name(&self) -> &'static str {
+        match self.family {
+            Family::Sided => "sided",
+            Family::Search => "search",
+        }
     }
-    fn apply<T: Scalar>(&self, t: Target<'_, T>, rng: &mut Rng) {
-        adversary(t, rng, self.offset, Family::Search);
+    fn apply_f64(&self, t: Target<'_, f64>, rng: &mut Rng) {
+        adversary(t, rng, self.offset, self.family);
+    }
+    fn apply_f32(&self, t: Target<'_, f32>, rng: &mut Rng) {
+        adversary(t, rng, self.offset, self.family);
     }
 }
-impl_attack!(Search, "search");
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Family {
