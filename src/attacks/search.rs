@@ -37,7 +37,8 @@
 //!
 //! Cost per trial: O(d C m) for coordinate-wise rules, C the candidates per coordinate
 //! (6 for `sided`; at most 2m + q + 290 for `search`, 2 for monotone rules), times 3 with free
-//! positions; one evaluation of the rule per candidate (9 or 33) for the others.
+//! positions; one evaluation of the whole rule per candidate (3 for `sided`, 23 for `search`)
+//! for the others.
 
 use super::adaptive::Adaptive;
 use super::corruption::column_order;

@@ -379,7 +379,13 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
             .map(|r| f(r, "growth_slope"))
             .filter(|x| x.is_finite())
             .fold(f64::NAN, f64::max);
-        let _ = writeln!(s, "| {name} | {vbc} | {unb} of {} cells unbounded; error ~ magnitude^{slope:.2} at the largest magnitudes | none | {} | [magnitude](verify-bounds/magnitude.png) |", rs.len(), if unb > 0 { "confirmed (unbounded)" } else { "not shown" });
+        // split by the condition Proposition 2's pattern needs to reach every worker: d q >= m
+        let split = |reach: &str| {
+            let part: Vec<_> = rs.iter().filter(|r| g(r, "dq_ge_m") == reach).collect();
+            let u = part.iter().filter(|r| g(r, "verdict") == "unbounded").count();
+            format!("{u} of {}", part.len())
+        };
+        let _ = writeln!(s, "| {name} | {vbc} | {unb} of {} cells unbounded (d q >= m: {}; d q < m: {}); error ~ magnitude^{slope:.2} at the largest magnitudes | none | {} | [magnitude](verify-bounds/magnitude.png) |", rs.len(), split("true"), split("false"), if unb > 0 { "confirmed (unbounded)" } else { "not shown" });
     }
     for (thm, bound, chart) in [
         ("Theorem 1 (Trmean)", "Delta1", "b-vs-q"),
