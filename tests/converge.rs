@@ -130,8 +130,8 @@ fn small_step_printed_theorem3_violated_corrected_holds() {
     assert_eq!(r["theorem3_measured_delta"], "violated", "{stdout}");
     assert_eq!(r["theorem3_corrected_bound_delta"], "holds", "{stdout}");
     assert_eq!(r["theorem3_corrected_measured_delta"], "holds", "{stdout}");
-    assert!(num("theorem3_lhs_rhs_bound_delta") > 1.0);
-    let ratio = num("theorem3_corrected_lhs_rhs_bound_delta");
+    assert!(num("theorem3_final_lhs_rhs_bound_delta") > 1.0);
+    let ratio = num("theorem3_corrected_final_lhs_rhs_bound_delta");
     assert!(ratio > 0.0 && ratio < 1.0, "{ratio}");
     // the final distance sits between the printed and the corrected constant terms
     let c = mu * l / (mu + l);
