@@ -136,8 +136,16 @@ fn small_step_printed_theorem3_violated_corrected_holds() {
     // the final distance sits between the printed and the corrected constant terms
     let c = mu * l / (mu + l);
     let fin = num("final_distance");
-    assert!(fin > gamma * delta.sqrt() / c && fin < delta.sqrt() / c, "{fin}");
-    assert!(stdout.contains("Theorem 3 within its premise, bound Delta: printed 1 runs: 0 holds, 1 violated"), "{stdout}");
+    assert!(
+        fin > gamma * delta.sqrt() / c && fin < delta.sqrt() / c,
+        "{fin}"
+    );
+    assert!(
+        stdout.contains(
+            "Theorem 3 within its premise, bound Delta: printed 1 runs: 0 holds, 1 violated"
+        ),
+        "{stdout}"
+    );
     // the curves in rounds.csv: rho^t ||x0 - x*|| + sqrt(Delta)/c (corrected) and the printed
     // form with gamma sqrt(Delta)/c, recomputed here from the table's constants
     let rounds = std::fs::read_to_string(dir.path().join("out/rounds.csv")).unwrap();
@@ -150,9 +158,18 @@ fn small_step_printed_theorem3_violated_corrected_holds() {
         let get = |k: &str| row[k].parse::<f64>().unwrap();
         let corrected = rho.powi(t as i32) * dist0 + delta.sqrt() * (mu + l) / (mu * l);
         let printed = rho.powi(t as i32) * dist0 + delta.sqrt() * (mu + l) / (mu * l) * gamma;
-        let (gc, gp) = (get("theorem3_corrected_rhs_bound"), get("theorem3_rhs_bound"));
-        assert!((gc - corrected).abs() < 1e-6 * corrected, "t = {t}: {gc} vs {corrected}");
-        assert!((gp - printed).abs() < 1e-6 * printed, "t = {t}: {gp} vs {printed}");
+        let (gc, gp) = (
+            get("theorem3_corrected_rhs_bound"),
+            get("theorem3_rhs_bound"),
+        );
+        assert!(
+            (gc - corrected).abs() < 1e-6 * corrected,
+            "t = {t}: {gc} vs {corrected}"
+        );
+        assert!(
+            (gp - printed).abs() < 1e-6 * printed,
+            "t = {t}: {gp} vs {printed}"
+        );
     }
 }
 
