@@ -307,7 +307,7 @@ mod tests {
     fn theorem3_corrected_hand_computed_away_from_the_limit() {
         // mu = 0.1, L = 4: limit 2/(mu+L) = 2/4.1, gamma = 0.01 x limit = 2/410;
         // c = mu L/(mu+L) = 0.4/4.1, gamma c = 0.8/1681, (mu+L)/(mu L) = 10.25.
-        let (mu, l) = (0.1, 4.0);
+        let (mu, l): (f64, f64) = (0.1, 4.0);
         let gamma = 0.01 * 2.0 / (mu + l);
         assert!((gamma - 2.0 / 410.0).abs() < 1e-15);
         assert!(theorem3_condition(mu, l, gamma).is_ok());
