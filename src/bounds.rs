@@ -14,6 +14,17 @@
 //!   (m-b-q)^2. The proof uses Theorem 1 and Lemma 3 for i up to m - b, both needing q <= b.
 //! - Theorem 3 (strongly convex, gamma <= 2/(mu+L)) and Theorem 4 (L-smooth, gamma <= 1/L):
 //!   right-hand sides in [`theorem3_rhs`] and [`theorem4_rhs`].
+//! - Theorem 3 as printed is wrong by a factor gamma in its constant term: the last step of the
+//!   appendix proof sums the geometric series (1 - gamma c)^i gamma sqrt(Delta), c = mu L /
+//!   (mu + L), to sqrt(Delta) / c but writes gamma sqrt(Delta) / c. [`theorem3_rhs_corrected`]
+//!   is the statement the proof does establish. With L = 1 and gamma = 2/(mu+L) >= 1 the printed
+//!   bound is the larger of the two and the slip is invisible; for gamma < 1 (small steps, or
+//!   L > 1) the printed constant term is gamma times too small and runs violate it (`phocas
+//!   converge`, see [`crate::sgd::converge`]: in the default run, within the premise and with
+//!   the bound's Delta, the printed statement is violated in 18 of 101 runs, all at gamma < 1,
+//!   the corrected one in 2, both with b < q where Delta itself fails). Every other step of
+//!   both proofs checks out; see
+//!   the doc of [`theorem3_rhs_corrected`] and [`theorem4_rhs`].
 
 /// Why a bound does not apply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,11 +161,51 @@ pub fn rule_bound(
     }
 }
 
-/// Theorem 3's right-hand side: (1 - gamma mu L / (mu + L))^t ||x0 - x*|| + (mu + L) / (mu L)
-/// gamma sqrt(Delta). Requires 0 < mu <= L and gamma <= 2 / (mu + L).
+/// Theorem 3's right-hand side *as printed* in the paper (section 4 and appendix 8.4.1):
+/// (1 - gamma mu L / (mu + L))^t ||x0 - x*|| + (mu + L) / (mu L) gamma sqrt(Delta). Requires
+/// 0 < mu <= L and gamma <= 2 / (mu + L). The constant term carries a spurious factor gamma
+/// (see [`theorem3_rhs_corrected`]); the function is kept to report the statement as written.
 pub fn theorem3_rhs(mu: f64, l: f64, gamma: f64, t: usize, dist0: f64, delta: f64) -> f64 {
     let rho = 1.0 - gamma * mu * l / (mu + l);
     rho.powi(t as i32) * dist0 + (mu + l) / (mu * l) * gamma * delta.sqrt()
+}
+
+/// Theorem 3's right-hand side as its proof establishes it:
+/// (1 - gamma c)^t ||x0 - x*|| + sqrt(Delta) / c with c = mu L / (mu + L), i.e. the constant
+/// term is (mu + L) / (mu L) sqrt(Delta), without the factor gamma of [`theorem3_rhs`].
+///
+/// Derivation (Xie, Koyejo, Gupta, "Phocas: dimensional Byzantine-resilient stochastic gradient
+/// descent", 2018, appendix 8.4.1, proof of Theorem 3). The proof shows, for one round and
+/// conditional on x^t, with rho = 1 - gamma c:
+/// - ||x^t - gamma grad F(x^t) - x*||^2 <= (1 - 2 gamma c) ||x^t - x*||^2 (Lemma 4 with
+///   y = x*, the gradient term dropped because gamma <= 2/(mu+L)); correct.
+/// - sqrt(1 - a) <= 1 - a/2 for a = 2 gamma c <= 4 mu L/(mu+L)^2 <= 1; correct (it holds for
+///   every a <= 2, since (1 - a/2)^2 = 1 - a + a^2/4).
+/// - E||grad F(x^t) - g(x^t)|| <= sqrt(E||grad F(x^t) - g(x^t)||^2) <= sqrt(Delta) (Jensen,
+///   then Delta-Byzantine resilience, Definitions 2 and 5, with g = grad F(x^t)); correct.
+/// - Hence E||x^{t+1} - x*|| <= rho E||x^t - x*|| + gamma sqrt(Delta), and by induction
+///   E||x^T - x*|| <= rho^T ||x0 - x*|| + sum_{i<T} rho^i gamma sqrt(Delta); correct.
+/// - The last step bounds the sum by sum_{i>=0} rho^i gamma sqrt(Delta) = gamma sqrt(Delta) /
+///   (1 - rho) = gamma sqrt(Delta) / (gamma c) = sqrt(Delta) / c = (mu+L)/(mu L) sqrt(Delta).
+///   The paper writes (mu+L)/(mu L) gamma sqrt(Delta): the factor gamma of the summand was
+///   kept although 1/(1 - rho) = 1/(gamma c) cancels it. This is the step that fails.
+///
+/// The printed term is gamma times the corrected one, so the printed statement is weaker than
+/// what the proof gives (hence still true) only when gamma >= 1, which with gamma <= 2/(mu+L)
+/// needs mu + L <= 2. For gamma < 1 it is too small: SGD with plain Mean and no attack on a
+/// quadratic settles at E||x - x*|| ~ sqrt(gamma Delta / (2 a)) for curvature a, which exceeds
+/// gamma sqrt(Delta) / c once gamma < c^2 / (2 a), e.g. at small step factors or L = 4.
+pub fn theorem3_rhs_corrected(
+    mu: f64,
+    l: f64,
+    gamma: f64,
+    t: usize,
+    dist0: f64,
+    delta: f64,
+) -> f64 {
+    let c = mu * l / (mu + l);
+    let rho = 1.0 - gamma * c;
+    rho.powi(t as i32) * dist0 + delta.sqrt() / c
 }
 
 /// Theorem 3's step-size condition.
@@ -173,7 +224,17 @@ pub fn theorem3_condition(mu: f64, l: f64, gamma: f64) -> Result<(), NotApplicab
     Ok(())
 }
 
-/// Theorem 4's right-hand side: 2 / (gamma T) (F(x0) - F*) + Delta.
+/// Theorem 4's right-hand side: 2 / (gamma T) (F(x0) - F*) + Delta, bounding the mean of
+/// E||grad F(x_t)||^2 over t < T.
+///
+/// The proof (appendix 8.4.2) is correct: smoothness, L gamma^2 / 2 <= gamma / 2 for
+/// gamma <= 1/L, the identity -gamma <a, g> + gamma/2 ||g||^2 = gamma/2 (||g - a||^2 -
+/// ||a||^2), Delta-resilience per round, telescoping and F(x^T) >= F*. It is tight exactly when
+/// every inequality is an equality: F quadratic with Hessian L I along the path (smoothness
+/// with equality), gamma = 1/L, E||g - grad F||^2 = Delta in every round and F(x^T) = F*.
+/// Then the left-hand side over the right-hand side tends to (measured Delta) / Delta as T
+/// grows; with gamma < 1/L or curvature below L the stationary left-hand side is smaller
+/// (gamma a / (2 - gamma a) times the noise on a quadratic of curvature a).
 pub fn theorem4_rhs(gamma: f64, t: usize, gap0: f64, delta: f64) -> f64 {
     2.0 / (gamma * t as f64) * gap0 + delta
 }
@@ -243,5 +304,34 @@ mod tests {
         assert!(theorem3_condition(1.0, 1.0, 1.01).is_err());
         assert!((theorem4_rhs(0.5, 4, 3.0, 1.0) - 4.0).abs() < 1e-12);
         assert!(theorem4_condition(2.0, 0.6).is_err());
+    }
+
+    #[test]
+    fn theorem3_corrected_hand_computed_away_from_the_limit() {
+        // mu = 0.1, L = 4: limit 2/(mu+L) = 2/4.1, gamma = 0.01 x limit = 2/410;
+        // c = mu L/(mu+L) = 0.4/4.1, gamma c = 0.8/1681, (mu+L)/(mu L) = 10.25.
+        let (mu, l): (f64, f64) = (0.1, 4.0);
+        let gamma = 0.01 * 2.0 / (mu + l);
+        assert!((gamma - 2.0 / 410.0).abs() < 1e-15);
+        assert!(theorem3_condition(mu, l, gamma).is_ok());
+        // t = 0, dist0 = 1, Delta = 4: corrected 1 + 10.25 * 2 = 21.5, printed 1 + 20.5 gamma = 1.1
+        assert!((theorem3_rhs_corrected(mu, l, gamma, 0, 1.0, 4.0) - 21.5).abs() < 1e-12);
+        assert!((theorem3_rhs(mu, l, gamma, 0, 1.0, 4.0) - 1.1).abs() < 1e-12);
+        // t = 1, dist0 = 1681: rho dist0 = 1681 - 0.8 = 1680.2; corrected 1700.7, printed 1680.3
+        assert!((theorem3_rhs_corrected(mu, l, gamma, 1, 1681.0, 4.0) - 1700.7).abs() < 1e-9);
+        assert!((theorem3_rhs(mu, l, gamma, 1, 1681.0, 4.0) - 1680.3).abs() < 1e-9);
+        // mu = 1, L = 4, gamma = 0.05 x 2/5 = 0.02, c = 0.8, Delta = 0.25: floor 0.5/0.8 = 0.625
+        let g = 0.05 * 2.0 / 5.0;
+        assert!((theorem3_rhs_corrected(1.0, 4.0, g, 0, 0.0, 0.25) - 0.625).abs() < 1e-12);
+        // t = 2: rho = 1 - 0.016 = 0.984, rho^2 = 0.968256
+        let r = theorem3_rhs_corrected(1.0, 4.0, g, 2, 1.0, 0.25);
+        assert!((r - (0.968256 + 0.625)).abs() < 1e-12, "{r}");
+        // the printed constant is gamma times the corrected one, at any gamma
+        for gf in [0.001, 0.03, 0.3, 1.0] {
+            let g = gf * 2.0 / (mu + l);
+            let p = theorem3_rhs(mu, l, g, 7, 0.0, 2.0);
+            let c = theorem3_rhs_corrected(mu, l, g, 7, 0.0, 2.0);
+            assert!((p - g * c).abs() < 1e-12 * c, "{gf}: {p} vs {g} x {c}");
+        }
     }
 }
