@@ -654,7 +654,14 @@ fn paired_chart(pairs: &[super::paired::Pair<'_>], dir: &Path) -> Result<(), Err
         for p in ps {
             by.entry(p.a.cell.distribution.clone()).or_default().push(p);
         }
-        if by.values().all(|v| v.len() < 2) {
+        // a line needs two values of q (the dimension sweep, say, has one)
+        let distinct_q = |v: &Vec<&super::paired::Pair>| {
+            let mut q: Vec<usize> = v.iter().map(|p| p.a.cell.q).collect();
+            q.sort_unstable();
+            q.dedup();
+            q.len()
+        };
+        if by.values().all(|v| distinct_q(v) < 2) {
             continue;
         }
         let mut series = Vec::new();

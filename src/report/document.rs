@@ -247,6 +247,17 @@ fn verdict_of(rs: &[&HashMap<String, String>], col: &str) -> &'static str {
     }
 }
 
+/// Four decimals, or scientific notation from 10^4 on; `-` for NaN.
+fn num4(x: f64) -> String {
+    if x.is_nan() {
+        "-".into()
+    } else if x.is_finite() && x.abs() >= 1e4 {
+        format!("{x:.3e}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
 /// The tightness table and the paired comparisons of verify-bounds, from its CSV files.
 fn worst_case_sections(s: &mut String, dir: &Path) {
     let tight = rows(&dir.join("verify-bounds/tightness.csv"));
@@ -261,12 +272,12 @@ fn worst_case_sections(s: &mut String, dir: &Path) {
         for r in &tight {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {:.4} | {} / {} / {} / {} / {}, {} | {} | {:.4} |",
+                "| {} | {} | {} | {} | {} | {} / {} / {} / {} / {}, {} | {} | {} |",
                 g(r, "bound"),
                 g(r, "q_class"),
                 g(r, "conditions"),
                 g(r, "cells"),
-                f(r, "max_ratio"),
+                num4(f(r, "max_ratio")),
                 g(r, "attack"),
                 g(r, "corruption"),
                 g(r, "rule"),
@@ -274,7 +285,7 @@ fn worst_case_sections(s: &mut String, dir: &Path) {
                 g(r, "m"),
                 g(r, "q"),
                 g(r, "verdict"),
-                f(r, "max_exact_worst_ratio"),
+                num4(f(r, "max_exact_worst_ratio")),
             );
         }
     }
@@ -382,7 +393,10 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
         // split by the condition Proposition 2's pattern needs to reach every worker: d q >= m
         let split = |reach: &str| {
             let part: Vec<_> = rs.iter().filter(|r| g(r, "dq_ge_m") == reach).collect();
-            let u = part.iter().filter(|r| g(r, "verdict") == "unbounded").count();
+            let u = part
+                .iter()
+                .filter(|r| g(r, "verdict") == "unbounded")
+                .count();
             format!("{u} of {}", part.len())
         };
         let _ = writeln!(s, "| {name} | {vbc} | {unb} of {} cells unbounded (d q >= m: {}; d q < m: {}); error ~ magnitude^{slope:.2} at the largest magnitudes | none | {} | [magnitude](verify-bounds/magnitude.png) |", rs.len(), split("true"), split("false"), if unb > 0 { "confirmed (unbounded)" } else { "not shown" });
@@ -410,7 +424,7 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
             .filter(|r| g(r, "hidden_condition_holds") == "false")
             .collect();
         let _ = writeln!(s, "| {thm} as stated (2q<m) | {vbc} | {} cells: {} | {bound} | {} | [{chart}](verify-bounds/{chart}.png) |", all.len(), counts(&all, "verdict"), verdict_of(&all, "verdict"));
-        let _ = writeln!(s, "| {thm} with the proof's conditions (b >= q, positions independent of the data), every attack incl. `sided` and `search` | {vbc} | {} cells: {}; max ratio {:.3e} | {bound} | {} | [over-b](verify-bounds/over-b.png) |", ok.len(), counts(&ok, "verdict"), max_ratio(&ok), verdict_of(&ok, "verdict"));
+        let _ = writeln!(s, "| {thm} with the proof's conditions (b >= q, positions independent of the data), every attack of the grid | {vbc} | {} cells: {}; max ratio {:.3e} | {bound} | {} | [over-b](verify-bounds/over-b.png) |", ok.len(), counts(&ok, "verdict"), max_ratio(&ok), verdict_of(&ok, "verdict"));
         if !chosen.is_empty() {
             let _ = writeln!(s, "| {thm}, b >= q, positions chosen after seeing the data (`chosen`) | {vbc} | {} cells: {}; max ratio {:.3e} | {bound} | {} | [worst-case](verify-bounds/worst-case.png) |", chosen.len(), counts(&chosen, "verdict"), max_ratio(&chosen), verdict_of(&chosen, "verdict"));
         }
@@ -442,23 +456,28 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
     } else {
         "`phocas converge` (experiments/convergence.toml)"
     };
-    let t3: Vec<_> = cv
-        .iter()
-        .filter(|r| {
-            g(r, "objective") == "quadratic"
-                && !g(r, "theorem3_bound_delta").starts_with("premise")
-                && !g(r, "theorem3_bound_delta").starts_with("n/a")
-        })
-        .collect();
-    let _ = writeln!(s, "| Theorem 3 (strongly convex, gamma <= 2/(mu+L)), Delta = the rule's bound | {cvc} | {} runs: {} | curve with Delta | {} | [attacks-theorem3](convergence/attacks-theorem3.png) |", t3.len(), counts(&t3, "theorem3_bound_delta"), verdict_of(&t3, "theorem3_bound_delta"));
-    let t3m: Vec<_> = cv
-        .iter()
-        .filter(|r| {
-            g(r, "objective") == "quadratic"
-                && !g(r, "theorem3_measured_delta").starts_with("premise")
-        })
-        .collect();
-    let _ = writeln!(s, "| Theorem 3 with the aggregation error measured in the run | {cvc} | {} runs: {} | curve with measured Delta | {} | [step-theorem3](convergence/step-theorem3.png) |", t3m.len(), counts(&t3m, "theorem3_measured_delta"), verdict_of(&t3m, "theorem3_measured_delta"));
+    let within = |col: &str| -> Vec<&HashMap<String, String>> {
+        cv.iter()
+            .filter(|r| {
+                g(r, "objective") == "quadratic"
+                    && !g(r, col).starts_with("premise")
+                    && !g(r, col).starts_with("n/a")
+                    && !g(r, col).is_empty()
+            })
+            .collect()
+    };
+    for (what, col, chart) in [
+        ("Theorem 3 as printed (gamma <= 2/(mu+L)), Delta = the rule's bound", "theorem3_bound_delta", "attacks-theorem3"),
+        ("Theorem 3 corrected (constant (mu+L)/(mu L) sqrt(Delta), without the printed factor gamma), Delta = the rule's bound", "theorem3_corrected_bound_delta", "step-theorem3"),
+        ("Theorem 3 as printed, Delta = the aggregation error measured in the run", "theorem3_measured_delta", "step-theorem3"),
+        ("Theorem 3 corrected, Delta measured in the run", "theorem3_corrected_measured_delta", "step-theorem3"),
+    ] {
+        let t = within(col);
+        if t.is_empty() && col.contains("corrected") {
+            continue;
+        }
+        let _ = writeln!(s, "| {what} | {cvc} | {} runs within the premise: {} | Theorem 3's right-hand side | {} | [{chart}](convergence/{chart}.png) |", t.len(), counts(&t, col), verdict_of(&t, col));
+    }
     let t4: Vec<_> = cv
         .iter()
         .filter(|r| {
@@ -466,12 +485,17 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
                 && !g(r, "theorem4_bound_delta").starts_with("n/a")
         })
         .collect();
-    let _ = writeln!(s, "| Theorem 4 (L-smooth, gamma <= 1/L; quadratic and double-well) | {cvc} | {} runs: {} | 2/(gT)(F0-F*) + Delta | {} | [nonconvex-theorem4](convergence/nonconvex-theorem4.png) |", t4.len(), counts(&t4, "theorem4_bound_delta"), verdict_of(&t4, "theorem4_bound_delta"));
+    let t4max = t4
+        .iter()
+        .map(|r| f(r, "theorem4_lhs_rhs_bound_delta"))
+        .filter(|x| x.is_finite())
+        .fold(f64::NAN, f64::max);
+    let _ = writeln!(s, "| Theorem 4 (L-smooth, gamma <= 1/L; quadratic and double-well) | {cvc} | {} runs: {}; largest LHS/RHS {t4max:.3} | 2/(gT)(F0-F*) + Delta | {} | [nonconvex-theorem4](convergence/nonconvex-theorem4.png) |", t4.len(), counts(&t4, "theorem4_bound_delta"), verdict_of(&t4, "theorem4_bound_delta"));
     let div: Vec<_> = cv
         .iter()
         .filter(|r| f(r, "diverged_repeats") > 0.0)
         .collect();
-    let _ = writeln!(s, "| Non-resilient rules diverge under attack | {cvc} | {} runs diverged: {} | - | {} | [attacks-theorem3](convergence/attacks-theorem3.png) |", div.len(), div.iter().map(|r| format!("{} / {}", g(r, "rule_label"), g(r, "attack"))).collect::<Vec<_>>().join("; "), if div.is_empty() { "none" } else { "shown" });
+    let _ = writeln!(s, "| Runs whose iterate diverged (not finite) | {cvc} | {} runs diverged: {} | - | {} | [attacks-theorem3](convergence/attacks-theorem3.png) |", div.len(), div.iter().map(|r| format!("{} / {}", g(r, "rule_label"), g(r, "attack"))).collect::<Vec<_>>().join("; "), if div.is_empty() { "none" } else { "shown" });
     let t4m = rows(&dir.join("mlp/theorem4/theorem4.csv"));
     if !t4m.is_empty() {
         let prem = t4m
