@@ -173,7 +173,7 @@ impl Aggregator for Mean {
         "mean".into()
     }
     fn sorted_column(&self, sorted: &[f64]) -> Option<f64> {
-        Some(super::window_mean(sorted, 0, sorted.len()))
+        (!sorted.is_empty()).then(|| super::window_mean(sorted, 0, sorted.len()))
     }
     fn monotone(&self) -> bool {
         true

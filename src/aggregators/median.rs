@@ -92,6 +92,9 @@ impl Aggregator for Median {
     }
     fn sorted_column(&self, sorted: &[f64]) -> Option<f64> {
         let m = sorted.len();
+        if m == 0 {
+            return None;
+        }
         let b = max_trim(m);
         Some(match self.convention {
             MedianConvention::Midpoint => super::window_mean(sorted, b, m - b),

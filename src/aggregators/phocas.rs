@@ -68,6 +68,9 @@ impl Aggregator for Phocas {
     /// larger value goes, as in the kernels). O(m).
     fn sorted_column(&self, sorted: &[f64]) -> Option<f64> {
         let m = sorted.len();
+        if m <= 2 * self.b {
+            return None;
+        }
         let centre = super::window_mean(sorted, self.b, m - self.b);
         let dist = |v: f64| {
             let t = (v - centre).abs();

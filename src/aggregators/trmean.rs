@@ -69,7 +69,7 @@ impl Aggregator for TrimmedMean {
     }
     fn sorted_column(&self, sorted: &[f64]) -> Option<f64> {
         let m = sorted.len();
-        Some(super::window_mean(sorted, self.b, m - self.b))
+        (m > 2 * self.b).then(|| super::window_mean(sorted, self.b, m - self.b))
     }
     fn monotone(&self) -> bool {
         true

@@ -127,6 +127,9 @@ impl Corruption for Chosen {
         mask: &mut [bool],
     ) {
         mask.fill(false);
+        if m == 0 || x.len() != m * d {
+            return;
+        }
         let q = q.min(m);
         let mut order = Vec::with_capacity(m);
         for j in 0..d {

@@ -14,21 +14,24 @@
 //!   side and the magnitude per coordinate).
 //! - `search`: `sided`'s six values, every order statistic of `kept` and every midpoint of two
 //!   neighbours (all q values equal, so inside the range too); the splits k at -BIG and q - k
-//!   at +BIG (0 < k < q); and the splits k at c, q - k at -BIG or +BIG, for c one of at most
+//!   at +BIG (0 < k < q); and the splits k at c and q - k at +BIG, or k at -BIG and q - k at
+//!   c, for c one of at most
 //!   16 evenly spaced order statistics of `kept`, lo - eps r or hi + eps r, and k one of at
 //!   most 8 evenly spaced values in 1..q (all of them when q <= 9). For a monotone rule
 //!   ([`Aggregator::monotone`]) the maximiser over all values in [-BIG, BIG] is all q at -BIG or
 //!   all at +BIG, so only those two are tried: the search is then exact, and equals
 //!   [`exact_worst`] whenever BIG is trimmed.
 //!
-//! Under a corruption model whose positions see the data ([`super::Chosen`]) both also choose
-//! which honest values are replaced: those at the model's positions, the q smallest or the q
-//! largest of the coordinate.
+//! Under a corruption model whose positions see the data ([`super::Chosen`]) both also choose,
+//! for coordinate-wise rules, which honest values are replaced: those at the model's positions,
+//! the q smallest or the q largest of the coordinate (for Krum they keep the model's positions).
+//! Candidates that are not numbers (from infinite honest values) are skipped; the range is that
+//! of the finite honest values.
 //!
 //! **Other rules** (Krum, Multi-Krum): row-level searches, every Byzantine entry of coordinate j
 //! set from the statistics of its correct values (mean mu_j, standard deviation s_j): `sided`
-//! tries hi_j + eps r_j in every coordinate, lo_j - eps r_j in every coordinate, and the side
-//! away from g per coordinate (sign of mu_j - g_j); `search` adds ALIE mu - z s for
+//! tries hi_j + eps r_j in every coordinate, lo_j - eps r_j in every coordinate, and per
+//! coordinate whichever of the two is farther from g_j; `search` adds ALIE mu - z s for
 //! z in {+-0.5, +-1, +-1.5, +-2, +-3, +-5}, IPM -eps' mu for eps' in {0.1, 0.5, 1, 2, 10}, and
 //! scaled copies c mu for c in {2, 10, 100}. The whole rule is evaluated for each candidate and
 //! the largest ||Aggr - g||^2 kept.
@@ -162,6 +165,9 @@ fn best_values(rule: &dyn Aggregator, q: usize, gj: f64, eps: f64, family: Famil
     let mut top = f64::NEG_INFINITY;
     best.clear();
     let mut try_set = |byz: &mut Vec<f64>| {
+        if byz.iter().any(|v| v.is_nan()) {
+            return;
+        }
         byz.sort_by(f64::total_cmp);
         let s = score(rule, kept, byz, gj, merged);
         if s > top {
@@ -388,10 +394,12 @@ fn rows<T: Scalar>(t: Target<'_, T>, oracle: Oracle<'_>, eps: f64, family: Famil
         Box::new(|j| s.hi[j] + eps * width(j)),
         Box::new(|j| s.lo[j] - eps * width(j)),
         Box::new(|j| {
-            if s.mean[j] >= g(j) {
-                s.hi[j] + eps * width(j)
+            // per coordinate, the end farther from g
+            let (up, down) = (s.hi[j] + eps * width(j), s.lo[j] - eps * width(j));
+            if (up - g(j)).abs() >= (g(j) - down).abs() {
+                up
             } else {
-                s.lo[j] - eps * width(j)
+                down
             }
         }),
     ];

@@ -182,8 +182,8 @@ pub struct Cell {
 }
 
 impl Cell {
-    /// A canonical key (stable across versions): seeds the cell's random streams and
-    /// identifies it for checkpoints and sharding.
+    /// A canonical key (stable across versions): identifies the cell for checkpoints and
+    /// sharding. Its random streams are seeded by [`Cell::data_key`].
     pub fn key(&self) -> String {
         format!(
             "sweep={};rule={};dist={};corr={};attack={};mag={};m={};q={};b={};d={};n={};reading={:?}",

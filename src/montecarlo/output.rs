@@ -17,7 +17,8 @@
 //!
 //! tightness.csv: per bound, per q class (q = 0, q >= 1) and per whether the conditions hold,
 //! the largest ratio mean error / bound over every attack, with the cell that reached it.
-//! paired.csv: the paired comparisons of [`super::paired`].
+//! paired.csv: the paired comparisons of [`super::paired`] (b is rule A's parameter, -1 for
+//! Median).
 
 use super::config::{ChartAxis, Config};
 use super::engine::CellResult;
@@ -484,6 +485,7 @@ pub fn tightness(results: &[CellResult]) -> Vec<Tight<'_>> {
                             && (r.cell.q > 0) == pos
                             && condition_class(r) == conditions
                             && r.bound_over_v.is_ok()
+                            && !r.stats.mean.is_nan()
                     })
                     .collect();
                 let ratio = |r: &CellResult| {
@@ -610,6 +612,13 @@ pub fn write_paired(
         .f64("magnitude", f(&|p| p.a.cell.magnitude.unwrap_or(f64::NAN)))
         .u64("m", pairs.iter().map(|p| p.a.cell.m as u64).collect())
         .u64("q", pairs.iter().map(|p| p.a.cell.q as u64).collect())
+        .i64(
+            "b",
+            pairs
+                .iter()
+                .map(|p| p.a.cell.b.map_or(-1, |b| b as i64))
+                .collect(),
+        )
         .u64("d", pairs.iter().map(|p| p.a.cell.d as u64).collect())
         .str("rule_a", &s(&|p| p.a.rule_label.clone()))
         .str("rule_b", &s(&|p| p.b.rule_label.clone()))

@@ -53,21 +53,27 @@ impl Summary {
 /// Resamples of the bootstrap interval.
 pub const BOOTSTRAP_RESAMPLES: usize = 1000;
 
-/// Heavy-tail test on sorted, finite errors: the largest trial carries more than 1% of the sum,
-/// or the largest 1% of trials more than 15% of it (chi-square-like errors of a Gaussian model
-/// give about 0.1% and 3-9%). A false alarm only widens the interval.
+/// Heavy-tail test on finite values sorted ascending (errors, or signed paired differences):
+/// the largest absolute deviation from the median exceeds 5 ln(n) times the mean absolute
+/// deviation. Light tails stay well below (Gaussian: about sqrt(2 ln n) / 0.8 times;
+/// exponential and chi-square-like: about ln n times); one outlier carrying a share of the sum
+/// that does not shrink like ln(n)/n trips it. A false alarm only widens the interval.
 pub fn heavy_tailed(sorted: &[f64]) -> bool {
     let n = sorted.len();
     if n < 20 {
         return false;
     }
-    let sum: f64 = sorted.iter().sum();
+    let median = sorted[n / 2];
+    let (mut sum, mut max) = (0.0f64, 0.0f64);
+    for &x in sorted {
+        let a = (x - median).abs();
+        sum += a;
+        max = max.max(a);
+    }
     if !(sum.is_finite() && sum > 0.0) {
         return false;
     }
-    let top = n.div_ceil(100);
-    let top_sum: f64 = sorted[n - top..].iter().sum();
-    sorted[n - 1] > 0.01 * sum || top_sum > 0.15 * sum
+    max > 5.0 * (n as f64).ln() * (sum / n as f64)
 }
 
 /// 95% percentile-bootstrap interval of the mean: `BOOTSTRAP_RESAMPLES` resamples drawn with
@@ -216,7 +222,7 @@ mod tests {
         assert!(!s.heavy);
         assert_eq!(s.verdict_interval().2, "student-t");
         // one outlier carrying most of the sum
-        let mut heavy = vec![1.0; 2000];
+        let mut heavy: Vec<f64> = (0..2000).map(|i| 1.0 + (i % 7) as f64 * 0.1).collect();
         heavy[17] = 5000.0;
         let s = summarize_robust(&heavy, &mut stream(0, 0, 0));
         assert!(s.heavy);
@@ -225,6 +231,15 @@ mod tests {
         assert!(lo <= s.ci_low && hi >= s.ci_high);
         // the bootstrap never goes below the smallest error
         assert!(s.boot_low >= 1.0, "{}", s.boot_low);
+        // signed differences: a huge negative outlier is heavy too
+        let signed: Vec<f64> = heavy.iter().map(|x| -x).collect();
+        let s = summarize_robust(&signed, &mut stream(0, 0, 0));
+        assert!(s.heavy);
+        // small samples of light-tailed values are not flagged
+        let few: Vec<f64> = light[..40].to_vec();
+        assert!(!summarize(&few, &mut Vec::new()).heavy);
+        let exp: Vec<f64> = (1..=300).map(|i| -((i as f64) / 301.0).ln()).collect();
+        assert!(!summarize(&exp, &mut Vec::new()).heavy);
     }
 
     #[test]

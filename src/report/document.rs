@@ -296,6 +296,8 @@ fn worst_case_sections(s: &mut String, dir: &Path) {
             g(r, "rule_a").starts_with("phocas")
                 && g(r, "rule_b").starts_with("trmean")
                 && g(r, "m") == "20"
+                && g(r, "d") == "10"
+                && g(r, "b") == g(r, "q")
                 && matches!(g(r, "q"), "2" | "6" | "8")
                 && g(r, "corruption") != "classic"
                 && matches!(g(r, "distribution"), "gaussian" | "rademacher")
