@@ -222,7 +222,7 @@ mod tests {
         assert!(!s.heavy);
         assert_eq!(s.verdict_interval().2, "student-t");
         // one outlier carrying most of the sum
-        let mut heavy: Vec<f64> = (0..2000).map(|i| 1.0 + (i % 7) as f64 * 0.1).collect();
+        let mut heavy: Vec<f64> = (0..2000).map(|i| 1.0 + f64::from(i % 7) * 0.1).collect();
         heavy[17] = 5000.0;
         let s = summarize_robust(&heavy, &mut stream(0, 0, 0));
         assert!(s.heavy);
@@ -238,7 +238,7 @@ mod tests {
         // small samples of light-tailed values are not flagged
         let few: Vec<f64> = light[..40].to_vec();
         assert!(!summarize(&few, &mut Vec::new()).heavy);
-        let exp: Vec<f64> = (1..=300).map(|i| -((i as f64) / 301.0).ln()).collect();
+        let exp: Vec<f64> = (1..=300).map(|i| -(f64::from(i) / 301.0).ln()).collect();
         assert!(!summarize(&exp, &mut Vec::new()).heavy);
     }
 
