@@ -115,6 +115,21 @@ fn shards_merge_into_the_single_run_table() {
         std::fs::read(dir.path().join("merged/results.csv")).unwrap(),
         reference
     );
+    // a damaged run.json naming a shard that cannot exist is refused, not a panic
+    let run = parts[2].join("run.json");
+    let text = std::fs::read_to_string(&run).unwrap();
+    let damaged = text.replacen("\"index\": 2", "\"index\": 7", 1);
+    assert_ne!(damaged, text, "run.json layout changed: update this test");
+    std::fs::write(&run, damaged).unwrap();
+    let o = bin()
+        .args(["merge", "--no-charts", "--out"])
+        .arg(dir.path().join("merged2"))
+        .args(&parts)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("7/3") && !err.contains("panicked"), "{err}");
 }
 
 #[test]

@@ -309,6 +309,23 @@ pub fn check_names(
     Ok(())
 }
 
+/// Checks a sweep name: non-empty, printable, without the separators of cell keys and
+/// checkpoint lines (`;`, `=`, `|`, tab, newline).
+pub fn check_sweep_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("the sweep name is empty: give every [[sweep]] a name".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_control() || matches!(c, ';' | '=' | '|'))
+    {
+        return Err(format!(
+            "sweep name {name:?} contains {c:?}: use letters, digits, spaces, '-' or '_'"
+        ));
+    }
+    Ok(())
+}
+
 impl Config {
     /// Parses and validates TOML text.
     pub fn parse(text: &str) -> Result<Self, Error> {
@@ -347,6 +364,9 @@ impl Config {
         }
         for (i, s) in self.sweep.iter().enumerate() {
             let k = |f: &str| format!("sweep[{i}] ({}).{f}", s.name);
+            if let Err(msg) = check_sweep_name(&s.name) {
+                return bad(format!("sweep[{i}].name"), msg);
+            }
             check_names(
                 &k,
                 &s.rules,
@@ -377,6 +397,23 @@ impl Config {
             }
             if s.n.contains(&0) {
                 return bad(k("n"), "n = 0: at least one sample per worker".into());
+            }
+            if let QSpec::List(l) = &s.q {
+                if l.is_empty() {
+                    return bad(k("q"), "must list at least one value (or \"all\")".into());
+                }
+            }
+            if s.trials_d_ref.is_some() && s.min_trials < 2 {
+                return bad(
+                    k("min_trials"),
+                    format!(
+                        "{}: every cell needs at least 2 trials for a confidence interval",
+                        s.min_trials
+                    ),
+                );
+            }
+            if s.trials_d_ref == Some(0) {
+                return bad(k("trials_d_ref"), "must be at least 1".into());
             }
             if s.trials < 2 {
                 return bad(
@@ -416,6 +453,27 @@ impl Config {
                     return bad(k("magnitudes"), format!("{x} must be finite and >= 0"));
                 }
             }
+        }
+        // the same cell twice (a repeated list entry, rule or sweep) would be simulated twice
+        // and collide in the checkpoint and the tables: refuse it here, naming it
+        let (cells, _) = self.cells(None);
+        let mut seen = std::collections::HashSet::with_capacity(cells.len());
+        for c in &cells {
+            if !seen.insert(c.key()) {
+                return bad(
+                    format!("sweep ({})", c.sweep),
+                    format!(
+                        "the cell {} appears twice: remove the repeated value, rule or sweep",
+                        c.key()
+                    ),
+                );
+            }
+        }
+        if cells.is_empty() {
+            return bad(
+                "sweep".into(),
+                "the grid has no cell (every parameter combination is out of range)".into(),
+            );
         }
         Ok(())
     }
@@ -519,6 +577,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("rules") && e.contains("trimmed"), "{e}");
+    }
+
+    #[test]
+    fn duplicates_empty_lists_bad_names_and_tiny_trials_are_refused() {
+        let base = QUICK_CONFIG;
+        let dup = base.replacen("q = [0, 4]", "q = [4, 4]", 1);
+        assert_ne!(dup, base, "the quick config changed: update this test");
+        let e = Config::parse(&dup).unwrap_err().to_string();
+        assert!(e.contains("appears twice") && e.contains("q=4"), "{e}");
+        let e = Config::parse(&format!(
+            "{base}\n{}",
+            &base[base.find("[[sweep]]").unwrap()..]
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("appears twice"), "{e}");
+        let e = Config::parse(&base.replacen("q = [0, 4]", "q = []", 1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(".q") && e.contains("at least one"), "{e}");
+        let e = Config::parse(&base.replacen("min_trials = 100", "min_trials = 1", 1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("min_trials") && e.contains("at least 2"), "{e}");
+        for bad in ["a;b", "a=b", "tab\tname", "line\nbreak", ""] {
+            let t = base.replacen("name = \"headline\"", &format!("name = {bad:?}"), 1);
+            assert_ne!(t, base);
+            let e = Config::parse(&t).unwrap_err().to_string();
+            assert!(e.contains(".name"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

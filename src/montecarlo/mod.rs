@@ -298,6 +298,16 @@ pub fn merge(args: &MergeArgs) -> Result<(), Error> {
                 p.display()
             ))
         })?;
+        if let Some(sh) = id.shard {
+            if sh.count == 0 || sh.index >= sh.count {
+                return Err(Error::Invalid(format!(
+                    "{}: run.json names shard {}/{}, which does not exist (need 0 <= I < N): the folder is damaged; rerun that shard",
+                    p.display(),
+                    sh.index,
+                    sh.count
+                )));
+            }
+        }
         done.extend(checkpoint::load(p)?);
         ids.push((p, id));
     }

@@ -205,6 +205,9 @@ impl Config {
             return bad("alpha", format!("{} must exceed 1 (non-convex)", c.alpha));
         }
         c.attack_params.validate()?;
+        if c.sweep.is_empty() {
+            return bad("sweep", "at least one [[sweep]] is needed".into());
+        }
         for (i, s) in c.sweep.iter().enumerate() {
             let k = |f: &str| format!("sweep[{i}] ({}).{f}", s.name);
             if !matches!(s.objective.as_str(), "quadratic" | "double-well") {
@@ -232,6 +235,21 @@ impl Config {
             }
             if s.kappa.is_empty() || s.l.is_empty() || s.gamma.is_empty() {
                 return bad(&k("kappa/l/gamma"), "must not be empty lists".into());
+            }
+            for (name, len) in [
+                ("rules", s.rules.len()),
+                ("attacks", s.attacks.len()),
+                ("corruptions", s.corruptions.len()),
+                ("distributions", s.distributions.len()),
+                ("q", s.q.len()),
+                ("b", s.b.len()),
+            ] {
+                if len == 0 {
+                    return bad(&k(name), "must list at least one value".into());
+                }
+            }
+            if let Err(msg) = crate::montecarlo::config::check_sweep_name(&s.name) {
+                return bad(&format!("sweep[{i}].name"), msg);
             }
             if s.rounds == Some(0) {
                 return bad(&k("rounds"), "must be at least 1".into());
