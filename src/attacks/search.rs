@@ -154,7 +154,14 @@ fn score(rule: &dyn Aggregator, kept: &[f64], byz: &[f64], gj: f64, merged: &mut
 }
 
 /// The best Byzantine multiset (sorted, in `c.best`) for sorted `c.kept`; returns its score.
-fn best_values(rule: &dyn Aggregator, q: usize, gj: f64, eps: f64, family: Family, c: &mut Col) {
+fn best_values(
+    rule: &dyn Aggregator,
+    q: usize,
+    gj: f64,
+    eps: f64,
+    family: Family,
+    c: &mut Col,
+) -> f64 {
     let Col {
         kept,
         byz,
@@ -190,7 +197,7 @@ fn best_values(rule: &dyn Aggregator, q: usize, gj: f64, eps: f64, family: Famil
             uniform(byz, v);
             try_set(byz);
         }
-        return;
+        return top;
     }
     let n = kept.len();
     let (lo, hi) = if n > 0 {
@@ -205,7 +212,7 @@ fn best_values(rule: &dyn Aggregator, q: usize, gj: f64, eps: f64, family: Famil
         try_set(byz);
     }
     if family == Family::Sided {
-        return;
+        return top;
     }
     for i in 0..n {
         uniform(byz, kept[i]);
@@ -234,6 +241,7 @@ fn best_values(rule: &dyn Aggregator, q: usize, gj: f64, eps: f64, family: Famil
             try_set(byz);
         }
     }
+    top
 }
 
 /// At most `count` evenly spaced integers in lo..hi (all of them when there are few).
@@ -245,6 +253,35 @@ fn spaced(lo: usize, hi: usize, count: usize) -> Vec<usize> {
     let mut v: Vec<usize> = (0..count).map(|i| lo + i * (n - 1) / (count - 1)).collect();
     v.dedup();
     v
+}
+
+/// Position option `opt` of column j with q Byzantine values: the rows replaced (0: the
+/// model's positions in `mask`, 1: the q smallest honest values, 2: the q largest) into
+/// `c.rows`, and the sorted values kept into `c.kept`.
+#[allow(clippy::too_many_arguments)]
+fn position_option(
+    x: &[f64],
+    mask: &[bool],
+    m: usize,
+    d: usize,
+    j: usize,
+    q: usize,
+    opt: usize,
+    c: &mut Col,
+) {
+    c.rows.clear();
+    if opt == 0 {
+        c.rows.extend((0..m).filter(|&i| mask[i * d + j]));
+    } else {
+        column_order(x, m, d, j, &mut c.order);
+        let pick = if opt == 1 {
+            &c.order[..q]
+        } else {
+            &c.order[m - q..]
+        };
+        c.rows.extend_from_slice(pick);
+    }
+    kept_except(x, m, d, j, c);
 }
 
 /// Writes the sorted honest values of column j, except those of `c.rows`, into `c.kept`.
@@ -264,8 +301,7 @@ fn columns<T: Scalar>(t: Target<'_, T>, oracle: Oracle<'_>, eps: f64, family: Fa
     let honest: Vec<f64> = t.x.iter().map(|v| v.to_f64()).collect();
     let mut c = Col::default();
     for j in 0..d {
-        let mask_rows: Vec<usize> = (0..m).filter(|&i| t.mask[i * d + j]).collect();
-        let q = mask_rows.len();
+        let q = (0..m).filter(|&i| t.mask[i * d + j]).count();
         if q == 0 {
             continue;
         }
@@ -275,27 +311,8 @@ fn columns<T: Scalar>(t: Target<'_, T>, oracle: Oracle<'_>, eps: f64, family: Fa
         let mut top_vals = Vec::new();
         c.best_rows.clear();
         for opt in 0..options {
-            c.rows.clear();
-            match opt {
-                0 => c.rows.extend_from_slice(&mask_rows),
-                _ => {
-                    column_order(&honest, m, d, j, &mut c.order);
-                    let pick = if opt == 1 {
-                        &c.order[..q]
-                    } else {
-                        &c.order[m - q..]
-                    };
-                    c.rows.extend_from_slice(pick);
-                }
-            }
-            kept_except(&honest, m, d, j, &mut c);
-            best_values(oracle.rule, q, gj, eps, family, &mut c);
-            let s = {
-                let best = std::mem::take(&mut c.best);
-                let s = score(oracle.rule, &c.kept, &best, gj, &mut c.merged);
-                c.best = best;
-                s
-            };
+            position_option(&honest, t.mask, m, d, j, q, opt, &mut c);
+            let s = best_values(oracle.rule, q, gj, eps, family, &mut c);
             if s > top {
                 top = s;
                 top_vals.clear();
@@ -306,7 +323,7 @@ fn columns<T: Scalar>(t: Target<'_, T>, oracle: Oracle<'_>, eps: f64, family: Fa
                 c.rows = rows;
             }
         }
-        for &i in &mask_rows {
+        for i in 0..m {
             t.mask[i * d + j] = false;
         }
         for (k, &i) in c.best_rows.iter().enumerate() {
@@ -478,22 +495,7 @@ pub fn exact_worst(
         let gj = oracle.g.get(j).copied().unwrap_or(0.0);
         let mut top: f64 = 0.0;
         for opt in 0..if free_positions && q > 0 { 3 } else { 1 } {
-            if opt == 0 {
-                c.kept.clear();
-                c.kept
-                    .extend((0..m).filter(|&i| !mask[i * d + j]).map(|i| x[i * d + j]));
-                c.kept.sort_unstable_by(f64::total_cmp);
-            } else {
-                column_order(x, m, d, j, &mut c.order);
-                c.rows.clear();
-                let pick = if opt == 1 {
-                    &c.order[..q]
-                } else {
-                    &c.order[m - q..]
-                };
-                c.rows.extend_from_slice(pick);
-                kept_except(x, m, d, j, &mut c);
-            }
+            position_option(x, mask, m, d, j, q, opt, &mut c);
             for v in [f64::INFINITY, f64::NEG_INFINITY] {
                 c.byz.clear();
                 c.byz.resize(q, v);

@@ -164,11 +164,8 @@ pub fn simulate_cell(
                 for row in x.chunks_exact_mut(d) {
                     model.sample_into(&mut rng, row);
                 }
-                if free {
-                    corruption.mark_seeing(&x, Some(g), m, d, cell.q, &mut rng, &mut mask);
-                } else {
-                    corruption.mark(m, d, cell.q, &mut rng, &mut mask);
-                }
+                // models whose positions ignore the data fall through to `mark`
+                corruption.mark_seeing(&x, Some(g), m, d, cell.q, &mut rng, &mut mask);
                 let oracle = Oracle {
                     g,
                     rule: rule.as_ref(),
