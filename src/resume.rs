@@ -13,7 +13,7 @@
 //! not hashed).
 
 use crate::error::Error;
-use crate::montecarlo::checkpoint::{claim, RunId};
+use crate::montecarlo::checkpoint::{claim, FolderLock, RunId};
 use crate::rng::hash_str;
 use std::collections::HashMap;
 use std::io::Write;
@@ -118,22 +118,40 @@ impl Appender {
 pub struct Log {
     done: HashMap<String, Record>,
     file: Appender,
+    /// Start of every line of this run (its fingerprint); empty for a shared folder.
+    prefix: String,
+    _lock: Option<FolderLock>,
 }
 
 impl Log {
-    /// Claims `dir` for run `id` (refusing a folder of another run; `markers` are files that
-    /// show earlier results), loads the finished units and opens the log for appending.
+    /// Claims and locks `dir` for run `id` (refusing a folder of another run or one in use;
+    /// `markers` are files that show earlier results), loads the finished units of this very
+    /// run (lines start with [`RunId::fingerprint`]) and opens the log for appending. The
+    /// folder stays locked until the log is dropped.
     pub fn open(dir: &Path, id: &RunId, markers: &[&str]) -> Result<Self, Error> {
-        claim(dir, id, markers)?;
-        Self::unclaimed(&dir.join(LOG))
+        let lock = claim(dir, id, markers)?;
+        Self::load(&dir.join(LOG), id.fingerprint(), Some(lock))
     }
 
     /// The log at `path` without claiming its folder, for a folder that several runs share
     /// (`train`): their keys alone keep the records apart. The folder must exist.
     pub fn unclaimed(path: &Path) -> Result<Self, Error> {
+        Self::load(path, String::new(), None)
+    }
+
+    fn load(path: &Path, prefix: String, lock: Option<FolderLock>) -> Result<Self, Error> {
         let (file, text) = Appender::open(path)?;
-        let done = text.lines().filter_map(decode).collect();
-        Ok(Self { done, file })
+        let done = text
+            .lines()
+            .filter_map(decode)
+            .filter_map(|(k, r)| Some((k.strip_prefix(&prefix)?.to_string(), r)))
+            .collect();
+        Ok(Self {
+            done,
+            file,
+            prefix,
+            _lock: lock,
+        })
     }
 
     /// The finished unit with this key, if any.
@@ -158,7 +176,8 @@ impl Log {
 
     /// Appends one finished unit and flushes it to the file.
     pub fn append(&self, key: &str, fields: &[Vec<f64>]) -> Result<(), Error> {
-        self.file.append(&encode(key, fields))
+        self.file
+            .append(&encode(&format!("{}{key}", self.prefix), fields))
     }
 }
 
@@ -242,6 +261,10 @@ mod tests {
         let log = Log::open(&d, &id("x"), &["rounds.csv"]).unwrap();
         assert_eq!(log.len(), 3);
         assert_eq!(log.get("three").unwrap(), &vec![vec![4.0]]);
+        // while it is open, the folder is locked against a second run
+        let e = Log::open(&d, &id("x"), &[]).err().unwrap().to_string();
+        assert!(e.contains("in use by another phocas run"), "{e}");
+        drop(log);
         // another config is refused, naming what differs
         let e = Log::open(&d, &id("y"), &[]).err().unwrap().to_string();
         assert!(e.contains("another config"), "{e}");

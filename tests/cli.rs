@@ -528,3 +528,34 @@ fn zero_threads() {
     ]);
     assert_error(&o, &["--threads 0"]);
 }
+
+#[cfg(unix)]
+#[test]
+fn output_that_is_not_a_regular_file_is_refused_and_left_alone() {
+    // Defect 1: `--output` was replaced by rename even when it was a device or pipe.
+    use std::os::unix::fs::FileTypeExt;
+    let f = Files::new();
+    let good = f.good();
+    let fifo = f.root.join("fakenull");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    if made {
+        let o = aggregate(
+            &good,
+            &["--rule", "mean", "--output", fifo.to_str().unwrap()],
+        );
+        assert_error(&o, &["fakenull", "not a regular file"]);
+        let t = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(t.is_fifo(), "the pipe was replaced");
+    }
+    let sub = f.root.join("folder");
+    std::fs::create_dir(&sub).unwrap();
+    let o = aggregate(
+        &good,
+        &["--rule", "mean", "--output", sub.to_str().unwrap()],
+    );
+    assert_error(&o, &["folder", "not a regular file"]);
+    assert!(sub.is_dir());
+}

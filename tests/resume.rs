@@ -115,6 +115,33 @@ fn shards_merge_into_the_single_run_table() {
         std::fs::read(dir.path().join("merged/results.csv")).unwrap(),
         reference
     );
+    // merge never writes into a shard's own folder (defect 11)
+    let before = std::fs::read(parts[0].join("results.csv")).unwrap();
+    let o = bin()
+        .args(["merge", "--no-charts", "--out"])
+        .arg(&parts[0])
+        .args(&parts)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("another --shard"), "{err}");
+    assert_eq!(std::fs::read(parts[0].join("results.csv")).unwrap(), before);
+    // nor into the folder of another run
+    let other = dir.path().join("seed6");
+    let o = verify(&cfg, &other, &["--seed", "6"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let before = std::fs::read(other.join("results.csv")).unwrap();
+    let o = bin()
+        .args(["merge", "--no-charts", "--out"])
+        .arg(&other)
+        .args(&parts)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("seed 6 (this run: 5)"), "{err}");
+    assert_eq!(std::fs::read(other.join("results.csv")).unwrap(), before);
     // a damaged run.json naming a shard that cannot exist is refused, not a panic
     let run = parts[2].join("run.json");
     let text = std::fs::read_to_string(&run).unwrap();
@@ -141,6 +168,25 @@ fn a_folder_of_another_run_is_refused() {
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("seed 5") && e.contains("--out"), "{e}");
+}
+
+#[test]
+fn a_folder_locked_by_a_running_run_is_refused() {
+    // Defect 4: two runs started together on one --out both claimed the folder. The test
+    // holds the folder's lock as a running phocas would.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("g.toml");
+    std::fs::write(&cfg, GRID).unwrap();
+    let out = dir.path().join("busy");
+    std::fs::create_dir_all(&out).unwrap();
+    let lock = std::fs::File::create(out.join(".lock")).unwrap();
+    lock.try_lock().unwrap();
+    let o = verify(&cfg, &out, &[]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("in use by another phocas run"), "{err}");
+    assert!(!out.join("run.json").exists() && !out.join("checkpoint.tsv").exists());
+    drop(lock);
 }
 
 const FASHION: &str = "/usr/share/datasets/fashion-mnist";

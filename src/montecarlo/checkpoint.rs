@@ -4,7 +4,10 @@
 //! override, shard) and `checkpoint.tsv`, one line per finished cell, appended as cells finish.
 //! Every line carries a checksum, so a line torn by SIGKILL is ignored. Running the same
 //! command again resumes from the finished cells and produces the same final table; a folder
-//! written by another version, config, seed or shard is refused. Shards (`--shard I/N`) run the
+//! written by another version, config, seed or shard is refused. A run holds an exclusive lock
+//! on its folder (`.lock`) while it writes, so two runs started together cannot both claim
+//! it, and every checkpoint line starts with the fingerprint of its run
+//! ([`RunId::fingerprint`]): a line of any other run is never reused. Shards (`--shard I/N`) run the
 //! cells whose key hashes to I modulo N; `phocas merge` checks that the parts come from the same
 //! run and assembles the table a single run produces.
 
@@ -75,6 +78,17 @@ pub struct RunId {
 }
 
 impl RunId {
+    /// Fingerprint of everything that determines a checkpoint line's numbers (command,
+    /// version, config, seed, trials, options; not the shard, so the shards of one run share
+    /// it). It starts every checkpoint line: 16 hex digits and `#`.
+    pub fn fingerprint(&self) -> String {
+        let all = format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{}",
+            self.command, self.version, self.config, self.seed, self.trials, self.options
+        );
+        format!("{:016x}#", hash_str(&all))
+    }
+
     /// Reads `dir/run.json`, if present.
     pub fn load(dir: &Path) -> Result<Option<Self>, Error> {
         let p = dir.join("run.json");
@@ -91,18 +105,64 @@ impl RunId {
     }
 }
 
-/// Prepares an output folder for `id`: refuses a folder of another run, and returns the cells
-/// already finished there.
-pub fn prepare(dir: &Path, id: &RunId) -> Result<HashMap<String, CellRaw>, Error> {
-    claim(dir, id, &["results.csv", "checkpoint.tsv"])?;
-    load(dir)
+/// Prepares an output folder for `id`: locks it, refuses a folder of another run, and returns
+/// the lock (hold it for the run) and the cells already finished there.
+pub fn prepare(dir: &Path, id: &RunId) -> Result<(FolderLock, HashMap<String, CellRaw>), Error> {
+    let lock = claim(dir, id, &["results.csv", "checkpoint.tsv"])?;
+    Ok((lock, load(dir, id)?))
 }
 
-/// Claims `dir` for the run `id`: creates it and writes `run.json`, or checks that the
-/// `run.json` there is the same run. A folder of another run, or one holding any of `markers`
-/// (earlier results) without a `run.json`, is refused with a message saying what differs.
-pub fn claim(dir: &Path, id: &RunId, markers: &[&str]) -> Result<(), Error> {
+/// An exclusive advisory lock on a results folder (the file `.lock` in it), held while a run
+/// writes there and released when dropped or when the process ends, however it ends.
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: std::fs::File,
+}
+
+/// Name of the lock file in a results folder.
+pub const LOCK: &str = ".lock";
+
+/// Locks `dir` (which must exist) for this process, or says which folder another run holds.
+pub fn lock(dir: &Path) -> Result<FolderLock, Error> {
+    let p = dir.join(LOCK);
+    crate::fsutil::check_regular_target(&p)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| Error::io(&p, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(FolderLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Invalid(format!(
+            "{} is in use by another phocas run (it holds {}): wait for that run to finish, or choose another --out",
+            dir.display(),
+            p.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+            eprintln!(
+                "warning: {}: this file system cannot lock files; do not start two runs on this folder at once",
+                dir.display()
+            );
+            Ok(FolderLock { _file: file })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&p, e)),
+    }
+}
+
+/// Claims `dir` for the run `id`: creates and locks it, then writes `run.json` or checks that
+/// the `run.json` there is the same run. A folder of another run, or one holding any of
+/// `markers` (earlier results) without a `run.json`, is refused with a message saying what
+/// differs. Hold the returned lock for as long as the run writes into `dir`.
+pub fn claim(dir: &Path, id: &RunId, markers: &[&str]) -> Result<FolderLock, Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let lock = lock(dir)?;
+    crate::fsutil::clean_stale(dir);
+    check_claim(dir, id, markers)?;
+    Ok(lock)
+}
+
+fn check_claim(dir: &Path, id: &RunId, markers: &[&str]) -> Result<(), Error> {
     match RunId::load(dir)? {
         Some(old) if old != *id => {
             let what = if old.command != id.command {
@@ -225,32 +285,42 @@ pub fn decode(line: &str) -> Option<(String, CellRaw)> {
     ))
 }
 
-/// Finished cells of a folder's checkpoint.
-pub fn load(dir: &Path) -> Result<HashMap<String, CellRaw>, Error> {
+/// Finished cells of run `id` in a folder's checkpoint (lines of other runs are skipped).
+pub fn load(dir: &Path, id: &RunId) -> Result<HashMap<String, CellRaw>, Error> {
     let p = dir.join("checkpoint.tsv");
     let text = match std::fs::read_to_string(&p) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
         Err(e) => return Err(Error::io(p, e)),
     };
-    Ok(text.lines().filter_map(decode).collect())
+    let fp = id.fingerprint();
+    Ok(text
+        .lines()
+        .filter_map(decode)
+        .filter_map(|(k, r)| Some((k.strip_prefix(&fp)?.to_string(), r)))
+        .collect())
 }
 
 /// An append-only checkpoint file.
 pub struct Checkpoint {
     file: crate::resume::Appender,
+    fingerprint: String,
 }
 
 impl Checkpoint {
-    /// Opens `dir/checkpoint.tsv` for appending. A torn last line is terminated first so the
-    /// next record starts on a line of its own.
-    pub fn open(dir: &Path) -> Result<Self, Error> {
+    /// Opens `dir/checkpoint.tsv` for appending lines of run `id`. A torn last line is
+    /// terminated first so the next record starts on a line of its own.
+    pub fn open(dir: &Path, id: &RunId) -> Result<Self, Error> {
         let (file, _) = crate::resume::Appender::open(&dir.join("checkpoint.tsv"))?;
-        Ok(Self { file })
+        Ok(Self {
+            file,
+            fingerprint: id.fingerprint(),
+        })
     }
     /// Appends one finished cell.
     pub fn append(&self, key: &str, r: &CellRaw) -> Result<(), Error> {
-        self.file.append(&encode(key, r))
+        self.file
+            .append(&encode(&format!("{}{key}", self.fingerprint), r))
     }
 }
 
@@ -301,6 +371,95 @@ mod tests {
         for cut in [5, line.len() / 2, line.len() - 3] {
             assert!(decode(&line[..cut]).is_none(), "cut at {cut}");
         }
+    }
+
+    fn run_id(seed: u64, shard: Option<Shard>) -> RunId {
+        RunId {
+            command: "verify-bounds".into(),
+            version: "0".into(),
+            config: "x".into(),
+            seed,
+            trials: None,
+            shard,
+            options: String::new(),
+        }
+    }
+
+    fn cell(mean: f64) -> CellRaw {
+        CellRaw {
+            rule_label: "mean".into(),
+            v: 1.0,
+            whole_rows: false,
+            stats: Summary {
+                n: 2,
+                mean,
+                sd: 0.0,
+                se: 0.0,
+                ci_low: mean,
+                ci_high: mean,
+                median: mean,
+                p99: mean,
+                max: mean,
+                nonfinite: 0,
+                heavy: false,
+                boot_low: mean,
+                boot_high: mean,
+            },
+            seconds: 0.0,
+            exact: None,
+            rows_mean: 0.0,
+            rows_max: 0,
+            errors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_folder_in_use_is_refused_and_released_on_drop() {
+        // Defect 4: two runs started together on one folder both claimed it.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("out");
+        let held = claim(&d, &run_id(1, None), &["results.csv"]).unwrap();
+        let e = claim(&d, &run_id(2, None), &["results.csv"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("in use by another phocas run"), "{e}");
+        drop(held);
+        let e = claim(&d, &run_id(2, None), &["results.csv"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("seed 1 (this run: 2)"), "{e}");
+        assert!(claim(&d, &run_id(1, None), &["results.csv"]).is_ok());
+    }
+
+    #[test]
+    fn lines_of_another_run_are_never_reused() {
+        // Defect 4: checkpoint lines did not record the seed, so a rerun with --seed 2
+        // reported seed-1 numbers as its own.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (one, two) = (run_id(1, None), run_id(2, None));
+        Checkpoint::open(d, &one)
+            .unwrap()
+            .append("k1", &cell(1.0))
+            .unwrap();
+        Checkpoint::open(d, &two)
+            .unwrap()
+            .append("k2", &cell(2.0))
+            .unwrap();
+        let a = load(d, &one).unwrap();
+        let b = load(d, &two).unwrap();
+        assert_eq!(a.keys().collect::<Vec<_>>(), ["k1"]);
+        assert_eq!(b.keys().collect::<Vec<_>>(), ["k2"]);
+        assert_eq!(b["k2"].stats.mean, 2.0);
+        // shards of one run share the fingerprint; other seeds, trials or configs do not
+        let sh = Some(Shard { index: 1, count: 2 });
+        assert_eq!(run_id(1, sh).fingerprint(), one.fingerprint());
+        let mut t = one.clone();
+        t.trials = Some(5);
+        assert_ne!(t.fingerprint(), one.fingerprint());
+        t = one.clone();
+        t.config = "y".into();
+        assert_ne!(t.fingerprint(), one.fingerprint());
     }
 
     #[test]

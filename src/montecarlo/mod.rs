@@ -207,7 +207,7 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
         shard: args.shard,
         options: String::new(),
     };
-    let mut done = checkpoint::prepare(&args.out, &id)?;
+    let (_lock, mut done) = checkpoint::prepare(&args.out, &id)?;
     let resumed = cells.iter().filter(|c| done.contains_key(&c.key())).count();
     eprintln!(
         "verify-bounds: {} cells{} ({} skipped as out of range, {} already done), {} trials, seed {}, {} threads",
@@ -220,7 +220,7 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
         rayon::current_num_threads()
     );
     let manifest = crate::report::manifest::Manifest::start("verify-bounds", text, cfg.seed);
-    let ckpt = Checkpoint::open(&args.out)?;
+    let ckpt = Checkpoint::open(&args.out, &id)?;
     interrupt::install();
     let todo: Vec<_> = cells
         .iter()
@@ -308,7 +308,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), Error> {
                 )));
             }
         }
-        done.extend(checkpoint::load(p)?);
+        done.extend(checkpoint::load(p, &id)?);
         ids.push((p, id));
     }
     let (p0, first) = &ids[0];
@@ -356,7 +356,12 @@ pub fn merge(args: &MergeArgs) -> Result<(), Error> {
         .collect();
     mark_growth(&mut results);
     let pairs = paired::compare(&results, &errors, cfg.seed);
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    // The merged folder is claimed like a run's: never a shard's own folder or another run's.
+    let merged = RunId {
+        shard: None,
+        ..first.clone()
+    };
+    let _lock = checkpoint::claim(&args.out, &merged, &["results.csv", "checkpoint.tsv"])?;
     let manifest = crate::report::manifest::Manifest::start(
         "verify-bounds (merged)",
         first.config.clone(),
