@@ -136,6 +136,10 @@ fn aggregate(a: &AggregateArgs) -> Result<(), Error> {
     }
 }
 
+/// Most threads `--threads` starts per core (defect 7 of the hardening issue: 100,000
+/// threads were started before any work).
+const MAX_THREADS_PER_CORE: usize = 4;
+
 fn run(cli: Cli) -> Result<(), Error> {
     if let Some(n) = cli.threads {
         if n == 0 {
@@ -143,6 +147,16 @@ fn run(cli: Cli) -> Result<(), Error> {
                 "--threads 0 is not allowed: give at least 1".into(),
             ));
         }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let cap = MAX_THREADS_PER_CORE * cores;
+        let n = if n > cap {
+            eprintln!(
+                "warning: --threads {n} capped at {cap} ({MAX_THREADS_PER_CORE} per core on {cores} cores): more threads only add overhead, and results do not depend on the count"
+            );
+            cap
+        } else {
+            n
+        };
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global()

@@ -17,6 +17,7 @@ pub mod aggregators;
 pub mod attacks;
 pub mod bench;
 pub mod bounds;
+pub mod budget;
 pub mod data;
 pub mod error;
 pub mod fsutil;

@@ -664,6 +664,41 @@ fn run_dtype<T: BenchScalar>(
     Ok(())
 }
 
+/// Estimated peak memory and work (see [`crate::budget`]) with `calls` timed calls
+/// (rules x dtypes) a point: the largest point's inputs in both dtypes and outputs, and
+/// the samples kept (8 bytes each); a call reads m x d values at least. `at` says the
+/// sizes come from --at.
+fn estimate(plan: &Plan, calls: usize, at: bool) -> crate::budget::Estimate {
+    let mut e = crate::budget::Estimate::default();
+    let name = |m: usize, d: usize| {
+        if at {
+            format!("--at {m}x{d}")
+        } else {
+            format!("the point m = {m}, d = {d}")
+        }
+    };
+    let mut points = plan.sweep.points();
+    points.push((plan.sweep.m_for_d, plan.sweep.compare_d));
+    let calls = (calls * plan.rules.len()) as f64;
+    let reps = plan.sweep.reps as f64;
+    let mut peak: Option<(f64, usize, usize)> = None;
+    for &(m, d) in &points {
+        let md = m as f64 * d as f64;
+        let bytes = 12.0 * md + 24.0 * d as f64;
+        if peak.is_none_or(|(p, _, _)| !(bytes <= p)) {
+            peak = Some((bytes, m, d));
+        }
+        e.work(reps * calls * md, || name(m, d));
+    }
+    if let Some((bytes, m, d)) = peak {
+        e.memory(bytes, || name(m, d));
+    }
+    e.memory(8.0 * reps * calls * points.len() as f64, || {
+        format!("--reps {}", plan.sweep.reps)
+    });
+    e
+}
+
 /// `phocas bench-scaling`.
 pub fn run(args: &BenchArgs) -> Result<(), Error> {
     let started = Instant::now();
@@ -713,6 +748,11 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
     let mut dtypes = args.dtypes.clone();
     dtypes.sort();
     dtypes.dedup();
+    crate::budget::check(
+        "bench-scaling",
+        &estimate(&plan, dtypes.len().max(1), args.at.is_some()),
+        "give a smaller --at MxD or fewer --reps",
+    )?;
     let config = format!(
         "quick = {}\nrules = {:?}\ndtypes = {:?}\nms = {:?}\nd_for_m = {}\nds = {:?}\nm_for_d = {}\nreps = {}\nmin_sample_ms = {}\nb = \"{}\"\nq = \"{}\"\nisa = \"{}\"\nnetwork_max_m = {}\n",
         args.quick,

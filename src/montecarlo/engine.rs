@@ -109,6 +109,38 @@ pub struct Exact {
     pub ci_high: f64,
 }
 
+/// Estimated peak memory and work of simulating `cells` on `threads` threads (see
+/// [`crate::budget`]): every cell's per-trial errors are kept until the paired comparisons
+/// (8 bytes a trial); a cell in progress holds 20 bytes a trial and, per thread, its m x d
+/// sample and mask; a trial samples and aggregates m x d values.
+pub fn estimate(cells: &[Cell], threads: usize) -> crate::budget::Estimate {
+    let mut e = crate::budget::Estimate::default();
+    let name = |c: &Cell| {
+        format!(
+            "cell {} (m = {}, d = {}, trials = {})",
+            c.key(),
+            c.m,
+            c.d,
+            c.trials
+        )
+    };
+    let mut peak: Option<(f64, &Cell)> = None;
+    for c in cells {
+        let (t, m, d) = (c.trials as f64, c.m as f64, c.d as f64);
+        e.memory(8.0 * t, || name(c));
+        e.work(t * m * d, || name(c));
+        let live = 12.0 * t + threads as f64 * (9.0 * m * d + 16.0 * d);
+        if peak.is_none_or(|(p, _)| !(live <= p)) {
+            peak = Some((live, c));
+        }
+    }
+    if let Some((live, c)) = peak {
+        // at most one cell in progress per thread
+        e.memory(live * threads.min(cells.len()) as f64, || name(c));
+    }
+    e
+}
+
 /// Runs one cell's trials. Returns `Error::Interrupted` if `stop` is set meanwhile.
 pub fn simulate_cell(
     cfg: &Config,

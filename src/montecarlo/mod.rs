@@ -197,6 +197,11 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
         Some(sh) => all.into_iter().filter(|c| sh.owns(&c.key())).collect(),
         None => all,
     };
+    crate::budget::check(
+        "verify-bounds",
+        &engine::estimate(&cells, rayon::current_num_threads()),
+        "lower its trials (or --trials), m or d, or run the grid in shards with --shard I/N",
+    )?;
     let total_trials: usize = cells.iter().map(|c| c.trials).sum();
     let id = RunId {
         command: "verify-bounds".into(),

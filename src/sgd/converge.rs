@@ -816,6 +816,30 @@ pub fn run_spec(cfg: &Config, s: &RunSpec, log: Option<&resume::Log>) -> Result<
     })
 }
 
+/// Estimated peak memory and work of `specs` (see [`crate::budget`]): each run keeps about
+/// 48 bytes a round and repeat (its distance curves and checks), a run in progress holds a
+/// few m x d matrices per thread, and a round samples and aggregates m x d values.
+fn estimate(cfg: &Config, specs: &[RunSpec]) -> crate::budget::Estimate {
+    let mut e = crate::budget::Estimate::default();
+    let (m, d) = (cfg.m as f64, cfg.d as f64);
+    let threads = rayon::current_num_threads() as f64;
+    e.memory(threads * 32.0 * m * d, || {
+        format!("m = {} with d = {}", cfg.m, cfg.d)
+    });
+    for s in specs {
+        let rr = s.repeats as f64 * s.rounds as f64;
+        let name = || {
+            format!(
+                "sweep '{}' with rounds = {} and repeats = {} (m = {}, d = {})",
+                s.sweep, s.rounds, s.repeats, cfg.m, cfg.d
+            )
+        };
+        e.memory(48.0 * rr, name);
+        e.work(rr * m * d, name);
+    }
+    e
+}
+
 /// `phocas converge`.
 pub fn run_cli(args: &ConvergeArgs) -> Result<(), Error> {
     let text = match (&args.config, args.quick) {
@@ -831,6 +855,11 @@ pub fn run_cli(args: &ConvergeArgs) -> Result<(), Error> {
         cfg.seed = s;
     }
     let specs = cfg.runs();
+    crate::budget::check(
+        "converge",
+        &estimate(&cfg, &specs),
+        "lower m, d, rounds or repeats",
+    )?;
     let (rmin, rmax) = specs.iter().fold((usize::MAX, 0), |(a, b), s| {
         (a.min(s.rounds), b.max(s.rounds))
     });

@@ -281,7 +281,41 @@ pub fn validate(c: &RunConfig, common: &Common) -> Result<(), Error> {
     attacks::build_attack(&c.attack, &common.attack_params)?;
     attacks::build_corruption(&c.corruption, &common.attack_params)?;
     aggregators::build(&c.rule, &rule_params(c), common.m)?;
-    Ok(())
+    crate::budget::check(
+        "training",
+        &estimate(c, common),
+        "lower workers, batch, rounds, repeats or eval_size",
+    )
+}
+
+/// Estimated peak memory and work of training `c` (see [`crate::budget`]): the m x P
+/// gradient matrix and its workspace (P = the MLP's parameter count), one batch of
+/// activations per thread, the evaluation set's activations and the per-round records; a
+/// round computes m batch gradients (about 6 P operations an example).
+fn estimate(c: &RunConfig, common: &Common) -> crate::budget::Estimate {
+    use crate::objectives::mlp::{CLASSES, HIDDEN, INPUT, PARAM_DIM};
+    let mut e = crate::budget::Estimate::default();
+    let (m, p, batch) = (common.m as f64, PARAM_DIM as f64, c.batch as f64);
+    let width = (INPUT + 2 * HIDDEN + CLASSES) as f64;
+    let threads = rayon::current_num_threads() as f64;
+    e.memory(3.0 * 8.0 * m * p, || format!("workers = {}", common.m));
+    e.memory(3.0 * 8.0 * threads * batch * width, || {
+        format!("batch = {}", c.batch)
+    });
+    e.memory(3.0 * 8.0 * common.eval_size as f64 * width, || {
+        format!("eval_size = {}", common.eval_size)
+    });
+    let rr = common.rounds as f64 * common.repeats as f64;
+    e.memory(64.0 * rr, || {
+        format!("rounds = {} x repeats = {}", common.rounds, common.repeats)
+    });
+    e.work(rr * m * batch * 6.0 * p, || {
+        format!(
+            "rounds = {} x repeats = {} with workers = {} and batch = {}",
+            common.rounds, common.repeats, common.m, c.batch
+        )
+    });
+    e
 }
 
 fn rule_params(c: &RunConfig) -> RuleParams {
