@@ -174,9 +174,57 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
+/// Prints a command-line error as one line (clap's first line, its tips, and where to read
+/// more) and returns its exit status; help and version requests print as clap prints them.
+fn usage_error(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return e.exit_code();
+    }
+    eprintln!("{}", one_line(&e.render().to_string()));
+    e.exit_code()
+}
+
+/// clap's multi-line message as one line: the message and its details and tips (the usage
+/// block is left out), then which help to read.
+fn one_line(text: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if l.starts_with("Usage:") || l.starts_with("For more information") {
+            break;
+        }
+        parts.push(l);
+    }
+    let mut out = parts.join(" ").replace(": ;", ":");
+    if out.is_empty() {
+        out = "error: invalid arguments".into();
+    }
+    if !out.starts_with("error:") {
+        out = format!("error: {out}");
+    }
+    let sub = std::env::args().nth(1).filter(|a| {
+        <Cli as clap::CommandFactory>::command()
+            .get_subcommands()
+            .any(|c| c.get_name() == a)
+    });
+    match sub {
+        Some(c) => format!("{out} (see phocas {c} --help)"),
+        None => format!("{out} (see phocas --help)"),
+    }
+}
+
 /// Parses the arguments, runs, prints one line on error and returns the exit status.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     match run(cli) {
         Ok(()) => 0,
         Err(e @ Error::Interrupted(_)) => {
@@ -184,7 +232,14 @@ pub fn main() -> i32 {
             130
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            // one line, whatever the message (a library's may span several)
+            let text = e.to_string();
+            let parts: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("error: {}", parts.join(": "));
             2
         }
     }

@@ -559,3 +559,41 @@ fn output_that_is_not_a_regular_file_is_refused_and_left_alone() {
     assert_error(&o, &["folder", "not a regular file"]);
     assert!(sub.is_dir());
 }
+
+#[test]
+fn usage_errors_are_one_line_naming_the_help_to_read() {
+    // Hardening issue: clap's multi-line usage errors become one line like the others.
+    for (args, needles) in [
+        (
+            vec!["train", "--b", "-1"],
+            vec!["'-1'", "phocas train --help"],
+        ),
+        (
+            vec!["verify-bounds", "--trials", "x"],
+            vec!["--trials", "phocas verify-bounds --help"],
+        ),
+        (
+            vec!["aggregate"],
+            vec!["--rule <RULE>", "--input", "phocas aggregate --help"],
+        ),
+        (vec!["frobnicate"], vec!["'frobnicate'", "phocas --help"]),
+    ] {
+        assert_error(&phocas(&args), &needles);
+    }
+    let help = phocas(&["aggregate", "--help"]);
+    assert_eq!(help.code, Some(0));
+    assert!(help.stdout.contains("Usage:"), "{}", help.stdout);
+}
+
+#[test]
+fn config_errors_name_the_file_line_and_column() {
+    let f = Files::new();
+    let p = f.bytes(
+        "g.toml",
+        b"seed = 1\n\n[[sweep]]\nname = \"a\"\nrules = [\"mean\",, ]\n",
+    );
+    let o = phocas(&["verify-bounds", "--config", &p, "--out", &p]);
+    assert_error(&o, &["g.toml", "line 5, column"]);
+    let o = phocas(&["converge", "--config", &p]);
+    assert_error(&o, &["g.toml", "line 5, column"]);
+}

@@ -130,15 +130,48 @@ fn one() -> f64 {
     1.0
 }
 
-/// Parses TOML into `T`; errors name the key or position and say what was expected.
+/// Parses TOML into `T`; errors give the line and column (1-based) and say what was
+/// expected. Callers that read a file prefix its name with [`in_file`].
 pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Error> {
     toml::from_str(text).map_err(|e| Error::Config {
         key: e
             .span()
-            .map(|s| format!("at byte {}..{}", s.start, s.end))
-            .unwrap_or_default(),
-        msg: e.message().trim().to_string(),
+            .map(|s| {
+                let (line, col) = line_column(text, s.start);
+                format!("line {line}, column {col}")
+            })
+            .unwrap_or_else(|| "config".into()),
+        msg: e
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(": "),
     })
+}
+
+/// The 1-based line and column (in characters) of byte `pos` of `text`.
+pub fn line_column(text: &str, pos: usize) -> (usize, usize) {
+    let mut pos = pos.min(text.len());
+    while !text.is_char_boundary(pos) {
+        pos -= 1;
+    }
+    let before = &text[..pos];
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[start..].chars().count() + 1)
+}
+
+/// Prefixes the name of the file a config came from to a config error's position.
+pub fn in_file(e: Error, file: &std::path::Path) -> Error {
+    match e {
+        Error::Config { key, msg } => Error::Config {
+            key: format!("{}: {key}", file.display()),
+            msg,
+        },
+        e => e,
+    }
 }
 
 /// The built-in default grid.
@@ -553,6 +586,27 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syntax_errors_name_the_line_and_column() {
+        let e =
+            parse_toml::<Config>("seed = 1\n\n[[sweep]]\nname = \"a\"\nrules = [\"mean\",, ]\n")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("line 5, column"), "{e}");
+        assert!(!e.contains("byte"), "{e}");
+        assert_eq!(line_column("ab\ncd", 4), (2, 2));
+        assert_eq!(line_column("é\nx", 1), (1, 1), "inside a character");
+        assert_eq!(line_column("", 9), (1, 1));
+        let e = in_file(
+            Error::Config {
+                key: "line 1, column 2".into(),
+                msg: "m".into(),
+            },
+            std::path::Path::new("g.toml"),
+        );
+        assert_eq!(e.to_string(), "config: g.toml: line 1, column 2: m");
+    }
 
     #[test]
     fn built_in_configs_parse() {

@@ -86,12 +86,9 @@ pub fn load_config(args: &VerifyArgs) -> Result<(Config, String), Error> {
         (None, true) => config::QUICK_CONFIG.to_string(),
         (None, false) => config::DEFAULT_CONFIG.to_string(),
     };
-    let mut cfg = Config::parse(&text).map_err(|e| match (&args.config, e) {
-        (Some(p), Error::Config { key, msg }) => Error::Config {
-            key: format!("{}: {key}", p.display()),
-            msg,
-        },
-        (_, e) => e,
+    let mut cfg = Config::parse(&text).map_err(|e| match &args.config {
+        Some(p) => config::in_file(e, p),
+        None => e,
     })?;
     if let Some(s) = args.seed {
         cfg.seed = s;

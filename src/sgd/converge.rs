@@ -850,7 +850,10 @@ pub fn run_cli(args: &ConvergeArgs) -> Result<(), Error> {
         (None, true) => QUICK_CONFIG.to_string(),
         (None, false) => DEFAULT_CONFIG.to_string(),
     };
-    let mut cfg = Config::parse(&text)?;
+    let mut cfg = Config::parse(&text).map_err(|e| match &args.config {
+        Some(p) => crate::montecarlo::config::in_file(e, p),
+        None => e,
+    })?;
     if let Some(s) = args.seed {
         cfg.seed = s;
     }

@@ -874,12 +874,9 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
                 .unwrap_or_default(),
         };
         let mut exp: Experiment =
-            crate::montecarlo::config::parse_toml(&text).map_err(|e| match e {
-                Error::Config { key, msg } => Error::Config {
-                    key: format!("{name}: {key}"),
-                    msg,
-                },
-                e => e,
+            crate::montecarlo::config::parse_toml(&text).map_err(|e| match &a.config {
+                Some(p) => crate::montecarlo::config::in_file(e, p),
+                None => crate::montecarlo::config::in_file(e, Path::new(name)),
             })?;
         if let Some(r) = a.repeats {
             exp.common.repeats = r;
