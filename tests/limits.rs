@@ -206,3 +206,30 @@ fn stale_temporary_files_of_killed_runs_are_removed_by_the_next_run() {
     }
     assert!(out.join("notes.txt").exists());
 }
+
+#[test]
+fn grids_whose_lists_multiply_past_a_million_cells_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let cfg = grid(d, "1000000000", "10", "10");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("q = [1]", "q = \"all\"");
+    std::fs::write(&cfg, text).unwrap();
+    let o = phocas(&["verify-bounds", "--config", &cfg, "--out", "o"], d);
+    refused(&o, &["sweep[0] (s)", "cells, more than 1000000"]);
+    let list = format!(
+        "[{}]",
+        (1..=40)
+            .map(|g| format!("{g}.0"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let quick = include_str!("../experiments/convergence-quick.toml")
+        .replacen("kappa = [10.0]", &format!("kappa = {list}\nl = {list}"), 1)
+        .replacen("gamma = [1.0]", &format!("gamma = {list}"), 1)
+        .replacen("q = [2]", "q = [0, 1, 2, 3, 4, 5, 6]", 1);
+    std::fs::write(d.join("c.toml"), quick).unwrap();
+    let o = phocas(&["converge", "--config", "c.toml", "--out", "c"], d);
+    refused(&o, &["sweep[0] (attacks)", "runs, more than 1000000"]);
+}

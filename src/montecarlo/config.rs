@@ -342,6 +342,9 @@ pub fn check_names(
     Ok(())
 }
 
+/// Most cells one sweep may expand to (the default grid has a few thousand in all).
+pub const MAX_CELLS: usize = 1_000_000;
+
 /// Checks a sweep name: non-empty, printable, without the separators of cell keys and
 /// checkpoint lines (`;`, `=`, `|`, tab, newline).
 pub fn check_sweep_name(name: &str) -> Result<(), String> {
@@ -487,6 +490,31 @@ impl Config {
                 }
             }
         }
+        // bound the grid before expanding it: lists multiply
+        for (i, s) in self.sweep.iter().enumerate() {
+            let per_m = (s.rules.len() * s.b.len()) as f64
+                * (s.distributions.len() * s.corruptions.len() * s.attacks.len()) as f64
+                * s.magnitudes.len().max(1) as f64
+                * (s.d.len() * s.n.len()) as f64;
+            let cells: f64 =
+                s.m.iter()
+                    .map(|&m| {
+                        let qs = match &s.q {
+                            QSpec::List(l) => l.len(),
+                            QSpec::All(_) => max_trim(m).saturating_add(1),
+                        };
+                        qs as f64 * per_m
+                    })
+                    .sum();
+            if !(cells <= MAX_CELLS as f64) {
+                return bad(
+                    format!("sweep[{i}] ({})", s.name),
+                    format!(
+                        "expands to up to {cells:.3e} cells, more than {MAX_CELLS}: shorten its lists (q = \"all\" with a large m gives one cell per q)"
+                    ),
+                );
+            }
+        }
         // the same cell twice (a repeated list entry, rule or sweep) would be simulated twice
         // and collide in the checkpoint and the tables: refuse it here, naming it
         let (cells, _) = self.cells(None);
@@ -545,7 +573,7 @@ impl Config {
                                                     let base = trials_override.unwrap_or(s.trials);
                                                     let trials = match s.trials_d_ref {
                                                         Some(r) if trials_override.is_none() => {
-                                                            (base * r / d)
+                                                            (base.saturating_mul(r) / d)
                                                                 .max(s.min_trials)
                                                                 .min(base)
                                                         }

@@ -269,6 +269,28 @@ impl Config {
             if let Some(q) = s.q.iter().find(|&&q| q > c.m) {
                 return bad(&k("q"), format!("q = {q} exceeds m = {}", c.m));
             }
+            // lists multiply: bound the runs before expanding them
+            let runs = [
+                s.kappa.len(),
+                s.l.len(),
+                s.distributions.len(),
+                s.corruptions.len(),
+                s.attacks.len(),
+                s.q.len(),
+                s.rules.len(),
+                s.b.len(),
+                s.gamma.len(),
+            ]
+            .iter()
+            .map(|&n| n as f64)
+            .product::<f64>();
+            let max = crate::montecarlo::config::MAX_CELLS;
+            if !(runs <= max as f64) {
+                return bad(
+                    &format!("sweep[{i}] ({})", s.name),
+                    format!("expands to up to {runs:.3e} runs, more than {max}: shorten its lists"),
+                );
+            }
         }
         Ok(c)
     }
