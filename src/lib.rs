@@ -27,6 +27,7 @@ pub mod models;
 pub mod montecarlo;
 pub mod npy;
 pub mod objectives;
+pub mod outdir;
 pub mod report;
 pub mod resume;
 pub mod rng;

@@ -3,11 +3,12 @@
 
 use std::process::Command;
 
-fn report(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+/// `phocas report --quick` in `cwd` with its default folder.
+fn report(cwd: &std::path::Path, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_phocas"))
-        .args(["report", "--quick", "--skip-mlp", "--skip-bench", "--out"])
-        .arg(out)
+        .args(["report", "--quick", "--skip-mlp", "--skip-bench"])
         .args(extra)
+        .current_dir(cwd)
         .output()
         .unwrap()
 }
@@ -15,8 +16,13 @@ fn report(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
 #[test]
 fn report_is_reproducible_and_reuses_unchanged_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("reports");
-    let o = report(&out, &[]);
+    // a quick report goes to the scratch folder, never into reports/ (the committed runs)
+    let out = dir.path().join("runs/report-quick");
+    let o = report(dir.path(), &[]);
+    assert!(
+        !dir.path().join("reports").exists(),
+        "report --quick wrote reports/"
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
     for claim in [
@@ -32,9 +38,9 @@ fn report_is_reproducible_and_reuses_unchanged_runs() {
     assert!(md.contains("verify-bounds/verdicts.png"));
     let t1 = std::fs::read(out.join("verify-bounds/results.csv")).unwrap();
     let c1 = std::fs::read(out.join("convergence/rounds.csv")).unwrap();
-    let o = report(&out, &[]);
+    let o = report(dir.path(), &[]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("reused"));
-    let o = report(&out, &["--force"]);
+    let o = report(dir.path(), &["--force"]);
     assert!(o.status.success());
     assert_eq!(
         std::fs::read(out.join("verify-bounds/results.csv")).unwrap(),

@@ -85,9 +85,10 @@ pub struct BenchArgs {
     /// minute.
     #[arg(long)]
     pub quick: bool,
-    /// Output folder.
-    #[arg(long, value_name = "DIR", default_value = "reports/bench-scaling")]
-    pub out: PathBuf,
+    /// Output folder. Default: runs/bench-scaling-<quick|full>-<hash of the settings>/
+    /// (reports/bench-scaling holds the committed run of `phocas report`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Trimming parameter b of trmean and phocas [default: floor((m-1)/4) at each m].
     #[arg(long)]
     pub b: Option<usize>,
@@ -769,7 +770,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         aggregators::isa(),
         aggregators::network_limit(),
     );
-    let manifest = Manifest::start("bench-scaling", config, args.seed);
+    let manifest = Manifest::start("bench-scaling", config.clone(), args.seed);
     eprintln!(
         "bench-scaling{}: {} rules, {} points per storage type, {} threads, isa {} (detected {}), {} samples of >= {} ms",
         if args.quick { " --quick" } else { "" },
@@ -800,21 +801,29 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         fmt_load(load0),
         fmt_load(load_average()),
     );
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    let out = crate::outdir::resolve(
+        args.out.as_deref(),
+        "bench-scaling",
+        if args.quick { "quick" } else { "full" },
+        &config,
+    );
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     let report = output::Report::new(&plan.sweep, &res);
     let mut manifest = manifest;
-    for (name, rows) in report.write_tables(&args.out)? {
+    for (name, rows) in report.write_tables(&out)? {
         manifest.rows.insert(name, rows);
     }
     if !args.no_charts {
-        report.write_charts(&args.out)?;
+        report.write_charts(&out)?;
     }
-    manifest.finish(&args.out)?;
-    println!("{}", report.console());
+    manifest.finish(&out)?;
+    let console = report.console();
+    crate::fsutil::write_atomic(&out.join("console.txt"), format!("{console}\n").as_bytes())?;
+    println!("{console}");
     println!(
-        "wall time {:.1} s; tables: {dir}/scaling.csv, slopes.csv, local_slopes.csv, compare.csv (+ .parquet); chart: {dir}/scaling.svg, .png",
+        "wall time {:.1} s; tables: {dir}/scaling.csv, slopes.csv, local_slopes.csv, compare.csv (+ .parquet); chart: {dir}/scaling.svg, .png; this summary: {dir}/console.txt",
         started.elapsed().as_secs_f64(),
-        dir = args.out.display()
+        dir = out.display()
     );
     Ok(())
 }
@@ -878,7 +887,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let args = BenchArgs {
             quick: true,
-            out: dir.path().to_path_buf(),
+            out: Some(dir.path().to_path_buf()),
             b: None,
             q: None,
             rules: vec![],

@@ -39,9 +39,10 @@ pub struct VerifyArgs {
     /// Master seed, overriding the config.
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
-    /// Output folder.
-    #[arg(long, value_name = "DIR", default_value = "reports/verify-bounds")]
-    pub out: PathBuf,
+    /// Output folder. Default: runs/verify-bounds-<grid>-<hash of the settings>/, one per
+    /// setting (reports/ holds the committed runs of `phocas report`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Skip the charts (tables and summary only).
     #[arg(long)]
     pub no_charts: bool,
@@ -60,9 +61,10 @@ pub struct MergeArgs {
     /// Output folders of the shards (`verify-bounds --shard I/N --out DIR`).
     #[arg(required = true, value_name = "DIR")]
     pub parts: Vec<PathBuf>,
-    /// Folder for the merged tables and charts.
-    #[arg(long, value_name = "DIR", default_value = "reports/verify-bounds")]
-    pub out: PathBuf,
+    /// Folder for the merged tables and charts. Default:
+    /// runs/merge-<grid>-<hash of the run>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Skip the charts.
     #[arg(long)]
     pub no_charts: bool,
@@ -209,7 +211,13 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
         shard: args.shard,
         options: String::new(),
     };
-    let (_lock, mut done) = checkpoint::prepare(&args.out, &id)?;
+    let out = crate::outdir::resolve(
+        args.out.as_deref(),
+        "verify-bounds",
+        &crate::outdir::grid_label(args.config.as_deref(), args.quick),
+        &format!("{}{:?}", id.fingerprint(), id.shard),
+    );
+    let (_lock, mut done) = checkpoint::prepare(&out, &id)?;
     let resumed = cells.iter().filter(|c| done.contains_key(&c.key())).count();
     eprintln!(
         "verify-bounds: {} cells{} ({} skipped as out of range, {} already done), {} trials, seed {}, {} threads",
@@ -222,7 +230,7 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
         rayon::current_num_threads()
     );
     let manifest = crate::report::manifest::Manifest::start("verify-bounds", text, cfg.seed);
-    let ckpt = Checkpoint::open(&args.out, &id)?;
+    let ckpt = Checkpoint::open(&out, &id)?;
     interrupt::install();
     let todo: Vec<_> = cells
         .iter()
@@ -260,7 +268,7 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
         return Err(Error::Interrupted(format!(
             "{n} of {} cells are finished and saved in {}; run the same command again to resume",
             cells.len(),
-            args.out.join("checkpoint.tsv").display()
+            out.join("checkpoint.tsv").display()
         )));
     }
     let t1 = std::time::Instant::now();
@@ -273,7 +281,7 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
     let pairs = paired::compare(&results, &errors, cfg.seed);
     let paired_secs = t1.elapsed().as_secs_f64();
     let t2 = std::time::Instant::now();
-    write_outputs(&results, &pairs, &cfg, &args.out, !args.no_charts, manifest)?;
+    write_outputs(&results, &pairs, &cfg, &out, !args.no_charts, manifest)?;
     println!("{}", output::summary(&results, secs, total_trials));
     println!(
         "paired comparisons: {} in {paired_secs:.1} s; tables and charts written in {:.1} s",
@@ -283,8 +291,8 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
     println!("{}", output::tightness_text(&results));
     println!(
         "tables: {}/results.csv, results.parquet; charts: {}/*.svg, *.png",
-        args.out.display(),
-        args.out.display()
+        out.display(),
+        out.display()
     );
     Ok(())
 }
@@ -363,16 +371,22 @@ pub fn merge(args: &MergeArgs) -> Result<(), Error> {
         shard: None,
         ..first.clone()
     };
-    let _lock = checkpoint::claim(&args.out, &merged, &["results.csv", "checkpoint.tsv"])?;
+    let out = crate::outdir::resolve(
+        args.out.as_deref(),
+        "merge",
+        "verify-bounds",
+        &merged.fingerprint(),
+    );
+    let _lock = checkpoint::claim(&out, &merged, &["results.csv", "checkpoint.tsv"])?;
     let manifest = crate::report::manifest::Manifest::start(
         "verify-bounds (merged)",
         first.config.clone(),
         cfg.seed,
     );
-    write_outputs(&results, &pairs, &cfg, &args.out, !args.no_charts, manifest)?;
+    write_outputs(&results, &pairs, &cfg, &out, !args.no_charts, manifest)?;
     let trials: usize = cells.iter().map(|c| c.trials).sum();
     let secs: f64 = results.iter().map(|r| r.seconds).sum();
     println!("{}", output::summary(&results, secs, trials));
-    println!("merged {} shards into {}", count, args.out.display());
+    println!("merged {} shards into {}", count, out.display());
     Ok(())
 }

@@ -20,9 +20,10 @@ pub struct ReportArgs {
     /// Reduced runs of every experiment (minutes, not hours).
     #[arg(long)]
     pub quick: bool,
-    /// Reports folder.
-    #[arg(long, value_name = "DIR", default_value = "reports")]
-    pub out: PathBuf,
+    /// Reports folder. Default: reports (the committed reference runs) for the full report,
+    /// runs/report-quick for --quick, so a quick report never touches committed results.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// MNIST-format data for the MLP figures.
     #[arg(long, default_value = crate::data::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
@@ -42,8 +43,17 @@ struct Step {
     args: Vec<String>,
 }
 
-fn steps(a: &ReportArgs) -> Vec<Step> {
-    let out = |d: &str| a.out.join(d).display().to_string();
+/// The report's folder: --out, else `reports` (full) or `runs/report-quick` (--quick).
+pub fn folder(a: &ReportArgs) -> PathBuf {
+    match (&a.out, a.quick) {
+        (Some(p), _) => p.clone(),
+        (None, false) => PathBuf::from("reports"),
+        (None, true) => Path::new(crate::outdir::SCRATCH).join("report-quick"),
+    }
+}
+
+fn steps(a: &ReportArgs, root: &Path) -> Vec<Step> {
+    let out = |d: &str| root.join(d).display().to_string();
     let q = |v: &mut Vec<String>| {
         if a.quick {
             v.push("--quick".into());
@@ -120,18 +130,19 @@ fn git_commit() -> String {
 /// `phocas report`.
 pub fn run(a: &ReportArgs) -> Result<(), Error> {
     let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
-    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    let root = folder(a);
+    std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
     let commit = git_commit();
     // Ctrl-C reaches the running child too, which saves its work and exits 130; report then
     // says how to resume instead of dying before its child.
     crate::interrupt::install();
-    for st in steps(a) {
+    for st in steps(a, &root) {
         if crate::interrupt::stopped() {
             return Err(Error::Interrupted(
                 "stopped between experiments: run `phocas report` again to resume".into(),
             ));
         }
-        let dir = a.out.join(st.dir);
+        let dir = root.join(st.dir);
         let stamp = format!(
             "{{\"version\": \"{}\", \"commit\": \"{commit}\", \"args\": {:?}}}\n",
             env!("CARGO_PKG_VERSION"),
@@ -176,9 +187,9 @@ pub fn run(a: &ReportArgs) -> Result<(), Error> {
         }
         write_atomic(&stamp_path, stamp.as_bytes())?;
     }
-    let md = render(&a.out, a.quick)?;
-    write_atomic(&a.out.join("REPORT.md"), md.as_bytes())?;
-    println!("wrote {}", a.out.join("REPORT.md").display());
+    let md = render(&root, a.quick)?;
+    write_atomic(&root.join("REPORT.md"), md.as_bytes())?;
+    println!("wrote {}", root.join("REPORT.md").display());
     Ok(())
 }
 

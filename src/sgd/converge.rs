@@ -70,9 +70,10 @@ pub struct ConvergeArgs {
     /// Master seed, overriding the config.
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
-    /// Output folder.
-    #[arg(long, value_name = "DIR", default_value = "reports/convergence")]
-    pub out: PathBuf,
+    /// Output folder. Default: runs/converge-<grid>-<hash of the settings>/, one per setting
+    /// (reports/ holds the committed runs of `phocas report`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Skip the charts.
     #[arg(long)]
     pub no_charts: bool,
@@ -907,7 +908,13 @@ pub fn run_cli(args: &ConvergeArgs) -> Result<(), Error> {
         shard: None,
         options: String::new(),
     };
-    let log = resume::Log::open(&args.out, &id, &[resume::LOG])?;
+    let out = crate::outdir::resolve(
+        args.out.as_deref(),
+        "converge",
+        &crate::outdir::grid_label(args.config.as_deref(), args.quick),
+        &id.fingerprint(),
+    );
+    let log = resume::Log::open(&out, &id, &[resume::LOG])?;
     if !log.is_empty() {
         eprintln!(
             "converge: resuming: {} runs already finished in {}",
@@ -938,14 +945,14 @@ pub fn run_cli(args: &ConvergeArgs) -> Result<(), Error> {
     }
     pb.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
-    let rows = write_tables(&results, &cfg, &args.out)?;
+    let rows = write_tables(&results, &cfg, &out)?;
     if !args.no_charts {
-        write_charts(&results, &args.out)?;
+        write_charts(&results, &out)?;
     }
     let mut manifest = manifest;
     manifest.rows.insert("runs".into(), results.len());
     manifest.rows.insert("rounds".into(), rows);
-    manifest.finish(&args.out)?;
+    manifest.finish(&out)?;
     println!("{}", summary(&results, secs, &cfg));
     Ok(())
 }

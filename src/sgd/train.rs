@@ -584,9 +584,10 @@ pub struct TrainArgs {
     #[arg(long, default_value = data::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// Output folder. Finished repeats are kept in OUT/checkpoint.tsv as they finish: the same
-    /// command after an interruption (Ctrl-C, a killed job) reuses them.
-    #[arg(long, default_value = "reports/mlp/train")]
-    pub out: PathBuf,
+    /// command after an interruption (Ctrl-C, a killed job) reuses them. Default:
+    /// runs/train-<rule>-<hash of the settings>/, one per setting.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// `phocas train`.
@@ -623,14 +624,20 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
     // the crate version and the data folder, so the same command after an interruption reuses
     // them; other configurations can share the folder (the default one is shared by every
     // `phocas train`), which is why the folder is not claimed as `reproduce` claims its own.
-    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
-    let log = resume::Log::unclaimed(&a.out.join(resume::LOG))?;
     let data_tag = a
         .data_dir
         .canonicalize()
         .unwrap_or_else(|_| a.data_dir.clone())
         .display()
         .to_string();
+    let settings = format!(
+        "{}\u{1f}{}\u{1f}{data_tag}",
+        serde_json::to_string(&c).unwrap_or_default(),
+        serde_json::to_string(&common).unwrap_or_default()
+    );
+    let out = crate::outdir::resolve(a.out.as_deref(), "train", &a.rule, &settings);
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    let log = resume::Log::unclaimed(&out.join(resume::LOG))?;
     let key = |rep: usize| {
         format!(
             "train {} v{} {:016x}",
@@ -687,7 +694,7 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
             log.path(),
         ));
     }
-    write_runs(&results, &a.out, "rounds")?;
+    write_runs(&results, &out, "rounds")?;
     chart::save(
         &[accuracy_panel(
             &format!("{} under {}", c.rule, c.attack),
@@ -696,10 +703,10 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
         )],
         1,
         (900, 560),
-        &a.out,
+        &out,
         "accuracy",
     )?;
-    println!("tables and charts in {}", a.out.display());
+    println!("tables and charts in {}", out.display());
     Ok(())
 }
 
@@ -773,6 +780,40 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
     ),
 ];
 
+impl Experiment {
+    /// Parses an experiment's TOML text (errors give line and column).
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        crate::montecarlo::config::parse_toml(text)
+    }
+
+    /// Checks every run of every panel (see [`validate`]), after bounding how many runs the
+    /// panels' lists expand to (batches x rules x b values, at most a million a panel).
+    pub fn validate(&self) -> Result<(), Error> {
+        let max = crate::montecarlo::config::MAX_CELLS;
+        for p in &self.panel {
+            let runs = [p.batches.len(), p.rules.len(), p.b_values.len().max(1)]
+                .iter()
+                .map(|&n| n as f64)
+                .product::<f64>();
+            if !(runs <= max as f64) {
+                return Err(Error::Config {
+                    key: format!("panel {}", p.name),
+                    msg: format!(
+                        "expands to up to {runs:.3e} runs, more than {max}: shorten its lists"
+                    ),
+                });
+            }
+        }
+        for p in &self.panel {
+            let common = panel_common(&self.common, p);
+            for r in p.runs() {
+                validate(&r, &common)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl PanelConfig {
     /// The runs of the panel.
     pub fn runs(&self) -> Vec<RunConfig> {
@@ -843,9 +884,11 @@ pub struct ReproduceArgs {
     /// Directory with the four MNIST-format files.
     #[arg(long, default_value = data::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
-    /// Output folder (one subfolder per figure).
-    #[arg(long, default_value = "reports/mlp")]
-    pub out: PathBuf,
+    /// Output folder (one subfolder per figure). Default:
+    /// runs/reproduce-<figure>-<hash of the settings>/ (reports/mlp holds the committed runs of
+    /// `phocas report`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -873,29 +916,37 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
                 .map(|e| e.1.to_string())
                 .unwrap_or_default(),
         };
-        let mut exp: Experiment =
-            crate::montecarlo::config::parse_toml(&text).map_err(|e| match &a.config {
-                Some(p) => crate::montecarlo::config::in_file(e, p),
-                None => crate::montecarlo::config::in_file(e, Path::new(name)),
-            })?;
+        let mut exp = Experiment::parse(&text).map_err(|e| match &a.config {
+            Some(p) => crate::montecarlo::config::in_file(e, p),
+            None => crate::montecarlo::config::in_file(e, Path::new(name)),
+        })?;
         if let Some(r) = a.repeats {
             exp.common.repeats = r;
         }
         if let Some(r) = a.rounds {
             exp.common.rounds = r;
         }
-        for p in &exp.panel {
-            let common = panel_common(&exp.common, p);
-            for r in p.runs() {
-                validate(&r, &common)?;
-            }
-        }
+        exp.validate()?;
         exps.push((name.to_string(), exp, text));
     }
     let data = load_data(&a.data_dir)?;
+    let settings = format!(
+        "{:?}\u{1f}{:?}\u{1f}{}\u{1f}{}",
+        a.repeats,
+        a.rounds,
+        a.data_dir
+            .canonicalize()
+            .unwrap_or_else(|_| a.data_dir.clone())
+            .display(),
+        exps.iter()
+            .map(|e| e.2.as_str())
+            .collect::<Vec<_>>()
+            .join("\u{1f}")
+    );
+    let root = crate::outdir::resolve(a.out.as_deref(), "reproduce", &a.figure, &settings);
     crate::interrupt::install();
     for (name, exp, text) in exps {
-        let dir = a.out.join(&name);
+        let dir = root.join(&name);
         let id = RunId {
             command: format!("reproduce {name}"),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -1138,6 +1189,7 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
             total - fresh,
             100.0 * agg_s / tot_s.max(1e-9)
         );
+        println!("{name}: tables and charts in {}", dir.display());
     }
     Ok(())
 }
