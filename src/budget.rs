@@ -34,7 +34,7 @@ pub struct Estimate {
 impl Estimate {
     /// Adds `bytes` of memory held by the part that `from` describes.
     pub fn memory(&mut self, bytes: f64, from: impl FnOnce() -> String) {
-        if !(bytes <= self.top_bytes) {
+        if exceeds(bytes, self.top_bytes) {
             self.top_bytes = bytes;
             self.bytes_from = from();
         }
@@ -43,7 +43,7 @@ impl Estimate {
 
     /// Adds `ops` element operations done by the part that `from` describes.
     pub fn work(&mut self, ops: f64, from: impl FnOnce() -> String) {
-        if !(ops <= self.top_ops) {
+        if exceeds(ops, self.top_ops) {
             self.top_ops = ops;
             self.ops_from = from();
         }
@@ -59,6 +59,15 @@ impl Estimate {
     pub fn ops(&self) -> f64 {
         self.ops
     }
+}
+
+/// Whether `x` is above `limit` or not comparable with it (NaN): the test every estimate
+/// passes, so that a NaN estimate is refused rather than accepted.
+pub fn exceeds(x: f64, limit: f64) -> bool {
+    !matches!(
+        x.partial_cmp(&limit),
+        Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+    )
 }
 
 /// Bytes of memory available to this process: `MemAvailable` of /proc/meminfo where there
@@ -120,7 +129,7 @@ pub fn check_with(
     threads: usize,
     available: f64,
 ) -> Result<(), Error> {
-    if !(e.bytes <= available) {
+    if exceeds(e.bytes, available) {
         return Err(Error::Invalid(format!(
             "{command}: {} needs an estimated {} of memory, more than the {} available: {fix}",
             e.bytes_from,
@@ -129,7 +138,7 @@ pub fn check_with(
         )));
     }
     let secs = e.ops / (OPS_PER_SECOND * threads.max(1) as f64);
-    if !(secs <= MAX_SECONDS) {
+    if exceeds(secs, MAX_SECONDS) {
         return Err(Error::Invalid(format!(
             "{command}: {} needs an estimated {:.1e} operations, at least {} on {} threads: {fix}",
             e.ops_from,

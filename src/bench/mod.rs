@@ -686,7 +686,7 @@ fn estimate(plan: &Plan, calls: usize, at: bool) -> crate::budget::Estimate {
     for &(m, d) in &points {
         let md = m as f64 * d as f64;
         let bytes = 12.0 * md + 24.0 * d as f64;
-        if peak.is_none_or(|(p, _, _)| !(bytes <= p)) {
+        if peak.is_none_or(|(p, _, _)| crate::budget::exceeds(bytes, p)) {
             peak = Some((bytes, m, d));
         }
         e.work(reps * calls * md, || name(m, d));

@@ -506,7 +506,7 @@ impl Config {
                         qs as f64 * per_m
                     })
                     .sum();
-            if !(cells <= MAX_CELLS as f64) {
+            if crate::budget::exceeds(cells, MAX_CELLS as f64) {
                 return bad(
                     format!("sweep[{i}] ({})", s.name),
                     format!(

@@ -130,7 +130,7 @@ pub fn estimate(cells: &[Cell], threads: usize) -> crate::budget::Estimate {
         e.memory(8.0 * t, || name(c));
         e.work(t * m * d, || name(c));
         let live = 12.0 * t + threads as f64 * (9.0 * m * d + 16.0 * d);
-        if peak.is_none_or(|(p, _)| !(live <= p)) {
+        if peak.is_none_or(|(p, _)| crate::budget::exceeds(live, p)) {
             peak = Some((live, c));
         }
     }

@@ -286,7 +286,7 @@ impl Config {
             .map(|&n| n as f64)
             .product::<f64>();
             let max = crate::montecarlo::config::MAX_CELLS;
-            if !(runs <= max as f64) {
+            if crate::budget::exceeds(runs, max as f64) {
                 return bad(
                     &format!("sweep[{i}] ({})", s.name),
                     format!("expands to up to {runs:.3e} runs, more than {max}: shorten its lists"),

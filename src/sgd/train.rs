@@ -795,7 +795,7 @@ impl Experiment {
                 .iter()
                 .map(|&n| n as f64)
                 .product::<f64>();
-            if !(runs <= max as f64) {
+            if crate::budget::exceeds(runs, max as f64) {
                 return Err(Error::Config {
                     key: format!("panel {}", p.name),
                     msg: format!(
