@@ -102,10 +102,42 @@ struct AggregateArgs {
     /// Output .npy file (shape (d,), same dtype). Without it, values are printed one per line.
     #[arg(long, value_name = "Y.npy")]
     output: Option<PathBuf>,
+    /// Create the output file's folder if it does not exist.
+    #[arg(long)]
+    mkdir: bool,
+}
+
+/// Warnings about settings the rule accepts but its theory does not cover: Lemma 1's
+/// condition 2q + 2 < m for Krum and Multi-Krum, and Multi-Krum averaging more than the m - q
+/// rows that can be honest.
+fn theory_warnings(a: &RuleArgs, m: usize) -> Vec<String> {
+    let mut w = Vec::new();
+    if !matches!(a.rule.as_str(), "krum" | "multikrum") {
+        return w;
+    }
+    let q = a.q.unwrap_or(0);
+    if 2 * q + 2 >= m {
+        w.push(format!(
+            "warning: Lemma 1 needs 2q + 2 < m, and q = {q}, m = {m} gives {} >= {m}: {} runs, but its bound Delta0 does not apply",
+            2 * q + 2,
+            a.rule
+        ));
+    }
+    if let Some(k) = a.k.filter(|&k| a.rule == "multikrum" && k + q > m) {
+        w.push(format!(
+            "warning: multikrum --k {k} averages more than the m - q = {} rows that can be honest, so at least {} of the rows it averages may be Byzantine",
+            m.saturating_sub(q),
+            k + q - m
+        ));
+    }
+    w
 }
 
 fn aggregate_typed<T: Scalar>(x: &Matrix<T>, a: &AggregateArgs) -> Result<(), Error> {
     let rule = aggregators::build(&a.rule.rule, &a.rule.params(), x.m)?;
+    for w in theory_warnings(&a.rule, x.m) {
+        eprintln!("{w}");
+    }
     let out = rule.aggregate(x.view())?;
     match &a.output {
         Some(p) => npy::write(p, &out, &[x.d]),
@@ -123,12 +155,25 @@ fn aggregate_typed<T: Scalar>(x: &Matrix<T>, a: &AggregateArgs) -> Result<(), Er
 }
 
 fn aggregate(a: &AggregateArgs) -> Result<(), Error> {
-    // Validate the rule name before reading a possibly large file.
+    // Validate the rule name and the output before reading a possibly large file.
     if !aggregators::REGISTRY.iter().any(|r| r.name == a.rule.rule) {
         return Err(Error::UnknownRule {
             name: a.rule.rule.clone(),
             known: aggregators::rule_names(),
         });
+    }
+    if let Some(out) = &a.output {
+        let dir = out.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+            if !a.mkdir {
+                return Err(Error::Invalid(format!(
+                    "{}: the folder {} does not exist: create it, or pass --mkdir",
+                    out.display(),
+                    dir.display()
+                )));
+            }
+        }
+        phocas::fsutil::check_regular_target(out)?;
     }
     match npy::read_matrix(&a.input)? {
         NpyMatrix::F32(x) => aggregate_typed(&x, a),

@@ -61,6 +61,26 @@ fn assert_ok(o: &Out) {
     assert!(o.stderr.is_empty(), "stderr: {}", o.stderr);
 }
 
+/// Exit 0 with nothing on stderr but the warnings `aggregate` prints for Krum / Multi-Krum
+/// settings outside their theory (the rule cases include extreme q).
+#[track_caller]
+fn assert_ok_but_theory_warnings(o: &Out) {
+    assert_eq!(
+        o.code,
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        o.stdout,
+        o.stderr
+    );
+    for l in o.stderr.lines() {
+        assert!(
+            l.starts_with("warning: Lemma 1 needs") || l.starts_with("warning: multikrum --k"),
+            "stderr: {}",
+            o.stderr
+        );
+    }
+}
+
 /// A deterministic m x d test matrix with the awkward values: NaN, infinities, huge,
 /// subnormal, signed zeros, ties and ordinary values.
 fn matrix(m: usize, d: usize, seed: u64) -> Vec<f32> {
@@ -215,7 +235,7 @@ fn check_printed<T: Bits>(dir: &Path, m: usize, d: usize) {
         args.push(input.to_str().unwrap().into());
         args.extend(params_to_args(name, &p));
         let o = phocas(&args);
-        assert_ok(&o);
+        assert_ok_but_theory_warnings(&o);
         let want = library(name, &p, &x, m, d);
         let lines: Vec<&str> = o.stdout.lines().collect();
         assert_eq!(lines.len(), d, "{args:?}: {}", o.stdout);
@@ -254,7 +274,7 @@ fn check_output_file<T: Bits>(dir: &Path, m: usize, d: usize, wrap: fn(Vec<T>) -
         args.push(output.to_str().unwrap().into());
         args.extend(params_to_args(name, &p));
         let o = phocas(&args);
-        assert_ok(&o);
+        assert_ok_but_theory_warnings(&o);
         assert!(o.stdout.is_empty(), "{args:?}: {}", o.stdout);
         let got = npy::read_vector(&output).unwrap();
         let want = library(name, &p, &x, m, d);
@@ -293,7 +313,7 @@ fn thread_count_does_not_change_the_output() {
             args.push(input.to_str().unwrap().into());
             args.extend(params_to_args(name, &p));
             let o = phocas(&args);
-            assert_ok(&o);
+            assert_ok_but_theory_warnings(&o);
             assert_eq!(o.stdout.lines().count(), d);
             o.stdout
         };
@@ -596,4 +616,58 @@ fn config_errors_name_the_file_line_and_column() {
     assert_error(&o, &["g.toml", "line 5, column"]);
     let o = phocas(&["converge", "--config", &p]);
     assert_error(&o, &["g.toml", "line 5, column"]);
+}
+
+#[test]
+fn krum_outside_lemma_1_and_multikrum_k_above_m_minus_q_warn() {
+    let f = Files::new();
+    let x: Vec<f32> = (0..24).map(|i| (i % 7) as f32).collect();
+    let p = f.bytes("x.npy", &npy::encode(&x, &[8, 3]));
+    // m = 8, q = 3: 2q + 2 = 8 >= m
+    let o = aggregate(&p, &["--rule", "krum", "--q", "3"]);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("warning: Lemma 1 needs 2q + 2 < m"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(o.stdout.lines().count(), 3);
+    let o = aggregate(&p, &["--rule", "multikrum", "--q", "2", "--k", "7"]);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("multikrum --k 7 averages more than the m - q = 6"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("Lemma 1"), "{}", o.stderr);
+    assert_ok(&aggregate(
+        &p,
+        &["--rule", "multikrum", "--q", "2", "--k", "6"],
+    ));
+}
+
+#[test]
+fn output_into_a_missing_folder_is_an_error_unless_asked() {
+    let f = Files::new();
+    let good = f.good();
+    let out = f.root.join("new/dir/y.npy");
+    let o = aggregate(
+        &good,
+        &["--rule", "mean", "--output", out.to_str().unwrap()],
+    );
+    assert_error(&o, &["does not exist", "--mkdir"]);
+    assert!(!f.root.join("new").exists());
+    let o = aggregate(
+        &good,
+        &[
+            "--rule",
+            "mean",
+            "--output",
+            out.to_str().unwrap(),
+            "--mkdir",
+        ],
+    );
+    assert_ok(&o);
+    assert!(matches!(npy::read_vector(&out).unwrap(), NpyVector::F32(v) if v.len() == 3));
 }
