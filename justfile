@@ -26,7 +26,7 @@ bench-scaling *ARGS:
 converge *ARGS:
     cargo run --release -- converge {{ARGS}}
 
-# Train the paper's MLP once (every knob a flag), e.g. `just train --rule phocas --b 6 --attack omniscient --q 6`.
+# Train the paper's MLP once (every knob a flag), e.g. `just train --rule phocas --b 6 --attack omniscient --byzantine 6`.
 train *ARGS:
     cargo run --release -- train {{ARGS}}
 

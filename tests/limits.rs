@@ -233,3 +233,42 @@ fn grids_whose_lists_multiply_past_a_million_cells_are_refused() {
     let o = phocas(&["converge", "--config", "c.toml", "--out", "c"], d);
     refused(&o, &["sweep[0] (attacks)", "runs, more than 1000000"]);
 }
+
+#[test]
+fn train_flags_mean_what_aggregate_flags_mean() {
+    // First-hour issue, item 5: `train --q` is Krum's assumed q as in `aggregate`; the
+    // attack's count is --byzantine; an attack that controls nothing is refused.
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let run = |args: &[&str]| {
+        let mut v = vec!["train", "--rounds", "1", "--data-dir", "/nonexistent-data"];
+        v.extend_from_slice(args);
+        phocas(&v, d)
+    };
+    refused(
+        &run(&["--rule", "krum", "--b", "2"]),
+        &["--b is the trimming parameter", "--q"],
+    );
+    refused(
+        &run(&["--rule", "trmean", "--q", "2"]),
+        &["--q is the assumed Byzantine count", "--byzantine"],
+    );
+    refused(
+        &run(&["--rule", "mean", "--attack", "gaussian"]),
+        &["--byzantine 0 corrupts nothing"],
+    );
+    // valid flags get as far as the data set (missing here)
+    let o = run(&[
+        "--rule",
+        "krum",
+        "--q",
+        "2",
+        "--attack",
+        "gaussian",
+        "--byzantine",
+        "2",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("nonexistent-data"), "{err}");
+}

@@ -76,7 +76,7 @@ fn trains_on_real_data_and_the_attack_separates_the_rules() {
     let clean = final_accuracy(&o.stdout);
     assert!(clean > 0.5, "mean, no attack: {clean}");
     // The omniscient attack (6 of 20 workers) destroys Mean ...
-    let atk = ["--attack", "omniscient", "--q", "6"];
+    let atk = ["--attack", "omniscient", "--byzantine", "6"];
     let o = train(
         Path::new(REAL),
         &dir.path().join("b"),

@@ -376,7 +376,14 @@ fn train(out: &Path, repeats: &str) -> Command {
     c.args(["--threads", "2", "train", "--data-dir", FASHION])
         .args(["--workers", "5", "--rounds", "30", "--eval-every", "10"])
         .args([
-            "--rule", "trmean", "--b", "1", "--attack", "gaussian", "--q", "1",
+            "--rule",
+            "trmean",
+            "--b",
+            "1",
+            "--attack",
+            "gaussian",
+            "--byzantine",
+            "1",
         ])
         .args(["--repeats", repeats, "--out"])
         .arg(out);

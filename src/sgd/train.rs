@@ -538,9 +538,12 @@ pub struct TrainArgs {
     /// Rule (registry name; see `phocas --help`).
     #[arg(long, default_value = "mean")]
     pub rule: String,
-    /// Rule parameter: b (trmean, phocas) or assumed q (krum, multikrum).
+    /// Trimming parameter b of trmean and phocas (as `aggregate --b`).
     #[arg(long)]
     pub b: Option<usize>,
+    /// Assumed number of Byzantine workers q of krum and multikrum (as `aggregate --q`).
+    #[arg(long)]
+    pub q: Option<usize>,
     /// Multi-Krum's k.
     #[arg(long)]
     pub k: Option<usize>,
@@ -550,9 +553,10 @@ pub struct TrainArgs {
     /// Corruption model.
     #[arg(long, default_value = "classic")]
     pub corruption: String,
-    /// Byzantine values per coordinate (or rows).
-    #[arg(long, default_value_t = 0)]
-    pub q: usize,
+    /// Number of Byzantine values per coordinate (generalized model) or Byzantine workers
+    /// (classic model) that the attack controls.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub byzantine: usize,
     /// Corrupt only the first K coordinates (bit-flip: 1000).
     #[arg(long, default_value_t = 0)]
     pub first_coords: usize,
@@ -590,8 +594,48 @@ pub struct TrainArgs {
     pub out: Option<PathBuf>,
 }
 
+/// The rule parameter of `train`'s flags (b for trmean and phocas, the assumed q for krum
+/// and multikrum, stored in [`RunConfig::b`]), refusing a flag the rule does not take and an
+/// attack that controls no value.
+fn train_rule_param(a: &TrainArgs) -> Result<Option<usize>, Error> {
+    let krum = matches!(a.rule.as_str(), "krum" | "multikrum");
+    let trim = matches!(a.rule.as_str(), "trmean" | "phocas");
+    if a.b.is_some() && !trim {
+        return Err(Error::Invalid(format!(
+            "--b is the trimming parameter of trmean and phocas; {} does not take it{}",
+            a.rule,
+            if krum {
+                " (give its assumed q with --q)"
+            } else {
+                ""
+            }
+        )));
+    }
+    if a.q.is_some() && !krum {
+        return Err(Error::Invalid(format!(
+            "--q is the assumed Byzantine count of krum and multikrum; {} does not take it (the attack's count is --byzantine N{})",
+            a.rule,
+            if trim { ", its trimming parameter --b" } else { "" }
+        )));
+    }
+    if a.attack != "none" && a.byzantine == 0 {
+        return Err(Error::Invalid(format!(
+            "--attack {} with --byzantine 0 corrupts nothing: give --byzantine N (N >= 1) or --attack none",
+            a.attack
+        )));
+    }
+    if a.attack == "none" && a.byzantine > 0 {
+        eprintln!(
+            "warning: --byzantine {} with --attack none: the Byzantine entries keep their honest values",
+            a.byzantine
+        );
+    }
+    Ok(if krum { a.q } else { a.b })
+}
+
 /// `phocas train`.
 pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
+    let rule_param = train_rule_param(a)?;
     let common = Common {
         m: a.workers,
         rounds: a.rounds,
@@ -609,11 +653,11 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
     let c = RunConfig {
         label: a.rule.clone(),
         rule: a.rule.clone(),
-        b: a.b,
+        b: rule_param,
         k: a.k,
         attack: a.attack.clone(),
         corruption: a.corruption.clone(),
-        q: a.q,
+        q: a.byzantine,
         clean: false,
         batch: a.batch,
         lr: a.lr,
