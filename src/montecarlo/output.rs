@@ -330,19 +330,18 @@ fn verdict_heatmap(results: &[CellResult]) -> Heatmap {
 pub fn summary(results: &[CellResult], secs: f64, trials: usize) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{:<8} {:<10} {:<16} {:>6} {:>9} {:>13} {:>5} {:>12} {:>12}",
-        "bound",
-        "reference",
-        "hidden cond.",
-        "holds",
-        "violated",
-        "inconclusive",
-        "n/a",
-        "max ratio",
-        "min ratio"
-    );
+    use crate::report::console::{Align::Left as L, Align::Right as R, Table};
+    let mut table = Table::new(&[
+        ("bound", L),
+        ("reference", L),
+        ("hidden cond.", L),
+        ("holds", R),
+        ("violated", R),
+        ("inconclusive", R),
+        ("n/a", R),
+        ("max ratio", R),
+        ("min ratio", R),
+    ]);
     for kind in ["Delta0", "Delta1", "Delta2"] {
         for hidden in [true, false] {
             let rs: Vec<&CellResult> = results
@@ -355,7 +354,7 @@ pub fn summary(results: &[CellResult], secs: f64, trials: usize) -> String {
             if rs.is_empty() {
                 continue;
             }
-            let count = |v: &str| rs.iter().filter(|r| r.verdict == v).count();
+            let count = |v: &str| rs.iter().filter(|r| r.verdict == v).count().to_string();
             let ratios: Vec<f64> = rs
                 .iter()
                 .filter_map(|r| {
@@ -368,21 +367,20 @@ pub fn summary(results: &[CellResult], secs: f64, trials: usize) -> String {
                 .collect();
             let max = ratios.iter().copied().fold(f64::NAN, f64::max);
             let min = ratios.iter().copied().fold(f64::NAN, f64::min);
-            let _ = writeln!(
-                s,
-                "{:<8} {:<10} {:<16} {:>6} {:>9} {:>13} {:>5} {:>12.4e} {:>12.4e}",
-                kind,
-                rs[0].bound_kind.map_or("", |k| k.reference()),
-                if hidden { "holds" } else { "violated" },
+            table.row(vec![
+                kind.to_string(),
+                rs[0].bound_kind.map_or("", |k| k.reference()).to_string(),
+                (if hidden { "holds" } else { "violated" }).to_string(),
                 count("holds"),
                 count("violated"),
                 count("inconclusive"),
                 count("n/a"),
-                max,
-                min
-            );
+                format!("{max:.4e}"),
+                format!("{min:.4e}"),
+            ]);
         }
     }
+    let _ = writeln!(s, "{}", table.render());
     let mut unb: BTreeMap<String, usize> = BTreeMap::new();
     for r in results.iter().filter(|r| r.verdict == "unbounded") {
         *unb.entry(format!("{} / {}", r.cell.rule, r.cell.corruption))
@@ -561,11 +559,7 @@ pub fn tightness_text(results: &[CellResult]) -> String {
         s,
         "tightness: largest mean error / bound over every attack (conditions: b >= q, positions independent of the data, Krum's rows)"
     );
-    let _ = writeln!(
-        s,
-        "  {:<7} {:<7} {:<29} {:>6} {:>10} {:>11}  reached by",
-        "bound", "q", "conditions", "cells", "max ratio", "exact max"
-    );
+    use crate::report::console::{Align::Left as L, Align::Right as R, Table};
     let num = |x: f64| {
         if x.is_finite() && x.abs() >= 1e4 {
             format!("{x:.3e}")
@@ -573,25 +567,37 @@ pub fn tightness_text(results: &[CellResult]) -> String {
             format!("{x:.4}")
         }
     };
+    let mut table = Table::new(&[
+        ("bound", L),
+        ("q", L),
+        ("conditions", L),
+        ("cells", R),
+        ("max ratio", R),
+        ("exact max", R),
+        ("reached by", L),
+    ])
+    .indent(2);
     for t in tightness(results) {
-        let _ = writeln!(
-            s,
-            "  {:<7} {:<7} {:<29} {:>6} {:>10} {:>11}  {} / {} / {} / {} m={} q={} ({})",
-            t.bound,
-            t.q_class,
-            t.conditions,
-            t.cells,
+        table.row(vec![
+            t.bound.to_string(),
+            t.q_class.to_string(),
+            t.conditions.to_string(),
+            t.cells.to_string(),
             num(t.ratio),
             num(t.exact_ratio),
-            t.top.cell.attack,
-            t.top.cell.corruption,
-            t.top.rule_label,
-            t.top.cell.distribution,
-            t.top.cell.m,
-            t.top.cell.q,
-            t.top.verdict
-        );
+            format!(
+                "{} / {} / {} / {} m={} q={} ({})",
+                t.top.cell.attack,
+                t.top.cell.corruption,
+                t.top.rule_label,
+                t.top.cell.distribution,
+                t.top.cell.m,
+                t.top.cell.q,
+                t.top.verdict
+            ),
+        ]);
     }
+    let _ = writeln!(s, "{}", table.render());
     s
 }
 

@@ -1326,50 +1326,51 @@ fn counts(results: &[RunResult], pick: &dyn Fn(&RunResult) -> &str) -> String {
 }
 
 fn summary(results: &[RunResult], secs: f64, _cfg: &Config) -> String {
+    use crate::report::console::{Align::Left as L, Align::Right as R, Table};
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{:<10} {:<20} {:<10} {:>5} {:>5} {:>6} {:>6} {:>9} {:>9} {:>9} {:>7} {:<19} {:<19} {:<19} {:>17}",
-        "sweep",
-        "rule",
-        "attack",
-        "kappa",
-        "L",
-        "gamma",
-        "T",
-        "Delta",
-        "Delta meas",
-        "final dist",
-        "diverged",
-        "Thm3 printed b/m",
-        "Thm3 corrected b/m",
-        "Thm4 b/m",
-        "Thm4 LHS/RHS b/m"
-    );
+    let mut t = Table::new(&[
+        ("sweep", L),
+        ("rule", L),
+        ("attack", L),
+        ("kappa", R),
+        ("L", R),
+        ("gamma", R),
+        ("T", R),
+        ("Delta", R),
+        ("Delta meas", R),
+        ("final dist", R),
+        ("diverged", R),
+        ("Thm3 printed b/m", L),
+        ("Thm3 corrected b/m", L),
+        ("Thm4 b/m", L),
+        ("Thm4 LHS/RHS b/m", R),
+    ]);
     for r in results {
         let pair = |c: &Check| format!("{}/{}", short(&c.bound.0), short(&c.measured.0));
-        let _ = writeln!(
-            s,
-            "{:<10} {:<20} {:<10} {:>5} {:>5} {:>6} {:>6} {:>9.2e} {:>9.2e} {:>9.2e} {:>7} {:<19} {:<19} {:<19} {:>8.3}/{:<8.3}",
-            r.spec.sweep,
-            r.label,
-            r.spec.attack,
-            if r.spec.objective == "quadratic" { r.spec.kappa.to_string() } else { "-".into() },
-            r.l,
-            r.spec.gamma_factor,
-            r.spec.rounds,
-            r.delta_bound.unwrap_or(f64::NAN),
-            r.delta_measured,
-            r.dist.last().map_or(f64::NAN, |b| b.0),
+        t.row(vec![
+            r.spec.sweep.clone(),
+            r.label.clone(),
+            r.spec.attack.clone(),
+            if r.spec.objective == "quadratic" {
+                r.spec.kappa.to_string()
+            } else {
+                "-".into()
+            },
+            r.l.to_string(),
+            r.spec.gamma_factor.to_string(),
+            r.spec.rounds.to_string(),
+            format!("{:.2e}", r.delta_bound.unwrap_or(f64::NAN)),
+            format!("{:.2e}", r.delta_measured),
+            format!("{:.2e}", r.dist.last().map_or(f64::NAN, |b| b.0)),
             format!("{}/{}", r.diverged, r.spec.repeats),
             pair(&r.thm3),
             pair(&r.thm3_corrected),
             pair(&r.thm4),
-            r.thm4.bound.1,
-            r.thm4.measured.1
-        );
+            format!("{:.3}/{:.3}", r.thm4.bound.1, r.thm4.measured.1),
+        ]);
     }
+    let _ = writeln!(s, "{}", t.render());
     let _ = writeln!(
         s,
         "b/m: Delta = the rule's bound / the measured aggregation error; (verdict): step size \
