@@ -146,25 +146,27 @@ fn train_and_bench_refuse_sizes_that_cannot_fit() {
     assert!(!d.join("b").exists() && !d.join("t").exists());
 }
 
+/// `phocas [global...] verify-bounds --config cfg --out o` in `d`, quietly, without charts.
+fn small_run(d: &Path, cfg: &str, global: &[&str]) -> Output {
+    let mut args = global.to_vec();
+    args.extend([
+        "verify-bounds",
+        "--config",
+        cfg,
+        "--out",
+        "o",
+        "--quiet",
+        "--no-charts",
+    ]);
+    phocas(&args, d)
+}
+
 #[test]
 fn threads_beyond_a_few_per_core_are_capped_with_a_warning() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
     let cfg = grid(d, "5", "3", "4");
-    let o = phocas(
-        &[
-            "--threads",
-            "100000",
-            "verify-bounds",
-            "--config",
-            &cfg,
-            "--out",
-            "o",
-            "--quiet",
-            "--no-charts",
-        ],
-        d,
-    );
+    let o = small_run(d, &cfg, &["--threads", "100000"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("--threads 100000 capped at"), "{err}");
@@ -186,18 +188,7 @@ fn stale_temporary_files_of_killed_runs_are_removed_by_the_next_run() {
         std::fs::write(out.join(s), b"partial").unwrap();
     }
     std::fs::write(out.join("notes.txt"), b"mine").unwrap();
-    let o = phocas(
-        &[
-            "verify-bounds",
-            "--config",
-            &cfg,
-            "--out",
-            "o",
-            "--quiet",
-            "--no-charts",
-        ],
-        d,
-    );
+    let o = small_run(d, &cfg, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     if Path::new("/proc/self").exists() {
         for s in stale {
