@@ -25,6 +25,12 @@ fn report_is_reproducible_and_reuses_unchanged_runs() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+    let broken = phocas::report::document::broken_links(&md, &out);
+    assert!(
+        broken.is_empty(),
+        "REPORT.md links to missing files: {broken:?}"
+    );
+    assert!(md.contains("| run size |"), "rows state their run size");
     for claim in [
         "Lemma 1",
         "Proposition 1",

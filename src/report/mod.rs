@@ -4,6 +4,7 @@
 //! plotters chart written as SVG and PNG ([`chart`]). All files are written atomically.
 
 pub mod chart;
+pub mod claims;
 pub mod console;
 pub mod document;
 pub mod manifest;
