@@ -448,14 +448,7 @@ impl<'a> Report<'a> {
     }
 
     fn color(&self, rule: &str) -> usize {
-        if rule == PROBE {
-            6
-        } else {
-            REGISTRY
-                .iter()
-                .position(|r| r.name == rule)
-                .map_or(9, |i| [0, 1, 2, 3, 4, 5, 9][i.min(6)])
-        }
+        chart::rule_color(rule)
     }
 
     /// One log-log panel: measured times with markers, fitted lines dashed, and the

@@ -191,37 +191,37 @@ pub fn write_charts(results: &[CellResult], dir: &Path) -> Result<(), Error> {
                 .push(r);
         }
         let mut out = Vec::new();
-        for ((corr, attack, m, dist), prs) in panels.into_iter().take(12) {
+        for ((corr, attack, m, dist), prs) in panels {
             // series: per (rule, b_spec) for the q axis, per rule otherwise
-            let mut series: BTreeMap<String, Vec<&CellResult>> = BTreeMap::new();
+            // one colour per rule (as in every chart), one marker shape per b relation
+            let mut series: BTreeMap<String, (usize, usize, Vec<&CellResult>)> = BTreeMap::new();
             for r in prs {
-                let name = match axis {
-                    ChartAxis::Q if r.cell.b.is_some() => {
-                        format!("{} (b {} q)", short_rule(r), relation(&r.cell.b_spec))
-                    }
-                    _ => short_rule(r),
+                let (name, shape) = match axis {
+                    ChartAxis::Q if r.cell.b.is_some() => (
+                        format!("{} (b {} q)", short_rule(r), relation(&r.cell.b_spec)),
+                        relation_shape(&r.cell.b_spec),
+                    ),
+                    _ => (short_rule(r), 0),
                 };
-                series.entry(name).or_default().push(r);
+                series
+                    .entry(name)
+                    .or_insert_with(|| (chart::rule_color(&r.cell.rule), shape, Vec::new()))
+                    .2
+                    .push(r);
             }
             let mut lines = Vec::new();
-            for (ci, (name, mut pts)) in series.into_iter().enumerate() {
+            for (name, (ci, shape, mut pts)) in series {
                 pts.sort_by(|a, b| xval(a).total_cmp(&xval(b)));
                 let err: Vec<(f64, f64)> =
                     pts.iter().map(|r| (xval(r), r.stats.mean / r.v)).collect();
                 let band: Vec<(f64, f64, f64)> = pts
                     .iter()
-                    .map(|r| {
-                        (
-                            xval(r),
-                            (r.stats.ci_low / r.v).max(1e-300),
-                            r.stats.ci_high / r.v,
-                        )
-                    })
+                    .map(|r| (xval(r), r.stats.ci_low / r.v, r.stats.ci_high / r.v))
                     .collect();
                 lines.push(
                     Series::line(format!("{name}: error/V"), err)
                         .with_band(band)
-                        .with_markers()
+                        .with_shape(shape)
                         .with_color(ci),
                 );
                 let bnd: Vec<(f64, f64)> = pts
@@ -232,6 +232,7 @@ pub fn write_charts(results: &[CellResult], dir: &Path) -> Result<(), Error> {
                     let bname = pts[0].bound_kind.map_or("bound", |k| k.name());
                     lines.push(
                         Series::dashed(format!("{name}: {bname}/V (as stated)"), bnd)
+                            .with_shape(shape)
                             .with_color(ci),
                     );
                 }
@@ -252,17 +253,33 @@ pub fn write_charts(results: &[CellResult], dir: &Path) -> Result<(), Error> {
                 series: lines,
             }));
         }
-        let cols = if out.len() > 1 { 2 } else { 1 };
-        chart::save(&out, cols, (760, 520), dir, sweep)?;
+        // pages of at most six panels, three across: sweep.png, sweep-2.png, ...
+        for (k, page) in out.chunks(PANELS_PER_PAGE).enumerate() {
+            let stem = match k {
+                0 => sweep.to_string(),
+                _ => format!("{sweep}-{}", k + 1),
+            };
+            let cols = page.len().min(3);
+            chart::save(page, cols, (700, 500), dir, &stem)?;
+        }
     }
-    chart::save(
-        &[Panel::Heat(verdict_heatmap(results))],
-        1,
-        (1200, 900),
-        dir,
-        "verdicts",
-    )?;
+    let heat = verdict_heatmap(results);
+    let size = heat.size();
+    chart::save(&[Panel::Heat(heat)], 1, size, dir, "verdicts")?;
     Ok(())
+}
+
+/// Panels per chart file (more become sweep-2.png, sweep-3.png, ...).
+pub const PANELS_PER_PAGE: usize = 6;
+
+/// Marker shape of a b relation: equal circle, below triangle, above square.
+fn relation_shape(spec: &str) -> usize {
+    match spec {
+        "equal" => 0,
+        "below" => 1,
+        "above" => 2,
+        _ => 3,
+    }
 }
 
 fn relation(spec: &str) -> &str {
@@ -306,12 +323,21 @@ fn verdict_heatmap(results: &[CellResult]) -> Heatmap {
         .into_iter()
         .map(|((c, r), counts)| {
             let worst = (0..4).rev().find(|&k| counts[k] > 0).unwrap_or(4);
-            let text = format!("{}h {}v {}i", counts[0], counts[2] + counts[3], counts[1]);
+            let text = if worst == 4 {
+                format!("n/a ({})", counts[4])
+            } else {
+                format!("{}h {}v {}i", counts[0], counts[2] + counts[3], counts[1])
+            };
             (c, r, worst, text)
         })
         .collect();
     Heatmap {
-        title: "Verdicts by rule / corruption (rows) and attack (columns): worst verdict over cells; h = holds, v = violated or unbounded, i = inconclusive".into(),
+        title: "Verdicts: rule / corruption (rows) by attack (columns), worst over cells".into(),
+        key_notes: vec![
+            "colour: the worst verdict over the cells".into(),
+            "text: cells that hold (h), are violated".into(),
+            "or unbounded (v), inconclusive (i)".into(),
+        ],
         x_labels: cols,
         y_labels: rows,
         cells,
@@ -663,6 +689,13 @@ fn paired_chart(pairs: &[super::paired::Pair<'_>], dir: &Path) -> Result<(), Err
                 .push(p);
         }
     }
+    let dists: Vec<String> = panels
+        .values()
+        .flatten()
+        .map(|p| p.a.cell.distribution.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut out = Vec::new();
     for ((sweep, corr, attack, m), ps) in panels {
         let mut by: BTreeMap<String, Vec<&super::paired::Pair>> = BTreeMap::new();
@@ -680,7 +713,9 @@ fn paired_chart(pairs: &[super::paired::Pair<'_>], dir: &Path) -> Result<(), Err
             continue;
         }
         let mut series = Vec::new();
-        for (ci, (dist, mut v)) in by.into_iter().enumerate() {
+        for (dist, mut v) in by {
+            // one colour per distribution across panels
+            let ci = dists.iter().position(|d| *d == dist).unwrap_or(0);
             v.sort_by_key(|p| p.a.cell.q);
             let rel = |x: f64, p: &super::paired::Pair| x / p.b.stats.mean;
             let pts: Vec<(f64, f64)> = v
@@ -700,10 +735,10 @@ fn paired_chart(pairs: &[super::paired::Pair<'_>], dir: &Path) -> Result<(), Err
                     .with_color(ci),
             );
         }
-        series.push(Series::dashed(
-            "no difference",
-            vec![(0.0, 0.0), (m as f64 / 2.0, 0.0)],
-        ));
+        series.push(
+            Series::dashed("no difference", vec![(0.0, 0.0), (m as f64 / 2.0, 0.0)])
+                .with_color(chart::NEUTRAL),
+        );
         out.push(Panel::Lines(LineChart {
             title: format!("{sweep}: Phocas - Trmean (b = q), {corr}, {attack}, m = {m}"),
             x_label: "q = b".into(),

@@ -1168,7 +1168,13 @@ fn write_charts(results: &[RunResult], dir: &std::path::Path) -> Result<(), Erro
                 .take(12)
                 .map(|((a, g), rs)| {
                     let mut series = Vec::new();
-                    for (ci, r) in rs.iter().enumerate() {
+                    // one colour per rule; a second run of a rule in the panel (another b)
+                    // gets a lighter tone of it
+                    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+                    for r in rs.iter() {
+                        let n = seen.entry(r.spec.rule.as_str()).or_default();
+                        let (ci, tone) = (chart::rule_color(&r.spec.rule), 0.3 * *n as f64);
+                        *n += 1;
                         let step = (r.dist.len() / 200).max(1);
                         let (pts, bandv): (Vec<(f64, f64)>, Vec<(f64, f64, f64)>) = if thm3 {
                             r.dist
@@ -1193,7 +1199,8 @@ fn write_charts(results: &[RunResult], dir: &std::path::Path) -> Result<(), Erro
                         series.push(
                             Series::line(r.label.clone(), pts)
                                 .with_band(bandv)
-                                .with_color(ci),
+                                .with_color(ci)
+                                .with_tone(tone),
                         );
                         if thm3 {
                             // printed and corrected Theorem 3 side by side, with the bound's
@@ -1214,7 +1221,8 @@ fn write_charts(results: &[RunResult], dir: &std::path::Path) -> Result<(), Erro
                                     format!("{}: Thm 3 printed, {which} Delta", r.label),
                                     curve(bounds::theorem3_rhs),
                                 )
-                                .with_color(ci),
+                                .with_color(ci)
+                                .with_tone(tone),
                             );
                             series.push(
                                 Series::dashed(
@@ -1225,6 +1233,7 @@ fn write_charts(results: &[RunResult], dir: &std::path::Path) -> Result<(), Erro
                                         .collect(),
                                 )
                                 .with_color(ci)
+                                .with_tone(tone)
                                 .with_markers(),
                             );
                         } else {
@@ -1242,7 +1251,8 @@ fn write_charts(results: &[RunResult], dir: &std::path::Path) -> Result<(), Erro
                                         format!("{}: theorem, bound Delta", r.label),
                                         curve(db),
                                     )
-                                    .with_color(ci),
+                                    .with_color(ci)
+                                    .with_tone(tone),
                                 );
                             }
                             // the measured-Delta curve: dots every few points, to tell it apart
@@ -1252,6 +1262,7 @@ fn write_charts(results: &[RunResult], dir: &std::path::Path) -> Result<(), Erro
                                     curve(r.delta_measured).into_iter().step_by(10).collect(),
                                 )
                                 .with_color(ci)
+                                .with_tone(tone)
                                 .with_markers(),
                             );
                         }

@@ -19,7 +19,7 @@ use crate::montecarlo::checkpoint::RunId;
 use crate::objectives::mlp::Mlp;
 use crate::objectives::mlp_task::{MlpTask, TaskScratch};
 use crate::objectives::Objective;
-use crate::report::chart::{self, LineChart, Panel, Series, PALETTE};
+use crate::report::chart::{self, LineChart, Panel, Series};
 use crate::report::{write_table, TableBuilder};
 use crate::resume;
 use crate::rng::{hash_str, stream};
@@ -492,12 +492,15 @@ pub fn accuracy_bands(results: &[TrainResult]) -> BTreeMap<String, Vec<(f64, f64
 /// An accuracy-against-rounds panel (optionally zoomed to the top accuracies).
 pub fn accuracy_panel(title: &str, results: &[TrainResult], zoom: bool) -> Panel {
     let bands = accuracy_bands(results);
-    // More curves than palette colours (figure 3(a): Krum and Multi-Krum at 8 values of q):
-    // the second half reuses the first half's colours, dashed.
-    let half = bands.len().div_ceil(2);
-    let split = bands.len() > PALETTE.len();
+    // One colour per rule (as in every chart); several curves of one rule (figure 3(a):
+    // Krum and Multi-Krum at 8 values of q) get lighter tones of it, alternately dashed.
+    let rule_of: BTreeMap<&str, &str> = results
+        .iter()
+        .map(|r| (r.cfg.label.as_str(), r.cfg.rule.as_str()))
+        .collect();
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let mut series = Vec::new();
-    for (i, (label, band)) in bands.iter().enumerate() {
+    for (label, band) in bands.iter() {
         let pts: Vec<(f64, f64)> = band.iter().map(|b| (b.0, b.1)).collect();
         let sh: Vec<(f64, f64, f64)> = band.iter().map(|b| (b.0, b.1 - b.2, b.1 + b.2)).collect();
         let pts = if zoom {
@@ -510,13 +513,15 @@ pub fn accuracy_panel(title: &str, results: &[TrainResult], zoom: bool) -> Panel
         } else {
             sh
         };
-        let mut line = Series::line(label.clone(), pts).with_band(sh);
-        if split {
-            line.dashed = i >= half;
-            series.push(line.with_color(i % half));
-        } else {
-            series.push(line.with_color(i));
-        }
+        let rule = rule_of.get(label.as_str()).copied().unwrap_or_default();
+        let n = seen.entry(rule).or_default();
+        let mut line = Series::line(label.clone(), pts)
+            .with_band(sh)
+            .with_color(chart::rule_color(rule))
+            .with_tone(0.12 * (*n / 2) as f64);
+        line.dashed = *n % 2 == 1;
+        *n += 1;
+        series.push(line);
     }
     Panel::Lines(LineChart {
         title: if zoom {
@@ -1127,8 +1132,7 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
                 }
                 let series = by_rule
                     .into_iter()
-                    .enumerate()
-                    .map(|(i, (rule, pts))| {
+                    .map(|(rule, pts)| {
                         let mut agg: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
                         for (b, v) in pts {
                             agg.entry(b as i64).or_default().push(v);
@@ -1137,7 +1141,8 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
                             .into_iter()
                             .map(|(b, v)| (b as f64, v.iter().sum::<f64>() / v.len() as f64))
                             .collect();
-                        Series::line(rule, pts).with_markers().with_color(i)
+                        let c = chart::rule_color(&rule);
+                        Series::line(rule, pts).with_markers().with_color(c)
                     })
                     .collect();
                 panels.push(Panel::Lines(LineChart {
@@ -1321,7 +1326,12 @@ fn theorem4_outputs(results: &[TrainResult], common: &Common, dir: &Path) -> Res
     let mut rows = Vec::new();
     let mut series = Vec::new();
     let mut lser = Vec::new();
-    for (i, r) in results.iter().enumerate() {
+    // one colour per rule; further runs of a rule (repeats, other labels) get lighter tones
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in results.iter() {
+        let n = seen.entry(r.cfg.rule.as_str()).or_default();
+        let (c, tone) = (chart::rule_color(&r.cfg.rule), 0.15 * *n as f64);
+        *n += 1;
         let Some((g2, fv, vh, ae, lh)) = &r.theorem4 else {
             continue;
         };
@@ -1358,11 +1368,14 @@ fn theorem4_outputs(results: &[TrainResult], common: &Common, dir: &Path) -> Res
             holds,
         ));
         series.push(
-            Series::line(format!("{label} r{}: mean ||grad F||^2", r.repeat), lhs).with_color(i),
+            Series::line(format!("{label} r{}: mean ||grad F||^2", r.repeat), lhs)
+                .with_color(c)
+                .with_tone(tone),
         );
         series.push(
             Series::dashed(format!("{label} r{}: 2/(gT) F(x0) + Delta", r.repeat), rhs)
-                .with_color(i),
+                .with_color(c)
+                .with_tone(tone),
         );
         lser.push(
             Series::line(
@@ -1370,7 +1383,8 @@ fn theorem4_outputs(results: &[TrainResult], common: &Common, dir: &Path) -> Res
                 lh.iter().map(|x| (x.0 as f64, x.1)).collect(),
             )
             .with_markers()
-            .with_color(i),
+            .with_color(c)
+            .with_tone(tone),
         );
     }
     if rows.is_empty() {
