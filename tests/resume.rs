@@ -71,6 +71,21 @@ fn interrupt_and_resume(signal: &str, after_ms: u64) {
     let o = verify(&cfg, &out, &[]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(out.join("results.csv")).unwrap(), reference);
+    // the speed line counts only work done now: the resumed run names its reused cells (if
+    // the signal came after some finished), a third run simulates nothing
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains("trials simulated in") || said.contains("all reused"),
+        "{said}"
+    );
+    let o = verify(&cfg, &out, &[]).output().unwrap();
+    assert!(o.status.success());
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains("all reused from the checkpoint (nothing simulated now)"),
+        "{said}"
+    );
+    assert!(!said.contains("trials/s"), "{said}");
 }
 
 #[test]

@@ -73,6 +73,26 @@ fn verdicts_and_thread_independence() {
 
     let rs = rows(&String::from_utf8(csv1).unwrap());
     let get = |r: &std::collections::HashMap<String, String>, k: &str| r[k].clone();
+    // the console's verdict totals are the CSV's (n/a included)
+    let mut totals = std::collections::BTreeMap::new();
+    for r in &rs {
+        *totals.entry(get(r, "verdict")).or_insert(0usize) += 1;
+    }
+    let expected = format!(
+        "verdicts of all {} cells (results.csv): {}",
+        rs.len(),
+        totals
+            .iter()
+            .map(|(v, n)| format!("{v} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let console = String::from_utf8_lossy(&a.stdout);
+    assert!(console.contains(&expected), "{expected}\nnot in\n{console}");
+    assert!(
+        totals.contains_key("n/a"),
+        "the grid has cells without a bound"
+    );
     // Trmean with b >= q under the paper's Gaussian attack holds (Theorem 1).
     let trmean_ok: Vec<_> = rs
         .iter()

@@ -661,6 +661,11 @@ impl<'a> Report<'a> {
         );
         let _ = writeln!(
             s,
+            "met: the ratio of median times is at most the limit (the project's speed target); MISSED: above it.\n\
+             Few samples on a shared machine (--quick) make MISSED a hint to rerun in full, not a verdict."
+        );
+        let _ = writeln!(
+            s,
             "{:<58} {:>7} {:>8}  limit  verdict (on medians)",
             "ratio", "median", "fastest"
         );
@@ -726,6 +731,11 @@ impl<'a> Report<'a> {
                 );
             }
         }
+        let _ = writeln!(
+            s,
+            "slopes: log-log fit of time against m or d; about right: within 0.2 of the theory's exponent, \
+             OFF: further (few points or cache effects; see local_slopes.csv)"
+        );
         for rule in &self.rules {
             for axis in ["m", "d"] {
                 if let Some(f) = self.fit(dt, rule, axis) {

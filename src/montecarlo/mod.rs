@@ -282,7 +282,12 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
     let paired_secs = t1.elapsed().as_secs_f64();
     let t2 = std::time::Instant::now();
     write_outputs(&results, &pairs, &cfg, &out, !args.no_charts, manifest)?;
-    println!("{}", output::summary(&results, secs, total_trials));
+    // the speed of the work done now: cells reused from the checkpoint took no time
+    let fresh_trials: usize = todo.iter().map(|c| c.trials).sum();
+    println!(
+        "{}",
+        output::summary(&results, secs, (todo.len(), fresh_trials))
+    );
     println!(
         "paired comparisons: {} in {paired_secs:.1} s; tables and charts written in {:.1} s",
         pairs.len(),
@@ -385,8 +390,9 @@ pub fn merge(args: &MergeArgs) -> Result<(), Error> {
     );
     write_outputs(&results, &pairs, &cfg, &out, !args.no_charts, manifest)?;
     let trials: usize = cells.iter().map(|c| c.trials).sum();
+    // the shards' own cell-seconds (summed over threads): merging simulates nothing
     let secs: f64 = results.iter().map(|r| r.seconds).sum();
-    println!("{}", output::summary(&results, secs, trials));
+    println!("{}", output::summary(&results, secs, (cells.len(), trials)));
     println!("merged {} shards into {}", count, out.display());
     Ok(())
 }

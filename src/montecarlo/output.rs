@@ -353,7 +353,8 @@ fn verdict_heatmap(results: &[CellResult]) -> Heatmap {
 
 /// The console summary: verdict counts per bound (split by the hidden condition), tightest and
 /// loosest ratios, unbounded rules, time and trials per second.
-pub fn summary(results: &[CellResult], secs: f64, trials: usize) -> String {
+/// `fresh` is (cells, trials) simulated in `secs`: a resumed run rates only its new work.
+pub fn summary(results: &[CellResult], secs: f64, fresh: (usize, usize)) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     use crate::report::console::{Align::Left as L, Align::Right as R, Table};
@@ -418,9 +419,39 @@ pub fn summary(results: &[CellResult], secs: f64, trials: usize) -> String {
             "unbounded (no bound; error grows with the attack or is not finite):"
         );
         for (k, n) in unb {
-            let _ = writeln!(s, "  {k}: {n} cells");
+            let _ = writeln!(s, "  {k}: {n} cell{}", if n == 1 { "" } else { "s" });
         }
     }
+    // verdict n/a outside the table's rows: cells no bound applies to
+    let mut na: BTreeMap<String, usize> = BTreeMap::new();
+    for r in results
+        .iter()
+        .filter(|r| r.verdict == "n/a" && r.bound_kind.is_none())
+    {
+        *na.entry(format!("{} / {}", r.cell.rule, r.cell.corruption))
+            .or_default() += 1;
+    }
+    if !na.is_empty() {
+        let _ = writeln!(s, "n/a (no bound applies to the rule under this model):");
+        for (k, n) in na {
+            let _ = writeln!(s, "  {k}: {n} cell{}", if n == 1 { "" } else { "s" });
+        }
+    }
+    // the totals of the verdict column of results.csv
+    let mut totals: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in results {
+        *totals.entry(r.verdict.as_str()).or_default() += 1;
+    }
+    let _ = writeln!(
+        s,
+        "verdicts of all {} cells (results.csv): {}",
+        results.len(),
+        totals
+            .iter()
+            .map(|(v, n)| format!("{v} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let mut per_sweep: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
     for r in results {
         let e = per_sweep.entry(&r.cell.sweep).or_default();
@@ -439,14 +470,29 @@ pub fn summary(results: &[CellResult], secs: f64, trials: usize) -> String {
             t * 1e9 / vals.max(1) as f64
         );
     }
-    let _ = write!(
-        s,
-        "{} cells, {} trials in {:.1} s ({:.0} trials/s)",
-        results.len(),
-        trials,
-        secs,
-        trials as f64 / secs.max(1e-9)
-    );
+    let (fresh_cells, fresh_trials) = fresh;
+    let reused = results.len().saturating_sub(fresh_cells);
+    if fresh_cells == 0 {
+        let _ = write!(
+            s,
+            "{} cells, all reused from the checkpoint (nothing simulated now)",
+            results.len()
+        );
+    } else {
+        let _ = write!(
+            s,
+            "{} cells{}, {} trials simulated in {:.1} s ({:.0} trials/s)",
+            results.len(),
+            if reused > 0 {
+                format!(" ({fresh_cells} run now, {reused} reused from the checkpoint)")
+            } else {
+                String::new()
+            },
+            fresh_trials,
+            secs,
+            fresh_trials as f64 / secs.max(1e-9)
+        );
+    }
     s
 }
 

@@ -490,6 +490,8 @@ fn assess(band: &[(f64, f64, f64)], curve: &[f64], premise: bool, last: bool) ->
 pub struct RunResult {
     /// The run.
     pub spec: RunSpec,
+    /// Read from the checkpoint rather than simulated now.
+    pub reused: bool,
     /// Rule label.
     pub label: String,
     /// mu, L, gamma, V.
@@ -736,7 +738,9 @@ pub fn run_spec(cfg: &Config, s: &RunSpec, log: Option<&resume::Log>) -> Result<
     };
     let gamma = s.gamma_factor * limit;
     let key = s.key();
-    let measured = match log.and_then(|l| l.get(&key)) {
+    let saved = log.and_then(|l| l.get(&key));
+    let reused = saved.is_some();
+    let measured = match saved {
         Some(rec) => Measured::from_record(rec).ok_or_else(|| {
             Error::Invalid(format!(
                 "the checkpoint record of {key} is malformed: delete the folder and run again"
@@ -818,6 +822,7 @@ pub fn run_spec(cfg: &Config, s: &RunSpec, log: Option<&resume::Log>) -> Result<
         both(delta_bound, &f)
     };
     Ok(RunResult {
+        reused,
         spec: s.clone(),
         label,
         mu: mu.unwrap_or(f64::NAN),
@@ -1424,15 +1429,35 @@ fn summary(results: &[RunResult], secs: f64, _cfg: &Config) -> String {
             best(obj, &|r| r.thm4.measured.1)
         );
     }
-    let total_rounds: usize = results.iter().map(|r| r.spec.repeats * r.spec.rounds).sum();
-    let _ = write!(
-        s,
-        "{} runs, {} rounds in {:.1} s ({:.0} rounds/s)",
-        results.len(),
-        total_rounds,
-        secs,
-        total_rounds as f64 / secs.max(1e-9)
-    );
+    // the speed of the work done now: runs reused from the checkpoint took no time
+    let fresh = results.iter().filter(|r| !r.reused).count();
+    let reused = results.len() - fresh;
+    let fresh_rounds: usize = results
+        .iter()
+        .filter(|r| !r.reused)
+        .map(|r| r.spec.repeats * r.spec.rounds)
+        .sum();
+    if fresh == 0 {
+        let _ = write!(
+            s,
+            "{} runs, all reused from the checkpoint (nothing simulated now)",
+            results.len()
+        );
+    } else {
+        let _ = write!(
+            s,
+            "{} runs{}, {} rounds simulated in {:.1} s ({:.0} rounds/s)",
+            results.len(),
+            if reused > 0 {
+                format!(" ({fresh} run now, {reused} reused from the checkpoint)")
+            } else {
+                String::new()
+            },
+            fresh_rounds,
+            secs,
+            fresh_rounds as f64 / secs.max(1e-9)
+        );
+    }
     s
 }
 

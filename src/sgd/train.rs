@@ -404,14 +404,26 @@ pub fn train_once(
     })
 }
 
-/// Writes the per-round table of a set of runs.
-pub fn write_runs(results: &[TrainResult], dir: &Path, stem: &str) -> Result<(), Error> {
+/// Writes the per-round table of a set of runs; `panels[i]` names the panel of `results[i]`
+/// (runs with the same label in different panels, such as the four "mean without Byzantine"
+/// series of figure 3, are told apart by it, by q, corruption and the step size).
+pub fn write_runs(
+    results: &[TrainResult],
+    panels: &[String],
+    dir: &Path,
+    stem: &str,
+) -> Result<(), Error> {
     let (mut label, mut rule, mut attack, mut rep, mut round) =
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut acc, mut loss, mut b, mut batch) = (vec![], vec![], vec![], vec![]);
     let (mut g2, mut fv, mut vh, mut ae) = (vec![], vec![], vec![], vec![]);
-    for r in results {
+    let (mut panel, mut q, mut corruption, mut lr) = (vec![], vec![], vec![], vec![]);
+    for (i, r) in results.iter().enumerate() {
         for &(t, l, a) in &r.accuracy {
+            panel.push(panels.get(i).cloned().unwrap_or_default());
+            q.push(r.cfg.q as u64);
+            corruption.push(r.cfg.corruption.clone());
+            lr.push(r.cfg.lr);
             label.push(r.cfg.label.clone());
             rule.push(r.cfg.rule.clone());
             attack.push(if r.cfg.clean {
@@ -433,11 +445,15 @@ pub fn write_runs(results: &[TrainResult], dir: &Path, stem: &str) -> Result<(),
         }
     }
     let mut df = TableBuilder::new()
+        .str("panel", &panel)
         .str("label", &label)
         .str("rule", &rule)
         .str("attack", &attack)
+        .str("corruption", &corruption)
+        .u64("q", q)
         .i64("b", b)
         .u64("batch", batch)
+        .f64("lr", lr)
         .u64("repeat", rep)
         .u64("round", round)
         .f64("test_accuracy", acc)
@@ -589,6 +605,9 @@ pub struct TrainArgs {
     /// Master seed.
     #[arg(long, default_value_t = crate::rng::DEFAULT_SEED)]
     pub seed: u64,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
     /// Directory with the four MNIST-format files.
     #[arg(long, default_value = data::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
@@ -696,8 +715,20 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
         )
     };
     crate::interrupt::install();
+    let manifest = crate::report::manifest::Manifest::start(
+        "train",
+        format!(
+            "{}\n{}",
+            serde_json::to_string(&c).unwrap_or_default(),
+            data_tag
+        ),
+        a.seed,
+    );
+    let pb = crate::report::progress_bar(a.repeats, "repeats", a.quiet);
+    pb.enable_steady_tick(std::time::Duration::from_millis(500));
     let mut results = Vec::new();
     for r in 0..a.repeats {
+        pb.set_message(format!("repeat {r}: {} rounds", a.rounds));
         let saved = log.get(&key(r)).and_then(|rec| {
             let res = from_record(&c, r, rec);
             if res.is_none() {
@@ -714,7 +745,8 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
             None => {
                 let res = match train_once(&data, &c, &common, r) {
                     Err(Error::Interrupted(_)) => {
-                        return Err(resume::interrupted(r, a.repeats, "repeats", log.path()))
+                        pb.abandon();
+                        return Err(resume::interrupted(r, a.repeats, "repeats", log.path()));
                     }
                     other => other?,
                 };
@@ -724,16 +756,19 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
         };
         let last = res.accuracy.last().map_or(f64::NAN, |x| x.2);
         let best = res.accuracy.iter().map(|x| x.2).fold(f64::NAN, f64::max);
-        println!(
+        // suspend, not println: println prints nothing when the bar is hidden (no terminal)
+        pb.suspend(|| println!(
             "repeat {r}: final accuracy {last:.4}, best {best:.4}, {:.2} s ({:.1}% aggregating){}{}",
             res.seconds.0,
             100.0 * res.seconds.1 / res.seconds.0.max(1e-12),
             res.diverged_at
                 .map_or(String::new(), |t| format!(", diverged at round {t}")),
             if reused { " (reused from the checkpoint)" } else { "" }
-        );
+        ));
+        pb.inc(1);
         results.push(res);
     }
+    pb.finish_and_clear();
     if crate::interrupt::stopped() {
         // every repeat is saved; the tables are not written, the same command writes them
         return Err(resume::interrupted(
@@ -743,7 +778,8 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
             log.path(),
         ));
     }
-    write_runs(&results, &out, "rounds")?;
+    let panels = vec!["train".to_string(); results.len()];
+    write_runs(&results, &panels, &out, "rounds")?;
     chart::save(
         &[accuracy_panel(
             &format!("{} under {}", c.rule, c.attack),
@@ -755,7 +791,48 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
         &out,
         "accuracy",
     )?;
-    println!("tables and charts in {}", out.display());
+    let stat = |v: Vec<f64>| {
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let sd = if v.len() > 1 {
+            (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+        } else {
+            f64::NAN
+        };
+        (mean, sd)
+    };
+    let (fm, fs) = stat(
+        results
+            .iter()
+            .map(|r| r.accuracy.last().map_or(f64::NAN, |x| x.2))
+            .collect(),
+    );
+    let (bm, bs) = stat(
+        results
+            .iter()
+            .map(|r| r.accuracy.iter().map(|x| x.2).fold(f64::NAN, f64::max))
+            .collect(),
+    );
+    let sd = |s: f64| {
+        if s.is_nan() {
+            "n/a (1 repeat)".into()
+        } else {
+            format!("{s:.4}")
+        }
+    };
+    println!(
+        "over {} repeats: final accuracy {fm:.4} +- {}, best {bm:.4} +- {} (mean +- sd)",
+        results.len(),
+        sd(fs),
+        sd(bs)
+    );
+    let mut manifest = manifest;
+    manifest.rows.insert(
+        "rounds".into(),
+        results.iter().map(|r| r.accuracy.len()).sum(),
+    );
+    manifest.finish(&out)?;
+    println!("tables, chart and manifest.json in {}", out.display());
     Ok(())
 }
 
@@ -1043,6 +1120,7 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
         let t0 = std::time::Instant::now();
         let mut finished: HashMap<String, TrainResult> = HashMap::new();
         let mut fresh = 0usize;
+        let mut fresh_samples = 0f64;
         for (key, r, common, rep) in &jobs {
             pb.set_message(r.label.clone());
             let res = match log.get(key) {
@@ -1067,6 +1145,7 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
                     };
                     log.append(key, &to_record(&res))?;
                     fresh += 1;
+                    fresh_samples += (r.batch * common.rounds * common.m) as f64;
                     res
                 }
             };
@@ -1076,6 +1155,7 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
         pb.finish_and_clear();
         let secs = t0.elapsed().as_secs_f64();
         let mut all = Vec::new();
+        let mut all_panels: Vec<String> = Vec::new();
         let mut panels = Vec::new();
         let mut summary = Vec::new();
         let (mut agg_s, mut tot_s) = (0.0, 0.0);
@@ -1182,10 +1262,11 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
                     }
                 }
             }
+            all_panels.extend(std::iter::repeat_n(p.name.clone(), results.len()));
             all.extend(results);
         }
         pb.finish_and_clear();
-        write_runs(&all, &dir, "rounds")?;
+        write_runs(&all, &all_panels, &dir, "rounds")?;
         let mut df = TableBuilder::new()
             .str(
                 "panel",
@@ -1224,14 +1305,9 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
                 s.0, s.1, s.2, s.3, s.4, s.5
             );
         }
-        // throughput of the runs trained by this invocation (reused ones cost nothing)
-        let samples = jobs
-            .iter()
-            .filter(|j| log.get(&j.0).is_none())
-            .map(|j| j.1.batch)
-            .sum::<usize>() as f64
-            * exp.common.rounds as f64
-            * exp.common.m as f64;
+        // throughput of the runs trained by this invocation (reused ones cost nothing; the
+        // log holds every run by now, so the fresh ones were counted as they were trained)
+        let samples = fresh_samples;
         println!(
             "{name}: {fresh} runs trained in {secs:.1} s ({:.0} training samples/s), {} reused from the checkpoint; {:.1}% of simulator time aggregating",
             samples / secs.max(1e-9),
