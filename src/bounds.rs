@@ -122,10 +122,26 @@ pub fn hidden_condition(kind: BoundKind, q: usize, b_or_assumed_q: usize) -> (&'
     }
 }
 
-/// Which bound covers `rule` (registry name) with parameter `param` (b, or Krum's assumed q)
-/// when q values per coordinate are Byzantine, with the reason when none does.
+/// Which of the paper's bounds covers a rule: registry metadata
+/// (`aggregators::RuleInfo::bound`), so a new rule states its bound in its registry entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleBound {
+    /// No bound in the paper (Mean: Proposition 1; Multi-Krum).
+    None,
+    /// Delta1 of Theorem 1 at the rule's trimming b (Trmean).
+    Delta1AtB,
+    /// Delta1 at b = ceil(m/2) - 1 (Median is Trmean there).
+    Delta1AtMedian,
+    /// Delta2 of Theorem 2 at the rule's b (Phocas).
+    Delta2AtB,
+    /// Delta0 of Lemma 1, whole-row corruption only (Krum; Proposition 3 otherwise).
+    Delta0WholeRows,
+}
+
+/// Which bound covers a rule (its registry `bound`) with parameter `param` (b, or Krum's
+/// assumed q) when q values per coordinate are Byzantine, with the reason when none does.
 pub fn rule_bound(
-    rule: &str,
+    rule: RuleBound,
     corruption: &str,
     whole_rows: bool,
     m: usize,
@@ -140,24 +156,26 @@ pub fn rule_bound(
     }
     let trim_max = m.div_ceil(2).saturating_sub(1);
     match rule {
-        "trmean" => (
+        RuleBound::Delta1AtB => (
             Some(BoundKind::Delta1),
             delta1(m, q, param.unwrap_or(0)).map_err(|e| e.0),
         ),
-        "median" => (
+        RuleBound::Delta1AtMedian => (
             Some(BoundKind::Delta1),
             delta1(m, q, trim_max).map_err(|e| e.0),
         ),
-        "phocas" => (
+        RuleBound::Delta2AtB => (
             Some(BoundKind::Delta2),
             delta2(m, q, param.unwrap_or(0)).map_err(|e| e.0),
         ),
-        "krum" if whole_rows => (Some(BoundKind::Delta0), delta0(m, q).map_err(|e| e.0)),
-        "krum" => (
+        RuleBound::Delta0WholeRows if whole_rows => {
+            (Some(BoundKind::Delta0), delta0(m, q).map_err(|e| e.0))
+        }
+        RuleBound::Delta0WholeRows => (
             None,
             Err("Lemma 1 covers whole-row corruption only (Proposition 3)".into()),
         ),
-        _ => (None, Err("no bound in the paper".into())),
+        RuleBound::None => (None, Err("no bound in the paper".into())),
     }
 }
 

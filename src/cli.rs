@@ -112,7 +112,8 @@ struct AggregateArgs {
 /// rows that can be honest.
 fn theory_warnings(a: &RuleArgs, m: usize) -> Vec<String> {
     let mut w = Vec::new();
-    if !matches!(a.rule.as_str(), "krum" | "multikrum") {
+    let param = aggregators::info(&a.rule).map_or(aggregators::ParamKind::None, |i| i.param);
+    if !param.is_assumed_q() {
         return w;
     }
     let q = a.q.unwrap_or(0);
@@ -123,7 +124,8 @@ fn theory_warnings(a: &RuleArgs, m: usize) -> Vec<String> {
             a.rule
         ));
     }
-    if let Some(k) = a.k.filter(|&k| a.rule == "multikrum" && k + q > m) {
+    let takes_k = param == aggregators::ParamKind::AssumedQAndK;
+    if let Some(k) = a.k.filter(|&k| takes_k && k + q > m) {
         w.push(format!(
             "warning: multikrum --k {k} averages more than the m - q = {} rows that can be honest, so at least {} of the rows it averages may be Byzantine",
             m.saturating_sub(q),

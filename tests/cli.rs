@@ -135,26 +135,12 @@ fn params_to_args(name: &str, p: &RuleParams) -> Vec<String> {
 fn rule_cases(m: usize) -> Vec<(&'static str, RuleParams)> {
     let mut out = Vec::new();
     for info in REGISTRY {
-        let candidates = [
-            RuleParams {
-                b: Some(1),
-                ..RuleParams::default()
-            },
-            RuleParams {
-                q: Some(1),
-                k: Some(2),
-                ..RuleParams::default()
-            },
-            RuleParams {
-                q: Some(1),
-                ..RuleParams::default()
-            },
-            RuleParams::default(),
-        ];
-        let p = candidates
-            .into_iter()
-            .find(|p| aggregators::build(info.name, p, m).is_ok())
-            .unwrap_or_else(|| panic!("no parameters build {}", info.name));
+        let p = info.with_params(RuleParams::default(), Some(1), Some(1), Some(2));
+        assert!(
+            aggregators::build(info.name, &p, m).is_ok(),
+            "the registry's parameters do not build {}",
+            info.name
+        );
         out.push((info.name, p));
     }
     let conv = RuleParams {

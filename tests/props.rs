@@ -425,29 +425,17 @@ impl Knobs {
             ..RuleParams::default()
         }
     }
-    /// Builds registry rule `name` for m workers with the first parameter set it accepts
-    /// (b; q and k; q; none), so rules added to the registry later are covered too.
+    /// Builds registry rule `name` for m workers with the parameters its registry entry says
+    /// it takes (b; q and k; q; none), so rules added to the registry later are covered too.
     fn build(&self, name: &str, m: usize) -> Option<Box<dyn Aggregator>> {
-        let base = self.conventions();
-        let mut candidates = vec![RuleParams {
-            b: Some(self.b(m)),
-            ..base.clone()
-        }];
-        if let Some(q) = self.q(m) {
-            candidates.push(RuleParams {
-                q: Some(q),
-                k: Some(self.k(m)),
-                ..base.clone()
-            });
-            candidates.push(RuleParams {
-                q: Some(q),
-                ..base.clone()
-            });
-        }
-        candidates.push(base);
-        candidates
-            .iter()
-            .find_map(|p| aggregators::build(name, p, m).ok())
+        let info = aggregators::info(name)?;
+        let p = info.with_params(
+            self.conventions(),
+            Some(self.b(m)),
+            self.q(m),
+            Some(self.k(m)),
+        );
+        aggregators::build(name, &p, m).ok()
     }
     /// Every registry rule that can be built for m (known rules must build when m >= 3).
     fn all_rules(&self, m: usize) -> Vec<Box<dyn Aggregator>> {
@@ -1464,38 +1452,10 @@ fn results_do_not_depend_on_thread_count() {
             lower: bi == 3,
         };
         for info in REGISTRY {
-            let p = RuleParams {
-                b: Some(bi),
-                q: Some(qi),
-                k: Some(ki + 1),
-                ..kn.conventions()
-            };
-            // the first accepted subset of the parameters
-            let r = [
-                RuleParams {
-                    q: None,
-                    k: None,
-                    ..p.clone()
-                },
-                RuleParams {
-                    b: None,
-                    ..p.clone()
-                },
-                RuleParams {
-                    b: None,
-                    k: None,
-                    ..p.clone()
-                },
-                RuleParams {
-                    b: None,
-                    q: None,
-                    k: None,
-                    ..p.clone()
-                },
-            ]
-            .iter()
-            .find_map(|p| aggregators::build(info.name, p, m).ok())
-            .unwrap_or_else(|| panic!("cannot build {}", info.name));
+            // the parameters the registry entry says the rule takes
+            let p = info.with_params(kn.conventions(), Some(bi), Some(qi), Some(ki + 1));
+            let r = aggregators::build(info.name, &p, m)
+                .unwrap_or_else(|e| panic!("cannot build {}: {e}", info.name));
             let a32: Vec<Vec<f32>> = pools
                 .iter()
                 .map(|pool| pool.install(|| run(&*r, &x32, m, d)))

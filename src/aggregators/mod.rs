@@ -24,6 +24,7 @@ pub use median::{Median, MedianConvention};
 pub use phocas::Phocas;
 pub use trmean::TrimmedMean;
 
+use crate::bounds::RuleBound;
 use crate::error::Error;
 use crate::matrix::MatrixView;
 use crate::scalar::Scalar;
@@ -206,31 +207,100 @@ pub struct RuleParams {
 }
 
 impl RuleParams {
-    /// Parameters for `rule` from its one "rule parameter": the trimming b of trmean and phocas,
-    /// the assumed q of krum and multikrum (with Multi-Krum's k); other rules take none.
+    /// Parameters for `rule` from its one "rule parameter", as its registry entry's
+    /// [`ParamKind`] says: the trimming b, or the assumed q (with Multi-Krum's k); unknown
+    /// rules and rules without a parameter take none.
     pub fn for_rule(rule: &str, param: Option<usize>, k: Option<usize>) -> Self {
         let mut p = Self::default();
-        match rule {
-            "trmean" | "phocas" => p.b = param,
-            "krum" => p.q = param,
-            "multikrum" => {
+        match info(rule).map_or(ParamKind::None, |i| i.param) {
+            ParamKind::Trim => p.b = param,
+            ParamKind::AssumedQ => p.q = param,
+            ParamKind::AssumedQAndK => {
                 p.q = param;
                 p.k = k;
             }
-            _ => {}
+            ParamKind::None => {}
         }
         p
     }
 }
 
+/// What a rule's one parameter means; CLI flags, configs, training runs and the bench read it
+/// from the registry instead of matching rule names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// No parameter.
+    None,
+    /// The trimming parameter b (`--b`; Definitions 7 and 8), 0 <= b <= ceil(m/2) - 1.
+    Trim,
+    /// The assumed number of Byzantine workers q (`--q`; Definition 3), m - q - 2 >= 1.
+    AssumedQ,
+    /// The assumed q and the number k of rows averaged (`--q`, `--k`; Multi-Krum).
+    AssumedQAndK,
+}
+
+impl ParamKind {
+    /// Whether the rule takes a parameter.
+    pub fn takes_param(self) -> bool {
+        self != ParamKind::None
+    }
+    /// Whether the parameter is an assumed Byzantine count q (Krum, Multi-Krum).
+    pub fn is_assumed_q(self) -> bool {
+        matches!(self, ParamKind::AssumedQ | ParamKind::AssumedQAndK)
+    }
+    /// The largest valid value for m workers: `Some(max)` (None inside when no value is
+    /// valid) for rules that take a parameter, `None` for rules that take none.
+    pub fn max(self, m: usize) -> Option<Option<usize>> {
+        match self {
+            ParamKind::Trim => Some(Some(max_trim(m))),
+            ParamKind::AssumedQ | ParamKind::AssumedQAndK => Some(m.checked_sub(3)),
+            ParamKind::None => None,
+        }
+    }
+}
+
+/// How a rule aggregates; decides which kernels and comparisons apply to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleKind {
+    /// A coordinate-wise average (Mean).
+    Average,
+    /// A coordinate-wise order statistic (Median, Trmean, Phocas): sorting networks or
+    /// selection per coordinate.
+    OrderStatistic,
+    /// Selects or averages whole rows by pairwise distances (Krum, Multi-Krum).
+    RowSelection,
+}
+
+impl RuleInfo {
+    /// `base` with the parameters this rule takes, as its [`ParamKind`] says: the trimming
+    /// `b`, or the assumed `q` (and Multi-Krum's `k`); the others are cleared. Callers holding
+    /// b, q and k for any rule build it without probing which subset it accepts.
+    pub fn with_params(
+        &self,
+        base: RuleParams,
+        b: Option<usize>,
+        q: Option<usize>,
+        k: Option<usize>,
+    ) -> RuleParams {
+        let (b, q, k) = match self.param {
+            ParamKind::None => (None, None, None),
+            ParamKind::Trim => (b, None, None),
+            ParamKind::AssumedQ => (None, q, None),
+            ParamKind::AssumedQAndK => (None, q, k),
+        };
+        RuleParams { b, q, k, ..base }
+    }
+}
+
+/// The registry entry of `name`, if it names a rule.
+pub fn info(name: &str) -> Option<&'static RuleInfo> {
+    REGISTRY.iter().find(|r| r.name == name)
+}
+
 /// The largest valid rule parameter of `rule` for m workers: `Some(max)` (None inside when
 /// no value is valid) for rules that take one, `None` for rules that take none.
 pub fn param_max(rule: &str, m: usize) -> Option<Option<usize>> {
-    match rule {
-        "trmean" | "phocas" => Some(Some(max_trim(m))),
-        "krum" | "multikrum" => Some(m.checked_sub(3)),
-        _ => None,
-    }
+    info(rule).and_then(|i| i.param.max(m))
 }
 
 /// Constructor of a registered rule: (parameters, m) to a validated rule.
@@ -248,6 +318,14 @@ pub struct RuleInfo {
     pub reference: &'static str,
     /// Time complexity.
     pub cost: &'static str,
+    /// What its parameter means.
+    pub param: ParamKind,
+    /// How it aggregates.
+    pub kind: RuleKind,
+    /// The exponent of m in its cost as the paper states it (d's is 1 for every rule).
+    pub m_exponent: f64,
+    /// The paper's bound that covers it.
+    pub bound: RuleBound,
     /// Builds the rule for m workers.
     pub build: BuildFn,
 }
@@ -260,6 +338,10 @@ pub const REGISTRY: &[RuleInfo] = &[
         params: "none",
         reference: "baseline (Proposition 1: not resilient)",
         cost: "O(dm)",
+        param: ParamKind::None,
+        kind: RuleKind::Average,
+        m_exponent: 1.0,
+        bound: RuleBound::None,
         build: mean::build,
     },
     RuleInfo {
@@ -268,6 +350,10 @@ pub const REGISTRY: &[RuleInfo] = &[
         params: "[--median midpoint|lower]",
         reference: "Trmean with b = ceil(m/2)-1",
         cost: "O(d m log^2 m) here (sorting network; selection above m = 256); paper: O(dm)",
+        param: ParamKind::None,
+        kind: RuleKind::OrderStatistic,
+        m_exponent: 1.0,
+        bound: RuleBound::Delta1AtMedian,
         build: median::build,
     },
     RuleInfo {
@@ -276,6 +362,10 @@ pub const REGISTRY: &[RuleInfo] = &[
         params: "--b B, 0 <= B <= ceil(m/2)-1",
         reference: "Definition 7, Theorem 1",
         cost: "O(d m log^2 m) here (sorting network; selection above m = 256); paper: O(dm)",
+        param: ParamKind::Trim,
+        kind: RuleKind::OrderStatistic,
+        m_exponent: 1.0,
+        bound: RuleBound::Delta1AtB,
         build: trmean::build,
     },
     RuleInfo {
@@ -284,6 +374,10 @@ pub const REGISTRY: &[RuleInfo] = &[
         params: "--b B, 0 <= B <= ceil(m/2)-1",
         reference: "Definition 8, Theorem 2",
         cost: "O(d m log^2 m) here (sorting network; selection above m = 256); paper: O(dm)",
+        param: ParamKind::Trim,
+        kind: RuleKind::OrderStatistic,
+        m_exponent: 1.0,
+        bound: RuleBound::Delta2AtB,
         build: phocas::build,
     },
     RuleInfo {
@@ -292,6 +386,10 @@ pub const REGISTRY: &[RuleInfo] = &[
         params: "--q Q, m-q-2 >= 1 [--neighbours m-q-2|m-q-1] [--distance squared|plain]",
         reference: "Definition 3, Lemma 1 (needs 2q+2 < m)",
         cost: "O(dm^2)",
+        param: ParamKind::AssumedQ,
+        kind: RuleKind::RowSelection,
+        m_exponent: 2.0,
+        bound: RuleBound::Delta0WholeRows,
         build: krum::build_krum,
     },
     RuleInfo {
@@ -300,6 +398,10 @@ pub const REGISTRY: &[RuleInfo] = &[
         params: "--q Q [--k K, default m-q] [--neighbours ...] [--distance ...]",
         reference: "Blanchard et al. 2017; section 5 baseline",
         cost: "O(dm^2)",
+        param: ParamKind::AssumedQAndK,
+        kind: RuleKind::RowSelection,
+        m_exponent: 2.0,
+        bound: RuleBound::None,
         build: krum::build_multikrum,
     },
 ];
@@ -391,5 +493,39 @@ mod tests {
             e,
             "b = 10 is too large for m = 20: b must be at most 9 (ceil(m/2) - 1)"
         );
+    }
+
+    #[test]
+    fn registry_metadata_builds_every_rule_and_agrees_with_its_text() {
+        for info in REGISTRY {
+            for m in [5, 20, 51] {
+                let p = info.with_params(RuleParams::default(), Some(1), Some(1), Some(2));
+                assert!(build(info.name, &p, m).is_ok(), "{} at m = {m}", info.name);
+                // the largest parameter the metadata allows builds; one more does not
+                if let Some(Some(max)) = param_max(info.name, m) {
+                    let at = |v| info.with_params(RuleParams::default(), Some(v), Some(v), None);
+                    assert!(build(info.name, &at(max), m).is_ok(), "{} max", info.name);
+                    assert!(
+                        build(info.name, &at(max + 1), m).is_err(),
+                        "{} max+1",
+                        info.name
+                    );
+                }
+            }
+            assert_eq!(
+                info.m_exponent == 2.0,
+                info.cost.contains("m^2"),
+                "{}: m_exponent and cost text disagree",
+                info.name
+            );
+            assert_eq!(
+                info.kind == RuleKind::RowSelection,
+                info.param.is_assumed_q(),
+                "{}",
+                info.name
+            );
+        }
+        assert!(info("no such rule").is_none());
+        assert_eq!(param_max("mean", 20), None);
     }
 }

@@ -212,33 +212,14 @@ pub fn default_trim(m: usize) -> usize {
     m.saturating_sub(1) / 4
 }
 
-/// Builds rule `name` for m workers, giving it b, q, both or neither, whichever it takes.
+/// Builds rule `name` for m workers with b or q, whichever its registry entry says it takes.
 pub fn build_rule(name: &str, m: usize, b: usize, q: usize) -> Result<Box<dyn Aggregator>, Error> {
-    let mut err = None;
-    for (b, q) in [
-        (Some(b), Some(q)),
-        (Some(b), None),
-        (None, Some(q)),
-        (None, None),
-    ] {
-        let p = RuleParams {
-            b,
-            q,
-            ..RuleParams::default()
-        };
-        match aggregators::build(name, &p, m) {
-            Ok(r) => return Ok(r),
-            // a wrong subset; any other error is about the values and is the one to report
-            Err(e @ Error::UnusedParam { .. }) => {
-                err.get_or_insert(e);
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(err.unwrap_or_else(|| Error::UnknownRule {
+    let info = aggregators::info(name).ok_or_else(|| Error::UnknownRule {
         name: name.into(),
         known: aggregators::rule_names(),
-    }))
+    })?;
+    let p = info.with_params(RuleParams::default(), Some(b), Some(q), None);
+    aggregators::build(name, &p, m)
 }
 
 /// Storage types the bench generates and probes.
@@ -565,7 +546,10 @@ fn compare_paths<T: BenchScalar>(plan: &Plan, data: &[T]) -> Result<Vec<Variant>
     let names: Vec<&String> = plan
         .rules
         .iter()
-        .filter(|r| matches!(r.as_str(), "median" | "trmean" | "phocas"))
+        .filter(|r| {
+            crate::aggregators::info(r)
+                .is_some_and(|i| i.kind == crate::aggregators::RuleKind::OrderStatistic)
+        })
         .collect();
     if names.is_empty() {
         return Ok(rows);

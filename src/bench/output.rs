@@ -1,7 +1,6 @@
 //! Tables, slope fits, charts and the console summary of `bench-scaling`.
 
 use super::{Dtype, Measurement, Results, Sweep, Variant, PROBE};
-use crate::aggregators::REGISTRY;
 use crate::error::Error;
 use crate::report::chart::{self, LineChart, Panel, Series};
 use crate::report::{write_table, TableBuilder};
@@ -15,10 +14,7 @@ pub fn theory_m(rule: &str) -> f64 {
     if rule == PROBE {
         return 1.0;
     }
-    REGISTRY
-        .iter()
-        .find(|r| r.name == rule)
-        .map_or(f64::NAN, |r| if r.cost.contains("m^2") { 2.0 } else { 1.0 })
+    crate::aggregators::info(rule).map_or(f64::NAN, |r| r.m_exponent)
 }
 
 /// Least-squares line through (ln x, ln y): (slope, its standard error, intercept). The

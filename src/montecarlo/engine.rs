@@ -64,7 +64,7 @@ pub struct CellResult {
 /// Which bound covers the cell, with the reason when none does.
 pub fn bound_for(cell: &Cell, whole_rows: bool) -> (Option<BoundKind>, Result<f64, String>) {
     bounds::rule_bound(
-        &cell.rule,
+        crate::aggregators::info(&cell.rule).map_or(bounds::RuleBound::None, |i| i.bound),
         &cell.corruption,
         whole_rows,
         cell.m,
@@ -256,7 +256,10 @@ pub fn finish_cell(cell: &Cell, raw: CellRaw) -> CellResult {
     } = raw;
     let (bound_kind, bound_over_v) = bound_for(cell, whole_rows);
     let hidden = bound_kind.map(|k| {
-        let param = if cell.rule == "median" {
+        // the trimming the bound is taken at (Median: Trmean at ceil(m/2) - 1)
+        let median = aggregators::info(&cell.rule)
+            .is_some_and(|i| i.bound == bounds::RuleBound::Delta1AtMedian);
+        let param = if median {
             aggregators::max_trim(cell.m)
         } else {
             cell.b.unwrap_or(0)

@@ -307,7 +307,11 @@ fn verify_bounds_rows(s: &mut String, dir: &Path, quick: bool) {
             );
         }
     }
-    let dim = by(&|r| g(r, "sweep") == "dimension" && matches!(g(r, "rule"), "trmean" | "phocas"));
+    let trim = |rule: &str| {
+        crate::aggregators::info(rule)
+            .is_some_and(|i| i.param == crate::aggregators::ParamKind::Trim)
+    };
+    let dim = by(&|r| g(r, "sweep") == "dimension" && trim(g(r, "rule")));
     if !dim.is_empty() {
         let ratio = |d: u64| {
             dim.iter()

@@ -762,7 +762,8 @@ pub fn run_spec(cfg: &Config, s: &RunSpec, log: Option<&resume::Log>) -> Result<
         delta_measured,
     } = measured;
     let whole_rows = attacks::build_corruption(&s.corruption, &cfg.attack_params)?.whole_rows();
-    let (_, bound) = bounds::rule_bound(&s.rule, &s.corruption, whole_rows, cfg.m, s.q, s.b);
+    let rb = aggregators::info(&s.rule).map_or(bounds::RuleBound::None, |i| i.bound);
+    let (_, bound) = bounds::rule_bound(rb, &s.corruption, whole_rows, cfg.m, s.q, s.b);
     let (delta_bound, delta_note) = match bound {
         Ok(b) => (Some(b * v), "paper's bound at the true V".to_string()),
         Err(_) if s.rule == "mean" && (s.q == 0 || s.attack == "none") => (

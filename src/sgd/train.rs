@@ -622,8 +622,9 @@ pub struct TrainArgs {
 /// and multikrum, stored in [`RunConfig::b`]), refusing a flag the rule does not take and an
 /// attack that controls no value.
 fn train_rule_param(a: &TrainArgs) -> Result<Option<usize>, Error> {
-    let krum = matches!(a.rule.as_str(), "krum" | "multikrum");
-    let trim = matches!(a.rule.as_str(), "trmean" | "phocas");
+    let param = aggregators::info(&a.rule).map_or(aggregators::ParamKind::None, |i| i.param);
+    let krum = param.is_assumed_q();
+    let trim = param == aggregators::ParamKind::Trim;
     if a.b.is_some() && !trim {
         return Err(Error::Invalid(format!(
             "--b is the trimming parameter of trmean and phocas; {} does not take it{}",
@@ -951,7 +952,7 @@ impl PanelConfig {
                 self.lr
             };
             for rule in &self.rules {
-                let takes_b = matches!(rule.as_str(), "trmean" | "phocas" | "krum" | "multikrum");
+                let takes_b = aggregators::info(rule).is_some_and(|i| i.param.takes_param());
                 let bs: Vec<Option<usize>> = if !takes_b {
                     vec![None]
                 } else if self.b_values.is_empty() {
