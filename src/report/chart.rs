@@ -760,7 +760,42 @@ pub fn save_layout(
     };
     let dst = dir.join(format!("{stem}.png"));
     std::fs::rename(&tmp, &dst).map_err(|e| Error::io(&dst, e))?;
+    // every chart drawn by a debug build (all the tests) checks its own layout
+    if cfg!(debug_assertions) {
+        check_layout(&layout).map_err(|e| Error::Report(format!("{stem}: {e}")))?;
+    }
     Ok(layout)
+}
+
+/// The layout rules: the legend strip overlaps no plotting area and covers no data point;
+/// every point lies inside a plotting area; everything fits the figure.
+pub fn check_layout(l: &Layout) -> Result<(), String> {
+    let inside = |r: &PixelRect, p: (i32, i32)| r.0.contains(&p.0) && r.1.contains(&p.1);
+    let overlap = |a: &PixelRect, b: &PixelRect| {
+        a.0.start < b.0.end && b.0.start < a.0.end && a.1.start < b.1.end && b.1.start < a.1.end
+    };
+    let (w, h) = (l.size.0 as i32, l.size.1 as i32);
+    for r in l.plots.iter().chain(&l.legend) {
+        if r.0.start < 0 || r.1.start < 0 || r.0.end > w || r.1.end > h {
+            return Err(format!("{r:?} lies outside the {w} x {h} figure"));
+        }
+    }
+    if let Some(legend) = &l.legend {
+        if let Some(p) = l.plots.iter().find(|p| overlap(p, legend)) {
+            return Err(format!("the legend {legend:?} overlaps the plot {p:?}"));
+        }
+        if let Some(p) = l.points.iter().find(|&&p| inside(legend, p)) {
+            return Err(format!("the legend covers the point {p:?}"));
+        }
+    }
+    match l
+        .points
+        .iter()
+        .find(|&&p| !l.plots.iter().any(|r| inside(r, p)))
+    {
+        Some(p) => Err(format!("the point {p:?} lies outside every plot")),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -831,6 +866,11 @@ mod tests {
         let panels = vec![Panel::Lines(c.clone()), Panel::Lines(c)];
         let l = save_layout(&panels, 2, (500, 400), dir.path(), "corner").unwrap();
         let legend = l.legend.clone().expect("a legend");
+        check_layout(&l).unwrap();
+        // the check can fail: a legend moved over the first plot is caught
+        let mut bad = l.clone();
+        bad.legend = Some(l.plots[0].clone());
+        assert!(check_layout(&bad).unwrap_err().contains("overlaps"));
         assert_eq!(l.plots.len(), 2);
         assert_eq!(l.points.len(), 2 * 40 * 3);
         for plot in &l.plots {
