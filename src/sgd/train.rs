@@ -65,7 +65,7 @@ impl RunConfig {
         let opt = |v: Option<usize>| v.map_or("None".to_string(), |v| format!("Some({v})"));
         let q = |s: &str| format!("\"{}\"", s.escape_debug());
         format!(
-            "RunConfig {{ label: {}, rule: {}, b: {}, k: {}, attack: {}, corruption: {}, q: {}, clean: {}, batch: {}, lr: {} }}",
+            "RunConfig {{ label: {}, rule: {}, b: {}, k: {}, attack: {}, corruption: {}, q: {}, clean: {}, batch: {}, lr: {:?} }}",
             q(&self.label),
             q(&self.rule),
             opt(self.b),
@@ -76,7 +76,7 @@ impl RunConfig {
             self.clean,
             self.batch,
             // a float's `{:?}` is std's shortest round-trip text, not a derived format
-            format!("{:?}", self.lr)
+            self.lr
         )
     }
 }
