@@ -40,4 +40,4 @@ impl Adaptive {
         );
     }
 }
-impl_attack!(Adaptive, "adaptive");
+impl_attack!(Adaptive);

@@ -30,4 +30,4 @@ impl BitFlip {
         }
     }
 }
-impl_attack!(BitFlip, "bit-flip");
+impl_attack!(BitFlip);

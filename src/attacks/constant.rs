@@ -42,4 +42,4 @@ impl Constant {
         }
     }
 }
-impl_attack!(Constant, "constant");
+impl_attack!(Constant);

@@ -24,4 +24,4 @@ impl GaussianAttack {
         }
     }
 }
-impl_attack!(GaussianAttack, "gaussian");
+impl_attack!(GaussianAttack);

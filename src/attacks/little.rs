@@ -22,4 +22,4 @@ impl Little {
         );
     }
 }
-impl_attack!(Little, "little");
+impl_attack!(Little);

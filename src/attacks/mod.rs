@@ -85,17 +85,17 @@ impl AttackParams {
     /// Sets the main magnitude parameter of `attack` (for magnitude sweeps); returns false if
     /// the attack has none.
     pub fn set_magnitude(&mut self, attack: &str, mag: f64) -> bool {
-        match attack {
-            "gaussian" => self.gaussian_sigma = mag,
-            "omniscient" => self.omniscient_c = mag,
-            "gambler" => self.gambler_factor = -mag,
-            "constant" => self.constant_value = mag,
-            "little" => self.little_z = mag,
-            "ipm" => self.ipm_eps = mag,
-            "adaptive" => self.adaptive_offset = mag,
-            _ => return false,
+        match ATTACKS
+            .iter()
+            .find(|a| a.name == attack)
+            .and_then(|a| a.magnitude)
+        {
+            Some(m) => {
+                (m.set)(self, mag);
+                true
+            }
+            None => false,
         }
-        true
     }
     /// Checks ranges; errors name the key.
     pub fn validate(&self) -> Result<(), Error> {
@@ -207,8 +207,6 @@ impl<'a, T> Target<'a, T> {
 
 /// Chooses the Byzantine values.
 pub trait Attack: Send + Sync {
-    /// Registry name.
-    fn name(&self) -> &'static str;
     /// Overwrites the masked entries of an f64 matrix.
     fn apply_f64(&self, t: Target<'_, f64>, rng: &mut Rng);
     /// Overwrites the masked entries of an f32 matrix.
@@ -217,11 +215,8 @@ pub trait Attack: Send + Sync {
 
 /// Implements [`Attack`] for a type with a generic `fn apply<T: Scalar>(&self, t, rng)`.
 macro_rules! impl_attack {
-    ($ty:ty, $name:literal) => {
+    ($ty:ty) => {
         impl $crate::attacks::Attack for $ty {
-            fn name(&self) -> &'static str {
-                $name
-            }
             fn apply_f64(&self, t: $crate::attacks::Target<'_, f64>, rng: &mut $crate::rng::Rng) {
                 self.apply(t, rng)
             }
@@ -238,7 +233,7 @@ pub struct NoAttack;
 impl NoAttack {
     fn apply<T: Scalar>(&self, _t: Target<'_, T>, _rng: &mut Rng) {}
 }
-impl_attack!(NoAttack, "none");
+impl_attack!(NoAttack);
 
 /// Per-coordinate statistics of the correct (unmasked) values of column j.
 #[derive(Clone, Copy, Debug)]
@@ -417,8 +412,19 @@ pub struct AttackInfo {
     pub name: &'static str,
     /// What it does.
     pub summary: &'static str,
+    /// Its main magnitude, which magnitude sweeps set (None: it has none).
+    pub magnitude: Option<Magnitude>,
     /// Builds the attack.
     pub build: fn(&AttackParams) -> Box<dyn Attack>,
+}
+
+/// The parameter a magnitude sweep sets for an attack.
+#[derive(Clone, Copy)]
+pub struct Magnitude {
+    /// The `attack_params` key it overrides.
+    pub param: &'static str,
+    /// Sets it to a magnitude (>= 0; the gambler's factor becomes -magnitude).
+    pub set: fn(&mut AttackParams, f64),
 }
 
 /// All attacks, by name.
@@ -426,16 +432,25 @@ pub const ATTACKS: &[AttackInfo] = &[
     AttackInfo {
         name: "none",
         summary: "no attack (honest values)",
+        magnitude: None,
         build: |_| Box::new(NoAttack),
     },
     AttackInfo {
         name: "gaussian",
         summary: "N(0, sigma^2) per Byzantine entry (paper: sigma = 200)",
+        magnitude: Some(Magnitude {
+            param: "gaussian_sigma",
+            set: |p, x| p.gaussian_sigma = x,
+        }),
         build: |p| Box::new(gaussian::GaussianAttack::new(p.gaussian_sigma)),
     },
     AttackInfo {
         name: "omniscient",
         summary: "-c x the sum of the correct values (paper: c = 1e20)",
+        magnitude: Some(Magnitude {
+            param: "omniscient_c",
+            set: |p, x| p.omniscient_c = x,
+        }),
         build: |p| {
             Box::new(omniscient::Omniscient {
                 c: p.omniscient_c,
@@ -446,53 +461,78 @@ pub const ATTACKS: &[AttackInfo] = &[
     AttackInfo {
         name: "bit-flip",
         summary: "flip bits of the float32 pattern (default bits 22, 29, 30, 31)",
+        magnitude: None,
         build: |p| Box::new(bitflip::BitFlip::new(&p.bitflip_bits)),
     },
     AttackInfo {
         name: "gambler",
         summary: "multiply the value by a factor (paper: -1e20); pair with the shard pattern",
+        magnitude: Some(Magnitude {
+            param: "gambler_factor",
+            set: |p, x| p.gambler_factor = -x,
+        }),
         build: |p| Box::new(scale::Scale::gambler(p.gambler_factor)),
     },
     AttackInfo {
         name: "constant",
         summary: "a constant value (magnitude sweeps: Propositions 1-3)",
+        magnitude: Some(Magnitude {
+            param: "constant_value",
+            set: |p, x| p.constant_value = x,
+        }),
         build: |p| Box::new(constant::Constant::value(p.constant_value)),
     },
     AttackInfo {
         name: "nan",
         summary: "NaN",
+        magnitude: None,
         build: |_| Box::new(constant::Constant::nan()),
     },
     AttackInfo {
         name: "inf",
         summary: "+inf or -inf with a random sign per entry",
+        magnitude: None,
         build: |_| Box::new(constant::Constant::inf()),
     },
     AttackInfo {
         name: "little",
         summary: "a little is enough: mean - z * std of the correct values (Baruch et al.)",
+        magnitude: Some(Magnitude {
+            param: "little_z",
+            set: |p, x| p.little_z = x,
+        }),
         build: |p| Box::new(little::Little { z: p.little_z }),
     },
     AttackInfo {
         name: "ipm",
         summary: "inner-product manipulation: -eps * mean of the correct values (Xie et al.)",
+        magnitude: Some(Magnitude {
+            param: "ipm_eps",
+            set: |p, x| p.ipm_eps = x,
+        }),
         build: |p| Box::new(scale::Scale::ipm(p.ipm_eps)),
     },
     AttackInfo {
         name: "adaptive",
         summary: "just beyond the correct maximum (one side), so values survive trimming",
+        magnitude: Some(Magnitude {
+            param: "adaptive_offset",
+            set: |p, x| p.adaptive_offset = x,
+        }),
         build: |p| Box::new(adaptive::Adaptive::new(p.adaptive_offset)),
     },
     AttackInfo {
         name: "sided",
         summary: "per coordinate, the side and magnitude (just outside the range, one range out, \
                   1e20) that moves the rule's output furthest from g",
+        magnitude: None,
         build: |p| Box::new(search::Adversary::sided(p.adaptive_offset)),
     },
     AttackInfo {
         name: "search",
         summary: "maximiser of |Aggr - g| per coordinate over in-range and out-of-range values \
                   and splits (coordinate-wise rules); over ALIE, IPM and scaled rows (Krum)",
+        magnitude: None,
         build: |p| Box::new(search::Adversary::search(p.adaptive_offset)),
     },
 ];

@@ -25,4 +25,4 @@ impl Omniscient {
         });
     }
 }
-impl_attack!(Omniscient, "omniscient");
+impl_attack!(Omniscient);

@@ -37,4 +37,4 @@ impl Scale {
         }
     }
 }
-impl_attack!(Scale, "scale");
+impl_attack!(Scale);

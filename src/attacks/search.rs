@@ -78,12 +78,6 @@ impl Adversary {
 }
 
 impl super::Attack for Adversary {
-    fn name(&self) -> &'static str {
-        match self.family {
-            Family::Sided => "sided",
-            Family::Search => "search",
-        }
-    }
     fn apply_f64(&self, t: Target<'_, f64>, rng: &mut Rng) {
         adversary(t, rng, self.offset, self.family);
     }

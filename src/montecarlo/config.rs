@@ -489,6 +489,29 @@ impl Config {
                     return bad(k("magnitudes"), format!("{x} must be finite and >= 0"));
                 }
             }
+            // a magnitude sweep over an attack without a magnitude would label copies of one
+            // cell with magnitudes that were never applied
+            if !s.magnitudes.is_empty() {
+                if let Some(a) = s.attacks.iter().find(|a| {
+                    attacks::ATTACKS
+                        .iter()
+                        .find(|i| i.name == a.as_str())
+                        .is_some_and(|i| i.magnitude.is_none())
+                }) {
+                    return bad(
+                        k("magnitudes"),
+                        format!(
+                            "attack '{a}' has no magnitude to sweep: drop it from this sweep's attacks or drop magnitudes (attacks with one: {})",
+                            attacks::ATTACKS
+                                .iter()
+                                .filter(|i| i.magnitude.is_some())
+                                .map(|i| i.name)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                }
+            }
         }
         // bound the grid before expanding it: lists multiply
         for (i, s) in self.sweep.iter().enumerate() {
@@ -689,6 +712,28 @@ mod tests {
             let e = Config::parse(&t).unwrap_err().to_string();
             assert!(e.contains(".name"), "{bad:?}: {e}");
         }
+    }
+
+    #[test]
+    fn a_magnitude_sweep_needs_attacks_with_a_magnitude() {
+        let base = QUICK_CONFIG;
+        let i = base
+            .find("magnitudes =")
+            .expect("the quick config has a magnitude sweep");
+        let a = base[..i].rfind("attacks = [\"constant\"]").unwrap();
+        let t = format!(
+            "{}attacks = [\"constant\", \"sided\"]{}",
+            &base[..a],
+            &base[a + 22..]
+        );
+        let e = Config::parse(&t).unwrap_err().to_string();
+        assert!(
+            e.contains("magnitudes") && e.contains("'sided' has no magnitude"),
+            "{e}"
+        );
+        let mut p = AttackParams::default();
+        assert!(p.set_magnitude("gambler", 5.0) && p.gambler_factor == -5.0);
+        assert!(!p.set_magnitude("sided", 5.0));
     }
 
     #[test]
