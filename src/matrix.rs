@@ -79,10 +79,6 @@ impl<T: Scalar> Matrix<T> {
             d: self.d,
         }
     }
-    /// Mutable row i.
-    pub fn row_mut(&mut self, i: usize) -> &mut [T] {
-        &mut self.data[i * self.d..(i + 1) * self.d]
-    }
     /// Row i.
     pub fn row(&self, i: usize) -> &[T] {
         &self.data[i * self.d..(i + 1) * self.d]

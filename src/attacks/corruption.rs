@@ -21,9 +21,6 @@ fn choose_rows(m: usize, d: usize, j: usize, q: usize, rng: &mut Rng, mask: &mut
 pub struct Classic;
 
 impl Corruption for Classic {
-    fn name(&self) -> &'static str {
-        "classic"
-    }
     fn whole_rows(&self) -> bool {
         true
     }
@@ -47,9 +44,6 @@ pub struct Generalized {
 }
 
 impl Corruption for Generalized {
-    fn name(&self) -> &'static str {
-        "generalized"
-    }
     fn whole_rows(&self) -> bool {
         false
     }
@@ -71,9 +65,6 @@ impl Corruption for Generalized {
 pub struct Diagonal;
 
 impl Corruption for Diagonal {
-    fn name(&self) -> &'static str {
-        "diagonal"
-    }
     fn whole_rows(&self) -> bool {
         false
     }
@@ -104,9 +95,6 @@ pub(crate) fn column_order(x: &[f64], m: usize, d: usize, j: usize, order: &mut 
 }
 
 impl Corruption for Chosen {
-    fn name(&self) -> &'static str {
-        "chosen"
-    }
     fn whole_rows(&self) -> bool {
         false
     }
@@ -153,9 +141,6 @@ impl Corruption for Chosen {
 pub struct Block;
 
 impl Corruption for Block {
-    fn name(&self) -> &'static str {
-        "block"
-    }
     fn whole_rows(&self) -> bool {
         false
     }
@@ -188,9 +173,6 @@ pub struct Shard {
 }
 
 impl Corruption for Shard {
-    fn name(&self) -> &'static str {
-        "shard"
-    }
     fn whole_rows(&self) -> bool {
         false
     }

@@ -130,8 +130,6 @@ impl AttackParams {
 
 /// Chooses the Byzantine positions.
 pub trait Corruption: Send + Sync {
-    /// Registry name.
-    fn name(&self) -> &'static str;
     /// True when whole rows are corrupted (the classic model, Definition 1).
     fn whole_rows(&self) -> bool;
     /// Marks Byzantine entries in `mask` (m x d, row-major, true = Byzantine). `q` is the number

@@ -38,7 +38,7 @@
 mod output;
 
 use crate::aggregators::{
-    self, available_isas, detected_isa, set_isa, set_network_limit, AggregateExt, Aggregator, Isa,
+    self, available_isas, detected_isa, set_isa, set_network_limit, AggregateExt, Aggregator,
     RuleParams, Workspace, NETWORK_MAX_M, REGISTRY,
 };
 use crate::error::Error;
@@ -810,11 +810,6 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         dir = out.display()
     );
     Ok(())
-}
-
-/// The instruction sets a comparison covers, by name (for the criterion benches).
-pub fn isa_names() -> Vec<&'static str> {
-    available_isas().into_iter().map(Isa::name).collect()
 }
 
 #[cfg(test)]

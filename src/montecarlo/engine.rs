@@ -311,12 +311,6 @@ pub fn finish_cell(cell: &Cell, raw: CellRaw) -> CellResult {
     }
 }
 
-/// Runs one cell (simulate and finish).
-pub fn run_cell(cfg: &Config, cell: &Cell) -> Result<CellResult, Error> {
-    let never = std::sync::atomic::AtomicBool::new(false);
-    Ok(finish_cell(cell, simulate_cell(cfg, cell, &never)?))
-}
-
 /// After all cells ran: for cells that sweep the attack magnitude, fits the growth of the error
 /// between the two largest magnitudes of each group and marks rules without a bound
 /// `unbounded` when the error grows with the magnitude (Propositions 1-3) or is not finite.

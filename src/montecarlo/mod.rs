@@ -22,7 +22,6 @@ use engine::{finish_cell, mark_growth, simulate_cell, CellResult};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 
 /// Arguments of `phocas verify-bounds`.
 #[derive(clap::Args, Debug, Clone)]
@@ -107,28 +106,6 @@ pub fn load_config(args: &VerifyArgs) -> Result<(Config, String), Error> {
 
 fn progress(n: usize, quiet: bool) -> ProgressBar {
     crate::report::progress_bar(n, "cells", quiet)
-}
-
-/// Runs every cell (in parallel; results in grid order) and returns the results.
-pub fn run_grid(
-    cfg: &Config,
-    trials: Option<usize>,
-    progress_bar: bool,
-) -> Result<Vec<CellResult>, Error> {
-    let (cells, _) = cfg.cells(trials);
-    let pb = progress(cells.len(), !progress_bar);
-    let never = AtomicBool::new(false);
-    let mut results = cells
-        .par_iter()
-        .map(|c| {
-            let r = simulate_cell(cfg, c, &never).map(|raw| finish_cell(c, raw));
-            pb.inc(1);
-            r
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    pb.finish_and_clear();
-    mark_growth(&mut results);
-    Ok(results)
 }
 
 /// Writes tables, charts and the manifest of finished results.

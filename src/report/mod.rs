@@ -59,15 +59,6 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame, Error> {
         .map_err(|e| Error::Report(format!("{}: {e}", path.display())))
 }
 
-/// Reads a CSV table written by [`write_table`].
-pub fn read_csv(path: &Path) -> Result<DataFrame, Error> {
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))
-        .and_then(|r| r.finish())
-        .map_err(|e| Error::Report(format!("{}: {e}", path.display())))
-}
-
 /// Converts a polars error.
 pub fn pe(e: PolarsError) -> Error {
     Error::Report(e.to_string())
