@@ -10,6 +10,7 @@
 
 use super::config::{Cell, Config};
 use super::stats::{summarize, summarize_robust, Summary};
+use super::verdict::Verdict;
 use crate::aggregators::{self, AggregateExt, Workspace};
 use crate::attacks::{self, AttackExt, Oracle, Target};
 use crate::bounds::{self, BoundKind};
@@ -40,7 +41,7 @@ pub struct CellResult {
     /// The hidden condition's text and whether it holds.
     pub hidden: Option<(&'static str, bool)>,
     /// Verdict: holds, violated, inconclusive, n/a, unbounded.
-    pub verdict: String,
+    pub verdict: Verdict,
     /// Log-log slope of error against magnitude over the last two magnitudes of its group.
     pub growth_slope: Option<f64>,
     /// Wall time of the cell, seconds.
@@ -276,21 +277,11 @@ pub fn finish_cell(cell: &Cell, raw: CellRaw) -> CellResult {
     };
     let conditions_hold = hidden.is_none_or(|h| h.1) && positions_independent && krum_rows;
     let (ci_low, ci_high, interval) = stats.verdict_interval();
-    let verdict = match &bound_over_v {
-        Ok(b) => {
-            let bound = b * v;
-            if !stats.mean.is_finite() || ci_low > bound {
-                "violated"
-            } else if ci_high <= bound {
-                "holds"
-            } else {
-                "inconclusive"
-            }
-        }
-        Err(_) if !stats.mean.is_finite() => "unbounded",
-        Err(_) => "n/a",
-    }
-    .to_string();
+    let verdict = Verdict::judge(
+        stats.mean,
+        (ci_low, ci_high),
+        bound_over_v.as_ref().ok().map(|b| b * v),
+    );
     CellResult {
         rule_label,
         cell: cell.clone(),
@@ -358,7 +349,7 @@ pub fn mark_growth(results: &mut [CellResult]) {
             let e = results[i].stats.mean;
             let shown = !e.is_finite() || e > 100.0 * first.max(f64::MIN_POSITIVE);
             if results[i].bound_over_v.is_err() && grows && shown {
-                results[i].verdict = "unbounded".into();
+                results[i].verdict = Verdict::Unbounded;
             }
         }
     }

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod output;
 pub mod paired;
 pub mod stats;
+pub mod verdict;
 
 use crate::error::Error;
 use checkpoint::{Checkpoint, RunId, Shard};

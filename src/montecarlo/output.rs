@@ -22,6 +22,7 @@
 
 use super::config::{ChartAxis, Config};
 use super::engine::CellResult;
+use super::verdict::Verdict;
 use crate::error::Error;
 use crate::report::chart::{self, Heatmap, LineChart, Panel, Series};
 use crate::report::{write_table, TableBuilder};
@@ -104,7 +105,7 @@ pub fn write_results(results: &[CellResult], cfg: &Config, dir: &Path) -> Result
                 .map(|r| r.hidden.is_none_or(|h| h.1))
                 .collect(),
         )
-        .str("verdict", &s(&|r| r.verdict.clone()))
+        .str("verdict", &s(&|r| r.verdict.as_str().to_string()))
         .str("interval", &s(&|r| r.interval.to_string()))
         .bool(
             "heavy_tail",
@@ -291,17 +292,6 @@ fn relation(spec: &str) -> &str {
     }
 }
 
-/// Rank of a verdict for the heat map (worst wins).
-fn verdict_class(v: &str) -> usize {
-    match v {
-        "holds" => 0,
-        "inconclusive" => 1,
-        "violated" => 2,
-        "unbounded" => 3,
-        _ => 4,
-    }
-}
-
 fn verdict_heatmap(results: &[CellResult]) -> Heatmap {
     let mut rows: Vec<String> = Vec::new();
     let mut cols: Vec<String> = Vec::new();
@@ -317,7 +307,7 @@ fn verdict_heatmap(results: &[CellResult]) -> Heatmap {
             cols.push(col);
             cols.len() - 1
         });
-        agg.entry((ci, ri)).or_default()[verdict_class(&r.verdict)] += 1;
+        agg.entry((ci, ri)).or_default()[r.verdict.index()] += 1;
     }
     let cells = agg
         .into_iter()
@@ -341,13 +331,17 @@ fn verdict_heatmap(results: &[CellResult]) -> Heatmap {
         x_labels: cols,
         y_labels: rows,
         cells,
-        classes: vec![
-            ("holds".into(), RGBColor(120, 200, 120)),
-            ("inconclusive".into(), RGBColor(240, 210, 90)),
-            ("violated".into(), RGBColor(230, 90, 80)),
-            ("unbounded".into(), RGBColor(150, 40, 120)),
-            ("n/a (no bound)".into(), RGBColor(200, 200, 200)),
-        ],
+        // class k is Verdict::ALL[k]
+        classes: Verdict::ALL
+            .iter()
+            .map(|&v| match v {
+                Verdict::Holds => ("holds".into(), RGBColor(120, 200, 120)),
+                Verdict::Inconclusive => ("inconclusive".into(), RGBColor(240, 210, 90)),
+                Verdict::Violated => ("violated".into(), RGBColor(230, 90, 80)),
+                Verdict::Unbounded => ("unbounded".into(), RGBColor(150, 40, 120)),
+                Verdict::NotApplicable => ("n/a (no bound)".into(), RGBColor(200, 200, 200)),
+            })
+            .collect(),
     }
 }
 
@@ -381,7 +375,7 @@ pub fn summary(results: &[CellResult], secs: f64, fresh: (usize, usize)) -> Stri
             if rs.is_empty() {
                 continue;
             }
-            let count = |v: &str| rs.iter().filter(|r| r.verdict == v).count().to_string();
+            let count = |v: Verdict| rs.iter().filter(|r| r.verdict == v).count().to_string();
             let ratios: Vec<f64> = rs
                 .iter()
                 .filter_map(|r| {
@@ -398,10 +392,10 @@ pub fn summary(results: &[CellResult], secs: f64, fresh: (usize, usize)) -> Stri
                 kind.to_string(),
                 rs[0].bound_kind.map_or("", |k| k.reference()).to_string(),
                 (if hidden { "holds" } else { "violated" }).to_string(),
-                count("holds"),
-                count("violated"),
-                count("inconclusive"),
-                count("n/a"),
+                count(Verdict::Holds),
+                count(Verdict::Violated),
+                count(Verdict::Inconclusive),
+                count(Verdict::NotApplicable),
                 format!("{max:.4e}"),
                 format!("{min:.4e}"),
             ]);
@@ -409,7 +403,7 @@ pub fn summary(results: &[CellResult], secs: f64, fresh: (usize, usize)) -> Stri
     }
     let _ = writeln!(s, "{}", table.render());
     let mut unb: BTreeMap<String, usize> = BTreeMap::new();
-    for r in results.iter().filter(|r| r.verdict == "unbounded") {
+    for r in results.iter().filter(|r| r.verdict == Verdict::Unbounded) {
         *unb.entry(format!("{} / {}", r.cell.rule, r.cell.corruption))
             .or_default() += 1;
     }
@@ -426,7 +420,7 @@ pub fn summary(results: &[CellResult], secs: f64, fresh: (usize, usize)) -> Stri
     let mut na: BTreeMap<String, usize> = BTreeMap::new();
     for r in results
         .iter()
-        .filter(|r| r.verdict == "n/a" && r.bound_kind.is_none())
+        .filter(|r| r.verdict == Verdict::NotApplicable && r.bound_kind.is_none())
     {
         *na.entry(format!("{} / {}", r.cell.rule, r.cell.corruption))
             .or_default() += 1;
@@ -471,28 +465,13 @@ pub fn summary(results: &[CellResult], secs: f64, fresh: (usize, usize)) -> Stri
         );
     }
     let (fresh_cells, fresh_trials) = fresh;
-    let reused = results.len().saturating_sub(fresh_cells);
-    if fresh_cells == 0 {
-        let _ = write!(
-            s,
-            "{} cells, all reused from the checkpoint (nothing simulated now)",
-            results.len()
-        );
-    } else {
-        let _ = write!(
-            s,
-            "{} cells{}, {} trials simulated in {:.1} s ({:.0} trials/s)",
-            results.len(),
-            if reused > 0 {
-                format!(" ({fresh_cells} run now, {reused} reused from the checkpoint)")
-            } else {
-                String::new()
-            },
-            fresh_trials,
-            secs,
-            fresh_trials as f64 / secs.max(1e-9)
-        );
-    }
+    s.push_str(&crate::report::console::speed_line(
+        results.len(),
+        fresh_cells,
+        ("cells", "trials"),
+        fresh_trials,
+        secs,
+    ));
     s
 }
 
@@ -612,7 +591,7 @@ pub fn write_tightness(results: &[CellResult], dir: &Path) -> Result<usize, Erro
         .str("distribution", &s(&|x| x.top.cell.distribution.clone()))
         .u64("m", t.iter().map(|x| x.top.cell.m as u64).collect())
         .u64("q", t.iter().map(|x| x.top.cell.q as u64).collect())
-        .str("verdict", &s(&|x| x.top.verdict.clone()))
+        .str("verdict", &s(&|x| x.top.verdict.as_str().to_string()))
         .f64(
             "max_exact_worst_ratio",
             t.iter().map(|x| x.exact_ratio).collect(),

@@ -2,6 +2,31 @@
 //! the widest of the header and every cell, so no value can push the columns after it out of
 //! line, and a row with another number of cells than the header is refused, not printed.
 
+/// The closing speed line of a run that may have resumed: `total` units (cells, runs), of
+/// which `fresh` were computed now, doing `work` units of `what` (trials, rounds) in `secs`.
+/// The rate counts only the work done now; a run that reused everything says so.
+pub fn speed_line(
+    total: usize,
+    fresh: usize,
+    (unit, what): (&str, &str),
+    work: usize,
+    secs: f64,
+) -> String {
+    if fresh == 0 {
+        return format!("{total} {unit}, all reused from the checkpoint (nothing simulated now)");
+    }
+    let reused = total.saturating_sub(fresh);
+    let split = if reused > 0 {
+        format!(" ({fresh} run now, {reused} reused from the checkpoint)")
+    } else {
+        String::new()
+    };
+    format!(
+        "{total} {unit}{split}, {work} {what} simulated in {secs:.1} s ({:.0} {what}/s)",
+        work as f64 / secs.max(1e-9)
+    )
+}
+
 /// How a column's cells are aligned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Align {
@@ -140,5 +165,22 @@ mod tests {
         // converge's table before the fix: a 21-character verdict under a 19-wide column
         let old = "Thm4 b/m             Thm4 LHS/RHS b/m\n(violated)/(violated)    2.444/2.492\n";
         assert!(!columns_agree(old));
+    }
+
+    #[test]
+    fn the_speed_line_rates_only_fresh_work() {
+        let u = ("cells", "trials");
+        assert_eq!(
+            speed_line(10, 10, u, 1000, 2.0),
+            "10 cells, 1000 trials simulated in 2.0 s (500 trials/s)"
+        );
+        assert_eq!(
+            speed_line(10, 4, u, 400, 2.0),
+            "10 cells (4 run now, 6 reused from the checkpoint), 400 trials simulated in 2.0 s (200 trials/s)"
+        );
+        assert_eq!(
+            speed_line(10, 0, u, 0, 0.0),
+            "10 cells, all reused from the checkpoint (nothing simulated now)"
+        );
     }
 }

@@ -1432,33 +1432,18 @@ fn summary(results: &[RunResult], secs: f64, _cfg: &Config) -> String {
     }
     // the speed of the work done now: runs reused from the checkpoint took no time
     let fresh = results.iter().filter(|r| !r.reused).count();
-    let reused = results.len() - fresh;
     let fresh_rounds: usize = results
         .iter()
         .filter(|r| !r.reused)
         .map(|r| r.spec.repeats * r.spec.rounds)
         .sum();
-    if fresh == 0 {
-        let _ = write!(
-            s,
-            "{} runs, all reused from the checkpoint (nothing simulated now)",
-            results.len()
-        );
-    } else {
-        let _ = write!(
-            s,
-            "{} runs{}, {} rounds simulated in {:.1} s ({:.0} rounds/s)",
-            results.len(),
-            if reused > 0 {
-                format!(" ({fresh} run now, {reused} reused from the checkpoint)")
-            } else {
-                String::new()
-            },
-            fresh_rounds,
-            secs,
-            fresh_rounds as f64 / secs.max(1e-9)
-        );
-    }
+    s.push_str(&crate::report::console::speed_line(
+        results.len(),
+        fresh,
+        ("runs", "rounds"),
+        fresh_rounds,
+        secs,
+    ));
     s
 }
 
