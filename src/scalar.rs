@@ -6,6 +6,22 @@
 //! value and is trimmed like any other extreme. The map is a bijection, so the original bits are
 //! recovered exactly by [`Scalar::from_key`].
 
+/// A slice of either storage type.
+pub enum Typed<'a> {
+    /// f32 values.
+    F32(&'a [f32]),
+    /// f64 values.
+    F64(&'a [f64]),
+}
+
+/// A mutable slice of either storage type.
+pub enum TypedMut<'a> {
+    /// f32 values.
+    F32(&'a mut [f32]),
+    /// f64 values.
+    F64(&'a mut [f64]),
+}
+
 /// A floating-point storage type for gradient matrices. Sums are always accumulated in `f64`.
 pub trait Scalar:
     Copy + Send + Sync + PartialOrd + std::fmt::Debug + std::fmt::Display + Default + 'static
@@ -28,19 +44,11 @@ pub trait Scalar:
     fn from_le_slice(b: &[u8]) -> Self;
     fn from_be_slice(b: &[u8]) -> Self;
     const SIZE: usize;
-    /// Calls the rule's entry point for this storage type.
-    fn dispatch<A: crate::aggregators::Aggregator + ?Sized>(
-        rule: &A,
-        x: crate::matrix::MatrixView<'_, Self>,
-        ws: &mut crate::aggregators::Workspace,
-        out: &mut [Self],
-    ) -> Result<(), crate::error::Error>;
-    /// Calls the attack's entry point for this storage type.
-    fn dispatch_attack<A: crate::attacks::Attack + ?Sized>(
-        attack: &A,
-        t: crate::attacks::Target<'_, Self>,
-        rng: &mut crate::rng::Rng,
-    );
+    /// The slice as its concrete type, for generic code that must reach a type-specific entry
+    /// point (a rule's `aggregate_f32` / `aggregate_f64`) without this layer naming rules.
+    fn typed(s: &[Self]) -> Typed<'_>;
+    /// [`Scalar::typed`] for a mutable slice.
+    fn typed_mut(s: &mut [Self]) -> TypedMut<'_>;
 }
 
 impl Scalar for f64 {
@@ -48,20 +56,11 @@ impl Scalar for f64 {
     const DESCR: &'static str = "<f8";
     const NAME: &'static str = "f64";
     const SIZE: usize = 8;
-    fn dispatch<A: crate::aggregators::Aggregator + ?Sized>(
-        rule: &A,
-        x: crate::matrix::MatrixView<'_, Self>,
-        ws: &mut crate::aggregators::Workspace,
-        out: &mut [Self],
-    ) -> Result<(), crate::error::Error> {
-        rule.aggregate_f64(x, ws, out)
+    fn typed(s: &[Self]) -> Typed<'_> {
+        Typed::F64(s)
     }
-    fn dispatch_attack<A: crate::attacks::Attack + ?Sized>(
-        attack: &A,
-        t: crate::attacks::Target<'_, Self>,
-        rng: &mut crate::rng::Rng,
-    ) {
-        attack.apply_f64(t, rng)
+    fn typed_mut(s: &mut [Self]) -> TypedMut<'_> {
+        TypedMut::F64(s)
     }
     #[inline(always)]
     fn to_f64(self) -> f64 {
@@ -105,20 +104,11 @@ impl Scalar for f32 {
     const DESCR: &'static str = "<f4";
     const NAME: &'static str = "f32";
     const SIZE: usize = 4;
-    fn dispatch<A: crate::aggregators::Aggregator + ?Sized>(
-        rule: &A,
-        x: crate::matrix::MatrixView<'_, Self>,
-        ws: &mut crate::aggregators::Workspace,
-        out: &mut [Self],
-    ) -> Result<(), crate::error::Error> {
-        rule.aggregate_f32(x, ws, out)
+    fn typed(s: &[Self]) -> Typed<'_> {
+        Typed::F32(s)
     }
-    fn dispatch_attack<A: crate::attacks::Attack + ?Sized>(
-        attack: &A,
-        t: crate::attacks::Target<'_, Self>,
-        rng: &mut crate::rng::Rng,
-    ) {
-        attack.apply_f32(t, rng)
+    fn typed_mut(s: &mut [Self]) -> TypedMut<'_> {
+        TypedMut::F32(s)
     }
     #[inline(always)]
     fn to_f64(self) -> f64 {

@@ -27,7 +27,7 @@ pub use trmean::TrimmedMean;
 use crate::bounds::RuleBound;
 use crate::error::Error;
 use crate::matrix::MatrixView;
-use crate::scalar::Scalar;
+use crate::scalar::{Scalar, Typed, TypedMut};
 use std::sync::Mutex;
 
 /// An aggregation rule Aggr: R^{m x d} -> R^d.
@@ -88,7 +88,19 @@ pub trait AggregateExt: Aggregator {
         ws: &mut Workspace,
         out: &mut [T],
     ) -> Result<(), Error> {
-        T::dispatch(self, x, ws, out)
+        let (m, d) = (x.m(), x.d());
+        match (T::typed(x.as_slice()), T::typed_mut(out)) {
+            (Typed::F64(x), TypedMut::F64(out)) => {
+                self.aggregate_f64(MatrixView::new(x, m, d)?, ws, out)
+            }
+            (Typed::F32(x), TypedMut::F32(out)) => {
+                self.aggregate_f32(MatrixView::new(x, m, d)?, ws, out)
+            }
+            // one T: the storage types always agree
+            _ => Err(Error::Invalid(
+                "input and output storage types differ".into(),
+            )),
+        }
     }
     /// Allocating convenience wrapper around [`AggregateExt::aggregate_into`].
     fn aggregate<T: Scalar>(&self, x: MatrixView<'_, T>) -> Result<Vec<T>, Error> {

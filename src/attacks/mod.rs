@@ -29,7 +29,7 @@ use crate::aggregators::Aggregator;
 
 use crate::error::Error;
 use crate::rng::Rng;
-use crate::scalar::Scalar;
+use crate::scalar::{Scalar, TypedMut};
 
 /// Parameters of all attacks and corruption models, with the paper's defaults.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -626,7 +626,38 @@ pub trait AttackExt {
 
 impl<A: Attack + ?Sized> AttackExt for A {
     fn apply_to<T: Scalar>(&self, t: Target<'_, T>, rng: &mut Rng) {
-        T::dispatch_attack(self, t, rng);
+        let Target {
+            x,
+            m,
+            d,
+            mask,
+            oracle,
+            free_positions,
+        } = t;
+        match T::typed_mut(x) {
+            TypedMut::F64(x) => self.apply_f64(
+                Target {
+                    x,
+                    m,
+                    d,
+                    mask,
+                    oracle,
+                    free_positions,
+                },
+                rng,
+            ),
+            TypedMut::F32(x) => self.apply_f32(
+                Target {
+                    x,
+                    m,
+                    d,
+                    mask,
+                    oracle,
+                    free_positions,
+                },
+                rng,
+            ),
+        }
     }
 }
 
