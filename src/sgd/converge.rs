@@ -485,6 +485,9 @@ fn assess(band: &[(f64, f64, f64)], curve: &[f64], premise: bool, last: bool) ->
     )
 }
 
+/// Panels per chart file (more continue in NAME-theorem3-2.png, ...).
+const PANELS_PER_PAGE: usize = 6;
+
 /// The outcome of one run: per-round summaries and verdicts.
 #[derive(Clone, Debug)]
 pub struct RunResult {
@@ -1171,7 +1174,6 @@ fn write_charts(results: &[RunResult], dir: &std::path::Path) -> Result<(), Erro
         let mk = |panels: BTreeMap<(String, String), Vec<&RunResult>>, thm3: bool| -> Vec<Panel> {
             panels
                 .into_iter()
-                .take(12)
                 .map(|((a, g), rs)| {
                     let mut series = Vec::new();
                     // one colour per rule; a second run of a rule in the panel (another b)
@@ -1288,15 +1290,18 @@ fn write_charts(results: &[RunResult], dir: &std::path::Path) -> Result<(), Erro
                 })
                 .collect()
         };
-        let p3 = mk(panels, true);
-        if !p3.is_empty() {
-            let cols = if p3.len() > 1 { 2 } else { 1 };
-            chart::save(&p3, cols, (760, 520), dir, &format!("{name}-theorem3"))?;
-        }
-        let p4 = mk(panels4, false);
-        if !p4.is_empty() {
-            let cols = if p4.len() > 1 { 2 } else { 1 };
-            chart::save(&p4, cols, (760, 520), dir, &format!("{name}-theorem4"))?;
+        // every panel, in pages of six (two across): NAME-theorem3.png, NAME-theorem3-2.png, ...
+        for (p, thm) in [
+            (mk(panels, true), "theorem3"),
+            (mk(panels4, false), "theorem4"),
+        ] {
+            for (k, page) in p.chunks(PANELS_PER_PAGE).enumerate() {
+                let stem = match k {
+                    0 => format!("{name}-{thm}"),
+                    _ => format!("{name}-{thm}-{}", k + 1),
+                };
+                chart::save(page, page.len().min(2), (760, 520), dir, &stem)?;
+            }
         }
     }
     Ok(())
