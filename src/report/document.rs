@@ -317,6 +317,18 @@ fn worst_case_sections(s: &mut String, dir: &Path) {
     }
 }
 
+/// Sort key of a chart file: its stem without a page suffix, then the page (`x.png` is page
+/// 1, `x-2.png` page 2, ... `x-10.png` page 10), so pages follow their first one in order.
+fn page_key(name: &str) -> (String, usize) {
+    let stem = name.strip_suffix(".png").unwrap_or(name);
+    match stem.rsplit_once('-') {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (base.to_string(), n.parse().unwrap_or(usize::MAX))
+        }
+        _ => (stem.to_string(), 1),
+    }
+}
+
 /// Renders REPORT.md from the tables under `dir`.
 pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
     let mut s = String::new();
@@ -346,7 +358,7 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
                 .filter(|n| n.ends_with(".png") && !n.starts_with('.'))
                 .map(|n| format!("{sub}/{n}"))
                 .collect();
-            v.sort();
+            v.sort_by_key(|n| page_key(n));
             charts.extend(v);
         }
     }
@@ -354,4 +366,33 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
         let _ = writeln!(s, "### {c}\n\n![{c}]({c})\n");
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_key;
+
+    #[test]
+    fn chart_pages_follow_their_first_page_in_order() {
+        let mut v = vec![
+            "step-theorem3-10.png",
+            "step-theorem3.png",
+            "step-theorem3-2.png",
+            "b-vs-q.png",
+            "b-vs-q-2.png",
+            "b-vs-q-theorem3.png",
+        ];
+        v.sort_by_key(|n| page_key(n));
+        assert_eq!(
+            v,
+            [
+                "b-vs-q.png",
+                "b-vs-q-2.png",
+                "b-vs-q-theorem3.png",
+                "step-theorem3.png",
+                "step-theorem3-2.png",
+                "step-theorem3-10.png"
+            ]
+        );
+    }
 }
