@@ -109,8 +109,9 @@ fn runs_size(rs: &[&Row]) -> String {
     } else {
         format!("{lo}-{hi}")
     };
+    let noun = if hi == 1 { "repeat" } else { "repeats" };
     format!(
-        "{} runs x {reps} repeats, {} rounds in all",
+        "{} runs x {reps} {noun}, {} rounds in all",
         rs.len(),
         thousands(rr as u64)
     )
@@ -125,7 +126,8 @@ fn mlp_size(dir: &Path, fig: &str) -> String {
         .collect::<std::collections::BTreeSet<_>>()
         .len();
     let rounds = rs.iter().map(|r| f(r, "round")).fold(0.0, f64::max);
-    format!("{repeats} repeats x {rounds} rounds a run")
+    let noun = if repeats == 1 { "repeat" } else { "repeats" };
+    format!("{repeats} {noun} x {rounds} rounds a run")
 }
 
 /// One row of the claims table. The chart is linked when `chart` exists under `dir`.
