@@ -273,9 +273,13 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
     );
     println!("{}", output::tightness_text(&results));
     println!(
-        "tables: {}/results.csv, results.parquet; charts: {}/*.svg, *.png",
+        "tables: {}/results.csv, results.parquet{}",
         out.display(),
-        out.display()
+        if args.no_charts {
+            String::new()
+        } else {
+            format!("; charts: {}/*.svg, *.png", out.display())
+        }
     );
     Ok(())
 }

@@ -426,14 +426,28 @@ fn converge_rows(s: &mut String, dir: &Path, quick: bool) {
             claim: "Runs whose iterate diverged (not finite)",
             command: cvc,
             size: runs_size(&all),
-            measured: format!(
-                "{} runs diverged: {}",
-                div.len(),
-                div.iter()
-                    .map(|r| format!("{} / {}", g(r, "rule_label"), g(r, "attack")))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
+            measured: {
+                // grouped by rule and attack, with the sweeps they ran in
+                let mut by: std::collections::BTreeMap<String, (usize, Vec<String>)> =
+                    Default::default();
+                for r in &div {
+                    let e = by
+                        .entry(format!("{} / {}", g(r, "rule_label"), g(r, "attack")))
+                        .or_default();
+                    e.0 += 1;
+                    if !e.1.iter().any(|x| x == g(r, "sweep")) {
+                        e.1.push(g(r, "sweep").to_string());
+                    }
+                }
+                format!(
+                    "{} runs diverged: {}",
+                    div.len(),
+                    by.iter()
+                        .map(|(k, (n, sw))| format!("{k} ({n} in {})", sw.join(", ")))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            },
             bound: "-",
             verdict: if div.is_empty() { "none" } else { "shown" },
             chart: "convergence/attacks-theorem3.png",

@@ -933,6 +933,21 @@ pub fn run_cli(args: &ConvergeArgs) -> Result<(), Error> {
     }
     crate::interrupt::install();
     let manifest = crate::report::manifest::Manifest::start("converge", text, cfg.seed);
+    let no_charts = args.no_charts;
+    let wrote = move |out: &std::path::Path| {
+        format!(
+            "tables: {}/runs.csv, rounds.csv (+ .parquet){}",
+            out.display(),
+            if no_charts {
+                String::new()
+            } else {
+                format!(
+                    "; charts: {}/*-theorem3*.png, *-theorem4*.png (+ .svg)",
+                    out.display()
+                )
+            }
+        )
+    };
     let pb = crate::report::progress_bar(specs.len(), "runs", args.quiet);
     let t0 = std::time::Instant::now();
     let mut results = Vec::with_capacity(specs.len());
@@ -963,6 +978,7 @@ pub fn run_cli(args: &ConvergeArgs) -> Result<(), Error> {
     manifest.rows.insert("rounds".into(), rows);
     manifest.finish(&out)?;
     println!("{}", summary(&results, secs, &cfg));
+    println!("{}", wrote(&out));
     Ok(())
 }
 
