@@ -31,6 +31,7 @@ pub mod outdir;
 pub mod report;
 pub mod resume;
 pub mod rng;
+pub mod run;
 pub mod scalar;
 pub mod sgd;
 

@@ -13,8 +13,8 @@
 //! not hashed).
 
 use crate::error::Error;
-use crate::montecarlo::checkpoint::{claim, FolderLock, RunId};
 use crate::rng::hash_str;
+use crate::run::{claim, FolderLock, RunId};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
