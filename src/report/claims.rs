@@ -3,32 +3,10 @@
 //! measured figure, the bound, the verdict and its chart. Read from the tables of a reports
 //! folder; a chart is linked only if its file is there.
 
-use super::document::{split_csv, Row, Rows};
+use super::tables::{f, g, rows, Row};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
-
-/// The rows of the CSV file at `path` (empty when it is missing).
-pub fn rows(path: &Path) -> Rows {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    let mut lines = text.lines();
-    let header = split_csv(lines.next().unwrap_or(""));
-    lines
-        .map(|l| header.iter().cloned().zip(split_csv(l)).collect())
-        .collect()
-}
-
-/// Column `k` as a number (NaN when missing or not a number).
-pub fn f(r: &Row, k: &str) -> f64 {
-    r.get(k).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
-}
-
-/// Column `k` as text (empty when missing).
-pub fn g<'a>(r: &'a Row, k: &str) -> &'a str {
-    r.get(k).map_or("", String::as_str)
-}
 
 /// `3 holds, 1 violated`: how often each value of column `col` occurs.
 pub fn counts(rs: &[&Row], col: &str) -> String {

@@ -9,10 +9,9 @@
 //! (an interrupted run) is handed to the same command, which resumes from its checkpoint
 //! (verify-bounds, converge and reproduce keep one) or refuses a folder of another run.
 
-use super::claims::{f, g, rows};
+use super::tables::{f, g, rows};
 use crate::error::Error;
 use crate::fsutil::write_atomic;
-use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -205,32 +204,6 @@ pub fn broken_links(md: &str, dir: &Path) -> Vec<String> {
     }
     out
 }
-
-/// Splits one CSV line (RFC 4180 quoting, as polars writes it).
-pub fn split_csv(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
-}
-
-/// One CSV row: column name to text.
-pub type Row = HashMap<String, String>;
-/// The rows of a CSV file.
-pub type Rows = Vec<Row>;
 
 /// Four decimals, or scientific notation from 10^4 on; `-` for NaN.
 fn num4(x: f64) -> String {

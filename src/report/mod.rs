@@ -8,6 +8,7 @@ pub mod claims;
 pub mod console;
 pub mod document;
 pub mod manifest;
+pub mod tables;
 
 use crate::error::Error;
 use crate::fsutil::write_atomic_with;

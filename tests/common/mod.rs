@@ -1,7 +1,7 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code)]
 
-pub use phocas::report::document::split_csv;
+pub use phocas::report::tables::split_csv;
 
 /// Parses a CSV file into rows of (column -> value).
 pub fn read_rows(text: &str) -> Vec<std::collections::HashMap<String, String>> {
