@@ -344,7 +344,7 @@ macro_rules! apply_comparators {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::super::kernels::W;
+    use super::super::layout::W;
     use std::arch::x86_64::*;
 
     /// Compare-exchange of 8 lanes of i32 keys.
@@ -423,7 +423,7 @@ mod avx2 {
 /// with a compare and two blends).
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::super::kernels::W;
+    use super::super::layout::W;
     use std::arch::x86_64::*;
 
     /// Compare-exchange of 16 lanes of i32 keys.
@@ -812,7 +812,7 @@ macro_rules! phocas_fused_kernel {
 /// by the sum).
 #[cfg(target_arch = "x86_64")]
 mod avx2_fused {
-    use super::super::kernels::Finish;
+    use super::super::layout::Finish;
     use crate::matrix::MatrixView;
     use std::arch::x86_64::*;
 
@@ -1088,7 +1088,7 @@ mod avx2_fused {
 /// same order, so the same bits.
 #[cfg(target_arch = "x86_64")]
 mod avx512_fused {
-    use super::super::kernels::Finish;
+    use super::super::layout::Finish;
     use crate::matrix::MatrixView;
     use std::arch::x86_64::*;
 
@@ -1332,7 +1332,7 @@ pub(crate) fn order_fused_f32(
     x: crate::matrix::MatrixView<'_, f32>,
     j0: usize,
     out: &mut [f32],
-    finish: super::kernels::Finish,
+    finish: super::layout::Finish,
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
     {
@@ -1391,7 +1391,7 @@ pub(crate) fn order_fused_f64(
     x: crate::matrix::MatrixView<'_, f64>,
     j0: usize,
     out: &mut [f64],
-    finish: super::kernels::Finish,
+    finish: super::layout::Finish,
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
     {
@@ -1409,7 +1409,7 @@ pub(crate) fn order_fused_f64(
 /// [`super::kernels`], which does the same operations in the same order in safe code).
 #[cfg(target_arch = "x86_64")]
 mod avx2_phocas {
-    use super::super::kernels::W;
+    use super::super::layout::W;
     use super::avx2_fused::{vals32, vals64};
     use std::arch::x86_64::*;
 
@@ -1564,7 +1564,7 @@ mod avx2_phocas {
 /// 21.1-22.1 ms with this one.
 #[cfg(target_arch = "x86_64")]
 mod avx512_phocas {
-    use super::super::kernels::W;
+    use super::super::layout::W;
     use super::avx512_fused::{vals32, vals64};
     use std::arch::x86_64::*;
 
@@ -1699,10 +1699,10 @@ mod avx512_phocas {
 /// The Phocas window means and centres of a sorted tile on AVX2 (`None` if AVX2 is not
 /// active); `Some(mask)` of the lanes whose separation check failed.
 pub(crate) fn phocas_tile_i32(
-    tile: &[[i32; super::kernels::W]],
+    tile: &[[i32; super::layout::W]],
     b: usize,
-    res: &mut [f64; super::kernels::W],
-    centre: &mut [f64; super::kernels::W],
+    res: &mut [f64; super::layout::W],
+    centre: &mut [f64; super::layout::W],
 ) -> Option<u64> {
     #[cfg(target_arch = "x86_64")]
     {
@@ -1720,10 +1720,10 @@ pub(crate) fn phocas_tile_i32(
 
 /// Like [`phocas_tile_i32`], for i64 keys.
 pub(crate) fn phocas_tile_i64(
-    tile: &[[i64; super::kernels::W]],
+    tile: &[[i64; super::layout::W]],
     b: usize,
-    res: &mut [f64; super::kernels::W],
-    centre: &mut [f64; super::kernels::W],
+    res: &mut [f64; super::layout::W],
+    centre: &mut [f64; super::layout::W],
 ) -> Option<u64> {
     #[cfg(target_arch = "x86_64")]
     {
@@ -1742,14 +1742,14 @@ pub(crate) fn phocas_tile_i64(
 /// Krum's pairwise squared distances of one sub-tile with AVX2 + FMA or AVX-512: the same
 /// operations in the same order as `krum::accumulate` (`acc = fma(a - b, a - b, acc)` per
 /// lane), register blocked by the cyclic pair schedule of [`super::krum::plan_strips`]: row
-/// i is paired with up to [`super::krum::STRIP_MAX`] rows at once, so one load of row i
+/// i is paired with up to [`super::layout::STRIP_MAX`] rows at once, so one load of row i
 /// serves them all and each pair's accumulator stays in a register for the whole sub-tile.
 /// One generic kernel over the vector width ([`krum_simd::Lanes4`], [`krum_simd::Lanes8`]):
 /// with 256-bit registers the 8 lanes of an accumulator are taken in two passes over the
 /// sub-tile (lanes 0..4, then 4..8), so a strip needs one register per pair on both widths.
 #[cfg(target_arch = "x86_64")]
 mod krum_simd {
-    use super::super::krum::{Lanes, StripPlan, SubRow, ACC, SUB};
+    use super::super::layout::{Lanes, StripPlan, SubRow, ACC, SUB};
     use std::arch::x86_64::*;
 
     /// One vector of f64 lanes. Its functions are called only from the target-feature
@@ -1934,10 +1934,10 @@ mod krum_simd {
 /// set (AVX-512, or AVX2 if the CPU has FMA), calling `before(s)` before strip s (the
 /// caller's prefetches go there); returns whether one ran.
 #[inline(always)]
-pub(crate) fn krum_pairs<F: Fn(&super::krum::StripPlan)>(
-    tile: &[super::krum::SubRow],
-    acc: &mut [super::krum::Lanes],
-    strips: &[super::krum::StripPlan],
+pub(crate) fn krum_pairs<F: Fn(&super::layout::StripPlan)>(
+    tile: &[super::layout::SubRow],
+    acc: &mut [super::layout::Lanes],
+    strips: &[super::layout::StripPlan],
     before: F,
 ) -> bool {
     krum_pairs_on(isa(), tile, acc, strips, before)
@@ -1945,11 +1945,11 @@ pub(crate) fn krum_pairs<F: Fn(&super::krum::StripPlan)>(
 
 /// [`krum_pairs`] at a given level (at most the detected one; tests compare the levels).
 #[inline(always)]
-pub(crate) fn krum_pairs_on<F: Fn(&super::krum::StripPlan)>(
+pub(crate) fn krum_pairs_on<F: Fn(&super::layout::StripPlan)>(
     level: Isa,
-    tile: &[super::krum::SubRow],
-    acc: &mut [super::krum::Lanes],
-    strips: &[super::krum::StripPlan],
+    tile: &[super::layout::SubRow],
+    acc: &mut [super::layout::Lanes],
+    strips: &[super::layout::StripPlan],
     before: F,
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -2029,7 +2029,7 @@ macro_rules! for_m {
 
 /// Sorts the first m wires of `tile` lane by lane with a register network, if the active
 /// instruction set has one for this m (AVX2, 2 <= m <= 32); returns whether it did.
-pub(crate) fn sort_registers_i32(tile: &mut [[i32; super::kernels::W]], m: usize) -> bool {
+pub(crate) fn sort_registers_i32(tile: &mut [[i32; super::layout::W]], m: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         if (2..=REGISTER_MAX_M).contains(&m) && tile.len() >= m && avx2_active() {
@@ -2066,11 +2066,11 @@ pub(crate) fn sort_rows_f32(
     j: usize,
     first: usize,
     m: usize,
-    tile: &mut [[i32; super::kernels::W]],
+    tile: &mut [[i32; super::layout::W]],
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        let fits = first + m <= x.m() && j + super::kernels::W <= x.d() && tile.len() >= m;
+        let fits = first + m <= x.m() && j + super::layout::W <= x.d() && tile.len() >= m;
         if (1..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Avx512 {
             for_m_512!(rows_f32, m, (x, j, first, tile);
                 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
@@ -2087,11 +2087,11 @@ pub(crate) fn sort_rows_f64(
     j: usize,
     first: usize,
     m: usize,
-    tile: &mut [[i64; super::kernels::W]],
+    tile: &mut [[i64; super::layout::W]],
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        let fits = first + m <= x.m() && j + super::kernels::W <= x.d() && tile.len() >= m;
+        let fits = first + m <= x.m() && j + super::layout::W <= x.d() && tile.len() >= m;
         if (1..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Avx512 {
             for_m_512!(rows_f64, m, (x, j, first, tile);
                 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
@@ -2103,7 +2103,7 @@ pub(crate) fn sort_rows_f64(
 }
 
 /// Like [`sort_registers_i32`], for i64 keys.
-pub(crate) fn sort_registers_i64(tile: &mut [[i64; super::kernels::W]], m: usize) -> bool {
+pub(crate) fn sort_registers_i64(tile: &mut [[i64; super::layout::W]], m: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         if (2..=REGISTER_MAX_M).contains(&m) && tile.len() >= m && avx2_active() {
@@ -2167,10 +2167,10 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         for m in 1..=34 {
-            let mut t32: Vec<[i32; super::super::kernels::W]> = (0..m)
+            let mut t32: Vec<[i32; super::super::layout::W]> = (0..m)
                 .map(|_| std::array::from_fn(|_| rng.random_range(-20..20)))
                 .collect();
-            let mut t64: Vec<[i64; super::super::kernels::W]> = t32
+            let mut t64: Vec<[i64; super::super::layout::W]> = t32
                 .iter()
                 .map(|w| std::array::from_fn(|l| i64::from(w[l]) * (1 << 40)))
                 .collect();
@@ -2182,7 +2182,7 @@ mod tests {
                 "m = {m}"
             );
             if done {
-                for l in 0..super::super::kernels::W {
+                for l in 0..super::super::layout::W {
                     for w in 1..m {
                         assert!(t32[w - 1][l] <= t32[w][l], "m = {m}");
                         assert!(t64[w - 1][l] <= t64[w][l], "m = {m}");

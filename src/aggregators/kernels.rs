@@ -49,15 +49,13 @@
 //! ones in the same order (middle positions first, then positions k and k + n for k < b).
 
 use super::dispatch::with_isa;
+pub(crate) use super::layout::{Finish, W};
 use super::network::Network;
 use super::{Scratch, Workspace};
 use crate::matrix::MatrixView;
 use crate::scalar::Scalar;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Coordinates per tile (the SIMD lanes of the sorting network).
-pub(crate) const W: usize = 64;
 
 /// f64 lanes of the arithmetic that finishes a tile (four AVX2 registers).
 const LANES: usize = 16;
@@ -209,18 +207,6 @@ impl Keyed for f64 {
     ) -> Option<u64> {
         super::dispatch::phocas_tile_i64(tile, b, res, centre)
     }
-}
-
-/// What a coordinate-wise rule computes from the ordered values of one coordinate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Finish {
-    /// Mean of the middle m - 2b order statistics (Trmean_b; the midpoint Median is
-    /// b = ceil(m/2) - 1).
-    Trmean { b: usize },
-    /// The order statistic of rank b (0-based): the lower median.
-    Rank { b: usize },
-    /// Phocas_b.
-    Phocas { b: usize },
 }
 
 /// A coordinate-wise rule, ready to run: what it computes and its pruned network.

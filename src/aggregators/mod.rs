@@ -10,6 +10,7 @@
 pub(crate) mod dispatch;
 mod kernels;
 mod krum;
+pub(crate) mod layout;
 mod mean;
 mod median;
 mod network;

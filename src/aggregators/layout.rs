@@ -1,0 +1,73 @@
+//! The data layout the SIMD kernels ([`super::dispatch`]) share with the rules that plan their
+//! work (Krum's pair schedule in [`super::krum`], the coordinate-wise tiles in
+//! [`super::kernels`]): sizes, aligned rows and plans. It imports nothing from them, so the
+//! kernels depend on the layout only and the rules on the kernels.
+
+/// Coordinates per sub-tile: the sub-tile's m rows are converted to f64 once (m x 1 KiB, in
+/// L1) and every pair reads them from there. Measured with the 512-bit pair kernel (Intel
+/// Xeon VM with a 48 KiB L1, f32, m = 20, d = 10^6, 2 threads, fastest of 8 interleaved
+/// runs): 128 coordinates 8.9 ms, 192 9.3 ms, 256 10.1 ms; 64 was slower than 128 with one
+/// thread (26.5 against 24.9 ms). An earlier kernel on a Zen 4 VM: 128 3.6x Mean, 256
+/// 3.1-3.5x, 512 5.0x.
+pub(crate) const SUB: usize = 128;
+
+/// One row of a sub-tile in f64, aligned to a cache line: no vector load or store of the
+/// conversion and the pair kernels splits across two lines. Measured (Intel Xeon VM, f32,
+/// m = 20, d = 10^6, fastest of 4 interleaved runs): 20.3 -> 17.5 ms with one thread,
+/// 12.7 -> 10.4 ms with two.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+pub(crate) struct SubRow(pub(crate) [f64; SUB]);
+
+/// The [`ACC`] accumulator lanes of one pair, aligned to a cache line like [`SubRow`].
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+pub(crate) struct Lanes(pub(crate) [f64; ACC]);
+
+/// f64 accumulator lanes per pair (one AVX-512 register, two AVX2 registers): lane l sums
+/// the coordinates equal to l mod ACC, in order. Enough independent chains come from the
+/// pairs of a strip.
+///
+/// Each step is `acc = fma(t, t, acc)` with t = a - b: one rounding instead of two, and one
+/// instruction beside the subtraction, so a pair-coordinate costs two vector instructions.
+/// The portable fallback computes the same with `f64::mul_add` (bit-identical results on
+/// every instruction set); on an x86-64 CPU without FMA (before 2013) that is a library call
+/// per value, and `bench-scaling` measured it 25x slower than the AVX2 kernel on this
+/// machine. Eight lanes let the AVX-512 kernel do a pair step of 8 coordinates in one
+/// register (measured on the development machine's Xeon, in L1: 0.21 ns per 4 coordinates
+/// against 0.47-0.53 ns with 256-bit registers); the AVX2 kernel takes lanes 0..4 and 4..8
+/// of a sub-tile in two passes, so its register budget is that of one 4-lane accumulator.
+pub(crate) const ACC: usize = 8;
+
+/// Most pairs processed together (one accumulator register each, plus the shared row and a
+/// difference: 12 of the 16 AVX2 registers, or of the 32 AVX-512 registers).
+pub(crate) const STRIP_MAX: usize = 10;
+
+/// One strip of the pair schedule as the kernel reads it: pairs (a[k], b[k]) for k < len, their
+/// accumulator indices p[k], whether every a[k] is the same row, and the rows `ahead.0..ahead.1`
+/// whose next sub-tile is prefetched before the strip (the m rows spread evenly over the
+/// strips). Planned once per call, so the kernel's per-sub-tile loop does no index arithmetic.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct StripPlan {
+    pub(crate) len: usize,
+    pub(crate) shared: bool,
+    pub(crate) a: [usize; STRIP_MAX],
+    pub(crate) b: [usize; STRIP_MAX],
+    pub(crate) p: [usize; STRIP_MAX],
+    pub(crate) ahead: (usize, usize),
+}
+
+/// Coordinates per tile (the SIMD lanes of the sorting network).
+pub(crate) const W: usize = 64;
+
+/// What a coordinate-wise rule computes from the ordered values of one coordinate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Finish {
+    /// Mean of the middle m - 2b order statistics (Trmean_b; the midpoint Median is
+    /// b = ceil(m/2) - 1).
+    Trmean { b: usize },
+    /// The order statistic of rank b (0-based): the lower median.
+    Rank { b: usize },
+    /// Phocas_b.
+    Phocas { b: usize },
+}
