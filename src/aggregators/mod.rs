@@ -224,17 +224,9 @@ impl RuleParams {
     /// [`ParamKind`] says: the trimming b, or the assumed q (with Multi-Krum's k); unknown
     /// rules and rules without a parameter take none.
     pub fn for_rule(rule: &str, param: Option<usize>, k: Option<usize>) -> Self {
-        let mut p = Self::default();
-        match info(rule).map_or(ParamKind::None, |i| i.param) {
-            ParamKind::Trim => p.b = param,
-            ParamKind::AssumedQ => p.q = param,
-            ParamKind::AssumedQAndK => {
-                p.q = param;
-                p.k = k;
-            }
-            ParamKind::None => {}
-        }
-        p
+        info(rule).map_or_else(Self::default, |i| {
+            i.with_params(Self::default(), param, param, k)
+        })
     }
 }
 

@@ -255,14 +255,7 @@ pub fn write_charts(results: &[CellResult], dir: &Path) -> Result<(), Error> {
             }));
         }
         // pages of at most six panels, three across: sweep.png, sweep-2.png, ...
-        for (k, page) in out.chunks(PANELS_PER_PAGE).enumerate() {
-            let stem = match k {
-                0 => sweep.to_string(),
-                _ => format!("{sweep}-{}", k + 1),
-            };
-            let cols = page.len().min(3);
-            chart::save(page, cols, (700, 500), dir, &stem)?;
-        }
+        chart::save_pages(&out, PANELS_PER_PAGE, 3, (700, 500), dir, sweep)?;
     }
     let heat = verdict_heatmap(results);
     let size = heat.size();
@@ -402,35 +395,28 @@ pub fn summary(results: &[CellResult], secs: f64, fresh: (usize, usize)) -> Stri
         }
     }
     let _ = writeln!(s, "{}", table.render());
-    let mut unb: BTreeMap<String, usize> = BTreeMap::new();
-    for r in results.iter().filter(|r| r.verdict == Verdict::Unbounded) {
-        *unb.entry(format!("{} / {}", r.cell.rule, r.cell.corruption))
-            .or_default() += 1;
-    }
-    if !unb.is_empty() {
-        let _ = writeln!(
-            s,
-            "unbounded (no bound; error grows with the attack or is not finite):"
-        );
-        for (k, n) in unb {
-            let _ = writeln!(s, "  {k}: {n} cell{}", if n == 1 { "" } else { "s" });
+    // cells outside the table's rows, by rule / corruption
+    let mut listed = |heading: &str, keep: &dyn Fn(&CellResult) -> bool| {
+        let mut by: BTreeMap<String, usize> = BTreeMap::new();
+        for r in results.iter().filter(|r| keep(r)) {
+            *by.entry(format!("{} / {}", r.cell.rule, r.cell.corruption))
+                .or_default() += 1;
         }
-    }
-    // verdict n/a outside the table's rows: cells no bound applies to
-    let mut na: BTreeMap<String, usize> = BTreeMap::new();
-    for r in results
-        .iter()
-        .filter(|r| r.verdict == Verdict::NotApplicable && r.bound_kind.is_none())
-    {
-        *na.entry(format!("{} / {}", r.cell.rule, r.cell.corruption))
-            .or_default() += 1;
-    }
-    if !na.is_empty() {
-        let _ = writeln!(s, "n/a (no bound applies to the rule under this model):");
-        for (k, n) in na {
-            let _ = writeln!(s, "  {k}: {n} cell{}", if n == 1 { "" } else { "s" });
+        if !by.is_empty() {
+            let _ = writeln!(s, "{heading}");
+            for (k, n) in by {
+                let _ = writeln!(s, "  {k}: {n} cell{}", if n == 1 { "" } else { "s" });
+            }
         }
-    }
+    };
+    listed(
+        "unbounded (no bound; error grows with the attack or is not finite):",
+        &|r| r.verdict == Verdict::Unbounded,
+    );
+    listed(
+        "n/a (no bound applies to the rule under this model):",
+        &|r| r.verdict == Verdict::NotApplicable && r.bound_kind.is_none(),
+    );
     // the totals of the verdict column of results.csv
     let mut totals: BTreeMap<&str, usize> = BTreeMap::new();
     for r in results {

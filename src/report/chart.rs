@@ -714,6 +714,27 @@ pub fn save(
     save_layout(panels, cols, panel, dir, stem).map(|_| ())
 }
 
+/// Saves `panels` in files of at most `per_page` panels (`stem`, `stem-2`, `stem-3`, ...),
+/// each page at most `max_cols` panels across, so no panel is dropped and no file grows
+/// unreadably tall.
+pub fn save_pages(
+    panels: &[Panel],
+    per_page: usize,
+    max_cols: usize,
+    panel: (u32, u32),
+    dir: &Path,
+    stem: &str,
+) -> Result<(), Error> {
+    for (k, page) in panels.chunks(per_page.max(1)).enumerate() {
+        let name = match k {
+            0 => stem.to_string(),
+            _ => format!("{stem}-{}", k + 1),
+        };
+        save(page, page.len().min(max_cols), panel, dir, &name)?;
+    }
+    Ok(())
+}
+
 /// [`save`], returning where the panels, points and legend went.
 pub fn save_layout(
     panels: &[Panel],
@@ -767,13 +788,17 @@ pub fn save_layout(
     Ok(layout)
 }
 
+fn inside(r: &PixelRect, p: (i32, i32)) -> bool {
+    r.0.contains(&p.0) && r.1.contains(&p.1)
+}
+
+fn overlap(a: &PixelRect, b: &PixelRect) -> bool {
+    a.0.start < b.0.end && b.0.start < a.0.end && a.1.start < b.1.end && b.1.start < a.1.end
+}
+
 /// The layout rules: the legend strip overlaps no plotting area and covers no data point;
 /// every point lies inside a plotting area; everything fits the figure.
 pub fn check_layout(l: &Layout) -> Result<(), String> {
-    let inside = |r: &PixelRect, p: (i32, i32)| r.0.contains(&p.0) && r.1.contains(&p.1);
-    let overlap = |a: &PixelRect, b: &PixelRect| {
-        a.0.start < b.0.end && b.0.start < a.0.end && a.1.start < b.1.end && b.1.start < a.1.end
-    };
     let (w, h) = (l.size.0 as i32, l.size.1 as i32);
     for r in l.plots.iter().chain(&l.legend) {
         if r.0.start < 0 || r.1.start < 0 || r.0.end > w || r.1.end > h {
@@ -832,14 +857,6 @@ mod tests {
         assert!(png.len() > 1000);
         let svg = std::fs::read_to_string(dir.path().join("t.svg")).unwrap();
         assert!(svg.contains("bound"));
-    }
-
-    fn inside(r: &PixelRect, p: (i32, i32)) -> bool {
-        r.0.contains(&p.0) && r.1.contains(&p.1)
-    }
-
-    fn overlap(a: &PixelRect, b: &PixelRect) -> bool {
-        a.0.start < b.0.end && b.0.start < a.0.end && a.1.start < b.1.end && b.1.start < a.1.end
     }
 
     #[test]

@@ -1311,13 +1311,8 @@ fn write_charts(results: &[RunResult], dir: &std::path::Path) -> Result<(), Erro
             (mk(panels, true), "theorem3"),
             (mk(panels4, false), "theorem4"),
         ] {
-            for (k, page) in p.chunks(PANELS_PER_PAGE).enumerate() {
-                let stem = match k {
-                    0 => format!("{name}-{thm}"),
-                    _ => format!("{name}-{thm}-{}", k + 1),
-                };
-                chart::save(page, page.len().min(2), (760, 520), dir, &stem)?;
-            }
+            let stem = format!("{name}-{thm}");
+            chart::save_pages(&p, PANELS_PER_PAGE, 2, (760, 520), dir, &stem)?;
         }
     }
     Ok(())

@@ -491,6 +491,19 @@ pub fn write_runs(
     Ok(())
 }
 
+/// Mean and sample standard deviation (n - 1) of `v`; the deviation is NaN for fewer than two
+/// values (callers say what one value means for them).
+fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let sd = if v.len() > 1 {
+        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        f64::NAN
+    };
+    (mean, sd)
+}
+
 /// Mean and standard deviation over repeats of accuracy by round, per label.
 pub fn accuracy_bands(results: &[TrainResult]) -> BTreeMap<String, Vec<(f64, f64, f64)>> {
     let mut by: BTreeMap<String, Vec<&TrainResult>> = BTreeMap::new();
@@ -513,14 +526,8 @@ pub fn accuracy_bands(results: &[TrainResult]) -> BTreeMap<String, Vec<(f64, f64
                             }
                         })
                         .collect();
-                    let mean = vals.iter().sum::<f64>() / vals.len() as f64;
-                    let sd = if vals.len() > 1 {
-                        (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
-                            / (vals.len() - 1) as f64)
-                            .sqrt()
-                    } else {
-                        0.0
-                    };
+                    let (mean, sd) = mean_sd(&vals);
+                    let sd = if vals.len() > 1 { sd } else { 0.0 };
                     (rs[0].accuracy[i].0 as f64, mean, sd)
                 })
                 .collect();
@@ -816,16 +823,7 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
         &out,
         "accuracy",
     )?;
-    let stat = |v: Vec<f64>| {
-        let n = v.len() as f64;
-        let mean = v.iter().sum::<f64>() / n;
-        let sd = if v.len() > 1 {
-            (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-        } else {
-            f64::NAN
-        };
-        (mean, sd)
-    };
+    let stat = |v: Vec<f64>| mean_sd(&v);
     let (fm, fs) = stat(
         results
             .iter()
@@ -1206,16 +1204,8 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
                     .filter(|r| r.cfg.label == label)
                     .map(|r| r.accuracy.iter().map(|x| x.2).fold(f64::NAN, f64::max))
                     .collect();
-                let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-                let sd = |v: &[f64]| {
-                    let m = mean(v);
-                    if v.len() > 1 {
-                        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64)
-                            .sqrt()
-                    } else {
-                        0.0
-                    }
-                };
+                let mean = |v: &[f64]| mean_sd(v).0;
+                let sd = |v: &[f64]| if v.len() > 1 { mean_sd(v).1 } else { 0.0 };
                 let _ = band;
                 summary.push((
                     p.name.clone(),
