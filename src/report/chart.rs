@@ -10,6 +10,7 @@
 //! of the lines they surround; heat maps label every row and column and draw their colour key
 //! in the legend strip.
 
+use super::legend::{draw_legend, legend_size, marker, text_width, Entry, Swatch};
 use crate::aggregators::REGISTRY;
 use crate::error::Error;
 use crate::fsutil::write_atomic;
@@ -61,8 +62,7 @@ pub fn rule_color(rule: &str) -> usize {
         .map_or(THEORY, |i| RULE_COLORS[i % RULE_COLORS.len()])
 }
 
-/// Marker shapes, told apart in black and white: circle, triangle, square, cross.
-pub const SHAPES: usize = 4;
+pub use super::legend::SHAPES;
 
 /// One line of a chart.
 #[derive(Clone, Debug, Default)]
@@ -141,44 +141,6 @@ impl Series {
     }
 }
 
-/// A marker of shape `k` at `p` (pixel offsets around the point).
-fn marker<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    p: (i32, i32),
-    k: usize,
-    color: RGBColor,
-) -> Result<(), String> {
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    let (x, y) = p;
-    match k % SHAPES {
-        0 => area.draw(&Circle::new(p, 3, color.filled())).map_err(e),
-        1 => area
-            .draw(&Polygon::new(
-                vec![(x, y - 4), (x + 4, y + 3), (x - 4, y + 3)],
-                color.filled(),
-            ))
-            .map_err(e),
-        2 => area
-            .draw(&Rectangle::new(
-                [(x - 3, y - 3), (x + 3, y + 3)],
-                color.filled(),
-            ))
-            .map_err(e),
-        _ => {
-            area.draw(&PathElement::new(
-                vec![(x - 4, y - 4), (x + 4, y + 4)],
-                color.stroke_width(2),
-            ))
-            .map_err(e)?;
-            area.draw(&PathElement::new(
-                vec![(x - 4, y + 4), (x + 4, y - 4)],
-                color.stroke_width(2),
-            ))
-            .map_err(e)
-        }
-    }
-}
-
 /// A pixel rectangle (x range, y range) in figure coordinates.
 pub type PixelRect = (Range<i32>, Range<i32>);
 
@@ -193,32 +155,6 @@ pub struct Layout {
     pub points: Vec<(i32, i32)>,
     /// The legend strip, if any.
     pub legend: Option<PixelRect>,
-}
-
-/// What a legend entry shows left of its text.
-#[derive(Clone, Debug, PartialEq)]
-enum Swatch {
-    Line { dashed: bool, shape: Option<usize> },
-    Box,
-    None,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-struct Entry {
-    name: String,
-    color: RGBColor,
-    swatch: Swatch,
-}
-
-const LEGEND_FONT: u32 = 12;
-const LEGEND_LINE: u32 = 18;
-const SWATCH_W: u32 = 30;
-
-fn text_width(text: &str, size: u32) -> u32 {
-    ("sans-serif", size)
-        .into_font()
-        .box_size(text)
-        .map_or(text.chars().count() as u32 * size * 6 / 10, |b| b.0)
 }
 
 fn legend_entries(panels: &[Panel]) -> Vec<Entry> {
@@ -264,80 +200,6 @@ fn legend_entries(panels: &[Panel]) -> Vec<Entry> {
         }
     }
     out
-}
-
-/// Legend strip width and entries per column for a figure `height` pixels tall.
-fn legend_size(entries: &[Entry], height: u32) -> (u32, usize) {
-    if entries.is_empty() {
-        return (0, 0);
-    }
-    let per_col = ((height.saturating_sub(24)) / LEGEND_LINE).max(1) as usize;
-    let cols = entries.len().div_ceil(per_col);
-    let w = entries
-        .iter()
-        .map(|e| text_width(&e.name, LEGEND_FONT))
-        .max()
-        .unwrap_or(0)
-        + SWATCH_W
-        + 18;
-    (w * cols as u32 + 16, per_col)
-}
-
-fn draw_legend<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    entries: &[Entry],
-    per_col: usize,
-) -> Result<(), String> {
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    let (w, _) = area.dim_in_pixel();
-    let cols = entries.len().div_ceil(per_col.max(1)).max(1);
-    let col_w = (w.saturating_sub(16) / cols as u32) as i32;
-    let font = ("sans-serif", LEGEND_FONT)
-        .into_font()
-        .color(&BLACK)
-        .pos(Pos::new(HPos::Left, VPos::Center));
-    for (k, en) in entries.iter().enumerate() {
-        let x = 8 + (k / per_col) as i32 * col_w;
-        let y = 20 + (k % per_col) as i32 * LEGEND_LINE as i32;
-        match &en.swatch {
-            Swatch::Line { dashed, shape } => {
-                if *dashed {
-                    for seg in [(0, 8), (12, 20)] {
-                        area.draw(&PathElement::new(
-                            vec![(x + seg.0, y), (x + seg.1, y)],
-                            en.color.stroke_width(2),
-                        ))
-                        .map_err(e)?;
-                    }
-                } else {
-                    area.draw(&PathElement::new(
-                        vec![(x, y), (x + 22, y)],
-                        en.color.stroke_width(2),
-                    ))
-                    .map_err(e)?;
-                }
-                if let Some(k) = shape {
-                    marker(area, (x + 11, y), *k, en.color)?;
-                }
-            }
-            Swatch::Box => {
-                area.draw(&Rectangle::new(
-                    [(x + 2, y - 6), (x + 20, y + 6)],
-                    en.color.filled(),
-                ))
-                .map_err(e)?;
-            }
-            Swatch::None => {}
-        }
-        let tx = if en.swatch == Swatch::None {
-            x
-        } else {
-            x + SWATCH_W as i32
-        };
-        area.draw(&Text::new(en.name.clone(), (tx, y), font.clone()))
-            .map_err(e)?;
-    }
-    Ok(())
 }
 
 /// A line chart (one panel).
