@@ -1,8 +1,9 @@
 //! Default output folders. Committed reference results live in `reports/` and are written
 //! only by `phocas report` or an explicit `--out`; every other run defaults to a scratch
 //! folder `runs/<command>-<label>-<hash>/` (git-ignored), where the label says which grid
-//! (`default`, `quick` or the config file's name) and the hash is of every setting that
-//! changes the results. A trial run therefore never overwrites committed results, the same
+//! (`default`, `quick` or the config file's name) and the hash is of the command, the label and
+//! the run's settings, the config's text included (so two config files with the same grid get
+//! two folders). A trial run therefore never overwrites committed results, the same
 //! command resumes in the same folder, and a run with other settings never refuses because an
 //! earlier run used the default folder: it gets a folder of its own.
 
