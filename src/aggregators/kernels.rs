@@ -20,7 +20,7 @@
 //!   needed. The slices are converted to keys in per-thread scratch (m x 64 keys) and
 //!   ordered by a comparator network whose every step is a branch-free min/max over the 64
 //!   lanes: SIMD lanes are coordinates. With AVX2 and m <= 32 the network is Batcher's, spelled out in registers
-//!   ([`super::dispatch`]); otherwise Batcher's network is applied from its comparator list
+//!   ([`super::simd`]); otherwise Batcher's network is applied from its comparator list
 //!   ([`super::network`]), pruned where order does not matter (Trmean needs only the middle
 //!   sorted). The rule's value is then computed lane-wise in f64. Cost per coordinate: one
 //!   network, about m log2(m)^2 / 4 comparisons, but 8 or 16 coordinates per instruction.
@@ -48,9 +48,9 @@
 //! by (distance, value) (sort the keys, then select by (distance, position)), and sum the kept
 //! ones in the same order (middle positions first, then positions k and k + n for k < b).
 
-use super::dispatch::with_isa;
 pub(crate) use super::layout::{Finish, W};
 use super::network::Network;
+use super::simd::with_isa;
 use super::{Scratch, Workspace};
 use crate::matrix::MatrixView;
 use crate::scalar::Scalar;
@@ -150,7 +150,7 @@ impl Keyed for f32 {
         (&mut s.tiles32, &mut s.pairs, &mut s.keys)
     }
     fn sort_registers(tile: &mut [[i32; W]], m: usize) -> bool {
-        super::dispatch::sort_registers_i32(tile, m)
+        super::simd::sort_registers_i32(tile, m)
     }
     fn sort_rows(
         x: MatrixView<'_, f32>,
@@ -159,13 +159,13 @@ impl Keyed for f32 {
         m: usize,
         tile: &mut [[i32; W]],
     ) -> bool {
-        super::dispatch::sort_rows_f32(x, j, first, m, tile)
+        super::simd::sort_rows_f32(x, j, first, m, tile)
     }
     fn order_fused(x: MatrixView<'_, f32>, j0: usize, out: &mut [f32], finish: Finish) -> usize {
-        super::dispatch::order_fused_f32(x, j0, out, finish)
+        super::simd::order_fused_f32(x, j0, out, finish)
     }
     fn phocas_fused(x: MatrixView<'_, f32>, j0: usize, out: &mut [f32], b: usize) -> usize {
-        super::dispatch::phocas_fused_f32(x, j0, out, b)
+        super::simd::phocas_fused_f32(x, j0, out, b)
     }
     fn phocas_registers(
         tile: &[[i32; W]],
@@ -173,7 +173,7 @@ impl Keyed for f32 {
         res: &mut [f64; W],
         centre: &mut [f64; W],
     ) -> Option<u64> {
-        super::dispatch::phocas_tile_i32(tile, b, res, centre)
+        super::simd::phocas_tile_i32(tile, b, res, centre)
     }
 }
 
@@ -182,7 +182,7 @@ impl Keyed for f64 {
         (&mut s.tiles64, &mut s.pairs, &mut s.keys)
     }
     fn sort_registers(tile: &mut [[i64; W]], m: usize) -> bool {
-        super::dispatch::sort_registers_i64(tile, m)
+        super::simd::sort_registers_i64(tile, m)
     }
     fn sort_rows(
         x: MatrixView<'_, f64>,
@@ -191,13 +191,13 @@ impl Keyed for f64 {
         m: usize,
         tile: &mut [[i64; W]],
     ) -> bool {
-        super::dispatch::sort_rows_f64(x, j, first, m, tile)
+        super::simd::sort_rows_f64(x, j, first, m, tile)
     }
     fn order_fused(x: MatrixView<'_, f64>, j0: usize, out: &mut [f64], finish: Finish) -> usize {
-        super::dispatch::order_fused_f64(x, j0, out, finish)
+        super::simd::order_fused_f64(x, j0, out, finish)
     }
     fn phocas_fused(x: MatrixView<'_, f64>, j0: usize, out: &mut [f64], b: usize) -> usize {
-        super::dispatch::phocas_fused_f64(x, j0, out, b)
+        super::simd::phocas_fused_f64(x, j0, out, b)
     }
     fn phocas_registers(
         tile: &[[i64; W]],
@@ -205,7 +205,7 @@ impl Keyed for f64 {
         res: &mut [f64; W],
         centre: &mut [f64; W],
     ) -> Option<u64> {
-        super::dispatch::phocas_tile_i64(tile, b, res, centre)
+        super::simd::phocas_tile_i64(tile, b, res, centre)
     }
 }
 
@@ -385,7 +385,7 @@ fn network_chunk<T: Keyed>(
         let ask = |part: usize| {
             if pf_bytes > 0 {
                 for i in 0..m {
-                    super::dispatch::prefetch_l1(x.row(i), ahead + part * (W / 4), W / 4);
+                    super::simd::prefetch_l1(x.row(i), ahead + part * (W / 4), W / 4);
                 }
             }
         };
@@ -427,22 +427,12 @@ fn network_chunk<T: Keyed>(
 /// tile's row; 512 B to 4 KiB) for m <= 64; none above, where the sort of a tile from the
 /// comparator list takes long enough for the hardware prefetchers.
 ///
-/// Measured on the Intel Xeon VM of 2026-12-02 (f32, d = 10^6, both cores,
-/// `examples/rule_profile`, fastest call, two interleaved rounds), against the 4 KiB into L2
-/// (`_MM_HINT_T1`) used before, which the Zen 4 VM had measured best against a pre-read of
-/// each span: Median m = 50 26.1-26.9 -> 12.0-12.2 ms, Phocas m = 64 44.9-45.4 ->
-/// 28.1-29.0, Trmean m = 33 and 40 alike (9.0-9.5, 11.6-11.9); with no prefetch Median
-/// m = 50 14.0 and Phocas m = 64 31.6-34.0. Into L2 the prefetch instructions themselves
-/// stalled (perf: two thirds of Trmean's samples at m = 50 on the instruction after
-/// `prefetcht1`), and the longer the distance the slower (Trmean m = 50, into L1: 15.0 ms at
-/// 2 KiB, 18.4 at 5 KiB, 33.7 at 8 KiB). At m = 100 and 200 no prefetch was fastest
-/// (Median m = 100 77.6 ms, against 88.0 into L2 and 93.9-96.2 into L1; m = 200 187.6
-/// against 229.7 and 233.3).
+/// (Measured against prefetching into L2 and against none: `reports/PERF.md`.)
 fn tile_prefetch_bytes(m: usize) -> usize {
     if m > 2 * REGISTER_HALF {
         0
     } else {
-        ((64 << 10) / m.max(1) / 256 * 256).clamp(512, super::dispatch::PREFETCH_BYTES)
+        ((64 << 10) / m.max(1) / 256 * 256).clamp(512, super::simd::PREFETCH_BYTES)
     }
 }
 

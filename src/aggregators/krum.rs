@@ -19,10 +19,10 @@
 //! Time: O(d m^2); extra space: m(m-1)/2 f64 per chunk (at most 64 chunks), and per thread
 //! 256 m f64 plus 4 m(m-1)/2 f64 accumulators.
 
-use super::dispatch::{prefetch_l1, with_isa};
 use super::kernels::for_chunks;
 pub(crate) use super::layout::{Lanes, StripPlan, SubRow, ACC, STRIP_MAX, SUB};
 use super::mean::mean_rows;
+use super::simd::{prefetch_l1, with_isa};
 use super::{check_shape, reject, Aggregator, RuleParams, Scratch, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
@@ -277,11 +277,7 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
 /// memory requests are spread over the compute-bound pair kernel instead of being issued all
 /// at once with the conversion (then perf put 12% of Krum's samples on the instruction after
 /// a prefetch and 30% in the conversion, as if the core ran out of outstanding misses).
-/// Measured (Intel Xeon VM, 2026-12-02, f32, m = 20, both cores, fastest of interleaved 1 s
-/// runs), against a prefetch into L2 4 KiB ahead issued with the conversion: d = 10^6 5.51
-/// -> 5.22 ms, d = 10^7 67.8 -> 55.8 ms, m = 50 35.0 -> 32.8 ms; the conversion's share of
-/// the samples fell to 13% (one thread). Two sub-tiles ahead was no better, nor was adding
-/// the L2 prefetch, spread the same way.
+/// Measured against a prefetch into L2 issued with the conversion: `reports/PERF.md`.
 #[inline(always)]
 fn distance_chunk<T: Scalar>(
     x: MatrixView<'_, T>,
@@ -344,7 +340,7 @@ fn load_row<T: Scalar>(row: &[T], j: usize, j1: usize, SubRow(dst): &mut SubRow)
 /// [`accumulate`] per pair (the same result); `before(s)` runs before strip s.
 #[inline(always)]
 fn pairs<F: Fn(&StripPlan)>(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan], before: F) {
-    if !super::dispatch::krum_pairs(tile, acc, strips, &before) {
+    if !super::simd::krum_pairs(tile, acc, strips, &before) {
         for s in strips {
             before(s);
             for k in 0..s.len {
@@ -628,7 +624,7 @@ mod tests {
             plan_strips(m, &mut strips);
             for level in crate::aggregators::available_isas() {
                 let mut simd = start.clone();
-                if !super::super::dispatch::krum_pairs_on(
+                if !super::super::simd::krum_pairs_on(
                     level,
                     &tile,
                     &mut simd,

@@ -1,20 +1,15 @@
-//! The data layout the SIMD kernels ([`super::dispatch`]) share with the rules that plan their
+//! The data layout the SIMD kernels ([`super::simd`]) share with the rules that plan their
 //! work (Krum's pair schedule in [`super::krum`], the coordinate-wise tiles in
 //! [`super::kernels`]): sizes, aligned rows and plans. It imports nothing from them, so the
 //! kernels depend on the layout only and the rules on the kernels.
 
 /// Coordinates per sub-tile: the sub-tile's m rows are converted to f64 once (m x 1 KiB, in
-/// L1) and every pair reads them from there. Measured with the 512-bit pair kernel (Intel
-/// Xeon VM with a 48 KiB L1, f32, m = 20, d = 10^6, 2 threads, fastest of 8 interleaved
-/// runs): 128 coordinates 8.9 ms, 192 9.3 ms, 256 10.1 ms; 64 was slower than 128 with one
-/// thread (26.5 against 24.9 ms). An earlier kernel on a Zen 4 VM: 128 3.6x Mean, 256
-/// 3.1-3.5x, 512 5.0x.
+/// L1) and every pair reads them from there. 128 was fastest of 64 to 512
+/// (`reports/PERF.md`).
 pub(crate) const SUB: usize = 128;
 
 /// One row of a sub-tile in f64, aligned to a cache line: no vector load or store of the
-/// conversion and the pair kernels splits across two lines. Measured (Intel Xeon VM, f32,
-/// m = 20, d = 10^6, fastest of 4 interleaved runs): 20.3 -> 17.5 ms with one thread,
-/// 12.7 -> 10.4 ms with two.
+/// conversion and the pair kernels splits across two lines. Measured: `reports/PERF.md`.
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(64))]
 pub(crate) struct SubRow(pub(crate) [f64; SUB]);

@@ -4,8 +4,8 @@
 //! (Proposition 1), and NaN or infinity propagate, which the workbench uses to show that.
 //! Time: O(dm); extra space: 8192 f64 accumulators per thread.
 
-use super::dispatch::with_isa;
 use super::kernels::for_chunks;
+use super::simd::with_isa;
 use super::{check_shape, reject, Aggregator, RuleParams, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
@@ -13,9 +13,8 @@ use crate::scalar::Scalar;
 
 /// Coordinates per span: each row is read in runs of SPAN values (32 KiB of f32), long
 /// enough for the hardware prefetchers, into f64 accumulators (64 KiB) that stay in L2.
-/// Measured on the development machine (2-core Zen 4 VM, f32, m = 20, d = 10^6): adding one
-/// row at a time over 1024-coordinate tiles read 8.5 GB/s; 8 rows per pass over 8192
-/// coordinates, 25-30 GB/s, the speed of a plain read.
+/// Eight rows per pass read at the speed of a plain read
+/// (`reports/PERF.md`).
 const SPAN: usize = 8192;
 
 /// Rows added per pass over the accumulators.

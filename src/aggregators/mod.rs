@@ -7,7 +7,6 @@
 //! Adding a rule: write one file with a type implementing [`Aggregator`], and add one line to
 //! [`REGISTRY`]. The CLI, the property tests, the Monte Carlo engine and the benches find it there.
 
-pub(crate) mod dispatch;
 mod kernels;
 mod krum;
 pub(crate) mod layout;
@@ -15,14 +14,15 @@ mod mean;
 mod median;
 mod network;
 mod phocas;
+pub(crate) mod simd;
 mod trmean;
 
-pub use dispatch::{available_isas, detected_isa, isa, set_isa, Isa};
 pub use kernels::{network_limit, set_network_limit, sorting_network_len, NETWORK_MAX_M};
 pub use krum::{Krum, KrumDistance, KrumNeighbours, MultiKrum};
 pub use mean::Mean;
 pub use median::{Median, MedianConvention};
 pub use phocas::Phocas;
+pub use simd::{available_isas, detected_isa, isa, set_isa, Isa};
 pub use trmean::TrimmedMean;
 
 use crate::bounds::RuleBound;

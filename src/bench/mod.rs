@@ -265,14 +265,14 @@ const PROBE_CHUNK: usize = 1 << 18;
 /// chunks, compiled for the active instruction set like the rules.
 pub fn read_probe<T: BenchScalar>(x: &[T]) -> u64 {
     if x.len() <= PROBE_CHUNK {
-        return aggregators::dispatch::with_isa(
+        return aggregators::simd::with_isa(
             #[inline(always)]
             || T::sum_bits(x),
         );
     }
     x.par_chunks(PROBE_CHUNK)
         .map(|c| {
-            aggregators::dispatch::with_isa(
+            aggregators::simd::with_isa(
                 #[inline(always)]
                 || T::sum_bits(c),
             )

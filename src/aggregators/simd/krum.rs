@@ -1,0 +1,188 @@
+//! Krum's pairwise squared distances of one sub-tile with AVX2 + FMA or AVX-512: the same
+//! operations in the same order as `krum::accumulate` (`acc = fma(a - b, a - b, acc)` per
+//! lane), register blocked by the cyclic pair schedule of [`crate::aggregators::krum::plan_strips`]: row
+//! i is paired with up to [`crate::aggregators::layout::STRIP_MAX`] rows at once, so one load of row i
+//! serves them all and each pair's accumulator stays in a register for the whole sub-tile.
+//! One generic kernel over the vector width ([`Lanes4`], [`Lanes8`]):
+//! with 256-bit registers the 8 lanes of an accumulator are taken in two passes over the
+//! sub-tile (lanes 0..4, then 4..8), so a strip needs one register per pair on both widths.
+
+use crate::aggregators::layout::{Lanes, StripPlan, SubRow, ACC, SUB};
+use std::arch::x86_64::*;
+
+/// One vector of f64 lanes. Its functions are called only from the target-feature
+/// functions below, which enable the instructions they use.
+pub(crate) trait Vector: Copy {
+    /// Lanes per register.
+    const W: usize;
+    /// Zeros.
+    fn zero() -> Self;
+    /// `W` lanes of `r` from `o` (`o + W <= r.len()`, checked).
+    fn load(r: &[f64], o: usize) -> Self;
+    /// Stores the lanes into `r[o..o + W]` (checked).
+    fn store(self, r: &mut [f64], o: usize);
+    /// `fma(x - y, x - y, self)` lane-wise.
+    fn step(self, x: Self, y: Self) -> Self;
+}
+
+/// 4 lanes, AVX2 and FMA.
+#[derive(Clone, Copy)]
+pub(crate) struct Lanes4(__m256d);
+/// 8 lanes, AVX-512 F.
+#[derive(Clone, Copy)]
+pub(crate) struct Lanes8(__m512d);
+
+impl Vector for Lanes4 {
+    const W: usize = 4;
+    #[inline(always)]
+    fn zero() -> Self {
+        // SAFETY: AVX2 enabled by the caller (`pairs4`).
+        Self(unsafe { _mm256_setzero_pd() })
+    }
+    #[inline(always)]
+    fn load(r: &[f64], o: usize) -> Self {
+        let s: &[f64; 4] = r[o..o + 4].try_into().expect("4 lanes");
+        // SAFETY: reads the 32 bytes of `s`; AVX2 as above.
+        Self(unsafe { _mm256_loadu_pd(s.as_ptr()) })
+    }
+    #[inline(always)]
+    fn store(self, r: &mut [f64], o: usize) {
+        let s: &mut [f64; 4] = (&mut r[o..o + 4]).try_into().expect("4 lanes");
+        // SAFETY: writes the 32 bytes of `s`; AVX2 as above.
+        unsafe { _mm256_storeu_pd(s.as_mut_ptr(), self.0) }
+    }
+    #[inline(always)]
+    fn step(self, x: Self, y: Self) -> Self {
+        // SAFETY: AVX2 and FMA enabled by the caller (`pairs4`).
+        unsafe {
+            let t = _mm256_sub_pd(x.0, y.0);
+            Self(_mm256_fmadd_pd(t, t, self.0))
+        }
+    }
+}
+
+impl Vector for Lanes8 {
+    const W: usize = 8;
+    #[inline(always)]
+    fn zero() -> Self {
+        // SAFETY: AVX-512 F enabled by the caller (`pairs8`).
+        Self(unsafe { _mm512_setzero_pd() })
+    }
+    #[inline(always)]
+    fn load(r: &[f64], o: usize) -> Self {
+        let s: &[f64; 8] = r[o..o + 8].try_into().expect("8 lanes");
+        // SAFETY: reads the 64 bytes of `s`; AVX-512 F as above.
+        Self(unsafe { _mm512_loadu_pd(s.as_ptr()) })
+    }
+    #[inline(always)]
+    fn store(self, r: &mut [f64], o: usize) {
+        let s: &mut [f64; 8] = (&mut r[o..o + 8]).try_into().expect("8 lanes");
+        // SAFETY: writes the 64 bytes of `s`; AVX-512 F as above.
+        unsafe { _mm512_storeu_pd(s.as_mut_ptr(), self.0) }
+    }
+    #[inline(always)]
+    fn step(self, x: Self, y: Self) -> Self {
+        // SAFETY: AVX-512 F enabled by the caller (`pairs8`).
+        unsafe {
+            let t = _mm512_sub_pd(x.0, y.0);
+            Self(_mm512_fmadd_pd(t, t, self.0))
+        }
+    }
+}
+
+/// The K pairs of one strip; with SHARED, every pair's first row is a[0].
+#[inline(always)]
+fn group<V: Vector, const K: usize, const SHARED: bool>(
+    tile: &[SubRow],
+    s: &StripPlan,
+    acc: &mut [Lanes],
+) {
+    // Plain loops, not `std::array::from_fn`: a closure has no target features of its
+    // own, and the one of `from_fn` was not inlined (its loads ran as calls).
+    let (mut ra, mut rb) = ([&tile[0].0; K], [&tile[0].0; K]);
+    for k in 0..K {
+        (ra[k], rb[k]) = (&tile[s.a[k]].0, &tile[s.b[k]].0);
+    }
+    for h in (0..ACC).step_by(V::W) {
+        let mut r = [V::zero(); K];
+        for k in 0..K {
+            r[k] = V::load(&acc[s.p[k]].0, h);
+        }
+        for c in 0..SUB / ACC {
+            let o = c * ACC + h;
+            let x0 = V::load(ra[0], o);
+            for k in 0..K {
+                let x = if SHARED { x0 } else { V::load(ra[k], o) };
+                r[k] = r[k].step(x, V::load(rb[k], o));
+            }
+        }
+        for k in 0..K {
+            r[k].store(&mut acc[s.p[k]].0, h);
+        }
+    }
+}
+
+/// Every strip with vector V; `before(s)` runs before strip s.
+#[inline(always)]
+fn pairs<V: Vector, F: Fn(&StripPlan)>(
+    tile: &[SubRow],
+    acc: &mut [Lanes],
+    strips: &[StripPlan],
+    before: F,
+) {
+    macro_rules! by_width {
+        ($shared:literal, $s:expr) => {
+            match $s.len {
+                1 => group::<V, 1, $shared>(tile, $s, acc),
+                2 => group::<V, 2, $shared>(tile, $s, acc),
+                3 => group::<V, 3, $shared>(tile, $s, acc),
+                4 => group::<V, 4, $shared>(tile, $s, acc),
+                5 => group::<V, 5, $shared>(tile, $s, acc),
+                6 => group::<V, 6, $shared>(tile, $s, acc),
+                7 => group::<V, 7, $shared>(tile, $s, acc),
+                8 => group::<V, 8, $shared>(tile, $s, acc),
+                9 => group::<V, 9, $shared>(tile, $s, acc),
+                10 => group::<V, 10, $shared>(tile, $s, acc),
+                _ => unreachable!("strips are 1 to STRIP_MAX = 10 pairs"),
+            }
+        };
+    }
+    for s in strips {
+        before(s);
+        if s.shared {
+            by_width!(true, s);
+        } else {
+            by_width!(false, s);
+        }
+    }
+}
+
+/// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of the strips, 4 lanes
+/// per register.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA. Rows and accumulators are bounds-checked.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn pairs4<F: Fn(&StripPlan)>(
+    tile: &[SubRow],
+    acc: &mut [Lanes],
+    strips: &[StripPlan],
+    before: F,
+) {
+    pairs::<Lanes4, F>(tile, acc, strips, before);
+}
+
+/// As [`pairs4`], 8 lanes per register.
+///
+/// # Safety
+/// The CPU must support AVX-512 F (and FMA, which every AVX-512 CPU has). Rows and
+/// accumulators are bounds-checked.
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub(crate) unsafe fn pairs8<F: Fn(&StripPlan)>(
+    tile: &[SubRow],
+    acc: &mut [Lanes],
+    strips: &[StripPlan],
+    before: F,
+) {
+    pairs::<Lanes8, F>(tile, acc, strips, before);
+}

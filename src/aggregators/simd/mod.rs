@@ -1,0 +1,584 @@
+//! Run-time choice of the instruction set for the hot loops, and the SIMD kernels that safe
+//! code could not make fast: the crate's only unsafe code.
+//!
+//! The rules' kernels are plain safe Rust over fixed-width lane arrays, which LLVM vectorises
+//! for whatever the compilation target allows (baseline x86-64: SSE2). On x86-64 the same
+//! generic code is compiled again inside `#[target_feature]` functions ([`with_isa`]) and
+//! chosen at run time when the CPU has AVX2 or AVX-512 (`is_x86_feature_detected!`). The
+//! kernels safe code could not make fast are written with intrinsics, one folder per
+//! instruction set, over the same layout ([`super::layout`]):
+//!
+//! | file | what |
+//! |---|---|
+//! | `networks.rs` | the comparator lists (Batcher's 32 wires; 92 comparators for m = 20) |
+//! | `fused.rs` | the fused Trmean / Median / Phocas kernels for m <= 32, written once as macros over the vector width |
+//! | `avx2/`, `avx512/` | per instruction set: `networks.rs` (register networks for the tile path), `fused.rs` (loads, keys and the expanded fused kernels), `phocas.rs` (Phocas's tile arithmetic) |
+//! | `krum.rs` | Krum's register-blocked pair kernel, generic over 4 or 8 f64 lanes |
+//!
+//! Why each exists: a sorting network whose comparator list is data loads and stores its
+//! wires at every comparator, so for m <= 32 the tile is sorted by networks written out as
+//! straight-line code over vector registers (the compiler drops the comparators of missing
+//! wires); the fused kernels for m <= 32 sort straight from the rows without a key tile in
+//! memory; Phocas's masked f64 arithmetic after the sort vectorised poorly in safe code;
+//! Krum's pair kernel keeps one accumulator per pair in a register for a whole sub-tile. The
+//! measurements behind each choice, and what was tried and left out, are in
+//! `reports/PERF.md`; `phocas bench-scaling` prints what each level buys on the machine it
+//! runs on (`compare.csv`, kind `isa`).
+//!
+//! Every kernel performs the same operations in the same order as the safe code, so results
+//! are bit-identical on every level (`tests/isa.rs` compares them), except the sign and
+//! payload of a NaN result: which NaN an addition of two NaNs returns depends on the operand
+//! order the compiler chose.
+//!
+//! Safety: every unsafe operation is a call of a `#[target_feature]` function after the
+//! run-time check that the CPU has the feature; or an AVX2, FMA or AVX-512 intrinsic inside
+//! such a function of those features, or inside a private `#[inline(always)]` helper of a
+//! private module that only such functions call, whose pointer arguments come from
+//! bounds-checked slices of the exact length read or written; or a prefetch (SSE, baseline on
+//! x86-64) of an element's address, which has no effect on memory.
+#![allow(unsafe_code)]
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Instruction-set level of the kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Isa {
+    /// What the compilation target allows (baseline x86-64: SSE2).
+    Portable,
+    /// AVX2, selected at run time.
+    Avx2,
+    /// AVX-512 (F, VL, BW, DQ, with FMA), selected at run time: the AVX2 kernels compiled
+    /// with these features (the same 256-bit operations, 32 vector registers instead of 16),
+    /// 512-bit kernels for the tile path, and 512-bit vectors where LLVM vectorises safe
+    /// code, a 512-bit pair kernel for Krum and 512-bit fused kernels for m <= 32
+    /// ([`avx512::fused`]).
+    Avx512,
+}
+
+impl Isa {
+    /// Short name (`portable`, `avx2`, `avx512`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Portable => "portable",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+}
+
+impl std::fmt::Display for Isa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// 0: not yet detected; otherwise 1 + the index of the active level.
+static ACTIVE: AtomicU8 = AtomicU8::new(0);
+
+fn encode(i: Isa) -> u8 {
+    match i {
+        Isa::Portable => 1,
+        Isa::Avx2 => 2,
+        Isa::Avx512 => 3,
+    }
+}
+
+/// The best level this CPU supports.
+pub fn detected_isa() -> Isa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            let avx512 = std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512dq")
+                && std::is_x86_feature_detected!("fma");
+            return if avx512 { Isa::Avx512 } else { Isa::Avx2 };
+        }
+    }
+    Isa::Portable
+}
+
+/// Levels this CPU can run, lowest first.
+pub fn available_isas() -> Vec<Isa> {
+    let best = detected_isa();
+    [Isa::Portable, Isa::Avx2, Isa::Avx512]
+        .into_iter()
+        .filter(|&i| i <= best)
+        .collect()
+}
+
+/// The level the kernels use now (the detected one unless [`set_isa`] chose another).
+pub fn isa() -> Isa {
+    match ACTIVE.load(Ordering::Relaxed) {
+        3 => Isa::Avx512,
+        2 => Isa::Avx2,
+        1 => Isa::Portable,
+        _ => {
+            let d = detected_isa();
+            ACTIVE.store(encode(d), Ordering::Relaxed);
+            d
+        }
+    }
+}
+
+/// Chooses the level for all later calls (for benchmarks; results do not change). Returns
+/// `false`, and changes nothing, if this CPU cannot run `level`.
+pub fn set_isa(level: Isa) -> bool {
+    if level > detected_isa() {
+        return false;
+    }
+    ACTIVE.store(encode(level), Ordering::Relaxed);
+    true
+}
+
+/// Runs `f` compiled for the active instruction set. `f` must be an `#[inline(always)]`
+/// closure whose body calls `#[inline(always)]` kernels, so that the kernel code is compiled
+/// inside the target-feature function.
+#[inline(always)]
+pub(crate) fn with_isa<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match isa() {
+            // SAFETY: `isa()` is `Avx2` or `Avx512` only if `is_x86_feature_detected!("avx2")`
+            // returned true on this CPU (see `detected_isa` and `set_isa`).
+            Isa::Avx2 => return unsafe { avx2(f) },
+            // SAFETY: `isa()` is `Avx512` only after `is_x86_feature_detected!` found AVX2,
+            // FMA and AVX-512 F, VL, BW and DQ on this CPU (see `detected_isa`).
+            Isa::Avx512 => return unsafe { avx512(f) },
+            Isa::Portable => {}
+        }
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
+unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// The kernels below are `#[inline(always)]` bodies, each compiled twice by [`isa_pair`]:
+/// inside an AVX2 function and inside an AVX-512 one, chosen at run time by [`isa`]. The
+/// AVX-512 copy runs the same 256-bit intrinsics (so the same bits), with 32 registers.
+/// Without the `/ name512` part it makes one function, with the features given (the fused
+/// kernels, see [`avx512::fused`]).
+#[cfg(target_arch = "x86_64")]
+macro_rules! isa_pair {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident / $name512:ident <$($c:ident),*>
+     ($($a:ident: $t:ty),* $(,)?) -> $r:ty = $body:ident, $features:literal) => {
+        $(#[$doc])*
+        #[target_feature(enable = $features)]
+        $vis unsafe fn $name<$(const $c: usize),*>($($a: $t),*) -> $r {
+            // SAFETY: the caller's contract, which is the body's.
+            unsafe { $body::<$($c),*>($($a),*) }
+        }
+        $(#[$doc])*
+        ///
+        /// (Compiled with AVX-512 F, VL, BW and DQ also enabled; the CPU must support them.)
+        #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
+        $vis unsafe fn $name512<$(const $c: usize),*>($($a: $t),*) -> $r {
+            // SAFETY: as above.
+            unsafe { $body::<$($c),*>($($a),*) }
+        }
+    };
+    // One copy, with the features given (AVX2, or AVX-512 for `avx512_fused`).
+    ($(#[$doc:meta])* $vis:vis fn $name:ident <$($c:ident),*>
+     ($($a:ident: $t:ty),* $(,)?) -> $r:ty = $body:ident, $features:literal) => {
+        $(#[$doc])*
+        #[target_feature(enable = $features)]
+        $vis unsafe fn $name<$(const $c: usize),*>($($a: $t),*) -> $r {
+            // SAFETY: the caller's contract, which is the body's.
+            unsafe { $body::<$($c),*>($($a),*) }
+        }
+    };
+}
+
+/// Runs `$body` with the constant `$M` equal to the run-time `$m`, for m in the range named
+/// (`1..=32`, `2..=32` or `3..=32`): one monomorphised copy of the body per m, so each
+/// register network is compiled for its exact number of wires. The caller checks the range.
+#[cfg(target_arch = "x86_64")]
+macro_rules! with_m {
+    ($m:expr, 1..=32, $M:ident => $body:expr) => {
+        with_m!(@ $m, $M, $body;
+            1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+    };
+    ($m:expr, 2..=32, $M:ident => $body:expr) => {
+        with_m!(@ $m, $M, $body;
+            2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+    };
+    ($m:expr, 3..=32, $M:ident => $body:expr) => {
+        with_m!(@ $m, $M, $body;
+            3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+    };
+    (@ $m:expr, $M:ident, $body:expr; $($n:literal)*) => {
+        match $m {
+            $( $n => {
+                const $M: usize = $n;
+                $body
+            } )*
+            _ => unreachable!("m checked by the caller"),
+        }
+    };
+}
+
+#[macro_use]
+mod networks;
+#[macro_use]
+mod fused;
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod krum;
+
+/// Whether the active instruction set runs the AVX2 kernels (AVX2, or AVX-512 with them
+/// compiled for 32 registers).
+#[inline(always)]
+fn avx2_active() -> bool {
+    matches!(isa(), Isa::Avx2 | Isa::Avx512)
+}
+
+/// Largest m sorted by the register networks.
+pub(crate) const REGISTER_MAX_M: usize = 32;
+
+/// How far ahead of the coordinates being processed the fused kernels prefetch every row:
+/// 4 KiB (1024 f32), so memory is fetched while the thread computes instead of before (2, 4
+/// and 8 KiB measured alike, 1 KiB slightly worse: `reports/PERF.md`). Krum's distance pass
+/// prefetches one sub-tile ahead into L1 (`krum::distance_chunk`), and the tile path (m > 32)
+/// chooses its own distance (`kernels::tile_prefetch_bytes`).
+pub(crate) const PREFETCH_BYTES: usize = 4096;
+
+/// The fused kernel `$f` of the active level for m = `$m` (in `$lo..=32`): the 512-bit one
+/// ([`avx512::fused`]) on AVX-512, the 256-bit one ([`avx2::fused`]) on AVX2 (on the machine
+/// of 2026-12-01 the AVX2 kernels compiled with AVX-512 features were slower than their AVX2
+/// build, so AVX-512 has kernels of its own).
+#[cfg(target_arch = "x86_64")]
+macro_rules! fused {
+    ($f:ident, $m:expr, $lo:tt, $args:tt) => {{
+        let wide = isa() == Isa::Avx512;
+        with_m!($m, $lo..=32, M => if wide {
+            // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+            unsafe { avx512::fused::$f::<M> $args }
+        } else {
+            // SAFETY: callers check that the active instruction set is AVX2 or AVX-512,
+            // which `isa()` reports only after `is_x86_feature_detected!("avx2")`.
+            unsafe { avx2::fused::$f::<M> $args }
+        })
+    }};
+}
+
+/// Trmean / Median / lower median of coordinates `[j0, j0 + out.len())` of `x` straight from
+/// the rows, if the active instruction set has a fused kernel for m = x.m(); returns how
+/// many leading coordinates of `out` it wrote (0 if none: the caller does the rest).
+pub(crate) fn order_fused_f32(
+    x: crate::matrix::MatrixView<'_, f32>,
+    j0: usize,
+    out: &mut [f32],
+    finish: super::layout::Finish,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let m = x.m();
+        if (2..=REGISTER_MAX_M).contains(&m) && avx2_active() {
+            return fused!(order_f32, m, 2, (x, j0, out, finish));
+        }
+    }
+    let _ = (x, j0, out, finish);
+    0
+}
+
+/// Like [`order_fused_f32`], for f64 rows.
+pub(crate) fn order_fused_f64(
+    x: crate::matrix::MatrixView<'_, f64>,
+    j0: usize,
+    out: &mut [f64],
+    finish: super::layout::Finish,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let m = x.m();
+        if (2..=REGISTER_MAX_M).contains(&m) && avx2_active() {
+            return fused!(order_f64, m, 2, (x, j0, out, finish));
+        }
+    }
+    let _ = (x, j0, out, finish);
+    0
+}
+
+/// Phocas_b (0 < 2b < m) of the leading coordinates of `out` straight from the rows, if the
+/// active instruction set has a fused kernel for m = x.m(); returns how many it wrote (it
+/// stops before a group of lanes that needs the exact route).
+pub(crate) fn phocas_fused_f32(
+    x: crate::matrix::MatrixView<'_, f32>,
+    j0: usize,
+    out: &mut [f32],
+    b: usize,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let m = x.m();
+        if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && avx2_active() {
+            return fused!(phocas_f32, m, 3, (x, j0, out, b));
+        }
+    }
+    let _ = (x, j0, out, b);
+    0
+}
+
+/// Like [`phocas_fused_f32`], for f64 rows.
+pub(crate) fn phocas_fused_f64(
+    x: crate::matrix::MatrixView<'_, f64>,
+    j0: usize,
+    out: &mut [f64],
+    b: usize,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let m = x.m();
+        if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && avx2_active() {
+            return fused!(phocas_f64, m, 3, (x, j0, out, b));
+        }
+    }
+    let _ = (x, j0, out, b);
+    0
+}
+
+/// Sorts the first m wires of `tile` lane by lane with a register network, if the active
+/// instruction set has one for this m (AVX2, 2 <= m <= 32); returns whether it did.
+pub(crate) fn sort_registers_i32(tile: &mut [[i32; super::layout::W]], m: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if (2..=REGISTER_MAX_M).contains(&m) && tile.len() >= m && avx2_active() {
+            let wide = isa() == Isa::Avx512;
+            with_m!(m, 2..=32, M => if wide {
+                // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+                unsafe { avx512::networks::sort_i32::<M>(tile) }
+            } else {
+                // SAFETY: `avx2_active()` holds only after `is_x86_feature_detected!("avx2")`.
+                unsafe { avx2::networks::sort_i32::<M>(tile) }
+            });
+            return true;
+        }
+    }
+    let _ = (tile, m);
+    false
+}
+
+/// Like [`sort_registers_i32`], for i64 keys.
+pub(crate) fn sort_registers_i64(tile: &mut [[i64; super::layout::W]], m: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if (2..=REGISTER_MAX_M).contains(&m) && tile.len() >= m && avx2_active() {
+            let wide = isa() == Isa::Avx512;
+            with_m!(m, 2..=32, M => if wide {
+                // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+                unsafe { avx512::networks::sort_i64::<M>(tile) }
+            } else {
+                // SAFETY: `avx2_active()` holds only after `is_x86_feature_detected!("avx2")`.
+                unsafe { avx2::networks::sort_i64::<M>(tile) }
+            });
+            return true;
+        }
+    }
+    let _ = (tile, m);
+    false
+}
+
+/// Writes to wires 0..m of `tile` the keys of coordinates `[j, j + W)` of rows
+/// `first..first + m` of `x`, sorted in every lane, if the active instruction set has a
+/// register network that reads the rows itself (AVX-512, 1 <= m <= 32, a whole tile of
+/// coordinates); returns whether it did.
+pub(crate) fn sort_rows_f32(
+    x: crate::matrix::MatrixView<'_, f32>,
+    j: usize,
+    first: usize,
+    m: usize,
+    tile: &mut [[i32; super::layout::W]],
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let fits = first + m <= x.m() && j + super::layout::W <= x.d() && tile.len() >= m;
+        if (1..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Avx512 {
+            // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+            with_m!(m, 1..=32, M => unsafe { avx512::networks::rows_f32::<M>(x, j, first, tile) });
+            return true;
+        }
+    }
+    let _ = (x, j, first, m, tile);
+    false
+}
+
+/// Like [`sort_rows_f32`], for f64 rows.
+pub(crate) fn sort_rows_f64(
+    x: crate::matrix::MatrixView<'_, f64>,
+    j: usize,
+    first: usize,
+    m: usize,
+    tile: &mut [[i64; super::layout::W]],
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let fits = first + m <= x.m() && j + super::layout::W <= x.d() && tile.len() >= m;
+        if (1..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Avx512 {
+            // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+            with_m!(m, 1..=32, M => unsafe { avx512::networks::rows_f64::<M>(x, j, first, tile) });
+            return true;
+        }
+    }
+    let _ = (x, j, first, m, tile);
+    false
+}
+
+/// The Phocas window means and centres of a sorted tile on AVX2 (`None` if AVX2 is not
+/// active); `Some(mask)` of the lanes whose separation check failed.
+pub(crate) fn phocas_tile_i32(
+    tile: &[[i32; super::layout::W]],
+    b: usize,
+    res: &mut [f64; super::layout::W],
+    centre: &mut [f64; super::layout::W],
+) -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match isa() {
+            // SAFETY: `isa()` is `Avx2` only after `is_x86_feature_detected!("avx2")`.
+            Isa::Avx2 => return Some(unsafe { avx2::phocas::phocas_i32(tile, b, res, centre) }),
+            // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+            Isa::Avx512 => {
+                return Some(unsafe { avx512::phocas::phocas_i32(tile, b, res, centre) })
+            }
+            Isa::Portable => {}
+        }
+    }
+    let _ = (tile, b, res, centre);
+    None
+}
+
+/// Like [`phocas_tile_i32`], for i64 keys.
+pub(crate) fn phocas_tile_i64(
+    tile: &[[i64; super::layout::W]],
+    b: usize,
+    res: &mut [f64; super::layout::W],
+    centre: &mut [f64; super::layout::W],
+) -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match isa() {
+            // SAFETY: `isa()` is `Avx2` only after `is_x86_feature_detected!("avx2")`.
+            Isa::Avx2 => return Some(unsafe { avx2::phocas::phocas_i64(tile, b, res, centre) }),
+            // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+            Isa::Avx512 => {
+                return Some(unsafe { avx512::phocas::phocas_i64(tile, b, res, centre) })
+            }
+            Isa::Portable => {}
+        }
+    }
+    let _ = (tile, b, res, centre);
+    None
+}
+
+/// Krum's pair accumulation of one sub-tile with the SIMD kernel of the active instruction
+/// set (AVX-512, or AVX2 if the CPU has FMA), calling `before(s)` before strip s (the
+/// caller's prefetches go there); returns whether one ran.
+#[inline(always)]
+pub(crate) fn krum_pairs<F: Fn(&super::layout::StripPlan)>(
+    tile: &[super::layout::SubRow],
+    acc: &mut [super::layout::Lanes],
+    strips: &[super::layout::StripPlan],
+    before: F,
+) -> bool {
+    krum_pairs_on(isa(), tile, acc, strips, before)
+}
+
+/// [`krum_pairs`] at a given level (at most the detected one; tests compare the levels).
+#[inline(always)]
+pub(crate) fn krum_pairs_on<F: Fn(&super::layout::StripPlan)>(
+    level: Isa,
+    tile: &[super::layout::SubRow],
+    acc: &mut [super::layout::Lanes],
+    strips: &[super::layout::StripPlan],
+    before: F,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match level.min(detected_isa()) {
+            Isa::Avx2 if std::is_x86_feature_detected!("fma") => {
+                // SAFETY: the detected level is at least AVX2; FMA checked just above.
+                unsafe { krum::pairs4(tile, acc, strips, before) };
+                return true;
+            }
+            Isa::Avx512 => {
+                // SAFETY: the detected level is `Avx512` only after the detection of AVX-512
+                // F, AVX2 and FMA among its features.
+                unsafe { krum::pairs8(tile, acc, strips, before) };
+                return true;
+            }
+            _ => {}
+        }
+    }
+    let _ = (level, tile, acc, strips, before);
+    false
+}
+
+/// Asks for the cache lines of `row[at..at + len]` (those that exist) into L1
+/// (`_MM_HINT_T0`); no effect on memory.
+#[inline(always)]
+pub(crate) fn prefetch_l1<T>(row: &[T], at: usize, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let step = (64 / std::mem::size_of::<T>()).max(1);
+        let end = (at + len).min(row.len());
+        let mut k = at;
+        while k < end {
+            // SAFETY: a prefetch has no effect on memory; SSE is baseline on x86-64; the
+            // address is of an element of `row`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(&row[k]).cast()) };
+            k += step;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (row, at, len);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn register_networks_sort_every_lane() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for m in 1..=34 {
+            let mut t32: Vec<[i32; super::super::layout::W]> = (0..m)
+                .map(|_| std::array::from_fn(|_| rng.random_range(-20..20)))
+                .collect();
+            let mut t64: Vec<[i64; super::super::layout::W]> = t32
+                .iter()
+                .map(|w| std::array::from_fn(|l| i64::from(w[l]) * (1 << 40)))
+                .collect();
+            let done = sort_registers_i32(&mut t32, m);
+            assert_eq!(sort_registers_i64(&mut t64, m), done);
+            assert_eq!(
+                done,
+                (2..=REGISTER_MAX_M).contains(&m) && avx2_active(),
+                "m = {m}"
+            );
+            if done {
+                for l in 0..super::super::layout::W {
+                    for w in 1..m {
+                        assert!(t32[w - 1][l] <= t32[w][l], "m = {m}");
+                        assert!(t64[w - 1][l] <= t64[w][l], "m = {m}");
+                    }
+                }
+            }
+        }
+    }
+}
