@@ -14,7 +14,7 @@
 //! The instruction set is a process-wide setting ([`set_isa`]), so this file holds a single
 //! test: nothing else in this process changes the setting while it runs.
 
-use phocas::aggregators::{available_isas, build, set_isa, Isa, RuleParams};
+use phocas::aggregators::{available_isas, build, set_isa, Isa, ParamKind, RuleParams, REGISTRY};
 use phocas::{MatrixView, Workspace};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -39,34 +39,34 @@ fn hostile(rng: &mut ChaCha8Rng, wide: bool) -> f64 {
     }
 }
 
-/// The rules of the registry with the parameters worth covering at m.
+/// The rules of the registry with the parameters worth covering at m, as each entry's
+/// parameter kind says (so a rule added to the registry is covered too).
 fn rules(m: usize) -> Vec<(String, RuleParams)> {
-    let mut v = vec![
-        ("mean".to_string(), RuleParams::default()),
-        ("median".to_string(), RuleParams::default()),
-    ];
     let bmax = m.div_ceil(2) - 1;
     let mut bs = vec![0, 1, (m - 1) / 4, bmax];
     bs.retain(|&b| b <= bmax);
     bs.sort_unstable();
     bs.dedup();
-    for b in bs {
-        for rule in ["trmean", "phocas"] {
-            let p = RuleParams {
-                b: Some(b),
-                ..Default::default()
-            };
-            v.push((format!("{rule}(b={b})"), p));
-        }
-    }
-    if m >= 3 {
-        for q in [0, (m - 1) / 4, m - 3] {
-            for rule in ["krum", "multikrum"] {
-                let p = RuleParams {
-                    q: Some(q),
-                    ..Default::default()
-                };
-                v.push((format!("{rule}(q={q})"), p));
+    let qs: Vec<usize> = if m >= 3 {
+        vec![0, (m - 1) / 4, m - 3]
+    } else {
+        Vec::new()
+    };
+    let mut v = Vec::new();
+    for info in REGISTRY {
+        match info.param {
+            ParamKind::None => v.push((info.name.to_string(), RuleParams::default())),
+            ParamKind::Trim => {
+                for &b in &bs {
+                    let p = info.with_params(RuleParams::default(), Some(b), None, None);
+                    v.push((format!("{}(b={b})", info.name), p));
+                }
+            }
+            ParamKind::AssumedQ | ParamKind::AssumedQAndK => {
+                for &q in &qs {
+                    let p = info.with_params(RuleParams::default(), None, Some(q), None);
+                    v.push((format!("{}(q={q})", info.name), p));
+                }
             }
         }
     }

@@ -82,6 +82,10 @@ fn means_of_huge_finite_values_are_finite() {
     // centre 2/3 MAX; the 4 nearest are MAX, MAX, MAX and 0 (-MAX is 5/3 MAX away)
     check("phocas", b(1), &[MAX, -MAX, MAX, 0.0, MAX], MAX * 0.75);
     check("phocas", b(2), &[MAX; 6], MAX);
+    // MeaMed: median MAX; -MAX is 2 MAX away (infinite unscaled) and goes
+    check("meamed", b(1), &[MAX, -MAX, MAX, 0.0, MAX], MAX * 0.75);
+    // median 0, all four ends MAX away: the tie drops the larger value, one MAX
+    check("meamed", b(1), &[-MAX, -MAX, 0.0, MAX, MAX], -MAX * 0.25);
     // NaN at both ends hides the huge values from a look at the extremes; the centre is
     // finite (0.4e308) but the window sum overflows. The exact answer is 2.1e308 / 5.
     let nan = f64::NAN;
@@ -116,6 +120,12 @@ fn infinities_among_the_averaged_values_stay_non_finite() {
     );
     check(
         "phocas",
+        b(1),
+        &[f64::INFINITY, f64::INFINITY, f64::INFINITY, 0.0, 1.0],
+        f64::INFINITY,
+    );
+    check(
+        "meamed",
         b(1),
         &[f64::INFINITY, f64::INFINITY, f64::INFINITY, 0.0, 1.0],
         f64::INFINITY,

@@ -30,7 +30,15 @@ use std::ops::RangeInclusive;
 const U2: f64 = 2.3e-16;
 
 /// Rules that have a reference implementation in this file.
-const KNOWN: &[&str] = &["mean", "median", "trmean", "phocas", "krum", "multikrum"];
+const KNOWN: &[&str] = &[
+    "mean",
+    "median",
+    "trmean",
+    "phocas",
+    "meamed",
+    "krum",
+    "multikrum",
+];
 
 // ---------------------------------------------------------------------------------------------
 // Storage-type helpers
@@ -623,6 +631,18 @@ fn ref_trmean<T: Fl>(c: &[T], b: usize) -> Approx {
 /// inside and the one just outside the chosen set are so close in distance that the rounding
 /// error of the centre could swap them.
 fn ref_phocas<T: Fl>(c: &[T], b: usize) -> (Approx, bool) {
+    ref_window(c, b, b)
+}
+
+/// MeaMed_b by the definition: the mean of the m - b values nearest to the median (the
+/// midpoint Trmean_{ceil(m/2)-1}), with Phocas's tie rule.
+fn ref_meamed<T: Fl>(c: &[T], b: usize) -> (Approx, bool) {
+    ref_window(c, b, max_trim(c.len()))
+}
+
+/// The mean of the m - b values nearest to the centre Trmean_ct (Phocas: ct = b; MeaMed: the
+/// median's trim).
+fn ref_window<T: Fl>(c: &[T], b: usize, ct: usize) -> (Approx, bool) {
     let m = c.len();
     // f64 values near f64::MAX: the crate computes on the values scaled by its power of two
     // (sums and distances would overflow) and scales the mean back, if that one is finite.
@@ -631,20 +651,20 @@ fn ref_phocas<T: Fl>(c: &[T], b: usize) -> (Approx, bool) {
     if std::mem::size_of::<T>() == 8 && c.iter().any(huge) {
         let (down, up) = overflow_scale(m);
         let scaled: Vec<T> = c.iter().map(|v| T::from_f64(v.to_f64() * down)).collect();
-        let (mut r, ambiguous) = ref_phocas_unscaled(&scaled, b);
+        let (mut r, ambiguous) = ref_window_unscaled(&scaled, b, ct);
         if (r.v * up).is_finite() {
             r.v *= up;
             r.scale *= up;
             return (r, ambiguous);
         }
     }
-    ref_phocas_unscaled(c, b)
+    ref_window_unscaled(c, b, ct)
 }
 
-/// [`ref_phocas`] in plain f64 arithmetic.
-fn ref_phocas_unscaled<T: Fl>(c: &[T], b: usize) -> (Approx, bool) {
+/// [`ref_window`] in plain f64 arithmetic.
+fn ref_window_unscaled<T: Fl>(c: &[T], b: usize, ct: usize) -> (Approx, bool) {
     let m = c.len();
-    let centre = ref_trmean(c, b);
+    let centre = ref_trmean(c, ct);
     // bound on |our centre - reference centre|; with exact sums both are the same rounding
     let ec = if centre.exact {
         0.0
@@ -875,6 +895,39 @@ fn check_phocas<T: Fl>(c: &Conditioned, exact: bool) -> Result<usize, TestCaseEr
     Ok(compared)
 }
 
+/// MeaMed against the reference, as [`check_phocas`].
+fn check_meamed<T: Fl>(c: &Conditioned, exact: bool) -> Result<usize, TestCaseError> {
+    let (m, d, b) = (c.case.m, c.case.d, c.b);
+    let x = c.case.data::<T>();
+    let ours = run::<T>(&*rule("meamed", trim(b), m), &x, m, d);
+    let mut compared = 0;
+    for j in 0..d {
+        let (want, ambiguous) = ref_meamed(&col(&x, m, d, j), b);
+        if exact {
+            let w = T::from_f64(want.v);
+            ensure(same(ours[j], w), || {
+                format!(
+                    "{} meamed b={b} j={j}: ours {:?} want {w:?}",
+                    T::NAME,
+                    ours[j]
+                )
+            })?;
+        } else if !ambiguous {
+            ensure(want.admits(ours[j]), || {
+                format!(
+                    "{} meamed b={b} j={j}: ours {:?} want {want:?}",
+                    T::NAME,
+                    ours[j]
+                )
+            })?;
+        } else {
+            continue;
+        }
+        compared += 1;
+    }
+    Ok(compared)
+}
+
 fn check_krum<T: Fl>(c: &Case, kn: &Knobs) -> Result<(), TestCaseError> {
     let (m, d) = (c.m, c.d);
     let Some(q) = kn.q(m) else { return Ok(()) };
@@ -970,6 +1023,20 @@ proptest! {
     fn phocas_matches_reference_on_grid_exactly(c in conditioned(1..=50, dims(), grid)) {
         check_phocas::<f64>(&c, true)?;
         check_phocas::<f32>(&c, true)?;
+    }
+
+    #[test]
+    fn meamed_matches_reference_well_conditioned(c in conditioned(1..=50, dims(), moderate)) {
+        let n64 = check_meamed::<f64>(&c, false)?;
+        let n32 = check_meamed::<f32>(&c, false)?;
+        let d = c.case.d;
+        prop_assert!(n64 + n32 + 2 + d / 10 >= 2 * d, "compared {n64} + {n32} of {d}");
+    }
+
+    #[test]
+    fn meamed_matches_reference_on_grid_exactly(c in conditioned(1..=50, dims(), grid)) {
+        check_meamed::<f64>(&c, true)?;
+        check_meamed::<f32>(&c, true)?;
     }
 
     #[test]

@@ -223,8 +223,9 @@ impl OrderPlan {
     /// The plan for m workers.
     pub(crate) fn new(m: usize, finish: Finish) -> Self {
         // Phocas_0 keeps all m values: the mean, which is Trmean_0.
+        // MeaMed_0 likewise.
         let finish = match finish {
-            Finish::Phocas { b: 0 } => Finish::Trmean { b: 0 },
+            Finish::Phocas { b: 0 } | Finish::MeaMed { b: 0 } => Finish::Trmean { b: 0 },
             f => f,
         };
         let net = (m <= NETWORK_BUILD_MAX).then(|| {
@@ -269,7 +270,7 @@ fn class_of(m: usize, finish: Finish, w: usize) -> usize {
         }
         Finish::Rank { b } => usize::from(w >= b) + usize::from(w > b),
         // Pairs (k, k + n) and the window sum need every wire sorted.
-        Finish::Phocas { .. } => w,
+        Finish::Phocas { .. } | Finish::MeaMed { .. } => w,
     }
 }
 
@@ -370,6 +371,8 @@ fn network_chunk<T: Keyed>(
                     T::order_fused(x, j0 + at, &mut out[at..], finish)
                 }
                 Finish::Phocas { b } => T::phocas_fused(x, j0 + at, &mut out[at..], b),
+                // no fused kernel: the tile path below
+                Finish::MeaMed { .. } => 0,
             };
         }
         let w = (out.len() - at).min(W);
@@ -415,7 +418,11 @@ fn network_chunk<T: Keyed>(
                     *v = T::from_key(k);
                 }
             }
-            Finish::Phocas { b } => finish_phocas(tile, b, registers, o, pairs, lane),
+            Finish::Phocas { b } => finish_window(tile, (b, b), registers, o, pairs, lane),
+            Finish::MeaMed { .. } => {
+                let bc = finish.window(m).expect("a window rule");
+                finish_window(tile, bc, registers, o, pairs, lane);
+            }
         }
         ask(3);
         at += o.len();
@@ -544,10 +551,13 @@ fn values<T: Scalar>(wire: &[T::Key; W], base: usize) -> [f64; LANES] {
     v
 }
 
+/// The window rules (Phocas_b, MeaMed_b) on a sorted tile: the mean of the m - b values
+/// nearest to the centre Trmean_c, `(b, c)`. The SIMD kernels compute Phocas's centre (c = b);
+/// other centres run [`phocas_lanes`] in safe code.
 #[inline(always)]
-fn finish_phocas<T: Keyed>(
+fn finish_window<T: Keyed>(
     tile: &[[T::Key; W]],
-    b: usize,
+    (b, c): (usize, usize),
     registers: bool,
     out: &mut [T],
     pairs: &mut Vec<u128>,
@@ -556,11 +566,11 @@ fn finish_phocas<T: Keyed>(
     let m = tile.len();
     let mut res = [0.0f64; W];
     let mut centre = [0.0f64; W];
-    let tied = match registers {
+    let tied = match registers && c == b {
         true => T::phocas_registers(tile, b, &mut res, &mut centre),
         false => None,
     }
-    .unwrap_or_else(|| phocas_lanes::<T>(tile, b, &mut res, &mut centre));
+    .unwrap_or_else(|| phocas_lanes::<T>(tile, (b, c), &mut res, &mut centre));
     for (v, r) in out.iter_mut().zip(res) {
         *v = T::from_f64(r);
     }
@@ -581,18 +591,19 @@ fn finish_phocas<T: Keyed>(
             if tie || big >> l & 1 == 1 {
                 lane.clear();
                 lane.extend(tile.iter().map(|w| T::from_key(w[l]).key64()));
-                *v = T::from_f64(phocas_checked::<T>(lane, b, centre[l], pairs));
+                *v = T::from_f64(phocas_checked::<T>(lane, (b, c), centre[l], pairs));
             }
         }
     }
 }
 
-/// Phocas on a sorted tile, in safe code: writes each lane's window mean and centre, returns
-/// the lanes whose separation check failed (bit l for lane l).
+/// Phocas (c = b) or MeaMed (c = ceil(m/2) - 1) on a sorted tile, in safe code: writes each
+/// lane's window mean and centre Trmean_c, returns the lanes whose separation check failed
+/// (bit l for lane l).
 #[inline(always)]
 fn phocas_lanes<T: Scalar>(
     tile: &[[T::Key; W]],
-    b: usize,
+    (b, c): (usize, usize),
     res: &mut [f64; W],
     centre: &mut [f64; W],
 ) -> u64 {
@@ -602,13 +613,18 @@ fn phocas_lanes<T: Scalar>(
     let mut tied = 0u64;
     for blk in 0..W / LANES {
         let base = blk * LANES;
-        // Trmean's sum of the middle, and the centre y = Trmean_b.
+        // Trmean's sum of the middle, and the centre y = Trmean_c (Trmean_b for Phocas).
         let y = sum_wires::<T>(&tile[b..n], base);
+        let (ys, cmid) = if c == b {
+            (y, mid)
+        } else {
+            (sum_wires::<T>(&tile[c..m - c], base), (m - 2 * c) as f64)
+        };
         let mut cy = [0.0f64; LANES];
         let mut keep_max = [0.0f64; LANES];
         let (lo_end, hi_end) = (values::<T>(&tile[b], base), values::<T>(&tile[n - 1], base));
         for l in 0..LANES {
-            cy[l] = y[l] / mid;
+            cy[l] = ys[l] / cmid;
             let (da, dc) = (dist(lo_end[l], cy[l]), dist(hi_end[l], cy[l]));
             keep_max[l] = if da > dc { da } else { dc };
         }
@@ -737,7 +753,7 @@ fn phocas_safe_limit(m: usize) -> f64 {
 /// unscaled route decides. Infinities alone never trigger the scaling.
 pub(crate) fn phocas_checked<T: Scalar>(
     keys: &mut [i64],
-    b: usize,
+    (b, c): (usize, usize),
     centre: f64,
     pairs: &mut Vec<u128>,
 ) -> f64 {
@@ -754,8 +770,8 @@ pub(crate) fn phocas_checked<T: Scalar>(
             .iter()
             .map(|&k| (T::from_key64(k).to_f64() * down).key64())
             .collect();
-        let c = trimmed_mean::<f64>(&mut scaled, b);
-        let r = phocas_exact::<f64>(&mut scaled, b, c, pairs) * up;
+        let y = trimmed_mean::<f64>(&mut scaled, c);
+        let r = phocas_exact::<f64>(&mut scaled, b, y, pairs) * up;
         if r.is_finite() {
             return r;
         }
@@ -797,9 +813,10 @@ fn selection<T: Scalar>(x: MatrixView<'_, T>, ws: &Workspace, out: &mut [T], fin
                             k.select_nth_unstable(b);
                             T::from_key64(k[b])
                         }
-                        Finish::Phocas { b } => {
-                            let centre = trimmed_mean::<T>(k, b);
-                            T::from_f64(phocas_checked::<T>(k, b, centre, pairs))
+                        Finish::Phocas { .. } | Finish::MeaMed { .. } => {
+                            let (b, c) = finish.window(m).expect("a window rule");
+                            let centre = trimmed_mean::<T>(k, c);
+                            T::from_f64(phocas_checked::<T>(k, (b, c), centre, pairs))
                         }
                     };
                 }
@@ -942,6 +959,7 @@ mod tests {
                     Finish::Trmean { b },
                     Finish::Rank { b },
                     Finish::Phocas { b },
+                    Finish::MeaMed { b },
                 ] {
                     let s32 = run(&x32, m, d, f, 0);
                     let s64 = run(&x64, m, d, f, 0);

@@ -63,6 +63,21 @@ pub(crate) enum Finish {
     Trmean { b: usize },
     /// The order statistic of rank b (0-based): the lower median.
     Rank { b: usize },
-    /// Phocas_b.
+    /// Phocas_b: the mean of the m - b values nearest to Trmean_b.
     Phocas { b: usize },
+    /// MeaMed_b: the mean of the m - b values nearest to the median (the midpoint
+    /// Trmean_{ceil(m/2)-1}); the same window as Phocas around another centre.
+    MeaMed { b: usize },
+}
+
+impl Finish {
+    /// For the window rules (Phocas, MeaMed): the trimming b and the trim c of the centre
+    /// Trmean_c (c = b for Phocas, ceil(m/2) - 1 for MeaMed).
+    pub(crate) fn window(self, m: usize) -> Option<(usize, usize)> {
+        match self {
+            Finish::Phocas { b } => Some((b, b)),
+            Finish::MeaMed { b } => Some((b, m.div_ceil(2).saturating_sub(1))),
+            Finish::Trmean { .. } | Finish::Rank { .. } => None,
+        }
+    }
 }

@@ -10,6 +10,7 @@
 mod kernels;
 mod krum;
 pub(crate) mod layout;
+mod meamed;
 mod mean;
 mod median;
 mod network;
@@ -19,6 +20,7 @@ mod trmean;
 
 pub use kernels::{network_limit, set_network_limit, sorting_network_len, NETWORK_MAX_M};
 pub use krum::{Krum, KrumDistance, KrumNeighbours, MultiKrum};
+pub use meamed::MeaMed;
 pub use mean::Mean;
 pub use median::{Median, MedianConvention};
 pub use phocas::Phocas;
@@ -408,6 +410,18 @@ pub const REGISTRY: &[RuleInfo] = &[
         m_exponent: 2.0,
         bound: RuleBound::None,
         build: krum::build_multikrum,
+    },
+    RuleInfo {
+        name: "meamed",
+        summary: "per coordinate, average the m-b values nearest to the median (ties: smaller value first)",
+        params: "--b B, 0 <= B <= ceil(m/2)-1",
+        reference: "Xie, Koyejo, Gupta 2018 (Generalized Byzantine-tolerant SGD); no bound in the Phocas paper",
+        cost: "O(d m log^2 m) here (sorting network; selection above m = 256); paper: O(dm)",
+        param: ParamKind::Trim,
+        kind: RuleKind::OrderStatistic,
+        m_exponent: 1.0,
+        bound: RuleBound::None,
+        build: meamed::build,
     },
 ];
 

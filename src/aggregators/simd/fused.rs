@@ -98,7 +98,9 @@ macro_rules! order_fused_kernel {
             let (lo, hi) = match finish {
                 Finish::Trmean { b } => (b, M - b),
                 Finish::Rank { b } => (b, b + 1),
-                Finish::Phocas { .. } => unreachable!("Phocas has its own kernel"),
+                Finish::Phocas { .. } | Finish::MeaMed { .. } => {
+                    unreachable!("Phocas has its own kernel; MeaMed has none")
+                }
             };
             let trmean = matches!(finish, Finish::Trmean { .. });
             let n = splat((hi - lo) as f64);
