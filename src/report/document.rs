@@ -290,6 +290,87 @@ fn worst_case_sections(s: &mut String, dir: &Path) {
     }
 }
 
+/// One row per rule of the registry (the paper's and the later ones, with or without a bound):
+/// under the magnitude sweep, whether its error stays bounded as one Byzantine value per
+/// coordinate grows to 1e20 (dimensional resilience, Propositions 1-3), in each corruption
+/// model; and its largest error under the worst-case adversaries at m = 20, q = b = 4. A
+/// rule missing from a sweep gets `-`.
+fn rules_section(s: &mut String, dir: &Path) {
+    let all = rows(&dir.join("verify-bounds/results.csv"));
+    if all.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Every rule: growing Byzantine values and the worst-case adversaries (verify-bounds, results.csv)\n");
+    let _ = writeln!(s, "Magnitude sweep: one Byzantine value per coordinate (q = 1, m = 20, b = q), constant attack from 1 to 1e20; a rule is `unbounded` where the error grows with the magnitude (log-log slope > 1 and a million-fold growth), `bounded` otherwise, with the error / V at 1e20. Worst case: the largest error / V over the adaptive, sided and search adversaries and every corruption model at m = 20, q = b = 4 (Krum and Multi-Krum told q = 4), with the attack and corruption that reach it. Rules without a bound in the paper (Mean, Multi-Krum, MeaMed) have no verdict elsewhere; this table is where they are measured.\n");
+    let corrs = ["generalized", "diagonal", "classic"];
+    let _ = writeln!(
+        s,
+        "| rule | magnitude: generalized | diagonal | classic | worst case, q = 4 (b = 4): error / V | reached by |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for info in crate::aggregators::REGISTRY {
+        let mut cells = Vec::new();
+        for c in corrs {
+            let sw: Vec<_> = all
+                .iter()
+                .filter(|r| {
+                    g(r, "sweep") == "magnitude"
+                        && g(r, "rule") == info.name
+                        && g(r, "corruption") == c
+                })
+                .collect();
+            let Some(top) = sw
+                .iter()
+                .max_by(|a, b| f(a, "magnitude").total_cmp(&f(b, "magnitude")))
+            else {
+                cells.push("-".to_string());
+                continue;
+            };
+            // a slope that rounds to zero prints as 0.00, not -0.00
+            let slope = f(top, "growth_slope");
+            let slope = if slope.abs() < 0.005 { 0.0 } else { slope };
+            let unbounded = sw.iter().any(|r| g(r, "verdict") == "unbounded");
+            cells.push(format!(
+                "{} (slope {:.2}; {} at {:.0e})",
+                if unbounded {
+                    "**unbounded**"
+                } else {
+                    "bounded"
+                },
+                slope,
+                num4(f(top, "error_over_v")),
+                f(top, "magnitude"),
+            ));
+        }
+        let worst = all
+            .iter()
+            .filter(|r| {
+                g(r, "sweep") == "worst-case"
+                    && g(r, "rule") == info.name
+                    && g(r, "m") == "20"
+                    && g(r, "q") == "4"
+                    && (!info.param.takes_param() || g(r, "b") == "4")
+            })
+            .max_by(|a, b| f(a, "error_over_v").total_cmp(&f(b, "error_over_v")));
+        let (w, by) = worst.map_or(("-".to_string(), "-".to_string()), |r| {
+            (
+                num4(f(r, "error_over_v")),
+                format!(
+                    "{} / {} / {}",
+                    g(r, "attack"),
+                    g(r, "corruption"),
+                    g(r, "distribution")
+                ),
+            )
+        });
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            info.name, cells[0], cells[1], cells[2], w, by
+        );
+    }
+}
+
 /// Sort key of a chart file: its stem without a page suffix, then the page (`x.png` is page
 /// 1, `x-2.png` page 2, ... `x-10.png` page 10), so pages follow their first one in order.
 fn page_key(name: &str) -> (String, usize) {
@@ -313,6 +394,7 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
     );
     super::claims::table(&mut s, dir, quick);
     worst_case_sections(&mut s, dir);
+    rules_section(&mut s, dir);
     let _ = writeln!(s, "\n## Charts\n");
     let mut charts = Vec::new();
     for sub in [
