@@ -132,14 +132,21 @@ pub(crate) trait Keyed: Scalar {
     /// Trmean / Rank of the leading coordinates of `out` straight from the rows, with the
     /// instruction set's fused kernel if it has one for m; returns how many it wrote.
     fn order_fused(x: MatrixView<'_, Self>, j0: usize, out: &mut [Self], finish: Finish) -> usize;
-    /// Phocas_b of the leading coordinates of `out` straight from the rows, with the
-    /// instruction set's fused kernel if it has one; returns how many it wrote.
-    fn phocas_fused(x: MatrixView<'_, Self>, j0: usize, out: &mut [Self], b: usize) -> usize;
-    /// The Phocas window means and centres of a sorted tile with the instruction set's own
-    /// kernel, if it has one: `Some(mask of lanes whose check failed)`.
+    /// Phocas_b or MeaMed_b, `bc` = (b, the centre's trim), of the leading coordinates of
+    /// `out` straight from the rows, with the instruction set's fused kernel if it has one;
+    /// returns how many it wrote.
+    fn phocas_fused(
+        x: MatrixView<'_, Self>,
+        j0: usize,
+        out: &mut [Self],
+        bc: (usize, usize),
+    ) -> usize;
+    /// The window means and centres (Phocas or MeaMed, `bc` as above) of a sorted tile with
+    /// the instruction set's own kernel, if it has one: `Some(mask of lanes whose check
+    /// failed)`.
     fn phocas_registers(
         tile: &[[Self::Key; W]],
-        b: usize,
+        bc: (usize, usize),
         res: &mut [f64; W],
         centre: &mut [f64; W],
     ) -> Option<u64>;
@@ -164,16 +171,21 @@ impl Keyed for f32 {
     fn order_fused(x: MatrixView<'_, f32>, j0: usize, out: &mut [f32], finish: Finish) -> usize {
         super::simd::order_fused_f32(x, j0, out, finish)
     }
-    fn phocas_fused(x: MatrixView<'_, f32>, j0: usize, out: &mut [f32], b: usize) -> usize {
-        super::simd::phocas_fused_f32(x, j0, out, b)
+    fn phocas_fused(
+        x: MatrixView<'_, f32>,
+        j0: usize,
+        out: &mut [f32],
+        bc: (usize, usize),
+    ) -> usize {
+        super::simd::phocas_fused_f32(x, j0, out, bc.0, bc.1)
     }
     fn phocas_registers(
         tile: &[[i32; W]],
-        b: usize,
+        bc: (usize, usize),
         res: &mut [f64; W],
         centre: &mut [f64; W],
     ) -> Option<u64> {
-        super::simd::phocas_tile_i32(tile, b, res, centre)
+        super::simd::phocas_tile_i32(tile, bc.0, bc.1, res, centre)
     }
 }
 
@@ -196,16 +208,21 @@ impl Keyed for f64 {
     fn order_fused(x: MatrixView<'_, f64>, j0: usize, out: &mut [f64], finish: Finish) -> usize {
         super::simd::order_fused_f64(x, j0, out, finish)
     }
-    fn phocas_fused(x: MatrixView<'_, f64>, j0: usize, out: &mut [f64], b: usize) -> usize {
-        super::simd::phocas_fused_f64(x, j0, out, b)
+    fn phocas_fused(
+        x: MatrixView<'_, f64>,
+        j0: usize,
+        out: &mut [f64],
+        bc: (usize, usize),
+    ) -> usize {
+        super::simd::phocas_fused_f64(x, j0, out, bc.0, bc.1)
     }
     fn phocas_registers(
         tile: &[[i64; W]],
-        b: usize,
+        bc: (usize, usize),
         res: &mut [f64; W],
         centre: &mut [f64; W],
     ) -> Option<u64> {
-        super::simd::phocas_tile_i64(tile, b, res, centre)
+        super::simd::phocas_tile_i64(tile, bc.0, bc.1, res, centre)
     }
 }
 
@@ -370,9 +387,10 @@ fn network_chunk<T: Keyed>(
                 Finish::Trmean { .. } | Finish::Rank { .. } => {
                     T::order_fused(x, j0 + at, &mut out[at..], finish)
                 }
-                Finish::Phocas { b } => T::phocas_fused(x, j0 + at, &mut out[at..], b),
-                // no fused kernel: the tile path below
-                Finish::MeaMed { .. } => 0,
+                Finish::Phocas { .. } | Finish::MeaMed { .. } => {
+                    let bc = finish.window(m).expect("a window rule");
+                    T::phocas_fused(x, j0 + at, &mut out[at..], bc)
+                }
             };
         }
         let w = (out.len() - at).min(W);
@@ -552,8 +570,8 @@ fn values<T: Scalar>(wire: &[T::Key; W], base: usize) -> [f64; LANES] {
 }
 
 /// The window rules (Phocas_b, MeaMed_b) on a sorted tile: the mean of the m - b values
-/// nearest to the centre Trmean_c, `(b, c)`. The SIMD kernels compute Phocas's centre (c = b);
-/// other centres run [`phocas_lanes`] in safe code.
+/// nearest to the centre Trmean_c, `(b, c)`, with the SIMD kernel if the instruction set has
+/// one, else [`phocas_lanes`] in safe code (the same operations in the same order).
 #[inline(always)]
 fn finish_window<T: Keyed>(
     tile: &[[T::Key; W]],
@@ -566,8 +584,8 @@ fn finish_window<T: Keyed>(
     let m = tile.len();
     let mut res = [0.0f64; W];
     let mut centre = [0.0f64; W];
-    let tied = match registers && c == b {
-        true => T::phocas_registers(tile, b, &mut res, &mut centre),
+    let tied = match registers {
+        true => T::phocas_registers(tile, (b, c), &mut res, &mut centre),
         false => None,
     }
     .unwrap_or_else(|| phocas_lanes::<T>(tile, (b, c), &mut res, &mut centre));

@@ -142,8 +142,8 @@ macro_rules! order_fused_kernel {
     };
 }
 
-/// Phocas_b of the whole groups of lanes of coordinates `[j0, j0 + out.len())`, straight
-/// from the rows, for one of the fused modules ([`super::avx2::fused`], [`super::avx512::fused`]): the
+/// Phocas_b (centre Trmean_b, `ct = b`) or MeaMed_b (centre the median, `ct` its trim) of
+/// the whole groups of lanes of coordinates `[j0, j0 + out.len())`, straight from the rows, for one of the fused modules ([`super::avx2::fused`], [`super::avx512::fused`]): the
 /// operations of `phocas_tile` in the same order. Stops before the first group with a lane
 /// whose separation check failed (and whose values are not all equal), or (f64, `$limit`)
 /// whose centre or mean is not finite: returns how many coordinates it wrote. The module
@@ -159,10 +159,10 @@ macro_rules! phocas_fused_kernel {
             /// (see `phocas_fused_kernel`); returns how many coordinates it wrote.
             ///
             /// # Safety
-            /// The CPU must support the features enabled. `x.m() == M` and `0 < 2b < M`
-            /// (checked).
+            /// The CPU must support the features enabled. `x.m() == M`, `0 < 2b < M` and
+            /// `2 ct < M` (checked).
             pub(crate) fn $name<M>(
-                x: MatrixView<'_, $ty>, j0: usize, out: &mut [$ty], b: usize,
+                x: MatrixView<'_, $ty>, j0: usize, out: &mut [$ty], b: usize, ct: usize,
             ) -> usize = $body, $features
         );
 
@@ -172,13 +172,18 @@ macro_rules! phocas_fused_kernel {
             j0: usize,
             out: &mut [$ty],
             b: usize,
+            ct: usize,
         ) -> usize {
-            assert!(x.m() == M && b > 0 && 2 * b < M, "m = {}, b = {b}", x.m());
+            assert!(
+                x.m() == M && b > 0 && 2 * b < M && 2 * ct < M,
+                "m = {}, b = {b}, centre trim {ct}",
+                x.m()
+            );
             let len = out.len() / $lanes * $lanes;
             let rows = Rows::new(x, j0, len);
             let pf = crate::aggregators::simd::PREFETCH_BYTES;
             let n = M - b;
-            let mid = splat((M - 2 * b) as f64);
+            let mid = splat((M - 2 * ct) as f64);
             let nf = splat(n as f64);
             let nz = splat(-0.0);
             for (g, o) in out[..len].chunks_exact_mut($lanes).enumerate() {
@@ -205,9 +210,23 @@ macro_rules! phocas_fused_kernel {
                 }
                 // A closure has no target features of its own: inlined, it gets the
                 // wrapper's.
+                // the centre's sum: the same middle for Phocas (ct = b), the median's for
+                // MeaMed
+                let cy = if ct == b {
+                    y
+                } else {
+                    let mut s = [nz; $parts];
+                    for u in &f[ct..M - ct] {
+                        let u = $bits(u);
+                        for p in 0..$parts {
+                            s[p] = add(s[p], u[p]);
+                        }
+                    }
+                    s
+                };
                 let (mut sum, y, bad) = window(
                     y,
-                    mid,
+                    (cy, mid),
                     ($bits(&f[b]), $bits(&f[n - 1])),
                     b,
                     #[inline(always)]

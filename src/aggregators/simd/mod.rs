@@ -313,7 +313,8 @@ pub(crate) fn order_fused_f64(
     0
 }
 
-/// Phocas_b (0 < 2b < m) of the leading coordinates of `out` straight from the rows, if the
+/// Phocas_b (centre Trmean_ct with ct = b) or MeaMed_b (ct = ceil(m/2) - 1, the median) of
+/// the leading coordinates of `out` straight from the rows (0 < 2b < m, 2 ct < m), if the
 /// active instruction set has a fused kernel for m = x.m(); returns how many it wrote (it
 /// stops before a group of lanes that needs the exact route).
 pub(crate) fn phocas_fused_f32(
@@ -321,15 +322,17 @@ pub(crate) fn phocas_fused_f32(
     j0: usize,
     out: &mut [f32],
     b: usize,
+    ct: usize,
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
     {
         let m = x.m();
-        if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && avx2_active() {
-            return fused!(phocas_f32, m, 3, (x, j0, out, b));
+        let valid = b > 0 && 2 * b < m && 2 * ct < m;
+        if (3..=REGISTER_MAX_M).contains(&m) && valid && avx2_active() {
+            return fused!(phocas_f32, m, 3, (x, j0, out, b, ct));
         }
     }
-    let _ = (x, j0, out, b);
+    let _ = (x, j0, out, b, ct);
     0
 }
 
@@ -339,15 +342,17 @@ pub(crate) fn phocas_fused_f64(
     j0: usize,
     out: &mut [f64],
     b: usize,
+    ct: usize,
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
     {
         let m = x.m();
-        if (3..=REGISTER_MAX_M).contains(&m) && b > 0 && 2 * b < m && avx2_active() {
-            return fused!(phocas_f64, m, 3, (x, j0, out, b));
+        let valid = b > 0 && 2 * b < m && 2 * ct < m;
+        if (3..=REGISTER_MAX_M).contains(&m) && valid && avx2_active() {
+            return fused!(phocas_f64, m, 3, (x, j0, out, b, ct));
         }
     }
-    let _ = (x, j0, out, b);
+    let _ = (x, j0, out, b, ct);
     0
 }
 
@@ -437,11 +442,13 @@ pub(crate) fn sort_rows_f64(
     false
 }
 
-/// The Phocas window means and centres of a sorted tile on AVX2 (`None` if AVX2 is not
-/// active); `Some(mask)` of the lanes whose separation check failed.
+/// The window means and centres Trmean_ct (Phocas: ct = b; MeaMed: the median's trim) of a
+/// sorted tile on AVX2 (`None` if AVX2 is not active); `Some(mask)` of the lanes whose
+/// separation check failed.
 pub(crate) fn phocas_tile_i32(
     tile: &[[i32; super::layout::W]],
     b: usize,
+    ct: usize,
     res: &mut [f64; super::layout::W],
     centre: &mut [f64; super::layout::W],
 ) -> Option<u64> {
@@ -449,15 +456,17 @@ pub(crate) fn phocas_tile_i32(
     {
         match isa() {
             // SAFETY: `isa()` is `Avx2` only after `is_x86_feature_detected!("avx2")`.
-            Isa::Avx2 => return Some(unsafe { avx2::phocas::phocas_i32(tile, b, res, centre) }),
+            Isa::Avx2 => {
+                return Some(unsafe { avx2::phocas::phocas_i32(tile, b, ct, res, centre) })
+            }
             // SAFETY: `isa()` is `Avx512` only after the detection of its features.
             Isa::Avx512 => {
-                return Some(unsafe { avx512::phocas::phocas_i32(tile, b, res, centre) })
+                return Some(unsafe { avx512::phocas::phocas_i32(tile, b, ct, res, centre) })
             }
             Isa::Portable => {}
         }
     }
-    let _ = (tile, b, res, centre);
+    let _ = (tile, b, ct, res, centre);
     None
 }
 
@@ -465,6 +474,7 @@ pub(crate) fn phocas_tile_i32(
 pub(crate) fn phocas_tile_i64(
     tile: &[[i64; super::layout::W]],
     b: usize,
+    ct: usize,
     res: &mut [f64; super::layout::W],
     centre: &mut [f64; super::layout::W],
 ) -> Option<u64> {
@@ -472,15 +482,17 @@ pub(crate) fn phocas_tile_i64(
     {
         match isa() {
             // SAFETY: `isa()` is `Avx2` only after `is_x86_feature_detected!("avx2")`.
-            Isa::Avx2 => return Some(unsafe { avx2::phocas::phocas_i64(tile, b, res, centre) }),
+            Isa::Avx2 => {
+                return Some(unsafe { avx2::phocas::phocas_i64(tile, b, ct, res, centre) })
+            }
             // SAFETY: `isa()` is `Avx512` only after the detection of its features.
             Isa::Avx512 => {
-                return Some(unsafe { avx512::phocas::phocas_i64(tile, b, res, centre) })
+                return Some(unsafe { avx512::phocas::phocas_i64(tile, b, ct, res, centre) })
             }
             Isa::Portable => {}
         }
     }
-    let _ = (tile, b, res, centre);
+    let _ = (tile, b, ct, res, centre);
     None
 }
 

@@ -40,7 +40,7 @@ impl Dist {
 #[inline(always)]
 pub(crate) fn window<const P: usize>(
     mut sum: [__m256d; P],
-    mid: __m256d,
+    (csum, mid): ([__m256d; P], __m256d),
     ends: ([__m256d; P], [__m256d; P]),
     b: usize,
     pair: impl Fn(usize) -> ([__m256d; P], [__m256d; P]),
@@ -52,7 +52,7 @@ pub(crate) fn window<const P: usize>(
         let mut keep_max = sum;
         let mut lose_min = [dist.inf; P];
         for p in 0..P {
-            y[p] = _mm256_div_pd(sum[p], mid);
+            y[p] = _mm256_div_pd(csum[p], mid);
             keep_max[p] = _mm256_max_pd(dist.of(ends.0[p], y[p]), dist.of(ends.1[p], y[p]));
         }
         for k in 0..b {
@@ -100,12 +100,13 @@ macro_rules! phocas_tile {
         pub(crate) unsafe fn $name(
             tile: &[[$key; W]],
             b: usize,
+            ct: usize,
             res: &mut [f64; W],
             centre: &mut [f64; W],
         ) -> u64 {
             let m = tile.len();
             let n = m - b;
-            let mid = _mm256_set1_pd((m - 2 * b) as f64);
+            let mid = _mm256_set1_pd((m - 2 * ct) as f64);
             let nf = _mm256_set1_pd(n as f64);
             let nz = _mm256_set1_pd(-0.0);
             let mut tied = 0u64;
@@ -120,9 +121,23 @@ macro_rules! phocas_tile {
                 let ends = ($vals(&tile[b], g), $vals(&tile[n - 1], g));
                 // A closure has no target features of its own: inlined, it gets the
                 // wrapper's.
+                // the centre's sum: the same middle for Phocas (ct = b), the median's for
+                // MeaMed
+                let cy = if ct == b {
+                    y
+                } else {
+                    let mut s = [nz; $parts];
+                    for wire in &tile[ct..m - ct] {
+                        let v = $vals(wire, g);
+                        for p in 0..$parts {
+                            s[p] = _mm256_add_pd(s[p], v[p]);
+                        }
+                    }
+                    s
+                };
                 let (sum, y, bad) = window(
                     y,
-                    mid,
+                    (cy, mid),
                     ends,
                     b,
                     #[inline(always)]

@@ -26,7 +26,7 @@ fn dist(v: __m512d, y: __m512d) -> __m512d {
 #[inline(always)]
 pub(crate) fn window<const P: usize>(
     mut sum: [__m512d; P],
-    mid: __m512d,
+    (csum, mid): ([__m512d; P], __m512d),
     ends: ([__m512d; P], [__m512d; P]),
     b: usize,
     pair: impl Fn(usize) -> ([__m512d; P], [__m512d; P]),
@@ -37,7 +37,7 @@ pub(crate) fn window<const P: usize>(
         let mut keep_max = sum;
         let mut lose_min = [_mm512_set1_pd(f64::INFINITY); P];
         for p in 0..P {
-            y[p] = _mm512_div_pd(sum[p], mid);
+            y[p] = _mm512_div_pd(csum[p], mid);
             keep_max[p] = _mm512_max_pd(dist(ends.0[p], y[p]), dist(ends.1[p], y[p]));
         }
         // Pair k keeps its upper value when that one is strictly nearer.
@@ -86,12 +86,13 @@ macro_rules! phocas_tile {
         pub(crate) unsafe fn $name(
             tile: &[[$key; W]],
             b: usize,
+            ct: usize,
             res: &mut [f64; W],
             centre: &mut [f64; W],
         ) -> u64 {
             let m = tile.len();
             let n = m - b;
-            let mid = _mm512_set1_pd((m - 2 * b) as f64);
+            let mid = _mm512_set1_pd((m - 2 * ct) as f64);
             let nf = _mm512_set1_pd(n as f64);
             let nz = _mm512_set1_pd(-0.0);
             let mut tied = 0u64;
@@ -107,9 +108,23 @@ macro_rules! phocas_tile {
                 let ends = ($vals(&tile[b], g), $vals(&tile[n - 1], g));
                 // A closure has no target features of its own: inlined, it gets the
                 // wrapper's.
+                // the centre's sum: the same middle for Phocas (ct = b), the median's for
+                // MeaMed
+                let cy = if ct == b {
+                    sum
+                } else {
+                    let mut s = [nz; $parts];
+                    for wire in &tile[ct..m - ct] {
+                        let v = $vals(wire, g);
+                        for p in 0..$parts {
+                            s[p] = _mm512_add_pd(s[p], v[p]);
+                        }
+                    }
+                    s
+                };
                 let (sum, y, bad) = window(
                     sum,
-                    mid,
+                    (cy, mid),
                     ends,
                     b,
                     #[inline(always)]
