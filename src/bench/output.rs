@@ -1,6 +1,7 @@
 //! Tables, slope fits, charts and the console summary of `bench-scaling`.
 
 use super::{Dtype, Measurement, Results, Sweep, Variant, PROBE};
+use crate::aggregators::{RuleKind, REGISTRY};
 use crate::error::Error;
 use crate::report::chart::{self, LineChart, Panel, Series};
 use crate::report::{write_table, TableBuilder};
@@ -459,13 +460,9 @@ impl<'a> Report<'a> {
                 .collect();
             let c = self.color(rule);
             let f = self.fit(dtype, rule, axis);
-            let name = match f {
-                Some(f) if f.stderr.is_finite() => {
-                    format!("{rule}: {:.2} ± {:.2}", f.slope, f.stderr)
-                }
-                Some(f) => format!("{rule}: {:.2}", f.slope),
-                None => rule.clone(),
-            };
+            // the legend (one strip for all panels) names the rule once; the fitted slopes
+            // of every panel are in slopes.csv and console.txt
+            let name = rule.clone();
             if let Some(f) = f {
                 let line: Vec<(f64, f64)> = [f.from as f64, f.to as f64]
                     .iter()
@@ -494,7 +491,7 @@ impl<'a> Report<'a> {
         let (title, xl) = if axis == "m" {
             (
                 format!(
-                    "{}: time against m (d = {})",
+                    "{}: time against m (d = {}; dashed: fitted power law)",
                     dtype.name(),
                     self.sweep.d_for_m
                 ),
@@ -503,7 +500,7 @@ impl<'a> Report<'a> {
         } else {
             (
                 format!(
-                    "{}: time against d (m = {})",
+                    "{}: time against d (m = {}; dashed: fitted power law)",
                     dtype.name(),
                     self.sweep.m_for_d
                 ),
@@ -690,7 +687,10 @@ impl<'a> Report<'a> {
             ratio("mean", PROBE, hm, hd),
             1.3,
         );
-        for r in ["median", "trmean", "phocas"] {
+        // targets by the registry's rule kind: order statistics within 2x Mean at m = 20 and
+        // 3x up to m = 50, row selection (O(dm^2)) within 4x at m = 20
+        let kinds = |k: RuleKind| REGISTRY.iter().filter(move |i| i.kind == k).map(|i| i.name);
+        for r in kinds(RuleKind::OrderStatistic) {
             if self.get(dt, hm, hd, r).is_some() {
                 line(
                     format!("{r} / mean at m = {hm}"),
@@ -718,7 +718,7 @@ impl<'a> Report<'a> {
                 );
             }
         }
-        for r in ["krum", "multikrum"] {
+        for r in kinds(RuleKind::RowSelection) {
             if self.get(dt, hm, hd, r).is_some() {
                 line(
                     format!("{r} / mean at m = {hm}"),
