@@ -1,7 +1,9 @@
 //! Command-line interface: one subcommand per job of the workbench.
 
 use clap::{Args, Parser, Subcommand};
-use phocas::aggregators::{self, KrumDistance, KrumNeighbours, MedianConvention, RuleParams};
+use phocas::aggregators::{
+    self, KrumDistance, KrumNeighbours, MedianConvention, RuleParams, WeiszfeldStart,
+};
 use phocas::npy::{self, NpyMatrix};
 use phocas::{AggregateExt, Error, Matrix, Scalar};
 use std::path::PathBuf;
@@ -56,7 +58,7 @@ enum Command {
 /// Rule selection shared by the subcommands.
 #[derive(Args, Debug, Clone)]
 struct RuleArgs {
-    /// Rule name: mean, median, trmean, phocas, krum, multikrum.
+    /// Rule name: mean, median, trmean, phocas, krum, multikrum, meamed, geomed.
     #[arg(long, value_name = "RULE")]
     rule: String,
     /// Trimming parameter b of trmean and phocas (0 <= b <= ceil(m/2)-1).
@@ -77,6 +79,19 @@ struct RuleArgs {
     /// Even-m median: midpoint (default) or lower.
     #[arg(long, default_value = "midpoint")]
     median: MedianConvention,
+    /// Weiszfeld smoothing nu of geomed (default 1e-6).
+    #[arg(long)]
+    nu: Option<f64>,
+    /// Weiszfeld iteration cap of geomed (default 100).
+    #[arg(long)]
+    iters: Option<usize>,
+    /// Weiszfeld relative tolerance on the objective of geomed (default 1e-6; 0 runs every
+    /// iteration).
+    #[arg(long)]
+    tol: Option<f64>,
+    /// Weiszfeld start of geomed: mean (default), zero or median.
+    #[arg(long)]
+    start: Option<WeiszfeldStart>,
 }
 
 impl RuleArgs {
@@ -88,6 +103,10 @@ impl RuleArgs {
             neighbours: self.neighbours,
             distance: self.distance,
             median: self.median,
+            nu: self.nu,
+            iters: self.iters,
+            tol: self.tol,
+            start: self.start,
         }
     }
 }
@@ -140,7 +159,22 @@ fn aggregate_typed<T: Scalar>(x: &Matrix<T>, a: &AggregateArgs) -> Result<(), Er
     for w in theory_warnings(&a.rule, x.m) {
         eprintln!("{w}");
     }
-    let out = rule.aggregate(x.view())?;
+    let mut out = vec![T::default(); x.d];
+    let mut ws = phocas::Workspace::new();
+    rule.aggregate_into(x.view(), &mut ws, &mut out)?;
+    if let Some(run) = ws.last_weiszfeld() {
+        eprintln!(
+            "{}: {} Weiszfeld iterations, {} (objective {:.6e})",
+            rule.label(),
+            run.iterations,
+            if run.converged {
+                "converged"
+            } else {
+                "NOT converged: stopped at --iters"
+            },
+            run.objective
+        );
+    }
     match &a.output {
         Some(p) => npy::write(p, &out, &[x.d]),
         None => {

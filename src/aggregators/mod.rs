@@ -7,6 +7,7 @@
 //! Adding a rule: write one file with a type implementing [`Aggregator`], and add one line to
 //! [`REGISTRY`]. The CLI, the property tests, the Monte Carlo engine and the benches find it there.
 
+mod geomed;
 mod kernels;
 mod krum;
 pub(crate) mod layout;
@@ -18,6 +19,7 @@ mod phocas;
 pub(crate) mod simd;
 mod trmean;
 
+pub use geomed::{GeometricMedian, WeiszfeldRun, WeiszfeldStart};
 pub use kernels::{network_limit, set_network_limit, sorting_network_len, NETWORK_MAX_M};
 pub use krum::{Krum, KrumDistance, KrumNeighbours, MultiKrum};
 pub use meamed::MeaMed;
@@ -164,6 +166,11 @@ pub struct Workspace {
     pub(crate) order: Vec<usize>,
     pub(crate) selected: Vec<usize>,
     pub(crate) selected_f64: Vec<f64>,
+    pub(crate) gm_z: Vec<f64>,
+    pub(crate) gm_dist: Vec<f64>,
+    pub(crate) gm_beta: Vec<f64>,
+    pub(crate) gm_active: Vec<usize>,
+    pub(crate) gm_last: Option<WeiszfeldRun>,
 }
 
 impl Default for Workspace {
@@ -185,7 +192,18 @@ impl Workspace {
             order: Vec::new(),
             selected: Vec::new(),
             selected_f64: Vec::new(),
+            gm_z: Vec::new(),
+            gm_dist: Vec::new(),
+            gm_beta: Vec::new(),
+            gm_active: Vec::new(),
+            gm_last: None,
         }
+    }
+
+    /// How the last geometric median computed with this workspace went (iterations, whether
+    /// it converged, objective); `None` before any.
+    pub fn last_weiszfeld(&self) -> Option<WeiszfeldRun> {
+        self.gm_last
     }
 
     /// Runs `f` with the scratch slot of the current thread. Which slot is used never affects
@@ -219,6 +237,14 @@ pub struct RuleParams {
     /// Even-m median convention.
     #[serde(default)]
     pub median: MedianConvention,
+    /// Weiszfeld smoothing nu (geomed).
+    pub nu: Option<f64>,
+    /// Weiszfeld iteration cap (geomed).
+    pub iters: Option<usize>,
+    /// Weiszfeld relative tolerance on the objective (geomed).
+    pub tol: Option<f64>,
+    /// Weiszfeld start (geomed).
+    pub start: Option<WeiszfeldStart>,
 }
 
 impl RuleParams {
@@ -276,6 +302,9 @@ pub enum RuleKind {
     OrderStatistic,
     /// Selects or averages whole rows by pairwise distances (Krum, Multi-Krum).
     RowSelection,
+    /// Averages whole rows with weights from their distances to an iterate (the geometric
+    /// median).
+    RowWeighting,
 }
 
 impl RuleInfo {
@@ -423,6 +452,18 @@ pub const REGISTRY: &[RuleInfo] = &[
         bound: RuleBound::None,
         build: meamed::build,
     },
+    RuleInfo {
+        name: "geomed",
+        summary: "geometric median (argmin of the sum of Euclidean distances) by smoothed Weiszfeld, from the mean",
+        params: "[--nu NU, default 1e-6] [--iters N, default 100] [--tol TOL, default 1e-6] [--start mean|zero|median]",
+        reference: "Pillutla, Kakade, Harchaoui 2022 (RFA), Algorithm 3; no bound in the Phocas paper",
+        cost: "O(dm) per iteration (two passes over the matrix)",
+        param: ParamKind::None,
+        kind: RuleKind::RowWeighting,
+        m_exponent: 1.0,
+        bound: RuleBound::None,
+        build: geomed::build,
+    },
 ];
 
 /// Names of all registered rules, comma-separated.
@@ -445,6 +486,18 @@ pub fn build(name: &str, params: &RuleParams, m: usize) -> Result<Box<dyn Aggreg
         })?;
     if m == 0 {
         return Err(Error::Empty { m, d: 0 });
+    }
+    // the Weiszfeld settings belong to the rules that weight rows by an iterate
+    if info.kind != RuleKind::RowWeighting {
+        let given = [
+            ("nu", params.nu.is_some()),
+            ("iters", params.iters.is_some()),
+            ("tol", params.tol.is_some()),
+            ("start", params.start.is_some()),
+        ];
+        for (param, set) in given {
+            reject(info.name, param, set, info.params)?;
+        }
     }
     (info.build)(params, m)
 }
@@ -496,6 +549,23 @@ mod tests {
             s.contains("unknown rule 'mode'") && s.contains("trmean"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn weiszfeld_settings_on_other_rules_are_refused() {
+        let p = RuleParams {
+            b: Some(1),
+            nu: Some(0.1),
+            ..RuleParams::default()
+        };
+        let e = build("trmean", &p, 5).err().unwrap().to_string();
+        assert!(e.contains("nu") && e.contains("trmean"), "{e}");
+        let p = RuleParams {
+            iters: Some(3),
+            start: Some(WeiszfeldStart::Zero),
+            ..RuleParams::default()
+        };
+        assert!(build("geomed", &p, 5).is_ok());
     }
 
     #[test]

@@ -1,0 +1,505 @@
+//! Geometric median by the smoothed Weiszfeld algorithm (Pillutla, Kakade, Harchaoui, *Robust
+//! Aggregation for Federated Learning*, IEEE Transactions on Signal Processing 70, 2022:
+//! RFA, Algorithm 3; Weiszfeld 1937).
+//!
+//! The geometric median minimises g(z) = sum_i ||z - x_i|| over z in R^d. Starting from z_0
+//! (the mean, RFA's choice; or zero, ByzFL's; or the coordinate-wise median), each iteration
+//! computes the distances r_i = ||z - x_i||, the weights beta_i = 1 / max(nu, r_i) and
+//! z <- sum_i beta_i x_i / sum_i beta_i. It stops when the relative change of g between two
+//! iterations is at most `tol` (converged) or after `iters` iterations (not converged);
+//! [`GeometricMedian::solve`] reports which. ByzFL's `GeometricMedian(nu=0.1, T=3)` is
+//! `--nu 0.1 --iters 3 --tol 0 --start zero`.
+//!
+//! Hostile input: a row with a NaN or an infinity is at infinite distance from every finite
+//! point, so its weight is 0 (the limit of 1 / max(nu, r)); if the start itself is not finite
+//! (the mean or the median of such rows), the mean of the finite rows replaces it; if no row
+//! is finite the result is the mean of all rows, whose non-finite values show the failure. A
+//! distance that overflows f64 although every value is finite is recomputed on scaled
+//! differences, so huge finite rows keep their (tiny) weight.
+//!
+//! Deterministic for any thread count: each distance is summed by one task in 8 fixed lanes,
+//! each weighted sum runs over the rows in order per coordinate. Time: O(d m) per iteration
+//! (two passes over the matrix), O(d m) for the start; extra space: 3 d + 2 m f64 in the
+//! workspace, allocation-free once it has grown.
+
+use super::kernels::for_chunks;
+use super::median::Median;
+use super::simd::with_isa;
+use super::Workspace;
+use super::{check_shape, reject, AggregateExt, Aggregator, MedianConvention, RuleParams};
+use crate::error::Error;
+use crate::matrix::MatrixView;
+use crate::scalar::Scalar;
+use rayon::prelude::*;
+
+/// Where the Weiszfeld iteration starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WeiszfeldStart {
+    /// The mean of the rows (RFA).
+    #[default]
+    Mean,
+    /// The zero vector (ByzFL).
+    Zero,
+    /// The coordinate-wise median.
+    Median,
+}
+
+impl std::str::FromStr for WeiszfeldStart {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "mean" => Ok(Self::Mean),
+            "zero" => Ok(Self::Zero),
+            "median" => Ok(Self::Median),
+            _ => Err(format!(
+                "unknown Weiszfeld start '{s}': use mean, zero or median"
+            )),
+        }
+    }
+}
+
+/// Smoothing nu of RFA's experiments.
+pub const DEFAULT_NU: f64 = 1e-6;
+/// Iteration cap.
+pub const DEFAULT_ITERS: usize = 100;
+/// Relative change of the objective at which the iteration stops.
+pub const DEFAULT_TOL: f64 = 1e-6;
+/// Largest iteration cap accepted.
+pub const MAX_ITERS: usize = 1_000_000;
+
+/// How one call went.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WeiszfeldRun {
+    /// Weighted averages computed.
+    pub iterations: usize,
+    /// Whether the relative change of the objective fell to `tol` before the cap.
+    pub converged: bool,
+    /// The objective sum_i ||z - x_i|| over the finite rows at the result.
+    pub objective: f64,
+}
+
+/// The geometric median rule.
+#[derive(Clone, Debug)]
+pub struct GeometricMedian {
+    m: usize,
+    nu: f64,
+    iters: usize,
+    tol: f64,
+    start: WeiszfeldStart,
+}
+
+impl GeometricMedian {
+    /// Smoothed Weiszfeld for m workers: smoothing nu > 0, at most `iters` (1..=10^6)
+    /// iterations, relative tolerance tol >= 0 (0: always run `iters` iterations).
+    pub fn new(
+        m: usize,
+        nu: f64,
+        iters: usize,
+        tol: f64,
+        start: WeiszfeldStart,
+    ) -> Result<Self, Error> {
+        if m == 0 {
+            return Err(Error::Empty { m, d: 0 });
+        }
+        if !(nu.is_finite() && nu > 0.0) {
+            return Err(Error::Invalid(format!(
+                "geomed: --nu {nu} is not a positive finite number: give the smoothing, e.g. --nu {DEFAULT_NU}"
+            )));
+        }
+        if !(1..=MAX_ITERS).contains(&iters) {
+            return Err(Error::Invalid(format!(
+                "geomed: --iters {iters} is outside 1..={MAX_ITERS}: give the iteration cap, e.g. --iters {DEFAULT_ITERS}"
+            )));
+        }
+        if !(tol.is_finite() && tol >= 0.0) {
+            return Err(Error::Invalid(format!(
+                "geomed: --tol {tol} is not a finite number >= 0: give the relative tolerance, e.g. --tol {DEFAULT_TOL} (0 runs every iteration)"
+            )));
+        }
+        Ok(Self {
+            m,
+            nu,
+            iters,
+            tol,
+            start,
+        })
+    }
+
+    /// The geometric median of the rows of `x` into `out`, and how the iteration went.
+    pub fn solve<T: Scalar>(
+        &self,
+        x: MatrixView<'_, T>,
+        ws: &mut Workspace,
+        out: &mut [T],
+    ) -> Result<WeiszfeldRun, Error> {
+        check_shape(self.m, &x, out.len())?;
+        let (m, d) = (x.m(), x.d());
+        let mut z = std::mem::take(&mut ws.gm_z);
+        let mut dist = std::mem::take(&mut ws.gm_dist);
+        let mut beta = std::mem::take(&mut ws.gm_beta);
+        let mut active = std::mem::take(&mut ws.gm_active);
+        active.clear();
+        active.extend(0..m);
+        z.clear();
+        z.resize(d, 0.0);
+        dist.clear();
+        dist.resize(m, 0.0);
+        beta.clear();
+        beta.resize(m, 1.0);
+        match self.start {
+            WeiszfeldStart::Zero => {}
+            WeiszfeldStart::Mean => weighted_mean(x, &beta, &active, &mut z),
+            WeiszfeldStart::Median => {
+                Median::new(m, MedianConvention::Midpoint)?.aggregate_into(x, ws, out)?;
+                for (z, o) in z.iter_mut().zip(out.iter()) {
+                    *z = o.to_f64();
+                }
+            }
+        }
+        let mut run = WeiszfeldRun {
+            iterations: 0,
+            converged: false,
+            objective: f64::NAN,
+        };
+        if !z.iter().all(|v| v.is_finite()) {
+            // the start saw non-finite rows: the mean of the finite ones, if any
+            for (i, b) in beta.iter_mut().enumerate() {
+                *b = if x.row(i).iter().all(|v| v.to_f64().is_finite()) {
+                    1.0
+                } else {
+                    0.0
+                };
+            }
+            if beta.iter().all(|&b| b == 0.0) {
+                beta.iter_mut().for_each(|b| *b = 1.0);
+                weighted_mean(x, &beta, &active, &mut z);
+                return Ok(finish(ws, (z, dist, beta, active), out, run));
+            }
+            active.retain(|&i| beta[i] > 0.0);
+            weighted_mean(x, &beta, &active, &mut z);
+        }
+        let mut previous = f64::NAN;
+        loop {
+            distances(x, &z, &mut dist);
+            let g: f64 = dist.iter().filter(|r| r.is_finite()).sum();
+            run.objective = g;
+            if self.tol > 0.0 && run.iterations > 0 && (previous - g).abs() <= self.tol * g {
+                run.converged = true;
+                break;
+            }
+            if run.iterations == self.iters {
+                break;
+            }
+            for (b, &r) in beta.iter_mut().zip(dist.iter()) {
+                *b = if r.is_finite() {
+                    1.0 / r.max(self.nu)
+                } else {
+                    0.0
+                };
+            }
+            active.clear();
+            active.extend((0..m).filter(|&i| beta[i] > 0.0));
+            weighted_mean(x, &beta, &active, &mut z);
+            run.iterations += 1;
+            previous = g;
+        }
+        Ok(finish(ws, (z, dist, beta, active), out, run))
+    }
+}
+
+/// Writes z into `out` and gives the buffers back to the workspace.
+fn finish<T: Scalar>(
+    ws: &mut Workspace,
+    (z, dist, beta, active): (Vec<f64>, Vec<f64>, Vec<f64>, Vec<usize>),
+    out: &mut [T],
+    run: WeiszfeldRun,
+) -> WeiszfeldRun {
+    for (o, &v) in out.iter_mut().zip(z.iter()) {
+        *o = T::from_f64(v);
+    }
+    ws.gm_z = z;
+    ws.gm_dist = dist;
+    ws.gm_beta = beta;
+    ws.gm_active = active;
+    ws.gm_last = Some(run);
+    run
+}
+
+/// Coordinates per task of the weighted mean.
+const CHUNK: usize = 8192;
+
+/// z = sum_i beta_i x_i / sum_i beta_i over the rows with beta_i > 0 (`active`, in order),
+/// summed per coordinate in f64 in row order, four rows per pass. At least one beta must be
+/// positive.
+fn weighted_mean<T: Scalar>(x: MatrixView<'_, T>, beta: &[f64], active: &[usize], z: &mut [f64]) {
+    let total: f64 = active.iter().map(|&i| beta[i]).sum();
+    for_chunks(z, CHUNK, |c, o| {
+        with_isa(
+            #[inline(always)]
+            || weighted_chunk(x, beta, active, c * CHUNK, o, total),
+        );
+    });
+}
+
+#[inline(always)]
+fn weighted_chunk<T: Scalar>(
+    x: MatrixView<'_, T>,
+    beta: &[f64],
+    active: &[usize],
+    j0: usize,
+    o: &mut [f64],
+    total: f64,
+) {
+    let w = o.len();
+    let row = |i: usize| &x.row(i)[j0..j0 + w];
+    o.iter_mut().for_each(|v| *v = 0.0);
+    let mut groups = active.chunks_exact(4);
+    for g in &mut groups {
+        let (r0, r1, r2, r3) = (row(g[0]), row(g[1]), row(g[2]), row(g[3]));
+        let (b0, b1, b2, b3) = (beta[g[0]], beta[g[1]], beta[g[2]], beta[g[3]]);
+        for j in 0..w {
+            o[j] = o[j]
+                + b0 * r0[j].to_f64()
+                + b1 * r1[j].to_f64()
+                + b2 * r2[j].to_f64()
+                + b3 * r3[j].to_f64();
+        }
+    }
+    for &i in groups.remainder() {
+        let (r, b) = (row(i), beta[i]);
+        for j in 0..w {
+            o[j] += b * r[j].to_f64();
+        }
+    }
+    o.iter_mut().for_each(|v| *v /= total);
+}
+
+/// dist_i = ||x_i - z|| for every row, each summed by one task in 8 lanes (fixed order).
+fn distances<T: Scalar>(x: MatrixView<'_, T>, z: &[f64], dist: &mut [f64]) {
+    dist.par_iter_mut().enumerate().for_each(|(i, r)| {
+        let row = x.row(i);
+        let s = with_isa(
+            #[inline(always)]
+            || sum_sq(row, z),
+        );
+        *r = if s.is_finite() {
+            s.sqrt()
+        } else {
+            scaled_norm(row, z)
+        };
+    });
+}
+
+/// sum_j (row_j - z_j)^2 in 8 lanes, then a fixed tree.
+#[inline(always)]
+fn sum_sq<T: Scalar>(row: &[T], z: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let head = row.len() / 8 * 8;
+    for (a, b) in row[..head].chunks_exact(8).zip(z[..head].chunks_exact(8)) {
+        for l in 0..8 {
+            let t = a[l].to_f64() - b[l];
+            acc[l] += t * t;
+        }
+    }
+    for l in 0..row.len() - head {
+        let t = row[head + l].to_f64() - z[head + l];
+        acc[l] += t * t;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+/// ||x - z|| without overflow: the differences scaled by their largest magnitude (cold: only
+/// rows whose sum of squares overflowed). +infinity if some difference is not finite (NaN
+/// included).
+fn scaled_norm<T: Scalar>(row: &[T], z: &[f64]) -> f64 {
+    let mut big = 0.0f64;
+    for (a, b) in row.iter().zip(z) {
+        let t = (a.to_f64() - b).abs();
+        if !t.is_finite() {
+            return f64::INFINITY;
+        }
+        big = big.max(t);
+    }
+    if big == 0.0 {
+        return 0.0;
+    }
+    let s: f64 = row
+        .iter()
+        .zip(z)
+        .map(|(a, b)| {
+            let t = (a.to_f64() - b) / big;
+            t * t
+        })
+        .sum();
+    s.sqrt() * big
+}
+
+pub(super) fn build(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Error> {
+    reject(
+        "geomed",
+        "b",
+        p.b.is_some(),
+        "--nu, --iters, --tol, --start",
+    )?;
+    reject(
+        "geomed",
+        "q",
+        p.q.is_some(),
+        "--nu, --iters, --tol, --start",
+    )?;
+    reject(
+        "geomed",
+        "k",
+        p.k.is_some(),
+        "--nu, --iters, --tol, --start",
+    )?;
+    Ok(Box::new(GeometricMedian::new(
+        m,
+        p.nu.unwrap_or(DEFAULT_NU),
+        p.iters.unwrap_or(DEFAULT_ITERS),
+        p.tol.unwrap_or(DEFAULT_TOL),
+        p.start.unwrap_or_default(),
+    )?))
+}
+
+impl Aggregator for GeometricMedian {
+    fn name(&self) -> &'static str {
+        "geomed"
+    }
+    fn label(&self) -> String {
+        let start = match self.start {
+            WeiszfeldStart::Mean => "",
+            WeiszfeldStart::Zero => ",start=zero",
+            WeiszfeldStart::Median => ",start=median",
+        };
+        format!(
+            "geomed(nu={:e},iters={},tol={:e}{start})",
+            self.nu, self.iters, self.tol
+        )
+    }
+    fn m(&self) -> usize {
+        self.m
+    }
+    fn aggregate_f64(
+        &self,
+        x: MatrixView<'_, f64>,
+        ws: &mut Workspace,
+        out: &mut [f64],
+    ) -> Result<(), Error> {
+        self.solve(x, ws, out).map(|_| ())
+    }
+    fn aggregate_f32(
+        &self,
+        x: MatrixView<'_, f32>,
+        ws: &mut Workspace,
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        self.solve(x, ws, out).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gm(m: usize) -> GeometricMedian {
+        GeometricMedian::new(m, 1e-12, 10_000, 1e-15, WeiszfeldStart::Mean).unwrap()
+    }
+
+    fn solve(r: &GeometricMedian, x: &[f64], m: usize) -> (Vec<f64>, WeiszfeldRun) {
+        let d = x.len() / m;
+        let mut out = vec![0.0; d];
+        let run = r
+            .solve(
+                MatrixView::new(x, m, d).unwrap(),
+                &mut Workspace::new(),
+                &mut out,
+            )
+            .unwrap();
+        (out, run)
+    }
+
+    /// In one dimension the geometric median is the median; three collinear points in the
+    /// plane have the middle one as their geometric median.
+    #[test]
+    fn one_dimension_and_collinear_points() {
+        let (out, run) = solve(&gm(5), &[1.0, 2.0, 3.0, 10.0, 100.0], 5);
+        assert!((out[0] - 3.0).abs() < 1e-6, "{out:?} {run:?}");
+        assert!(run.converged);
+        let (out, _) = solve(&gm(3), &[0.0, 0.0, 1.0, 1.0, 5.0, 5.0], 3);
+        assert!(
+            (out[0] - 1.0).abs() < 1e-6 && (out[1] - 1.0).abs() < 1e-6,
+            "{out:?}"
+        );
+    }
+
+    /// The equilateral triangle's geometric median is its centre (the Fermat point), and
+    /// moving one vertex far away moves the result by a bounded amount (not like the mean).
+    #[test]
+    fn triangle_and_far_outlier() {
+        let h = 3f64.sqrt() / 2.0;
+        let (out, _) = solve(&gm(3), &[0.0, 0.0, 1.0, 0.0, 0.5, h], 3);
+        assert!(
+            (out[0] - 0.5).abs() < 1e-6 && (out[1] - h / 3.0).abs() < 1e-6,
+            "{out:?}"
+        );
+        // From the mean (2e299) the distance to the cluster shrinks about 4x per iteration:
+        // with tol = 0 the iteration reaches it. (RFA's relative-objective test would stop
+        // far away: the objective is dominated by the outlier's distance; tol = 0 never stops
+        // early.)
+        let x = [0.0, 0.0, 0.1, 0.0, 0.0, 0.1, 0.1, 0.1, 1e300, 1e300];
+        let r = GeometricMedian::new(5, 1e-12, 2000, 0.0, WeiszfeldStart::Mean).unwrap();
+        let (out, run) = solve(&r, &x, 5);
+        assert!(out.iter().all(|v| v.abs() < 1.0), "{out:?} {run:?}");
+        let (far, run) = solve(&gm(5), &x, 5);
+        assert!(run.converged && far[0] > 1e200, "{far:?} {run:?}");
+    }
+
+    /// Rows with NaN or infinities get weight 0; all non-finite rows give a non-finite mean.
+    #[test]
+    fn hostile_rows() {
+        let nan = f64::NAN;
+        let inf = f64::INFINITY;
+        let (out, _) = solve(&gm(4), &[1.0, 1.0, 1.0, 1.0, nan, 0.0, inf, -inf], 4);
+        assert_eq!(out, vec![1.0, 1.0]);
+        let (out, run) = solve(&gm(2), &[nan, 0.0, inf, 1.0], 2);
+        assert!(out[0].is_nan() && run.iterations == 0, "{out:?}");
+        for start in [WeiszfeldStart::Zero, WeiszfeldStart::Median] {
+            let r = GeometricMedian::new(4, 1e-9, 1000, 1e-14, start).unwrap();
+            let (out, _) = solve(&r, &[1.0, 1.0, 1.0, 1.0, nan, 0.0, inf, -inf], 4);
+            assert!((out[0] - 1.0).abs() < 1e-9, "{start:?} {out:?}");
+        }
+    }
+
+    /// The iteration cap and the tolerance: tol = 0 runs every iteration; a cap of 1 stops
+    /// unconverged after one weighted average.
+    #[test]
+    fn cap_and_tolerance_are_reported() {
+        let x = [0.0, 0.0, 4.0, 0.0, 0.0, 3.0, 9.0, 9.0];
+        let r = GeometricMedian::new(4, 1e-9, 7, 0.0, WeiszfeldStart::Mean).unwrap();
+        let (_, run) = solve(&r, &x, 4);
+        assert_eq!((run.iterations, run.converged), (7, false));
+        let r = GeometricMedian::new(4, 1e-9, 1, 1e-6, WeiszfeldStart::Mean).unwrap();
+        let (_, run) = solve(&r, &x, 4);
+        assert_eq!((run.iterations, run.converged), (1, false));
+        let (_, run) = solve(&gm(4), &x, 4);
+        assert!(run.converged && run.iterations > 1, "{run:?}");
+    }
+
+    #[test]
+    fn invalid_parameters_name_the_flag() {
+        let e = |r: Result<GeometricMedian, Error>| r.unwrap_err().to_string();
+        assert!(e(GeometricMedian::new(3, 0.0, 5, 0.0, WeiszfeldStart::Mean)).contains("--nu"));
+        assert!(e(GeometricMedian::new(
+            3,
+            f64::NAN,
+            5,
+            0.0,
+            WeiszfeldStart::Mean
+        ))
+        .contains("--nu"));
+        assert!(e(GeometricMedian::new(3, 1.0, 0, 0.0, WeiszfeldStart::Mean)).contains("--iters"));
+        assert!(e(GeometricMedian::new(3, 1.0, 5, -1.0, WeiszfeldStart::Mean)).contains("--tol"));
+    }
+}
