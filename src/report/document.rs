@@ -301,7 +301,12 @@ fn rules_section(s: &mut String, dir: &Path) {
         return;
     }
     let _ = writeln!(s, "\n## Every rule: growing Byzantine values and the worst-case adversaries (verify-bounds, results.csv)\n");
-    let _ = writeln!(s, "Magnitude sweep: one Byzantine value per coordinate (q = 1, m = 20, b = q), constant attack from 1 to 1e20; a rule is `unbounded` where the error grows with the magnitude (log-log slope > 1 and a million-fold growth), `bounded` otherwise, with the error / V at 1e20. Worst case: the largest error / V over the adaptive, sided and search adversaries and every corruption model at m = 20, q = b = 4 (Krum and Multi-Krum told q = 4), with the attack and corruption that reach it. Rules without a bound in the paper (Mean, Multi-Krum, MeaMed) have no verdict elsewhere; this table is where they are measured.\n");
+    let unbound: Vec<&str> = crate::aggregators::REGISTRY
+        .iter()
+        .filter(|i| i.bound == crate::bounds::RuleBound::None)
+        .map(|i| i.name)
+        .collect();
+    let _ = writeln!(s, "Magnitude sweep: one Byzantine value per coordinate (q = 1, m = 20, b = q), constant attack from 1 to 1e20; a rule is `unbounded` where the error grows with the magnitude (log-log slope > 1 and a million-fold growth), `bounded` otherwise, with the error / V at 1e20. Worst case: the largest error / V over the adaptive, sided and search adversaries and every corruption model at m = 20, q = b = 4 (Krum and Multi-Krum told q = 4), with the attack and corruption that reach it. Rules without a bound in the paper ({}) have no verdict elsewhere; this table is where they are measured.\n", unbound.join(", "));
     let corrs = ["generalized", "diagonal", "classic"];
     let _ = writeln!(
         s,
