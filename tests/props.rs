@@ -866,50 +866,32 @@ fn check_trmean<T: Fl>(c: &Case, b: usize) -> Result<(), TestCaseError> {
 /// Phocas against the reference; `exact` for grid inputs (all sums exact), otherwise within
 /// the summation bound, skipping coordinates where the chosen set is ambiguous.
 fn check_phocas<T: Fl>(c: &Conditioned, exact: bool) -> Result<usize, TestCaseError> {
-    let (m, d, b) = (c.case.m, c.case.d, c.b);
-    let x = c.case.data::<T>();
-    let ours = run::<T>(&*rule("phocas", trim(b), m), &x, m, d);
-    let mut compared = 0;
-    for j in 0..d {
-        let (want, ambiguous) = ref_phocas(&col(&x, m, d, j), b);
-        if exact {
-            let w = T::from_f64(want.v);
-            ensure(same(ours[j], w), || {
-                format!(
-                    "{} phocas b={b} j={j}: ours {:?} want {w:?}",
-                    T::NAME,
-                    ours[j]
-                )
-            })?;
-        } else if !ambiguous {
-            ensure(want.admits(ours[j]), || {
-                format!(
-                    "{} phocas b={b} j={j}: ours {:?} want {want:?}",
-                    T::NAME,
-                    ours[j]
-                )
-            })?;
-        } else {
-            continue;
-        }
-        compared += 1;
-    }
-    Ok(compared)
+    check_window::<T>("phocas", ref_phocas, c, exact)
 }
 
 /// MeaMed against the reference, as [`check_phocas`].
 fn check_meamed<T: Fl>(c: &Conditioned, exact: bool) -> Result<usize, TestCaseError> {
+    check_window::<T>("meamed", ref_meamed, c, exact)
+}
+
+/// A window rule (`name`) against its reference by the definition.
+fn check_window<T: Fl>(
+    name: &str,
+    reference: fn(&[T], usize) -> (Approx, bool),
+    c: &Conditioned,
+    exact: bool,
+) -> Result<usize, TestCaseError> {
     let (m, d, b) = (c.case.m, c.case.d, c.b);
     let x = c.case.data::<T>();
-    let ours = run::<T>(&*rule("meamed", trim(b), m), &x, m, d);
+    let ours = run::<T>(&*rule(name, trim(b), m), &x, m, d);
     let mut compared = 0;
     for j in 0..d {
-        let (want, ambiguous) = ref_meamed(&col(&x, m, d, j), b);
+        let (want, ambiguous) = reference(&col(&x, m, d, j), b);
         if exact {
             let w = T::from_f64(want.v);
             ensure(same(ours[j], w), || {
                 format!(
-                    "{} meamed b={b} j={j}: ours {:?} want {w:?}",
+                    "{} {name} b={b} j={j}: ours {:?} want {w:?}",
                     T::NAME,
                     ours[j]
                 )
@@ -917,7 +899,7 @@ fn check_meamed<T: Fl>(c: &Conditioned, exact: bool) -> Result<usize, TestCaseEr
         } else if !ambiguous {
             ensure(want.admits(ours[j]), || {
                 format!(
-                    "{} meamed b={b} j={j}: ours {:?} want {want:?}",
+                    "{} {name} b={b} j={j}: ours {:?} want {want:?}",
                     T::NAME,
                     ours[j]
                 )

@@ -1,7 +1,10 @@
 // Shared body of the per-rule fuzz targets (included by each target file).
 
 
-use phocas::aggregators::{self, AggregateExt, KrumDistance, KrumNeighbours, MedianConvention, RuleParams};
+use phocas::aggregators::{
+    self, AggregateExt, KrumDistance, KrumNeighbours, MedianConvention, RuleKind, RuleParams,
+    WeiszfeldStart,
+};
 use phocas::{MatrixView, Workspace};
 
 fn run<T: phocas::Scalar>(rule: &dyn aggregators::Aggregator, x: &[T], m: usize, d: usize) {
@@ -30,21 +33,31 @@ pub fn fuzz_one(name: Option<&str>, data: &[u8]) {
     let m = usize::from(data[1] % 50) + 1;
     let d = usize::from(data[2] % 40) + 1;
     let f64_storage = data[3] & 1 == 1;
-    let params = RuleParams {
-        b: Some(usize::from(data[4] % 32)),
-        q: Some(usize::from(data[5] % 52)),
-        k: (data[6] & 0x80 != 0).then_some(usize::from(data[6] % 52)),
+    let base = RuleParams {
         neighbours: if data[3] & 2 == 0 { KrumNeighbours::MinusQMinus2 } else { KrumNeighbours::MinusQMinus1 },
         distance: if data[3] & 4 == 0 { KrumDistance::Squared } else { KrumDistance::Plain },
         median: if data[3] & 8 == 0 { MedianConvention::Midpoint } else { MedianConvention::Lower },
+        ..RuleParams::default()
     };
-    // parameters a rule does not take are an error by design: pass only the ones it takes
-    let params = match info.name {
-        "trmean" | "phocas" => RuleParams { q: None, k: None, ..params },
-        "krum" => RuleParams { b: None, k: None, ..params },
-        "multikrum" => RuleParams { b: None, ..params },
-        _ => RuleParams { b: None, q: None, k: None, ..params },
-    };
+    // parameters a rule does not take are an error by design: pass only the ones its registry
+    // entry says it takes
+    let mut params = info.with_params(
+        base,
+        Some(usize::from(data[4] % 32)),
+        Some(usize::from(data[5] % 52)),
+        (data[6] & 0x80 != 0).then_some(usize::from(data[6] % 52)),
+    );
+    if info.kind == RuleKind::RowWeighting {
+        // Weiszfeld: smoothing from 1e-12 to 1e3 (and the invalid 0), a short cap, any tolerance
+        params.nu = Some(if data[4] == 0 { 0.0 } else { 10f64.powi(i32::from(data[4] % 16) - 12) });
+        params.iters = Some(usize::from(data[5] % 64));
+        params.tol = Some(f64::from(data[6] % 8) * 1e-3);
+        params.start = Some(match data[3] >> 4 & 3 {
+            0 => WeiszfeldStart::Mean,
+            1 => WeiszfeldStart::Zero,
+            _ => WeiszfeldStart::Median,
+        });
+    }
     let Ok(rule) = aggregators::build(info.name, &params, m) else {
         return;
     };

@@ -77,23 +77,7 @@ impl Aggregator for MeaMed {
         }
         let h = super::max_trim(m);
         let centre = super::window_mean(sorted, h, m - h);
-        let dist = |v: f64| {
-            let t = (v - centre).abs();
-            if t.is_nan() {
-                f64::INFINITY
-            } else {
-                t
-            }
-        };
-        let (mut lo, mut hi) = (0, m);
-        for _ in 0..self.b {
-            if dist(sorted[lo]) > dist(sorted[hi - 1]) {
-                lo += 1;
-            } else {
-                hi -= 1;
-            }
-        }
-        Some(super::window_mean(sorted, lo, hi))
+        Some(super::nearest_window_mean(sorted, self.b, centre))
     }
     fn m(&self) -> usize {
         self.m

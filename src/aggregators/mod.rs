@@ -83,6 +83,29 @@ pub(crate) fn window_mean(sorted: &[f64], lo: usize, hi: usize) -> f64 {
     sorted[lo..hi].iter().sum::<f64>() / (hi - lo) as f64
 }
 
+/// The mean of the m - b values of a sorted column nearest to `centre` (Phocas, MeaMed): they
+/// form a window of the column, found by dropping b times the end farther from the centre (on
+/// a tie the larger value goes, as in the kernels); a NaN distance counts as +infinity. O(m).
+pub(crate) fn nearest_window_mean(sorted: &[f64], b: usize, centre: f64) -> f64 {
+    let dist = |v: f64| {
+        let t = (v - centre).abs();
+        if t.is_nan() {
+            f64::INFINITY
+        } else {
+            t
+        }
+    };
+    let (mut lo, mut hi) = (0, sorted.len());
+    for _ in 0..b {
+        if dist(sorted[lo]) > dist(sorted[hi - 1]) {
+            lo += 1;
+        } else {
+            hi -= 1;
+        }
+    }
+    window_mean(sorted, lo, hi)
+}
+
 /// Storage-type-generic calls on any rule (dispatches to `aggregate_f32` / `aggregate_f64`).
 pub trait AggregateExt: Aggregator {
     /// Aggregates `x` into `out` (length d) using scratch from `ws`; allocation-free once `ws`
