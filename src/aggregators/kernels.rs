@@ -1,5 +1,5 @@
 //! Shared kernels: the tiled, parallel coordinate-wise driver and the per-coordinate order
-//! statistics of Median, Trmean and Phocas.
+//! statistics of Median, Trmean, Phocas and MeaMed.
 //!
 //! Values are ordered by total-order integer keys (see [`crate::scalar`]), so NaN sorts beyond
 //! every finite value and is trimmed like any other extreme. Every coordinate is computed on
@@ -47,6 +47,8 @@
 //! both at distance +inf) take the exact scalar route ([`phocas_checked`]): rank all m values
 //! by (distance, value) (sort the keys, then select by (distance, position)), and sum the kept
 //! ones in the same order (middle positions first, then positions k and k + n for k < b).
+//! MeaMed is the same window around another centre, the median Trmean_c with
+//! c = ceil(m/2) - 1 (its own sum of the middle); every step above takes the centre's trim.
 
 pub(crate) use super::layout::{Finish, W};
 use super::network::Network;

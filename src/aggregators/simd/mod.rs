@@ -11,8 +11,8 @@
 //! | file | what |
 //! |---|---|
 //! | `networks.rs` | the comparator lists (Batcher's 32 wires; 92 comparators for m = 20) |
-//! | `fused.rs` | the fused Trmean / Median / Phocas kernels for m <= 32, written once as macros over the vector width |
-//! | `avx2/`, `avx512/` | per instruction set: `networks.rs` (register networks for the tile path), `fused.rs` (loads, keys and the expanded fused kernels), `phocas.rs` (Phocas's tile arithmetic) |
+//! | `fused.rs` | the fused Trmean / Median / Phocas / MeaMed kernels for m <= 32, written once as macros over the vector width |
+//! | `avx2/`, `avx512/` | per instruction set: `networks.rs` (register networks for the tile path), `fused.rs` (loads, keys and the expanded fused kernels), `phocas.rs` (the window arithmetic of Phocas and MeaMed on a sorted tile) |
 //! | `krum.rs` | Krum's register-blocked pair kernel, generic over 4 or 8 f64 lanes |
 //!
 //! Why each exists: a sorting network whose comparator list is data loads and stores its
