@@ -163,16 +163,20 @@ fn aggregate_typed<T: Scalar>(x: &Matrix<T>, a: &AggregateArgs) -> Result<(), Er
     let mut ws = phocas::Workspace::new();
     rule.aggregate_into(x.view(), &mut ws, &mut out)?;
     if let Some(run) = ws.last_weiszfeld() {
+        let how = if run.objective.is_nan() {
+            "no row is finite: the result is the mean of all rows".to_string()
+        } else if run.converged {
+            format!("converged (objective {:.6e})", run.objective)
+        } else {
+            format!(
+                "NOT converged: stopped at --iters (objective {:.6e})",
+                run.objective
+            )
+        };
         eprintln!(
-            "{}: {} Weiszfeld iterations, {} (objective {:.6e})",
+            "note: {}: {} Weiszfeld iterations, {how}",
             rule.label(),
-            run.iterations,
-            if run.converged {
-                "converged"
-            } else {
-                "NOT converged: stopped at --iters"
-            },
-            run.objective
+            run.iterations
         );
     }
     match &a.output {

@@ -56,7 +56,8 @@ fn assert_ok(o: &Out) {
 }
 
 /// Exit 0 with nothing on stderr but the warnings `aggregate` prints for Krum / Multi-Krum
-/// settings outside their theory (the rule cases include extreme q).
+/// settings outside their theory (the rule cases include extreme q) and the geometric
+/// median's `note:` line on how its iteration went.
 #[track_caller]
 fn assert_ok_but_theory_warnings(o: &Out) {
     assert_eq!(
@@ -68,7 +69,9 @@ fn assert_ok_but_theory_warnings(o: &Out) {
     );
     for l in o.stderr.lines() {
         assert!(
-            l.starts_with("warning: Lemma 1 needs") || l.starts_with("warning: multikrum --k"),
+            l.starts_with("warning: Lemma 1 needs")
+                || l.starts_with("warning: multikrum --k")
+                || l.starts_with("note: geomed("),
             "stderr: {}",
             o.stderr
         );
@@ -650,4 +653,43 @@ fn output_into_a_missing_folder_is_an_error_unless_asked() {
     );
     assert_ok(&o);
     assert!(matches!(npy::read_vector(&out).unwrap(), NpyVector::F32(v) if v.len() == 3));
+}
+
+/// `aggregate --rule geomed` says how the Weiszfeld iteration went, and what it does when no
+/// row is finite.
+#[test]
+fn geomed_reports_its_iterations() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("x.npy");
+    let x: Vec<f64> = vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 5.0, 5.0];
+    npy::write(&input, &x, &[4, 2]).unwrap();
+    let run = |extra: &[&str], input: &Path| {
+        let mut args = vec![
+            "aggregate",
+            "--rule",
+            "geomed",
+            "--input",
+            input.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        phocas(&args)
+    };
+    let o = run(&[], &input);
+    assert_ok_but_theory_warnings(&o);
+    assert!(
+        o.stderr.contains("Weiszfeld iterations, converged"),
+        "{}",
+        o.stderr
+    );
+    let o = run(&["--iters", "2", "--tol", "0"], &input);
+    assert!(
+        o.stderr.contains("2 Weiszfeld iterations, NOT converged"),
+        "{}",
+        o.stderr
+    );
+    let bad = dir.path().join("nan.npy");
+    npy::write(&bad, &[f64::NAN, 1.0, f64::INFINITY, 2.0], &[2, 2]).unwrap();
+    let o = run(&[], &bad);
+    assert!(o.stderr.contains("no row is finite"), "{}", o.stderr);
 }
