@@ -36,7 +36,9 @@ fn bench_type<T: BenchScalar>(c: &mut Criterion) {
         let mut g = c.benchmark_group(info.name);
         for &(m, d) in POINTS {
             let t = default_trim(m);
-            let rule = build_rule(info.name, m, t, t).expect("rule builds at the sweep's b, q");
+            // q at most the rule's largest (Bulyan: (m - 3) / 4), as bench-scaling does
+            let q = info.param.max(m).flatten().map_or(t, |max| t.min(max));
+            let rule = build_rule(info.name, m, t, q).expect("rule builds at the sweep's b, q");
             let x = MatrixView::new(&data[..m * d], m, d).expect("prefix is an m x d matrix");
             let mut ws = Workspace::new();
             let mut out = vec![T::default(); d];

@@ -58,13 +58,14 @@ enum Command {
 /// Rule selection shared by the subcommands.
 #[derive(Args, Debug, Clone)]
 struct RuleArgs {
-    /// Rule name: mean, median, trmean, phocas, krum, multikrum, meamed, geomed.
+    /// Rule name: mean, median, trmean, phocas, krum, multikrum, meamed, geomed, cclip, bulyan.
     #[arg(long, value_name = "RULE")]
     rule: String,
     /// Trimming parameter b of trmean and phocas (0 <= b <= ceil(m/2)-1).
     #[arg(long)]
     b: Option<usize>,
-    /// Assumed number of Byzantine workers q of krum and multikrum (m-q-2 >= 1).
+    /// Assumed number of Byzantine workers q of krum and multikrum (m-q-2 >= 1) and bulyan
+    /// (m >= 4q+3).
     #[arg(long)]
     q: Option<usize>,
     /// Number of vectors Multi-Krum averages (default m-q).
@@ -82,16 +83,20 @@ struct RuleArgs {
     /// Weiszfeld smoothing nu of geomed (default 1e-6).
     #[arg(long)]
     nu: Option<f64>,
-    /// Weiszfeld iteration cap of geomed (default 100).
+    /// Iteration cap of geomed (default 100); clipping iterations L of cclip (default 1).
     #[arg(long)]
     iters: Option<usize>,
     /// Weiszfeld relative tolerance on the objective of geomed (default 1e-6; 0 runs every
     /// iteration).
     #[arg(long)]
     tol: Option<f64>,
-    /// Weiszfeld start of geomed: mean (default), zero or median.
+    /// Start of geomed (mean, the default) and cclip (zero, the default): mean, zero, median
+    /// or previous (the last aggregate of the run, in the simulator).
     #[arg(long)]
     start: Option<WeiszfeldStart>,
+    /// Clipping radius tau of cclip (default 100).
+    #[arg(long)]
+    tau: Option<f64>,
 }
 
 impl RuleArgs {
@@ -107,6 +112,7 @@ impl RuleArgs {
             iters: self.iters,
             tol: self.tol,
             start: self.start,
+            tau: self.tau,
         }
     }
 }

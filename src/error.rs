@@ -16,6 +16,9 @@ pub enum Error {
         max: usize,
         formula: &'static str,
     },
+    /// Bulyan needs m >= 4q + 3 (El Mhamdi et al. 2018).
+    #[error("q = {q} is too large for Bulyan with m = {m}: Bulyan needs m >= 4q + 3, so q must be at most {max}")]
+    BulyanWorkers { q: usize, m: usize, max: String },
     /// Multi-Krum's k out of range.
     #[error("k = {k} is out of range for Multi-Krum with m = {m}: k must be in 1..={m}")]
     InvalidK { k: usize, m: usize },

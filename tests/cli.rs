@@ -138,7 +138,9 @@ fn params_to_args(name: &str, p: &RuleParams) -> Vec<String> {
 fn rule_cases(m: usize) -> Vec<(&'static str, RuleParams)> {
     let mut out = Vec::new();
     for info in REGISTRY {
-        let p = info.with_params(RuleParams::default(), Some(1), Some(1), Some(2));
+        // 1, or the largest the rule takes if smaller (Bulyan: (m - 3) / 4)
+        let one = info.param.max(m).flatten().map_or(1, |max| max.min(1));
+        let p = info.with_params(RuleParams::default(), Some(one), Some(one), Some(2));
         assert!(
             aggregators::build(info.name, &p, m).is_ok(),
             "the registry's parameters do not build {}",

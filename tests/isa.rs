@@ -62,8 +62,9 @@ fn rules(m: usize) -> Vec<(String, RuleParams)> {
                     v.push((format!("{}(b={b})", info.name), p));
                 }
             }
-            ParamKind::AssumedQ | ParamKind::AssumedQAndK => {
-                for &q in &qs {
+            ParamKind::AssumedQ | ParamKind::AssumedQAndK | ParamKind::AssumedQBulyan => {
+                let max = info.param.max(m).flatten();
+                for &q in qs.iter().filter(|&&q| max.is_some_and(|max| q <= max)) {
                     let p = info.with_params(RuleParams::default(), None, Some(q), None);
                     v.push((format!("{}(q={q})", info.name), p));
                 }

@@ -2,17 +2,27 @@
 
 
 use phocas::aggregators::{
-    self, AggregateExt, KrumDistance, KrumNeighbours, MedianConvention, RuleKind, RuleParams,
+    self, AggregateExt, KrumDistance, KrumNeighbours, MedianConvention, RuleParams, Setting,
     WeiszfeldStart,
 };
 use phocas::{MatrixView, Workspace};
 
-fn run<T: phocas::Scalar>(rule: &dyn aggregators::Aggregator, x: &[T], m: usize, d: usize) {
+fn run<T: phocas::Scalar>(
+    rule: &dyn aggregators::Aggregator,
+    x: &[T],
+    m: usize,
+    d: usize,
+    stateful: bool,
+) {
     let view = MatrixView::new(x, m, d).expect("shape");
     let mut ws = Workspace::new();
     let mut a = vec![T::default(); d];
     let mut b = vec![T::default(); d];
     rule.aggregate_into(view, &mut ws, &mut a).expect("aggregate");
+    // a rule started from the previous aggregate may differ on a reused workspace
+    if stateful {
+        ws = Workspace::new();
+    }
     rule.aggregate_into(view, &mut ws, &mut b).expect("aggregate");
     for (u, v) in a.iter().zip(&b) {
         assert_eq!(u.to_f64().to_bits(), v.to_f64().to_bits(), "not deterministic");
@@ -47,17 +57,30 @@ pub fn fuzz_one(name: Option<&str>, data: &[u8]) {
         Some(usize::from(data[5] % 52)),
         (data[6] & 0x80 != 0).then_some(usize::from(data[6] % 52)),
     );
-    if info.kind == RuleKind::RowWeighting {
-        // Weiszfeld: smoothing from 1e-12 to 1e3 (and the invalid 0), a short cap, any tolerance
-        params.nu = Some(if data[4] == 0 { 0.0 } else { 10f64.powi(i32::from(data[4] % 16) - 12) });
-        params.iters = Some(usize::from(data[5] % 64));
-        params.tol = Some(f64::from(data[6] % 8) * 1e-3);
-        params.start = Some(match data[3] >> 4 & 3 {
-            0 => WeiszfeldStart::Mean,
-            1 => WeiszfeldStart::Zero,
-            _ => WeiszfeldStart::Median,
-        });
+    // the settings its registry entry lists, from the bytes
+    for setting in info.settings {
+        match setting {
+            // smoothing from 1e-12 to 1e3 (and the invalid 0)
+            Setting::Nu => {
+                params.nu = Some(if data[4] == 0 { 0.0 } else { 10f64.powi(i32::from(data[4] % 16) - 12) })
+            }
+            Setting::Iters => params.iters = Some(usize::from(data[5] % 64)),
+            Setting::Tol => params.tol = Some(f64::from(data[6] % 8) * 1e-3),
+            Setting::Start => {
+                params.start = Some(match data[3] >> 4 & 3 {
+                    0 => WeiszfeldStart::Mean,
+                    1 => WeiszfeldStart::Zero,
+                    2 => WeiszfeldStart::Previous,
+                    _ => WeiszfeldStart::Median,
+                })
+            }
+            // radius from 1e-6 to 1e9 (and the invalid 0)
+            Setting::Tau => {
+                params.tau = Some(if data[6] == 0 { 0.0 } else { 10f64.powi(i32::from(data[6] % 16) - 6) })
+            }
+        }
     }
+    let stateful = params.start == Some(WeiszfeldStart::Previous);
     let Ok(rule) = aggregators::build(info.name, &params, m) else {
         return;
     };
@@ -72,7 +95,7 @@ pub fn fuzz_one(name: Option<&str>, data: &[u8]) {
             })
             .collect();
         x.resize(m * d, 0.0);
-        run(rule.as_ref(), &x, m, d);
+        run(rule.as_ref(), &x, m, d, stateful);
     } else {
         let mut x: Vec<f32> = body
             .chunks(4)
@@ -83,6 +106,6 @@ pub fn fuzz_one(name: Option<&str>, data: &[u8]) {
             })
             .collect();
         x.resize(m * d, 0.0);
-        run(rule.as_ref(), &x, m, d);
+        run(rule.as_ref(), &x, m, d, stateful);
     }
 }

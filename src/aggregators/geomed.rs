@@ -43,6 +43,10 @@ pub enum WeiszfeldStart {
     Zero,
     /// The coordinate-wise median.
     Median,
+    /// The last aggregate written into the same [`Workspace`] by a rule started from
+    /// `previous` (the simulator keeps one workspace per run, so this is the previous round's
+    /// aggregate, centered clipping's choice); zero when there is none of length d.
+    Previous,
 }
 
 impl std::str::FromStr for WeiszfeldStart {
@@ -52,8 +56,9 @@ impl std::str::FromStr for WeiszfeldStart {
             "mean" => Ok(Self::Mean),
             "zero" => Ok(Self::Zero),
             "median" => Ok(Self::Median),
+            "previous" => Ok(Self::Previous),
             _ => Err(format!(
-                "unknown Weiszfeld start '{s}': use mean, zero or median"
+                "unknown start '{s}': use mean, zero, median or previous"
             )),
         }
     }
@@ -147,16 +152,7 @@ impl GeometricMedian {
         dist.resize(m, 0.0);
         beta.clear();
         beta.resize(m, 1.0);
-        match self.start {
-            WeiszfeldStart::Zero => {}
-            WeiszfeldStart::Mean => weighted_mean(x, &beta, &active, &mut z),
-            WeiszfeldStart::Median => {
-                Median::new(m, MedianConvention::Midpoint)?.aggregate_into(x, ws, out)?;
-                for (z, o) in z.iter_mut().zip(out.iter()) {
-                    *z = o.to_f64();
-                }
-            }
-        }
+        start_point(self.start, x, (&beta, &active), ws, out, &mut z)?;
         let mut run = WeiszfeldRun {
             iterations: 0,
             converged: false,
@@ -174,7 +170,13 @@ impl GeometricMedian {
             if beta.iter().all(|&b| b == 0.0) {
                 beta.iter_mut().for_each(|b| *b = 1.0);
                 weighted_mean(x, &beta, &active, &mut z);
-                return Ok(finish(ws, (z, dist, beta, active), out, run));
+                return Ok(finish(
+                    ws,
+                    (z, dist, beta, active),
+                    out,
+                    run,
+                    self.start == WeiszfeldStart::Previous,
+                ));
             }
             active.retain(|&i| beta[i] > 0.0);
             weighted_mean(x, &beta, &active, &mut z);
@@ -204,8 +206,42 @@ impl GeometricMedian {
             run.iterations += 1;
             previous = g;
         }
-        Ok(finish(ws, (z, dist, beta, active), out, run))
+        Ok(finish(
+            ws,
+            (z, dist, beta, active),
+            out,
+            run,
+            self.start == WeiszfeldStart::Previous,
+        ))
     }
+}
+
+/// Writes the start point of an iterative rule into `z` (length d, zeroed), using `out` as
+/// scratch for the median; `(ones, all)` are m weights 1 and the row indices 0..m.
+pub(super) fn start_point<T: Scalar>(
+    start: WeiszfeldStart,
+    x: MatrixView<'_, T>,
+    (ones, all): (&[f64], &[usize]),
+    ws: &mut Workspace,
+    out: &mut [T],
+    z: &mut [f64],
+) -> Result<(), Error> {
+    match start {
+        WeiszfeldStart::Zero => {}
+        WeiszfeldStart::Mean => weighted_mean(x, ones, all, z),
+        WeiszfeldStart::Median => {
+            Median::new(x.m(), MedianConvention::Midpoint)?.aggregate_into(x, ws, out)?;
+            for (z, o) in z.iter_mut().zip(out.iter()) {
+                *z = o.to_f64();
+            }
+        }
+        WeiszfeldStart::Previous => {
+            if ws.previous.len() == z.len() {
+                z.copy_from_slice(&ws.previous);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes z into `out` and gives the buffers back to the workspace.
@@ -214,9 +250,14 @@ fn finish<T: Scalar>(
     (z, dist, beta, active): (Vec<f64>, Vec<f64>, Vec<f64>, Vec<usize>),
     out: &mut [T],
     run: WeiszfeldRun,
+    keep_previous: bool,
 ) -> WeiszfeldRun {
     for (o, &v) in out.iter_mut().zip(z.iter()) {
         *o = T::from_f64(v);
+    }
+    if keep_previous {
+        ws.previous.clear();
+        ws.previous.extend_from_slice(&z);
     }
     ws.gm_z = z;
     ws.gm_dist = dist;
@@ -234,6 +275,18 @@ const CHUNK: usize = 8192;
 /// positive.
 fn weighted_mean<T: Scalar>(x: MatrixView<'_, T>, beta: &[f64], active: &[usize], z: &mut [f64]) {
     let total: f64 = active.iter().map(|&i| beta[i]).sum();
+    weighted_sum(x, beta, active, z, total);
+}
+
+/// z = sum_i beta_i x_i / total over the rows `active` (in order), summed per coordinate in
+/// f64 in row order, four rows per pass (the weighted mean, and centered clipping's step).
+pub(super) fn weighted_sum<T: Scalar>(
+    x: MatrixView<'_, T>,
+    beta: &[f64],
+    active: &[usize],
+    z: &mut [f64],
+    total: f64,
+) {
     for_chunks(z, CHUNK, |c, o| {
         with_isa(
             #[inline(always)]
@@ -276,7 +329,7 @@ fn weighted_chunk<T: Scalar>(
 }
 
 /// dist_i = ||x_i - z|| for every row, each summed by one task in 8 lanes (fixed order).
-fn distances<T: Scalar>(x: MatrixView<'_, T>, z: &[f64], dist: &mut [f64]) {
+pub(super) fn distances<T: Scalar>(x: MatrixView<'_, T>, z: &[f64], dist: &mut [f64]) {
     dist.par_iter_mut().enumerate().for_each(|(i, r)| {
         let row = x.row(i);
         let s = with_isa(
@@ -372,6 +425,7 @@ impl Aggregator for GeometricMedian {
             WeiszfeldStart::Mean => "",
             WeiszfeldStart::Zero => ",start=zero",
             WeiszfeldStart::Median => ",start=median",
+            WeiszfeldStart::Previous => ",start=previous",
         };
         format!(
             "geomed(nu={:e},iters={},tol={:e}{start})",

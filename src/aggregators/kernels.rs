@@ -485,6 +485,34 @@ fn sort_tile<T: Keyed>(
     }
 }
 
+/// Writes to wire k of the tile the keys of coordinates [j, j + w) of row `rows[k]`
+/// (padding lanes get key 0) and sorts every lane with the full network `net` of
+/// `rows.len()` wires (or a register network): the sorted coordinates of a subset of the rows
+/// without copying the rows (Bulyan's second stage). O(w |rows| log^2 |rows|).
+#[inline(always)]
+pub(crate) fn sorted_listed_tile<T: Keyed>(
+    x: MatrixView<'_, T>,
+    rows: &[usize],
+    j: usize,
+    w: usize,
+    tile: &mut [[T::Key; W]],
+    net: &[(u16, u16)],
+) {
+    for (dst, &i) in tile.iter_mut().zip(rows) {
+        let row = &x.row(i)[j..j + w];
+        if let Ok(src) = <&[T; W]>::try_from(row) {
+            for t in 0..W {
+                dst[t] = src[t].to_key();
+            }
+        } else {
+            for t in 0..W {
+                dst[t] = row.get(t).map_or_else(T::Key::default, |v| v.to_key());
+            }
+        }
+    }
+    sort_tile::<T>(tile, (net, &[]), true);
+}
+
 /// Reads the tile of coordinates [j, j + w) of every row as keys (padding lanes get key 0).
 #[inline(always)]
 fn load_keys<T: Scalar>(x: MatrixView<'_, T>, j: usize, w: usize, tile: &mut [[T::Key; W]]) {

@@ -7,6 +7,8 @@
 //! Adding a rule: write one file with a type implementing [`Aggregator`], and add one line to
 //! [`REGISTRY`]. The CLI, the property tests, the Monte Carlo engine and the benches find it there.
 
+mod bulyan;
+mod clipping;
 mod geomed;
 mod kernels;
 mod krum;
@@ -19,6 +21,8 @@ mod phocas;
 pub(crate) mod simd;
 mod trmean;
 
+pub use bulyan::Bulyan;
+pub use clipping::CenteredClipping;
 pub use geomed::{GeometricMedian, WeiszfeldRun, WeiszfeldStart};
 pub use kernels::{network_limit, set_network_limit, sorting_network_len, NETWORK_MAX_M};
 pub use krum::{Krum, KrumDistance, KrumNeighbours, MultiKrum};
@@ -75,6 +79,11 @@ pub trait Aggregator: Send + Sync {
     /// Theorem 1's proof), so it is computed exactly ([`crate::attacks::exact_worst`]).
     fn monotone(&self) -> bool {
         false
+    }
+    /// True when m equal rows aggregate to that row (every rule but centered clipping from
+    /// zero or the previous aggregate, which clips the common row to norm tau).
+    fn unanimous(&self) -> bool {
+        true
     }
 }
 
@@ -194,6 +203,9 @@ pub struct Workspace {
     pub(crate) gm_beta: Vec<f64>,
     pub(crate) gm_active: Vec<usize>,
     pub(crate) gm_last: Option<WeiszfeldRun>,
+    /// The last aggregate of a rule started from `previous` (geomed, centered clipping).
+    pub(crate) previous: Vec<f64>,
+    pub(crate) cc_sum: Vec<f64>,
 }
 
 impl Default for Workspace {
@@ -220,6 +232,8 @@ impl Workspace {
             gm_beta: Vec::new(),
             gm_active: Vec::new(),
             gm_last: None,
+            previous: Vec::new(),
+            cc_sum: Vec::new(),
         }
     }
 
@@ -266,8 +280,57 @@ pub struct RuleParams {
     pub iters: Option<usize>,
     /// Weiszfeld relative tolerance on the objective (geomed).
     pub tol: Option<f64>,
-    /// Weiszfeld start (geomed).
+    /// Start of an iterative rule (geomed, cclip).
     pub start: Option<WeiszfeldStart>,
+    /// Clipping radius tau (cclip).
+    pub tau: Option<f64>,
+}
+
+/// A named setting beyond the rule parameter; a registry entry lists the ones its rule takes,
+/// and [`build`] refuses the others with a message naming them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// `--nu`, Weiszfeld smoothing.
+    Nu,
+    /// `--iters`, an iteration count.
+    Iters,
+    /// `--tol`, a relative tolerance.
+    Tol,
+    /// `--start`, where an iteration starts.
+    Start,
+    /// `--tau`, a clipping radius.
+    Tau,
+}
+
+impl Setting {
+    /// The flag's name.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Setting::Nu => "nu",
+            Setting::Iters => "iters",
+            Setting::Tol => "tol",
+            Setting::Start => "start",
+            Setting::Tau => "tau",
+        }
+    }
+    /// Whether `p` sets it.
+    pub fn given(self, p: &RuleParams) -> bool {
+        match self {
+            Setting::Nu => p.nu.is_some(),
+            Setting::Iters => p.iters.is_some(),
+            Setting::Tol => p.tol.is_some(),
+            Setting::Start => p.start.is_some(),
+            Setting::Tau => p.tau.is_some(),
+        }
+    }
+    /// Every setting.
+    pub const ALL: [Setting; 5] = [
+        Setting::Nu,
+        Setting::Iters,
+        Setting::Tol,
+        Setting::Start,
+        Setting::Tau,
+    ];
 }
 
 impl RuleParams {
@@ -293,6 +356,8 @@ pub enum ParamKind {
     AssumedQ,
     /// The assumed q and the number k of rows averaged (`--q`, `--k`; Multi-Krum).
     AssumedQAndK,
+    /// The assumed q with m >= 4q + 3 (`--q`; Bulyan).
+    AssumedQBulyan,
 }
 
 impl ParamKind {
@@ -302,7 +367,10 @@ impl ParamKind {
     }
     /// Whether the parameter is an assumed Byzantine count q (Krum, Multi-Krum).
     pub fn is_assumed_q(self) -> bool {
-        matches!(self, ParamKind::AssumedQ | ParamKind::AssumedQAndK)
+        matches!(
+            self,
+            ParamKind::AssumedQ | ParamKind::AssumedQAndK | ParamKind::AssumedQBulyan
+        )
     }
     /// The largest valid value for m workers: `Some(max)` (None inside when no value is
     /// valid) for rules that take a parameter, `None` for rules that take none.
@@ -310,6 +378,7 @@ impl ParamKind {
         match self {
             ParamKind::Trim => Some(Some(max_trim(m))),
             ParamKind::AssumedQ | ParamKind::AssumedQAndK => Some(m.checked_sub(3)),
+            ParamKind::AssumedQBulyan => Some(bulyan::max_q(m)),
             ParamKind::None => None,
         }
     }
@@ -344,7 +413,7 @@ impl RuleInfo {
         let (b, q, k) = match self.param {
             ParamKind::None => (None, None, None),
             ParamKind::Trim => (b, None, None),
-            ParamKind::AssumedQ => (None, q, None),
+            ParamKind::AssumedQ | ParamKind::AssumedQBulyan => (None, q, None),
             ParamKind::AssumedQAndK => (None, q, k),
         };
         RuleParams { b, q, k, ..base }
@@ -381,6 +450,8 @@ pub struct RuleInfo {
     pub param: ParamKind,
     /// How it aggregates.
     pub kind: RuleKind,
+    /// The settings it takes beyond its parameter.
+    pub settings: &'static [Setting],
     /// The exponent of m in its cost as the paper states it (d's is 1 for every rule).
     pub m_exponent: f64,
     /// The paper's bound that covers it.
@@ -399,6 +470,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         cost: "O(dm)",
         param: ParamKind::None,
         kind: RuleKind::Average,
+        settings: &[],
         m_exponent: 1.0,
         bound: RuleBound::None,
         build: mean::build,
@@ -411,6 +483,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         cost: "O(d m log^2 m) here (sorting network; selection above m = 256); paper: O(dm)",
         param: ParamKind::None,
         kind: RuleKind::OrderStatistic,
+        settings: &[],
         m_exponent: 1.0,
         bound: RuleBound::Delta1AtMedian,
         build: median::build,
@@ -423,6 +496,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         cost: "O(d m log^2 m) here (sorting network; selection above m = 256); paper: O(dm)",
         param: ParamKind::Trim,
         kind: RuleKind::OrderStatistic,
+        settings: &[],
         m_exponent: 1.0,
         bound: RuleBound::Delta1AtB,
         build: trmean::build,
@@ -435,6 +509,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         cost: "O(d m log^2 m) here (sorting network; selection above m = 256); paper: O(dm)",
         param: ParamKind::Trim,
         kind: RuleKind::OrderStatistic,
+        settings: &[],
         m_exponent: 1.0,
         bound: RuleBound::Delta2AtB,
         build: phocas::build,
@@ -447,6 +522,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         cost: "O(dm^2)",
         param: ParamKind::AssumedQ,
         kind: RuleKind::RowSelection,
+        settings: &[],
         m_exponent: 2.0,
         bound: RuleBound::Delta0WholeRows,
         build: krum::build_krum,
@@ -459,6 +535,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         cost: "O(dm^2)",
         param: ParamKind::AssumedQAndK,
         kind: RuleKind::RowSelection,
+        settings: &[],
         m_exponent: 2.0,
         bound: RuleBound::None,
         build: krum::build_multikrum,
@@ -471,6 +548,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         cost: "O(d m log^2 m) here (sorting network; selection above m = 256); paper: O(dm)",
         param: ParamKind::Trim,
         kind: RuleKind::OrderStatistic,
+        settings: &[],
         m_exponent: 1.0,
         bound: RuleBound::None,
         build: meamed::build,
@@ -483,9 +561,36 @@ pub const REGISTRY: &[RuleInfo] = &[
         cost: "O(dm) per iteration (two passes over the matrix)",
         param: ParamKind::None,
         kind: RuleKind::RowWeighting,
+        settings: &[Setting::Nu, Setting::Iters, Setting::Tol, Setting::Start],
         m_exponent: 1.0,
         bound: RuleBound::None,
         build: geomed::build,
+    },
+    RuleInfo {
+        name: "cclip",
+        summary: "centered clipping: from a centre, L times move by the mean of the differences clipped to norm tau",
+        params: "[--tau TAU, default 100] [--iters L, default 1] [--start zero|median|mean|previous, default zero]",
+        reference: "Karimireddy, He, Jaggi 2021 (Learning from History), equation (CC); no bound in the Phocas paper",
+        cost: "O(dm) per iteration (two passes over the matrix)",
+        param: ParamKind::None,
+        kind: RuleKind::RowWeighting,
+        settings: &[Setting::Iters, Setting::Start, Setting::Tau],
+        m_exponent: 1.0,
+        bound: RuleBound::None,
+        build: clipping::build,
+    },
+    RuleInfo {
+        name: "bulyan",
+        summary: "m-2q rows chosen one by one by Krum, then per coordinate the mean of the m-4q chosen values nearest to their median",
+        params: "--q Q, m >= 4Q+3 [--neighbours m-q-2|m-q-1] [--distance squared|plain]",
+        reference: "El Mhamdi, Guerraoui, Rouault 2018 (Bulyan), Algorithm 1; no bound in the Phocas paper",
+        cost: "O(dm^2) (Krum's distances) + O(d m log^2 m) (sorting network on the chosen rows)",
+        param: ParamKind::AssumedQBulyan,
+        kind: RuleKind::RowSelection,
+        settings: &[],
+        m_exponent: 2.0,
+        bound: RuleBound::None,
+        build: bulyan::build,
     },
 ];
 
@@ -510,16 +615,9 @@ pub fn build(name: &str, params: &RuleParams, m: usize) -> Result<Box<dyn Aggreg
     if m == 0 {
         return Err(Error::Empty { m, d: 0 });
     }
-    // the Weiszfeld settings belong to the rules that weight rows by an iterate
-    if info.kind != RuleKind::RowWeighting {
-        let given = [
-            ("nu", params.nu.is_some()),
-            ("iters", params.iters.is_some()),
-            ("tol", params.tol.is_some()),
-            ("start", params.start.is_some()),
-        ];
-        for (param, set) in given {
-            reject(info.name, param, set, info.params)?;
+    for s in Setting::ALL {
+        if !info.settings.contains(&s) {
+            reject(info.name, s.flag(), s.given(params), info.params)?;
         }
     }
     (info.build)(params, m)
@@ -611,7 +709,9 @@ mod tests {
     fn registry_metadata_builds_every_rule_and_agrees_with_its_text() {
         for info in REGISTRY {
             for m in [5, 20, 51] {
-                let p = info.with_params(RuleParams::default(), Some(1), Some(1), Some(2));
+                // 1, or the largest the rule takes if smaller (Bulyan at m = 5 takes q = 0)
+                let one = info.param.max(m).flatten().map_or(1, |max| max.min(1));
+                let p = info.with_params(RuleParams::default(), Some(one), Some(one), Some(2));
                 assert!(build(info.name, &p, m).is_ok(), "{} at m = {m}", info.name);
                 // the largest parameter the metadata allows builds; one more does not
                 if let Some(Some(max)) = param_max(info.name, m) {

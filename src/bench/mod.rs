@@ -406,6 +406,16 @@ impl Plan {
             self.q.unwrap_or_else(|| default_trim(m)),
         )
     }
+    /// Builds rule `r` for m workers; the default q is lowered to the rule's largest (Bulyan
+    /// takes at most (m - 3) / 4), a given one is not.
+    fn build(&self, r: &str, m: usize) -> Result<Box<dyn Aggregator>, Error> {
+        let (b, q) = self.bq(m);
+        let q = match (self.q, aggregators::param_max(r, m)) {
+            (None, Some(Some(max))) => q.min(max),
+            _ => q,
+        };
+        build_rule(r, m, b, q)
+    }
 }
 
 /// Times the probe and every rule at every point of the sweep.
@@ -422,7 +432,7 @@ fn measure_sweep<T: BenchScalar>(
         let rules = plan
             .rules
             .iter()
-            .map(|r| build_rule(r, m, b, q))
+            .map(|r| plan.build(r, m))
             .collect::<Result<Vec<_>, _>>()?;
         let out = RefCell::new(vec![T::default(); d]);
         let mut calls: Vec<Call<'_>> = vec![Box::new(|| {
@@ -495,7 +505,7 @@ fn compare_isas<T: BenchScalar>(
     let rules = plan
         .rules
         .iter()
-        .map(|r| build_rule(r, m, b, q))
+        .map(|r| plan.build(r, m))
         .collect::<Result<Vec<_>, _>>()?;
     let out = RefCell::new(vec![T::default(); d]);
     let mut calls: Vec<Call<'_>> = Vec::new();
@@ -559,7 +569,7 @@ fn compare_paths<T: BenchScalar>(plan: &Plan, data: &[T]) -> Result<Vec<Variant>
         let x = MatrixView::new(&data[..m * d], m, d)?;
         let rules = names
             .iter()
-            .map(|r| build_rule(r, m, b, q))
+            .map(|r| plan.build(r, m))
             .collect::<Result<Vec<_>, _>>()?;
         let out = RefCell::new(vec![T::default(); d]);
         let mut calls: Vec<Call<'_>> = Vec::new();
@@ -725,9 +735,8 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
     };
     // Check every rule at every m before spending minutes on data.
     for &m in plan.sweep.ms.iter().chain([plan.sweep.m_for_d].iter()) {
-        let (b, q) = plan.bq(m);
         for r in &plan.rules {
-            build_rule(r, m, b, q)?;
+            plan.build(r, m)?;
         }
     }
     let mut dtypes = args.dtypes.clone();
@@ -750,7 +759,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Error> {
         plan.sweep.reps,
         plan.sweep.min_sample.as_millis(),
         args.b.map_or("floor((m-1)/4)".into(), |b| b.to_string()),
-        args.q.map_or("floor((m-1)/4)".into(), |q| q.to_string()),
+        args.q.map_or("floor((m-1)/4), at most the rule's largest".into(), |q| q.to_string()),
         aggregators::isa(),
         aggregators::network_limit(),
     );

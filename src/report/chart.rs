@@ -33,7 +33,7 @@ fn init_font() {
 }
 
 /// A colour-blind-friendly palette (Okabe-Ito, then extras).
-pub const PALETTE: [RGBColor; 10] = [
+pub const PALETTE: [RGBColor; 12] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -44,6 +44,8 @@ pub const PALETTE: [RGBColor; 10] = [
     RGBColor(240, 228, 66),
     RGBColor(120, 120, 120),
     RGBColor(150, 60, 30),
+    RGBColor(110, 60, 160),
+    RGBColor(0, 110, 60),
 ];
 
 /// Palette index for theory lines and probes (black).
@@ -51,7 +53,7 @@ pub const THEORY: usize = 6;
 /// Palette index for reference lines (grey).
 pub const NEUTRAL: usize = 8;
 /// Palette indices given to rules in registry order (black and grey are kept for theory).
-const RULE_COLORS: [usize; 8] = [0, 1, 2, 3, 4, 5, 9, 7];
+const RULE_COLORS: [usize; 10] = [0, 1, 2, 3, 4, 5, 9, 7, 10, 11];
 
 /// The palette index of a rule: fixed by its position in the rule registry, so a rule has the
 /// same colour in every panel and figure. Names outside the registry get [`THEORY`].
