@@ -97,6 +97,17 @@ struct RuleArgs {
     /// Clipping radius tau of cclip (default 100).
     #[arg(long)]
     tau: Option<f64>,
+    /// Nearest-Neighbour Mixing before the rule: each row becomes the mean of its m - F
+    /// nearest rows (Allouah et al. 2023).
+    #[arg(long, value_name = "F")]
+    nnm: Option<usize>,
+    /// Bucketing before the rule: the rows, shuffled, averaged in buckets of S (Karimireddy et
+    /// al. 2022); the rule's --b / --q are then for ceil(m/S) workers.
+    #[arg(long, value_name = "S")]
+    bucket: Option<usize>,
+    /// Seed of bucketing's permutation (default 0).
+    #[arg(long, value_name = "SEED")]
+    bucket_seed: Option<u64>,
 }
 
 impl RuleArgs {
@@ -113,6 +124,9 @@ impl RuleArgs {
             tol: self.tol,
             start: self.start,
             tau: self.tau,
+            nnm: self.nnm,
+            bucket: self.bucket,
+            bucket_seed: self.bucket_seed,
         }
     }
 }
@@ -162,7 +176,15 @@ fn theory_warnings(a: &RuleArgs, m: usize) -> Vec<String> {
 
 fn aggregate_typed<T: Scalar>(x: &Matrix<T>, a: &AggregateArgs) -> Result<(), Error> {
     let rule = aggregators::build(&a.rule.rule, &a.rule.params(), x.m)?;
-    for w in theory_warnings(&a.rule, x.m) {
+    // the rule after bucketing aggregates ceil(m/s) rows
+    let rows = a
+        .rule
+        .params()
+        .premix()
+        .ok()
+        .flatten()
+        .map_or(x.m, |p| p.rows_out(x.m));
+    for w in theory_warnings(&a.rule, rows) {
         eprintln!("{w}");
     }
     let mut out = vec![T::default(); x.d];

@@ -80,7 +80,18 @@ pub fn fuzz_one(name: Option<&str>, data: &[u8]) {
             }
         }
     }
-    let stateful = params.start == Some(WeiszfeldStart::Previous);
+    // a pre-aggregation step before any rule, from the bytes
+    match data[6] & 0x60 {
+        0x40 => params.nnm = Some(usize::from(data[4]) % (m + 1)),
+        0x20 => {
+            params.bucket = Some(usize::from(data[5] % 5));
+            params.bucket_seed = Some(u64::from(data[3]));
+        }
+        _ => {}
+    }
+    // a rule started from the previous aggregate, or bucketing's next permutation, may give
+    // another result on a reused workspace
+    let stateful = params.start == Some(WeiszfeldStart::Previous) || params.bucket.is_some();
     let Ok(rule) = aggregators::build(info.name, &params, m) else {
         return;
     };

@@ -18,6 +18,7 @@ mod mean;
 mod median;
 mod network;
 mod phocas;
+mod premix;
 pub(crate) mod simd;
 mod trmean;
 
@@ -30,6 +31,7 @@ pub use meamed::MeaMed;
 pub use mean::Mean;
 pub use median::{Median, MedianConvention};
 pub use phocas::Phocas;
+pub use premix::{Premix, Premixed};
 pub use simd::{available_isas, detected_isa, isa, set_isa, Isa};
 pub use trmean::TrimmedMean;
 
@@ -206,6 +208,12 @@ pub struct Workspace {
     /// The last aggregate of a rule started from `previous` (geomed, centered clipping).
     pub(crate) previous: Vec<f64>,
     pub(crate) cc_sum: Vec<f64>,
+    /// Pre-aggregation: the row groups, the mixed rows, and the calls so far (bucketing's
+    /// permutation index).
+    pub(crate) mix_rows: Vec<usize>,
+    pub(crate) mixed64: Vec<f64>,
+    pub(crate) mixed32: Vec<f32>,
+    pub(crate) calls: u64,
 }
 
 impl Default for Workspace {
@@ -234,6 +242,10 @@ impl Workspace {
             gm_last: None,
             previous: Vec::new(),
             cc_sum: Vec::new(),
+            mix_rows: Vec::new(),
+            mixed64: Vec::new(),
+            mixed32: Vec::new(),
+            calls: 0,
         }
     }
 
@@ -284,6 +296,33 @@ pub struct RuleParams {
     pub start: Option<WeiszfeldStart>,
     /// Clipping radius tau (cclip).
     pub tau: Option<f64>,
+    /// Nearest-Neighbour Mixing before the rule, with this f (any rule).
+    pub nnm: Option<usize>,
+    /// Bucketing before the rule, buckets of this size (any rule; the rule's parameters are
+    /// for ceil(m/s) workers).
+    pub bucket: Option<usize>,
+    /// Seed of bucketing's permutations (default 0).
+    pub bucket_seed: Option<u64>,
+}
+
+impl RuleParams {
+    /// The pre-aggregation step these parameters ask for, if any.
+    pub fn premix(&self) -> Result<Option<Premix>, Error> {
+        match (self.nnm, self.bucket) {
+            (Some(_), Some(_)) => Err(Error::Invalid(
+                "give --nnm or --bucket, not both: one pre-aggregation step per rule".into(),
+            )),
+            (Some(f), None) => Ok(Some(Premix::Nnm { f })),
+            (None, Some(s)) => Ok(Some(Premix::Bucketing {
+                s,
+                seed: self.bucket_seed.unwrap_or(0),
+            })),
+            (None, None) if self.bucket_seed.is_some() => Err(Error::Invalid(
+                "--bucket-seed without --bucket: give the bucket size, e.g. --bucket 2".into(),
+            )),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 /// A named setting beyond the rule parameter; a registry entry lists the ones its rule takes,
@@ -620,7 +659,20 @@ pub fn build(name: &str, params: &RuleParams, m: usize) -> Result<Box<dyn Aggreg
             reject(info.name, s.flag(), s.given(params), info.params)?;
         }
     }
-    (info.build)(params, m)
+    match params.premix()? {
+        None => (info.build)(params, m),
+        Some(step) => {
+            step.check(m)?;
+            let inner = RuleParams {
+                nnm: None,
+                bucket: None,
+                bucket_seed: None,
+                ..params.clone()
+            };
+            let rule = (info.build)(&inner, step.rows_out(m))?;
+            Ok(Box::new(Premixed::new(m, step, rule)?))
+        }
+    }
 }
 
 /// Largest allowed trimming parameter for m workers: ceil(m/2) - 1.

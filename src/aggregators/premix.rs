@@ -1,0 +1,353 @@
+//! Pre-aggregation: rules that turn the m rows into other rows before any rule aggregates
+//! them, so they compose with every rule of the registry (`--nnm F` or `--bucket S` beside
+//! `--rule`).
+//!
+//! - **Nearest-Neighbour Mixing** (Allouah, Farhadkhani, Guerraoui, Gupta, Pinot, Stephan,
+//!   *Fixing by Mixing*, AISTATS 2023, Algorithm 1; ByzFL's `NNM(f)`): row i is replaced by
+//!   the mean of the m - f rows nearest to it in Euclidean distance, itself included (ties by
+//!   lower index). The rule then aggregates the m mixed rows with its own parameters.
+//!   Time: O(d m^2) for the distances (Krum's pass) plus O(d m (m - f)) for the means.
+//! - **Bucketing** (Karimireddy, He, Jaggi, *Byzantine-Robust Learning on Heterogeneous
+//!   Datasets via Bucketing*, ICLR 2022, Algorithm 1; ByzFL's `Bucketing(s)`): the rows are
+//!   shuffled by a seeded permutation and averaged in buckets of s consecutive rows (the last
+//!   bucket may be smaller), and the rule aggregates the ceil(m/s) bucket means: its
+//!   parameters (b, q) are for ceil(m/s) workers. The permutation of the k-th call with one
+//!   workspace is drawn from the stream (seed, k) ([`crate::rng::stream`]): a fresh
+//!   permutation every round of a simulated run, the same numbers for the same seed whatever
+//!   the thread count. Time: O(d m).
+//!
+//! Means are summed in f64 in increasing row order (Mean's kernel); a non-finite row spreads
+//! to the means that include it, as in the papers. Mixed rows are kept in the workspace, so a
+//! call allocates nothing once the workspace has grown.
+
+use super::krum::pairwise_sq_distances;
+use super::mean::mean_rows;
+use super::{Aggregator, Workspace};
+use crate::error::Error;
+use crate::matrix::MatrixView;
+use crate::scalar::Scalar;
+use rand::seq::SliceRandom;
+
+/// A pre-aggregation step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Premix {
+    /// Nearest-Neighbour Mixing with f: each row becomes the mean of its m - f nearest rows.
+    Nnm { f: usize },
+    /// Bucketing: buckets of s rows after a permutation drawn from `seed`.
+    Bucketing { s: usize, seed: u64 },
+}
+
+impl Premix {
+    /// The number of rows the rule after it aggregates.
+    pub fn rows_out(self, m: usize) -> usize {
+        match self {
+            Premix::Nnm { .. } => m,
+            Premix::Bucketing { s, .. } => m.div_ceil(s.max(1)),
+        }
+    }
+
+    /// Checks the step for m workers.
+    pub fn check(self, m: usize) -> Result<(), Error> {
+        match self {
+            Premix::Nnm { f } if f >= m => Err(Error::Invalid(format!(
+                "--nnm {f} leaves no neighbour for m = {m}: NNM averages the m - f nearest rows, so f must be at most {}",
+                m.saturating_sub(1)
+            ))),
+            Premix::Bucketing { s: 0, .. } => Err(Error::Invalid(
+                "--bucket 0 is not a bucket size: give s >= 1, e.g. --bucket 2".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn label(self) -> String {
+        match self {
+            Premix::Nnm { f } => format!("nnm(f={f})"),
+            Premix::Bucketing { s, seed } => format!("bucketing(s={s},seed={seed})"),
+        }
+    }
+}
+
+/// A rule after a pre-aggregation step.
+pub struct Premixed {
+    m: usize,
+    premix: Premix,
+    rule: Box<dyn Aggregator>,
+}
+
+impl Premixed {
+    /// `rule` (built for [`Premix::rows_out`] workers) after `premix`, for m workers.
+    pub fn new(m: usize, premix: Premix, rule: Box<dyn Aggregator>) -> Result<Self, Error> {
+        premix.check(m)?;
+        if rule.m() != premix.rows_out(m) {
+            return Err(Error::WorkerCount {
+                expected: premix.rows_out(m),
+                got: rule.m(),
+            });
+        }
+        Ok(Self { m, premix, rule })
+    }
+
+    /// The mixed rows of `x` into `mixed` (rows_out x d).
+    fn mix<T: Scalar>(&self, x: MatrixView<'_, T>, ws: &mut Workspace, mixed: &mut Vec<T>) {
+        let (m, d) = (x.m(), x.d());
+        let n = self.premix.rows_out(m);
+        mixed.clear();
+        mixed.resize(n * d, T::default());
+        let mut groups = std::mem::take(&mut ws.mix_rows);
+        groups.clear();
+        match self.premix {
+            Premix::Nnm { f } => {
+                pairwise_sq_distances(x, ws);
+                let k = m - f;
+                let mut order: Vec<usize> = std::mem::take(&mut ws.order);
+                for i in 0..m {
+                    order.clear();
+                    order.extend(0..m);
+                    let dist = &ws.dist[i * m..(i + 1) * m];
+                    // itself first (distance 0, or NaN-free by construction), then by distance
+                    order.sort_by(|&a, &b| {
+                        (a != i)
+                            .cmp(&(b != i))
+                            .then(dist[a].total_cmp(&dist[b]))
+                            .then(a.cmp(&b))
+                    });
+                    let at = groups.len();
+                    groups.extend_from_slice(&order[..k]);
+                    groups[at..].sort_unstable();
+                }
+                ws.order = order;
+            }
+            Premix::Bucketing { s, seed } => {
+                groups.extend(0..m);
+                let mut rng = crate::rng::stream(seed, BUCKET_KEY, ws.calls);
+                groups.shuffle(&mut rng);
+                for b in groups.chunks_mut(s) {
+                    b.sort_unstable();
+                }
+            }
+        }
+        ws.calls += 1;
+        {
+            let ws: &Workspace = ws;
+            for (r, out) in mixed.chunks_exact_mut(d).enumerate() {
+                let rows = match self.premix {
+                    Premix::Nnm { f } => &groups[r * (m - f)..(r + 1) * (m - f)],
+                    Premix::Bucketing { s, .. } => &groups[r * s..((r + 1) * s).min(m)],
+                };
+                mean_rows(x, Some(rows), ws, out);
+            }
+        }
+        ws.mix_rows = groups;
+    }
+}
+
+/// Stream key of the bucketing permutations ("bucketing", FNV-1a).
+const BUCKET_KEY: u64 = 0x6275_636b_6574_696e;
+
+impl Aggregator for Premixed {
+    fn name(&self) -> &'static str {
+        self.rule.name()
+    }
+    fn label(&self) -> String {
+        format!("{}+{}", self.premix.label(), self.rule.label())
+    }
+    fn m(&self) -> usize {
+        self.m
+    }
+    fn unanimous(&self) -> bool {
+        self.rule.unanimous()
+    }
+    fn aggregate_f64(
+        &self,
+        x: MatrixView<'_, f64>,
+        ws: &mut Workspace,
+        out: &mut [f64],
+    ) -> Result<(), Error> {
+        super::check_shape(self.m, &x, out.len())?;
+        let mut mixed = std::mem::take(&mut ws.mixed64);
+        self.mix(x, ws, &mut mixed);
+        let n = self.premix.rows_out(self.m);
+        let r = self
+            .rule
+            .aggregate_f64(MatrixView::new(&mixed, n, x.d())?, ws, out);
+        ws.mixed64 = mixed;
+        r
+    }
+    fn aggregate_f32(
+        &self,
+        x: MatrixView<'_, f32>,
+        ws: &mut Workspace,
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        super::check_shape(self.m, &x, out.len())?;
+        let mut mixed = std::mem::take(&mut ws.mixed32);
+        self.mix(x, ws, &mut mixed);
+        let n = self.premix.rows_out(self.m);
+        let r = self
+            .rule
+            .aggregate_f32(MatrixView::new(&mixed, n, x.d())?, ws, out);
+        ws.mixed32 = mixed;
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregators::{build, AggregateExt, RuleParams};
+
+    fn nnm(rule: &str, p: RuleParams, m: usize, f: usize) -> Box<dyn Aggregator> {
+        build(rule, &RuleParams { nnm: Some(f), ..p }, m).unwrap()
+    }
+
+    /// m = 4, d = 1, f = 1: rows 0, 1, 2, 10; each row's 3 nearest (itself included):
+    /// 0 -> {0, 1, 2} = 1; 1 -> {0, 1, 2} = 1; 2 -> {0, 1, 2}... (2's distances: 2, 1, 0, 8)
+    /// = 1; 10 -> {1, 2, 10} = 13/3. The mean of the mixed rows is (3 + 13/3) / 4.
+    #[test]
+    fn nnm_by_hand() {
+        let x = [0.0f64, 1.0, 2.0, 10.0];
+        let r = nnm("mean", RuleParams::default(), 4, 1);
+        let out = r.aggregate(MatrixView::new(&x, 4, 1).unwrap()).unwrap();
+        assert!((out[0] - (3.0 + 13.0 / 3.0) / 4.0).abs() < 1e-15, "{out:?}");
+        assert_eq!(r.label(), "nnm(f=1)+mean");
+        // the median of the mixed rows 1, 1, 1, 13/3
+        let r = nnm("median", RuleParams::default(), 4, 1);
+        let out = r.aggregate(MatrixView::new(&x, 4, 1).unwrap()).unwrap();
+        assert_eq!(out, vec![1.0]);
+    }
+
+    #[test]
+    fn nnm_with_f_zero_makes_every_row_the_mean() {
+        let x = [1.0f32, 5.0, 2.0, 7.0, 9.0, 0.0];
+        let r = nnm(
+            "krum",
+            RuleParams {
+                q: Some(0),
+                ..RuleParams::default()
+            },
+            3,
+            0,
+        );
+        let out = r.aggregate(MatrixView::new(&x, 3, 2).unwrap()).unwrap();
+        assert_eq!(out, vec![4.0, 4.0]);
+    }
+
+    /// Bucketing with s = 1 only permutes the rows: a permutation-invariant rule is unchanged;
+    /// with s = m the one bucket is the mean.
+    #[test]
+    fn bucketing_extremes() {
+        let x: Vec<f64> = (0..30).map(|i| f64::from(i * 7 % 11)).collect();
+        let v = MatrixView::new(&x, 6, 5).unwrap();
+        let plain = build("median", &RuleParams::default(), 6).unwrap();
+        let b1 = build(
+            "median",
+            &RuleParams {
+                bucket: Some(1),
+                ..RuleParams::default()
+            },
+            6,
+        )
+        .unwrap();
+        assert_eq!(plain.aggregate(v).unwrap(), b1.aggregate(v).unwrap());
+        // the rule's parameter is for ceil(m/s) = 3 rows: b = 2 is too large there
+        let e = build(
+            "trmean",
+            &RuleParams {
+                b: Some(2),
+                bucket: Some(2),
+                ..RuleParams::default()
+            },
+            6,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("m = 3"), "{e}");
+        let all = Premixed::new(
+            6,
+            Premix::Bucketing { s: 6, seed: 0 },
+            build("median", &RuleParams::default(), 1).unwrap(),
+        )
+        .unwrap();
+        let mean = build("mean", &RuleParams::default(), 6).unwrap();
+        assert_eq!(all.aggregate(v).unwrap(), mean.aggregate(v).unwrap());
+    }
+
+    /// The k-th call of a workspace uses permutation k: the same sequence for the same seed,
+    /// another for another seed.
+    #[test]
+    fn bucketing_permutations_follow_the_seed_and_the_call() {
+        let x: Vec<f64> = (0..40).map(|i| f64::from(i * i % 13)).collect();
+        let v = MatrixView::new(&x, 8, 5).unwrap();
+        let run = |seed| {
+            let r = build(
+                "trmean",
+                &RuleParams {
+                    b: Some(1),
+                    bucket: Some(2),
+                    bucket_seed: Some(seed),
+                    ..RuleParams::default()
+                },
+                8,
+            )
+            .unwrap();
+            let mut ws = Workspace::new();
+            (0..4)
+                .map(|_| {
+                    let mut o = vec![0.0; 5];
+                    r.aggregate_into(v, &mut ws, &mut o).unwrap();
+                    o
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(1), run(1));
+        assert_ne!(run(1), run(2));
+        let a = run(1);
+        assert!(
+            a.windows(2).any(|w| w[0] != w[1]),
+            "a fresh permutation per call"
+        );
+    }
+
+    #[test]
+    fn invalid_steps_name_the_flag() {
+        let e = build(
+            "mean",
+            &RuleParams {
+                nnm: Some(5),
+                ..RuleParams::default()
+            },
+            5,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("--nnm 5"), "{e}");
+        let e = build(
+            "mean",
+            &RuleParams {
+                bucket: Some(0),
+                ..RuleParams::default()
+            },
+            5,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("--bucket 0"), "{e}");
+        let e = build(
+            "mean",
+            &RuleParams {
+                bucket: Some(2),
+                nnm: Some(1),
+                ..RuleParams::default()
+            },
+            5,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("not both"), "{e}");
+    }
+}
