@@ -138,6 +138,55 @@ pub enum RuleBound {
     Delta0WholeRows,
 }
 
+/// A published upper bound on the (f, kappa)-robustness coefficient of a rule (Allouah,
+/// Farhadkhani, Guerraoui, Gupta, Pinot, Stephan, *Fixing by Mixing*, AISTATS 2023): F is
+/// (f, kappa)-robust if ||F(x) - mean_S||^2 <= kappa / |S| sum_{i in S} ||x_i - mean_S||^2 for
+/// every x and every S of n - f indices. Registry metadata (`aggregators::RuleInfo::kappa`).
+///
+/// The orders below are those quoted from that paper by Yang, Shi, Li (ICLR 2024, Appendix C);
+/// the leading constants (6, 4, 6, 8) are Table 1 of Allouah et al. as this crate's authors
+/// read it, not re-derived here: `verify-bounds` sets its search's kappa-hat against them, and a
+/// kappa-hat above one is reported with its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KappaBound {
+    /// None published for the rule.
+    None,
+    /// Krum: 6 (1 + f / (n - 2f)).
+    Krum,
+    /// Coordinate-wise median and geometric median: 4 (1 + f / (n - 2f))^2.
+    MedianLike,
+    /// Coordinate-wise trimmed mean (b = f): 6 f / (n - 2f) (1 + f / (n - 2f)).
+    TrimmedMean,
+}
+
+impl KappaBound {
+    /// The bound for n inputs of which f are Byzantine (n > 2f), if one is published.
+    pub fn value(self, n: usize, f: usize) -> Option<f64> {
+        if 2 * f >= n {
+            return None;
+        }
+        let r = f as f64 / (n - 2 * f) as f64;
+        match self {
+            KappaBound::None => None,
+            KappaBound::Krum => Some(6.0 * (1.0 + r)),
+            KappaBound::MedianLike => Some(4.0 * (1.0 + r) * (1.0 + r)),
+            KappaBound::TrimmedMean => Some(6.0 * r * (1.0 + r)),
+        }
+    }
+}
+
+/// The universal lower bound f / (n - 2f) on kappa (Allouah et al. 2023): no rule is
+/// (f, kappa)-robust with a smaller kappa. `None` unless n > 2f.
+pub fn kappa_lower(n: usize, f: usize) -> Option<f64> {
+    (2 * f < n).then(|| f as f64 / (n - 2 * f) as f64)
+}
+
+/// Allouah et al. 2023's bound for F after Nearest-Neighbour Mixing with the same f:
+/// 8 f / (n - f) (kappa_F + 1), where kappa_F is F's own bound.
+pub fn kappa_after_nnm(n: usize, f: usize, kappa_f: f64) -> f64 {
+    8.0 * f as f64 / (n - f) as f64 * (kappa_f + 1.0)
+}
+
 /// Which bound covers a rule (its registry `bound`) with parameter `param` (b, or Krum's
 /// assumed q) when q values per coordinate are Byzantine, with the reason when none does.
 pub fn rule_bound(

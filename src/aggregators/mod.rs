@@ -35,7 +35,7 @@ pub use premix::{Premix, Premixed};
 pub use simd::{available_isas, detected_isa, isa, set_isa, Isa};
 pub use trmean::TrimmedMean;
 
-use crate::bounds::RuleBound;
+use crate::bounds::{KappaBound, RuleBound};
 use crate::error::Error;
 use crate::matrix::MatrixView;
 use crate::scalar::{Scalar, Typed, TypedMut};
@@ -495,6 +495,8 @@ pub struct RuleInfo {
     pub m_exponent: f64,
     /// The paper's bound that covers it.
     pub bound: RuleBound,
+    /// Its published (f, kappa)-robustness bound, at b = q = f.
+    pub kappa: KappaBound,
     /// Builds the rule for m workers.
     pub build: BuildFn,
 }
@@ -512,6 +514,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         settings: &[],
         m_exponent: 1.0,
         bound: RuleBound::None,
+        kappa: KappaBound::None,
         build: mean::build,
     },
     RuleInfo {
@@ -525,6 +528,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         settings: &[],
         m_exponent: 1.0,
         bound: RuleBound::Delta1AtMedian,
+        kappa: KappaBound::MedianLike,
         build: median::build,
     },
     RuleInfo {
@@ -538,6 +542,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         settings: &[],
         m_exponent: 1.0,
         bound: RuleBound::Delta1AtB,
+        kappa: KappaBound::TrimmedMean,
         build: trmean::build,
     },
     RuleInfo {
@@ -551,6 +556,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         settings: &[],
         m_exponent: 1.0,
         bound: RuleBound::Delta2AtB,
+        kappa: KappaBound::None,
         build: phocas::build,
     },
     RuleInfo {
@@ -564,6 +570,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         settings: &[],
         m_exponent: 2.0,
         bound: RuleBound::Delta0WholeRows,
+        kappa: KappaBound::Krum,
         build: krum::build_krum,
     },
     RuleInfo {
@@ -577,6 +584,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         settings: &[],
         m_exponent: 2.0,
         bound: RuleBound::None,
+        kappa: KappaBound::None,
         build: krum::build_multikrum,
     },
     RuleInfo {
@@ -590,6 +598,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         settings: &[],
         m_exponent: 1.0,
         bound: RuleBound::None,
+        kappa: KappaBound::None,
         build: meamed::build,
     },
     RuleInfo {
@@ -603,6 +612,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         settings: &[Setting::Nu, Setting::Iters, Setting::Tol, Setting::Start],
         m_exponent: 1.0,
         bound: RuleBound::None,
+        kappa: KappaBound::MedianLike,
         build: geomed::build,
     },
     RuleInfo {
@@ -616,6 +626,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         settings: &[Setting::Iters, Setting::Start, Setting::Tau],
         m_exponent: 1.0,
         bound: RuleBound::None,
+        kappa: KappaBound::None,
         build: clipping::build,
     },
     RuleInfo {
@@ -629,6 +640,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         settings: &[],
         m_exponent: 2.0,
         bound: RuleBound::None,
+        kappa: KappaBound::None,
         build: bulyan::build,
     },
 ];

@@ -121,6 +121,9 @@ pub struct Config {
     pub attack_params: AttackParams,
     /// The sweeps.
     pub sweep: Vec<Sweep>,
+    /// Empirical (f, kappa)-robustness, if asked ([`super::kappa`]).
+    #[serde(default)]
+    pub kappa: Option<super::kappa::KappaConfig>,
 }
 
 fn default_seed() -> u64 {
@@ -693,7 +696,7 @@ mod tests {
         assert!(e.contains("appears twice") && e.contains("q=4"), "{e}");
         let e = Config::parse(&format!(
             "{base}\n{}",
-            &base[base.find("[[sweep]]").unwrap()..]
+            &base[base.find("[[sweep]]").unwrap()..base.find("\n[kappa]").unwrap_or(base.len())]
         ))
         .unwrap_err()
         .to_string();

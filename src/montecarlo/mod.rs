@@ -11,6 +11,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod engine;
+pub mod kappa;
 pub mod output;
 pub mod paired;
 pub mod stats;
@@ -165,6 +166,29 @@ fn paired_errors(
     Ok(errors)
 }
 
+/// Runs the config's `[kappa]` section, if any, into `out` (kappa.csv, kappa.png, witnesses);
+/// returns its console text. It is not checkpointed: a resumed or merged run searches again
+/// (the same streams, so the same numbers).
+fn kappa_section(
+    cfg: &Config,
+    out: &std::path::Path,
+    charts: bool,
+    quiet: bool,
+) -> Result<String, Error> {
+    let Some(k) = &cfg.kappa else {
+        return Ok(String::new());
+    };
+    let t = std::time::Instant::now();
+    let rows = kappa::run(k, cfg.seed, quiet)?;
+    kappa::write(&rows, out, charts)?;
+    Ok(format!(
+        "{}  ({:.1} s; table: {}/kappa.csv)\n",
+        kappa::text(&rows).trim_end(),
+        t.elapsed().as_secs_f64(),
+        out.display()
+    ))
+}
+
 /// `phocas verify-bounds`: runs the grid (or one shard of it) with checkpoints, so an
 /// interrupted run resumes where it stopped.
 pub fn run(args: &VerifyArgs) -> Result<(), Error> {
@@ -260,6 +284,12 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
     let paired_secs = t1.elapsed().as_secs_f64();
     let t2 = std::time::Instant::now();
     write_outputs(&results, &pairs, &cfg, &out, !args.no_charts, manifest)?;
+    let write_secs = t2.elapsed().as_secs_f64();
+    // a shard leaves the kappa section to `phocas merge`
+    let kappa_text = match args.shard {
+        Some(_) => String::new(),
+        None => kappa_section(&cfg, &out, !args.no_charts, args.quiet)?,
+    };
     // the speed of the work done now: cells reused from the checkpoint took no time
     let fresh_trials: usize = todo.iter().map(|c| c.trials).sum();
     println!(
@@ -267,11 +297,11 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
         output::summary(&results, secs, (todo.len(), fresh_trials))
     );
     println!(
-        "paired comparisons: {} in {paired_secs:.1} s; tables and charts written in {:.1} s",
+        "paired comparisons: {} in {paired_secs:.1} s; tables and charts written in {write_secs:.1} s",
         pairs.len(),
-        t2.elapsed().as_secs_f64()
     );
     println!("{}", output::tightness_text(&results));
+    print!("{kappa_text}");
     println!(
         "tables: {}/results.csv, results.parquet{}",
         out.display(),
@@ -371,6 +401,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), Error> {
         cfg.seed,
     );
     write_outputs(&results, &pairs, &cfg, &out, !args.no_charts, manifest)?;
+    print!("{}", kappa_section(&cfg, &out, !args.no_charts, false)?);
     let trials: usize = cells.iter().map(|c| c.trials).sum();
     // the shards' own cell-seconds (summed over threads): merging simulates nothing
     let secs: f64 = results.iter().map(|r| r.seconds).sum();

@@ -376,6 +376,115 @@ fn rules_section(s: &mut String, dir: &Path) {
     }
 }
 
+/// The (f, kappa) section of verify-bounds (kappa.csv): per n, kappa-hat of every rule and
+/// every rule after NNM at each f, with the published upper bound beside it where there is
+/// one, the universal lower bound f/(n-2f) in the first row, and the findings (kappa-hat above
+/// a published bound, with the input saved for `phocas aggregate`).
+fn kappa_section(s: &mut String, dir: &Path) {
+    let all = rows(&dir.join("verify-bounds/kappa.csv"));
+    if all.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## (f, kappa)-robustness: kappa-hat against the published bounds (verify-bounds, kappa.csv)\n");
+    let _ = writeln!(s, "kappa-hat is the largest ratio ||F(x) - mean_S||^2 / (1/|S| sum_S ||x_i - mean_S||^2) that the search of `src/montecarlo/kappa.rs` found (random restarts and local search in d = 2, coordinates within +-1e6), with b = q = f; it is a lower estimate of the rule's kappa. Beside it, after `/`, the upper bound of Allouah et al. 2023 (Krum, median, trimmed mean, geometric median, and these after NNM; constants as read from their Table 1). `unbounded`: the ratio reached 1e6. Bold: above the published bound, a finding.\n");
+    let mut ns: Vec<String> = all.iter().map(|r| g(r, "n").to_string()).collect();
+    ns.sort_by_key(|n| n.parse::<usize>().unwrap_or(0));
+    ns.dedup();
+    for n in &ns {
+        let here: Vec<_> = all.iter().filter(|r| g(r, "n") == n.as_str()).collect();
+        let mut fs: Vec<String> = here.iter().map(|r| g(r, "f").to_string()).collect();
+        fs.sort_by_key(|f| f.parse::<usize>().unwrap_or(0));
+        fs.dedup();
+        let _ = writeln!(s, "n = {n}:\n");
+        let _ = writeln!(
+            s,
+            "| rule | {} |",
+            fs.iter()
+                .map(|f| format!("f = {f}"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        let _ = writeln!(s, "|---|{}", "---|".repeat(fs.len()));
+        let low: Vec<String> = fs
+            .iter()
+            .map(|f| {
+                here.iter()
+                    .find(|r| g(r, "f") == f.as_str())
+                    .map_or("-".into(), |r| num4(self::f(r, "lower_bound")))
+            })
+            .collect();
+        let _ = writeln!(s, "| lower bound f/(n-2f) | {} |", low.join(" | "));
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for r in &here {
+            let k = (g(r, "nnm").to_string(), g(r, "rule").to_string());
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        for (nnm, rule) in keys {
+            let cells: Vec<String> = fs
+                .iter()
+                .map(|fv| {
+                    let Some(r) = here.iter().find(|r| {
+                        g(r, "f") == fv.as_str()
+                            && g(r, "rule") == rule.as_str()
+                            && g(r, "nnm") == nnm.as_str()
+                    }) else {
+                        return "-".into();
+                    };
+                    let k = self::f(r, "kappa_hat");
+                    let up = self::f(r, "published_upper");
+                    if g(r, "unbounded") == "true" {
+                        "unbounded".into()
+                    } else if g(r, "above_upper") == "true" {
+                        format!("**{} / {}**", num4(k), num4(up))
+                    } else if up.is_finite() {
+                        format!("{} / {}", num4(k), num4(up))
+                    } else {
+                        num4(k)
+                    }
+                })
+                .collect();
+            let name = if nnm == "true" {
+                format!("nnm + {rule}")
+            } else {
+                rule
+            };
+            let _ = writeln!(s, "| {name} | {} |", cells.join(" | "));
+        }
+        let _ = writeln!(s);
+    }
+    let above: Vec<_> = all
+        .iter()
+        .filter(|r| g(r, "above_upper") == "true")
+        .collect();
+    let below = all.iter().filter(|r| g(r, "below_lower") == "true").count();
+    if above.is_empty() {
+        let _ = writeln!(s, "No kappa-hat is above a published upper bound.");
+    }
+    for r in &above {
+        let _ = writeln!(
+            s,
+            "- **{}** at n = {}, f = {}: kappa-hat {} > {} (published). Input: `verify-bounds/{}` (the first n - f rows honest); `phocas aggregate --input verify-bounds/{} --rule {}{} ...` recomputes it.",
+            g(r, "label"),
+            g(r, "n"),
+            g(r, "f"),
+            num4(self::f(r, "kappa_hat")),
+            num4(self::f(r, "published_upper")),
+            g(r, "witness"),
+            g(r, "witness"),
+            g(r, "rule"),
+            if g(r, "nnm") == "true" { format!(" --nnm {}", g(r, "f")) } else { String::new() },
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n{} of {} searches stayed below the universal lower bound f/(n-2f) by more than 0.1%: there the search, not the rule, is the limit.",
+        below,
+        all.len()
+    );
+}
+
 /// Sort key of a chart file: its stem without a page suffix, then the page (`x.png` is page
 /// 1, `x-2.png` page 2, ... `x-10.png` page 10), so pages follow their first one in order.
 fn page_key(name: &str) -> (String, usize) {
@@ -400,6 +509,7 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
     super::claims::table(&mut s, dir, quick);
     worst_case_sections(&mut s, dir);
     rules_section(&mut s, dir);
+    kappa_section(&mut s, dir);
     let _ = writeln!(s, "\n## Charts\n");
     let mut charts = Vec::new();
     for sub in [
