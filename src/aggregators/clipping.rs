@@ -17,10 +17,10 @@
 //! finite (the mean of such rows) is replaced by zero.
 //!
 //! Deterministic for any thread count (the geometric median's distance and weighted-sum
-//! passes). Time: O(d m) per iteration (two passes over the matrix); extra space: 2 d + 2 m
+//! passes). Time: O(d m) per iteration (two passes over the matrix); extra space: d + 2 m
 //! f64 in the workspace, allocation-free once it has grown.
 
-use super::geomed::{distances, start_point, weighted_sum, WeiszfeldStart};
+use super::geomed::{distances, norms, start_point, store, weighted_update, WeiszfeldStart};
 use super::{check_shape, reject, Aggregator, RuleParams, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
@@ -75,29 +75,44 @@ impl CenteredClipping {
         check_shape(self.m, &x, out.len())?;
         let (m, d) = (x.m(), x.d());
         let mut v = std::mem::take(&mut ws.gm_z);
-        let mut sum = std::mem::take(&mut ws.cc_sum);
         let mut dist = std::mem::take(&mut ws.gm_dist);
         let mut c = std::mem::take(&mut ws.gm_beta);
         let mut active = std::mem::take(&mut ws.gm_active);
-        v.clear();
-        v.resize(d, 0.0);
-        sum.clear();
-        sum.resize(d, 0.0);
+        // every start but zero writes v; from zero, the first step writes it without reading
+        let at_zero = match self.start {
+            WeiszfeldStart::Zero => true,
+            WeiszfeldStart::Previous => ws.previous.len() != d,
+            WeiszfeldStart::Mean | WeiszfeldStart::Median => false,
+        };
+        if v.len() != d || !at_zero {
+            v.clear();
+            v.resize(d, 0.0);
+        }
         dist.clear();
         dist.resize(m, 0.0);
         c.clear();
         c.resize(m, 1.0);
         active.clear();
         active.extend(0..m);
-        let started = start_point(self.start, x, (&c, &active), ws, out, &mut v);
-        if started.is_ok() && !v.iter().all(|t| t.is_finite()) {
-            v.iter_mut().for_each(|t| *t = 0.0);
+        let started = if at_zero {
+            Ok(())
+        } else {
+            start_point(self.start, x, (&c, &active), ws, out, &mut v)
+        };
+        let mut at_zero = at_zero;
+        if started.is_ok() && !at_zero && !v.iter().all(|t| t.is_finite()) {
+            at_zero = true;
         }
         for _ in 0..self.iters {
             if started.is_err() {
                 break;
             }
-            distances(x, &v, &mut dist);
+            // from zero, the distances are the row norms: the centre is not read
+            if at_zero {
+                norms(x, &mut dist);
+            } else {
+                distances(x, &v, &mut dist);
+            }
             for (ci, &r) in c.iter_mut().zip(dist.iter()) {
                 // r = +inf (non-finite row): 0; r = 0: 1
                 *ci = if r <= self.tau { 1.0 } else { self.tau / r };
@@ -107,22 +122,24 @@ impl CenteredClipping {
             let total: f64 = active.iter().map(|&i| c[i]).sum();
             let keep = 1.0 - total / m as f64;
             if active.is_empty() {
+                if at_zero {
+                    v.iter_mut().for_each(|t| *t = 0.0);
+                }
                 break;
             }
-            weighted_sum(x, &c, &active, &mut sum, m as f64);
-            for (vj, sj) in v.iter_mut().zip(sum.iter()) {
-                *vj = keep * *vj + sj;
-            }
+            weighted_update(x, &c, &active, &mut v, m as f64, (!at_zero).then_some(keep));
+            at_zero = false;
         }
-        for (o, &t) in out.iter_mut().zip(v.iter()) {
-            *o = T::from_f64(t);
+        if at_zero {
+            // no step ran (an error before the first): the centre is zero
+            v.iter_mut().for_each(|t| *t = 0.0);
         }
+        store(&v, out);
         if self.start == WeiszfeldStart::Previous {
             ws.previous.clear();
             ws.previous.extend_from_slice(&v);
         }
         ws.gm_z = v;
-        ws.cc_sum = sum;
         ws.gm_dist = dist;
         ws.gm_beta = c;
         ws.gm_active = active;

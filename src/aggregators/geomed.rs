@@ -252,9 +252,7 @@ fn finish<T: Scalar>(
     run: WeiszfeldRun,
     keep_previous: bool,
 ) -> WeiszfeldRun {
-    for (o, &v) in out.iter_mut().zip(z.iter()) {
-        *o = T::from_f64(v);
-    }
+    store(&z, out);
     if keep_previous {
         ws.previous.clear();
         ws.previous.extend_from_slice(&z);
@@ -292,6 +290,51 @@ pub(super) fn weighted_sum<T: Scalar>(
             #[inline(always)]
             || weighted_chunk(x, beta, active, c * CHUNK, o, total),
         );
+    });
+}
+
+/// v = keep v + sum_i beta_i x_i / total over the rows `active` (centered clipping's step), in
+/// parallel chunks, in blocks of [`BLOCK`] coordinates summed as [`weighted_sum`] does; with
+/// `keep` = `None`, v = the sum (v is not read: the step from zero).
+pub(super) fn weighted_update<T: Scalar>(
+    x: MatrixView<'_, T>,
+    beta: &[f64],
+    active: &[usize],
+    v: &mut [f64],
+    total: f64,
+    keep: Option<f64>,
+) {
+    for_chunks(v, CHUNK, |c, o| {
+        with_isa(
+            #[inline(always)]
+            || {
+                let mut acc = [0.0f64; BLOCK];
+                for (k, ob) in o.chunks_mut(BLOCK).enumerate() {
+                    let a = &mut acc[..ob.len()];
+                    weighted_chunk(x, beta, active, c * CHUNK + k * BLOCK, a, total);
+                    match keep {
+                        Some(keep) => {
+                            for (t, s) in ob.iter_mut().zip(a.iter()) {
+                                *t = keep * *t + s;
+                            }
+                        }
+                        None => ob.copy_from_slice(a),
+                    }
+                }
+            },
+        );
+    });
+}
+
+/// Coordinates per block of [`weighted_update`] (its accumulators stay in L1).
+const BLOCK: usize = 1024;
+
+/// `out = v` converted to the storage type, in parallel chunks.
+pub(super) fn store<T: Scalar>(v: &[f64], out: &mut [T]) {
+    for_chunks(out, CHUNK, |c, o| {
+        for (t, &s) in o.iter_mut().zip(&v[c * CHUNK..]) {
+            *t = T::from_f64(s);
+        }
     });
 }
 
@@ -339,9 +382,43 @@ pub(super) fn distances<T: Scalar>(x: MatrixView<'_, T>, z: &[f64], dist: &mut [
         *r = if s.is_finite() {
             s.sqrt()
         } else {
-            scaled_norm(row, z)
+            scaled_norm(row, Some(z))
         };
     });
+}
+
+/// [`distances`] from z = 0: the row norms, without reading z; the same bits.
+pub(super) fn norms<T: Scalar>(x: MatrixView<'_, T>, dist: &mut [f64]) {
+    dist.par_iter_mut().enumerate().for_each(|(i, r)| {
+        let row = x.row(i);
+        let s = with_isa(
+            #[inline(always)]
+            || sum_sq0(row),
+        );
+        *r = if s.is_finite() {
+            s.sqrt()
+        } else {
+            scaled_norm(row, None)
+        };
+    });
+}
+
+/// sum_j row_j^2 in the lanes and order of [`sum_sq`].
+#[inline(always)]
+fn sum_sq0<T: Scalar>(row: &[T]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let head = row.len() / 8 * 8;
+    for a in row[..head].chunks_exact(8) {
+        for l in 0..8 {
+            let t = a[l].to_f64();
+            acc[l] += t * t;
+        }
+    }
+    for l in 0..row.len() - head {
+        let t = row[head + l].to_f64();
+        acc[l] += t * t;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 }
 
 /// sum_j (row_j - z_j)^2 in 8 lanes, then a fixed tree.
@@ -365,10 +442,11 @@ fn sum_sq<T: Scalar>(row: &[T], z: &[f64]) -> f64 {
 /// ||x - z|| without overflow: the differences scaled by their largest magnitude (cold: only
 /// rows whose sum of squares overflowed). +infinity if some difference is not finite (NaN
 /// included).
-fn scaled_norm<T: Scalar>(row: &[T], z: &[f64]) -> f64 {
+fn scaled_norm<T: Scalar>(row: &[T], z: Option<&[f64]>) -> f64 {
+    let zj = |j: usize| z.map_or(0.0, |z| z[j]);
     let mut big = 0.0f64;
-    for (a, b) in row.iter().zip(z) {
-        let t = (a.to_f64() - b).abs();
+    for (j, a) in row.iter().enumerate() {
+        let t = (a.to_f64() - zj(j)).abs();
         if !t.is_finite() {
             return f64::INFINITY;
         }
@@ -379,9 +457,9 @@ fn scaled_norm<T: Scalar>(row: &[T], z: &[f64]) -> f64 {
     }
     let s: f64 = row
         .iter()
-        .zip(z)
-        .map(|(a, b)| {
-            let t = (a.to_f64() - b) / big;
+        .enumerate()
+        .map(|(j, a)| {
+            let t = (a.to_f64() - zj(j)) / big;
             t * t
         })
         .sum();

@@ -207,7 +207,6 @@ pub struct Workspace {
     pub(crate) gm_last: Option<WeiszfeldRun>,
     /// The last aggregate of a rule started from `previous` (geomed, centered clipping).
     pub(crate) previous: Vec<f64>,
-    pub(crate) cc_sum: Vec<f64>,
     /// Pre-aggregation: the row groups, the mixed rows, and the calls so far (bucketing's
     /// permutation index).
     pub(crate) mix_rows: Vec<usize>,
@@ -241,7 +240,6 @@ impl Workspace {
             gm_active: Vec::new(),
             gm_last: None,
             previous: Vec::new(),
-            cc_sum: Vec::new(),
             mix_rows: Vec::new(),
             mixed64: Vec::new(),
             mixed32: Vec::new(),
