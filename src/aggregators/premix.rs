@@ -92,8 +92,11 @@ impl Premixed {
     fn mix<T: Scalar>(&self, x: MatrixView<'_, T>, ws: &mut Workspace, mixed: &mut Vec<T>) {
         let (m, d) = (x.m(), x.d());
         let n = self.premix.rows_out(m);
-        mixed.clear();
-        mixed.resize(n * d, T::default());
+        // every value is written below: a buffer of the right length is not cleared first
+        if mixed.len() != n * d {
+            mixed.clear();
+            mixed.resize(n * d, T::default());
+        }
         let mut groups = std::mem::take(&mut ws.mix_rows);
         groups.clear();
         match self.premix {
