@@ -8,6 +8,12 @@ verify-bounds *ARGS:
 test:
     cargo test --all-targets
 
+# The Python package's tests (builds it into a throwaway virtual environment first).
+test-python:
+    python3 -m venv target/py && target/py/bin/pip install --quiet maturin numpy pytest && target/py/bin/pip install --quiet ./python
+    cargo build
+    PHOCAS_BIN="$PWD/target/debug/phocas" target/py/bin/python -m pytest -q python/tests
+
 # Everything CI runs: format, lints, tests.
 check:
     cargo fmt --all -- --check

@@ -13,23 +13,83 @@ fn main() {
     let mut s = 1u64;
     let x: Vec<f32> = (0..m * d)
         .map(|_| {
-            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
             ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
         })
         .collect();
     let v = MatrixView::new(&x, m, d).unwrap();
     let cases: Vec<(&str, RuleParams)> = vec![
         ("mean", RuleParams::default()),
-        ("mean", RuleParams { nnm: Some(4), ..Default::default() }),
-        ("mean", RuleParams { bucket: Some(2), ..Default::default() }),
-        ("trmean", RuleParams { b: Some(4), ..Default::default() }),
-        ("trmean", RuleParams { b: Some(4), nnm: Some(4), ..Default::default() }),
+        (
+            "mean",
+            RuleParams {
+                nnm: Some(4),
+                ..Default::default()
+            },
+        ),
+        (
+            "mean",
+            RuleParams {
+                bucket: Some(2),
+                ..Default::default()
+            },
+        ),
+        (
+            "trmean",
+            RuleParams {
+                b: Some(4),
+                ..Default::default()
+            },
+        ),
+        (
+            "trmean",
+            RuleParams {
+                b: Some(4),
+                nnm: Some(4),
+                ..Default::default()
+            },
+        ),
         ("cclip", RuleParams::default()),
-        ("bulyan", RuleParams { q: Some(4), ..Default::default() }),
-        ("meamed", RuleParams { b: Some(4), ..Default::default() }),
-        ("geomed", RuleParams { nu: Some(0.1), iters: Some(3), tol: Some(0.0), start: Some(aggregators::WeiszfeldStart::Zero), ..Default::default() }),
-        ("krum", RuleParams { q: Some(4), ..Default::default() }),
-        ("multikrum", RuleParams { q: Some(4), ..Default::default() }),
+        (
+            "bulyan",
+            RuleParams {
+                q: Some(4),
+                ..Default::default()
+            },
+        ),
+        (
+            "meamed",
+            RuleParams {
+                b: Some(4),
+                ..Default::default()
+            },
+        ),
+        (
+            "geomed",
+            RuleParams {
+                nu: Some(0.1),
+                iters: Some(3),
+                tol: Some(0.0),
+                start: Some(aggregators::WeiszfeldStart::Zero),
+                ..Default::default()
+            },
+        ),
+        (
+            "krum",
+            RuleParams {
+                q: Some(4),
+                ..Default::default()
+            },
+        ),
+        (
+            "multikrum",
+            RuleParams {
+                q: Some(4),
+                ..Default::default()
+            },
+        ),
         ("median", RuleParams::default()),
     ];
     for (name, p) in cases {
