@@ -24,6 +24,7 @@ use super::kernels::{for_chunks, sorted_listed_tile, span, Keyed, W};
 use super::krum::pairwise_sq_distances;
 use super::network::Network;
 use super::simd::with_isa;
+use super::TypedRule;
 use super::{check_shape, reject, Aggregator, KrumDistance, KrumNeighbours, RuleParams, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
@@ -301,7 +302,7 @@ pub(super) fn build(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Err
     Ok(Box::new(Bulyan::new(m, q, p.neighbours, p.distance)?))
 }
 
-impl Aggregator for Bulyan {
+impl TypedRule for Bulyan {
     fn name(&self) -> &'static str {
         "bulyan"
     }
@@ -319,19 +320,11 @@ impl Aggregator for Bulyan {
     fn m(&self) -> usize {
         self.m
     }
-    fn aggregate_f64(
+    fn run_typed<T: Keyed>(
         &self,
-        x: MatrixView<'_, f64>,
+        x: MatrixView<'_, T>,
         ws: &mut Workspace,
-        out: &mut [f64],
-    ) -> Result<(), Error> {
-        self.run(x, ws, out)
-    }
-    fn aggregate_f32(
-        &self,
-        x: MatrixView<'_, f32>,
-        ws: &mut Workspace,
-        out: &mut [f32],
+        out: &mut [T],
     ) -> Result<(), Error> {
         self.run(x, ws, out)
     }

@@ -21,6 +21,8 @@
 //! f64 in the workspace, allocation-free once it has grown.
 
 use super::geomed::{distances, norms, start_point, store, weighted_update, WeiszfeldStart};
+use super::kernels::Keyed;
+use super::TypedRule;
 use super::{check_shape, reject, Aggregator, RuleParams, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
@@ -166,7 +168,7 @@ pub(super) fn build(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Err
     )?))
 }
 
-impl Aggregator for CenteredClipping {
+impl TypedRule for CenteredClipping {
     fn name(&self) -> &'static str {
         "cclip"
     }
@@ -185,19 +187,11 @@ impl Aggregator for CenteredClipping {
     fn unanimous(&self) -> bool {
         matches!(self.start, WeiszfeldStart::Mean | WeiszfeldStart::Median)
     }
-    fn aggregate_f64(
+    fn run_typed<T: Keyed>(
         &self,
-        x: MatrixView<'_, f64>,
+        x: MatrixView<'_, T>,
         ws: &mut Workspace,
-        out: &mut [f64],
-    ) -> Result<(), Error> {
-        self.run(x, ws, out)
-    }
-    fn aggregate_f32(
-        &self,
-        x: MatrixView<'_, f32>,
-        ws: &mut Workspace,
-        out: &mut [f32],
+        out: &mut [T],
     ) -> Result<(), Error> {
         self.run(x, ws, out)
     }

@@ -23,8 +23,10 @@
 //! workspace, allocation-free once it has grown.
 
 use super::kernels::for_chunks;
+use super::kernels::Keyed;
 use super::median::Median;
 use super::simd::with_isa;
+use super::TypedRule;
 use super::Workspace;
 use super::{check_shape, reject, AggregateExt, Aggregator, MedianConvention, RuleParams};
 use crate::error::Error;
@@ -494,7 +496,7 @@ pub(super) fn build(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Err
     )?))
 }
 
-impl Aggregator for GeometricMedian {
+impl TypedRule for GeometricMedian {
     fn name(&self) -> &'static str {
         "geomed"
     }
@@ -513,19 +515,11 @@ impl Aggregator for GeometricMedian {
     fn m(&self) -> usize {
         self.m
     }
-    fn aggregate_f64(
+    fn run_typed<T: Keyed>(
         &self,
-        x: MatrixView<'_, f64>,
+        x: MatrixView<'_, T>,
         ws: &mut Workspace,
-        out: &mut [f64],
-    ) -> Result<(), Error> {
-        self.solve(x, ws, out).map(|_| ())
-    }
-    fn aggregate_f32(
-        &self,
-        x: MatrixView<'_, f32>,
-        ws: &mut Workspace,
-        out: &mut [f32],
+        out: &mut [T],
     ) -> Result<(), Error> {
         self.solve(x, ws, out).map(|_| ())
     }

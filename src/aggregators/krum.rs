@@ -19,10 +19,11 @@
 //! Time: O(d m^2); extra space: m(m-1)/2 f64 per chunk (at most 64 chunks), and per thread
 //! 256 m f64 plus 4 m(m-1)/2 f64 accumulators.
 
-use super::kernels::for_chunks;
+use super::kernels::{for_chunks, Keyed};
 pub(crate) use super::layout::{Lanes, StripPlan, SubRow, ACC, STRIP_MAX, SUB};
 use super::mean::mean_rows;
 use super::simd::{prefetch_l1, with_isa};
+use super::TypedRule;
 use super::{check_shape, reject, Aggregator, RuleParams, Scratch, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
@@ -492,7 +493,7 @@ pub(super) fn build_multikrum(p: &RuleParams, m: usize) -> Result<Box<dyn Aggreg
 
 macro_rules! impl_aggregator {
     ($ty:ty, $name:literal, $label:expr) => {
-        impl Aggregator for $ty {
+        impl TypedRule for $ty {
             fn name(&self) -> &'static str {
                 $name
             }
@@ -503,19 +504,11 @@ macro_rules! impl_aggregator {
             fn m(&self) -> usize {
                 self.core.m
             }
-            fn aggregate_f64(
+            fn run_typed<T: Keyed>(
                 &self,
-                x: MatrixView<'_, f64>,
+                x: MatrixView<'_, T>,
                 ws: &mut Workspace,
-                out: &mut [f64],
-            ) -> Result<(), Error> {
-                self.run(x, ws, out)
-            }
-            fn aggregate_f32(
-                &self,
-                x: MatrixView<'_, f32>,
-                ws: &mut Workspace,
-                out: &mut [f32],
+                out: &mut [T],
             ) -> Result<(), Error> {
                 self.run(x, ws, out)
             }

@@ -15,6 +15,7 @@
 //! there is no fused SIMD kernel), O(d m log m) above; extra space: 64 m keys per thread.
 
 use super::kernels::{coordinatewise, Finish, Keyed, OrderPlan};
+use super::TypedRule;
 use super::{check_shape, check_trim, reject, Aggregator, RuleParams, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
@@ -60,7 +61,7 @@ pub(super) fn build(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Err
     Ok(Box::new(MeaMed::new(m, b)?))
 }
 
-impl Aggregator for MeaMed {
+impl TypedRule for MeaMed {
     fn name(&self) -> &'static str {
         "meamed"
     }
@@ -82,19 +83,11 @@ impl Aggregator for MeaMed {
     fn m(&self) -> usize {
         self.m
     }
-    fn aggregate_f64(
+    fn run_typed<T: Keyed>(
         &self,
-        x: MatrixView<'_, f64>,
+        x: MatrixView<'_, T>,
         ws: &mut Workspace,
-        out: &mut [f64],
-    ) -> Result<(), Error> {
-        self.run(x, ws, out)
-    }
-    fn aggregate_f32(
-        &self,
-        x: MatrixView<'_, f32>,
-        ws: &mut Workspace,
-        out: &mut [f32],
+        out: &mut [T],
     ) -> Result<(), Error> {
         self.run(x, ws, out)
     }
@@ -131,7 +124,7 @@ mod tests {
                 .unwrap();
             assert!((out[0] - want).abs() < 1e-12, "{vals:?} b={b}: {}", out[0]);
             assert_eq!(
-                r.sorted_column(&sorted(vals)),
+                Aggregator::sorted_column(&r, &sorted(vals)),
                 Some(out[0]),
                 "{vals:?} b={b}"
             );

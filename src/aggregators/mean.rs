@@ -5,7 +5,9 @@
 //! Time: O(dm); extra space: 8192 f64 accumulators per thread.
 
 use super::kernels::for_chunks;
+use super::kernels::Keyed;
 use super::simd::with_isa;
+use super::TypedRule;
 use super::{check_shape, reject, Aggregator, RuleParams, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
@@ -164,7 +166,7 @@ pub(super) fn build(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Err
     Ok(Box::new(Mean::new(m)?))
 }
 
-impl Aggregator for Mean {
+impl TypedRule for Mean {
     fn name(&self) -> &'static str {
         "mean"
     }
@@ -180,19 +182,11 @@ impl Aggregator for Mean {
     fn m(&self) -> usize {
         self.m
     }
-    fn aggregate_f64(
+    fn run_typed<T: Keyed>(
         &self,
-        x: MatrixView<'_, f64>,
+        x: MatrixView<'_, T>,
         ws: &mut Workspace,
-        out: &mut [f64],
-    ) -> Result<(), Error> {
-        self.run(x, ws, out)
-    }
-    fn aggregate_f32(
-        &self,
-        x: MatrixView<'_, f32>,
-        ws: &mut Workspace,
-        out: &mut [f32],
+        out: &mut [T],
     ) -> Result<(), Error> {
         self.run(x, ws, out)
     }

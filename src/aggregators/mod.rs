@@ -4,7 +4,8 @@
 //! aggregate into a caller-owned buffer. Scratch memory lives in a caller-owned [`Workspace`];
 //! once the workspace has grown to the problem's size, aggregation allocates nothing.
 //!
-//! Adding a rule: write one file with a type implementing [`Aggregator`], and add one line to
+//! Adding a rule: write one file with a type implementing `TypedRule` (the rule once, generic
+//! over f32 and f64; [`Aggregator`] follows by a blanket impl), and add one entry to
 //! [`REGISTRY`]. The CLI, the property tests, the Monte Carlo engine and the benches find it there.
 
 mod bulyan;
@@ -86,6 +87,74 @@ pub trait Aggregator: Send + Sync {
     /// zero or the previous aggregate, which clips the common row to norm tau).
     fn unanimous(&self) -> bool {
         true
+    }
+}
+
+/// What a rule's file implements: the rule once, generic over the storage type (f32 or f64).
+/// [`Aggregator`], the object-safe trait with one method per storage type that the registry
+/// hands out, follows by the blanket impl below, so no rule repeats the forwarding.
+pub(crate) trait TypedRule: Send + Sync {
+    /// See [`Aggregator::name`].
+    fn name(&self) -> &'static str;
+    /// See [`Aggregator::label`].
+    fn label(&self) -> String;
+    /// See [`Aggregator::m`].
+    fn m(&self) -> usize;
+    /// Aggregates `x` into `out` (length d).
+    fn run_typed<T: kernels::Keyed>(
+        &self,
+        x: MatrixView<'_, T>,
+        ws: &mut Workspace,
+        out: &mut [T],
+    ) -> Result<(), Error>;
+    /// See [`Aggregator::sorted_column`].
+    fn sorted_column(&self, _sorted: &[f64]) -> Option<f64> {
+        None
+    }
+    /// See [`Aggregator::monotone`].
+    fn monotone(&self) -> bool {
+        false
+    }
+    /// See [`Aggregator::unanimous`].
+    fn unanimous(&self) -> bool {
+        true
+    }
+}
+
+impl<R: TypedRule> Aggregator for R {
+    fn name(&self) -> &'static str {
+        TypedRule::name(self)
+    }
+    fn label(&self) -> String {
+        TypedRule::label(self)
+    }
+    fn m(&self) -> usize {
+        TypedRule::m(self)
+    }
+    fn aggregate_f64(
+        &self,
+        x: MatrixView<'_, f64>,
+        ws: &mut Workspace,
+        out: &mut [f64],
+    ) -> Result<(), Error> {
+        self.run_typed(x, ws, out)
+    }
+    fn aggregate_f32(
+        &self,
+        x: MatrixView<'_, f32>,
+        ws: &mut Workspace,
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        self.run_typed(x, ws, out)
+    }
+    fn sorted_column(&self, sorted: &[f64]) -> Option<f64> {
+        TypedRule::sorted_column(self, sorted)
+    }
+    fn monotone(&self) -> bool {
+        TypedRule::monotone(self)
+    }
+    fn unanimous(&self) -> bool {
+        TypedRule::unanimous(self)
     }
 }
 

@@ -11,6 +11,7 @@
 //! two trimmed ends of each coordinate); extra space: 64 m keys per thread.
 
 use super::kernels::{coordinatewise, Finish, Keyed, OrderPlan};
+use super::TypedRule;
 use super::{check_shape, check_trim, reject, Aggregator, RuleParams, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
@@ -56,7 +57,7 @@ pub(super) fn build(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Err
     Ok(Box::new(Phocas::new(m, b)?))
 }
 
-impl Aggregator for Phocas {
+impl TypedRule for Phocas {
     fn name(&self) -> &'static str {
         "phocas"
     }
@@ -77,19 +78,11 @@ impl Aggregator for Phocas {
     fn m(&self) -> usize {
         self.m
     }
-    fn aggregate_f64(
+    fn run_typed<T: Keyed>(
         &self,
-        x: MatrixView<'_, f64>,
+        x: MatrixView<'_, T>,
         ws: &mut Workspace,
-        out: &mut [f64],
-    ) -> Result<(), Error> {
-        self.run(x, ws, out)
-    }
-    fn aggregate_f32(
-        &self,
-        x: MatrixView<'_, f32>,
-        ws: &mut Workspace,
-        out: &mut [f32],
+        out: &mut [T],
     ) -> Result<(), Error> {
         self.run(x, ws, out)
     }

@@ -11,6 +11,7 @@
 //! expected above (selection); extra space: 64 m keys per thread.
 
 use super::kernels::{coordinatewise, Finish, Keyed, OrderPlan};
+use super::TypedRule;
 use super::{check_shape, check_trim, reject, Aggregator, RuleParams, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
@@ -60,7 +61,7 @@ pub(super) fn build(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Err
     Ok(Box::new(TrimmedMean::new(m, b)?))
 }
 
-impl Aggregator for TrimmedMean {
+impl TypedRule for TrimmedMean {
     fn name(&self) -> &'static str {
         "trmean"
     }
@@ -77,19 +78,11 @@ impl Aggregator for TrimmedMean {
     fn m(&self) -> usize {
         self.m
     }
-    fn aggregate_f64(
+    fn run_typed<T: Keyed>(
         &self,
-        x: MatrixView<'_, f64>,
+        x: MatrixView<'_, T>,
         ws: &mut Workspace,
-        out: &mut [f64],
-    ) -> Result<(), Error> {
-        self.run(x, ws, out)
-    }
-    fn aggregate_f32(
-        &self,
-        x: MatrixView<'_, f32>,
-        ws: &mut Workspace,
-        out: &mut [f32],
+        out: &mut [T],
     ) -> Result<(), Error> {
         self.run(x, ws, out)
     }
