@@ -307,15 +307,11 @@ impl TypedRule for Bulyan {
         "bulyan"
     }
     fn label(&self) -> String {
-        let mut s = format!("bulyan(q={}", self.q);
-        if self.neighbours != KrumNeighbours::MinusQMinus2 {
-            s.push_str(",neighbours=m-q-1");
-        }
-        if self.distance != KrumDistance::Squared {
-            s.push_str(",distance=plain");
-        }
-        s.push(')');
-        s
+        format!(
+            "bulyan(q={}{})",
+            self.q,
+            super::krum::conventions(self.neighbours, self.distance)
+        )
     }
     fn m(&self) -> usize {
         self.m

@@ -173,12 +173,7 @@ impl TypedRule for CenteredClipping {
         "cclip"
     }
     fn label(&self) -> String {
-        let start = match self.start {
-            WeiszfeldStart::Zero => "",
-            WeiszfeldStart::Mean => ",start=mean",
-            WeiszfeldStart::Median => ",start=median",
-            WeiszfeldStart::Previous => ",start=previous",
-        };
+        let start = self.start.label_part(WeiszfeldStart::Zero);
         format!("cclip(tau={},L={}{start})", self.tau, self.iters)
     }
     fn m(&self) -> usize {

@@ -51,6 +51,26 @@ pub enum WeiszfeldStart {
     Previous,
 }
 
+impl WeiszfeldStart {
+    /// The name `--start` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            WeiszfeldStart::Mean => "mean",
+            WeiszfeldStart::Zero => "zero",
+            WeiszfeldStart::Median => "median",
+            WeiszfeldStart::Previous => "previous",
+        }
+    }
+    /// `,start=NAME` unless it is `default` (for labels).
+    pub(crate) fn label_part(self, default: Self) -> String {
+        if self == default {
+            String::new()
+        } else {
+            format!(",start={}", self.name())
+        }
+    }
+}
+
 impl std::str::FromStr for WeiszfeldStart {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -501,12 +521,7 @@ impl TypedRule for GeometricMedian {
         "geomed"
     }
     fn label(&self) -> String {
-        let start = match self.start {
-            WeiszfeldStart::Mean => "",
-            WeiszfeldStart::Zero => ",start=zero",
-            WeiszfeldStart::Median => ",start=median",
-            WeiszfeldStart::Previous => ",start=previous",
-        };
+        let start = self.start.label_part(WeiszfeldStart::Mean);
         format!(
             "geomed(nu={:e},iters={},tol={:e}{start})",
             self.nu, self.iters, self.tol

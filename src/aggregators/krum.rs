@@ -121,14 +121,7 @@ impl KrumCore {
     }
 
     fn conventions(&self) -> String {
-        let mut s = String::new();
-        if self.neighbours_conv != KrumNeighbours::MinusQMinus2 {
-            s.push_str(",neighbours=m-q-1");
-        }
-        if self.distance != KrumDistance::Squared {
-            s.push_str(",distance=plain");
-        }
-        s
+        conventions(self.neighbours_conv, self.distance)
     }
 
     /// Fills `ws.scores` with the Krum score of every row.
@@ -159,6 +152,19 @@ impl KrumCore {
         }
         ws.selected_f64 = buf;
     }
+}
+
+/// The label part of Krum's conventions that differ from the paper's (`,neighbours=m-q-1`,
+/// `,distance=plain`); empty for the paper's.
+pub(crate) fn conventions(neighbours: KrumNeighbours, distance: KrumDistance) -> String {
+    let mut s = String::new();
+    if neighbours != KrumNeighbours::MinusQMinus2 {
+        s.push_str(",neighbours=m-q-1");
+    }
+    if distance != KrumDistance::Squared {
+        s.push_str(",distance=plain");
+    }
+    s
 }
 
 /// Index of pair {i, j} (i != j) in the order (0,1), (0,2), ..., (1,2), ...
