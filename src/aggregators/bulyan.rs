@@ -135,53 +135,6 @@ impl Bulyan {
         ws.order = left;
         ws.selected_f64 = buf;
     }
-
-    fn run<T: Keyed>(
-        &self,
-        x: MatrixView<'_, T>,
-        ws: &mut Workspace,
-        out: &mut [T],
-    ) -> Result<(), Error> {
-        check_shape(self.m, &x, out.len())?;
-        self.select(x, ws);
-        let ws: &Workspace = ws;
-        let rows = &ws.selected[..];
-        let theta = rows.len();
-        let net = self.net.as_ref().map(Network::comparators);
-        let b = 2 * self.q;
-        let chunk = span::<T>(theta, W, 8192);
-        for_chunks(out, chunk, |c, o| {
-            ws.with_scratch(|s| {
-                if s.acc.len() < theta * (W + 1) {
-                    s.acc.resize(theta * (W + 1), 0.0);
-                }
-                let (tiles, _, _) = T::parts(s);
-                // tiles only for the network path (theta <= 512)
-                let wires = if net.is_some() { theta } else { 0 };
-                if tiles.len() < wires {
-                    tiles.resize(wires, [T::Key::default(); W]);
-                }
-                let mut tile = std::mem::take(tiles);
-                with_isa(
-                    #[inline(always)]
-                    || {
-                        second_stage(
-                            x,
-                            rows,
-                            c * chunk,
-                            o,
-                            b,
-                            &mut tile[..wires],
-                            net,
-                            &mut s.acc,
-                        )
-                    },
-                );
-                *T::parts(s).0 = tile;
-            });
-        });
-        Ok(())
-    }
 }
 
 /// Bulyan's coordinate stage over `out` (coordinates from j0): the mean of the theta - b
@@ -322,7 +275,45 @@ impl TypedRule for Bulyan {
         ws: &mut Workspace,
         out: &mut [T],
     ) -> Result<(), Error> {
-        self.run(x, ws, out)
+        check_shape(self.m, &x, out.len())?;
+        self.select(x, ws);
+        let ws: &Workspace = ws;
+        let rows = &ws.selected[..];
+        let theta = rows.len();
+        let net = self.net.as_ref().map(Network::comparators);
+        let b = 2 * self.q;
+        let chunk = span::<T>(theta, W, 8192);
+        for_chunks(out, chunk, |c, o| {
+            ws.with_scratch(|s| {
+                if s.acc.len() < theta * (W + 1) {
+                    s.acc.resize(theta * (W + 1), 0.0);
+                }
+                let (tiles, _, _) = T::parts(s);
+                // tiles only for the network path (theta <= 512)
+                let wires = if net.is_some() { theta } else { 0 };
+                if tiles.len() < wires {
+                    tiles.resize(wires, [T::Key::default(); W]);
+                }
+                let mut tile = std::mem::take(tiles);
+                with_isa(
+                    #[inline(always)]
+                    || {
+                        second_stage(
+                            x,
+                            rows,
+                            c * chunk,
+                            o,
+                            b,
+                            &mut tile[..wires],
+                            net,
+                            &mut s.acc,
+                        )
+                    },
+                );
+                *T::parts(s).0 = tile;
+            });
+        });
+        Ok(())
     }
 }
 

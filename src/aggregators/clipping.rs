@@ -26,7 +26,6 @@ use super::TypedRule;
 use super::{check_shape, reject, Aggregator, RuleParams, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
-use crate::scalar::Scalar;
 
 /// ByzFL's clipping radius.
 pub const DEFAULT_TAU: f64 = 100.0;
@@ -67,8 +66,42 @@ impl CenteredClipping {
             start,
         })
     }
+}
 
-    fn run<T: Scalar>(
+pub(super) fn build(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Error> {
+    let takes = "[--tau TAU] [--iters L] [--start zero|median|mean|previous]";
+    for (param, given) in [
+        ("b", p.b.is_some()),
+        ("q", p.q.is_some()),
+        ("k", p.k.is_some()),
+        ("nu", p.nu.is_some()),
+        ("tol", p.tol.is_some()),
+    ] {
+        reject("cclip", param, given, takes)?;
+    }
+    Ok(Box::new(CenteredClipping::new(
+        m,
+        p.tau.unwrap_or(DEFAULT_TAU),
+        p.iters.unwrap_or(DEFAULT_L),
+        p.start.unwrap_or(WeiszfeldStart::Zero),
+    )?))
+}
+
+impl TypedRule for CenteredClipping {
+    fn name(&self) -> &'static str {
+        "cclip"
+    }
+    fn label(&self) -> String {
+        let start = self.start.label_part(WeiszfeldStart::Zero);
+        format!("cclip(tau={},L={}{start})", self.tau, self.iters)
+    }
+    fn m(&self) -> usize {
+        self.m
+    }
+    fn unanimous(&self) -> bool {
+        matches!(self.start, WeiszfeldStart::Mean | WeiszfeldStart::Median)
+    }
+    fn run_typed<T: Keyed>(
         &self,
         x: MatrixView<'_, T>,
         ws: &mut Workspace,
@@ -146,49 +179,6 @@ impl CenteredClipping {
         ws.gm_beta = c;
         ws.gm_active = active;
         started
-    }
-}
-
-pub(super) fn build(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Error> {
-    let takes = "[--tau TAU] [--iters L] [--start zero|median|mean|previous]";
-    for (param, given) in [
-        ("b", p.b.is_some()),
-        ("q", p.q.is_some()),
-        ("k", p.k.is_some()),
-        ("nu", p.nu.is_some()),
-        ("tol", p.tol.is_some()),
-    ] {
-        reject("cclip", param, given, takes)?;
-    }
-    Ok(Box::new(CenteredClipping::new(
-        m,
-        p.tau.unwrap_or(DEFAULT_TAU),
-        p.iters.unwrap_or(DEFAULT_L),
-        p.start.unwrap_or(WeiszfeldStart::Zero),
-    )?))
-}
-
-impl TypedRule for CenteredClipping {
-    fn name(&self) -> &'static str {
-        "cclip"
-    }
-    fn label(&self) -> String {
-        let start = self.start.label_part(WeiszfeldStart::Zero);
-        format!("cclip(tau={},L={}{start})", self.tau, self.iters)
-    }
-    fn m(&self) -> usize {
-        self.m
-    }
-    fn unanimous(&self) -> bool {
-        matches!(self.start, WeiszfeldStart::Mean | WeiszfeldStart::Median)
-    }
-    fn run_typed<T: Keyed>(
-        &self,
-        x: MatrixView<'_, T>,
-        ws: &mut Workspace,
-        out: &mut [T],
-    ) -> Result<(), Error> {
-        self.run(x, ws, out)
     }
 }
 

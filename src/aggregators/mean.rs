@@ -36,17 +36,6 @@ impl Mean {
         }
         Ok(Self { m })
     }
-
-    fn run<T: Scalar>(
-        &self,
-        x: MatrixView<'_, T>,
-        ws: &Workspace,
-        out: &mut [T],
-    ) -> Result<(), Error> {
-        check_shape(self.m, &x, out.len())?;
-        mean_rows(x, None, ws, out);
-        Ok(())
-    }
 }
 
 /// Averages the rows of `x` (or only the rows listed in `rows`, in that order) into `out`,
@@ -188,7 +177,9 @@ impl TypedRule for Mean {
         ws: &mut Workspace,
         out: &mut [T],
     ) -> Result<(), Error> {
-        self.run(x, ws, out)
+        check_shape(self.m, &x, out.len())?;
+        mean_rows(x, None, ws, out);
+        Ok(())
     }
 }
 

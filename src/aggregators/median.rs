@@ -62,16 +62,6 @@ impl Median {
             plan: OrderPlan::new(m, finish),
         })
     }
-    fn run<T: Keyed>(
-        &self,
-        x: MatrixView<'_, T>,
-        ws: &Workspace,
-        out: &mut [T],
-    ) -> Result<(), Error> {
-        check_shape(self.m, &x, out.len())?;
-        coordinatewise(x, ws, out, &self.plan);
-        Ok(())
-    }
 }
 
 pub(super) fn build(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Error> {
@@ -114,7 +104,9 @@ impl TypedRule for Median {
         ws: &mut Workspace,
         out: &mut [T],
     ) -> Result<(), Error> {
-        self.run(x, ws, out)
+        check_shape(self.m, &x, out.len())?;
+        coordinatewise(x, ws, out, &self.plan);
+        Ok(())
     }
 }
 

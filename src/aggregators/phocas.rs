@@ -34,16 +34,6 @@ impl Phocas {
         let plan = OrderPlan::new(m, Finish::Phocas { b });
         Ok(Self { m, b, plan })
     }
-    fn run<T: Keyed>(
-        &self,
-        x: MatrixView<'_, T>,
-        ws: &Workspace,
-        out: &mut [T],
-    ) -> Result<(), Error> {
-        check_shape(self.m, &x, out.len())?;
-        coordinatewise(x, ws, out, &self.plan);
-        Ok(())
-    }
 }
 
 pub(super) fn build(p: &RuleParams, m: usize) -> Result<Box<dyn Aggregator>, Error> {
@@ -84,7 +74,9 @@ impl TypedRule for Phocas {
         ws: &mut Workspace,
         out: &mut [T],
     ) -> Result<(), Error> {
-        self.run(x, ws, out)
+        check_shape(self.m, &x, out.len())?;
+        coordinatewise(x, ws, out, &self.plan);
+        Ok(())
     }
 }
 
