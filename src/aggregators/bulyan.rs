@@ -152,7 +152,6 @@ fn second_stage<T: Keyed>(
     vals: &mut [f64],
 ) {
     let theta = rows.len();
-    let h = super::max_trim(theta);
     let Some(net) = net else {
         // large theta: each coordinate sorted on its own (total order, as the keys)
         for (j, v) in out.iter_mut().enumerate() {
@@ -161,8 +160,7 @@ fn second_stage<T: Keyed>(
             }
             let sorted = &mut vals[..theta];
             sorted.sort_unstable_by(f64::total_cmp);
-            let centre = super::window_mean(sorted, h, theta - h);
-            *v = T::from_f64(super::nearest_window_mean(sorted, b, centre));
+            *v = T::from_f64(super::median_window_mean(sorted, b));
         }
         return;
     };
@@ -233,8 +231,7 @@ fn finish_tile<T: Keyed>(tile: &[[T::Key; W]], b: usize, vals: &mut [f64], out: 
             for (dst, i) in col.iter_mut().zip(0..theta) {
                 *dst = v[i * W + l];
             }
-            let centre = super::window_mean(col, h, theta - h);
-            T::from_f64(super::nearest_window_mean(col, b, centre))
+            T::from_f64(super::median_window_mean(col, b))
         } else {
             T::from_f64(acc[l] / beta as f64)
         };
@@ -402,9 +399,7 @@ mod tests {
             for j in 0..d {
                 let mut col: Vec<f64> = (0..theta).map(|k| f64::from(sub[k * d + j])).collect();
                 col.sort_by(f64::total_cmp);
-                let h = crate::aggregators::max_trim(theta);
-                let centre = crate::aggregators::window_mean(&col, h, theta - h);
-                let want = crate::aggregators::nearest_window_mean(&col, 2 * q, centre) as f32;
+                let want = crate::aggregators::median_window_mean(&col, 2 * q) as f32;
                 assert!(
                     want.to_bits() == out[j].to_bits() || (want.is_nan() && out[j].is_nan()),
                     "m = {m}, q = {q}, j = {j}: {} vs {want}",
@@ -446,10 +441,7 @@ mod tests {
             for (j, &got) in out.iter().enumerate() {
                 let mut col: Vec<f64> = ws.selected.iter().map(|&i| x[i * d + j]).collect();
                 col.sort_by(f64::total_cmp);
-                let theta = col.len();
-                let h = crate::aggregators::max_trim(theta);
-                let centre = crate::aggregators::window_mean(&col, h, theta - h);
-                let want = crate::aggregators::nearest_window_mean(&col, 2 * q, centre);
+                let want = crate::aggregators::median_window_mean(&col, 2 * q);
                 assert!(
                     got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
                     "m = {m}, j = {j}: {got} vs {want}, column {col:?}"
@@ -474,13 +466,7 @@ mod tests {
         for (j, &got) in out.iter().enumerate() {
             let mut col: Vec<f64> = ws.selected.iter().map(|&i| x[i * d + j]).collect();
             col.sort_by(f64::total_cmp);
-            let theta = col.len();
-            let h = crate::aggregators::max_trim(theta);
-            let centre = crate::aggregators::window_mean(&col, h, theta - h);
-            assert_eq!(
-                got,
-                crate::aggregators::nearest_window_mean(&col, 2 * q, centre)
-            );
+            assert_eq!(got, crate::aggregators::median_window_mean(&col, 2 * q));
         }
     }
 

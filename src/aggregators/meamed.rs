@@ -66,9 +66,7 @@ impl TypedRule for MeaMed {
         if m <= 2 * self.b {
             return None;
         }
-        let h = super::max_trim(m);
-        let centre = super::window_mean(sorted, h, m - h);
-        Some(super::nearest_window_mean(sorted, self.b, centre))
+        Some(super::median_window_mean(sorted, self.b))
     }
     fn m(&self) -> usize {
         self.m

@@ -186,6 +186,15 @@ pub(crate) fn nearest_window_mean(sorted: &[f64], b: usize, centre: f64) -> f64 
     window_mean(sorted, lo, hi)
 }
 
+/// The mean of the m - b values of a sorted column nearest to its median (the midpoint
+/// convention, Trmean_{ceil(m/2)-1}): MeaMed_b, and Bulyan's second stage with b = 2q
+/// (any b < m). O(m).
+pub(crate) fn median_window_mean(sorted: &[f64], b: usize) -> f64 {
+    let m = sorted.len();
+    let h = max_trim(m);
+    nearest_window_mean(sorted, b, window_mean(sorted, h, m - h))
+}
+
 /// Storage-type-generic calls on any rule (dispatches to `aggregate_f32` / `aggregate_f64`).
 pub trait AggregateExt: Aggregator {
     /// Aggregates `x` into `out` (length d) using scratch from `ws`; allocation-free once `ws`
