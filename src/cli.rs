@@ -19,6 +19,18 @@ fn rules_help() -> String {
     s
 }
 
+fn attacks_help() -> String {
+    let mut s = String::from("Attacks:\n");
+    for a in phocas::attacks::ATTACKS {
+        s.push_str(&format!("  {:<11} {}\n", a.name, a.summary));
+    }
+    s.push_str("Corruption models:\n");
+    for c in phocas::attacks::CORRUPTIONS {
+        s.push_str(&format!("  {:<11} {}\n", c.name, c.summary));
+    }
+    s
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "phocas",
@@ -39,6 +51,10 @@ enum Command {
     /// Apply one aggregation rule to an (m, d) matrix saved with numpy.save.
     #[command(after_help = rules_help())]
     Aggregate(AggregateArgs),
+    /// Corrupt an (m, d) matrix saved with numpy.save as one Monte Carlo trial does: a
+    /// corruption model picks the positions, an attack the values.
+    #[command(after_help = attacks_help())]
+    Corrupt(CorruptArgs),
     /// Monte Carlo check of the paper's bounds (Lemma 1, Theorems 1-2, Propositions 1-3).
     VerifyBounds(phocas::montecarlo::VerifyArgs),
     /// Train the paper's MLP once with m simulated workers (every knob a flag).
@@ -144,6 +160,75 @@ struct AggregateArgs {
     /// Create the output file's folder if it does not exist.
     #[arg(long)]
     mkdir: bool,
+}
+
+#[derive(Args, Debug)]
+struct CorruptArgs {
+    /// Input .npy file: float32 or float64, C order, shape (m, d), one row per worker.
+    #[arg(long, value_name = "X.npy")]
+    input: PathBuf,
+    /// Output .npy file: the corrupted matrix (same shape and dtype).
+    #[arg(long, value_name = "Y.npy")]
+    output: PathBuf,
+    /// Boolean .npy file of shape (m, d) marking the Byzantine positions.
+    #[arg(long, value_name = "MASK.npy")]
+    mask_output: Option<PathBuf>,
+    /// Attack (which values): see the list below.
+    #[arg(long)]
+    attack: String,
+    /// Corruption model (which positions): see the list below.
+    #[arg(long, default_value = "generalized")]
+    corruption: String,
+    /// Byzantine values per coordinate (rows in the classic model), at most m.
+    #[arg(long)]
+    q: usize,
+    /// Master seed.
+    #[arg(long, default_value_t = phocas::rng::DEFAULT_SEED)]
+    seed: u64,
+    /// Stream key: the stream is (seed, FNV-1a hash of the key, index).
+    #[arg(long, default_value = "")]
+    key: String,
+    /// Stream index (a Monte Carlo trial's number).
+    #[arg(long, default_value_t = 0)]
+    index: u64,
+    /// Attack parameter as KEY=VALUE, repeatable (the `[attack_params]` keys of a
+    /// verify-bounds config, e.g. gaussian_sigma=100 or bitflip_bits=[22,31]).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+}
+
+fn corrupt_typed<T: Scalar>(mut x: Matrix<T>, a: &CorruptArgs) -> Result<(), Error> {
+    let p = phocas::attacks::params_from_pairs(&a.params)?;
+    let attack = phocas::attacks::build_attack(&a.attack, &p)?;
+    let corruption = phocas::attacks::build_corruption(&a.corruption, &p)?;
+    let spec = phocas::attacks::Corrupt {
+        corruption: corruption.as_ref(),
+        attack: attack.as_ref(),
+        q: a.q,
+        oracle: None,
+    };
+    let mut mask = vec![false; x.data.len()];
+    let mut rng = phocas::attacks::trial_stream(a.seed, &a.key, a.index);
+    phocas::attacks::corrupt(&mut x.data, x.m, x.d, &spec, &mut rng, &mut mask)?;
+    npy::write(&a.output, &x.data, &[x.m, x.d])?;
+    if let Some(path) = &a.mask_output {
+        npy::write_bool(path, &mask, &[x.m, x.d])?;
+    }
+    Ok(())
+}
+
+fn corrupt(a: &CorruptArgs) -> Result<(), Error> {
+    // names and parameters first, before reading a possibly large file
+    let p = phocas::attacks::params_from_pairs(&a.params)?;
+    phocas::attacks::build_attack(&a.attack, &p)?;
+    phocas::attacks::build_corruption(&a.corruption, &p)?;
+    for out in std::iter::once(&a.output).chain(&a.mask_output) {
+        phocas::fsutil::check_regular_target(out)?;
+    }
+    match npy::read_matrix(&a.input)? {
+        NpyMatrix::F32(x) => corrupt_typed(x, a),
+        NpyMatrix::F64(x) => corrupt_typed(x, a),
+    }
 }
 
 /// Warnings about settings the rule accepts but its theory does not cover: Lemma 1's
@@ -277,6 +362,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
     match cli.command {
         Command::Aggregate(a) => aggregate(&a),
+        Command::Corrupt(a) => corrupt(&a),
         Command::VerifyBounds(a) => phocas::montecarlo::run(&a),
         Command::Train(a) => phocas::sgd::train::train_cli(&a),
         Command::Reproduce(a) => phocas::sgd::train::reproduce_cli(&a),

@@ -695,3 +695,99 @@ fn geomed_reports_its_iterations() {
     let o = run(&[], &bad);
     assert!(o.stderr.contains("no row is finite"), "{}", o.stderr);
 }
+
+/// `phocas corrupt`: the library's corruption step with the stream (seed, key, index), the
+/// same bits on any thread count, and one error line for each bad input.
+#[test]
+fn corrupt_matches_the_library_and_refuses_bad_input() {
+    use phocas::attacks::{self, AttackParams, Corrupt};
+    let dir = tempfile::tempdir().unwrap();
+    let (m, d) = (10, 700);
+    let x = matrix(m, d, 5);
+    let input = dir.path().join("x.npy");
+    npy::write(&input, &x, &[m, d]).unwrap();
+    let p = |s: &Path| s.to_str().unwrap().to_string();
+    let run = |threads: &str, out: &Path, mask: &Path| {
+        phocas(&[
+            "--threads",
+            threads,
+            "corrupt",
+            "--input",
+            &p(&input),
+            "--output",
+            &p(out),
+            "--mask-output",
+            &p(mask),
+            "--attack",
+            "gaussian",
+            "--corruption",
+            "generalized",
+            "--q",
+            "3",
+            "--seed",
+            "4",
+            "--key",
+            "k",
+            "--index",
+            "2",
+            "--param",
+            "gaussian_sigma=7",
+        ])
+    };
+    let (y1, m1) = (dir.path().join("y1.npy"), dir.path().join("m1.npy"));
+    let (y2, m2) = (dir.path().join("y2.npy"), dir.path().join("m2.npy"));
+    assert_ok(&run("1", &y1, &m1));
+    assert_ok(&run("2", &y2, &m2));
+    assert_eq!(std::fs::read(&y1).unwrap(), std::fs::read(&y2).unwrap());
+    assert_eq!(std::fs::read(&m1).unwrap(), std::fs::read(&m2).unwrap());
+    let mut lib = x.clone();
+    let mut mask = vec![false; m * d];
+    let ap = AttackParams {
+        gaussian_sigma: 7.0,
+        ..AttackParams::default()
+    };
+    let (a, c) = (
+        attacks::build_attack("gaussian", &ap).unwrap(),
+        attacks::build_corruption("generalized", &ap).unwrap(),
+    );
+    let spec = Corrupt {
+        corruption: c.as_ref(),
+        attack: a.as_ref(),
+        q: 3,
+        oracle: None,
+    };
+    attacks::corrupt(
+        &mut lib,
+        m,
+        d,
+        &spec,
+        &mut attacks::trial_stream(4, "k", 2),
+        &mut mask,
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(&y1).unwrap(), npy::encode(&lib, &[m, d]));
+    assert_eq!(mask.iter().filter(|&&b| b).count(), 3 * d);
+    let bad = |extra: &[&str], needles: &[&str]| {
+        let mut args = vec!["corrupt".to_string(), "--input".into(), p(&input)];
+        args.extend(["--output".into(), p(&dir.path().join("z.npy"))]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        assert_error(&phocas(&args), needles);
+    };
+    bad(
+        &["--attack", "gausian", "--q", "1"],
+        &["unknown attack 'gausian'"],
+    );
+    bad(&["--attack", "nan", "--q", "11"], &["q = 11", "m = 10"]);
+    bad(
+        &["--attack", "nan", "--q", "1", "--corruption", "x"],
+        &["corruption model 'x'"],
+    );
+    bad(
+        &["--attack", "nan", "--q", "1", "--param", "sigma=1"],
+        &["unknown field `sigma`"],
+    );
+    bad(
+        &["--attack", "nan", "--q", "1", "--param", "shard_p"],
+        &["KEY=VALUE"],
+    );
+}

@@ -41,6 +41,11 @@ from ._phocas import (
 
 __all__ = [
     "Rule",
+    "attacks",
+    "corrupt",
+    "corruptions",
+    "verify_bounds",
+    "DEFAULT_SEED",
     "aggregate",
     "rules",
     "delta0",
@@ -168,3 +173,5 @@ for _info in rules():
     globals()[_cls_name] = _cls
     __all__.append(_cls_name)
 del _info, _cls_name, _cls
+
+from ._sim import DEFAULT_SEED, attacks, corrupt, corruptions, verify_bounds  # noqa: E402

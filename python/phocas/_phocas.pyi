@@ -1,6 +1,6 @@
 """Type stubs of the extension module (see phocas/__init__.py and src/lib.rs)."""
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -48,3 +48,26 @@ def delta2(m: int, q: int, b: int) -> float: ...
 def kappa_lower(n: int, f: int) -> float: ...
 def kappa_upper(name: str, n: int, f: int) -> Optional[float]: ...
 def threads() -> int: ...
+
+DEFAULT_SEED: int
+
+def corrupt(
+    x: npt.NDArray[np.floating],
+    attack: str,
+    corruption: str,
+    q: int,
+    seed: int,
+    key: str,
+    index: int,
+    params_json: str,
+    g: Optional[list[float]] = None,
+    rule: Optional[Rule] = None,
+) -> npt.NDArray[np.bool_]: ...
+def attack_list() -> list[tuple[str, str, Optional[str]]]: ...
+def corruption_list() -> list[tuple[str, str]]: ...
+def verify_bounds(
+    text: str,
+    json: bool,
+    trials: Optional[int] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> dict[str, object]: ...

@@ -20,14 +20,16 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::Mutex;
 
-fn value_error(e: impl std::fmt::Display) -> PyErr {
+mod sim;
+
+pub(crate) fn value_error(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
 /// A rule of the registry built for m workers, with its workspace.
 #[pyclass(frozen, module = "phocas._phocas")]
-struct Rule {
-    rule: Box<dyn Aggregator>,
+pub(crate) struct Rule {
+    pub(crate) rule: Box<dyn Aggregator>,
     ws: Mutex<Workspace>,
 }
 
@@ -203,6 +205,16 @@ fn rules(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
             d.set_item("cost", r.cost)?;
             d.set_item("parameter", format!("{:?}", r.param))?;
             d.set_item("kind", format!("{:?}", r.kind))?;
+            // the keyword of the rule's one parameter: b (trimming), q (assumed Byzantine
+            // count) or None
+            let flag = if !r.param.takes_param() {
+                None
+            } else if r.param.is_assumed_q() {
+                Some("q")
+            } else {
+                Some("b")
+            };
+            d.set_item("flag", flag)?;
             let settings: Vec<&str> = r.settings.iter().map(|s| s.flag()).collect();
             d.set_item("settings", settings)?;
             Ok(d)
@@ -263,6 +275,11 @@ fn _phocas(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kappa_lower, m)?)?;
     m.add_function(wrap_pyfunction!(kappa_upper, m)?)?;
     m.add_function(wrap_pyfunction!(threads, m)?)?;
+    m.add_function(wrap_pyfunction!(sim::corrupt, m)?)?;
+    m.add_function(wrap_pyfunction!(sim::attack_list, m)?)?;
+    m.add_function(wrap_pyfunction!(sim::corruption_list, m)?)?;
+    m.add_function(wrap_pyfunction!(sim::verify_bounds, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_SEED", phocas::rng::DEFAULT_SEED)?;
     Ok(())
 }

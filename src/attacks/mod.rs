@@ -13,6 +13,7 @@
 //! and one line in [`ATTACKS`] (or [`CORRUPTIONS`]).
 
 mod adaptive;
+mod apply;
 mod bitflip;
 mod constant;
 mod corruption;
@@ -22,6 +23,7 @@ mod omniscient;
 mod scale;
 mod search;
 
+pub use apply::{corrupt, mark_positions, params_from_pairs, trial_stream, Corrupt};
 pub use corruption::{Block, Chosen, Classic, Diagonal, Generalized, Shard};
 pub use search::{exact_worst, Adversary};
 

@@ -373,6 +373,26 @@ impl Config {
         Ok(cfg)
     }
 
+    /// Parses and validates JSON text with the TOML config's keys (the Python package passes
+    /// a dict this way).
+    pub fn parse_json(text: &str) -> Result<Self, Error> {
+        let cfg: Config = serde_json::from_str(text).map_err(|e| {
+            // the position in the JSON text means nothing to the caller of a dict
+            let msg = e.to_string();
+            let msg = msg
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            Error::Config {
+                key: "dict".into(),
+                msg,
+            }
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
     /// Reads a config file.
     pub fn load(path: &std::path::Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

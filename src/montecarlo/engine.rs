@@ -198,7 +198,14 @@ pub fn simulate_cell(
                     model.sample_into(&mut rng, row);
                 }
                 // models whose positions ignore the data fall through to `mark`
-                corruption.mark_seeing(&x, Some(g), m, d, cell.q, &mut rng, &mut mask);
+                attacks::mark_positions(
+                    corruption.as_ref(),
+                    &x,
+                    Some(g),
+                    (m, d, cell.q),
+                    &mut rng,
+                    &mut mask,
+                );
                 let oracle = Oracle {
                     g,
                     rule: rule.as_ref(),

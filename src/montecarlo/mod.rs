@@ -11,6 +11,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod engine;
+pub mod grid;
 pub mod kappa;
 pub mod output;
 pub mod paired;

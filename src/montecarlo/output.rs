@@ -27,16 +27,24 @@ use crate::error::Error;
 use crate::report::chart::{self, Heatmap, LineChart, Panel, Series};
 use crate::report::{write_table, TableBuilder};
 use plotters::style::RGBColor;
+use polars::prelude::DataFrame;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Writes results.csv and results.parquet; returns the row count.
 pub fn write_results(results: &[CellResult], cfg: &Config, dir: &Path) -> Result<usize, Error> {
+    let mut df = results_table(results, cfg)?;
+    write_table(&mut df, dir, "results")?;
+    Ok(results.len())
+}
+
+/// The results table of `results.csv` / `results.parquet`: one row per cell.
+pub fn results_table(results: &[CellResult], cfg: &Config) -> Result<DataFrame, Error> {
     let s = |f: &dyn Fn(&CellResult) -> String| results.iter().map(f).collect::<Vec<String>>();
     let f = |f: &dyn Fn(&CellResult) -> f64| results.iter().map(f).collect::<Vec<f64>>();
     let u = |f: &dyn Fn(&CellResult) -> u64| results.iter().map(f).collect::<Vec<u64>>();
     let bound = |r: &CellResult| r.bound_over_v.as_ref().map_or(f64::NAN, |b| b * r.v);
-    let mut df = TableBuilder::new()
+    TableBuilder::new()
         .str("sweep", &s(&|r| r.cell.sweep.clone()))
         .str("cell_key", &s(&|r| r.cell.key()))
         .str("rule", &s(&|r| r.cell.rule.clone()))
@@ -149,9 +157,7 @@ pub fn write_results(results: &[CellResult], cfg: &Config, dir: &Path) -> Result
         .f64("growth_slope", f(&|r| r.growth_slope.unwrap_or(f64::NAN)))
         .u64("seed", vec![cfg.seed; results.len()])
         .str("version", &vec![env!("CARGO_PKG_VERSION"); results.len()])
-        .build()?;
-    write_table(&mut df, dir, "results")?;
-    Ok(results.len())
+        .build()
 }
 
 fn short_rule(r: &CellResult) -> String {

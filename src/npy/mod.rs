@@ -291,26 +291,38 @@ fn shape_str(shape: &[usize]) -> String {
     }
 }
 
-/// Encodes `data` with the given shape as a version 1.0 `.npy` file.
-pub fn encode<T: Scalar>(data: &[T], shape: &[usize]) -> Vec<u8> {
+/// The magic, version and padded header of a version 1.0 `.npy` file of dtype `descr`.
+fn preamble(descr: &str, shape: &[usize], data_bytes: usize) -> Vec<u8> {
     let mut header = format!(
-        "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
-        T::DESCR,
+        "{{'descr': '{descr}', 'fortran_order': False, 'shape': {}, }}",
         shape_str(shape)
     );
     let total = 10 + header.len() + 1;
     let pad = (64 - total % 64) % 64;
     header.push_str(&" ".repeat(pad));
     header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + data.len() * T::SIZE);
+    let mut out = Vec::with_capacity(10 + header.len() + data_bytes);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[1, 0]);
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
+    out
+}
+
+/// Encodes `data` with the given shape as a version 1.0 `.npy` file.
+pub fn encode<T: Scalar>(data: &[T], shape: &[usize]) -> Vec<u8> {
+    let mut out = preamble(T::DESCR, shape, data.len() * T::SIZE);
     for v in data {
         v.to_le_bytes_vec(&mut out);
     }
     out
+}
+
+/// Writes a boolean array (NumPy dtype `bool`) with the given shape to `path` atomically.
+pub fn write_bool(path: &Path, data: &[bool], shape: &[usize]) -> Result<(), Error> {
+    let mut out = preamble("|b1", shape, data.len());
+    out.extend(data.iter().map(|&b| u8::from(b)));
+    write_atomic(path, &out)
 }
 
 /// Writes `data` with the given shape to `path` atomically.
