@@ -1,8 +1,8 @@
 """A PyTorch training loop with simulated Byzantine workers, aggregated and attacked by phocas.
 
-The section-5 set-up of the Phocas paper at a reduced scale: an MLP (784-100-10) trained by
-synchronous SGD with m = 20 workers, each computing the gradient of its own mini-batch; every
-round, `phocas.corrupt` replaces q values per coordinate (the generalized model, Definition 4)
+The section-5 set-up of the Phocas paper at a reduced scale: the Table 2 MLP (784-128-128-10,
+ReLU) trained by synchronous SGD with m = 20 workers, each computing the gradient of its own
+mini-batch; every round, `phocas.corrupt` replaces q values per coordinate (the generalized model, Definition 4)
 with an attack, and a phocas rule aggregates the 20 gradients into the step. The same seed
 gives the same Byzantine values on every run (the stream is (seed, "round", t)).
 
@@ -63,8 +63,10 @@ def load(folder: Path):
 def train(rule: phocas.Rule, data, args) -> list[tuple[int, float]]:
     x, y, tx, ty = data
     torch.manual_seed(args.seed)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(784, 100), torch.nn.ReLU(), torch.nn.Linear(100, 10)
+    model = torch.nn.Sequential(  # Table 2 of the paper
+        torch.nn.Linear(784, 128), torch.nn.ReLU(),
+        torch.nn.Linear(128, 128), torch.nn.ReLU(),
+        torch.nn.Linear(128, 10),
     )
     params = list(model.parameters())
     d = sum(p.numel() for p in params)

@@ -9,6 +9,8 @@ fastest timed call, the output shape, and Weiszfeld iteration settings/counts.)
 Everything else (environment info, progress) goes to stderr.
 
 Libraries (each is optional; a missing one is reported on stderr and skipped):
+  phocas          this workbench's Python package (pip install ./python): a reused
+                  phocas.Rule with an output buffer, and the phocas.byzfl drop-in
   byzfl[numpy]    byzfl.aggregators / preaggregators fed a numpy (m, d) array
   byzfl[torch]    same classes fed a torch (m, d) tensor (byzfl's torch path)
   flwr.legacy     flwr.server.strategy.aggregate.* (list[(NDArrays, n_examples)])
@@ -52,7 +54,7 @@ F = 4
 CORE_RULES = ["mean", "median", "trimmed_mean", "krum", "multikrum", "geomed",
               "bulyan", "cc", "meamed", "nnm", "bucketing"]
 EXTRA_RULES = ["mean_inplace", "monna", "caf", "arc", "aksel", "medoid", "nna"]
-ALL_LIBS = ["byzfl[numpy]", "byzfl[torch]", "flwr.legacy", "flwr.serverapp", "krum"]
+ALL_LIBS = ["phocas", "byzfl[numpy]", "byzfl[torch]", "flwr.legacy", "flwr.serverapp", "krum"]
 HEADER = ["library", "version", "rule", "call", "params", "median_seconds", "calls", "note"]
 
 
@@ -304,6 +306,49 @@ def krum_cases(X):
 
 
 # --------------------------------------------------------------------------------------
+# phocas from Python (python/: `pip install ./python`), through a reused rule object with an
+# output buffer, and through its ByzFL drop-in (phocas.byzfl) as a ByzFL script would call it
+# --------------------------------------------------------------------------------------
+def phocas_cases(X):
+    import phocas
+    from phocas import byzfl as PB
+
+    y = np.empty(X.shape[1], dtype=X.dtype)
+
+    def rule(name, call, params, **kw):
+        r = phocas.Rule(name, X.shape[0], **kw)
+        return Case(name_map[name], call, params, lambda _a: r(X, out=y))
+
+    name_map = {"mean": "mean", "median": "median", "trmean": "trimmed_mean", "krum": "krum",
+                "multikrum": "multikrum", "geomed": "geomed", "bulyan": "bulyan", "cclip": "cc",
+                "meamed": "meamed"}
+    cases = [
+        rule("mean", "phocas.Rule('mean', m)(X, out=y)", ""),
+        rule("median", "phocas.Rule('median', m)(X, out=y)", ""),
+        rule("trmean", "phocas.Rule('trmean', m, b=4)(X, out=y)", "b=4", b=F),
+        rule("krum", "phocas.Rule('krum', m, q=4)(X, out=y)", "q=4 (m-q-2 neighbours)", q=F),
+        rule("multikrum", "phocas.Rule('multikrum', m, q=4)(X, out=y)", "q=4, k=m-q", q=F),
+        rule("geomed", "phocas.Rule('geomed', m, start='zero', nu=0.1, iters=3, tol=0)(X, out=y)",
+             "ByzFL's settings: zero start, nu=0.1, T=3", start="zero", nu=0.1, iters=3, tol=0.0),
+        rule("bulyan", "phocas.Rule('bulyan', m, q=4)(X, out=y)", "q=4", q=F),
+        rule("cclip", "phocas.Rule('cclip', m)(X, out=y)", "tau=100, L=1, zero start"),
+        rule("meamed", "phocas.Rule('meamed', m, b=4)(X, out=y)", "b=4", b=F),
+        Case("nnm", "phocas.Rule('mean', m, nnm=4)(X, out=y)", "NNM(f=4) then mean",
+             (lambda r: lambda _a: r(X, out=y))(phocas.Rule("mean", X.shape[0], nnm=F))),
+        Case("bucketing", "phocas.Rule('mean', m, bucket=2)(X, out=y)", "s=2 then mean",
+             (lambda r: lambda _a: r(X, out=y))(phocas.Rule("mean", X.shape[0], bucket=2))),
+    ]
+    # the ByzFL drop-in, called exactly as ByzFL is (allocates its output)
+    cases += [
+        Case("trimmed_mean", "phocas.byzfl.TrMean(f=4)(X)", "drop-in",
+             (lambda a: lambda _a: a(X))(PB.TrMean(f=F))),
+        Case("krum", "phocas.byzfl.Krum(f=4)(X)", "drop-in (n-f-1 neighbours)",
+             (lambda a: lambda _a: a(X))(PB.Krum(f=F))),
+    ]
+    return ver("phocas"), cases
+
+
+# --------------------------------------------------------------------------------------
 def time_case(case, min_calls, max_seconds_per_call=2.0):
     """Warm-up once, then median of >= min_calls timed calls (3 if a call takes > 2 s).
 
@@ -355,6 +400,7 @@ def run_worker(lib, a, rules):
         "flwr.legacy": lambda: flwr_legacy_cases(X),
         "flwr.serverapp": lambda: flwr_serverapp_cases(X),
         "krum": lambda: krum_cases(X),
+        "phocas": lambda: phocas_cases(X),
     }
     try:
         version, cases = builders[lib]()
@@ -371,21 +417,18 @@ def run_worker(lib, a, rules):
         log(f"# [{lib}] torch {torch.__version__} loaded, num_threads={torch.get_num_threads()}")
     else:
         log(f"# [{lib}] torch not loaded in this process")
-    by_rule = {c.rule: c for c in cases}
     for rule in rules:
-        c = by_rule.get(rule)
-        if c is None:
-            continue  # library does not provide this rule
-        log(f"# [{lib}] {rule} ...")
-        try:
-            med, n, note = time_case(c, a.calls)
-            out.writerow([lib, version, rule, c.call, c.params, f"{med:.6f}", n, note])
-        except Exception as e:
-            msg = f"{type(e).__name__}: {e}".replace("\n", " ")[:300]
-            log(traceback.format_exc())
-            out.writerow([lib, version, rule, c.call, c.params, "ERROR", 0, msg])
-        sys.stdout.flush()
-        gc.collect()
+        for c in [c for c in cases if c.rule == rule]:
+            log(f"# [{lib}] {rule} ...")
+            try:
+                med, n, note = time_case(c, a.calls)
+                out.writerow([lib, version, rule, c.call, c.params, f"{med:.6f}", n, note])
+            except Exception as e:
+                msg = f"{type(e).__name__}: {e}".replace("\n", " ")[:300]
+                log(traceback.format_exc())
+                out.writerow([lib, version, rule, c.call, c.params, "ERROR", 0, msg])
+            sys.stdout.flush()
+            gc.collect()
 
 
 def main():

@@ -520,6 +520,7 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
         "mlp/fig3",
         "mlp/fig4",
         "mlp/theorem4",
+        "mlp/rules",
     ] {
         if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
             let mut v: Vec<String> = rd

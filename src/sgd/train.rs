@@ -881,6 +881,10 @@ pub struct PanelConfig {
     /// Sweep the rule parameter over these values instead (figure 3).
     #[serde(default)]
     pub b_values: Vec<usize>,
+    /// Per-rule parameter in place of `b` (e.g. `params = { bulyan = 4 }`: Bulyan needs
+    /// m >= 4q + 3, so at most 4 of 20 workers).
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, usize>,
     /// Batch sizes (figure 4); default 32 only.
     #[serde(default = "batches")]
     pub batches: Vec<usize>,
@@ -927,6 +931,7 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
         "theorem4",
         include_str!("../../experiments/mlp/theorem4.toml"),
     ),
+    ("rules", include_str!("../../experiments/mlp/rules.toml")),
 ];
 
 impl Experiment {
@@ -954,6 +959,15 @@ impl Experiment {
             }
         }
         for p in &self.panel {
+            if let Some(r) = p.params.keys().find(|r| !p.rules.contains(r)) {
+                return Err(Error::Config {
+                    key: format!("panel {}.params", p.name),
+                    msg: format!(
+                        "'{r}' is not one of the panel's rules ({}): list it in `rules` or remove it",
+                        p.rules.join(", ")
+                    ),
+                });
+            }
             let common = panel_common(&self.common, p);
             for r in p.runs() {
                 validate(&r, &common)?;
@@ -978,7 +992,7 @@ impl PanelConfig {
                 let bs: Vec<Option<usize>> = if !takes_b {
                     vec![None]
                 } else if self.b_values.is_empty() {
-                    vec![self.b]
+                    vec![self.params.get(rule).copied().or(self.b)]
                 } else {
                     self.b_values.iter().map(|&b| Some(b)).collect()
                 };
@@ -988,7 +1002,12 @@ impl PanelConfig {
                         "mean without Byzantine".to_string()
                     } else {
                         match b {
-                            Some(b) if rule.contains("krum") => format!("{rule} (q={b})"),
+                            Some(b)
+                                if aggregators::info(rule)
+                                    .is_some_and(|i| i.param.is_assumed_q()) =>
+                            {
+                                format!("{rule} (q={b})")
+                            }
                             Some(b) => format!("{rule} (b={b})"),
                             None => rule.clone(),
                         }
@@ -1018,7 +1037,7 @@ impl PanelConfig {
 /// Arguments of `phocas reproduce`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReproduceArgs {
-    /// fig2, fig3, fig4, theorem4 or all.
+    /// fig2, fig3, fig4, theorem4, rules (every rule under seven attacks) or all.
     #[arg(value_name = "FIGURE")]
     pub figure: String,
     /// Override the repeats of the config (the paper used 10).
@@ -1051,7 +1070,7 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
         vec![a.figure.as_str()]
     } else {
         return Err(Error::Invalid(format!(
-            "unknown figure '{}': use fig2, fig3, fig4, theorem4 or all",
+            "unknown figure '{}': use fig2, fig3, fig4, theorem4, rules or all",
             a.figure
         )));
     };
@@ -1541,7 +1560,7 @@ fn theorem4_outputs(results: &[TrainResult], common: &Common, dir: &Path) -> Res
 
 #[cfg(test)]
 mod seed_tests {
-    use super::RunConfig;
+    use super::{Experiment, RunConfig, EXPERIMENTS};
 
     fn sample() -> RunConfig {
         RunConfig {
@@ -1575,5 +1594,33 @@ mod seed_tests {
             };
             assert_eq!(c.seed_text(), format!("{c:?}"));
         }
+    }
+
+    #[test]
+    fn built_in_figures_validate_and_per_rule_parameters_apply() {
+        for (name, text) in EXPERIMENTS {
+            let e = Experiment::parse(text).unwrap_or_else(|err| panic!("{name}: {err}"));
+            e.validate().unwrap_or_else(|err| panic!("{name}: {err}"));
+        }
+        let text = EXPERIMENTS.iter().find(|e| e.0 == "rules").unwrap().1;
+        let mut e = Experiment::parse(text).unwrap();
+        let p = &mut e.panel[1];
+        p.params.insert("bulyan".into(), 2);
+        let runs = p.runs();
+        let bulyan = runs.iter().find(|r| r.rule == "bulyan").unwrap();
+        assert_eq!((bulyan.b, bulyan.label.as_str()), (Some(2), "bulyan (q=2)"));
+        let trmean = runs.iter().find(|r| r.rule == "trmean").unwrap();
+        assert_eq!((trmean.b, trmean.label.as_str()), (Some(4), "trmean (b=4)"));
+        // a parameter for a rule the panel does not list is refused, naming it
+        e.panel[1].params.insert("bogus".into(), 1);
+        let err = e.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("'bogus' is not one of the panel's rules"),
+            "{err}"
+        );
+        // Bulyan beyond m >= 4q + 3 is refused
+        let mut e = Experiment::parse(text).unwrap();
+        e.panel[1].b = Some(6);
+        assert!(e.validate().is_err());
     }
 }
