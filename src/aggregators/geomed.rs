@@ -18,9 +18,11 @@
 //! differences, so huge finite rows keep their (tiny) weight.
 //!
 //! Deterministic for any thread count: each distance is summed by one task in 8 fixed lanes,
-//! each weighted sum runs over the rows in order per coordinate. Time: O(d m) per iteration
-//! (two passes over the matrix), O(d m) for the start; extra space: 3 d + 2 m f64 in the
-//! workspace, allocation-free once it has grown.
+//! each weighted sum runs over the rows in order per coordinate, and the distances of a step
+//! add their coordinate chunks in order. Time: O(d m) per iteration, one pass over the matrix
+//! (the weighted mean and the next distances are fused, block by block), plus one pass for a
+//! start other than the mean; extra space: d + 3 m + m d / 8192 f64 in the workspace,
+//! allocation-free once it has grown.
 
 use super::kernels::for_chunks;
 use super::kernels::Keyed;
@@ -166,6 +168,7 @@ impl GeometricMedian {
         let mut dist = std::mem::take(&mut ws.gm_dist);
         let mut beta = std::mem::take(&mut ws.gm_beta);
         let mut active = std::mem::take(&mut ws.gm_active);
+        let mut partial = std::mem::take(&mut ws.gm_partial);
         active.clear();
         active.extend(0..m);
         z.clear();
@@ -174,7 +177,11 @@ impl GeometricMedian {
         dist.resize(m, 0.0);
         beta.clear();
         beta.resize(m, 1.0);
-        start_point(self.start, x, (&beta, &active), ws, out, &mut z)?;
+        if self.start == WeiszfeldStart::Mean {
+            step(x, (&beta, &active), &mut z, &mut dist, &mut partial);
+        } else {
+            start_point(self.start, x, (&beta, &active), ws, out, &mut z)?;
+        }
         let mut run = WeiszfeldRun {
             iterations: 0,
             converged: false,
@@ -192,6 +199,7 @@ impl GeometricMedian {
             if beta.iter().all(|&b| b == 0.0) {
                 beta.iter_mut().for_each(|b| *b = 1.0);
                 weighted_mean(x, &beta, &active, &mut z);
+                ws.gm_partial = partial;
                 return Ok(finish(
                     ws,
                     (z, dist, beta, active),
@@ -201,11 +209,13 @@ impl GeometricMedian {
                 ));
             }
             active.retain(|&i| beta[i] > 0.0);
-            weighted_mean(x, &beta, &active, &mut z);
+            step(x, (&beta, &active), &mut z, &mut dist, &mut partial);
+        } else if self.start != WeiszfeldStart::Mean {
+            distances(x, &z, &mut dist);
         }
+        // here and after every step, dist holds the distances to z
         let mut previous = f64::NAN;
         loop {
-            distances(x, &z, &mut dist);
             let g: f64 = dist.iter().filter(|r| r.is_finite()).sum();
             run.objective = g;
             if self.tol > 0.0 && run.iterations > 0 && (previous - g).abs() <= self.tol * g {
@@ -224,10 +234,11 @@ impl GeometricMedian {
             }
             active.clear();
             active.extend((0..m).filter(|&i| beta[i] > 0.0));
-            weighted_mean(x, &beta, &active, &mut z);
+            step(x, (&beta, &active), &mut z, &mut dist, &mut partial);
             run.iterations += 1;
             previous = g;
         }
+        ws.gm_partial = partial;
         Ok(finish(
             ws,
             (z, dist, beta, active),
@@ -391,6 +402,59 @@ fn weighted_chunk<T: Scalar>(
         }
     }
     o.iter_mut().for_each(|v| *v /= total);
+}
+
+/// One Weiszfeld step in one read of the matrix: z = sum_i beta_i x_i / sum_i beta_i over the
+/// rows `active` (summed as [`weighted_sum`] does), and dist_i = ||x_i - z|| for every row at
+/// the new z. Each task owns a chunk of [`CHUNK`] coordinates and walks it in blocks of
+/// [`BLOCK`]: the block's z first, then every row's squared differences on that block while
+/// it is still in cache, accumulated per (chunk, row) in `partial`. The distances sum the
+/// chunks in order, so the bits do not depend on the thread count. O(d m) time, one pass;
+/// extra space m ceil(d / CHUNK) f64.
+fn step<T: Scalar>(
+    x: MatrixView<'_, T>,
+    (beta, active): (&[f64], &[usize]),
+    z: &mut [f64],
+    dist: &mut [f64],
+    partial: &mut Vec<f64>,
+) {
+    let (m, d) = (x.m(), x.d());
+    let total: f64 = active.iter().map(|&i| beta[i]).sum();
+    let chunks = d.div_ceil(CHUNK);
+    partial.clear();
+    partial.resize(chunks * m, 0.0);
+    let work = |c: usize, o: &mut [f64], p: &mut [f64]| {
+        with_isa(
+            #[inline(always)]
+            || {
+                for (k, ob) in o.chunks_mut(BLOCK).enumerate() {
+                    let j0 = c * CHUNK + k * BLOCK;
+                    weighted_chunk(x, beta, active, j0, ob, total);
+                    for (i, s) in p.iter_mut().enumerate() {
+                        *s += sum_sq(&x.row(i)[j0..j0 + ob.len()], ob);
+                    }
+                }
+            },
+        );
+    };
+    if chunks <= 1 {
+        if d > 0 {
+            work(0, z, partial);
+        }
+    } else {
+        z.par_chunks_mut(CHUNK)
+            .zip(partial.par_chunks_mut(m))
+            .enumerate()
+            .for_each(|(c, (o, p))| work(c, o, p));
+    }
+    for (i, r) in dist.iter_mut().enumerate() {
+        let s: f64 = (0..chunks).map(|c| partial[c * m + i]).sum();
+        *r = if s.is_finite() {
+            s.sqrt()
+        } else {
+            scaled_norm(x.row(i), Some(z))
+        };
+    }
 }
 
 /// dist_i = ||x_i - z|| for every row, each summed by one task in 8 lanes (fixed order).

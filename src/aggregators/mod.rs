@@ -282,6 +282,8 @@ pub struct Workspace {
     pub(crate) gm_dist: Vec<f64>,
     pub(crate) gm_beta: Vec<f64>,
     pub(crate) gm_active: Vec<usize>,
+    /// Per (coordinate chunk, row) sums of squares of the fused Weiszfeld step.
+    pub(crate) gm_partial: Vec<f64>,
     pub(crate) gm_last: Option<WeiszfeldRun>,
     /// The last aggregate of a rule started from `previous` (geomed, centered clipping).
     pub(crate) previous: Vec<f64>,
@@ -316,6 +318,7 @@ impl Workspace {
             gm_dist: Vec::new(),
             gm_beta: Vec::new(),
             gm_active: Vec::new(),
+            gm_partial: Vec::new(),
             gm_last: None,
             previous: Vec::new(),
             mix_rows: Vec::new(),
@@ -682,7 +685,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         summary: "geometric median (argmin of the sum of Euclidean distances) by smoothed Weiszfeld, from the mean",
         params: "[--nu NU, default 1e-6] [--iters N, default 100] [--tol TOL, default 1e-6] [--start mean|zero|median]",
         reference: "Pillutla, Kakade, Harchaoui 2022 (RFA), Algorithm 3; no bound in the Phocas paper",
-        cost: "O(dm) per iteration (two passes over the matrix)",
+        cost: "O(dm) per iteration (one pass: the weighted mean fused with the next distances)",
         param: ParamKind::None,
         kind: RuleKind::RowWeighting,
         settings: &[Setting::Nu, Setting::Iters, Setting::Tol, Setting::Start],

@@ -500,7 +500,7 @@ fn mlp_and_bench_rows(s: &mut String, dir: &Path) {
             },
         );
     }
-    for fig in ["fig2", "fig3", "fig4", "rules"] {
+    for fig in ["fig2", "fig3", "fig4"] {
         let sm = rows(&dir.join(format!("mlp/{fig}/summary.csv")));
         if sm.is_empty() {
             continue;
@@ -517,12 +517,7 @@ fn mlp_and_bench_rows(s: &mut String, dir: &Path) {
             })
             .collect::<Vec<_>>()
             .join("; ");
-        let claim = if fig == "rules" {
-            "Section 5 setting, every rule under seven attacks (MLP, final top-1 accuracy)"
-                .to_string()
-        } else {
-            format!("Section 5, {fig} (MLP, final top-1 accuracy)")
-        };
+        let claim = format!("Section 5, {fig} (MLP, final top-1 accuracy)");
         let command = format!("`phocas reproduce {fig}` (experiments/mlp/{fig}.toml)");
         let chart = format!("mlp/{fig}/{fig}.png");
         push(

@@ -509,6 +509,7 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
     super::claims::table(&mut s, dir, quick);
     worst_case_sections(&mut s, dir);
     rules_section(&mut s, dir);
+    super::training::section(&mut s, dir);
     kappa_section(&mut s, dir);
     let _ = writeln!(s, "\n## Charts\n");
     let mut charts = Vec::new();

@@ -10,6 +10,7 @@ pub mod document;
 mod legend;
 pub mod manifest;
 pub mod tables;
+pub mod training;
 
 use crate::error::Error;
 use crate::fsutil::write_atomic_with;
