@@ -1,4 +1,4 @@
-//! The Rust side of the peer comparison (`benches/peers/README.md`): every rule the peer
+//! The Rust side of the peer comparison (`python/bench/README.md`): every rule the peer
 //! libraries share with this crate, at m = 20, d = 10^6, f32, their conventions where they
 //! differ (ByzFL's geometric median: 3 Weiszfeld iterations from zero with nu = 0.1; the
 //! pre-aggregation steps followed by Mean). Prints `label,median seconds,fastest seconds`

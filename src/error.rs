@@ -94,3 +94,14 @@ impl Error {
 
 /// Result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A TOML error's message on one line (its lines trimmed and joined by ": "), for
+/// [`Error::Config`].
+pub fn toml_message(e: &toml::de::Error) -> String {
+    e.message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
+}

@@ -14,11 +14,15 @@ one row per worker, float32 or float64, and return the d-dimensional aggregate:
 C-contiguous NumPy arrays are read without a copy (others raise ValueError: pass
 `np.ascontiguousarray(x)`); PyTorch CPU tensors go through DLPack without a copy and come
 back as tensors. The GIL is released while a rule runs; the thread count is rayon's
-(`RAYON_NUM_THREADS`, default: all cores). Parameters are those of the CLI (`phocas
-aggregate --help`): b, q, k, neighbours, distance, median, nu, iters, tol, start, tau, and the
-pre-aggregation steps nnm=F and bucket=S (with bucket_seed). Errors raise ValueError with the
-CLI's message. `phocas.rules()` lists the registry with each rule's definition, parameters,
-reference and cost.
+(`RAYON_NUM_THREADS`, default: all cores), or the rule's own pool with `threads=N`.
+Parameters are those of the CLI (`phocas aggregate --help`): b, q, k, neighbours, distance,
+median, nu, iters, tol, start, tau, and the pre-aggregation steps nnm=F and bucket=S (with
+bucket_seed). Errors raise ValueError with the CLI's message. `phocas.rules()` lists the
+registry with each rule's definition, parameters, reference and cost.
+
+Also: `phocas.corrupt` (attacks and corruption models, the CLI's bits), `phocas.verify_bounds`
+(the Monte Carlo engine, into a DataFrame), `phocas.byzfl` (ByzFL's aggregators, drop-in) and
+`phocas.flower` (Flower strategies); the last two are imported on demand.
 """
 
 from __future__ import annotations

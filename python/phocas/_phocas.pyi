@@ -29,6 +29,7 @@ class Rule:
         nnm: Optional[int] = None,
         bucket: Optional[int] = None,
         bucket_seed: Optional[int] = None,
+        threads: Optional[int] = None,
     ) -> None: ...
     @property
     def label(self) -> str: ...

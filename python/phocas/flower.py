@@ -83,6 +83,7 @@ RULE_PARAMS = frozenset(
         "neighbours",
         "distance",
         "median",
+        "threads",
     }
 )
 
@@ -91,6 +92,13 @@ def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     rule = {k: v for k, v in kwargs.items() if k in RULE_PARAMS}
     rest = {k: v for k, v in kwargs.items() if k not in RULE_PARAMS}
     return rule, rest
+
+
+def _attach_rule(strategy: Any, rule: str, params: dict[str, Any]) -> None:
+    """Sets the strategy's rule name, parameters and per-m rule cache (both strategies)."""
+    strategy.rule = rule
+    strategy.rule_params = params
+    strategy._rules = _RuleCache(rule, params)
 
 
 class _RuleCache:
@@ -170,8 +178,9 @@ class PhocasFedAvg(_ClassicFedAvg):
     """Flower's classic FedAvg with the model aggregated by a phocas rule.
 
     ``PhocasFedAvg(rule="trmean", **kwargs)``: the keywords named in ``RULE_PARAMS`` (b, q, k,
-    nu, iters, tol, start, tau, nnm, bucket, bucket_seed, neighbours, distance, median) are the
-    rule's (ValueError now if the registry rejects them), every other keyword is FedAvg's.
+    nu, iters, tol, start, tau, nnm, bucket, bucket_seed, neighbours, distance, median,
+    threads) are the rule's (ValueError now if the registry rejects them), every other keyword
+    is FedAvg's.
     ``aggregate_fit`` returns ``(Parameters, metrics)`` as FedAvg, with the model the phocas
     aggregate of the clients' flattened parameters, unweighted (``num_examples`` is ignored
     for the model, used only by ``fit_metrics_aggregation_fn``). ``inplace`` has no effect.
@@ -180,9 +189,7 @@ class PhocasFedAvg(_ClassicFedAvg):
     def __init__(self, *, rule: str = "trmean", **kwargs: Any) -> None:
         params, fedavg_kwargs = _split_kwargs(kwargs)
         super().__init__(**fedavg_kwargs)
-        self.rule = rule
-        self.rule_params = params
-        self._rules = _RuleCache(rule, params)
+        _attach_rule(self, rule, params)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.rule_params.items())
@@ -224,9 +231,7 @@ if _MessageFedAvg is not None:
         def __init__(self, *, rule: str = "trmean", **kwargs: Any) -> None:
             params, fedavg_kwargs = _split_kwargs(kwargs)
             super().__init__(**fedavg_kwargs)
-            self.rule = rule
-            self.rule_params = params
-            self._rules = _RuleCache(rule, params)
+            _attach_rule(self, rule, params)
 
         def aggregate_train(
             self,

@@ -31,6 +31,8 @@ pub(crate) fn value_error(e: impl std::fmt::Display) -> PyErr {
 pub(crate) struct Rule {
     pub(crate) rule: Box<dyn Aggregator>,
     ws: Mutex<Workspace>,
+    /// A pool of its own when `threads` was given; rayon's global pool otherwise.
+    pool: Option<rayon::ThreadPool>,
 }
 
 fn parse<T: std::str::FromStr<Err = String>>(v: Option<&str>) -> PyResult<Option<T>> {
@@ -42,11 +44,13 @@ fn parse<T: std::str::FromStr<Err = String>>(v: Option<&str>) -> PyResult<Option
 impl Rule {
     /// Rule(name, m, *, b=None, q=None, k=None, neighbours=None, distance=None, median=None,
     /// nu=None, iters=None, tol=None, start=None, tau=None, nnm=None, bucket=None,
-    /// bucket_seed=None): the registry rule `name` for m workers (see `phocas.rules()`).
+    /// bucket_seed=None, threads=None): the registry rule `name` for m workers (see
+    /// `phocas.rules()`); `threads` runs it on a pool of that many threads instead of the
+    /// global one (results do not depend on the count).
     #[new]
     #[pyo3(signature = (name, m, *, b=None, q=None, k=None, neighbours=None, distance=None,
         median=None, nu=None, iters=None, tol=None, start=None, tau=None, nnm=None,
-        bucket=None, bucket_seed=None))]
+        bucket=None, bucket_seed=None, threads=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         name: &str,
@@ -65,6 +69,7 @@ impl Rule {
         nnm: Option<usize>,
         bucket: Option<usize>,
         bucket_seed: Option<u64>,
+        threads: Option<usize>,
     ) -> PyResult<Self> {
         let p = RuleParams {
             b,
@@ -83,9 +88,29 @@ impl Rule {
             bucket_seed,
         };
         let rule = aggregators::build(name, &p, m).map_err(value_error)?;
+        let pool = match threads {
+            None => None,
+            Some(0) => {
+                return Err(PyValueError::new_err(
+                    "threads = 0 is not allowed: give at least 1 (or None for all cores)",
+                ))
+            }
+            Some(n) => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .map_err(|e| PyValueError::new_err(format!("threads = {n}: {e}")))?,
+            ),
+        };
+        // the workspace has one scratch slot per thread of the pool it runs on
+        let ws = match &pool {
+            Some(p) => p.install(Workspace::new),
+            None => Workspace::new(),
+        };
         Ok(Self {
             rule,
-            ws: Mutex::new(Workspace::new()),
+            ws: Mutex::new(ws),
+            pool,
         })
     }
 
@@ -158,7 +183,11 @@ impl Rule {
         let compute = |o: &mut [T]| -> PyResult<()> {
             py.allow_threads(|| {
                 let mut ws = self.ws.lock().unwrap_or_else(|p| p.into_inner());
-                self.rule.aggregate_into(view, &mut ws, o)
+                let ws: &mut Workspace = &mut ws;
+                match &self.pool {
+                    Some(pool) => pool.install(|| self.rule.aggregate_into(view, ws, o)),
+                    None => self.rule.aggregate_into(view, ws, o),
+                }
             })
             .map_err(value_error)
         };

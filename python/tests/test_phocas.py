@@ -274,3 +274,15 @@ def test_torch_tensors_round_trip_without_copy():
     y = phocas.Trmean(b=4)(x)
     assert isinstance(y, torch.Tensor) and y.dtype == torch.float32
     assert np.array_equal(y.numpy(), phocas.Trmean(b=4)(x.numpy()))
+
+
+def test_threads_give_the_same_bits_and_zero_is_refused():
+    x = hostile(20, 20_000, np.float32, seed=5)
+    for rule, params in [("phocas", {"b": 4}), ("krum", {"q": 4}), ("geomed", {})]:
+        ref = phocas.aggregate(x, rule, **params)
+        for n in (1, 3):
+            y = phocas.aggregate(x, rule, threads=n, **params)
+            assert y.tobytes() == ref.tobytes(), (rule, n)
+    assert phocas.Trmean(b=2, threads=1)(x).tobytes() == phocas.Trmean(b=2)(x).tobytes()
+    with pytest.raises(ValueError, match="threads = 0"):
+        phocas.Rule("mean", 20, threads=0)

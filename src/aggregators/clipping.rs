@@ -17,7 +17,8 @@
 //! finite (the mean of such rows) is replaced by zero.
 //!
 //! Deterministic for any thread count (the geometric median's distance and weighted-sum
-//! passes). Time: O(d m) per iteration (two passes over the matrix); extra space: d + 2 m
+//! passes). Time: O(d m) per iteration (two passes over the matrix; the last one also writes
+//! the output); extra space: d + 2 m
 //! f64 in the workspace, allocation-free once it has grown.
 
 use super::geomed::{distances, norms, start_point, store, weighted_update, WeiszfeldStart};
@@ -138,7 +139,8 @@ impl TypedRule for CenteredClipping {
         if started.is_ok() && !at_zero && !v.iter().all(|t| t.is_finite()) {
             at_zero = true;
         }
-        for _ in 0..self.iters {
+        let mut stored = false;
+        for l in 0..self.iters {
             if started.is_err() {
                 break;
             }
@@ -162,14 +164,26 @@ impl TypedRule for CenteredClipping {
                 }
                 break;
             }
-            weighted_update(x, &c, &active, &mut v, m as f64, (!at_zero).then_some(keep));
+            // the last step writes the output in the same pass
+            let last = l + 1 == self.iters;
+            weighted_update(
+                x,
+                (&c, &active),
+                &mut v,
+                (m as f64, (!at_zero).then_some(keep)),
+                last.then_some(&mut *out),
+            );
+            stored = last;
             at_zero = false;
         }
         if at_zero {
             // no step ran (an error before the first): the centre is zero
             v.iter_mut().for_each(|t| *t = 0.0);
+            stored = false;
         }
-        store(&v, out);
+        if !stored {
+            store(&v, out);
+        }
         if self.start == WeiszfeldStart::Previous {
             ws.previous.clear();
             ws.previous.extend_from_slice(&v);

@@ -328,16 +328,17 @@ pub(super) fn weighted_sum<T: Scalar>(
 
 /// v = keep v + sum_i beta_i x_i / total over the rows `active` (centered clipping's step), in
 /// parallel chunks, in blocks of [`BLOCK`] coordinates summed as [`weighted_sum`] does; with
-/// `keep` = `None`, v = the sum (v is not read: the step from zero).
+/// `keep` = `None`, v = the sum (v is not read: the step from zero). With `out`, the new v is
+/// also stored into it block by block (the last step: no separate [`store`] pass; the same
+/// bits as [`store`]).
 pub(super) fn weighted_update<T: Scalar>(
     x: MatrixView<'_, T>,
-    beta: &[f64],
-    active: &[usize],
+    (beta, active): (&[f64], &[usize]),
     v: &mut [f64],
-    total: f64,
-    keep: Option<f64>,
+    (total, keep): (f64, Option<f64>),
+    out: Option<&mut [T]>,
 ) {
-    for_chunks(v, CHUNK, |c, o| {
+    let body = |c: usize, o: &mut [f64], mut t: Option<&mut [T]>| {
         with_isa(
             #[inline(always)]
             || {
@@ -353,10 +354,29 @@ pub(super) fn weighted_update<T: Scalar>(
                         }
                         None => ob.copy_from_slice(a),
                     }
+                    if let Some(t) = t.as_deref_mut() {
+                        let tb = &mut t[k * BLOCK..k * BLOCK + ob.len()];
+                        for (dst, &s) in tb.iter_mut().zip(ob.iter()) {
+                            *dst = T::from_f64(s);
+                        }
+                    }
                 }
             },
         );
-    });
+    };
+    match out {
+        None => for_chunks(v, CHUNK, |c, o| body(c, o, None)),
+        Some(out) if v.len() <= CHUNK => {
+            if !v.is_empty() {
+                body(0, v, Some(out));
+            }
+        }
+        Some(out) => v
+            .par_chunks_mut(CHUNK)
+            .zip(out.par_chunks_mut(CHUNK))
+            .enumerate()
+            .for_each(|(c, (o, t))| body(c, o, Some(t))),
+    }
 }
 
 /// Coordinates per block of [`weighted_update`] (its accumulators stay in L1).

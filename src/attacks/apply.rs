@@ -119,13 +119,7 @@ pub fn params_from_pairs(pairs: &[String]) -> Result<AttackParams, Error> {
     }
     let p: AttackParams = toml::from_str(&text).map_err(|e| Error::Config {
         key: "attack parameter".into(),
-        msg: e
-            .message()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(": "),
+        msg: crate::error::toml_message(&e),
     })?;
     p.validate()?;
     Ok(p)

@@ -144,13 +144,7 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Error
                 format!("line {line}, column {col}")
             })
             .unwrap_or_else(|| "config".into()),
-        msg: e
-            .message()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(": "),
+        msg: crate::error::toml_message(&e),
     })
 }
 

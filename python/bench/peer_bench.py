@@ -22,8 +22,8 @@ Libraries (each is optional; a missing one is reported on stderr and skipped):
 Each library is timed in its own fresh worker process (same seed -> same X).
 
 Usage:
-  python benches/peers/peer_bench.py                 # full, d=1e6
-  python benches/peers/peer_bench.py --d 100000
+  python python/bench/peer_bench.py                 # full, d=1e6
+  python python/bench/peer_bench.py --d 100000
   ... --rules krum,multikrum --libs byzfl[torch],krum
   ... --rules all          # core rules + extras (monna, caf, arc, aksel, medoid, nna, mean_inplace)
 """
