@@ -22,7 +22,7 @@
 
 use super::krum::pairwise_sq_distances;
 use super::mean::mean_rows;
-use super::{Aggregator, Workspace};
+use super::{AggregateExt, Aggregator, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
 use crate::scalar::Scalar;
@@ -167,13 +167,8 @@ impl Aggregator for Premixed {
         ws: &mut Workspace,
         out: &mut [f64],
     ) -> Result<(), Error> {
-        super::check_shape(self.m, &x, out.len())?;
         let mut mixed = std::mem::take(&mut ws.mixed64);
-        self.mix(x, ws, &mut mixed);
-        let n = self.premix.rows_out(self.m);
-        let r = self
-            .rule
-            .aggregate_f64(MatrixView::new(&mixed, n, x.d())?, ws, out);
+        let r = self.mix_then_rule(x, ws, out, &mut mixed);
         ws.mixed64 = mixed;
         r
     }
@@ -183,15 +178,28 @@ impl Aggregator for Premixed {
         ws: &mut Workspace,
         out: &mut [f32],
     ) -> Result<(), Error> {
-        super::check_shape(self.m, &x, out.len())?;
         let mut mixed = std::mem::take(&mut ws.mixed32);
-        self.mix(x, ws, &mut mixed);
-        let n = self.premix.rows_out(self.m);
-        let r = self
-            .rule
-            .aggregate_f32(MatrixView::new(&mixed, n, x.d())?, ws, out);
+        let r = self.mix_then_rule(x, ws, out, &mut mixed);
         ws.mixed32 = mixed;
         r
+    }
+}
+
+impl Premixed {
+    /// Mixes the rows of `x` into `mixed` (the workspace's buffer of the storage type, taken
+    /// out by the caller) and aggregates them with the inner rule.
+    fn mix_then_rule<T: Scalar>(
+        &self,
+        x: MatrixView<'_, T>,
+        ws: &mut Workspace,
+        out: &mut [T],
+        mixed: &mut Vec<T>,
+    ) -> Result<(), Error> {
+        super::check_shape(self.m, &x, out.len())?;
+        self.mix(x, ws, mixed);
+        let n = self.premix.rows_out(self.m);
+        self.rule
+            .aggregate_into(MatrixView::new(mixed, n, x.d())?, ws, out)
     }
 }
 
