@@ -41,7 +41,7 @@ fn every_console_table_lines_up_with_its_header() {
         .split("  ")
         .filter(|c| !c.is_empty())
         .count();
-    assert_eq!(head_cols, 15, "{t}");
+    assert_eq!(head_cols, 16, "{t}");
     let out = stdout(&[
         "verify-bounds",
         "--quick",

@@ -42,9 +42,15 @@ fn report_is_reproducible_and_reuses_unchanged_runs() {
         assert!(md.contains(claim), "REPORT.md lacks {claim}");
     }
     assert!(md.contains("verify-bounds/verdicts.png"));
+    assert!(
+        md.contains("## Heterogeneous honest workers") && md.contains("| nnm + trmean |"),
+        "REPORT.md lacks the heterogeneity section"
+    );
+    assert!(md.contains("verify-bounds/heterogeneity.png"));
     charts_have_readable_sizes(&out);
     let t1 = std::fs::read(out.join("verify-bounds/results.csv")).unwrap();
     let c1 = std::fs::read(out.join("convergence/rounds.csv")).unwrap();
+    let h1 = std::fs::read(out.join("verify-bounds/heterogeneity.csv")).unwrap();
     let o = report(dir.path(), &[]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("reused"));
     let o = report(dir.path(), &["--force"]);
@@ -56,6 +62,10 @@ fn report_is_reproducible_and_reuses_unchanged_runs() {
     assert_eq!(
         std::fs::read(out.join("convergence/rounds.csv")).unwrap(),
         c1
+    );
+    assert_eq!(
+        std::fs::read(out.join("verify-bounds/heterogeneity.csv")).unwrap(),
+        h1
     );
 }
 

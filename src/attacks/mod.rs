@@ -19,6 +19,7 @@ mod constant;
 mod corruption;
 mod gaussian;
 mod little;
+mod mimic;
 mod omniscient;
 mod scale;
 mod search;
@@ -62,6 +63,8 @@ pub struct AttackParams {
     pub shard_p: f64,
     /// Corrupt only the first K coordinates (0: all). The paper's bit-flip uses 1000.
     pub first_coords: usize,
+    /// Mimic: amplification of the copied honest outlier about the honest mean (1: a copy).
+    pub mimic_scale: f64,
 }
 
 impl Default for AttackParams {
@@ -79,6 +82,7 @@ impl Default for AttackParams {
             shard_servers: 20,
             shard_p: 0.0005,
             first_coords: 0,
+            mimic_scale: 1.0,
         }
     }
 }
@@ -115,6 +119,12 @@ impl AttackParams {
             return Err(bad(
                 "bitflip_bits",
                 format!("bit {b} does not exist in a float32: use 0..=31"),
+            ));
+        }
+        if !self.mimic_scale.is_finite() {
+            return Err(bad(
+                "mimic_scale",
+                format!("{} must be finite", self.mimic_scale),
             ));
         }
         if self.shard_servers == 0 {
@@ -520,6 +530,20 @@ pub const ATTACKS: &[AttackInfo] = &[
             set: |p, x| p.adaptive_offset = x,
         }),
         build: |p| Box::new(adaptive::Adaptive::new(p.adaptive_offset)),
+    },
+    AttackInfo {
+        name: "mimic",
+        summary: "copy of the honest row farthest from the honest mean, scaled by s about it \
+                  (Karimireddy et al. 2022; heterogeneous data)",
+        magnitude: Some(Magnitude {
+            param: "mimic_scale",
+            set: |p, x| p.mimic_scale = x,
+        }),
+        build: |p| {
+            Box::new(mimic::Mimic {
+                scale: p.mimic_scale,
+            })
+        },
     },
     AttackInfo {
         name: "sided",

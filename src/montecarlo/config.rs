@@ -124,6 +124,9 @@ pub struct Config {
     /// Empirical (f, kappa)-robustness, if asked ([`super::kappa`]).
     #[serde(default)]
     pub kappa: Option<super::kappa::KappaConfig>,
+    /// Heterogeneous honest workers, if asked ([`super::hetero`]).
+    #[serde(default)]
+    pub heterogeneity: Option<super::hetero::HeteroConfig>,
 }
 
 fn default_seed() -> u64 {
@@ -412,6 +415,9 @@ impl Config {
             return bad("g_norm".into(), "must be finite".into());
         }
         self.attack_params.validate()?;
+        if let Some(h) = &self.heterogeneity {
+            super::hetero::validate(h)?;
+        }
         if self.sweep.is_empty() {
             return bad("sweep".into(), "at least one [[sweep]] is needed".into());
         }

@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod engine;
 pub mod grid;
+pub mod hetero;
 pub mod kappa;
 pub mod output;
 pub mod paired;
@@ -167,27 +168,47 @@ fn paired_errors(
     Ok(errors)
 }
 
-/// Runs the config's `[kappa]` section, if any, into `out` (kappa.csv, kappa.png, witnesses);
-/// returns its console text. It is not checkpointed: a resumed or merged run searches again
-/// (the same streams, so the same numbers).
-fn kappa_section(
+/// Runs the config's `[kappa]` and `[heterogeneity]` sections, if any, into `out` (kappa.csv,
+/// heterogeneity.csv, their charts, kappa witnesses); returns their console text. They are not
+/// checkpointed: a resumed or merged run computes them again (the same streams, so the same
+/// numbers). `trials` overrides the heterogeneity section's trials (`--trials`).
+fn extra_sections(
     cfg: &Config,
     out: &std::path::Path,
     charts: bool,
     quiet: bool,
+    trials: Option<usize>,
 ) -> Result<String, Error> {
-    let Some(k) = &cfg.kappa else {
-        return Ok(String::new());
-    };
-    let t = std::time::Instant::now();
-    let rows = kappa::run(k, cfg.seed, quiet)?;
-    kappa::write(&rows, out, charts)?;
-    Ok(format!(
-        "{}  ({:.1} s; table: {}/kappa.csv)\n",
-        kappa::text(&rows).trim_end(),
-        t.elapsed().as_secs_f64(),
-        out.display()
-    ))
+    let mut text = String::new();
+    if let Some(k) = &cfg.kappa {
+        let t = std::time::Instant::now();
+        let rows = kappa::run(k, cfg.seed, quiet)?;
+        kappa::write(&rows, out, charts)?;
+        text.push_str(&format!(
+            "{}  ({:.1} s; table: {}/kappa.csv)\n",
+            kappa::text(&rows).trim_end(),
+            t.elapsed().as_secs_f64(),
+            out.display()
+        ));
+    }
+    if let Some(h) = &cfg.heterogeneity {
+        let t = std::time::Instant::now();
+        let rows = hetero::run(
+            h,
+            trials,
+            (cfg.seed, cfg.v, cfg.g_norm),
+            &cfg.attack_params,
+            quiet,
+        )?;
+        hetero::output::write(&rows, out, charts)?;
+        text.push_str(&format!(
+            "{}  ({:.1} s; table: {}/heterogeneity.csv)\n",
+            hetero::output::text(&rows).trim_end(),
+            t.elapsed().as_secs_f64(),
+            out.display()
+        ));
+    }
+    Ok(text)
 }
 
 /// `phocas verify-bounds`: runs the grid (or one shard of it) with checkpoints, so an
@@ -286,10 +307,10 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
     let t2 = std::time::Instant::now();
     write_outputs(&results, &pairs, &cfg, &out, !args.no_charts, manifest)?;
     let write_secs = t2.elapsed().as_secs_f64();
-    // a shard leaves the kappa section to `phocas merge`
+    // a shard leaves the kappa and heterogeneity sections to `phocas merge`
     let kappa_text = match args.shard {
         Some(_) => String::new(),
-        None => kappa_section(&cfg, &out, !args.no_charts, args.quiet)?,
+        None => extra_sections(&cfg, &out, !args.no_charts, args.quiet, args.trials)?,
     };
     // the speed of the work done now: cells reused from the checkpoint took no time
     let fresh_trials: usize = todo.iter().map(|c| c.trials).sum();
@@ -402,7 +423,10 @@ pub fn merge(args: &MergeArgs) -> Result<(), Error> {
         cfg.seed,
     );
     write_outputs(&results, &pairs, &cfg, &out, !args.no_charts, manifest)?;
-    print!("{}", kappa_section(&cfg, &out, !args.no_charts, false)?);
+    print!(
+        "{}",
+        extra_sections(&cfg, &out, !args.no_charts, false, first.trials)?
+    );
     let trials: usize = cells.iter().map(|c| c.trials).sum();
     // the shards' own cell-seconds (summed over threads): merging simulates nothing
     let secs: f64 = results.iter().map(|r| r.seconds).sum();

@@ -511,6 +511,8 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
     rules_section(&mut s, dir);
     super::training::section(&mut s, dir);
     kappa_section(&mut s, dir);
+    super::hetero::section(&mut s, dir);
+    super::hetero::convergence_section(&mut s, dir);
     let _ = writeln!(s, "\n## Charts\n");
     let mut charts = Vec::new();
     for sub in [

@@ -7,6 +7,7 @@ pub mod chart;
 pub mod claims;
 pub mod console;
 pub mod document;
+mod hetero;
 mod legend;
 pub mod manifest;
 pub mod tables;

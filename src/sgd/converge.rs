@@ -126,6 +126,15 @@ pub struct Sweep {
     /// Gradient-noise distributions.
     #[serde(default = "default_dist")]
     pub distributions: Vec<String>,
+    /// Heterogeneity G^2 of the workers: worker i's gradient gets a constant offset delta_i,
+    /// sum_i delta_i = 0 and (1/m) sum_i ||delta_i||^2 = G^2 (default [0]: identical workers).
+    /// On the quadratic, worker i's own minimiser is x* - A^{-1} delta_i and the average
+    /// objective, its x*, mu and L are unchanged.
+    #[serde(default = "default_g2")]
+    pub g2: Vec<f64>,
+    /// Shape of the offsets (`spread`, `clusters`, `outlier`, `skew`; default `spread`).
+    #[serde(default = "default_shape")]
+    pub shape: crate::montecarlo::hetero::Shape,
 }
 
 fn default_kappa() -> Vec<f64> {
@@ -145,6 +154,12 @@ fn default_gamma() -> Vec<f64> {
 }
 fn default_dist() -> Vec<String> {
     vec!["gaussian".into()]
+}
+fn default_g2() -> Vec<f64> {
+    vec![0.0]
+}
+fn default_shape() -> crate::montecarlo::hetero::Shape {
+    crate::montecarlo::hetero::Shape::Spread
 }
 
 /// A convergence config.
@@ -234,8 +249,11 @@ impl Config {
             if let Some(l) = s.l.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
                 return bad(&k("l"), format!("{l} must be finite and positive"));
             }
-            if s.kappa.is_empty() || s.l.is_empty() || s.gamma.is_empty() {
-                return bad(&k("kappa/l/gamma"), "must not be empty lists".into());
+            if let Some(g) = s.g2.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
+                return bad(&k("g2"), format!("{g} must be finite and >= 0"));
+            }
+            if s.kappa.is_empty() || s.l.is_empty() || s.gamma.is_empty() || s.g2.is_empty() {
+                return bad(&k("kappa/l/gamma/g2"), "must not be empty lists".into());
             }
             for (name, len) in [
                 ("rules", s.rules.len()),
@@ -281,6 +299,7 @@ impl Config {
                 s.rules.len(),
                 s.b.len(),
                 s.gamma.len(),
+                s.g2.len(),
             ]
             .iter()
             .map(|&n| n as f64)
@@ -320,7 +339,11 @@ impl Config {
                                     let (params, _) =
                                         crate::montecarlo::config::expand_b(rule, self.m, q, &s.b);
                                     for (b, _) in params {
-                                        for &gf in &s.gamma {
+                                        for (&gf, &g2) in s
+                                            .gamma
+                                            .iter()
+                                            .flat_map(|g| s.g2.iter().map(move |h| (g, h)))
+                                        {
                                             v.push(RunSpec {
                                                 sweep: s.name.clone(),
                                                 objective: s.objective.clone(),
@@ -335,6 +358,8 @@ impl Config {
                                                 gamma_factor: gf,
                                                 rounds: rounds(gf),
                                                 repeats,
+                                                g2,
+                                                shape: s.shape,
                                             });
                                         }
                                     }
@@ -378,6 +403,10 @@ pub struct RunSpec {
     pub rounds: usize,
     /// Repeats R.
     pub repeats: usize,
+    /// Heterogeneity G^2 of the workers (0: identical).
+    pub g2: f64,
+    /// Shape of the heterogeneity offsets.
+    pub shape: crate::montecarlo::hetero::Shape,
 }
 
 impl RunSpec {
@@ -401,7 +430,12 @@ impl RunSpec {
             self.rule,
             self.b.map_or("-".into(), |b| b.to_string()),
             self.gamma_factor
-        )
+        ) + &if self.g2 > 0.0 {
+            // identical workers keep the keys (and seeds) they had before heterogeneity
+            format!(";g2={:e};shape={}", self.g2, self.shape.name())
+        } else {
+            String::new()
+        }
     }
 }
 
@@ -586,6 +620,23 @@ impl<O: Objective<T = f64, Scratch = ()>> DynObjective for O {
             key: hash_str(&s.key()),
             repeat,
             parallel_workers: false,
+            offsets: if s.g2 > 0.0 {
+                // drawn once per run and repeat, from a stream of their own
+                let mut rng =
+                    crate::rng::stream(cfg.seed, hash_str(&format!("offsets/{}", s.key())), repeat);
+                let mut delta = vec![0.0; m * self.dim()];
+                crate::montecarlo::hetero::offsets(
+                    s.shape,
+                    s.g2,
+                    m,
+                    self.dim(),
+                    &mut rng,
+                    &mut delta,
+                );
+                delta
+            } else {
+                Vec::new()
+            },
         };
         let mut x = vec![0.0; self.dim()];
         let mut buf = Buffers::new(self, m);
@@ -1013,6 +1064,17 @@ fn write_tables(
                 .collect(),
         )
         .f64("gamma_factor", f(&|r| r.spec.gamma_factor))
+        .f64("g2", f(&|r| r.spec.g2))
+        .str(
+            "shape",
+            &s(&|r| {
+                if r.spec.g2 > 0.0 {
+                    r.spec.shape.name().into()
+                } else {
+                    String::new()
+                }
+            }),
+        )
         .f64("gamma", f(&|r| r.gamma))
         .f64("mu", f(&|r| r.mu))
         .f64("L", f(&|r| r.l))
@@ -1180,7 +1242,16 @@ fn write_charts(results: &[RunResult], dir: &std::path::Path) -> Result<(), Erro
                         r.spec.attack, r.spec.corruption, r.spec.q, r.l
                     )
                 },
-                format!("gamma = {} x limit", r.spec.gamma_factor),
+                if r.spec.g2 > 0.0 {
+                    format!(
+                        "gamma = {} x limit, G^2 = {} ({})",
+                        r.spec.gamma_factor,
+                        r.spec.g2,
+                        r.spec.shape.name()
+                    )
+                } else {
+                    format!("gamma = {} x limit", r.spec.gamma_factor)
+                },
             );
             if !r.mu.is_nan() {
                 panels.entry(k.clone()).or_default().push(r);
@@ -1369,6 +1440,7 @@ fn summary(results: &[RunResult], secs: f64, _cfg: &Config) -> String {
         ("kappa", R),
         ("L", R),
         ("gamma", R),
+        ("G^2", R),
         ("T", R),
         ("Delta", R),
         ("Delta meas", R),
@@ -1392,6 +1464,7 @@ fn summary(results: &[RunResult], secs: f64, _cfg: &Config) -> String {
             },
             r.l.to_string(),
             r.spec.gamma_factor.to_string(),
+            r.spec.g2.to_string(),
             r.spec.rounds.to_string(),
             format!("{:.2e}", r.delta_bound.unwrap_or(f64::NAN)),
             format!("{:.2e}", r.delta_measured),

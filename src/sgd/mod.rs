@@ -50,6 +50,10 @@ pub struct SimSpec {
     pub repeat: u64,
     /// Compute worker gradients in parallel (for expensive objectives such as the MLP).
     pub parallel_workers: bool,
+    /// Heterogeneous workers: m x d constant offsets added to the workers' gradients every
+    /// round (worker i gets row i; [`crate::montecarlo::hetero::offsets`]); empty for
+    /// identical workers.
+    pub offsets: Vec<f64>,
 }
 
 /// What an observer sees each round.
@@ -119,6 +123,13 @@ pub fn run<O: Objective>(
 ) -> Result<RunOutcome, Error> {
     let start = std::time::Instant::now();
     let (m, d) = (spec.m, obj.dim());
+    if !(spec.offsets.is_empty() || spec.offsets.len() == m * d) {
+        return Err(Error::Shape(format!(
+            "simulator: {} heterogeneity offsets for m x d = {}",
+            spec.offsets.len(),
+            m * d
+        )));
+    }
     if x.len() != d || rule.m() != m {
         return Err(Error::Shape(format!(
             "simulator: x has {} values for d = {d}; rule built for m = {} vs {m}",
@@ -150,6 +161,11 @@ pub fn run<O: Objective>(
                 .zip(buf.scratches.iter_mut())
                 .enumerate()
                 .for_each(work);
+        }
+        if spec.offsets.len() == m * d {
+            for (v, &o) in buf.grads.iter_mut().zip(&spec.offsets) {
+                *v = O::T::from_f64(v.to_f64() + o);
+            }
         }
         let mut rng = stream(spec.seed, spec.key, round_base + m as u64);
         if byz.corruption.sees_data() {
@@ -303,6 +319,7 @@ mod tests {
             key: 9,
             repeat: 0,
             parallel_workers: true,
+            offsets: Vec::new(),
         };
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

@@ -388,6 +388,7 @@ pub fn train_once(
         key,
         repeat: repeat as u64,
         parallel_workers: true,
+        offsets: Vec::new(),
     };
     let mut buf = Buffers::new(&task, m);
     let mut acc = Accuracy {
