@@ -36,7 +36,7 @@ converge *ARGS:
 train *ARGS:
     cargo run --release -- train {{ARGS}}
 
-# Reproduce the paper's section 5: fig2, fig3, fig4, theorem4, rules or all.
+# Reproduce the paper's section 5: fig2, fig3, fig4, theorem4, rules, dirichlet or all.
 reproduce FIGURE *ARGS:
     cargo run --release -- reproduce {{FIGURE}} {{ARGS}}
 

@@ -100,3 +100,43 @@ fn trains_on_real_data_and_the_attack_separates_the_rules() {
     assert!(dir.path().join("c/rounds.parquet").exists());
     assert!(dir.path().join("c/accuracy.png").exists());
 }
+
+#[test]
+fn dirichlet_splits_and_pre_aggregation_train() {
+    let dir = tempfile::tempdir().unwrap();
+    // a concentration that is not positive is refused before loading
+    let o = train(
+        Path::new(REAL),
+        &dir.path().join("x"),
+        &["--dirichlet", "0"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("dirichlet") && e.contains("positive"), "{e}");
+    if !Path::new(REAL).exists() {
+        assert!(
+            std::env::var_os("PHOCAS_REQUIRE_DATA").is_none(),
+            "{REAL} is missing: apt-get install dataset-fashion-mnist"
+        );
+        return;
+    }
+    let common = ["--rounds", "40", "--eval-every", "20", "--rule", "mean"];
+    let run = |name: &str, extra: &[&str]| {
+        let o = train(
+            Path::new(REAL),
+            &dir.path().join(name),
+            &[&common[..], extra].concat(),
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        final_accuracy(&o.stdout)
+    };
+    let iid = run("iid", &[]);
+    let skew = run("skew", &["--dirichlet", "0.1"]);
+    // the split changes what the workers send: the same seed gives another run, which still
+    // learns (every class is held by some worker and the mean sees all of them)
+    assert!(skew != iid, "{skew} {iid}");
+    assert!(skew > 0.3, "mean on a Dirichlet(0.1) split: {skew}");
+    assert_eq!(run("skew2", &["--dirichlet", "0.1"]), skew);
+    let nnm = run("nnm", &["--dirichlet", "1", "--nnm", "3"]);
+    assert!(nnm > 0.3, "nnm + mean: {nnm}");
+}

@@ -24,6 +24,8 @@
 //! Every problem is reported as [`Error::Data`] (or [`Error::Io`] for an unreadable file)
 //! naming the file and the fix; the loader never panics on bad input.
 
+pub mod split;
+
 use crate::error::Error;
 use flate2::read::MultiGzDecoder;
 use std::io::Read;

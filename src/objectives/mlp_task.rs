@@ -15,6 +15,9 @@ pub struct MlpTask {
     /// Per-worker batch size.
     pub batch: usize,
     eval_idx: Vec<usize>,
+    /// Each worker's sample indices (a non-i.i.d. split), or `None`: every worker draws from
+    /// the whole training set.
+    parts: Option<Vec<Vec<usize>>>,
 }
 
 /// Per-worker scratch: network buffers, batch indices and a gradient buffer.
@@ -36,7 +39,19 @@ impl MlpTask {
             mlp,
             batch,
             eval_idx: idx,
+            parts: None,
         }
+    }
+
+    /// The same task with worker i drawing its batches from `parts[i]` only (with
+    /// replacement; [`crate::data::split`]). Every part must be non-empty and index the
+    /// training set.
+    pub fn with_parts(mut self, parts: Vec<Vec<usize>>) -> Self {
+        debug_assert!(parts
+            .iter()
+            .all(|p| !p.is_empty() && p.iter().all(|&i| i < self.mlp.train().n)));
+        self.parts = Some(parts);
+        self
     }
 }
 
@@ -63,6 +78,24 @@ impl Objective for MlpTask {
     fn worker_grad(&self, x: &[f32], rng: &mut Rng, s: &mut TaskScratch, out: &mut [f32]) {
         self.mlp.sample_batch(rng, self.batch, &mut s.idx);
         self.mlp.batch_grad_into(x, &s.idx, &mut s.net, out);
+    }
+    fn worker_grad_of(
+        &self,
+        worker: usize,
+        x: &[f32],
+        rng: &mut Rng,
+        s: &mut TaskScratch,
+        out: &mut [f32],
+    ) {
+        match self.parts.as_ref().and_then(|p| p.get(worker)) {
+            Some(part) if !part.is_empty() => {
+                for v in s.idx.iter_mut() {
+                    *v = part[rand::Rng::random_range(rng, 0..part.len())];
+                }
+                self.mlp.batch_grad_into(x, &s.idx, &mut s.net, out);
+            }
+            _ => self.worker_grad(x, rng, s, out),
+        }
     }
     fn min_value(&self) -> Option<f64> {
         // cross-entropy is non-negative: F* >= 0 (used as a lower bound, not the true minimum)

@@ -26,6 +26,19 @@ pub trait Objective: Sync {
     fn full_grad(&self, x: &[Self::T], s: &mut Self::Scratch, out: &mut [Self::T]);
     /// One worker's stochastic gradient at x into `out` (unbiased for the full gradient).
     fn worker_grad(&self, x: &[Self::T], rng: &mut Rng, s: &mut Self::Scratch, out: &mut [Self::T]);
+    /// Worker `worker`'s stochastic gradient: [`Objective::worker_grad`] unless the objective
+    /// gives each worker its own data (a non-i.i.d. split).
+    fn worker_grad_of(
+        &self,
+        worker: usize,
+        x: &[Self::T],
+        rng: &mut Rng,
+        s: &mut Self::Scratch,
+        out: &mut [Self::T],
+    ) {
+        let _ = worker;
+        self.worker_grad(x, rng, s, out);
+    }
     /// Known minimiser x*, if any.
     fn optimum(&self) -> Option<&[Self::T]> {
         None

@@ -510,6 +510,7 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
     worst_case_sections(&mut s, dir);
     rules_section(&mut s, dir);
     super::training::section(&mut s, dir);
+    super::training::dirichlet_section(&mut s, dir);
     kappa_section(&mut s, dir);
     super::hetero::section(&mut s, dir);
     super::hetero::convergence_section(&mut s, dir);
@@ -524,6 +525,7 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
         "mlp/fig4",
         "mlp/theorem4",
         "mlp/rules",
+        "mlp/dirichlet",
     ] {
         if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
             let mut v: Vec<String> = rd

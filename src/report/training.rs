@@ -14,9 +14,50 @@ pub fn section(s: &mut String, dir: &Path) {
     if all.is_empty() {
         return;
     }
+    let _ = writeln!(
+        s,
+        "\n## Every rule in training (reproduce rules, mlp/rules/summary.csv)\n"
+    );
+    let _ = writeln!(
+        s,
+        "The Table 2 MLP on Fashion-MNIST, m = 20, batch 32, gamma = 0.1, {} rounds; final top-1 test accuracy, mean over the repeats (experiments/mlp/rules.toml). **Bold**: below {FAILED} (training failed; chance is 0.1). Columns are the panels: the paper's four attacks, then a little is enough, inner-product manipulation and the one-sided adaptive attack, 4 Byzantine workers or values per coordinate (bit-flip: 1; gambler: the shard pattern).\n",
+        rounds(dir, "mlp/rules"),
+    );
+    table(s, &all, false);
+}
+
+/// Appends the heterogeneous-data section (reproduce dirichlet), if its summary exists.
+pub fn dirichlet_section(s: &mut String, dir: &Path) {
+    let all = rows(&dir.join("mlp/dirichlet/summary.csv"));
+    if all.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n## Heterogeneous workers in training: Dirichlet splits (reproduce dirichlet, mlp/dirichlet/summary.csv)\n"
+    );
+    let _ = writeln!(
+        s,
+        "The Table 2 MLP on Fashion-MNIST split over m = 20 workers by Dirichlet(alpha) shares of each label (alpha = 0.1: a few classes a worker), batch 32, gamma = 0.1, {} rounds, q = 3 Byzantine workers (experiments/mlp/dirichlet.toml); final top-1 test accuracy, mean +- standard deviation over the repeats. Prefix `nnm+`: Nearest-Neighbour Mixing (f = 3) first; `bucket2+`: bucketing in buckets of 2 first. **Bold**: below {FAILED}. Columns are the panels (split, attack).\n",
+        rounds(dir, "mlp/dirichlet"),
+    );
+    table(s, &all, true);
+}
+
+/// The largest round of a figure's rounds.csv.
+fn rounds(dir: &Path, sub: &str) -> f64 {
+    rows(&dir.join(format!("{sub}/rounds.csv")))
+        .iter()
+        .map(|r| f(r, "round"))
+        .fold(0.0f64, f64::max)
+}
+
+/// One row per run label, one column per panel: the final accuracy (with its standard
+/// deviation over the repeats when `sd`), and which labels never failed.
+fn table(s: &mut String, all: &[super::tables::Row], sd: bool) {
     let mut panels: Vec<String> = Vec::new();
     let mut labels: Vec<String> = Vec::new();
-    for r in &all {
+    for r in all {
         let (p, l) = (g(r, "panel").to_string(), g(r, "label").to_string());
         if !panels.contains(&p) {
             panels.push(p);
@@ -26,18 +67,6 @@ pub fn section(s: &mut String, dir: &Path) {
         }
     }
     labels.sort();
-    let _ = writeln!(
-        s,
-        "\n## Every rule in training (reproduce rules, mlp/rules/summary.csv)\n"
-    );
-    let _ = writeln!(
-        s,
-        "The Table 2 MLP on Fashion-MNIST, m = 20, batch 32, gamma = 0.1, {} rounds; final top-1 test accuracy, mean over the repeats (experiments/mlp/rules.toml). **Bold**: below {FAILED} (training failed; chance is 0.1). Columns are the panels: the paper's four attacks, then a little is enough, inner-product manipulation and the one-sided adaptive attack, 4 Byzantine workers or values per coordinate (bit-flip: 1; gambler: the shard pattern).\n",
-        super::tables::rows(&dir.join("mlp/rules/rounds.csv"))
-            .iter()
-            .map(|r| f(r, "round"))
-            .fold(0.0f64, f64::max),
-    );
     let _ = writeln!(s, "| rule | {} |", panels.join(" | "));
     let _ = writeln!(s, "|---|{}", "---|".repeat(panels.len()));
     let mut failures: Vec<(String, usize)> = Vec::new();
@@ -54,6 +83,13 @@ pub fn section(s: &mut String, dir: &Path) {
                 Some(a) if a.is_nan() || a < FAILED => {
                     failed += 1;
                     format!("**{a:.3}**")
+                }
+                Some(a) if sd => {
+                    let r = all
+                        .iter()
+                        .find(|r| g(r, "panel") == p && g(r, "label") == l)
+                        .map_or(f64::NAN, |r| f(r, "final_accuracy_sd"));
+                    format!("{a:.3} +- {r:.3}")
                 }
                 Some(a) => format!("{a:.3}"),
             });

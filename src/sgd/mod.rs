@@ -147,7 +147,7 @@ pub fn run<O: Objective>(
         let xs: &[O::T] = x;
         let work = |(i, (row, s)): (usize, (&mut [O::T], &mut O::Scratch))| {
             let mut rng = stream(spec.seed, spec.key, round_base + i as u64);
-            obj.worker_grad(xs, &mut rng, s, row);
+            obj.worker_grad_of(i, xs, &mut rng, s, row);
         };
         if spec.parallel_workers {
             buf.grads

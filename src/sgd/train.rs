@@ -55,6 +55,16 @@ pub struct RunConfig {
     pub batch: usize,
     /// Step size.
     pub lr: f64,
+    /// Dirichlet(alpha) split of the training set over the workers by label
+    /// ([`crate::data::split`]); `None`: every worker samples the whole set (i.i.d.).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirichlet: Option<f64>,
+    /// Nearest-Neighbour Mixing with this f before the rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nnm: Option<usize>,
+    /// Bucketing with buckets of this size before the rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<usize>,
 }
 
 impl RunConfig {
@@ -77,7 +87,27 @@ impl RunConfig {
             self.batch,
             // a float's `{:?}` is std's shortest round-trip text, not a derived format
             self.lr
-        )
+        ) + &self.extra_seed_text()
+    }
+
+    /// The settings added after version 0.2, spelled only when set, so runs without them keep
+    /// their streams: " (dirichlet: 0.1, nnm: 4)" or "".
+    fn extra_seed_text(&self) -> String {
+        let mut v = Vec::new();
+        if let Some(a) = self.dirichlet {
+            v.push(format!("dirichlet: {a:?}"));
+        }
+        if let Some(f) = self.nnm {
+            v.push(format!("nnm: {f}"));
+        }
+        if let Some(s) = self.bucket {
+            v.push(format!("bucket: {s}"));
+        }
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", v.join(", "))
+        }
     }
 }
 
@@ -302,6 +332,12 @@ pub fn validate(c: &RunConfig, common: &Common) -> Result<(), Error> {
     if common.rounds == 0 || common.repeats == 0 || common.eval_every == 0 {
         return bad("rounds/repeats/eval_every", "must be at least 1".into());
     }
+    if let Some(a) = c.dirichlet.filter(|a| !(a.is_finite() && *a > 0.0)) {
+        return bad(
+            "dirichlet",
+            format!("{a}: the concentration must be finite and positive (e.g. 0.1, 1, 10)"),
+        );
+    }
     attacks::build_attack(&c.attack, &common.attack_params)?;
     attacks::build_corruption(&c.corruption, &common.attack_params)?;
     aggregators::build(&c.rule, &rule_params(c), common.m)?;
@@ -343,7 +379,11 @@ fn estimate(c: &RunConfig, common: &Common) -> crate::budget::Estimate {
 }
 
 fn rule_params(c: &RunConfig) -> RuleParams {
-    RuleParams::for_rule(&c.rule, c.b, c.k)
+    RuleParams {
+        nnm: c.nnm,
+        bucket: c.bucket,
+        ..RuleParams::for_rule(&c.rule, c.b, c.k)
+    }
 }
 
 /// Trains once.
@@ -357,7 +397,18 @@ pub fn train_once(
     let key = hash_str(&c.seed_text());
     let mlp = Mlp::new(data.train.clone())?;
     let mut rng = stream(common.seed, key, u64::MAX - repeat as u64);
-    let task = MlpTask::new(mlp.clone(), c.batch, common.eval_size, &mut rng);
+    let mut task = MlpTask::new(mlp.clone(), c.batch, common.eval_size, &mut rng);
+    if let Some(alpha) = c.dirichlet {
+        // one split per (seed, alpha, m, repeat): every rule of a panel sees the same split
+        let key = hash_str(&format!("dirichlet/{alpha:e}/{}", common.m));
+        let mut srng = stream(common.seed, key, repeat as u64);
+        task = task.with_parts(crate::data::split::dirichlet(
+            &data.train.labels,
+            common.m,
+            alpha,
+            &mut srng,
+        )?);
+    }
     let mut x = mlp.init_params(&mut rng);
     let rule = aggregators::build(&c.rule, &rule_params(c), common.m)?;
     let ap = &common.attack_params;
@@ -613,6 +664,17 @@ pub struct TrainArgs {
     /// Corrupt only the first K coordinates (bit-flip: 1000).
     #[arg(long, default_value_t = 0)]
     pub first_coords: usize,
+    /// Split the training set over the workers by label with Dirichlet(ALPHA) shares
+    /// (0.1: a few classes a worker; 10: near i.i.d.). Default: every worker samples the whole
+    /// set.
+    #[arg(long, value_name = "ALPHA")]
+    pub dirichlet: Option<f64>,
+    /// Nearest-Neighbour Mixing with this f before the rule (as `aggregate --nnm`).
+    #[arg(long, value_name = "F")]
+    pub nnm: Option<usize>,
+    /// Bucketing with buckets of S workers before the rule (as `aggregate --bucket`).
+    #[arg(long, value_name = "S")]
+    pub bucket: Option<usize>,
     /// Workers.
     #[arg(long, default_value_t = 20)]
     pub workers: usize,
@@ -718,6 +780,9 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
         clean: false,
         batch: a.batch,
         lr: a.lr,
+        dirichlet: a.dirichlet,
+        nnm: a.nnm,
+        bucket: a.bucket,
     };
     validate(&c, &common)?;
     let data = load_data(&a.data_dir)?;
@@ -901,6 +966,31 @@ pub struct PanelConfig {
     /// Attack parameter overrides for this panel.
     #[serde(default)]
     pub attack_params: Option<AttackParams>,
+    /// Dirichlet(alpha) split of the training set over the workers (default: i.i.d.).
+    #[serde(default)]
+    pub dirichlet: Option<f64>,
+    /// Pre-aggregation steps, each rule run once per entry: "" (the rule alone), "nnm"
+    /// (Nearest-Neighbour Mixing with f = q), "bucket2" (bucketing, buckets of 2). Default [""].
+    #[serde(default = "no_pre")]
+    pub pre: Vec<String>,
+}
+
+fn no_pre() -> Vec<String> {
+    vec![String::new()]
+}
+
+/// A panel's `pre` entry as (nnm f, bucket size), with f = the panel's q.
+pub fn parse_pre(pre: &str, q: usize) -> Result<(Option<usize>, Option<usize>), String> {
+    match pre {
+        "" => Ok((None, None)),
+        "nnm" => Ok((Some(q), None)),
+        _ => match pre.strip_prefix("bucket").map(str::parse::<usize>) {
+            Some(Ok(s)) if s >= 1 => Ok((None, Some(s))),
+            _ => Err(format!(
+                "'{pre}' is not a pre-aggregation step: use \"\" (none), \"nnm\" or \"bucketS\" (e.g. \"bucket2\")"
+            )),
+        },
+    }
 }
 
 fn batches() -> Vec<usize> {
@@ -933,6 +1023,10 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
         include_str!("../../experiments/mlp/theorem4.toml"),
     ),
     ("rules", include_str!("../../experiments/mlp/rules.toml")),
+    (
+        "dirichlet",
+        include_str!("../../experiments/mlp/dirichlet.toml"),
+    ),
 ];
 
 impl Experiment {
@@ -960,6 +1054,18 @@ impl Experiment {
             }
         }
         for p in &self.panel {
+            if let Some(Err(msg)) = p.pre.iter().map(|x| parse_pre(x, p.q)).find(Result::is_err) {
+                return Err(Error::Config {
+                    key: format!("panel {}.pre", p.name),
+                    msg,
+                });
+            }
+            if p.pre.is_empty() {
+                return Err(Error::Config {
+                    key: format!("panel {}.pre", p.name),
+                    msg: "must list at least one entry (\"\" for the rule alone)".into(),
+                });
+            }
             if let Some(r) = p.params.keys().find(|r| !p.rules.contains(r)) {
                 return Err(Error::Config {
                     key: format!("panel {}.params", p.name),
@@ -997,8 +1103,20 @@ impl PanelConfig {
                 } else {
                     self.b_values.iter().map(|&b| Some(b)).collect()
                 };
-                for b in bs {
+                for (b, pre) in bs
+                    .iter()
+                    .flat_map(|b| self.pre.iter().map(move |p| (*b, p.as_str())))
+                {
                     let clean = rule == "mean-clean";
+                    // Mean without Byzantine runs once, without pre-aggregation
+                    if clean && pre != self.pre[0] {
+                        continue;
+                    }
+                    let (nnm, bucket) = if clean {
+                        (None, None)
+                    } else {
+                        parse_pre(pre, self.q).unwrap_or((None, None))
+                    };
                     let mut label = if clean {
                         "mean without Byzantine".to_string()
                     } else {
@@ -1016,6 +1134,9 @@ impl PanelConfig {
                     if self.batches.len() > 1 {
                         label = format!("{label}, batch {batch}");
                     }
+                    if !clean && !pre.is_empty() {
+                        label = format!("{pre}+{label}");
+                    }
                     v.push(RunConfig {
                         label,
                         rule: if clean { "mean".into() } else { rule.clone() },
@@ -1027,6 +1148,9 @@ impl PanelConfig {
                         clean,
                         batch,
                         lr,
+                        dirichlet: self.dirichlet,
+                        nnm,
+                        bucket,
                     });
                 }
             }
@@ -1038,7 +1162,8 @@ impl PanelConfig {
 /// Arguments of `phocas reproduce`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReproduceArgs {
-    /// fig2, fig3, fig4, theorem4, rules (every rule under seven attacks) or all.
+    /// fig2, fig3, fig4, theorem4, rules (every rule under seven attacks), dirichlet
+    /// (heterogeneous data: Dirichlet splits, with NNM and bucketing) or all.
     #[arg(value_name = "FIGURE")]
     pub figure: String,
     /// Override the repeats of the config (the paper used 10).
@@ -1071,8 +1196,13 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
         vec![a.figure.as_str()]
     } else {
         return Err(Error::Invalid(format!(
-            "unknown figure '{}': use fig2, fig3, fig4, theorem4, rules or all",
-            a.figure
+            "unknown figure '{}': use {} or all",
+            a.figure,
+            EXPERIMENTS
+                .iter()
+                .map(|e| e.0)
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     };
     let mut exps = Vec::new();
@@ -1575,6 +1705,9 @@ mod seed_tests {
             clean: false,
             batch: 32,
             lr: 0.1,
+            dirichlet: None,
+            nnm: None,
+            bucket: None,
         }
     }
 
@@ -1593,8 +1726,23 @@ mod seed_tests {
                 k: Some(3),
                 ..sample()
             };
-            assert_eq!(c.seed_text(), format!("{c:?}"));
+            // the derived Debug now spells the later fields too; without them set, the text
+            // is the old one
+            let debug = format!("{c:?}").replace(", dirichlet: None, nnm: None, bucket: None", "");
+            assert_eq!(c.seed_text(), debug);
         }
+        // the later settings append to the text only when set
+        let c = RunConfig {
+            dirichlet: Some(0.1),
+            nnm: Some(4),
+            ..sample()
+        };
+        assert!(
+            c.seed_text()
+                .ends_with("lr: 0.1 } (dirichlet: 0.1, nnm: 4)"),
+            "{}",
+            c.seed_text()
+        );
     }
 
     #[test]
