@@ -5,7 +5,7 @@
 //! classes; large alpha tends to the i.i.d. split. A worker left without a sample receives one
 //! from the largest part, so every worker can draw a batch.
 //!
-//! Dirichlet shares are normalised Gamma(alpha, 1) draws. Cost: O(n + classes x m).
+//! Dirichlet shares are normalised Gamma(alpha, 1) draws. Cost: O(n x classes + classes x m).
 
 use crate::error::Error;
 use crate::rng::Rng;
@@ -44,6 +44,11 @@ pub fn dirichlet(
         }
         idx.shuffle(rng);
         shares.iter_mut().for_each(|s| *s = gamma.sample(rng));
+        // divided by the largest draw first, so a huge alpha cannot overflow the sum
+        let top = shares.iter().copied().fold(0.0f64, f64::max);
+        if top > 0.0 && top.is_finite() {
+            shares.iter_mut().for_each(|s| *s /= top);
+        }
         let total: f64 = shares.iter().sum();
         if !(total > 0.0 && total.is_finite()) {
             // every draw underflowed (tiny alpha): one worker takes the class
@@ -134,6 +139,13 @@ mod tests {
             assert!(dirichlet(&labels(100), 4, alpha, &mut rng).is_err());
         }
         assert!(dirichlet(&labels(3), 4, 1.0, &mut rng).is_err());
+        // a huge alpha is the i.i.d. split, not one worker taking a class
+        let parts = dirichlet(&labels(2000), 10, 1e300, &mut rng).unwrap();
+        assert!(
+            parts.iter().all(|p| (150..=250).contains(&p.len())),
+            "{:?}",
+            parts.iter().map(Vec::len).collect::<Vec<_>>()
+        );
         // same seed, same split
         let a = dirichlet(&labels(500), 7, 0.3, &mut crate::rng::stream(9, 9, 9)).unwrap();
         let b = dirichlet(&labels(500), 7, 0.3, &mut crate::rng::stream(9, 9, 9)).unwrap();

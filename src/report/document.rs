@@ -40,7 +40,7 @@ pub struct ReportArgs {
 }
 
 struct Step {
-    dir: &'static str,
+    dir: String,
     args: Vec<String>,
 }
 
@@ -69,7 +69,7 @@ fn steps(a: &ReportArgs, root: &Path) -> Vec<Step> {
     ];
     q(&mut v);
     s.push(Step {
-        dir: "verify-bounds",
+        dir: "verify-bounds".into(),
         args: v,
     });
     let mut v = vec![
@@ -80,41 +80,63 @@ fn steps(a: &ReportArgs, root: &Path) -> Vec<Step> {
     ];
     q(&mut v);
     s.push(Step {
-        dir: "convergence",
+        dir: "convergence".into(),
         args: v,
     });
     if !a.skip_bench {
         let mut v = vec!["bench-scaling".into(), "--out".into(), out("bench-scaling")];
         q(&mut v);
         s.push(Step {
-            dir: "bench-scaling",
+            dir: "bench-scaling".into(),
             args: v,
         });
     }
     if !a.skip_mlp {
-        let mut v = vec![
-            "reproduce".into(),
-            "all".into(),
-            "--quiet".into(),
-            "--out".into(),
-            out("mlp"),
-            "--data-dir".into(),
-            a.data_dir.display().to_string(),
-        ];
-        if a.quick {
-            v.extend([
-                "--repeats".into(),
-                "1".into(),
-                "--rounds".into(),
-                "100".into(),
-            ]);
+        // one step a figure, so that adding or changing one figure reruns only it
+        for (fig, _) in crate::sgd::train::EXPERIMENTS {
+            let mut v = vec![
+                "reproduce".into(),
+                fig.to_string(),
+                "--quiet".into(),
+                "--out".into(),
+                out("mlp"),
+                "--data-dir".into(),
+                a.data_dir.display().to_string(),
+            ];
+            if a.quick {
+                v.extend([
+                    "--repeats".into(),
+                    "1".into(),
+                    "--rounds".into(),
+                    "100".into(),
+                ]);
+            }
+            s.push(Step {
+                dir: format!("mlp/{fig}"),
+                args: v,
+            });
         }
-        s.push(Step {
-            dir: "mlp",
-            args: v,
-        });
     }
     s
+}
+
+/// A hash of the built-in configs a report step reads (0 for a step that reads none), so that
+/// a changed grid or figure reruns its step.
+fn configs_hash(dir: &str, quick: bool) -> u64 {
+    let texts: Vec<&str> = match dir {
+        "verify-bounds" if quick => vec![crate::montecarlo::config::QUICK_CONFIG],
+        "verify-bounds" => vec![crate::montecarlo::config::DEFAULT_CONFIG],
+        "convergence" if quick => vec![crate::sgd::converge::QUICK_CONFIG],
+        "convergence" => vec![crate::sgd::converge::DEFAULT_CONFIG],
+        _ => match dir
+            .strip_prefix("mlp/")
+            .and_then(|f| crate::sgd::train::EXPERIMENTS.iter().find(|e| e.0 == f))
+        {
+            Some(e) => vec![e.1],
+            None => return 0,
+        },
+    };
+    crate::rng::hash_str(&texts.join("\u{1f}"))
 }
 
 /// `phocas report`.
@@ -131,19 +153,25 @@ pub fn run(a: &ReportArgs) -> Result<(), Error> {
                 "stopped between experiments: run `phocas report` again to resume".into(),
             ));
         }
-        let dir = root.join(st.dir);
+        let dir = root.join(&st.dir);
         // the stamp names what fixes the numbers: the version (bumped whenever results
-        // change) and the arguments; the commit of each run is in its manifest.json
+        // change), the arguments and the built-in configs the step reads; the commit of each
+        // run is in its manifest.json
         let stamp = format!(
-            "{{\"version\": \"{}\", \"args\": {:?}}}\n",
+            "{{\"version\": \"{}\", \"args\": {:?}{}}}\n",
             env!("CARGO_PKG_VERSION"),
-            st.args
+            st.args,
+            match configs_hash(&st.dir, a.quick) {
+                // a step without built-in configs keeps the stamp it had before they counted
+                0 => String::new(),
+                h => format!(", \"configs\": \"{h:016x}\""),
+            }
         );
         let stamp_path = dir.join("report-stamp.json");
         if !a.force && std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str())
         {
             eprintln!(
-                "report: {} is up to date (same version and arguments): reused (--force reruns it)",
+                "report: {} is up to date (same version, arguments and configs): reused (--force reruns it)",
                 dir.display()
             );
             continue;
@@ -546,7 +574,23 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::page_key;
+    use super::{configs_hash, page_key};
+
+    #[test]
+    fn every_step_that_reads_built_in_configs_is_stamped_with_them() {
+        let h: Vec<u64> = ["verify-bounds", "convergence", "mlp/fig2"]
+            .iter()
+            .map(|d| configs_hash(d, false))
+            .collect();
+        assert!(h.iter().all(|&x| x != 0), "{h:?}");
+        assert!(h[0] != h[1] && h[1] != h[2] && h[0] != h[2]);
+        assert_eq!(configs_hash("bench-scaling", false), 0);
+        assert_ne!(
+            configs_hash("mlp/fig2", false),
+            configs_hash("mlp/dirichlet", false)
+        );
+        assert_ne!(configs_hash("verify-bounds", true), h[0]);
+    }
 
     #[test]
     fn chart_pages_follow_their_first_page_in_order() {

@@ -386,6 +386,18 @@ fn rule_params(c: &RunConfig) -> RuleParams {
     }
 }
 
+/// [`rule_params`] with bucketing's permutations drawn from the run's own stream key.
+fn run_rule_params(c: &RunConfig, seed: u64, key: u64, repeat: usize) -> RuleParams {
+    RuleParams {
+        bucket_seed: c.bucket.map(|_| {
+            // a stream of its own: the run's key with "bucket" mixed in
+            let mut r = crate::rng::stream(seed, key ^ 0x6275_636b_6574, repeat as u64);
+            rand::Rng::random::<u64>(&mut r)
+        }),
+        ..rule_params(c)
+    }
+}
+
 /// Trains once.
 pub fn train_once(
     data: &Data,
@@ -410,7 +422,11 @@ pub fn train_once(
         )?);
     }
     let mut x = mlp.init_params(&mut rng);
-    let rule = aggregators::build(&c.rule, &rule_params(c), common.m)?;
+    let rule = aggregators::build(
+        &c.rule,
+        &run_rule_params(c, common.seed, key, repeat),
+        common.m,
+    )?;
     let ap = &common.attack_params;
     let (corr_name, q) = if c.clean {
         ("classic", 0)
@@ -1501,7 +1517,42 @@ fn run_key(r: &RunConfig, common: &Common, rep: usize) -> String {
     format!(
         "{} #{rep} {:016x}",
         r.label,
-        hash_str(&format!("{r:?} {c:?} {rep}"))
+        hash_str(&format!("{} {} {rep}", r.seed_text(), common_key_text(&c)))
+    )
+}
+
+/// The text of `c` in a checkpoint key, spelled field by field: the bytes the derived `Debug`
+/// of version 0.2.0 gave, which keyed the committed runs, with the attack parameters added
+/// since then appended only when they differ from their defaults (so adding a field does not
+/// orphan every finished run).
+fn common_key_text(c: &Common) -> String {
+    let p = &c.attack_params;
+    let mut extra = String::new();
+    if p.mimic_scale != AttackParams::default().mimic_scale {
+        extra.push_str(&format!(", mimic_scale: {:?}", p.mimic_scale));
+    }
+    format!(
+        "Common {{ m: {}, rounds: {}, repeats: {}, eval_every: {}, seed: {}, theorem4: {}, eval_size: {}, l_every: {}, attack_params: AttackParams {{ gaussian_sigma: {:?}, omniscient_c: {:?}, omniscient_include_byzantine: {}, bitflip_bits: {:?}, gambler_factor: {:?}, constant_value: {:?}, little_z: {:?}, ipm_eps: {:?}, adaptive_offset: {:?}, shard_servers: {}, shard_p: {:?}, first_coords: {}{extra} }} }}",
+        c.m,
+        c.rounds,
+        c.repeats,
+        c.eval_every,
+        c.seed,
+        c.theorem4,
+        c.eval_size,
+        c.l_every,
+        p.gaussian_sigma,
+        p.omniscient_c,
+        p.omniscient_include_byzantine,
+        p.bitflip_bits,
+        p.gambler_factor,
+        p.constant_value,
+        p.little_z,
+        p.ipm_eps,
+        p.adaptive_offset,
+        p.shard_servers,
+        p.shard_p,
+        p.first_coords,
     )
 }
 
@@ -1691,7 +1742,38 @@ fn theorem4_outputs(results: &[TrainResult], common: &Common, dir: &Path) -> Res
 
 #[cfg(test)]
 mod seed_tests {
-    use super::{Experiment, RunConfig, EXPERIMENTS};
+    use super::{common_key_text, Common, Experiment, RunConfig, EXPERIMENTS};
+
+    #[test]
+    fn checkpoint_keys_keep_the_text_of_version_0_2_0() {
+        let c = Common {
+            m: 20,
+            rounds: 500,
+            repeats: 0,
+            eval_every: 10,
+            seed: 7,
+            theorem4: false,
+            eval_size: 512,
+            l_every: 50,
+            attack_params: Default::default(),
+        };
+        // pinned: the derived Debug of 0.2.0, before mimic_scale existed
+        assert_eq!(
+            common_key_text(&c),
+            "Common { m: 20, rounds: 500, repeats: 0, eval_every: 10, seed: 7, theorem4: false, eval_size: 512, l_every: 50, attack_params: AttackParams { gaussian_sigma: 200.0, omniscient_c: 1e20, omniscient_include_byzantine: false, bitflip_bits: [22, 29, 30, 31], gambler_factor: -1e20, constant_value: 1e20, little_z: 1.0, ipm_eps: 0.1, adaptive_offset: 0.001, shard_servers: 20, shard_p: 0.0005, first_coords: 0 } }"
+        );
+        let mut c2 = c.clone();
+        c2.attack_params.mimic_scale = 2.0;
+        assert!(common_key_text(&c2).ends_with("first_coords: 0, mimic_scale: 2.0 } }"));
+        // the derived Debug, as it was, for other values too
+        let mut c3 = c.clone();
+        c3.attack_params.bitflip_bits = vec![1, 2];
+        c3.attack_params.gaussian_sigma = 0.25;
+        assert_eq!(
+            common_key_text(&c3),
+            format!("{c3:?}").replace(", mimic_scale: 1.0", "")
+        );
+    }
 
     fn sample() -> RunConfig {
         RunConfig {

@@ -191,15 +191,20 @@ pub fn text(rows: &[HeteroRow]) -> String {
             })
             .copied();
         let Some(w) = worst else { continue };
+        let e = normalised(w);
         s.push_str(&format!(
-            "  {:<22} {:>24}  {:>12.4}  {} / {} / {}\n",
+            "  {:<22} {:>24}  {:>12}  {} / {} / {}\n",
             name,
             match (has_iid, from) {
                 (false, _) => "no i.i.d. bound".to_string(),
                 (true, None) => "never".to_string(),
                 (true, Some(x)) => format!("G^2/V = {x}"),
             },
-            normalised(w),
+            if e.is_finite() && e.abs() < 1e4 {
+                format!("{e:.4}")
+            } else {
+                format!("{e:.3e}")
+            },
             w.shape.name(),
             w.attack,
             w.g2 / w.v
