@@ -58,9 +58,9 @@ enum Command {
     /// Monte Carlo check of the paper's bounds (Lemma 1, Theorems 1-2, Propositions 1-3).
     VerifyBounds(phocas::montecarlo::VerifyArgs),
     /// Train the paper's MLP once with m simulated workers (every knob a flag).
-    Train(phocas::sgd::train::TrainArgs),
+    Train(phocas::sgd::train_cli::TrainArgs),
     /// Reproduce the paper's section 5 figures on an MNIST-format data set.
-    Reproduce(phocas::sgd::train::ReproduceArgs),
+    Reproduce(phocas::sgd::figures::ReproduceArgs),
     /// Run (or reuse) every experiment and write reports/REPORT.md.
     Report(phocas::report::document::ReportArgs),
     /// Combine the shard folders of `verify-bounds --shard I/N` into one table.
@@ -364,8 +364,8 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Aggregate(a) => aggregate(&a),
         Command::Corrupt(a) => corrupt(&a),
         Command::VerifyBounds(a) => phocas::montecarlo::run(&a),
-        Command::Train(a) => phocas::sgd::train::train_cli(&a),
-        Command::Reproduce(a) => phocas::sgd::train::reproduce_cli(&a),
+        Command::Train(a) => phocas::sgd::train_cli::train_cli(&a),
+        Command::Reproduce(a) => phocas::sgd::figures::reproduce_cli(&a),
         Command::Report(a) => phocas::report::document::run(&a),
         Command::Merge(a) => phocas::montecarlo::merge(&a),
         Command::Converge(a) => phocas::sgd::converge::run_cli(&a),

@@ -93,7 +93,7 @@ fn steps(a: &ReportArgs, root: &Path) -> Vec<Step> {
     }
     if !a.skip_mlp {
         // one step a figure, so that adding or changing one figure reruns only it
-        for (fig, _) in crate::sgd::train::EXPERIMENTS {
+        for (fig, _) in crate::sgd::figures::EXPERIMENTS {
             let mut v = vec![
                 "reproduce".into(),
                 fig.to_string(),
@@ -130,7 +130,7 @@ fn configs_hash(dir: &str, quick: bool) -> u64 {
         "convergence" => vec![crate::sgd::converge::DEFAULT_CONFIG],
         _ => match dir
             .strip_prefix("mlp/")
-            .and_then(|f| crate::sgd::train::EXPERIMENTS.iter().find(|e| e.0 == f))
+            .and_then(|f| crate::sgd::figures::EXPERIMENTS.iter().find(|e| e.0 == f))
         {
             Some(e) => vec![e.1],
             None => return 0,

@@ -12,7 +12,9 @@
 //! (r T + t)(m + 1) + m, so a run is bit-identical for any thread count.
 
 pub mod converge;
+pub mod figures;
 pub mod train;
+pub mod train_cli;
 
 use crate::aggregators::{AggregateExt, Aggregator, Workspace};
 use crate::attacks::{Attack, AttackExt, Corruption, Target};

@@ -1,0 +1,304 @@
+//! `phocas train`: one training configuration from flags, its repeats checkpointed so an
+//! interrupted run resumes, then its tables, chart and manifest.
+
+use super::train::{
+    accuracy_panel, eval_size, from_record, l_every, load_data, mean_sd, run_key, to_record,
+    train_once, validate, write_runs, Common, RunConfig,
+};
+use crate::aggregators;
+use crate::attacks::AttackParams;
+use crate::data;
+use crate::error::Error;
+use crate::report::chart;
+use crate::resume;
+use crate::rng::hash_str;
+use std::path::PathBuf;
+
+/// Arguments of `phocas train`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Rule (registry name; see `phocas --help`).
+    #[arg(long, default_value = "mean")]
+    pub rule: String,
+    /// Trimming parameter b of trmean and phocas (as `aggregate --b`).
+    #[arg(long)]
+    pub b: Option<usize>,
+    /// Assumed number of Byzantine workers q of krum and multikrum (as `aggregate --q`).
+    #[arg(long)]
+    pub q: Option<usize>,
+    /// Multi-Krum's k.
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// Attack.
+    #[arg(long, default_value = "none")]
+    pub attack: String,
+    /// Corruption model.
+    #[arg(long, default_value = "classic")]
+    pub corruption: String,
+    /// Number of Byzantine values per coordinate (generalized model) or Byzantine workers
+    /// (classic model) that the attack controls.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub byzantine: usize,
+    /// Corrupt only the first K coordinates (bit-flip: 1000).
+    #[arg(long, default_value_t = 0)]
+    pub first_coords: usize,
+    /// Split the training set over the workers by label with Dirichlet(ALPHA) shares
+    /// (0.1: a few classes a worker; 10: near i.i.d.). Default: every worker samples the whole
+    /// set.
+    #[arg(long, value_name = "ALPHA")]
+    pub dirichlet: Option<f64>,
+    /// Nearest-Neighbour Mixing with this f before the rule (as `aggregate --nnm`).
+    #[arg(long, value_name = "F")]
+    pub nnm: Option<usize>,
+    /// Bucketing with buckets of S workers before the rule (as `aggregate --bucket`).
+    #[arg(long, value_name = "S")]
+    pub bucket: Option<usize>,
+    /// Workers.
+    #[arg(long, default_value_t = 20)]
+    pub workers: usize,
+    /// Batch size per worker.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Step size.
+    #[arg(long, default_value_t = 0.1)]
+    pub lr: f64,
+    /// Rounds.
+    #[arg(long, default_value_t = 500)]
+    pub rounds: usize,
+    /// Repeats.
+    #[arg(long, default_value_t = 1)]
+    pub repeats: usize,
+    /// Evaluate test accuracy every k rounds.
+    #[arg(long, default_value_t = 10)]
+    pub eval_every: usize,
+    /// Track Theorem 4's quantities (slower).
+    #[arg(long)]
+    pub theorem4: bool,
+    /// Master seed.
+    #[arg(long, default_value_t = crate::rng::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Directory with the four MNIST-format files.
+    #[arg(long, default_value = data::DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// Output folder. Finished repeats are kept in OUT/checkpoint.tsv as they finish: the same
+    /// command after an interruption (Ctrl-C, a killed job) reuses them. Default:
+    /// runs/train-<rule>-<hash of the settings>/, one per setting.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// The rule parameter of `train`'s flags (b for trmean and phocas, the assumed q for krum
+/// and multikrum, stored in [`RunConfig::b`]), refusing a flag the rule does not take and an
+/// attack that controls no value.
+fn train_rule_param(a: &TrainArgs) -> Result<Option<usize>, Error> {
+    let param = aggregators::info(&a.rule).map_or(aggregators::ParamKind::None, |i| i.param);
+    let krum = param.is_assumed_q();
+    let trim = param == aggregators::ParamKind::Trim;
+    if a.b.is_some() && !trim {
+        return Err(Error::Invalid(format!(
+            "--b is the trimming parameter of trmean and phocas; {} does not take it{}",
+            a.rule,
+            if krum {
+                " (give its assumed q with --q)"
+            } else {
+                ""
+            }
+        )));
+    }
+    if a.q.is_some() && !krum {
+        return Err(Error::Invalid(format!(
+            "--q is the assumed Byzantine count of krum and multikrum; {} does not take it (the attack's count is --byzantine N{})",
+            a.rule,
+            if trim { ", its trimming parameter --b" } else { "" }
+        )));
+    }
+    if a.attack != "none" && a.byzantine == 0 {
+        return Err(Error::Invalid(format!(
+            "--attack {} with --byzantine 0 corrupts nothing: give --byzantine N (N >= 1) or --attack none",
+            a.attack
+        )));
+    }
+    if a.attack == "none" && a.byzantine > 0 {
+        eprintln!(
+            "warning: --byzantine {} with --attack none: the Byzantine entries keep their honest values",
+            a.byzantine
+        );
+    }
+    Ok(if krum { a.q } else { a.b })
+}
+
+/// `phocas train`.
+pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
+    let rule_param = train_rule_param(a)?;
+    let common = Common {
+        m: a.workers,
+        rounds: a.rounds,
+        repeats: a.repeats,
+        eval_every: a.eval_every,
+        seed: a.seed,
+        theorem4: a.theorem4,
+        eval_size: eval_size(),
+        l_every: l_every(),
+        attack_params: AttackParams {
+            first_coords: a.first_coords,
+            ..Default::default()
+        },
+    };
+    let c = RunConfig {
+        label: a.rule.clone(),
+        rule: a.rule.clone(),
+        b: rule_param,
+        k: a.k,
+        attack: a.attack.clone(),
+        corruption: a.corruption.clone(),
+        q: a.byzantine,
+        clean: false,
+        batch: a.batch,
+        lr: a.lr,
+        dirichlet: a.dirichlet,
+        nnm: a.nnm,
+        bucket: a.bucket,
+    };
+    validate(&c, &common)?;
+    let data = load_data(&a.data_dir)?;
+    // Finished repeats go to OUT/checkpoint.tsv as they finish, keyed by the run's settings,
+    // the crate version and the data folder, so the same command after an interruption reuses
+    // them; other configurations can share the folder (the default one is shared by every
+    // `phocas train`), which is why the folder is not claimed as `reproduce` claims its own.
+    let data_tag = a
+        .data_dir
+        .canonicalize()
+        .unwrap_or_else(|_| a.data_dir.clone())
+        .display()
+        .to_string();
+    let settings = format!(
+        "{}\u{1f}{}\u{1f}{data_tag}",
+        serde_json::to_string(&c).unwrap_or_default(),
+        serde_json::to_string(&common).unwrap_or_default()
+    );
+    let out = crate::outdir::resolve(a.out.as_deref(), "train", &a.rule, &settings);
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    let log = resume::Log::unclaimed(&out.join(resume::LOG))?;
+    let key = |rep: usize| {
+        format!(
+            "train {} v{} {:016x}",
+            run_key(&c, &common, rep),
+            env!("CARGO_PKG_VERSION"),
+            hash_str(&data_tag)
+        )
+    };
+    crate::interrupt::install();
+    let manifest = crate::report::manifest::Manifest::start(
+        "train",
+        format!(
+            "{}\n{}",
+            serde_json::to_string(&c).unwrap_or_default(),
+            data_tag
+        ),
+        a.seed,
+    );
+    let pb = crate::report::progress_bar(a.repeats, "repeats", a.quiet);
+    pb.enable_steady_tick(std::time::Duration::from_millis(500));
+    let mut results = Vec::new();
+    for r in 0..a.repeats {
+        pb.set_message(format!("repeat {r}: {} rounds", a.rounds));
+        let saved = log.get(&key(r)).and_then(|rec| {
+            let res = from_record(&c, r, rec);
+            if res.is_none() {
+                // a line with a valid checksum but another layout: train this repeat again
+                eprintln!(
+                    "{}: the record of repeat {r} has an unknown layout; training it again",
+                    log.path().display()
+                );
+            }
+            res
+        });
+        let (res, reused) = match saved {
+            Some(res) => (res, true),
+            None => {
+                let res = match train_once(&data, &c, &common, r) {
+                    Err(Error::Interrupted(_)) => {
+                        pb.abandon();
+                        return Err(resume::interrupted(r, a.repeats, "repeats", log.path()));
+                    }
+                    other => other?,
+                };
+                log.append(&key(r), &to_record(&res))?;
+                (res, false)
+            }
+        };
+        let last = res.accuracy.last().map_or(f64::NAN, |x| x.2);
+        let best = res.accuracy.iter().map(|x| x.2).fold(f64::NAN, f64::max);
+        // suspend, not println: println prints nothing when the bar is hidden (no terminal)
+        pb.suspend(|| println!(
+            "repeat {r}: final accuracy {last:.4}, best {best:.4}, {:.2} s ({:.1}% aggregating){}{}",
+            res.seconds.0,
+            100.0 * res.seconds.1 / res.seconds.0.max(1e-12),
+            res.diverged_at
+                .map_or(String::new(), |t| format!(", diverged at round {t}")),
+            if reused { " (reused from the checkpoint)" } else { "" }
+        ));
+        pb.inc(1);
+        results.push(res);
+    }
+    pb.finish_and_clear();
+    if crate::interrupt::stopped() {
+        // every repeat is saved; the tables are not written, the same command writes them
+        return Err(resume::interrupted(
+            a.repeats,
+            a.repeats,
+            "repeats",
+            log.path(),
+        ));
+    }
+    let panels = vec!["train".to_string(); results.len()];
+    write_runs(&results, &panels, &out, "rounds")?;
+    chart::save(
+        &[accuracy_panel(
+            &format!("{} under {}", c.rule, c.attack),
+            &results,
+            false,
+        )],
+        1,
+        (900, 560),
+        &out,
+        "accuracy",
+    )?;
+    let stat = |v: Vec<f64>| mean_sd(&v);
+    let (fm, fs) = stat(
+        results
+            .iter()
+            .map(|r| r.accuracy.last().map_or(f64::NAN, |x| x.2))
+            .collect(),
+    );
+    let (bm, bs) = stat(
+        results
+            .iter()
+            .map(|r| r.accuracy.iter().map(|x| x.2).fold(f64::NAN, f64::max))
+            .collect(),
+    );
+    let sd = |s: f64| {
+        if s.is_nan() {
+            "n/a (1 repeat)".into()
+        } else {
+            format!("{s:.4}")
+        }
+    };
+    println!(
+        "over {} repeats: final accuracy {fm:.4} +- {}, best {bm:.4} +- {} (mean +- sd)",
+        results.len(),
+        sd(fs),
+        sd(bs)
+    );
+    let mut manifest = manifest;
+    manifest.rows.insert(
+        "rounds".into(),
+        results.iter().map(|r| r.accuracy.len()).sum(),
+    );
+    manifest.finish(&out)?;
+    println!("tables, chart and manifest.json in {}", out.display());
+    Ok(())
+}
