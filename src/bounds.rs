@@ -187,6 +187,17 @@ pub fn kappa_after_nnm(n: usize, f: usize, kappa_f: f64) -> f64 {
     8.0 * f as f64 / (n - f) as f64 * (kappa_f + 1.0)
 }
 
+/// The published kappa of a rule for n inputs and f Byzantine ones, after Nearest-Neighbour
+/// Mixing with the same f when `nnm` ([`kappa_after_nnm`]); `None` where none is published.
+pub fn kappa_published(bound: KappaBound, nnm: bool, n: usize, f: usize) -> Option<f64> {
+    let own = bound.value(n, f);
+    if nnm {
+        own.map(|k| kappa_after_nnm(n, f, k))
+    } else {
+        own
+    }
+}
+
 /// Which bound covers a rule (its registry `bound`) with parameter `param` (b, or Krum's
 /// assumed q) when q values per coordinate are Byzantine, with the reason when none does.
 pub fn rule_bound(

@@ -22,7 +22,7 @@
 //! matrix per (rule, n, f).
 
 use crate::aggregators::{self, AggregateExt, Aggregator, RuleParams, Workspace};
-use crate::bounds::{kappa_after_nnm, kappa_lower};
+use crate::bounds::{kappa_lower, kappa_published};
 use crate::error::Error;
 use crate::matrix::MatrixView;
 use rand::Rng as _;
@@ -385,12 +385,7 @@ pub fn run(cfg: &KappaConfig, seed: u64, quiet: bool) -> Result<Vec<KappaRow>, E
                 (cfg.restarts, cfg.steps),
                 &mut rng,
             );
-            let own = aggregators::info(rule)?.kappa.value(n, f);
-            let upper = if *nnm {
-                own.map(|k| kappa_after_nnm(n, f, k))
-            } else {
-                own
-            };
+            let upper = kappa_published(aggregators::info(rule)?.kappa, *nnm, n, f);
             pb.inc(1);
             Some(KappaRow {
                 rule: rule.clone(),

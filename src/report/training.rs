@@ -74,24 +74,17 @@ fn table(s: &mut String, all: &[super::tables::Row], sd: bool) {
         let mut cells = Vec::new();
         let mut failed = 0;
         for p in &panels {
-            let cell = all
+            let row = all
                 .iter()
-                .find(|r| g(r, "panel") == p && g(r, "label") == l)
-                .map(|r| f(r, "final_accuracy_mean"));
-            cells.push(match cell {
+                .find(|r| g(r, "panel") == p && g(r, "label") == l);
+            cells.push(match row.map(|r| (f(r, "final_accuracy_mean"), r)) {
                 None => "-".to_string(),
-                Some(a) if a.is_nan() || a < FAILED => {
+                Some((a, _)) if a.is_nan() || a < FAILED => {
                     failed += 1;
                     format!("**{a:.3}**")
                 }
-                Some(a) if sd => {
-                    let r = all
-                        .iter()
-                        .find(|r| g(r, "panel") == p && g(r, "label") == l)
-                        .map_or(f64::NAN, |r| f(r, "final_accuracy_sd"));
-                    format!("{a:.3} +- {r:.3}")
-                }
-                Some(a) => format!("{a:.3}"),
+                Some((a, r)) if sd => format!("{a:.3} +- {:.3}", f(r, "final_accuracy_sd")),
+                Some((a, _)) => format!("{a:.3}"),
             });
         }
         failures.push((l.clone(), failed));

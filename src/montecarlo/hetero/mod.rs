@@ -40,7 +40,7 @@ use super::stats::summarize_robust;
 use super::verdict::Verdict;
 use crate::aggregators::{self, AggregateExt, Aggregator, RuleParams, Workspace};
 use crate::attacks::{self, AttackExt, AttackParams, Oracle, Target};
-use crate::bounds::{self, kappa_after_nnm, kappa_lower};
+use crate::bounds::{self, kappa_lower, kappa_published};
 use crate::error::Error;
 use crate::matrix::MatrixView;
 use rand::Rng as _;
@@ -455,8 +455,8 @@ fn cell(
         _ => None,
     };
     let kappa = match wrapper {
-        Wrapper::Plain => info.kappa.value(m, f),
-        Wrapper::Nnm => info.kappa.value(m, f).map(|k| kappa_after_nnm(m, f, k)),
+        Wrapper::Plain => kappa_published(info.kappa, false, m, f),
+        Wrapper::Nnm => kappa_published(info.kappa, true, m, f),
         Wrapper::Bucket(_) => None,
     };
     let hf = h as f64;
@@ -639,7 +639,7 @@ mod tests {
         let k = crate::bounds::KappaBound::MedianLike.value(20, 4).unwrap();
         assert_eq!(
             find("median", Wrapper::Nnm).kappa,
-            Some(kappa_after_nnm(20, 4, k))
+            Some(crate::bounds::kappa_after_nnm(20, 4, k))
         );
         assert_eq!(find("median", Wrapper::Bucket(2)).kappa, None);
         assert_eq!(find("median", Wrapper::Nnm).iid_bound, None);
