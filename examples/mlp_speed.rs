@@ -103,7 +103,11 @@ fn run(mlp: &Mlp, test: &data::Dataset, rounds: usize, parallel: bool) -> Run {
     }
     let secs = start.elapsed().as_secs_f64();
     let cpu_secs = cpu_secs().zip(cpu0).map(|(b, a)| b - a);
-    let (test_loss, test_acc) = mlp.evaluate(&params, test, &mut mlp.new_scratch(256));
+    let phocas::objectives::network::Eval {
+        loss: test_loss,
+        top1: test_acc,
+        ..
+    } = mlp.evaluate(&params, test, &mut mlp.new_scratch(256));
     Run {
         secs,
         cpu_secs,
@@ -148,7 +152,9 @@ fn main() {
     let mut scratch = mlp.new_scratch(256);
     let p0 = mlp.init_params(&mut ChaCha8Rng::seed_from_u64(1));
     let t = Instant::now();
-    let (l, a) = mlp.evaluate(&p0, &test, &mut scratch);
+    let phocas::objectives::network::Eval {
+        loss: l, top1: a, ..
+    } = mlp.evaluate(&p0, &test, &mut scratch);
     let eval_secs = t.elapsed().as_secs_f64();
     println!(
         "evaluate 10000 test images (chunks of 256): {:.1} ms (loss {l:.3}, accuracy {a:.3} at init)",

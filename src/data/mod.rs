@@ -23,7 +23,11 @@
 //!
 //! Every problem is reported as [`Error::Data`] (or [`Error::Io`] for an unreadable file)
 //! naming the file and the fix; the loader never panics on bad input.
+//!
+//! A folder holding CIFAR-10's binary files instead ([`cifar`]) is recognised by [`load`] and
+//! read as such (3 x 32 x 32 colour images, for the CNN).
 
+pub mod cifar;
 pub mod split;
 
 use crate::error::Error;
@@ -64,6 +68,9 @@ pub struct Dataset {
     pub labels: Vec<u8>,
     /// Number of samples.
     pub n: usize,
+    /// Colour channels (1 for MNIST, 3 for CIFAR-10); pixels are stored channel after
+    /// channel (`c x rows x cols` per image, as PyTorch's NCHW).
+    pub channels: usize,
     /// Image height in pixels (28 for MNIST).
     pub rows: usize,
     /// Image width in pixels (28 for MNIST).
@@ -71,9 +78,10 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Number of pixels per image (`rows * cols`, 784 for MNIST).
+    /// Number of values per image (`channels * rows * cols`: 784 for MNIST, 3072 for
+    /// CIFAR-10).
     pub fn pixels(&self) -> usize {
-        self.rows * self.cols
+        self.channels * self.rows * self.cols
     }
 
     /// The pixels of image `i` (panics if `i >= n`).
@@ -102,8 +110,12 @@ pub struct MnistData {
     pub test: Dataset,
 }
 
-/// Loads the four MNIST-format files from `dir` (see the module documentation).
+/// Loads the four MNIST-format files from `dir` (see the module documentation), or CIFAR-10's
+/// binary files when `dir` (or its `cifar-10-batches-bin`) holds them.
 pub fn load(dir: &Path) -> Result<MnistData, Error> {
+    if dir.is_dir() && cifar::find_dir(dir).is_some() {
+        return cifar::load(dir);
+    }
     if !dir.exists() {
         return Err(Error::Data(format!(
             "data directory {} does not exist: {INSTALL_HINT}",
@@ -153,6 +165,7 @@ pub fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Dataset, Err
         images,
         labels,
         n: n_img,
+        channels: 1,
         rows,
         cols,
     })

@@ -40,9 +40,10 @@
 //! The computation is deterministic: the same parameters and indices give bit-identical loss
 //! and gradient, whichever thread runs it.
 
+use super::gemm::{gemm, Op};
+use super::network::{row_loss, Eval, EvalSum, Network};
 use crate::data::Dataset;
 use crate::error::Error;
-use nalgebra::{Dyn, MatrixView, MatrixViewMut};
 use std::sync::Arc;
 
 /// Input size (28 x 28 pixels).
@@ -143,106 +144,6 @@ fn blocks_mut(p: &mut [f32]) -> Blocks<&mut [f32]> {
     }
 }
 
-/// How a row-major buffer is used as a GEMM operand: `N` as stored, `T` transposed (the buffer
-/// holds the transpose of the operand, row-major).
-#[derive(Clone, Copy)]
-enum Op {
-    N,
-    T,
-}
-
-/// `C = alpha * op(A) op(B) + beta * C` on row-major buffers: `op(A)` is `m x k`, `op(B)` is
-/// `k x n`, `C` is `m x n`. With `Op::T` the buffer holds the transpose, row-major. If
-/// `beta == 0`, `C` is not read.
-#[allow(clippy::too_many_arguments)]
-fn gemm(
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    op_a: Op,
-    b: &[f32],
-    op_b: Op,
-    beta: f32,
-    c: &mut [f32],
-) {
-    if m <= SMALL_DIM || n <= SMALL_DIM || k <= SMALL_DIM {
-        // nalgebra hands products with a dimension <= 5 to a gemv loop that mishandles
-        // non-unit strides (nalgebra 0.33.3, `axcpy_uninit`); such tiny products are cheap,
-        // so they are done here.
-        return gemm_small(m, n, k, alpha, a, op_a, b, op_b, beta, c);
-    }
-    let (ars, acs) = match op_a {
-        Op::N => (k, 1),
-        Op::T => (1, m),
-    };
-    let (brs, bcs) = match op_b {
-        Op::N => (n, 1),
-        Op::T => (1, k),
-    };
-    let a = MatrixView::from_slice_with_strides_generic(
-        &a[..m * k],
-        Dyn(m),
-        Dyn(k),
-        Dyn(ars),
-        Dyn(acs),
-    );
-    let b = MatrixView::from_slice_with_strides_generic(
-        &b[..k * n],
-        Dyn(k),
-        Dyn(n),
-        Dyn(brs),
-        Dyn(bcs),
-    );
-    let mut c = MatrixViewMut::from_slice_with_strides_generic(
-        &mut c[..m * n],
-        Dyn(m),
-        Dyn(n),
-        Dyn(n),
-        Dyn(1),
-    );
-    c.gemm(alpha, &a, &b, beta);
-}
-
-/// nalgebra calls `matrixmultiply` only when all of `m`, `n`, `k` exceed this.
-const SMALL_DIM: usize = 5;
-
-/// Plain triple loop for products with a tiny dimension (same contract as [`gemm`]).
-#[allow(clippy::too_many_arguments)]
-fn gemm_small(
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    op_a: Op,
-    b: &[f32],
-    op_b: Op,
-    beta: f32,
-    c: &mut [f32],
-) {
-    let at = |i: usize, l: usize| match op_a {
-        Op::N => a[i * k + l],
-        Op::T => a[l * m + i],
-    };
-    let bt = |l: usize, j: usize| match op_b {
-        Op::N => b[l * n + j],
-        Op::T => b[j * k + l],
-    };
-    for i in 0..m {
-        for j in 0..n {
-            let s: f32 = (0..k).map(|l| at(i, l) * bt(l, j)).sum();
-            let cv = &mut c[i * n + j];
-            *cv = if beta == 0.0 {
-                alpha * s
-            } else {
-                alpha * s + beta * *cv
-            };
-        }
-    }
-}
-
 /// `out = relu(out + bias)` row by row (`out` is `rows x bias.len()`).
 fn bias_relu(out: &mut [f32], bias: &[f32]) {
     for row in out.chunks_exact_mut(bias.len()) {
@@ -269,24 +170,6 @@ fn forward(p: &Blocks<&[f32]>, x: &[f32], b: usize, h1: &mut [f32], h2: &mut [f3
             *v += bb;
         }
     }
-}
-
-/// Cross-entropy of one row of logits against `label`: `logsumexp(z) - z[label]`. Also
-/// returns the softmax probabilities in `z` when `probs` is true.
-fn row_loss(z: &mut [f32], label: usize, probs: bool) -> f32 {
-    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0f32;
-    for &v in z.iter() {
-        sum += (v - max).exp();
-    }
-    let loss = sum.ln() + max - z[label];
-    if probs {
-        let inv = 1.0 / sum;
-        for v in z.iter_mut() {
-            *v = (*v - max).exp() * inv;
-        }
-    }
-    loss
 }
 
 /// `d .*= [h > 0]` row by row, adding the column sums of the masked `d` to `gb`.
@@ -449,37 +332,34 @@ impl Mlp {
         }
     }
 
-    /// Mean loss and top-1 accuracy of `params` on `data` (e.g. the test set), processed in
-    /// chunks of the scratch's `max_batch`. Returns `(NaN, NaN)` for an empty set; a sample
-    /// whose logits are NaN counts as wrong.
+    /// Mean loss, top-1 and top-3 accuracy of `params` on `data` (e.g. the test set),
+    /// processed in chunks of the scratch's `max_batch`. Every field is NaN for an empty set; a
+    /// sample whose logits are NaN counts as wrong.
     ///
     /// Panics if `data` does not hold 784-pixel images or `params` has the wrong length.
-    pub fn evaluate(&self, params: &[f32], data: &Dataset, scratch: &mut MlpScratch) -> (f64, f64) {
+    pub fn evaluate(&self, params: &[f32], data: &Dataset, scratch: &mut MlpScratch) -> Eval {
         if !check_eval_args(params, data) {
-            return (f64::NAN, f64::NAN);
+            return Eval::EMPTY;
         }
         let p = blocks(params);
         let mb = scratch.max_batch;
-        let mut loss = 0.0f64;
-        let mut correct = 0usize;
+        let mut sum = EvalSum::default();
         for start in (0..data.n).step_by(mb) {
-            let (l, c) = eval_range(&p, data, start, mb.min(data.n - start), scratch);
-            loss += l;
-            correct += c;
+            sum = sum.plus(eval_range(&p, data, start, mb.min(data.n - start), scratch));
         }
-        (loss / data.n as f64, correct as f64 / data.n as f64)
+        sum.mean(data.n)
     }
 
     /// [`Mlp::evaluate`] in parallel: blocks of [`EVAL_BLOCK`] samples on the rayon pool, their
     /// sums added in block order, so the result does not depend on the thread count. Each
     /// rayon task allocates one scratch (a few hundred KB) per call.
-    pub fn evaluate_par(&self, params: &[f32], data: &Dataset) -> (f64, f64) {
+    pub fn evaluate_par(&self, params: &[f32], data: &Dataset) -> Eval {
         use rayon::prelude::*;
         if !check_eval_args(params, data) {
-            return (f64::NAN, f64::NAN);
+            return Eval::EMPTY;
         }
         let p = blocks(params);
-        let parts: Vec<(f64, usize)> = (0..data.n.div_ceil(EVAL_BLOCK))
+        let parts: Vec<EvalSum> = (0..data.n.div_ceil(EVAL_BLOCK))
             .into_par_iter()
             .map_init(
                 || self.new_scratch(EVAL_BLOCK),
@@ -489,10 +369,46 @@ impl Mlp {
                 },
             )
             .collect();
-        let (loss, correct) = parts
-            .iter()
-            .fold((0.0, 0), |(l, c), &(l2, c2)| (l + l2, c + c2));
-        (loss / data.n as f64, correct as f64 / data.n as f64)
+        parts
+            .into_iter()
+            .fold(EvalSum::default(), EvalSum::plus)
+            .mean(data.n)
+    }
+}
+
+impl Network for Mlp {
+    type Scratch = MlpScratch;
+    fn name(&self) -> &'static str {
+        "mlp"
+    }
+    fn train(&self) -> &Dataset {
+        &self.train
+    }
+    fn dim(&self) -> usize {
+        PARAM_DIM
+    }
+    fn init_params(&self, rng: &mut crate::rng::Rng) -> Vec<f32> {
+        Mlp::init_params(self, rng)
+    }
+    fn scratch_batch(&self) -> usize {
+        256
+    }
+    fn new_scratch(&self, max_batch: usize) -> MlpScratch {
+        Mlp::new_scratch(self, max_batch)
+    }
+    /// The MLP has no dropout: `dropout` is not drawn from.
+    fn batch_grad(
+        &self,
+        params: &[f32],
+        idx: &[usize],
+        _dropout: Option<&mut crate::rng::Rng>,
+        s: &mut MlpScratch,
+        grad: &mut [f32],
+    ) -> f64 {
+        self.batch_grad_into(params, idx, s, grad)
+    }
+    fn evaluate_par(&self, params: &[f32], data: &Dataset) -> Eval {
+        Mlp::evaluate_par(self, params, data)
     }
 }
 
@@ -513,42 +429,33 @@ fn check_eval_args(params: &[f32], data: &Dataset) -> bool {
 /// Samples per task of [`Mlp::evaluate_par`].
 pub const EVAL_BLOCK: usize = 256;
 
-/// Summed loss and number of correct top-1 predictions of samples `start..start + b`
-/// (`b <= s.max_batch`).
+/// Summed loss and numbers of correct top-1 and top-3 predictions of samples
+/// `start..start + b` (`b <= s.max_batch`).
 fn eval_range(
     p: &Blocks<&[f32]>,
     data: &Dataset,
     start: usize,
     b: usize,
     s: &mut MlpScratch,
-) -> (f64, usize) {
-    let mut loss = 0.0f64;
-    let mut correct = 0usize;
+) -> EvalSum {
+    let mut sum = EvalSum::default();
     let x = &data.images[start * INPUT..(start + b) * INPUT];
     forward(p, x, b, &mut s.h1, &mut s.h2, &mut s.z);
     let labels = &data.labels[start..start + b];
     for (row, &y) in s.z[..b * CLASSES].chunks_exact_mut(CLASSES).zip(labels) {
         let y = usize::from(y);
-        // argmax first (row_loss without probabilities leaves the logits intact).
-        let mut best = 0;
-        for j in 1..CLASSES {
-            if row[j] > row[best] {
-                best = j;
-            }
-        }
-        if best == y && !row[y].is_nan() {
-            correct += 1;
-        }
-        loss += f64::from(row_loss(row, y, false));
+        // scores first (row_loss without probabilities leaves the logits intact).
+        sum.score(row, y);
+        sum.loss += f64::from(row_loss(row, y, false));
     }
-    (loss, correct)
+    sum
 }
 
 fn check_dataset(d: &Dataset, what: &str) -> Result<(), Error> {
-    if d.rows * d.cols != INPUT {
+    if d.pixels() != INPUT {
         return Err(Error::Data(format!(
-            "the {what} has {}x{} images but the MLP (Table 2) needs 28x28 = {INPUT} pixels",
-            d.rows, d.cols
+            "the {what} has {}x{}x{} images but the MLP (Table 2) needs 1x28x28 = {INPUT} values: use --model cnn for colour images",
+            d.channels, d.rows, d.cols
         )));
     }
     if d.images.len() != d.n * INPUT || d.labels.len() != d.n {
@@ -580,6 +487,7 @@ mod tests {
             images: (0..n * INPUT).map(|_| rng.random::<f32>()).collect(),
             labels: (0..n).map(|_| rng.random_range(0..10u8)).collect(),
             n,
+            channels: 1,
             rows: 28,
             cols: 28,
         }
@@ -610,6 +518,7 @@ mod tests {
             images,
             labels,
             n,
+            channels: 1,
             rows: 28,
             cols: 28,
         }
@@ -793,8 +702,14 @@ mod tests {
         let p64: Vec<f64> = p.iter().map(|&v| f64::from(v)).collect();
         let all: Vec<usize> = (0..16).collect();
         let want = ref_loss(&p64, &data, &all);
-        let (l5, a5) = mlp.evaluate(&p, &data, &mut mlp.new_scratch(5));
-        let (l64, a64) = mlp.evaluate(&p, &data, &mut mlp.new_scratch(64));
+        let Eval {
+            loss: l5, top1: a5, ..
+        } = mlp.evaluate(&p, &data, &mut mlp.new_scratch(5));
+        let Eval {
+            loss: l64,
+            top1: a64,
+            ..
+        } = mlp.evaluate(&p, &data, &mut mlp.new_scratch(64));
         assert!((l5 - want).abs() < 1e-5 * want, "{l5} vs {want}");
         assert!((l64 - want).abs() < 1e-5 * want);
         assert_eq!(a5.to_bits(), a64.to_bits());
@@ -802,7 +717,11 @@ mod tests {
         // The parallel version: same figures (600 samples: several blocks, a partial last one),
         // bit-identical with 1 and 2 threads.
         let big = random_dataset(600, 8);
-        let (ls, as_) = mlp.evaluate(&p, &big, &mut mlp.new_scratch(64));
+        let Eval {
+            loss: ls,
+            top1: as_,
+            ..
+        } = mlp.evaluate(&p, &big, &mut mlp.new_scratch(64));
         let par = |threads| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -810,22 +729,32 @@ mod tests {
                 .unwrap()
                 .install(|| mlp.evaluate_par(&p, &big))
         };
-        let (lp1, ap1) = par(1);
-        let (lp2, ap2) = par(2);
+        let Eval {
+            loss: lp1,
+            top1: ap1,
+            ..
+        } = par(1);
+        let Eval {
+            loss: lp2,
+            top1: ap2,
+            ..
+        } = par(2);
         assert_eq!(
             (lp1.to_bits(), ap1.to_bits()),
             (lp2.to_bits(), ap2.to_bits())
         );
         assert!((lp1 - ls).abs() < 1e-9 * ls, "{lp1} vs {ls}");
         assert_eq!(ap1.to_bits(), as_.to_bits());
-        assert!(mlp.evaluate_par(&p, &empty_set()).0.is_nan());
+        assert!(mlp.evaluate_par(&p, &empty_set()).loss.is_nan());
         // The mean loss equals batch_grad_into's loss over the whole set.
         let mut g = vec![0.0; PARAM_DIM];
         let l = mlp.batch_grad_into(&p, &all, &mut mlp.new_scratch(16), &mut g);
         assert!((l - l64).abs() < 1e-6 * l);
         // Empty set.
         let empty = random_dataset(0, 0);
-        let (l, a) = mlp.evaluate(&p, &empty, &mut mlp.new_scratch(4));
+        let Eval {
+            loss: l, top1: a, ..
+        } = mlp.evaluate(&p, &empty, &mut mlp.new_scratch(4));
         assert!(l.is_nan() && a.is_nan());
     }
 
@@ -836,7 +765,9 @@ mod tests {
         let mut p = test_params(&mlp, 9);
         p[W3_OFFSET] = f32::NAN;
         p[W1_OFFSET + 5] = f32::INFINITY;
-        let (l, a) = mlp.evaluate(&p, &data, &mut mlp.new_scratch(4));
+        let Eval {
+            loss: l, top1: a, ..
+        } = mlp.evaluate(&p, &data, &mut mlp.new_scratch(4));
         assert!(l.is_nan() || l.is_infinite());
         assert!((0.0..=1.0).contains(&a));
         let mut g = vec![0.0; PARAM_DIM];
@@ -853,7 +784,9 @@ mod tests {
         let mut s = mlp.new_scratch(32);
         let mut g = vec![0.0; PARAM_DIM];
         let mut idx = vec![0; 32];
-        let (l0, _) = mlp.evaluate(&p, &data, &mut s);
+        let Eval {
+            loss: l0, top1: _, ..
+        } = mlp.evaluate(&p, &data, &mut s);
         let mut losses = vec![l0];
         for step in 0..30 {
             mlp.sample_batch(&mut rng, 32, &mut idx);
@@ -862,10 +795,14 @@ mod tests {
                 *w -= 0.1 * d;
             }
             if step % 10 == 9 {
-                losses.push(mlp.evaluate(&p, &data, &mut s).0);
+                losses.push(mlp.evaluate(&p, &data, &mut s).loss);
             }
         }
-        let (l_end, acc) = mlp.evaluate(&p, &data, &mut s);
+        let Eval {
+            loss: l_end,
+            top1: acc,
+            ..
+        } = mlp.evaluate(&p, &data, &mut s);
         assert!(
             losses.windows(2).all(|w| w[1] < w[0]),
             "losses not decreasing: {losses:?}"

@@ -2,10 +2,13 @@
 //! stochastic gradient, so one simulator serves the quadratic, the non-convex test function and
 //! the MLP.
 
+pub mod cnn;
 pub mod double_well;
+pub mod gemm;
 pub mod mlp;
-pub mod mlp_task;
+pub mod network;
 pub mod quadratic;
+pub mod task;
 
 use crate::rng::Rng;
 use crate::scalar::Scalar;

@@ -15,8 +15,10 @@ use crate::aggregators::{self, RuleParams};
 use crate::attacks::{self, AttackParams};
 use crate::data::{self, Dataset};
 use crate::error::Error;
+use crate::objectives::cnn::Cnn;
 use crate::objectives::mlp::Mlp;
-use crate::objectives::mlp_task::{MlpTask, TaskScratch};
+use crate::objectives::network::{Model, Network};
+use crate::objectives::task::NetTask;
 use crate::objectives::Objective;
 use crate::report::chart::{self, LineChart, Panel, Series};
 use crate::report::{write_table, TableBuilder};
@@ -136,6 +138,13 @@ pub struct Common {
     /// Attack parameters.
     #[serde(default)]
     pub attack_params: AttackParams,
+    /// The network: the MLP of Table 2 (default) or the CNN of Table 3.
+    #[serde(default, skip_serializing_if = "Model::is_mlp")]
+    pub model: Model,
+    /// Evaluate test accuracy on the first N test samples only (a reduced scale, stated in
+    /// the outputs); default: the whole test set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_size: Option<usize>,
 }
 
 pub(super) fn eval_size() -> usize {
@@ -145,19 +154,29 @@ pub(super) fn l_every() -> usize {
     50
 }
 
-/// Test accuracy every k rounds.
-struct Accuracy {
+/// Test loss and accuracy every k rounds (top-3 too when `top3` is kept).
+struct Accuracy<N> {
     every: usize,
-    mlp: Mlp,
+    net: N,
     test: Arc<Dataset>,
     rows: Vec<(usize, f64, f64)>,
+    keep_top3: bool,
+    top3: Vec<f64>,
 }
 
-impl Observer<MlpTask> for Accuracy {
-    fn observe(&mut self, _o: &MlpTask, r: &Round<'_, f32>, _s: &mut TaskScratch) {
+impl<N: Network> Observer<NetTask<N>> for Accuracy<N> {
+    fn observe(
+        &mut self,
+        _o: &NetTask<N>,
+        r: &Round<'_, f32>,
+        _s: &mut <NetTask<N> as Objective>::Scratch,
+    ) {
         if r.t.is_multiple_of(self.every) || r.agg.is_none() {
-            let (loss, acc) = self.mlp.evaluate_par(r.x, &self.test);
-            self.rows.push((r.t, loss, acc));
+            let e = self.net.evaluate_par(r.x, &self.test);
+            self.rows.push((r.t, e.loss, e.top1));
+            if self.keep_top3 {
+                self.top3.push(e.top3);
+            }
         }
     }
 }
@@ -192,7 +211,13 @@ impl Theorem4 {
     }
     /// Largest |eigenvalue| of the Hessian of F at x by 8 power iterations on central-difference
     /// Hessian-vector products (step 1e-2 / ||v|| in parameter space).
-    fn estimate_l(&mut self, o: &MlpTask, x: &[f32], s: &mut TaskScratch, t: usize) -> f64 {
+    fn estimate_l<O: Objective<T = f32>>(
+        &mut self,
+        o: &O,
+        x: &[f32],
+        s: &mut O::Scratch,
+        t: usize,
+    ) -> f64 {
         let d = x.len();
         let mut rng = stream(7, 11, t as u64);
         for v in self.v.iter_mut() {
@@ -233,8 +258,8 @@ impl Theorem4 {
     }
 }
 
-impl Observer<MlpTask> for Theorem4 {
-    fn observe(&mut self, o: &MlpTask, r: &Round<'_, f32>, s: &mut TaskScratch) {
+impl<O: Objective<T = f32>> Observer<O> for Theorem4 {
+    fn observe(&mut self, o: &O, r: &Round<'_, f32>, s: &mut O::Scratch) {
         o.full_grad(r.x, s, &mut self.grad);
         let g2: f64 = self.grad.iter().map(|g| f64::from(*g).powi(2)).sum();
         self.grad_sq.push(g2);
@@ -286,6 +311,8 @@ pub struct TrainResult {
     pub repeat: usize,
     /// (round, test loss, test accuracy).
     pub accuracy: Vec<(usize, f64, f64)>,
+    /// Top-3 test accuracy at the same rounds (the CNN's runs; empty for the MLP's).
+    pub top3: Vec<f64>,
     /// Theorem 4 per-round quantities: (grad_sq, value, v_hat, agg_err) by round.
     pub theorem4: Option<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<(usize, f64)>)>,
     /// Seconds in total and aggregating.
@@ -328,6 +355,12 @@ pub fn validate(c: &RunConfig, common: &Common) -> Result<(), Error> {
     if c.q > common.m {
         return bad("q", format!("q = {} exceeds m = {}", c.q, common.m));
     }
+    if common.test_size == Some(0) {
+        return bad(
+            "test_size",
+            "must be at least 1 (leave it out to use the whole test set)".into(),
+        );
+    }
     if common.rounds == 0 || common.repeats == 0 || common.eval_every == 0 {
         return bad("rounds/repeats/eval_every", "must be at least 1".into());
     }
@@ -348,14 +381,15 @@ pub fn validate(c: &RunConfig, common: &Common) -> Result<(), Error> {
 }
 
 /// Estimated peak memory and work of training `c` (see [`crate::budget`]): the m x P
-/// gradient matrix and its workspace (P = the MLP's parameter count), one batch of
+/// gradient matrix and its workspace (P = the network's parameter count), one batch of
 /// activations per thread, the evaluation set's activations and the per-round records; a
-/// round computes m batch gradients (about 6 P operations an example).
+/// round computes m batch gradients (about 6 operations per forward multiply-add and
+/// example). The CNN is estimated at CIFAR-10's 3 x 32 x 32, an upper bound for 28 x 28.
 fn estimate(c: &RunConfig, common: &Common) -> crate::budget::Estimate {
-    use crate::objectives::mlp::{CLASSES, HIDDEN, INPUT, PARAM_DIM};
     let mut e = crate::budget::Estimate::default();
-    let (m, p, batch) = (common.m as f64, PARAM_DIM as f64, c.batch as f64);
-    let width = (INPUT + 2 * HIDDEN + CLASSES) as f64;
+    let (params, width, macs) = common.model.size(3, 32, 32);
+    let (m, p, batch) = (common.m as f64, params as f64, c.batch as f64);
+    let width = width as f64;
     let threads = rayon::current_num_threads() as f64;
     e.memory(3.0 * 8.0 * m * p, || format!("workers = {}", common.m));
     e.memory(3.0 * 8.0 * threads * batch * width, || {
@@ -368,7 +402,7 @@ fn estimate(c: &RunConfig, common: &Common) -> crate::budget::Estimate {
     e.memory(64.0 * rr, || {
         format!("rounds = {} x repeats = {}", common.rounds, common.repeats)
     });
-    e.work(rr * m * batch * 6.0 * p, || {
+    e.work(rr * m * batch * 6.0 * macs as f64, || {
         format!(
             "rounds = {} x repeats = {} with workers = {} and batch = {}",
             common.rounds, common.repeats, common.m, c.batch
@@ -397,7 +431,7 @@ fn run_rule_params(c: &RunConfig, seed: u64, key: u64, repeat: usize) -> RulePar
     }
 }
 
-/// Trains once.
+/// Trains once, with the network `common.model`.
 pub fn train_once(
     data: &Data,
     c: &RunConfig,
@@ -405,10 +439,40 @@ pub fn train_once(
     repeat: usize,
 ) -> Result<TrainResult, Error> {
     validate(c, common)?;
+    match common.model {
+        Model::Mlp => train_net(Mlp::new(data.train.clone())?, data, c, common, repeat),
+        Model::Cnn => train_net(Cnn::new(data.train.clone())?, data, c, common, repeat),
+    }
+}
+
+/// The test set of a run: the whole set, or its first `test_size` samples.
+fn test_set(data: &Data, common: &Common) -> Arc<Dataset> {
+    match common.test_size {
+        Some(n) if n < data.test.n => {
+            let t = &data.test;
+            Arc::new(Dataset {
+                images: t.images[..n * t.pixels()].to_vec(),
+                labels: t.labels[..n].to_vec(),
+                n,
+                channels: t.channels,
+                rows: t.rows,
+                cols: t.cols,
+            })
+        }
+        _ => data.test.clone(),
+    }
+}
+
+fn train_net<N: Network>(
+    net: N,
+    data: &Data,
+    c: &RunConfig,
+    common: &Common,
+    repeat: usize,
+) -> Result<TrainResult, Error> {
     let key = hash_str(&c.seed_text());
-    let mlp = Mlp::new(data.train.clone())?;
     let mut rng = stream(common.seed, key, u64::MAX - repeat as u64);
-    let mut task = MlpTask::new(mlp.clone(), c.batch, common.eval_size, &mut rng);
+    let mut task = NetTask::new(net.clone(), c.batch, common.eval_size, &mut rng);
     if let Some(alpha) = c.dirichlet {
         // one split per (seed, alpha, m, repeat): every rule of a panel sees the same split
         let key = hash_str(&format!("dirichlet/{alpha:e}/{}", common.m));
@@ -420,7 +484,7 @@ pub fn train_once(
             &mut srng,
         )?);
     }
-    let mut x = mlp.init_params(&mut rng);
+    let mut x = net.init_params(&mut rng);
     let rule = aggregators::build(
         &c.rule,
         &run_rule_params(c, common.seed, key, repeat),
@@ -459,9 +523,11 @@ pub fn train_once(
     let mut buf = Buffers::new(&task, m);
     let mut acc = Accuracy {
         every: common.eval_every,
-        mlp: mlp.clone(),
-        test: data.test.clone(),
+        net,
+        test: test_set(data, common),
         rows: Vec::new(),
+        keep_top3: !common.model.is_mlp(),
+        top3: Vec::new(),
     };
     let byz = Byzantine {
         corruption: corruption.as_ref(),
@@ -471,7 +537,7 @@ pub fn train_once(
     let mut t4 = common
         .theorem4
         .then(|| Theorem4::new(task.dim(), common.l_every));
-    let mut observers: Vec<&mut dyn Observer<MlpTask>> = vec![&mut acc];
+    let mut observers: Vec<&mut dyn Observer<NetTask<N>>> = vec![&mut acc];
     if let Some(t) = t4.as_mut() {
         observers.push(t);
     }
@@ -489,6 +555,7 @@ pub fn train_once(
         cfg: c.clone(),
         repeat,
         accuracy: acc.rows,
+        top3: acc.top3,
         theorem4: t4,
         seconds: (out.total_seconds, out.aggregate_seconds),
         diverged_at: out.diverged_at,
@@ -509,8 +576,10 @@ pub fn write_runs(
     let (mut acc, mut loss, mut b, mut batch) = (vec![], vec![], vec![], vec![]);
     let (mut g2, mut fv, mut vh, mut ae) = (vec![], vec![], vec![], vec![]);
     let (mut panel, mut q, mut corruption, mut lr) = (vec![], vec![], vec![], vec![]);
+    let mut top3 = vec![];
     for (i, r) in results.iter().enumerate() {
-        for &(t, l, a) in &r.accuracy {
+        for (k, &(t, l, a)) in r.accuracy.iter().enumerate() {
+            top3.push(r.top3.get(k).copied().unwrap_or(f64::NAN));
             panel.push(panels.get(i).cloned().unwrap_or_default());
             q.push(r.cfg.q as u64);
             corruption.push(r.cfg.corruption.clone());
@@ -547,7 +616,13 @@ pub fn write_runs(
         .f64("lr", lr)
         .u64("repeat", rep)
         .u64("round", round)
-        .f64("test_accuracy", acc)
+        .f64("test_accuracy", acc);
+    if results.iter().any(|r| !r.top3.is_empty()) {
+        // the CNN's runs: top-3 accuracy, the paper's CNN metric (the MLP's tables keep
+        // their columns)
+        df = df.f64("test_top3_accuracy", top3);
+    }
+    let mut df = df
         .f64("test_loss", loss)
         .f64("grad_norm_sq_eval", g2)
         .f64("loss_eval", fv)
@@ -673,8 +748,16 @@ fn common_key_text(c: &Common) -> String {
     if p.mimic_scale != AttackParams::default().mimic_scale {
         extra.push_str(&format!(", mimic_scale: {:?}", p.mimic_scale));
     }
+    // settings added since, spelled only when they differ from their defaults
+    let mut tail = String::new();
+    if !c.model.is_mlp() {
+        tail.push_str(&format!(" model: {}", c.model));
+    }
+    if let Some(n) = c.test_size {
+        tail.push_str(&format!(" test_size: {n}"));
+    }
     format!(
-        "Common {{ m: {}, rounds: {}, repeats: {}, eval_every: {}, seed: {}, theorem4: {}, eval_size: {}, l_every: {}, attack_params: AttackParams {{ gaussian_sigma: {:?}, omniscient_c: {:?}, omniscient_include_byzantine: {}, bitflip_bits: {:?}, gambler_factor: {:?}, constant_value: {:?}, little_z: {:?}, ipm_eps: {:?}, adaptive_offset: {:?}, shard_servers: {}, shard_p: {:?}, first_coords: {}{extra} }} }}",
+        "Common {{ m: {}, rounds: {}, repeats: {}, eval_every: {}, seed: {}, theorem4: {}, eval_size: {}, l_every: {}, attack_params: AttackParams {{ gaussian_sigma: {:?}, omniscient_c: {:?}, omniscient_include_byzantine: {}, bitflip_bits: {:?}, gambler_factor: {:?}, constant_value: {:?}, little_z: {:?}, ipm_eps: {:?}, adaptive_offset: {:?}, shard_servers: {}, shard_p: {:?}, first_coords: {}{extra} }} }}{tail}",
         c.m,
         c.rounds,
         c.repeats,
@@ -712,6 +795,10 @@ pub(super) fn to_record(r: &TrainResult) -> resume::Record {
         f.push(l.iter().map(|x| x.0 as f64).collect());
         f.push(l.iter().map(|x| x.1).collect());
     }
+    if !r.top3.is_empty() {
+        // last, so the MLP's records (5 or 11 fields) keep their layout
+        f.push(r.top3.clone());
+    }
     f
 }
 
@@ -721,10 +808,16 @@ pub(super) fn from_record(
     repeat: usize,
     f: &resume::Record,
 ) -> Option<TrainResult> {
-    if f.len() != 5 && f.len() != 11 {
+    // 5 fields, 11 with Theorem 4, one more with top-3 accuracy (the CNN)
+    let (f, top3) = match f.len() {
+        5 | 11 => (&f[..], Vec::new()),
+        6 | 12 => (&f[..f.len() - 1], f[f.len() - 1].clone()),
+        _ => return None,
+    };
+    let n = f[0].len();
+    if !top3.is_empty() && top3.len() != n {
         return None;
     }
-    let n = f[0].len();
     if f[1].len() != n || f[2].len() != n || f[3].len() != 2 || f[4].len() > 1 {
         return None;
     }
@@ -751,6 +844,7 @@ pub(super) fn from_record(
         accuracy: (0..n)
             .map(|i| (f[0][i] as usize, f[1][i], f[2][i]))
             .collect(),
+        top3,
         theorem4,
         seconds: (f[3][0], f[3][1]),
         diverged_at: f[4].first().map(|&t| t as usize),
@@ -773,6 +867,8 @@ mod seed_tests {
             eval_size: 512,
             l_every: 50,
             attack_params: Default::default(),
+            model: Default::default(),
+            test_size: None,
         };
         // pinned: the derived Debug of 0.2.0, before mimic_scale existed
         assert_eq!(
@@ -788,8 +884,15 @@ mod seed_tests {
         c3.attack_params.gaussian_sigma = 0.25;
         assert_eq!(
             common_key_text(&c3),
-            format!("{c3:?}").replace(", mimic_scale: 1.0", "")
+            format!("{c3:?}")
+                .replace(", mimic_scale: 1.0", "")
+                .replace(", model: Mlp, test_size: None", "")
         );
+        // the CNN's settings are appended, so they key their own runs
+        let mut c4 = c.clone();
+        c4.model = crate::objectives::network::Model::Cnn;
+        c4.test_size = Some(1000);
+        assert!(common_key_text(&c4).ends_with("first_coords: 0 } } model: cnn test_size: 1000"));
     }
 
     fn sample() -> RunConfig {

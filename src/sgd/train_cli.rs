@@ -53,6 +53,14 @@ pub struct TrainArgs {
     /// Bucketing with buckets of S workers before the rule (as `aggregate --bucket`).
     #[arg(long, value_name = "S")]
     pub bucket: Option<usize>,
+    /// The network: mlp (Table 2, 1x28x28 inputs) or cnn (Table 3, any CxHxW input, e.g.
+    /// CIFAR-10 with --data-dir pointing at its binary files).
+    #[arg(long, default_value = "mlp")]
+    pub model: crate::objectives::network::Model,
+    /// Evaluate test accuracy on the first N test samples only (default: the whole test
+    /// set; the CNN takes about 0.4 ms a sample).
+    #[arg(long, value_name = "N")]
+    pub test_size: Option<usize>,
     /// Workers.
     #[arg(long, default_value_t = 20)]
     pub workers: usize,
@@ -146,6 +154,8 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
             first_coords: a.first_coords,
             ..Default::default()
         },
+        model: a.model,
+        test_size: a.test_size,
     };
     let c = RunConfig {
         label: a.rule.clone(),

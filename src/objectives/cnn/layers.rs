@@ -1,0 +1,403 @@
+//! The CNN's layer kernels on channel-major batches: a batch of `B` images with `C` channels of
+//! `H x W` pixels is stored `C x B x H x W` (one row per channel), so a 3x3 convolution over
+//! the whole batch is one matrix product `W (Cout x 9 Cin) * col (9 Cin x B H W)` and its
+//! output is again channel-major (im2col, as Caffe and MXNet lower convolutions).
+//!
+//! Every kernel is a plain loop over caller-owned buffers: no allocation, the same bits on any
+//! thread. Costs are per batch: im2col / col2im 9 C B H W reads and writes, pooling and dropout
+//! C B H W.
+
+use super::super::gemm::{gemm, Op};
+use crate::rng::Rng;
+
+/// Spatial size of one channel: `h x w` pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hw {
+    /// Height.
+    pub h: usize,
+    /// Width.
+    pub w: usize,
+}
+
+impl Hw {
+    /// Pixels per channel.
+    pub fn px(self) -> usize {
+        self.h * self.w
+    }
+    /// The size after a 2x2 max-pool of stride 2 (floor, as MXNet and PyTorch).
+    pub fn pooled(self) -> Hw {
+        Hw {
+            h: self.h / 2,
+            w: self.w / 2,
+        }
+    }
+}
+
+/// im2col for a 3x3 kernel with padding 1 and stride 1: `col[(c 9 + 3 kh + kw)][n]`, with
+/// `n = (b H + y) W + x`, is `input[c][b][y + kh - 1][x + kw - 1]`, or 0 outside the image.
+/// `input` is `c x b x H x W`, `col` at least `9 c x b H W`.
+pub fn im2col(input: &[f32], c: usize, b: usize, s: Hw, col: &mut [f32]) {
+    let n = b * s.px();
+    for ci in 0..c {
+        let plane = &input[ci * n..(ci + 1) * n];
+        for kh in 0..3 {
+            for kw in 0..3 {
+                let row = &mut col[(ci * 9 + kh * 3 + kw) * n..][..n];
+                for img in 0..b {
+                    let src = &plane[img * s.px()..(img + 1) * s.px()];
+                    let dst = &mut row[img * s.px()..(img + 1) * s.px()];
+                    shift_copy(src, dst, s, kh, kw);
+                }
+            }
+        }
+    }
+}
+
+/// `dst[y][x] = src[y + kh - 1][x + kw - 1]` (0 outside) for one channel of one image.
+fn shift_copy(src: &[f32], dst: &mut [f32], s: Hw, kh: usize, kw: usize) {
+    for y in 0..s.h {
+        let d = &mut dst[y * s.w..(y + 1) * s.w];
+        let sy = y + kh;
+        if sy == 0 || sy > s.h {
+            d.fill(0.0);
+            continue;
+        }
+        let srow = &src[(sy - 1) * s.w..sy * s.w];
+        match kw {
+            0 => {
+                d[0] = 0.0;
+                d[1..].copy_from_slice(&srow[..s.w - 1]);
+            }
+            1 => d.copy_from_slice(srow),
+            _ => {
+                d[..s.w - 1].copy_from_slice(&srow[1..]);
+                d[s.w - 1] = 0.0;
+            }
+        }
+    }
+}
+
+/// col2im: the adjoint of [`im2col`], adding each column entry back to the input pixel it was
+/// copied from: `grad_in` (`c x b x H x W`) is overwritten.
+pub fn col2im(col: &[f32], c: usize, b: usize, s: Hw, grad_in: &mut [f32]) {
+    let n = b * s.px();
+    grad_in[..c * n].fill(0.0);
+    for ci in 0..c {
+        let plane = &mut grad_in[ci * n..(ci + 1) * n];
+        for kh in 0..3 {
+            for kw in 0..3 {
+                let row = &col[(ci * 9 + kh * 3 + kw) * n..][..n];
+                for img in 0..b {
+                    let src = &row[img * s.px()..(img + 1) * s.px()];
+                    let dst = &mut plane[img * s.px()..(img + 1) * s.px()];
+                    shift_add(src, dst, s, kh, kw);
+                }
+            }
+        }
+    }
+}
+
+/// `dst[y + kh - 1][x + kw - 1] += src[y][x]` where inside, for one channel of one image.
+fn shift_add(src: &[f32], dst: &mut [f32], s: Hw, kh: usize, kw: usize) {
+    for y in 0..s.h {
+        let sy = y + kh;
+        if sy == 0 || sy > s.h {
+            continue;
+        }
+        let srow = &src[y * s.w..(y + 1) * s.w];
+        let drow = &mut dst[(sy - 1) * s.w..sy * s.w];
+        let (from, to) = match kw {
+            0 => (&srow[1..], &mut drow[..s.w - 1]),
+            1 => (srow, &mut drow[..]),
+            _ => (&srow[..s.w - 1], &mut drow[1..]),
+        };
+        for (d, v) in to.iter_mut().zip(from) {
+            *d += *v;
+        }
+    }
+}
+
+/// A 3x3 convolution (padding 1) with bias and ReLU: `out = relu(w * im2col(input) + bias)`,
+/// `w` is `cout x 9 cin` (PyTorch's `(cout, cin, 3, 3)` flattened), `out` `cout x b H W`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_relu(
+    input: &[f32],
+    cin: usize,
+    b: usize,
+    s: Hw,
+    w: &[f32],
+    bias: &[f32],
+    col: &mut [f32],
+    out: &mut [f32],
+) {
+    let (cout, n, k) = (bias.len(), b * s.px(), 9 * cin);
+    im2col(input, cin, b, s, col);
+    gemm(cout, n, k, 1.0, w, Op::N, col, Op::N, 0.0, out);
+    for (row, &bv) in out[..cout * n].chunks_exact_mut(n).zip(bias) {
+        for v in row.iter_mut() {
+            *v = (*v + bv).max(0.0);
+        }
+    }
+}
+
+/// Backward of [`conv_relu`] given `d_out` (the gradient at the ReLU's output, `cout x b H W`)
+/// and the layer's output `out`: masks `d_out` by `out > 0`, adds the bias gradient to `gb`,
+/// writes (`beta = 0`) or adds (`beta = 1`) the weight gradient to `gw`, and, if `grad_in` is
+/// given, writes the gradient at the input (`cin x b H W`). `col` is scratch.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_relu_backward(
+    input: &[f32],
+    cin: usize,
+    b: usize,
+    s: Hw,
+    w: &[f32],
+    out: &[f32],
+    d_out: &mut [f32],
+    gw: &mut [f32],
+    gb: &mut [f32],
+    beta: f32,
+    col: &mut [f32],
+    grad_in: Option<&mut [f32]>,
+) {
+    let (cout, n, k) = (gb.len(), b * s.px(), 9 * cin);
+    let d_out = &mut d_out[..cout * n];
+    relu_mask_rowsum(d_out, &out[..cout * n], gb);
+    im2col(input, cin, b, s, col);
+    // gW = dOut col^T (cout x k)
+    gemm(cout, k, n, 1.0, d_out, Op::N, col, Op::T, beta, gw);
+    if let Some(gi) = grad_in {
+        // dcol = W^T dOut (k x n), then back onto the input pixels
+        gemm(k, n, cout, 1.0, w, Op::T, d_out, Op::N, 0.0, col);
+        col2im(col, cin, b, s, gi);
+    }
+}
+
+/// `d .*= [out > 0]` row by row (`gb.len()` rows), adding each row's sum to `gb`.
+fn relu_mask_rowsum(d: &mut [f32], out: &[f32], gb: &mut [f32]) {
+    let n = d.len() / gb.len().max(1);
+    for ((drow, orow), g) in d.chunks_exact_mut(n).zip(out.chunks_exact(n)).zip(gb) {
+        let mut sum = 0.0f32;
+        for (dv, &o) in drow.iter_mut().zip(orow) {
+            if o <= 0.0 {
+                *dv = 0.0;
+            }
+            sum += *dv;
+        }
+        *g += sum;
+    }
+}
+
+/// 2x2 max-pool of stride 2 over `c x b x H x W`, into `out` (`c x b x H/2 x W/2`), with the
+/// position of each maximum (0..4, first maximum in reading order; a NaN never wins unless it
+/// is first) in `arg`.
+pub fn maxpool(input: &[f32], planes: usize, s: Hw, out: &mut [f32], arg: &mut [u8]) {
+    let p = s.pooled();
+    for pl in 0..planes {
+        let src = &input[pl * s.px()..(pl + 1) * s.px()];
+        let o = &mut out[pl * p.px()..(pl + 1) * p.px()];
+        let a = &mut arg[pl * p.px()..(pl + 1) * p.px()];
+        for y in 0..p.h {
+            for x in 0..p.w {
+                let at = |k: usize| src[(2 * y + k / 2) * s.w + 2 * x + k % 2];
+                let mut best = 0u8;
+                let mut v = at(0);
+                for k in 1..4 {
+                    let u = at(k);
+                    if u > v {
+                        v = u;
+                        best = k as u8;
+                    }
+                }
+                o[y * p.w + x] = v;
+                a[y * p.w + x] = best;
+            }
+        }
+    }
+}
+
+/// Backward of [`maxpool`]: `grad_in` (`c x b x H x W`) gets each output gradient at the
+/// position of its maximum and 0 elsewhere.
+pub fn maxpool_backward(d_out: &[f32], arg: &[u8], planes: usize, s: Hw, grad_in: &mut [f32]) {
+    let p = s.pooled();
+    grad_in[..planes * s.px()].fill(0.0);
+    for pl in 0..planes {
+        let g = &mut grad_in[pl * s.px()..(pl + 1) * s.px()];
+        for y in 0..p.h {
+            for x in 0..p.w {
+                let i = pl * p.px() + y * p.w + x;
+                let k = usize::from(arg[i]);
+                g[(2 * y + k / 2) * s.w + 2 * x + k % 2] = d_out[i];
+            }
+        }
+    }
+}
+
+/// Inverted dropout with drop probability `p`: each value is kept with probability `1 - p` and
+/// scaled by `1 / (1 - p)` (as MXNet's and PyTorch's Dropout in training), the scale factors
+/// (0 or `1 / (1 - p)`) written to `mask`. One `u32` is drawn per value, in order, so a stream
+/// gives the same masks on any thread. Without `rng` (evaluation) the mask is all ones.
+pub fn dropout(v: &mut [f32], mask: &mut [f32], p: f32, rng: Option<&mut Rng>) {
+    let mask = &mut mask[..v.len()];
+    match rng {
+        None => mask.fill(1.0),
+        Some(rng) => {
+            let threshold = (f64::from(p) * 4_294_967_296.0) as u64;
+            let keep = 1.0 / (1.0 - p);
+            for (x, m) in v.iter_mut().zip(mask.iter_mut()) {
+                let r = u64::from(rand::Rng::random::<u32>(rng));
+                *m = if r < threshold { 0.0 } else { keep };
+                *x *= *m;
+            }
+        }
+    }
+}
+
+/// Channel-major `c x b x px` to sample-major `b x (c px)` (PyTorch's flatten of NCHW).
+pub fn to_rows(cm: &[f32], c: usize, b: usize, px: usize, rows: &mut [f32]) {
+    for ci in 0..c {
+        for img in 0..b {
+            rows[img * c * px + ci * px..][..px].copy_from_slice(&cm[(ci * b + img) * px..][..px]);
+        }
+    }
+}
+
+/// The inverse of [`to_rows`].
+pub fn from_rows(rows: &[f32], c: usize, b: usize, px: usize, cm: &mut [f32]) {
+    for ci in 0..c {
+        for img in 0..b {
+            cm[(ci * b + img) * px..][..px].copy_from_slice(&rows[img * c * px + ci * px..][..px]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive_conv(input: &[f32], cin: usize, b: usize, s: Hw, w: &[f32], cout: usize) -> Vec<f32> {
+        let n = b * s.px();
+        let mut out = vec![0.0f32; cout * n];
+        for co in 0..cout {
+            for img in 0..b {
+                for y in 0..s.h as isize {
+                    for x in 0..s.w as isize {
+                        let mut acc = 0.0f64;
+                        for ci in 0..cin {
+                            for kh in 0..3isize {
+                                for kw in 0..3isize {
+                                    let (yy, xx) = (y + kh - 1, x + kw - 1);
+                                    if yy < 0 || xx < 0 || yy >= s.h as isize || xx >= s.w as isize
+                                    {
+                                        continue;
+                                    }
+                                    let iv = input
+                                        [(ci * b + img) * s.px() + yy as usize * s.w + xx as usize];
+                                    let wv = w[co * 9 * cin + ci * 9 + (kh * 3 + kw) as usize];
+                                    acc += f64::from(iv) * f64::from(wv);
+                                }
+                            }
+                        }
+                        out[(co * b + img) * s.px() + y as usize * s.w + x as usize] = acc as f32;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn vals(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 1000) as f32 / 500.0 - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn im2col_product_is_the_convolution() {
+        let (cin, cout, b, s) = (3, 7, 2, Hw { h: 5, w: 6 });
+        let input = vals(cin * b * s.px(), 1);
+        let w = vals(cout * 9 * cin, 2);
+        let mut col = vec![0.0; 9 * cin * b * s.px()];
+        let mut out = vec![0.0; cout * b * s.px()];
+        let bias = vec![0.0; cout];
+        conv_relu(&input, cin, b, s, &w, &bias, &mut col, &mut out);
+        let want = naive_conv(&input, cin, b, s, &w, cout);
+        for (o, r) in out.iter().zip(&want) {
+            assert!((o - r.max(0.0)).abs() < 1e-5, "{o} vs {r}");
+        }
+    }
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // <im2col(x), y> == <x, col2im(y)> for any x, y
+        let (c, b, s) = (2, 3, Hw { h: 4, w: 3 });
+        let x = vals(c * b * s.px(), 3);
+        let y = vals(9 * c * b * s.px(), 4);
+        let mut col = vec![0.0; y.len()];
+        im2col(&x, c, b, s, &mut col);
+        let mut back = vec![0.0; x.len()];
+        col2im(&y, c, b, s, &mut back);
+        let lhs: f64 = col
+            .iter()
+            .zip(&y)
+            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+            .sum();
+        let rhs: f64 = x
+            .iter()
+            .zip(&back)
+            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+            .sum();
+        assert!(
+            (lhs - rhs).abs() < 1e-4 * lhs.abs().max(1.0),
+            "{lhs} vs {rhs}"
+        );
+    }
+
+    #[test]
+    fn maxpool_routes_gradient_to_the_first_maximum() {
+        let s = Hw { h: 4, w: 4 };
+        let mut x = vals(2 * s.px(), 5);
+        x[0] = 3.0;
+        x[1] = 3.0; // tie in the first window: the first wins
+        let mut out = vec![0.0; 2 * 4];
+        let mut arg = vec![0u8; 8];
+        maxpool(&x, 2, s, &mut out, &mut arg);
+        assert_eq!((out[0], arg[0]), (3.0, 0));
+        let d: Vec<f32> = (1..=8).map(|v| v as f32).collect();
+        let mut g = vec![9.0; x.len()];
+        maxpool_backward(&d, &arg, 2, s, &mut g);
+        assert_eq!(g.iter().sum::<f32>(), 36.0);
+        assert_eq!(g[0], 1.0);
+        assert_eq!(g[1], 0.0);
+        // a NaN does not panic and does not win over a number after it
+        let mut y = vec![f32::NAN, 1.0, 2.0, f32::NAN];
+        y.extend([0.0; 12]);
+        maxpool(&y, 1, s, &mut out[..4], &mut arg[..4]);
+    }
+
+    #[test]
+    fn dropout_keeps_about_one_minus_p_and_scales() {
+        use rand::SeedableRng;
+        let mut rng = Rng::seed_from_u64(3);
+        let mut v = vec![1.0f32; 100_000];
+        let mut m = vec![0.0f32; v.len()];
+        dropout(&mut v, &mut m, 0.2, Some(&mut rng));
+        let kept = m.iter().filter(|&&x| x > 0.0).count() as f64 / 1e5;
+        assert!((kept - 0.8).abs() < 0.01, "{kept}");
+        assert!(v.iter().all(|&x| x == 0.0 || x == 1.25));
+        let mut w = vec![2.0f32; 10];
+        dropout(&mut w, &mut m, 0.2, None);
+        assert!(w.iter().all(|&x| x == 2.0));
+    }
+
+    #[test]
+    fn rows_round_trip() {
+        let (c, b, px) = (3, 4, 5);
+        let cm = vals(c * b * px, 6);
+        let mut rows = vec![0.0; cm.len()];
+        to_rows(&cm, c, b, px, &mut rows);
+        assert_eq!(rows[px], cm[b * px]); // sample 0, channel 1
+        let mut back = vec![0.0; cm.len()];
+        from_rows(&rows, c, b, px, &mut back);
+        assert_eq!(back, cm);
+    }
+}
