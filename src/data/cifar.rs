@@ -91,7 +91,7 @@ pub fn load_file(path: &Path) -> Result<Dataset, Error> {
 
 /// Parses the bytes of one file (`path` names it in errors).
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Dataset, Error> {
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(Error::Data(format!(
             "{}: {} bytes is not a whole number of {RECORD}-byte CIFAR-10 records (a label byte and 3x32x32 pixels): \
              the file is truncated or not CIFAR-10's binary version; extract cifar-10-binary.tar.gz again",
