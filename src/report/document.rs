@@ -31,6 +31,14 @@ pub struct ReportArgs {
     /// Skip the MLP figures (section 5), which take the longest.
     #[arg(long)]
     pub skip_mlp: bool,
+    /// Skip the CNN figures (Table 3 at a reduced scale, reports/cnn).
+    #[arg(long)]
+    pub skip_cnn: bool,
+    /// Run only these steps (folders under the reports folder, e.g. `cnn/cnn-fig2` or
+    /// `verify-bounds`; repeatable), leaving the others as they are, then write REPORT.md from
+    /// every folder present.
+    #[arg(long, value_name = "STEP")]
+    pub only: Vec<String>,
     /// Skip the timing sweep.
     #[arg(long)]
     pub skip_bench: bool,
@@ -91,15 +99,19 @@ fn steps(a: &ReportArgs, root: &Path) -> Vec<Step> {
             args: v,
         });
     }
-    if !a.skip_mlp {
-        // one step a figure, so that adding or changing one figure reruns only it
-        for (fig, _) in crate::sgd::figures::EXPERIMENTS {
+    // one step a figure, so that adding or changing one figure reruns only it
+    for (fig, _) in crate::sgd::figures::EXPERIMENTS {
+        let family = if fig.starts_with("cnn-") { "cnn" } else { "mlp" };
+        if (family == "mlp" && a.skip_mlp) || (family == "cnn" && a.skip_cnn) {
+            continue;
+        }
+        {
             let mut v = vec![
                 "reproduce".into(),
                 fig.to_string(),
                 "--quiet".into(),
                 "--out".into(),
-                out("mlp"),
+                out(family),
                 "--data-dir".into(),
                 a.data_dir.display().to_string(),
             ];
@@ -112,10 +124,13 @@ fn steps(a: &ReportArgs, root: &Path) -> Vec<Step> {
                 ]);
             }
             s.push(Step {
-                dir: format!("mlp/{fig}"),
+                dir: format!("{family}/{fig}"),
                 args: v,
             });
         }
+    }
+    if !a.only.is_empty() {
+        s.retain(|st| a.only.contains(&st.dir));
     }
     s
 }
@@ -130,6 +145,7 @@ fn configs_hash(dir: &str, quick: bool) -> u64 {
         "convergence" => vec![crate::sgd::converge::DEFAULT_CONFIG],
         _ => match dir
             .strip_prefix("mlp/")
+            .or_else(|| dir.strip_prefix("cnn/"))
             .and_then(|f| crate::sgd::figures::EXPERIMENTS.iter().find(|e| e.0 == f))
         {
             Some(e) => vec![e.1],
@@ -143,6 +159,22 @@ fn configs_hash(dir: &str, quick: bool) -> u64 {
 pub fn run(a: &ReportArgs) -> Result<(), Error> {
     let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
     let root = folder(a);
+    let known: Vec<String> = steps(
+        &ReportArgs {
+            only: Vec::new(),
+            ..a.clone()
+        },
+        &root,
+    )
+    .into_iter()
+    .map(|s| s.dir)
+    .collect();
+    if let Some(bad) = a.only.iter().find(|o| !known.contains(o)) {
+        return Err(Error::Invalid(format!(
+            "--only {bad}: not a step of this report; use one of {}",
+            known.join(", ")
+        )));
+    }
     std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
     // Ctrl-C reaches the running child too, which saves its work and exits 130; report then
     // says how to resume instead of dying before its child.

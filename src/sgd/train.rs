@@ -392,10 +392,15 @@ fn estimate(c: &RunConfig, common: &Common) -> crate::budget::Estimate {
     let width = width as f64;
     let threads = rayon::current_num_threads() as f64;
     e.memory(3.0 * 8.0 * m * p, || format!("workers = {}", common.m));
-    e.memory(3.0 * 8.0 * threads * batch * width, || {
+    // the CNN processes batches and the evaluation subset in chunks of its scratch (32)
+    let chunk = |n: f64| match common.model {
+        Model::Mlp => n,
+        Model::Cnn => n.min(32.0),
+    };
+    e.memory(3.0 * 8.0 * threads * chunk(batch) * width, || {
         format!("batch = {}", c.batch)
     });
-    e.memory(3.0 * 8.0 * common.eval_size as f64 * width, || {
+    e.memory(3.0 * 8.0 * chunk(common.eval_size as f64) * width, || {
         format!("eval_size = {}", common.eval_size)
     });
     let rr = common.rounds as f64 * common.repeats as f64;
