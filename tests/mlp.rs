@@ -140,3 +140,89 @@ fn dirichlet_splits_and_pre_aggregation_train() {
     let nnm = run("nnm", &["--dirichlet", "1", "--nnm", "3"]);
     assert!(nnm > 0.3, "nnm + mean: {nnm}");
 }
+
+/// Writes a tiny CIFAR-10 binary folder: `n` records a file whose label is `i % 10` and whose
+/// pixels brighten one quadrant per label pair, so the CNN can learn something.
+fn tiny_cifar(dir: &Path, n: usize) {
+    let file = |seed: usize| -> Vec<u8> {
+        let mut v = Vec::new();
+        for i in 0..n {
+            let label = ((i + seed) % 10) as u8;
+            v.push(label);
+            for c in 0..3 {
+                for y in 0..32 {
+                    for x in 0..32 {
+                        let on = (y / 16) * 2 + x / 16 == usize::from(label) % 4 && c == 0;
+                        v.push(if on {
+                            220
+                        } else {
+                            ((x * 7 + y * 3 + i) % 40) as u8
+                        });
+                    }
+                }
+            }
+        }
+        v
+    };
+    for k in 1..=5 {
+        std::fs::write(dir.join(format!("data_batch_{k}.bin")), file(k)).unwrap();
+    }
+    std::fs::write(dir.join("test_batch.bin"), file(0)).unwrap();
+}
+
+#[test]
+fn the_cnn_trains_on_cifar_format_files_and_reports_top3() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("cifar");
+    std::fs::create_dir(&data).unwrap();
+    tiny_cifar(&data, 12);
+    let args = [
+        "--model",
+        "cnn",
+        "--rule",
+        "phocas",
+        "--b",
+        "2",
+        "--attack",
+        "gaussian",
+        "--byzantine",
+        "2",
+        "--workers",
+        "6",
+        "--batch",
+        "4",
+        "--rounds",
+        "3",
+        "--eval-every",
+        "1",
+        "--test-size",
+        "8",
+    ];
+    let o = train(&data, &dir.path().join("out"), &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("out/rounds.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(header.contains("test_top3_accuracy"), "{header}");
+    // 4 evaluations (rounds 0..=3), each on the first 8 test images: accuracies in eighths
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 4);
+    // the same command gives the same numbers (seeded dropout, batches and attack)
+    let o2 = train(&data, &dir.path().join("out2"), &args);
+    assert!(o2.status.success());
+    let csv2 = std::fs::read_to_string(dir.path().join("out2/rounds.csv")).unwrap();
+    assert_eq!(csv, csv2);
+    // the MLP refuses colour images with the fix
+    let o = train(&data, &dir.path().join("out3"), &["--rounds", "1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("--model cnn"), "{e}");
+    // a truncated file is one clear line naming it
+    std::fs::write(data.join("data_batch_3.bin"), [1u8; 100]).unwrap();
+    let o = train(&data, &dir.path().join("out4"), &args);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("data_batch_3.bin") && !e.contains("panicked"),
+        "{e}"
+    );
+}

@@ -97,7 +97,12 @@ fn runs_size(rs: &[&Row]) -> String {
 
 /// The repeats and rounds of an MLP figure, read from its rounds.csv.
 fn mlp_size(dir: &Path, fig: &str) -> String {
-    let rs = rows(&dir.join(format!("mlp/{fig}/rounds.csv")));
+    run_size(dir, &format!("mlp/{fig}"))
+}
+
+/// "R repeats x T rounds a run" from a figure folder's rounds.csv.
+fn run_size(dir: &Path, sub: &str) -> String {
+    let rs = rows(&dir.join(format!("{sub}/rounds.csv")));
     let repeats = rs
         .iter()
         .map(|r| g(r, "repeat"))
@@ -434,7 +439,45 @@ fn converge_rows(s: &mut String, dir: &Path, quick: bool) {
 }
 
 fn mlp_and_bench_rows(s: &mut String, dir: &Path) {
-    let t4m = rows(&dir.join("mlp/theorem4/theorem4.csv"));
+    for (net, sub, config) in [
+        ("MLP", "mlp/theorem4", "experiments/mlp/theorem4.toml"),
+        ("CNN", "cnn/cnn-theorem4", "experiments/cnn/theorem4.toml"),
+    ] {
+        theorem4_row(s, dir, net, sub, config);
+    }
+    bench_rows(s, dir);
+    cnn_row(s, dir);
+}
+
+/// The appendix's "CNN like the MLP" claim, if both figures exist.
+fn cnn_row(s: &mut String, dir: &Path) {
+    if let Some(a) = super::cnn::agreement(dir) {
+        let cnn = rows(&dir.join("cnn/cnn-fig2/summary.csv"));
+        push(
+            s,
+            dir,
+            Claim {
+                claim: "Appendix 8.6: the CNN's results are similar to the MLP's (which rules fail under which attack, figure 2)",
+                command: "`phocas reproduce cnn-fig2` (experiments/cnn/fig2.toml) against `reproduce fig2`",
+                size: format!("{} runs, {} (reduced scale, Fashion-MNIST)", cnn.len(), run_size(dir, "cnn/cnn-fig2")),
+                measured: format!(
+                    "{} of {} rule/attack pairs fail (top-1 < {}) under one network only{}",
+                    a.differ.len(),
+                    a.compared,
+                    super::cnn::FAILED,
+                    if a.differ.is_empty() { String::new() } else { format!(": {}", a.differ.join("; ")) }
+                ),
+                bound: "same verdicts",
+                verdict: if a.differ.is_empty() { "holds" } else { "differs" },
+                chart: "cnn/cnn-fig2/cnn-fig2.png",
+            },
+        );
+    }
+}
+
+/// Theorem 4 on a network (`sub`: the figure's folder), if its table exists.
+fn theorem4_row(s: &mut String, dir: &Path, net: &str, sub: &str, config: &str) {
+    let t4m = rows(&dir.join(format!("{sub}/theorem4.csv")));
     if !t4m.is_empty() {
         let prem = t4m
             .iter()
@@ -448,19 +491,26 @@ fn mlp_and_bench_rows(s: &mut String, dir: &Path) {
             .iter()
             .map(|r| f(r, "l_hat_max"))
             .fold(f64::NAN, f64::max);
+        let claim = format!("Theorem 4 on the {net}");
+        let fig = sub.rsplit('/').next().unwrap_or(sub);
+        let command = format!("`phocas reproduce {fig}` ({config})");
+        let chart = format!("{sub}/theorem4.png");
         push(s, dir, Claim {
-            claim: "Theorem 4 on the MLP",
-            command: "`phocas reproduce theorem4` (experiments/mlp/theorem4.toml)",
-            size: format!("{} runs, {}", t4m.len(), mlp_size(dir, "theorem4")),
+            claim: &claim,
+            command: &command,
+            size: format!("{} runs, {}", t4m.len(), run_size(dir, sub)),
             measured: format!(
                 "premise gamma <= 1/L held in {prem} of {} runs (L estimate up to {lmax:.1}); inequality held in {held}",
                 t4m.len()
             ),
             bound: "2/(gT)F(x0) + Delta",
             verdict: if prem == 0 { "premise fails" } else { "see table" },
-            chart: "mlp/theorem4/theorem4.png",
+            chart: &chart,
         });
     }
+}
+
+fn bench_rows(s: &mut String, dir: &Path) {
     let sl = rows(&dir.join("bench-scaling/slopes.csv"));
     if !sl.is_empty() {
         let desc = sl

@@ -101,7 +101,11 @@ fn steps(a: &ReportArgs, root: &Path) -> Vec<Step> {
     }
     // one step a figure, so that adding or changing one figure reruns only it
     for (fig, _) in crate::sgd::figures::EXPERIMENTS {
-        let family = if fig.starts_with("cnn-") { "cnn" } else { "mlp" };
+        let family = if fig.starts_with("cnn-") {
+            "cnn"
+        } else {
+            "mlp"
+        };
         if (family == "mlp" && a.skip_mlp) || (family == "cnn" && a.skip_cnn) {
             continue;
         }
@@ -571,6 +575,7 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
     rules_section(&mut s, dir);
     super::training::section(&mut s, dir);
     super::training::dirichlet_section(&mut s, dir);
+    super::cnn::section(&mut s, dir);
     kappa_section(&mut s, dir);
     super::hetero::section(&mut s, dir);
     super::hetero::convergence_section(&mut s, dir);
@@ -586,6 +591,10 @@ pub fn render(dir: &Path, quick: bool) -> Result<String, Error> {
         "mlp/theorem4",
         "mlp/rules",
         "mlp/dirichlet",
+        "cnn/cnn-fig2",
+        "cnn/cnn-fig3",
+        "cnn/cnn-fig4",
+        "cnn/cnn-theorem4",
     ] {
         if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
             let mut v: Vec<String> = rd

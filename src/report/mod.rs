@@ -5,6 +5,7 @@
 
 pub mod chart;
 pub mod claims;
+mod cnn;
 pub mod console;
 pub mod document;
 mod hetero;

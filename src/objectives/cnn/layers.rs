@@ -53,42 +53,54 @@ pub fn im2col(input: &[f32], c: usize, b: usize, s: Hw, col: &mut [f32]) {
     }
 }
 
-/// `dst[y][x] = src[y + kh - 1][x + kw - 1]` (0 outside) for one channel of one image.
+/// The flat offset of tap (`kh`, `kw`) and the range of positions `i` whose source `i + off`
+/// lies in the plane (positions outside it read or write nothing).
+fn tap(s: Hw, kh: usize, kw: usize) -> (isize, usize, usize) {
+    let px = s.px() as isize;
+    let off = (kh as isize - 1) * s.w as isize + kw as isize - 1;
+    let lo = (-off).max(0) as usize;
+    let hi = (px - off).min(px).max(0) as usize;
+    (off, lo, hi.max(lo))
+}
+
+/// The column of positions whose tap falls off the left (`kw = 0`) or right (`kw = 2`) edge.
+fn edge_col(s: Hw, kw: usize) -> Option<usize> {
+    match kw {
+        0 => Some(0),
+        2 => Some(s.w - 1),
+        _ => None,
+    }
+}
+
+/// `dst[y][x] = src[y + kh - 1][x + kw - 1]` (0 outside) for one channel of one image: one flat
+/// shifted copy of the plane (rows off the top or bottom fall outside the copied range), then
+/// the edge column that wrapped into the neighbouring row is cleared.
 fn shift_copy(src: &[f32], dst: &mut [f32], s: Hw, kh: usize, kw: usize) {
-    for y in 0..s.h {
-        let d = &mut dst[y * s.w..(y + 1) * s.w];
-        let sy = y + kh;
-        if sy == 0 || sy > s.h {
-            d.fill(0.0);
-            continue;
-        }
-        let srow = &src[(sy - 1) * s.w..sy * s.w];
-        match kw {
-            0 => {
-                d[0] = 0.0;
-                d[1..].copy_from_slice(&srow[..s.w - 1]);
-            }
-            1 => d.copy_from_slice(srow),
-            _ => {
-                d[..s.w - 1].copy_from_slice(&srow[1..]);
-                d[s.w - 1] = 0.0;
-            }
+    let (off, lo, hi) = tap(s, kh, kw);
+    dst[..lo].fill(0.0);
+    dst[hi..].fill(0.0);
+    let from = (lo as isize + off) as usize;
+    dst[lo..hi].copy_from_slice(&src[from..from + (hi - lo)]);
+    if let Some(x) = edge_col(s, kw) {
+        for y in 0..s.h {
+            dst[y * s.w + x] = 0.0;
         }
     }
 }
 
 /// col2im: the adjoint of [`im2col`], adding each column entry back to the input pixel it was
-/// copied from: `grad_in` (`c x b x H x W`) is overwritten.
-pub fn col2im(col: &[f32], c: usize, b: usize, s: Hw, grad_in: &mut [f32]) {
+/// copied from: `grad_in` (`c x b x H x W`) is overwritten. The entries of `col` that came from
+/// outside the image (the padding) are cleared on the way.
+pub fn col2im(col: &mut [f32], c: usize, b: usize, s: Hw, grad_in: &mut [f32]) {
     let n = b * s.px();
     grad_in[..c * n].fill(0.0);
     for ci in 0..c {
         let plane = &mut grad_in[ci * n..(ci + 1) * n];
         for kh in 0..3 {
             for kw in 0..3 {
-                let row = &col[(ci * 9 + kh * 3 + kw) * n..][..n];
+                let row = &mut col[(ci * 9 + kh * 3 + kw) * n..][..n];
                 for img in 0..b {
-                    let src = &row[img * s.px()..(img + 1) * s.px()];
+                    let src = &mut row[img * s.px()..(img + 1) * s.px()];
                     let dst = &mut plane[img * s.px()..(img + 1) * s.px()];
                     shift_add(src, dst, s, kh, kw);
                 }
@@ -97,23 +109,18 @@ pub fn col2im(col: &[f32], c: usize, b: usize, s: Hw, grad_in: &mut [f32]) {
     }
 }
 
-/// `dst[y + kh - 1][x + kw - 1] += src[y][x]` where inside, for one channel of one image.
-fn shift_add(src: &[f32], dst: &mut [f32], s: Hw, kh: usize, kw: usize) {
-    for y in 0..s.h {
-        let sy = y + kh;
-        if sy == 0 || sy > s.h {
-            continue;
+/// `dst[y + kh - 1][x + kw - 1] += src[y][x]` where inside, for one channel of one image: the
+/// edge column whose tap falls outside is cleared in `src`, then one flat shifted add.
+fn shift_add(src: &mut [f32], dst: &mut [f32], s: Hw, kh: usize, kw: usize) {
+    if let Some(x) = edge_col(s, kw) {
+        for y in 0..s.h {
+            src[y * s.w + x] = 0.0;
         }
-        let srow = &src[y * s.w..(y + 1) * s.w];
-        let drow = &mut dst[(sy - 1) * s.w..sy * s.w];
-        let (from, to) = match kw {
-            0 => (&srow[1..], &mut drow[..s.w - 1]),
-            1 => (srow, &mut drow[..]),
-            _ => (&srow[..s.w - 1], &mut drow[1..]),
-        };
-        for (d, v) in to.iter_mut().zip(from) {
-            *d += *v;
-        }
+    }
+    let (off, lo, hi) = tap(s, kh, kw);
+    let to = (lo as isize + off) as usize;
+    for (d, v) in dst[to..to + (hi - lo)].iter_mut().zip(&src[lo..hi]) {
+        *d += *v;
     }
 }
 
@@ -335,7 +342,7 @@ mod tests {
         let mut col = vec![0.0; y.len()];
         im2col(&x, c, b, s, &mut col);
         let mut back = vec![0.0; x.len()];
-        col2im(&y, c, b, s, &mut back);
+        col2im(&mut y.clone(), c, b, s, &mut back);
         let lhs: f64 = col
             .iter()
             .zip(&y)
