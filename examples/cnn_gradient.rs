@@ -16,7 +16,10 @@ use std::sync::Arc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let out = PathBuf::from(args.first().ok_or("usage: cnn_gradient OUT_DIR [C H W BATCH]")?);
+    let out = PathBuf::from(
+        args.first()
+            .ok_or("usage: cnn_gradient OUT_DIR [C H W BATCH]")?,
+    );
     let num = |i: usize, d: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(d);
     let (c, h, w, b) = (num(1, 3), num(2, 32), num(3, 32), num(4, 8));
     std::fs::create_dir_all(&out)?;

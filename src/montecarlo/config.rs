@@ -219,19 +219,20 @@ impl Cell {
     /// sharding. Its random streams are seeded by [`Cell::data_key`].
     pub fn key(&self) -> String {
         format!(
-            "sweep={};rule={};dist={};corr={};attack={};mag={};m={};q={};b={};d={};n={};reading={:?}",
+            "sweep={};rule={};dist={};corr={};attack={};mag={};m={};q={};b={};d={};n={};reading={}",
             self.sweep,
             self.rule,
             self.distribution,
             self.corruption,
             self.attack,
-            self.magnitude.map_or("default".into(), |x| format!("{x:e}")),
+            self.magnitude
+                .map_or("default".into(), |x| format!("{x:e}")),
             self.m,
             self.q,
             self.b.map_or("-".into(), |b| b.to_string()),
             self.d,
             self.n,
-            self.reading
+            self.reading.key_name()
         )
     }
     /// The key of the cell's random streams: [`Cell::key`] without the rule, its parameter,
@@ -240,7 +241,7 @@ impl Cell {
     /// positions: common random numbers, so rule-versus-rule differences are paired.
     pub fn data_key(&self) -> String {
         format!(
-            "sweep={};dist={};corr={};m={};q={};d={};n={};reading={:?}",
+            "sweep={};dist={};corr={};m={};q={};d={};n={};reading={}",
             self.sweep,
             self.distribution,
             self.corruption,
@@ -248,7 +249,7 @@ impl Cell {
             self.q,
             self.d,
             self.n,
-            self.reading
+            self.reading.key_name()
         )
     }
     /// Rule parameters for the registry.

@@ -65,10 +65,7 @@ pub fn results_table(results: &[CellResult], cfg: &Config) -> Result<DataFrame, 
         .str("b_spec", &s(&|r| r.cell.b_spec.clone()))
         .u64("d", u(&|r| r.cell.d as u64))
         .u64("n", u(&|r| r.cell.n as u64))
-        .str(
-            "reading",
-            &s(&|r| format!("{:?}", r.cell.reading).to_lowercase()),
-        )
+        .str("reading", &s(&|r| r.cell.reading.name().to_string()))
         .u64("trials", u(&|r| r.cell.trials as u64))
         .f64("v", f(&|r| r.v))
         .f64("mean_error", f(&|r| r.stats.mean))

@@ -243,8 +243,12 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
         let last = res.accuracy.last().map_or(f64::NAN, |x| x.2);
         let best = res.accuracy.iter().map(|x| x.2).fold(f64::NAN, f64::max);
         // suspend, not println: println prints nothing when the bar is hidden (no terminal)
+        let top3 = res
+            .top3
+            .last()
+            .map_or(String::new(), |t| format!(", final top-3 accuracy {t:.4}"));
         pb.suspend(|| println!(
-            "repeat {r}: final accuracy {last:.4}, best {best:.4}, {:.2} s ({:.1}% aggregating){}{}",
+            "repeat {r}: final accuracy {last:.4}, best {best:.4}{top3}, {:.2} s ({:.1}% aggregating){}{}",
             res.seconds.0,
             100.0 * res.seconds.1 / res.seconds.0.max(1e-12),
             res.diverged_at
