@@ -13,6 +13,7 @@
 
 pub mod converge;
 pub mod figures;
+mod observers;
 pub mod train;
 pub mod train_cli;
 
