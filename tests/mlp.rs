@@ -216,6 +216,15 @@ fn the_cnn_trains_on_cifar_format_files_and_reports_top3() {
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("--model cnn"), "{e}");
+    // a worker count whose buffers cannot fit is refused before training, naming it
+    let o = train(
+        &data,
+        &dir.path().join("out5"),
+        &["--model", "cnn", "--workers", "5000", "--rounds", "1"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("workers = 5000"), "{e}");
     // a truncated file is one clear line naming it
     std::fs::write(data.join("data_batch_3.bin"), [1u8; 100]).unwrap();
     let o = train(&data, &dir.path().join("out4"), &args);

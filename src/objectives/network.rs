@@ -165,8 +165,9 @@ impl Model {
             Model::Cnn => {
                 let l = super::cnn::Layout::new(c, h, w);
                 let px = l.s0.px();
-                // conv1/2 outputs, pools, conv3/4, im2col, their gradients: about 40 px C1
-                (l.dim(), 40 * super::cnn::C1 * px, l.macs_per_sample())
+                // im2col (9 C1 px), conv1/2 outputs and their gradients (4 C1 px), the
+                // rest (pools, conv3/4, masks: under 3 C1 px): 16 C1 px values a sample
+                (l.dim(), 16 * super::cnn::C1 * px, l.macs_per_sample())
             }
         }
     }

@@ -253,9 +253,15 @@ fn estimate(c: &RunConfig, common: &Common) -> crate::budget::Estimate {
         Model::Mlp => n,
         Model::Cnn => n.min(32.0),
     };
-    e.memory(3.0 * 8.0 * threads * chunk(batch) * width, || {
-        format!("batch = {}", c.batch)
-    });
+    match common.model {
+        Model::Mlp => e.memory(3.0 * 8.0 * threads * batch * width, || {
+            format!("batch = {}", c.batch)
+        }),
+        // one scratch a worker (the simulator keeps each worker's buffers), f32 values
+        Model::Cnn => e.memory(4.0 * m * chunk(batch) * width, || {
+            format!("workers = {} with the CNN's buffers", common.m)
+        }),
+    }
     e.memory(3.0 * 8.0 * chunk(common.eval_size as f64) * width, || {
         format!("eval_size = {}", common.eval_size)
     });
