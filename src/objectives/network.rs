@@ -81,6 +81,25 @@ impl EvalSum {
     }
 }
 
+/// A data set's pixel and label counts agree with `n`, and its labels are classes (0..=9):
+/// the checks both networks make (`what` names the set in the error).
+pub fn check_consistent(d: &Dataset, what: &str) -> Result<(), crate::error::Error> {
+    if d.images.len() != d.n * d.pixels() || d.labels.len() != d.n {
+        return Err(crate::error::Error::Data(format!(
+            "the {what} is inconsistent: n = {} but {} pixels and {} labels",
+            d.n,
+            d.images.len(),
+            d.labels.len()
+        )));
+    }
+    if let Some(&l) = d.labels.iter().find(|&&l| l >= 10) {
+        return Err(crate::error::Error::Data(format!(
+            "the {what} has label {l}: labels must be 0..=9"
+        )));
+    }
+    Ok(())
+}
+
 /// Cross-entropy of one row of logits against `label`: `logsumexp(z) - z[label]`. With
 /// `probs`, `z` is overwritten by the softmax probabilities.
 pub fn row_loss(z: &mut [f32], label: usize, probs: bool) -> f32 {

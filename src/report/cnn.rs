@@ -73,18 +73,7 @@ pub fn section(s: &mut String, dir: &Path) {
         s,
         "The CNN of the paper's Table 3 (1,938,922 parameters at 1 x 28 x 28) on Fashion-MNIST, the stand-in for CIFAR-10, which cannot be installed here; m = 20, batch 32, gamma = 0.1, {rounds} rounds, 1 repeat, test accuracy on the first 1000 test images (experiments/cnn/fig2.toml; the paper's CIFAR-10 run is 4000 rounds at batch 128 and gamma 5e-4, experiments/cnn/cifar/fig2.toml). Cells: final top-3 / top-1 test accuracy. **Bold**: top-1 below {FAILED} (failed). Columns are the panels of figure 2 (the appendix's figures 10-14).\n"
     );
-    let mut panels: Vec<String> = Vec::new();
-    let mut labels: Vec<String> = Vec::new();
-    for r in &all {
-        let (p, l) = (g(r, "panel").to_string(), g(r, "label").to_string());
-        if !panels.contains(&p) {
-            panels.push(p);
-        }
-        if !labels.contains(&l) {
-            labels.push(l);
-        }
-    }
-    labels.sort();
+    let (panels, labels) = super::tables::panels_and_labels(&all);
     let _ = writeln!(s, "| rule | {} |", panels.join(" | "));
     let _ = writeln!(s, "|---|{}", "---|".repeat(panels.len()));
     for l in &labels {

@@ -52,3 +52,20 @@ pub fn f(r: &Row, k: &str) -> f64 {
 pub fn g<'a>(r: &'a Row, k: &str) -> &'a str {
     r.get(k).map_or("", String::as_str)
 }
+
+/// The panels of a summary in order of appearance and its labels sorted, each once.
+pub fn panels_and_labels(all: &[Row]) -> (Vec<String>, Vec<String>) {
+    let mut panels: Vec<String> = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
+    for r in all {
+        let (p, l) = (g(r, "panel").to_string(), g(r, "label").to_string());
+        if !panels.contains(&p) {
+            panels.push(p);
+        }
+        if !labels.contains(&l) {
+            labels.push(l);
+        }
+    }
+    labels.sort();
+    (panels, labels)
+}

@@ -55,18 +55,7 @@ fn rounds(dir: &Path, sub: &str) -> f64 {
 /// One row per run label, one column per panel: the final accuracy (with its standard
 /// deviation over the repeats when `sd`), and which labels never failed.
 fn table(s: &mut String, all: &[super::tables::Row], sd: bool) {
-    let mut panels: Vec<String> = Vec::new();
-    let mut labels: Vec<String> = Vec::new();
-    for r in all {
-        let (p, l) = (g(r, "panel").to_string(), g(r, "label").to_string());
-        if !panels.contains(&p) {
-            panels.push(p);
-        }
-        if !labels.contains(&l) {
-            labels.push(l);
-        }
-    }
-    labels.sort();
+    let (panels, labels) = super::tables::panels_and_labels(all);
     let _ = writeln!(s, "| rule | {} |", panels.join(" | "));
     let _ = writeln!(s, "|---|{}", "---|".repeat(panels.len()));
     let mut failures: Vec<(String, usize)> = Vec::new();

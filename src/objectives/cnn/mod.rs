@@ -572,20 +572,7 @@ fn check_dataset(d: &Dataset, what: &str) -> Result<(), Error> {
             d.channels, d.rows, d.cols
         )));
     }
-    if d.images.len() != d.n * d.pixels() || d.labels.len() != d.n {
-        return Err(Error::Data(format!(
-            "the {what} is inconsistent: n = {} but {} pixels and {} labels",
-            d.n,
-            d.images.len(),
-            d.labels.len()
-        )));
-    }
-    if let Some(&l) = d.labels.iter().find(|&&l| usize::from(l) >= CLASSES) {
-        return Err(Error::Data(format!(
-            "the {what} has label {l}: labels must be 0..=9"
-        )));
-    }
-    Ok(())
+    super::network::check_consistent(d, what)
 }
 
 #[cfg(test)]
