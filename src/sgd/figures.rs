@@ -1,5 +1,5 @@
-//! The paper's MLP figures (section 5, figures 2-4, Theorem 4 on the MLP) and the later ones
-//! (every rule, Dirichlet splits): each an [`Experiment`] of panels whose runs are
+//! The paper's MLP figures (section 5, figures 2-4, Theorem 4 on the MLP), the later ones
+//! (every rule, Dirichlet splits) and the CNN's (Table 3, the appendix): each an [`Experiment`] of panels whose runs are
 //! [`train_once`] calls, checkpointed by [`run_key`], written as tables and charts by
 //! `phocas reproduce`.
 
@@ -453,6 +453,13 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
         pb.finish_and_clear();
         let secs = t0.elapsed().as_secs_f64();
         let cnn = !exp.common.model.is_mlp();
+        // a figure evaluated on part of the test set says so in every chart title
+        let scale = exp.common.test_size.map_or(String::new(), |n| {
+            format!(
+                " [{} rounds, {} repeat(s), first {n} test images]",
+                exp.common.rounds, exp.common.repeats
+            )
+        });
         let mut all = Vec::new();
         let mut all_panels: Vec<String> = Vec::new();
         let mut panels = Vec::new();
@@ -527,7 +534,7 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
                     })
                     .collect();
                 panels.push(Panel::Lines(LineChart {
-                    title: p.title.clone(),
+                    title: format!("{}{scale}", p.title),
                     x_label: "b (q for Krum and Multi-Krum)".into(),
                     y_label: "best top-1 test accuracy".into(),
                     log_x: false,
@@ -546,11 +553,11 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
                                 .cloned()
                                 .collect();
                             let lr = rs.first().map_or(p.lr, |r| r.cfg.lr);
-                            (format!("{}: batch {bs}, gamma {lr}", p.title), rs)
+                            (format!("{}: batch {bs}, gamma {lr}{scale}", p.title), rs)
                         })
                         .collect()
                 } else {
-                    vec![(p.title.clone(), results.clone())]
+                    vec![(format!("{}{scale}", p.title), results.clone())]
                 };
                 for (title, rs) in &groups {
                     // the CNN's charts show top-3 accuracy, the paper's CNN metric
@@ -673,7 +680,7 @@ fn panel_common(common: &Common, p: &PanelConfig) -> Common {
     c
 }
 
-/// Theorem 4 on the MLP: running mean of ||grad F(x_t)||^2 (evaluation subset) against
+/// Theorem 4 on the network (MLP or CNN): running mean of ||grad F(x_t)||^2 (evaluation subset) against
 /// 2/(gamma T)(F(x0) - 0) + Delta (Delta: the measured aggregation error), and the premise
 /// gamma <= 1/L with L estimated along the trajectory.
 fn theorem4_outputs(results: &[TrainResult], common: &Common, dir: &Path) -> Result<(), Error> {
@@ -767,7 +774,10 @@ fn theorem4_outputs(results: &[TrainResult], common: &Common, dir: &Path) -> Res
     chart::save(
         &[
             Panel::Lines(LineChart {
-                title: "Theorem 4 on the MLP (evaluation subset; F* taken as 0)".into(),
+                title: format!(
+                    "Theorem 4 on the {} (evaluation subset; F* taken as 0)",
+                    common.model.name().to_uppercase()
+                ),
                 x_label: "T".into(),
                 y_label: "mean_{t<T} ||grad F(x_t)||^2".into(),
                 log_x: true,
@@ -788,7 +798,7 @@ fn theorem4_outputs(results: &[TrainResult], common: &Common, dir: &Path) -> Res
         dir,
         "theorem4",
     )?;
-    println!("Theorem 4 on the MLP:");
+    println!("Theorem 4 on the {}:", common.model.name().to_uppercase());
     println!(
         "{:<36} {:>3} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}",
         "run", "rep", "gamma", "L max", "g<=1/L", "V hat", "Delta", "LHS(T)", "RHS(T)", "holds"
