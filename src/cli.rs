@@ -339,6 +339,7 @@ fn aggregate(a: &AggregateArgs) -> Result<(), Error> {
 const MAX_THREADS_PER_CORE: usize = 4;
 
 fn run(cli: Cli) -> Result<(), Error> {
+    phocas::aggregators::isa_from_env().map_err(Error::Invalid)?;
     if let Some(n) = cli.threads {
         if n == 0 {
             return Err(Error::Invalid(

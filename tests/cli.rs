@@ -285,6 +285,39 @@ fn output_file_has_shape_d_and_the_input_dtype() {
 }
 
 #[test]
+fn phocas_isa_chooses_the_level_and_a_bad_value_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, d) = (20, 3000);
+    let input = dir.path().join("x.npy");
+    npy::write(&input, &matrix(m, d, 5), &[m, d]).unwrap();
+    let run = |isa: Option<&str>, rule: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_phocas"));
+        c.args(["aggregate", "--rule", rule, "--b", "4", "--input"])
+            .arg(&input)
+            .env("RUST_BACKTRACE", "1");
+        match isa {
+            Some(v) => c.env("PHOCAS_ISA", v),
+            None => c.env_remove("PHOCAS_ISA"),
+        };
+        let o = c.output().expect("run phocas");
+        Out {
+            code: o.status.code(),
+            stdout: String::from_utf8(o.stdout).expect("utf-8 stdout"),
+            stderr: String::from_utf8(o.stderr).expect("utf-8 stderr"),
+        }
+    };
+    for rule in ["trmean", "phocas"] {
+        let best = run(None, rule);
+        assert_eq!(best.code, Some(0), "{}", best.stderr);
+        let portable = run(Some("portable"), rule);
+        assert_eq!(portable.code, Some(0), "{}", portable.stderr);
+        assert!(best.stdout == portable.stdout, "{rule}: portable differs");
+    }
+    let o = run(Some("neon9"), "trmean");
+    assert_error(&o, &["PHOCAS_ISA=neon9", "portable", "unset it"]);
+}
+
+#[test]
 fn thread_count_does_not_change_the_output() {
     let dir = tempfile::tempdir().unwrap();
     let (m, d) = (20, 5000);
@@ -806,13 +839,4 @@ fn report_only_names_its_steps() {
     assert_error(&o, &["--only cnn/fig9", "cnn/cnn-fig2", "mlp/fig2"]);
     // refused before anything is written
     assert!(!out.exists());
-    // the steps left out of the report cannot be asked for
-    let o = phocas(&[
-        "report",
-        "--only",
-        "cnn/cnn-fig4",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_error(&o, &["not a step of this report"]);
 }

@@ -417,13 +417,20 @@ fn network_chunk<T: Keyed>(
         // themselves (AVX-512), skipping the unsorted tile in memory. If the second call
         // declines (the instruction set changed in between, `set_isa` from another thread),
         // the tile is made again the usual way.
+        // m <= 32 with a whole tile: a register network that reads the rows (the portable
+        // level's float network; AVX2 and AVX-512 only get here for the tail after a group
+        // that took Phocas's exact route).
+        let whole = registers && o.len() == W && m <= REGISTER_HALF;
+        let sorted = whole && T::sort_rows(x, j0 + at, 0, m, tile);
         let halves = registers && !merge.is_empty() && o.len() == W;
-        let from_rows = halves && T::sort_rows(x, j0 + at, 0, REGISTER_HALF, tile) && {
+        let from_rows = !sorted && halves && T::sort_rows(x, j0 + at, 0, REGISTER_HALF, tile) && {
             ask(1);
             let rest = &mut tile[REGISTER_HALF..];
             T::sort_rows(x, j0 + at, REGISTER_HALF, m - REGISTER_HALF, rest)
         };
-        if from_rows {
+        if sorted {
+            ask(1);
+        } else if from_rows {
             sort_lanes(merge, tile);
         } else {
             load_keys(x, j0 + at, o.len(), tile);

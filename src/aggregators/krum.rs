@@ -351,10 +351,38 @@ fn pairs<F: Fn(&StripPlan)>(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripP
         for s in strips {
             before(s);
             for k in 0..s.len {
-                accumulate(&mut acc[s.p[k]].0, &tile[s.a[k]].0, &tile[s.b[k]].0);
+                let (a, b) = (&tile[s.a[k]].0, &tile[s.b[k]].0);
+                if PORTABLE_FMA {
+                    accumulate(&mut acc[s.p[k]].0, a, b);
+                } else {
+                    accumulate_unfused(&mut acc[s.p[k]].0, a, b);
+                }
             }
         }
     }
+}
+
+/// Whether the portable level's distances fuse each multiply-add: where the compilation
+/// target has FMA (aarch64; x86-64 built with `-C target-feature=+fma` or a `target-cpu` that
+/// has it), `f64::mul_add` is one instruction and the portable distances have the bits of the
+/// AVX2 and AVX-512 kernels. Elsewhere (baseline x86-64) `mul_add` is a library call per value
+/// (25x slower than AVX2 at m = 20, d = 10^6), so the portable level multiplies and adds
+/// ([`accumulate_unfused`]): two roundings instead of one, so the squared distances may
+/// differ from the other levels' in the last bits (relative 2^-52 per step), and the rows
+/// Krum, Multi-Krum and Bulyan select differ only where two scores are that close.
+pub const PORTABLE_FMA: bool = cfg!(any(target_feature = "fma", target_arch = "aarch64"));
+
+/// [`accumulate`] with a multiply and an add (two roundings) in place of the fused step.
+#[inline(always)]
+fn accumulate_unfused(acc: &mut [f64; ACC], a: &[f64; SUB], b: &[f64; SUB]) {
+    let mut r = *acc;
+    for c in 0..SUB / ACC {
+        for l in 0..ACC {
+            let t = a[c * ACC + l] - b[c * ACC + l];
+            r[l] += t * t;
+        }
+    }
+    *acc = r;
 }
 
 /// `acc[l] = fma(a[t] - b[t], a[t] - b[t], acc[l])` for t = l mod ACC, in order of t.
@@ -641,6 +669,29 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn unfused_distances_are_within_rounding_of_the_fused_ones() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        for _ in 0..200 {
+            let a: [f64; SUB] = std::array::from_fn(|_| rng.random_range(-3.0..3.0));
+            let b: [f64; SUB] = std::array::from_fn(|_| rng.random_range(-3.0..3.0));
+            let (mut f, mut u) = ([0.0; ACC], [0.0; ACC]);
+            accumulate(&mut f, &a, &b);
+            accumulate_unfused(&mut u, &a, &b);
+            for l in 0..ACC {
+                // SUB / ACC steps of at most two roundings each
+                let tol = 4.0 * (SUB / ACC) as f64 * f64::EPSILON * f[l];
+                assert!(
+                    (f[l] - u[l]).abs() <= tol,
+                    "lane {l}: {} against {}",
+                    f[l],
+                    u[l]
+                );
             }
         }
     }

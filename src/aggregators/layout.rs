@@ -25,10 +25,10 @@ pub(crate) struct Lanes(pub(crate) [f64; ACC]);
 ///
 /// Each step is `acc = fma(t, t, acc)` with t = a - b: one rounding instead of two, and one
 /// instruction beside the subtraction, so a pair-coordinate costs two vector instructions.
-/// The portable fallback computes the same with `f64::mul_add` (bit-identical results on
-/// every instruction set); on an x86-64 CPU without FMA (before 2013) that is a library call
-/// per value, and `bench-scaling` measured it 25x slower than the AVX2 kernel on this
-/// machine. Eight lanes let the AVX-512 kernel do a pair step of 8 coordinates in one
+/// The portable fallback computes the same with `f64::mul_add` where the compilation target
+/// has FMA (bit-identical results on every instruction set), and with a multiply and an add
+/// elsewhere (baseline x86-64, where `mul_add` is a library call per value, measured 25x
+/// slower than the AVX2 kernel): see [`super::krum::PORTABLE_FMA`]. Eight lanes let the AVX-512 kernel do a pair step of 8 coordinates in one
 /// register (measured on the development machine's Xeon, in L1: 0.21 ns per 4 coordinates
 /// against 0.47-0.53 ns with 256-bit registers); the AVX2 kernel takes lanes 0..4 and 4..8
 /// of a sub-tile in two passes, so its register budget is that of one 4-lane accumulator.

@@ -27,13 +27,13 @@ pub use bulyan::Bulyan;
 pub use clipping::CenteredClipping;
 pub use geomed::{GeometricMedian, WeiszfeldRun, WeiszfeldStart};
 pub use kernels::{network_limit, set_network_limit, sorting_network_len, NETWORK_MAX_M};
-pub use krum::{Krum, KrumDistance, KrumNeighbours, MultiKrum};
+pub use krum::{Krum, KrumDistance, KrumNeighbours, MultiKrum, PORTABLE_FMA};
 pub use meamed::MeaMed;
 pub use mean::Mean;
 pub use median::{Median, MedianConvention};
 pub use phocas::Phocas;
 pub use premix::{Premix, Premixed};
-pub use simd::{available_isas, detected_isa, isa, set_isa, Isa};
+pub use simd::{available_isas, detected_isa, isa, isa_from_env, set_isa, Isa};
 pub use trmean::TrimmedMean;
 
 use crate::bounds::{KappaBound, RuleBound};

@@ -21,6 +21,16 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Once;
 
+/// The caption's font size: 18 px, or smaller (down to 11) until the title fits the panel's
+/// width, so that long titles (a reduced scale stated in the title) neither clip nor run into
+/// the next panel.
+fn caption_size(title: &str, width: u32) -> u32 {
+    (11..=18)
+        .rev()
+        .find(|&s| text_width(title, s) + 16 <= width)
+        .unwrap_or(11)
+}
+
 static FONT: Once = Once::new();
 const FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
@@ -316,8 +326,9 @@ impl LineChart {
         area: &DrawingArea<DB, Shift>,
     ) -> Result<(PixelRect, Vec<(i32, i32)>), String> {
         let ((x0, x1), (y0, y1)) = self.ranges();
+        let size = caption_size(&self.title, area.dim_in_pixel().0);
         let mut chart = ChartBuilder::on(area)
-            .caption(&self.title, ("sans-serif", 18))
+            .caption(&self.title, ("sans-serif", size))
             .margin(8)
             .x_label_area_size(36)
             .y_label_area_size(64)
@@ -699,6 +710,16 @@ mod tests {
         assert_eq!(fmt_tick(7.5, true), "3.16e7");
         assert_eq!(fmt_tick(0.0, true), "1e0");
         assert_eq!(sig3(250.0), "250");
+    }
+
+    #[test]
+    fn long_captions_shrink_to_fit_their_panel() {
+        init_font();
+        assert_eq!(caption_size("short", 800), 18);
+        let long = "CNN, fig. 3(a): Krum and Multi-Krum, q = 1..8, bit-flip [50 rounds, 1 repeat(s), first 1000 test images]";
+        let s = caption_size(long, 760);
+        assert!(s < 18, "size {s}");
+        assert!(s == 11 || text_width(long, s) + 16 <= 760);
     }
 
     #[test]

@@ -6,7 +6,6 @@
 //! so the same bits.
 
 /// Calls `$f!(w)` for every wire w < 32 (constant indices keep the wires in registers).
-#[cfg(target_arch = "x86_64")]
 macro_rules! each_wire {
     ($f:ident) => {
         $f!(0);

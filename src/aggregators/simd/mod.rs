@@ -108,14 +108,38 @@ pub fn available_isas() -> Vec<Isa> {
         .collect()
 }
 
-/// The level the kernels use now (the detected one unless [`set_isa`] chose another).
+/// The level the environment variable `PHOCAS_ISA` asks for (`portable`, `avx2`, `avx512`):
+/// `Ok(None)` if it is not set, an error naming the levels this CPU can run if it names
+/// another. Read once, at the first [`isa`] (an invalid value is then ignored: the command
+/// line tool refuses it before any work).
+pub fn isa_from_env() -> Result<Option<Isa>, String> {
+    let Some(v) = std::env::var_os("PHOCAS_ISA") else {
+        return Ok(None);
+    };
+    let v = v.to_string_lossy();
+    let levels = available_isas();
+    levels
+        .iter()
+        .find(|l| l.name() == v.trim())
+        .map(|&l| Some(l))
+        .ok_or_else(|| {
+            let names: Vec<&str> = levels.iter().map(|l| l.name()).collect();
+            format!(
+                "PHOCAS_ISA={v} is not an instruction set this CPU can run: use one of {} or unset it",
+                names.join(", ")
+            )
+        })
+}
+
+/// The level the kernels use now: the detected one (or the one `PHOCAS_ISA` names, see
+/// [`isa_from_env`]) unless [`set_isa`] chose another.
 pub fn isa() -> Isa {
     match ACTIVE.load(Ordering::Relaxed) {
         3 => Isa::Avx512,
         2 => Isa::Avx2,
         1 => Isa::Portable,
         _ => {
-            let d = detected_isa();
+            let d = isa_from_env().ok().flatten().unwrap_or_else(detected_isa);
             ACTIVE.store(encode(d), Ordering::Relaxed);
             d
         }
@@ -203,7 +227,6 @@ macro_rules! isa_pair {
 /// Runs `$body` with the constant `$M` equal to the run-time `$m`, for m in the range named
 /// (`1..=32`, `2..=32` or `3..=32`): one monomorphised copy of the body per m, so each
 /// register network is compiled for its exact number of wires. The caller checks the range.
-#[cfg(target_arch = "x86_64")]
 macro_rules! with_m {
     ($m:expr, 1..=32, $M:ident => $body:expr) => {
         with_m!(@ $m, $M, $body;
@@ -238,6 +261,7 @@ mod avx2;
 mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod krum;
+mod portable;
 
 /// Whether the active instruction set runs the AVX2 kernels (AVX2, or AVX-512 with them
 /// compiled for 32 registers).
@@ -291,7 +315,10 @@ pub(crate) fn order_fused_f32(
             return fused!(order_f32, m, 2, (x, j0, out, finish));
         }
     }
-    let _ = (x, j0, out, finish);
+    let m = x.m();
+    if (2..=REGISTER_MAX_M).contains(&m) && isa() == Isa::Portable {
+        return with_m!(m, 2..=32, M => portable::order_f32::<M>(x, j0, out, finish));
+    }
     0
 }
 
@@ -309,7 +336,10 @@ pub(crate) fn order_fused_f64(
             return fused!(order_f64, m, 2, (x, j0, out, finish));
         }
     }
-    let _ = (x, j0, out, finish);
+    let m = x.m();
+    if (2..=REGISTER_MAX_M).contains(&m) && isa() == Isa::Portable {
+        return with_m!(m, 2..=32, M => portable::order_f64::<M>(x, j0, out, finish));
+    }
     0
 }
 
@@ -399,8 +429,9 @@ pub(crate) fn sort_registers_i64(tile: &mut [[i64; super::layout::W]], m: usize)
 
 /// Writes to wires 0..m of `tile` the keys of coordinates `[j, j + W)` of rows
 /// `first..first + m` of `x`, sorted in every lane, if the active instruction set has a
-/// register network that reads the rows itself (AVX-512, 1 <= m <= 32, a whole tile of
-/// coordinates); returns whether it did.
+/// register network that reads the rows itself (a whole tile of coordinates; AVX-512 for
+/// 1 <= m <= 32; the portable level for 2 <= m <= 32 when no coordinate of the tile holds a
+/// NaN, see [`portable`]); returns whether it did.
 pub(crate) fn sort_rows_f32(
     x: crate::matrix::MatrixView<'_, f32>,
     j: usize,
@@ -417,7 +448,10 @@ pub(crate) fn sort_rows_f32(
             return true;
         }
     }
-    let _ = (x, j, first, m, tile);
+    let fits = first + m <= x.m() && j + super::layout::W <= x.d() && tile.len() >= m;
+    if (2..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Portable {
+        return with_m!(m, 2..=32, M => portable::rows_f32::<M>(x, j, first, tile));
+    }
     false
 }
 
@@ -438,7 +472,10 @@ pub(crate) fn sort_rows_f64(
             return true;
         }
     }
-    let _ = (x, j, first, m, tile);
+    let fits = first + m <= x.m() && j + super::layout::W <= x.d() && tile.len() >= m;
+    if (2..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Portable {
+        return with_m!(m, 2..=32, M => portable::rows_f64::<M>(x, j, first, tile));
+    }
     false
 }
 

@@ -60,7 +60,6 @@ macro_rules! senso20 {
 /// The register network for M wires: [`senso20`] for M = 20 (the paper's m), Batcher's
 /// [`batcher32`] otherwise (the missing wires hold the largest key, so the compiler drops
 /// the comparators that touch them). `M` is a constant, so only one of the two is compiled.
-#[cfg(target_arch = "x86_64")]
 macro_rules! sorting_network {
     ($m:expr, $mac:ident!($($args:tt)*)) => {
         if $m == 20 {
@@ -72,7 +71,6 @@ macro_rules! sorting_network {
 }
 
 /// Applies the listed comparators to the wire array `$v` with `$cx(&mut $v, a, b)`.
-#[cfg(target_arch = "x86_64")]
 macro_rules! apply_comparators {
     ($cx:ident, $v:ident; $(($a:literal, $b:literal))*) => {
         $( $cx(&mut $v, $a, $b); )*
