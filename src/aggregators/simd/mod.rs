@@ -362,7 +362,11 @@ pub(crate) fn phocas_fused_f32(
             return fused!(phocas_f32, m, 3, (x, j0, out, b, ct));
         }
     }
-    let _ = (x, j0, out, b, ct);
+    let m = x.m();
+    let valid = b > 0 && 2 * b < m && 2 * ct < m;
+    if (3..=REGISTER_MAX_M).contains(&m) && valid && isa() == Isa::Portable {
+        return with_m!(m, 3..=32, M => portable::window_f32::<M>(x, j0, out, b, ct));
+    }
     0
 }
 
@@ -382,7 +386,11 @@ pub(crate) fn phocas_fused_f64(
             return fused!(phocas_f64, m, 3, (x, j0, out, b, ct));
         }
     }
-    let _ = (x, j0, out, b, ct);
+    let m = x.m();
+    let valid = b > 0 && 2 * b < m && 2 * ct < m;
+    if (3..=REGISTER_MAX_M).contains(&m) && valid && isa() == Isa::Portable {
+        return with_m!(m, 3..=32, M => portable::window_f64::<M>(x, j0, out, b, ct));
+    }
     0
 }
 

@@ -91,6 +91,13 @@ trait Lanes: Copy {
     fn keys(self, out: &mut [<Self::T as crate::scalar::Scalar>::Key]);
     /// Adds the lanes' values, in f64, to the first N of `acc`.
     fn widen_add(self, acc: &mut [f64; 4]);
+    /// The lanes' values in f64 (lanes from N on: zero).
+    #[inline(always)]
+    fn widen(self) -> [f64; 4] {
+        let mut a = [0.0; 4];
+        self.widen_add(&mut a);
+        a
+    }
 }
 
 impl Lanes for f32x4 {
@@ -443,6 +450,154 @@ where
     }
     place_zeros(&mut vals[..M], n, neg);
     vals
+}
+
+/// |v - y| with NaN counted as +infinity (as the tile path's `dist`).
+#[inline(always)]
+fn dist(v: f64, y: f64) -> f64 {
+    let t = (v - y).abs();
+    if t.is_nan() {
+        f64::INFINITY
+    } else {
+        t
+    }
+}
+
+/// Phocas_b (centre Trmean_ct with ct = b) or MeaMed_b (centre the median, ct its trim) of the
+/// whole groups of lanes of coordinates `[j0, j0 + out.len())`, straight from the rows: the
+/// float network, the sorted wires widened to f64 once, then the operations of the tile
+/// path's `phocas_lanes` in the same order, so the same bits. Stops before a group that may
+/// hold a NaN, has a lane whose separation check failed (a tie across the window's edge, not
+/// all values equal), a zero result (whose sign the float sort may have lost) or (f64) a
+/// centre or mean that is not finite: the tile path takes those. Returns how many
+/// coordinates it wrote.
+#[inline(always)]
+fn window<V: Lanes, const M: usize>(
+    x: MatrixView<'_, V::T>,
+    j0: usize,
+    out: &mut [V::T],
+    b: usize,
+    ct: usize,
+) -> usize
+where
+    V::T: PartialEq,
+{
+    use crate::scalar::Scalar;
+    let n = V::N;
+    let len = out.len() / n * n;
+    assert!(
+        x.m() == M && b > 0 && 2 * b < M && 2 * ct < M && j0 + len <= x.d(),
+        "m = {}, b = {b}, centre trim {ct}, coordinates {j0}..{} of {}",
+        x.m(),
+        j0 + len,
+        x.d()
+    );
+    let keep = M - b;
+    let mid = (M - 2 * b) as f64;
+    let cmid = (M - 2 * ct) as f64;
+    let limit = std::mem::size_of::<V::T>() == 8;
+    let top = V::splat(f64::INFINITY);
+    let zero = <V::T as Scalar>::from_f64(0.0);
+    let rows = Rows::new(x, j0, len);
+    for (g, o) in out[..len].chunks_exact_mut(n).enumerate() {
+        let mut v = [top; 32];
+        for (w, dst) in v.iter_mut().enumerate().take(M) {
+            // SAFETY: w < M = m (asserted above) and g * n + n <= len (the loop).
+            *dst = unsafe { V::load_row(&rows, w, g * n) };
+        }
+        if may_hold_nan::<V, M>(&v) {
+            return g * n;
+        }
+        sorting_network!(M, apply_comparators!(cx, v));
+        // The wires go to memory once, in f64 (constant indices keep them in registers
+        // through the sort); the window's runtime indices read them from there.
+        let mut f = [[0.0f64; 4]; 32];
+        macro_rules! widen {
+            ($w:literal) => {
+                if $w < M {
+                    f[$w] = v[$w].widen();
+                }
+            };
+        }
+        each_wire!(widen);
+        let sum_of = |lo: usize, hi: usize| {
+            let mut acc = [-0.0f64; 4];
+            for w in &f[lo..hi] {
+                for t in 0..4 {
+                    acc[t] += w[t];
+                }
+            }
+            acc
+        };
+        let y = sum_of(b, keep);
+        let (ys, cm) = if ct == b {
+            (y, mid)
+        } else {
+            (sum_of(ct, M - ct), cmid)
+        };
+        let mut cy = [0.0f64; 4];
+        let mut keep_max = [0.0f64; 4];
+        for t in 0..4 {
+            cy[t] = ys[t] / cm;
+            let (da, dc) = (dist(f[b][t], cy[t]), dist(f[keep - 1][t], cy[t]));
+            keep_max[t] = if da > dc { da } else { dc };
+        }
+        let mut sum = y;
+        let mut lose_min = [f64::INFINITY; 4];
+        for k in 0..b {
+            for t in 0..4 {
+                let (a, c) = (f[k][t], f[k + keep][t]);
+                let (da, dc) = (dist(a, cy[t]), dist(c, cy[t]));
+                let (lose, kept, val) = if da > dc { (da, dc, c) } else { (dc, da, a) };
+                sum[t] += val;
+                lose_min[t] = if lose < lose_min[t] {
+                    lose
+                } else {
+                    lose_min[t]
+                };
+                keep_max[t] = if kept > keep_max[t] {
+                    kept
+                } else {
+                    keep_max[t]
+                };
+            }
+        }
+        // The checks of all lanes first, one branch after (no early exit per lane).
+        let mut bad = false;
+        for t in 0..n {
+            let res = sum[t] / keep as f64;
+            let tied = lose_min[t] <= keep_max[t] && f[0][t] != f[M - 1][t];
+            let big = limit && !(res.is_finite() && cy[t].is_finite());
+            o[t] = <V::T as Scalar>::from_f64(res);
+            bad |= tied | big | (o[t] == zero);
+        }
+        if bad {
+            return g * n;
+        }
+    }
+    len
+}
+
+/// [`window`] for f32 rows (4 lanes a vector).
+pub(crate) fn window_f32<const M: usize>(
+    x: MatrixView<'_, f32>,
+    j0: usize,
+    out: &mut [f32],
+    b: usize,
+    ct: usize,
+) -> usize {
+    window::<f32x4, M>(x, j0, out, b, ct)
+}
+
+/// [`window`] for f64 rows (2 lanes a vector).
+pub(crate) fn window_f64<const M: usize>(
+    x: MatrixView<'_, f64>,
+    j0: usize,
+    out: &mut [f64],
+    b: usize,
+    ct: usize,
+) -> usize {
+    window::<f64x2, M>(x, j0, out, b, ct)
 }
 
 /// [`order`] for f32 rows (4 lanes a vector).
