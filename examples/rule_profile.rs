@@ -8,12 +8,13 @@
 //! ```
 //!
 //! Defaults: krum, m = 20, d = 10^6, 3 s; b = q = floor((m-1)/4) as in `bench-scaling`.
-//! `PHOCAS_ISA=portable|avx2|avx512` chooses the instruction set (default: the best detected).
+//! `PHOCAS_ISA=portable|avx2|avx512` chooses the instruction set (default: the best detected;
+//! the library reads the variable, for every program).
 //! With CALLS > 0 it makes exactly that many calls instead of running for SECONDS. Prints the
 //! mean time per call and the fastest call. `phocas bench-scaling --at MxD` is the
 //! measurement to quote; this is for looking inside one rule.
 
-use phocas::aggregators::{available_isas, build, set_isa, RuleParams, Workspace};
+use phocas::aggregators::{build, isa_from_env, RuleParams, Workspace};
 use phocas::matrix::MatrixView;
 use std::time::Instant;
 
@@ -31,10 +32,10 @@ fn main() {
     let d: usize = arg(&a, 3, 1_000_000);
     let secs: f64 = arg(&a, 4, 3.0);
     let calls: usize = arg(&a, 5, 0);
-    if let Ok(name) = std::env::var("PHOCAS_ISA") {
-        let level = available_isas().into_iter().find(|i| i.name() == name);
-        let level = level.unwrap_or_else(|| panic!("PHOCAS_ISA={name}: not available here"));
-        set_isa(level);
+    // The library reads PHOCAS_ISA itself; refuse a level this CPU cannot run.
+    if let Err(e) = isa_from_env() {
+        eprintln!("error: {e}");
+        std::process::exit(2);
     }
     let p = m.saturating_sub(1) / 4;
     let params = match rule {

@@ -45,6 +45,8 @@ pub(crate) const STRIP_MAX: usize = 10;
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct StripPlan {
     pub(crate) len: usize,
+    /// Read by the x86-64 pair kernels only.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) shared: bool,
     pub(crate) a: [usize; STRIP_MAX],
     pub(crate) b: [usize; STRIP_MAX],

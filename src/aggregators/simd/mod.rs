@@ -6,10 +6,12 @@
 //! generic code is compiled again inside `#[target_feature]` functions ([`with_isa`]) and
 //! chosen at run time when the CPU has AVX2 or AVX-512 (`is_x86_feature_detected!`). The
 //! kernels safe code could not make fast are written with intrinsics, one folder per
-//! instruction set, over the same layout ([`super::layout`]):
+//! instruction set, over the same layout ([`super::layout`]); the portable level's are
+//! written once over the `wide` crate's 128-bit vectors (SSE2 on x86-64, NEON on aarch64):
 //!
 //! | file | what |
 //! |---|---|
+//! | `portable.rs` | the portable level (any target): float register networks for m <= 32 with the signed zeros put back in key order, fused Trmean / Median / Phocas / MeaMed from the rows, and the tile's sort from the rows |
 //! | `networks.rs` | the comparator lists (Batcher's 32 wires; 92 comparators for m = 20) |
 //! | `fused.rs` | the fused Trmean / Median / Phocas / MeaMed kernels for m <= 32, written once as macros over the vector width |
 //! | `avx2/`, `avx512/` | per instruction set: `networks.rs` (register networks for the tile path), `fused.rs` (loads, keys and the expanded fused kernels), `phocas.rs` (the window arithmetic of Phocas and MeaMed on a sorted tile) |
@@ -35,7 +37,8 @@
 //! such a function of those features, or inside a private `#[inline(always)]` helper of a
 //! private module that only such functions call, whose pointer arguments come from
 //! bounds-checked slices of the exact length read or written; or a prefetch (SSE, baseline on
-//! x86-64) of an element's address, which has no effect on memory.
+//! x86-64) of an element's address, which has no effect on memory; or (`portable.rs`) a read
+//! of N values of a row at an offset checked against the matrix's shape (`Rows::get`).
 #![allow(unsafe_code)]
 
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -43,7 +46,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// Instruction-set level of the kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Isa {
-    /// What the compilation target allows (baseline x86-64: SSE2).
+    /// What the compilation target allows (baseline x86-64: SSE2; aarch64: NEON), with the
+    /// register networks of [`portable`](self) (`PHOCAS_ISA=portable` chooses it on any CPU).
     Portable,
     /// AVX2, selected at run time.
     Avx2,
@@ -265,6 +269,7 @@ mod portable;
 
 /// Whether the active instruction set runs the AVX2 kernels (AVX2, or AVX-512 with them
 /// compiled for 32 registers).
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn avx2_active() -> bool {
     matches!(isa(), Isa::Avx2 | Isa::Avx512)
