@@ -50,6 +50,7 @@
 //! MeaMed is the same window around another centre, the median Trmean_c with
 //! c = ceil(m/2) - 1 (its own sum of the middle); every step above takes the centre's trim.
 
+use super::layout::dist;
 pub(crate) use super::layout::{Finish, W};
 use super::network::Network;
 use super::simd::with_isa;
@@ -581,17 +582,6 @@ fn finish_trmean<T: Scalar>(tile: &[[T::Key; W]], b: usize, out: &mut [T]) {
         for (v, a) in o.iter_mut().zip(acc) {
             *v = T::from_f64(a / n);
         }
-    }
-}
-
-/// |v - y| with NaN counted as +infinity.
-#[inline(always)]
-fn dist(v: f64, y: f64) -> f64 {
-    let t = (v - y).abs();
-    if t.is_nan() {
-        f64::INFINITY
-    } else {
-        t
     }
 }
 

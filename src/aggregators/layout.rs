@@ -83,3 +83,15 @@ impl Finish {
         }
     }
 }
+
+/// |v - y| with NaN counted as +infinity: the distance the window rules (Phocas, MeaMed)
+/// compare, in the tile path and in the portable level's fused kernel alike.
+#[inline(always)]
+pub(crate) fn dist(v: f64, y: f64) -> f64 {
+    let t = (v - y).abs();
+    if t.is_nan() {
+        f64::INFINITY
+    } else {
+        t
+    }
+}

@@ -17,7 +17,7 @@
 //! m = 20, as [`super::networks`] lists them), one sum and one product per wire for the NaN
 //! and zero check, and one key conversion per value.
 
-use crate::aggregators::layout::{Finish, W};
+use crate::aggregators::layout::{dist, Finish, W};
 use crate::matrix::MatrixView;
 use wide::{f32x4, f64x2, i32x4, CmpNe};
 
@@ -100,92 +100,73 @@ trait Lanes: Copy {
     }
 }
 
-impl Lanes for f32x4 {
-    type T = f32;
-    const N: usize = 4;
-    #[inline(always)]
-    fn splat(v: f64) -> Self {
-        f32x4::splat(v as f32)
-    }
-    #[inline(always)]
-    unsafe fn load_row(rows: &Rows<'_, f32>, w: usize, c: usize) -> Self {
-        // SAFETY: the caller's contract is `get`'s.
-        f32x4::new(*unsafe { rows.get::<4>(w, c) })
-    }
-    #[inline(always)]
-    fn min_max(self, other: Self) -> (Self, Self) {
-        (self.fast_min(other), self.fast_max(other))
-    }
-    #[inline(always)]
-    fn add(self, other: Self) -> Self {
-        self + other
-    }
-    #[inline(always)]
-    fn mul(self, other: Self) -> Self {
-        self * other
-    }
-    #[inline(always)]
-    fn any_nan(self) -> bool {
-        self.is_nan().any()
-    }
-    #[inline(always)]
-    fn any_zero_or_nan(self) -> bool {
-        !self.abs().cmp_ne(f32x4::ZERO).all() || self.any_nan()
-    }
-    #[inline(always)]
-    fn values(self, out: &mut [f32]) {
-        out.copy_from_slice(&self.to_array());
-    }
+/// The [`Lanes`] methods both vector types share; `$keys` is the key conversion.
+macro_rules! lanes {
+    ($v:ident, $t:ty, $n:literal, $keys:item) => {
+        impl Lanes for $v {
+            type T = $t;
+            const N: usize = $n;
+            #[inline(always)]
+            fn splat(v: f64) -> Self {
+                $v::splat(<$t as crate::scalar::Scalar>::from_f64(v))
+            }
+            #[inline(always)]
+            unsafe fn load_row(rows: &Rows<'_, $t>, w: usize, c: usize) -> Self {
+                // SAFETY: the caller's contract is `get`'s.
+                $v::new(*unsafe { rows.get::<$n>(w, c) })
+            }
+            #[inline(always)]
+            fn min_max(self, other: Self) -> (Self, Self) {
+                (self.fast_min(other), self.fast_max(other))
+            }
+            #[inline(always)]
+            fn add(self, other: Self) -> Self {
+                self + other
+            }
+            #[inline(always)]
+            fn mul(self, other: Self) -> Self {
+                self * other
+            }
+            #[inline(always)]
+            fn any_nan(self) -> bool {
+                self.is_nan().any()
+            }
+            #[inline(always)]
+            fn any_zero_or_nan(self) -> bool {
+                !self.abs().cmp_ne($v::ZERO).all() || self.any_nan()
+            }
+            #[inline(always)]
+            fn values(self, out: &mut [$t]) {
+                out.copy_from_slice(&self.to_array());
+            }
+            #[inline(always)]
+            fn widen_add(self, acc: &mut [f64; 4]) {
+                for (a, v) in acc.iter_mut().zip(self.to_array()) {
+                    *a += f64::from(v);
+                }
+            }
+            $keys
+        }
+    };
+}
+
+lanes!(
+    f32x4,
+    f32,
+    4,
     #[inline(always)]
     fn keys(self, out: &mut [i32]) {
         let b: i32x4 = bytemuck::cast(self);
         let k: i32x4 = b ^ ((b >> 31_i32) & i32x4::splat(i32::MAX));
         out.copy_from_slice(&k.to_array());
     }
-    #[inline(always)]
-    fn widen_add(self, acc: &mut [f64; 4]) {
-        for (a, v) in acc.iter_mut().zip(self.to_array()) {
-            *a += f64::from(v);
-        }
-    }
-}
+);
 
-impl Lanes for f64x2 {
-    type T = f64;
-    const N: usize = 2;
-    #[inline(always)]
-    fn splat(v: f64) -> Self {
-        f64x2::splat(v)
-    }
-    #[inline(always)]
-    unsafe fn load_row(rows: &Rows<'_, f64>, w: usize, c: usize) -> Self {
-        // SAFETY: the caller's contract is `get`'s.
-        f64x2::new(*unsafe { rows.get::<2>(w, c) })
-    }
-    #[inline(always)]
-    fn min_max(self, other: Self) -> (Self, Self) {
-        (self.fast_min(other), self.fast_max(other))
-    }
-    #[inline(always)]
-    fn add(self, other: Self) -> Self {
-        self + other
-    }
-    #[inline(always)]
-    fn mul(self, other: Self) -> Self {
-        self * other
-    }
-    #[inline(always)]
-    fn any_nan(self) -> bool {
-        self.is_nan().any()
-    }
-    #[inline(always)]
-    fn any_zero_or_nan(self) -> bool {
-        !self.abs().cmp_ne(f64x2::ZERO).all() || self.any_nan()
-    }
-    #[inline(always)]
-    fn values(self, out: &mut [f64]) {
-        out.copy_from_slice(&self.to_array());
-    }
+lanes!(
+    f64x2,
+    f64,
+    2,
+    // (SSE2 has no 64-bit arithmetic shift: two scalar conversions.)
     #[inline(always)]
     fn keys(self, out: &mut [i64]) {
         use crate::scalar::Scalar;
@@ -193,13 +174,7 @@ impl Lanes for f64x2 {
             *k = v.to_key();
         }
     }
-    #[inline(always)]
-    fn widen_add(self, acc: &mut [f64; 4]) {
-        for (a, v) in acc.iter_mut().zip(self.to_array()) {
-            *a += v;
-        }
-    }
-}
+);
 
 /// Compare-exchange of two wires.
 #[inline(always)]
@@ -450,17 +425,6 @@ where
     }
     place_zeros(&mut vals[..M], n, neg);
     vals
-}
-
-/// |v - y| with NaN counted as +infinity (as the tile path's `dist`).
-#[inline(always)]
-fn dist(v: f64, y: f64) -> f64 {
-    let t = (v - y).abs();
-    if t.is_nan() {
-        f64::INFINITY
-    } else {
-        t
-    }
 }
 
 /// Phocas_b (centre Trmean_ct with ct = b) or MeaMed_b (centre the median, ct its trim) of the
