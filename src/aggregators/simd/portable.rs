@@ -182,6 +182,23 @@ fn cx<V: Lanes>(v: &mut [V; 32], a: usize, b: usize) {
     (v[a], v[b]) = v[a].min_max(v[b]);
 }
 
+/// Rows `first..first + M` of coordinates `[c, c + N)` of `rows` as the first M wires; the
+/// missing wires hold +infinity, so that the compiler can drop the comparators that touch
+/// them (min(p, +inf) = p).
+#[inline(always)]
+fn load_group<V: Lanes, const M: usize>(rows: &Rows<'_, V::T>, first: usize, c: usize) -> [V; 32] {
+    assert!(
+        first + M <= rows.m && c + V::N <= rows.len,
+        "rows {first}.., coordinate {c}"
+    );
+    let mut v = [V::splat(f64::INFINITY); 32];
+    for (w, dst) in v.iter_mut().enumerate().take(M) {
+        // SAFETY: first + w < first + M <= m and c + N <= len (asserted above).
+        *dst = unsafe { V::load_row(rows, first + w, c) };
+    }
+    v
+}
+
 /// What the NaN and zero check found in one group.
 enum Group {
     /// No NaN and no zero: the float order is the key order.
@@ -273,17 +290,10 @@ where
         x.d()
     );
     let n = V::N;
-    // The missing wires hold +infinity, so the compiler can drop the comparators that
-    // touch them (min(p, +inf) = p).
-    let top = V::splat(f64::INFINITY);
     let rows = Rows::new(x, j, W);
     for g in 0..W / n {
         let c = j + g * n;
-        let mut v = [top; 32];
-        for (w, dst) in v.iter_mut().enumerate().take(M) {
-            // SAFETY: first + w < first + M <= m and g * n + n <= W = len (asserted above).
-            *dst = unsafe { V::load_row(&rows, first + w, g * n) };
-        }
+        let mut v = load_group::<V, M>(&rows, first, g * n);
         let group = check::<V, M>(&v);
         if matches!(group, Group::Nan) {
             return false;
@@ -339,16 +349,11 @@ where
     };
     let trmean = matches!(finish, Finish::Trmean { .. });
     let count = (hi - lo) as f64;
-    let top = V::splat(f64::INFINITY);
     let zero = <V::T as Scalar>::from_f64(0.0);
     let rows = Rows::new(x, j0, len);
     for (g, o) in out[..len].chunks_exact_mut(n).enumerate() {
         let c = j0 + g * n;
-        let mut v = [top; 32];
-        for (w, dst) in v.iter_mut().enumerate().take(M) {
-            // SAFETY: w < M = m (asserted above) and g * n + n <= len (the loop).
-            *dst = unsafe { V::load_row(&rows, w, g * n) };
-        }
+        let v = load_group::<V, M>(&rows, 0, g * n);
         if may_hold_nan::<V, M>(&v) {
             return g * n;
         }
@@ -460,15 +465,10 @@ where
     let mid = (M - 2 * b) as f64;
     let cmid = (M - 2 * ct) as f64;
     let limit = std::mem::size_of::<V::T>() == 8;
-    let top = V::splat(f64::INFINITY);
     let zero = <V::T as Scalar>::from_f64(0.0);
     let rows = Rows::new(x, j0, len);
     for (g, o) in out[..len].chunks_exact_mut(n).enumerate() {
-        let mut v = [top; 32];
-        for (w, dst) in v.iter_mut().enumerate().take(M) {
-            // SAFETY: w < M = m (asserted above) and g * n + n <= len (the loop).
-            *dst = unsafe { V::load_row(&rows, w, g * n) };
-        }
+        let mut v = load_group::<V, M>(&rows, 0, g * n);
         if may_hold_nan::<V, M>(&v) {
             return g * n;
         }
