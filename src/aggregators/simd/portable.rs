@@ -14,12 +14,13 @@
 //! group that may hold a NaN is declined, and the caller sorts the tile's keys instead.
 //!
 //! Cost, per group of 4 (f32) or 2 (f64) coordinates: the network's comparators (92 for
-//! m = 20, as [`super::networks`] lists them), one sum and one product per wire for the NaN
-//! and zero check, and one key conversion per value.
+//! m = 20, as [`super::networks`] lists them), one sum per wire for the NaN check (and, where
+//! the sorted keys go to a tile, a minimum of absolute values for the zero check), and the
+//! finish (a sum, a pick, or the window) or one key conversion per value.
 
 use crate::aggregators::layout::{dist, Finish, W};
 use crate::matrix::MatrixView;
-use wide::{f32x4, f64x2, i32x4, CmpNe};
+use wide::{f32x4, f64x2, i32x4, CmpEq};
 
 /// Coordinates `[j0, j0 + len)` of every row of a matrix, read without bounds checks: with
 /// them, each load of a group cost a flag, an offset and a branch kept on the stack (the
@@ -80,11 +81,12 @@ trait Lanes: Copy {
     /// out as any two zeros).
     fn min_max(self, other: Self) -> (Self, Self);
     fn add(self, other: Self) -> Self;
-    fn mul(self, other: Self) -> Self;
     /// Whether a lane is NaN.
     fn any_nan(self) -> bool;
-    /// Whether a lane is zero or NaN.
-    fn any_zero_or_nan(self) -> bool;
+    /// `acc` lowered lane by lane to this vector's absolute values (no NaN).
+    fn min_abs(self, acc: Self) -> Self;
+    /// Whether a lane is zero.
+    fn any_zero(self) -> bool;
     /// The lanes' values.
     fn values(self, out: &mut [Self::T]);
     /// The lanes' keys.
@@ -124,16 +126,16 @@ macro_rules! lanes {
                 self + other
             }
             #[inline(always)]
-            fn mul(self, other: Self) -> Self {
-                self * other
-            }
-            #[inline(always)]
             fn any_nan(self) -> bool {
                 self.is_nan().any()
             }
             #[inline(always)]
-            fn any_zero_or_nan(self) -> bool {
-                !self.abs().cmp_ne($v::ZERO).all() || self.any_nan()
+            fn min_abs(self, acc: Self) -> Self {
+                acc.fast_min(self.abs())
+            }
+            #[inline(always)]
+            fn any_zero(self) -> bool {
+                self.cmp_eq($v::ZERO).any()
             }
             #[inline(always)]
             fn values(self, out: &mut [$t]) {
@@ -209,20 +211,19 @@ enum Group {
     Nan,
 }
 
-/// Looks for NaN and zeros in the first M wires with one sum and one product a lane: a NaN
-/// makes the sum NaN, and a zero makes the product zero (or NaN, with an infinity). Both may
-/// also answer yes without cause (infinities of both signs, a product that underflows),
-/// which only sends the group down a slower road.
+/// Looks for NaN ([`may_hold_nan`]) and then zeros in the first M wires: the smallest
+/// absolute value of each lane (a product would underflow to zero for the small values of
+/// real gradients and send most groups down the slower road).
 #[inline(always)]
 fn check<V: Lanes, const M: usize>(v: &[V; 32]) -> Group {
     if may_hold_nan::<V, M>(v) {
         return Group::Nan;
     }
-    let mut prod = V::splat(1.0);
+    let mut low = V::splat(f64::INFINITY);
     for &w in v.iter().take(M) {
-        prod = prod.mul(w);
+        low = w.min_abs(low);
     }
-    if prod.any_zero_or_nan() {
+    if low.any_zero() {
         Group::Zeros
     } else {
         Group::Plain
