@@ -8,7 +8,13 @@ use std::process::Command;
 /// timed out here); tests/mlp.rs trains both networks, tests/cli.rs checks `--only`.
 fn report(cwd: &std::path::Path, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_phocas"))
-        .args(["report", "--quick", "--skip-mlp", "--skip-cnn", "--skip-bench"])
+        .args([
+            "report",
+            "--quick",
+            "--skip-mlp",
+            "--skip-cnn",
+            "--skip-bench",
+        ])
         .args(extra)
         .current_dir(cwd)
         .output()

@@ -20,8 +20,9 @@
 //! of 64 coordinates sorted by a comparator network, the window found in O(theta) per
 //! coordinate. Extra space: Krum's, plus 64 theta keys and theta f64 per thread.
 
-use super::kernels::{for_chunks, sorted_listed_tile, span, Keyed, W};
+use super::kernels::{sorted_listed_tile, Keyed, W};
 use super::krum::pairwise_sq_distances;
+use super::layout::{for_chunks, span};
 use super::network::Network;
 use super::simd::with_isa;
 use super::TypedRule;

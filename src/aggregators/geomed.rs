@@ -24,8 +24,8 @@
 //! start other than the mean; extra space: d + 3 m + m d / 8192 f64 in the workspace,
 //! allocation-free once it has grown.
 
-use super::kernels::for_chunks;
 use super::kernels::Keyed;
+use super::layout::for_chunks;
 use super::median::Median;
 use super::simd::with_isa;
 use super::TypedRule;

@@ -30,9 +30,10 @@
 //!   With AVX2 and 32 < m <= 64 the two halves of the tile are sorted in registers and only
 //!   the final merge stage runs from the list (with AVX-512, in 512-bit registers: 16 lanes
 //!   of i32 keys per register).
-//! - **Selection** (m > [`network_limit`]). Each coordinate's keys are transposed into
-//!   scratch; two `select_nth_unstable` calls split off the middle, which is then sorted for
-//!   the sum: O(m) expected per coordinate plus the sort of the middle, scalar.
+//! - **Selection** (m > [`network_limit`], in [`super::selection`]). Each coordinate's keys
+//!   are transposed into scratch; two `select_nth_unstable` calls split off the middle, which
+//!   is then sorted for the sum: O(m) expected per coordinate plus the sort of the middle,
+//!   scalar.
 //!
 //! Phocas on the network path. With the keys of one coordinate sorted as v_0 <= ... <= v_{m-1},
 //! centre y = Trmean_b and n = m - b, the values y is compared with are the b pairs
@@ -44,20 +45,21 @@
 //! distance |v - y| is unimodal along the sorted values (rounding is monotone), so the largest
 //! kept distance is at the pairs' winners or the middle's two ends, and the check costs O(b).
 //! Lanes that fail it (exact distance ties between different values, such as -NaN and -inf
-//! both at distance +inf) take the exact scalar route ([`phocas_checked`]): rank all m values
-//! by (distance, value) (sort the keys, then select by (distance, position)), and sum the kept
-//! ones in the same order (middle positions first, then positions k and k + n for k < b).
+//! both at distance +inf) take the exact scalar route
+//! ([`super::selection::phocas_checked`]): rank all m values by (distance, value) (sort the
+//! keys, then select by (distance, position)), and sum the kept ones in the same order (middle
+//! positions first, then positions k and k + n for k < b).
 //! MeaMed is the same window around another centre, the median Trmean_c with
 //! c = ceil(m/2) - 1 (its own sum of the middle); every step above takes the centre's trim.
 
-use super::layout::dist;
+use super::layout::{dist, for_chunks, span};
 pub(crate) use super::layout::{Finish, W};
 use super::network::Network;
+use super::selection::{overflow_scale, phocas_checked, selection, trimmed_mean};
 use super::simd::with_isa;
 use super::{Scratch, Workspace};
 use crate::matrix::MatrixView;
 use crate::scalar::Scalar;
-use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// f64 lanes of the arithmetic that finishes a tile (four AVX2 registers).
@@ -85,34 +87,6 @@ pub fn set_network_limit(m: usize) {
 /// Comparators of Batcher's sorting network on m wires, before pruning (m <= 65536).
 pub fn sorting_network_len(m: usize) -> usize {
     Network::sorting(m).len()
-}
-
-/// Bytes of the rows one span (one parallel task of the network path) covers: long enough to
-/// amortise a task, short enough for several tasks per thread.
-const SPAN_BYTES: usize = 1 << 19;
-
-/// Coordinates per span of m rows of T: about [`SPAN_BYTES`] in all, a multiple of `unit`,
-/// at most `max`. Depends only on m and the storage type.
-pub(crate) fn span<T: Scalar>(m: usize, unit: usize, max: usize) -> usize {
-    (SPAN_BYTES / (m.max(1) * std::mem::size_of::<T>())).clamp(unit, max.max(unit)) / unit * unit
-}
-
-/// Runs `f(chunk_index, chunk)` over fixed-size chunks of `out`, in parallel when there is
-/// more than one chunk (a single chunk runs on the calling thread, without waking the pool).
-pub(crate) fn for_chunks<T, F>(out: &mut [T], chunk: usize, f: F)
-where
-    T: Send,
-    F: Fn(usize, &mut [T]) + Sync + Send,
-{
-    if out.len() <= chunk {
-        if !out.is_empty() {
-            f(0, out);
-        }
-    } else {
-        out.par_chunks_mut(chunk)
-            .enumerate()
-            .for_each(|(c, o)| f(c, o));
-    }
 }
 
 /// Storage types with per-thread key scratch for the network path.
@@ -320,12 +294,6 @@ pub(crate) fn coordinatewise<T: Keyed>(
         _ => selection(x, ws, out, plan.finish),
     }
     rescue_overflow(x, out, plan.finish);
-}
-
-/// Power of two that keeps sums of up to n finite f64 values finite: 2^s >= 2n.
-pub(crate) fn overflow_scale(n: usize) -> (f64, f64) {
-    let s = (usize::BITS - n.leading_zeros()) as i32 + 1;
-    (2f64.powi(-s), 2f64.powi(s))
 }
 
 /// With f64 storage, the f64 sum of Trmean (and the midpoint Median) can overflow to
@@ -712,188 +680,9 @@ fn phocas_lanes<T: Scalar>(
     tied
 }
 
-/// Phocas_b of one coordinate by the definition, given its centre Trmean_b: the mean of the
-/// m - b values least in (distance to the centre, value), with a NaN distance counted as
-/// +infinity. With the keys sorted as v_0 <= ... <= v_{m-1} and n = m - b, the kept values
-/// are summed from -0.0 in the order of the network path: the middle v_b..v_{n-1} first
-/// (Trmean's sum), then v_k and v_{k+n} for k = 0, 1, .., b - 1; values not kept are skipped.
-/// `keys` may be in any order; they are left sorted. Time O(m log m), O(m + b log b) for keys
-/// already sorted or split by [`trimmed_mean`].
-pub(crate) fn phocas_exact<T: Scalar>(
-    keys: &mut [i64],
-    b: usize,
-    centre: f64,
-    pairs: &mut Vec<u128>,
-) -> f64 {
-    let m = keys.len();
-    let n = m - b;
-    sort_keys(keys, b);
-    // (distance, position): equal distances go to the smaller value, equal keys to the
-    // smaller position. The kept values are those up to the (n-1)-th such pair.
-    let rank = |i: usize| {
-        let d = dist(T::from_key64(keys[i]).to_f64(), centre);
-        (u128::from(d.to_bits()) << 64) | i as u128
-    };
-    let last = if n < m {
-        pairs.clear();
-        pairs.extend((0..m).map(rank));
-        *pairs.select_nth_unstable(n - 1).1
-    } else {
-        u128::MAX
-    };
-    let mut s = -0.0;
-    let mut add = |i: usize| {
-        if rank(i) <= last {
-            s += T::from_key64(keys[i]).to_f64();
-        }
-    };
-    for i in b..n {
-        add(i);
-    }
-    for k in 0..b {
-        add(k);
-        add(k + n);
-    }
-    s / n as f64
-}
-
-/// Sorts one coordinate's keys. The callers pass them sorted (a tile's lane) or as
-/// [`trimmed_mean`] leaves them: the b smallest, the sorted middle, the b largest; then only
-/// the two ends are sorted. Any other order gets a full sort.
-fn sort_keys(keys: &mut [i64], b: usize) {
-    if keys.is_sorted() {
-        return;
-    }
-    let m = keys.len();
-    let (lo, rest) = keys.split_at_mut(b.min(m / 2));
-    let (mid, hi) = rest.split_at_mut(m - 2 * lo.len());
-    let split = match (mid.first(), mid.last()) {
-        (Some(&first), Some(&last)) => {
-            mid.is_sorted() && lo.iter().all(|&k| k <= first) && hi.iter().all(|&k| k >= last)
-        }
-        _ => false,
-    };
-    if split {
-        lo.sort_unstable();
-        hi.sort_unstable();
-    } else {
-        keys.sort_unstable();
-    }
-}
-
-/// Largest magnitude whose sums and distances cannot overflow in Phocas: m values of at most
-/// f64::MAX / 4m sum to at most f64::MAX / 4.
-fn phocas_safe_limit(m: usize) -> f64 {
-    f64::MAX / (4 * m) as f64
-}
-
-/// [`phocas_exact`], safe from overflow: if some finite value exceeds [`phocas_safe_limit`]
-/// (only possible with f64 storage), the centre and the window are computed on the values
-/// scaled by 2^-s (2^s >= 2m: sums and distances stay finite, and a power of two commutes
-/// with rounding and with the order) and the mean scaled back. Without this, a centre that
-/// overflows to infinity puts every value at distance infinity and the window is chosen by
-/// the tie rule alone: a finite, wrong result. The scaling changes values only where it makes
-/// them subnormal, which matters only if huge values cancel down to tiny ones. If the scaled
-/// result is still not finite (infinities or NaN that the window or centre must include), the
-/// unscaled route decides. Infinities alone never trigger the scaling.
-pub(crate) fn phocas_checked<T: Scalar>(
-    keys: &mut [i64],
-    (b, c): (usize, usize),
-    centre: f64,
-    pairs: &mut Vec<u128>,
-) -> f64 {
-    let m = keys.len();
-    let limit = phocas_safe_limit(m);
-    let huge = |k: &i64| {
-        let v = T::from_key64(*k).to_f64();
-        v.is_finite() && v.abs() > limit
-    };
-    // cold: only lanes with finite values near f64::MAX allocate the scaled copy
-    if std::mem::size_of::<T>() == 8 && keys.iter().any(huge) {
-        let (down, up) = overflow_scale(m);
-        let mut scaled: Vec<i64> = keys
-            .iter()
-            .map(|&k| (T::from_key64(k).to_f64() * down).key64())
-            .collect();
-        let y = trimmed_mean::<f64>(&mut scaled, c);
-        let r = phocas_exact::<f64>(&mut scaled, b, y, pairs) * up;
-        if r.is_finite() {
-            return r;
-        }
-    }
-    phocas_exact::<T>(keys, b, centre, pairs)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Selection path (large m)
-// ---------------------------------------------------------------------------------------------
-
-/// Coordinates per tile of the selection path.
-const SEL_TILE: usize = 64;
-
-fn selection<T: Scalar>(x: MatrixView<'_, T>, ws: &Workspace, out: &mut [T], finish: Finish) {
-    let m = x.m();
-    let chunk = (131_072 / m).max(SEL_TILE).next_multiple_of(SEL_TILE);
-    for_chunks(out, chunk, |c, o| {
-        ws.with_scratch(|s| {
-            let Scratch { keys, pairs, .. } = s;
-            if keys.len() < SEL_TILE * m {
-                keys.resize(SEL_TILE * m, 0);
-            }
-            for (t, o) in o.chunks_mut(SEL_TILE).enumerate() {
-                let j0 = c * chunk + t * SEL_TILE;
-                let w = o.len();
-                let keys = &mut keys[..w * m];
-                for i in 0..m {
-                    let row = &x.row(i)[j0..j0 + w];
-                    for (t, v) in row.iter().enumerate() {
-                        keys[t * m + i] = v.key64();
-                    }
-                }
-                for (t, v) in o.iter_mut().enumerate() {
-                    let k = &mut keys[t * m..(t + 1) * m];
-                    *v = match finish {
-                        Finish::Trmean { b } => T::from_f64(trimmed_mean::<T>(k, b)),
-                        Finish::Rank { b } => {
-                            k.select_nth_unstable(b);
-                            T::from_key64(k[b])
-                        }
-                        Finish::Phocas { .. } | Finish::MeaMed { .. } => {
-                            let (b, c) = finish.window(m).expect("a window rule");
-                            let centre = trimmed_mean::<T>(k, c);
-                            T::from_f64(phocas_checked::<T>(k, (b, c), centre, pairs))
-                        }
-                    };
-                }
-            }
-        });
-    });
-}
-
-/// Trmean_b of one coordinate's keys: two selections split off the middle m - 2b values
-/// (never "sum minus extremes"), which are then sorted and summed in increasing order, as on
-/// the network path. Permutes `keys`. Time O(m + (m - 2b) log(m - 2b)).
-fn trimmed_mean<T: Scalar>(keys: &mut [i64], b: usize) -> f64 {
-    let m = keys.len();
-    let n = m - 2 * b;
-    if b > 0 {
-        keys.select_nth_unstable(b);
-    }
-    let upper = &mut keys[b..];
-    if n < upper.len() {
-        upper.select_nth_unstable(n - 1);
-    }
-    let middle = &mut upper[..n];
-    middle.sort_unstable();
-    let mut s = -0.0;
-    for &k in middle.iter() {
-        s += T::from_key64(k).to_f64();
-    }
-    s / n as f64
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::selection::phocas_exact;
     use super::*;
     use rand::{Rng, SeedableRng};
 

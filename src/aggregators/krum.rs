@@ -19,7 +19,8 @@
 //! Time: O(d m^2); extra space: m(m-1)/2 f64 per chunk (at most 64 chunks), and per thread
 //! 256 m f64 plus 4 m(m-1)/2 f64 accumulators.
 
-use super::kernels::{for_chunks, Keyed};
+use super::kernels::Keyed;
+use super::layout::for_chunks;
 pub(crate) use super::layout::{Lanes, StripPlan, SubRow, ACC, STRIP_MAX, SUB};
 use super::mean::mean_rows;
 use super::simd::{prefetch_l1, with_isa};

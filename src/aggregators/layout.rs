@@ -1,7 +1,10 @@
 //! The data layout the SIMD kernels ([`super::simd`]) share with the rules that plan their
 //! work (Krum's pair schedule in [`super::krum`], the coordinate-wise tiles in
 //! [`super::kernels`]): sizes, aligned rows and plans. It imports nothing from them, so the
-//! kernels depend on the layout only and the rules on the kernels.
+//! kernels depend on the layout only and the rules on the kernels. The work split every rule
+//! shares ([`span`], [`for_chunks`]) is here too.
+
+use rayon::prelude::*;
 
 /// Coordinates per sub-tile: the sub-tile's m rows are converted to f64 once (m x 1 KiB, in
 /// L1) and every pair reads them from there. 128 was fastest of 64 to 512
@@ -93,5 +96,33 @@ pub(crate) fn dist(v: f64, y: f64) -> f64 {
         f64::INFINITY
     } else {
         t
+    }
+}
+
+/// Bytes of the rows one span (one parallel task of the network path) covers: long enough to
+/// amortise a task, short enough for several tasks per thread.
+const SPAN_BYTES: usize = 1 << 19;
+
+/// Coordinates per span of m rows of T: about [`SPAN_BYTES`] in all, a multiple of `unit`,
+/// at most `max`. Depends only on m and the storage type.
+pub(crate) fn span<T: crate::scalar::Scalar>(m: usize, unit: usize, max: usize) -> usize {
+    (SPAN_BYTES / (m.max(1) * std::mem::size_of::<T>())).clamp(unit, max.max(unit)) / unit * unit
+}
+
+/// Runs `f(chunk_index, chunk)` over fixed-size chunks of `out`, in parallel when there is
+/// more than one chunk (a single chunk runs on the calling thread, without waking the pool).
+pub(crate) fn for_chunks<T, F>(out: &mut [T], chunk: usize, f: F)
+where
+    T: Send,
+    F: Fn(usize, &mut [T]) + Sync + Send,
+{
+    if out.len() <= chunk {
+        if !out.is_empty() {
+            f(0, out);
+        }
+    } else {
+        out.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(c, o)| f(c, o));
     }
 }

@@ -4,8 +4,8 @@
 //! (Proposition 1), and NaN or infinity propagate, which the workbench uses to show that.
 //! Time: O(dm); extra space: 8192 f64 accumulators per thread.
 
-use super::kernels::for_chunks;
 use super::kernels::Keyed;
+use super::layout::for_chunks;
 use super::simd::with_isa;
 use super::TypedRule;
 use super::{check_shape, reject, Aggregator, RuleParams, Workspace};
@@ -116,7 +116,7 @@ fn rescue_overflow<'a, T: Scalar>(
     n: usize,
     row: &impl Fn(usize, usize, usize) -> &'a [T],
 ) {
-    let (down, up) = super::kernels::overflow_scale(n);
+    let (down, up) = super::selection::overflow_scale(n);
     for (t, v) in out.iter_mut().enumerate() {
         if v.to_f64().is_finite() {
             continue;

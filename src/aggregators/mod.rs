@@ -20,6 +20,7 @@ mod median;
 mod network;
 mod phocas;
 mod premix;
+mod selection;
 pub(crate) mod simd;
 mod trmean;
 

@@ -1,12 +1,10 @@
 //! Tables, slope fits, charts and the console summary of `bench-scaling`.
 
 use super::{Dtype, Measurement, Results, Sweep, Variant, PROBE};
-use crate::aggregators::{RuleKind, REGISTRY};
 use crate::error::Error;
 use crate::report::chart::{self, LineChart, Panel, Series};
 use crate::report::{write_table, TableBuilder};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 /// Theoretical exponent of m in a rule's cost (the power of m in the registry's cost; the
@@ -84,15 +82,15 @@ type Key = (Dtype, usize, usize, String);
 
 /// Everything the outputs need, with the ratios and fits computed once.
 pub struct Report<'a> {
-    sweep: &'a Sweep,
-    res: &'a Results,
-    by: BTreeMap<Key, &'a Measurement>,
-    slopes: Vec<Slope>,
-    rules: Vec<String>,
-    dtypes: Vec<Dtype>,
+    pub(super) sweep: &'a Sweep,
+    pub(super) res: &'a Results,
+    pub(super) by: BTreeMap<Key, &'a Measurement>,
+    pub(super) slopes: Vec<Slope>,
+    pub(super) rules: Vec<String>,
+    pub(super) dtypes: Vec<Dtype>,
 }
 
-fn fmt_time(ns: f64) -> String {
+pub(super) fn fmt_time(ns: f64) -> String {
     if !ns.is_finite() {
         "-".into()
     } else if ns >= 1e9 {
@@ -106,7 +104,7 @@ fn fmt_time(ns: f64) -> String {
     }
 }
 
-fn fmt_ratio(r: f64) -> String {
+pub(super) fn fmt_ratio(r: f64) -> String {
     if r.is_finite() {
         format!("{r:.2}")
     } else {
@@ -114,7 +112,7 @@ fn fmt_ratio(r: f64) -> String {
     }
 }
 
-fn fmt_slope(s: Option<&Slope>) -> String {
+pub(super) fn fmt_slope(s: Option<&Slope>) -> String {
     match s {
         Some(s) if s.stderr.is_finite() => format!("{:.2} ± {:.2}", s.slope, s.stderr),
         Some(s) => format!("{:.2}", s.slope),
@@ -149,17 +147,23 @@ impl<'a> Report<'a> {
         rep
     }
 
-    fn get(&self, dtype: Dtype, m: usize, d: usize, rule: &str) -> Option<&'a Measurement> {
+    pub(super) fn get(
+        &self,
+        dtype: Dtype,
+        m: usize,
+        d: usize,
+        rule: &str,
+    ) -> Option<&'a Measurement> {
         self.by.get(&(dtype, m, d, rule.to_string())).copied()
     }
 
-    fn ns(&self, dtype: Dtype, m: usize, d: usize, rule: &str) -> f64 {
+    pub(super) fn ns(&self, dtype: Dtype, m: usize, d: usize, rule: &str) -> f64 {
         self.get(dtype, m, d, rule)
             .map_or(f64::NAN, |r| r.timing.median_ns)
     }
 
     /// Time of `r` divided by the time of `base` at the same point.
-    fn ratio(&self, r: &Measurement, base: &str) -> f64 {
+    pub(super) fn ratio(&self, r: &Measurement, base: &str) -> f64 {
         r.timing.median_ns / self.ns(r.dtype, r.m, r.d, base)
     }
 
@@ -233,7 +237,7 @@ impl<'a> Report<'a> {
         out
     }
 
-    fn fit(&self, dtype: Dtype, rule: &str, axis: &str) -> Option<&Slope> {
+    pub(super) fn fit(&self, dtype: Dtype, rule: &str, axis: &str) -> Option<&Slope> {
         self.slopes
             .iter()
             .find(|s| s.dtype == dtype && s.rule == rule && s.axis == axis && s.kind == "fit")
@@ -424,7 +428,7 @@ impl<'a> Report<'a> {
     }
 
     /// Time over the reference variant's (portable for instruction sets, network for paths).
-    fn variant_ratio(&self, v: &Variant) -> f64 {
+    pub(super) fn variant_ratio(&self, v: &Variant) -> f64 {
         let reference = if v.kind == "isa" {
             "portable"
         } else {
@@ -525,313 +529,6 @@ impl<'a> Report<'a> {
             panels.push(Panel::Lines(self.panel(dt, "m")));
         }
         chart::save(&panels, 2, (760, 560), dir, "scaling")
-    }
-
-    /// The console summary.
-    pub fn console(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "\nbench-scaling: {}", self.res.conditions);
-        let (hm, hd) = self.sweep.headline();
-        for &dt in &self.dtypes {
-            let _ = writeln!(
-                s,
-                "\n== {}, m = {hm}, d = {hd}: time per call, and as multiples of Mean and of the read probe ==",
-                dt.name()
-            );
-            let _ = writeln!(
-                s,
-                "{:<12} {:<22} {:>10} {:>10} {:>9} {:>8} {:>7} {:>8}",
-                "rule", "label", "median", "fastest", "ns/value", "GB/s", "x mean", "x probe"
-            );
-            for rule in &self.rules {
-                if let Some(r) = self.get(dt, hm, hd, rule) {
-                    let ns = r.timing.median_ns;
-                    let _ = writeln!(
-                        s,
-                        "{:<12} {:<22} {:>10} {:>10} {:>9.3} {:>8.1} {:>7} {:>8}",
-                        r.rule,
-                        r.label,
-                        fmt_time(ns),
-                        fmt_time(r.timing.min_ns),
-                        ns / (r.m * r.d) as f64,
-                        (r.m * r.d * dt.size()) as f64 / ns,
-                        fmt_ratio(self.ratio(r, "mean")),
-                        fmt_ratio(self.ratio(r, PROBE)),
-                    );
-                }
-            }
-        }
-        for (what, base) in [("Mean", "mean"), ("the read probe", PROBE)] {
-            let _ = writeln!(
-                s,
-                "\n== time / time of {what} at the same (m, d); {} column in ms ==",
-                base
-            );
-            let _ = write!(s, "{:<5} {:>4} {:>9} {:>9}", "dtype", "m", "d", base);
-            for r in self.rules.iter().filter(|r| *r != base) {
-                let _ = write!(s, " {:>10}", r);
-            }
-            s.push('\n');
-            for &dt in &self.dtypes {
-                for (m, d) in self.sweep.points() {
-                    let _ = write!(
-                        s,
-                        "{:<5} {:>4} {:>9} {:>9.3}",
-                        dt.name(),
-                        m,
-                        d,
-                        self.ns(dt, m, d, base) / 1e6
-                    );
-                    for r in self.rules.iter().filter(|r| *r != base) {
-                        let v = self
-                            .get(dt, m, d, r)
-                            .map_or(f64::NAN, |x| self.ratio(x, base));
-                        let _ = write!(s, " {:>10}", fmt_ratio(v));
-                    }
-                    s.push('\n');
-                }
-            }
-        }
-        let _ = writeln!(
-            s,
-            "\n== fitted log-log slopes (least squares, ± standard error); theory in brackets =="
-        );
-        let _ = write!(
-            s,
-            "{:<12} {:<5} {:>20} {:>20}   local slopes in m:",
-            "rule", "dtype", "in m", "in d"
-        );
-        for w in self.sweep.ms.windows(2) {
-            let _ = write!(s, " {:>7}", format!("{}-{}", w[0], w[1]));
-        }
-        s.push('\n');
-        for &dt in &self.dtypes {
-            for rule in &self.rules {
-                let fm = self.fit(dt, rule, "m");
-                let fd = self.fit(dt, rule, "d");
-                let _ = write!(
-                    s,
-                    "{:<12} {:<5} {:>20} {:>20}                     ",
-                    rule,
-                    dt.name(),
-                    format!("{} ({})", fmt_slope(fm), theory_m(rule)),
-                    format!("{} (1)", fmt_slope(fd)),
-                );
-                for w in self.sweep.ms.windows(2) {
-                    let l = self.slopes.iter().find(|x| {
-                        x.dtype == dt
-                            && &x.rule == rule
-                            && x.axis == "m"
-                            && x.kind == "local"
-                            && x.from == w[0]
-                    });
-                    let _ = write!(
-                        s,
-                        " {:>7}",
-                        l.map_or("-".into(), |l| format!("{:.2}", l.slope))
-                    );
-                }
-                s.push('\n');
-            }
-        }
-        s.push_str(&self.targets());
-        s.push_str(&self.comparisons());
-        s
-    }
-
-    /// The issue's performance targets, checked on the f32 rows.
-    fn targets(&self) -> String {
-        let mut s = String::new();
-        let dt = Dtype::F32;
-        let (hm, hd) = self.sweep.headline();
-        if self.get(dt, hm, hd, "mean").is_none() {
-            return s;
-        }
-        let _ = writeln!(
-            s,
-            "\n== targets (f32, m = {hm}, d = {hd}, {} threads) ==",
-            rayon::current_num_threads()
-        );
-        let _ = writeln!(
-            s,
-            "met: the ratio of median times is at most the limit (the project's speed target); MISSED: above it.\n\
-             Few samples on a shared machine (--quick) make MISSED a hint to rerun in full, not a verdict."
-        );
-        let _ = writeln!(
-            s,
-            "{:<58} {:>7} {:>8}  limit  verdict (on medians)",
-            "ratio", "median", "fastest"
-        );
-        // (ratio of medians, ratio of fastest samples) of rule a over rule b at (m, d)
-        let ratio = |a: &str, b: &str, m: usize, d: usize| match (
-            self.get(dt, m, d, a),
-            self.get(dt, m, d, b),
-        ) {
-            (Some(x), Some(y)) => (
-                x.timing.median_ns / y.timing.median_ns,
-                x.timing.min_ns / y.timing.min_ns,
-            ),
-            _ => (f64::NAN, f64::NAN),
-        };
-        let mut line = |what: String, (v, best): (f64, f64), limit: f64| {
-            let verdict = if v <= limit { "met" } else { "MISSED" };
-            let _ = writeln!(
-                s,
-                "{what:<58} {:>7} {:>8}  {limit:>5}  {verdict}",
-                fmt_ratio(v),
-                fmt_ratio(best)
-            );
-        };
-        line(
-            "mean / read probe".into(),
-            ratio("mean", PROBE, hm, hd),
-            1.3,
-        );
-        // targets by the registry's rule kind: order statistics within 2x Mean at m = 20 and
-        // 3x up to m = 50, row selection (O(dm^2)) within 4x at m = 20
-        let kinds = |k: RuleKind| REGISTRY.iter().filter(move |i| i.kind == k).map(|i| i.name);
-        for r in kinds(RuleKind::OrderStatistic) {
-            if self.get(dt, hm, hd, r).is_some() {
-                line(
-                    format!("{r} / mean at m = {hm}"),
-                    ratio(r, "mean", hm, hd),
-                    2.0,
-                );
-                let d = self.sweep.d_for_m;
-                let (worst, at) = self
-                    .sweep
-                    .ms
-                    .iter()
-                    .filter(|&&m| m <= 50)
-                    .map(|&m| (ratio(r, "mean", m, d), m))
-                    .fold(((f64::NEG_INFINITY, f64::NAN), 0), |a, b| {
-                        if b.0 .0 > a.0 .0 {
-                            b
-                        } else {
-                            a
-                        }
-                    });
-                line(
-                    format!("{r} / mean, worst m <= 50 (d = {d}; at m = {at})"),
-                    worst,
-                    3.0,
-                );
-            }
-        }
-        for r in kinds(RuleKind::RowSelection) {
-            if self.get(dt, hm, hd, r).is_some() {
-                line(
-                    format!("{r} / mean at m = {hm}"),
-                    ratio(r, "mean", hm, hd),
-                    4.0,
-                );
-            }
-        }
-        let _ = writeln!(
-            s,
-            "slopes: log-log fit of time against m or d; about right: within 0.2 of the theory's exponent, \
-             OFF: further (few points or cache effects; see local_slopes.csv)"
-        );
-        for rule in &self.rules {
-            for axis in ["m", "d"] {
-                if let Some(f) = self.fit(dt, rule, axis) {
-                    let dev = (f.slope - f.theory).abs();
-                    let _ = writeln!(
-                        s,
-                        "{:<58} {:>7}           (theory {}, |diff| {:.2})  {}",
-                        format!("slope of {rule} in {axis}"),
-                        format!("{:.2}", f.slope),
-                        f.theory,
-                        dev,
-                        if dev <= 0.2 { "about right" } else { "OFF" }
-                    );
-                }
-            }
-        }
-        s
-    }
-
-    fn comparisons(&self) -> String {
-        let mut s = String::new();
-        let v = &self.res.variants;
-        for &dt in &self.dtypes {
-            let isa: Vec<&Variant> = v
-                .iter()
-                .filter(|x| x.kind == "isa" && x.at.dtype == dt)
-                .collect();
-            if let Some(first) = isa.first() {
-                let mut names: Vec<&str> = Vec::new();
-                for x in &isa {
-                    if !names.contains(&x.variant.as_str()) {
-                        names.push(&x.variant);
-                    }
-                }
-                let _ = writeln!(
-                    s,
-                    "\n== instruction sets, {} m = {} d = {}: time per call (x = time / portable) ==",
-                    dt.name(),
-                    first.at.m,
-                    first.at.d
-                );
-                let _ = write!(s, "{:<12}", "rule");
-                for n in &names {
-                    let _ = write!(s, " {:>20}", n);
-                }
-                s.push('\n');
-                for rule in &self.rules {
-                    let _ = write!(s, "{rule:<12}");
-                    for n in &names {
-                        let c = isa.iter().find(|x| &x.at.rule == rule && x.variant == *n);
-                        let _ = write!(
-                            s,
-                            " {:>20}",
-                            c.map_or("-".into(), |c| format!(
-                                "{} (x{})",
-                                fmt_time(c.at.timing.median_ns),
-                                fmt_ratio(self.variant_ratio(c))
-                            ))
-                        );
-                    }
-                    s.push('\n');
-                }
-            }
-            let path: Vec<&Variant> = v
-                .iter()
-                .filter(|x| x.kind == "path" && x.at.dtype == dt && x.variant == "selection")
-                .collect();
-            if let Some(first) = path.first() {
-                let _ = writeln!(
-                    s,
-                    "\n== {} d = {}: selection path time / network path time (> 1: the network is faster) ==",
-                    dt.name(),
-                    first.at.d
-                );
-                let mut rules: Vec<&str> = Vec::new();
-                for x in &path {
-                    if !rules.contains(&x.at.rule.as_str()) {
-                        rules.push(&x.at.rule);
-                    }
-                }
-                let _ = write!(s, "{:>5}", "m");
-                for r in &rules {
-                    let _ = write!(s, " {:>10}", r);
-                }
-                s.push('\n');
-                for &m in &self.sweep.ms {
-                    let _ = write!(s, "{m:>5}");
-                    for r in &rules {
-                        let c = path.iter().find(|x| x.at.m == m && x.at.rule == *r);
-                        let _ = write!(
-                            s,
-                            " {:>10}",
-                            c.map_or("-".into(), |c| fmt_ratio(self.variant_ratio(c)))
-                        );
-                    }
-                    s.push('\n');
-                }
-            }
-        }
-        s
     }
 }
 

@@ -95,11 +95,6 @@ fn runs_size(rs: &[&Row]) -> String {
     )
 }
 
-/// The repeats and rounds of an MLP figure, read from its rounds.csv.
-fn mlp_size(dir: &Path, fig: &str) -> String {
-    run_size(dir, &format!("mlp/{fig}"))
-}
-
 /// "R repeats x T rounds a run" from a figure folder's rounds.csv.
 fn run_size(dir: &Path, sub: &str) -> String {
     let rs = rows(&dir.join(format!("{sub}/rounds.csv")));
@@ -550,8 +545,29 @@ fn bench_rows(s: &mut String, dir: &Path) {
             },
         );
     }
-    for fig in ["fig2", "fig3", "fig4"] {
-        let sm = rows(&dir.join(format!("mlp/{fig}/summary.csv")));
+    // the MLP's figures (section 5) and the CNN's (the appendix, at a reduced scale)
+    for (family, fig, claim) in [
+        ("mlp", "fig2", "Section 5, fig2 (MLP, final top-1 accuracy)"),
+        ("mlp", "fig3", "Section 5, fig3 (MLP, final top-1 accuracy)"),
+        ("mlp", "fig4", "Section 5, fig4 (MLP, final top-1 accuracy)"),
+        (
+            "cnn",
+            "cnn-fig2",
+            "Appendix, figs 10-14 (CNN, final top-1 accuracy)",
+        ),
+        (
+            "cnn",
+            "cnn-fig3",
+            "Appendix, fig3 on the CNN (final top-1 accuracy)",
+        ),
+        (
+            "cnn",
+            "cnn-fig4",
+            "Appendix, fig4 on the CNN (final top-1 accuracy)",
+        ),
+    ] {
+        let sub = format!("{family}/{fig}");
+        let sm = rows(&dir.join(format!("{sub}/summary.csv")));
         if sm.is_empty() {
             continue;
         }
@@ -567,16 +583,18 @@ fn bench_rows(s: &mut String, dir: &Path) {
             })
             .collect::<Vec<_>>()
             .join("; ");
-        let claim = format!("Section 5, {fig} (MLP, final top-1 accuracy)");
-        let command = format!("`phocas reproduce {fig}` (experiments/mlp/{fig}.toml)");
-        let chart = format!("mlp/{fig}/{fig}.png");
+        let command = format!(
+            "`phocas reproduce {fig}` (experiments/{family}/{}.toml)",
+            fig.trim_start_matches("cnn-")
+        );
+        let chart = format!("{sub}/{fig}.png");
         push(
             s,
             dir,
             Claim {
-                claim: &claim,
+                claim,
                 command: &command,
-                size: format!("{} runs, {}", sm.len(), mlp_size(dir, fig)),
+                size: format!("{} runs, {}", sm.len(), run_size(dir, &sub)),
                 measured: desc,
                 bound: "-",
                 verdict: "see README",

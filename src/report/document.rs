@@ -106,10 +106,7 @@ fn steps(a: &ReportArgs, root: &Path) -> Vec<Step> {
         } else {
             "mlp"
         };
-        if (family == "mlp" && a.skip_mlp)
-            || (family == "cnn" && a.skip_cnn)
-            || crate::sgd::figures::NOT_IN_REPORT.contains(fig)
-        {
+        if (family == "mlp" && a.skip_mlp) || (family == "cnn" && a.skip_cnn) {
             continue;
         }
         {

@@ -239,7 +239,7 @@ macro_rules! phocas_fused_kernel {
                     if $limit {
                         // f64 storage: a centre or a mean that is not finite may come from an
                         // overflow of finite values (near f64::MAX); such lanes take the
-                        // exact route (`kernels::phocas_checked`), which scales them if so.
+                        // exact route (`selection::phocas_checked`), which scales them if so.
                         // (An overflowed distance shows up as a tie at +infinity, caught
                         // above.)
                         big |= not_finite(y[p], sum[p]) << at;
