@@ -60,10 +60,11 @@ enum Command {
     /// Train the paper's MLP once with m simulated workers (every knob a flag).
     Train(phocas::sgd::train_cli::TrainArgs),
     /// Reproduce the paper's section 5 figures on an MNIST-format data set.
-    Reproduce(phocas::sgd::figures::ReproduceArgs),
+    Reproduce(phocas::sgd::reproduce::ReproduceArgs),
     /// Run (or reuse) every experiment and write reports/REPORT.md.
     Report(phocas::report::document::ReportArgs),
-    /// Combine the shard folders of `verify-bounds --shard I/N` into one table.
+    /// Combine the shard folders of `verify-bounds --shard I/N` or `reproduce --shard I/N` into one
+    /// folder of tables and charts.
     Merge(phocas::montecarlo::MergeArgs),
     /// Synchronous SGD on objectives with known constants against Theorems 3 and 4.
     Converge(phocas::sgd::converge::ConvergeArgs),
@@ -366,8 +367,16 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Corrupt(a) => corrupt(&a),
         Command::VerifyBounds(a) => phocas::montecarlo::run(&a),
         Command::Train(a) => phocas::sgd::train_cli::train_cli(&a),
-        Command::Reproduce(a) => phocas::sgd::figures::reproduce_cli(&a),
+        Command::Reproduce(a) => phocas::sgd::reproduce::reproduce_cli(&a),
         Command::Report(a) => phocas::report::document::run(&a),
+        // the shards of `reproduce` hold figure folders; those of verify-bounds a grid
+        Command::Merge(a)
+            if a.parts
+                .iter()
+                .any(|p| phocas::sgd::reproduce::is_reproduce_folder(p)) =>
+        {
+            phocas::sgd::reproduce::merge_shards(&a.parts, a.out.as_deref())
+        }
         Command::Merge(a) => phocas::montecarlo::merge(&a),
         Command::Converge(a) => phocas::sgd::converge::run_cli(&a),
         Command::BenchScaling(a) => phocas::bench::run(&a),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the `phocas verify-bounds` grid on a Slurm cluster as a job array of N shards, then merges
-# the shards into one table (byte-identical to a single unsharded run) once all of them succeed.
+# Runs the `phocas verify-bounds` grid (or, with FIGURE set, the training runs of `phocas
+# reproduce FIGURE`) on a Slurm cluster as a job array of N shards, then merges the shards into
+# one table (byte-identical to a single unsharded run) once all of them succeed.
 #
 # Usage:
 #   experiments/slurm/submit.sh N [SBATCH_OPTION...]
@@ -11,10 +12,14 @@
 #
 # Environment (exported to the jobs):
 #   PHOCAS   path of the binary, visible from the compute nodes (default: `phocas` on PATH)
-#   CONFIG   grid config (TOML) (default: the built-in experiments/verify-bounds.toml grid)
-#   OUT      folder for the shard-I subfolders (default: reports/verify-bounds-shards)
-#   MERGED   folder for the merged table and charts (default: reports/verify-bounds)
-#   EXTRA    extra verify-bounds arguments, e.g. "--seed 1 --trials 500"
+#   FIGURE   reproduce this figure (fig2, ..., cnn-fig2, ..., all) instead of verify-bounds;
+#            DATA_DIR then names the data folder (reproduce-array.sbatch)
+#   CONFIG   grid or figure config (TOML) (default: the built-in one)
+#   OUT      folder for the shard-I subfolders (default: reports/verify-bounds-shards, or
+#            runs/reproduce-FIGURE-shards)
+#   MERGED   folder for the merged tables and charts (default: reports/verify-bounds, or
+#            runs/reproduce-FIGURE, which gets one subfolder per figure as with reproduce --out)
+#   EXTRA    extra verify-bounds (or reproduce) arguments, e.g. "--seed 1 --trials 500"
 #   MERGE_EXTRA  extra merge arguments, e.g. "--no-charts"
 #   LOGS     folder for the jobs' stdout/stderr (default: $OUT/logs)
 # Relative paths are taken from the folder you submit from (the jobs' working folder), which
@@ -33,6 +38,7 @@
 #
 # Without Slurm, GNU parallel does the same on one machine:
 #   parallel phocas verify-bounds --shard {}/4 --out shards/shard-{} ::: 0 1 2 3 && phocas merge shards/shard-* --out merged
+#   parallel phocas reproduce fig2 --shard {}/4 --out shards/shard-{} ::: 0 1 2 3 && phocas merge shards/shard-* --out merged
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; }
@@ -46,16 +52,25 @@ shift
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export PHOCAS=${PHOCAS:-phocas}
-export OUT=${OUT:-reports/verify-bounds-shards}
-export MERGED=${MERGED:-reports/verify-bounds}
+if [ -n "${FIGURE:-}" ]; then
+  array=reproduce-array.sbatch
+  name=reproduce
+  export OUT=${OUT:-runs/reproduce-$FIGURE-shards}
+  export MERGED=${MERGED:-runs/reproduce-$FIGURE}
+else
+  array=verify-bounds-array.sbatch
+  name=verify-bounds
+  export OUT=${OUT:-reports/verify-bounds-shards}
+  export MERGED=${MERGED:-reports/verify-bounds}
+fi
 export SHARDS=$N
 LOGS=${LOGS:-$OUT/logs}
 # Slurm does not create the folder of --output; a job whose log cannot be opened fails.
 mkdir -p "$OUT" "$LOGS"
 
 JOBID=$(sbatch --parsable --array="0-$((N - 1))" \
-  --output="$LOGS/verify-bounds-%A_%a.out" "$@" \
-  "$here/verify-bounds-array.sbatch")
+  --output="$LOGS/$name-%A_%a.out" "$@" \
+  "$here/$array")
 JOBID=${JOBID%%;*} # --parsable prints "id" or "id;cluster"
 
 # --kill-on-invalid-dep: if a shard fails, the merge job is cancelled instead of pending forever.

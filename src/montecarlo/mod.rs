@@ -61,14 +61,15 @@ pub struct VerifyArgs {
 /// Arguments of `phocas merge`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct MergeArgs {
-    /// Output folders of the shards (`verify-bounds --shard I/N --out DIR`).
+    /// Output folders of the shards (`verify-bounds --shard I/N --out DIR`, or `reproduce FIGURE
+    /// --shard I/N --out DIR`: then the merged figures go to OUT/FIGURE/).
     #[arg(required = true, value_name = "DIR")]
     pub parts: Vec<PathBuf>,
     /// Folder for the merged tables and charts. Default:
     /// runs/merge-<grid>-<hash of the run>/.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Skip the charts.
+    /// Skip the charts (verify-bounds shards).
     #[arg(long)]
     pub no_charts: bool,
 }

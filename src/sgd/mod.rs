@@ -14,6 +14,8 @@
 pub mod converge;
 pub mod figures;
 mod observers;
+pub mod reproduce;
+mod theorem4;
 pub mod train;
 pub mod train_cli;
 

@@ -2,7 +2,8 @@
 # End-to-end test of experiments/slurm/: on a private single-node Slurm cluster (this machine,
 # 127.0.0.1), submit a small verify-bounds grid as a 3-task job array plus the merge job through
 # experiments/slurm/submit.sh, wait for both, and check that the merged results.csv is byte
-# for byte the results.csv of the same grid run unsharded.
+# for byte the results.csv of the same grid run unsharded; then the same for a small figure of
+# `phocas reproduce` (FIGURE=fig2: its summary.csv and rounds.csv; needs Fashion-MNIST).
 #
 # Usage (as root; installs Debian's slurm-wlm and munge when missing):
 #   bash tests/slurm/run.sh
@@ -42,7 +43,7 @@ dump_logs() {
   [ -n "$TMP" ] && [ -d "$TMP" ] || return 0
   local f
   for f in "$TMP"/apt.log "$TMP"/munge/munged.log "$TMP"/slurmctld.log "$TMP"/slurmctld.out \
-    "$TMP"/slurmd.log "$TMP"/slurmd.out "$TMP"/work/shards/logs/*; do
+    "$TMP"/slurmd.log "$TMP"/slurmd.out "$TMP"/work/shards/logs/* "$TMP"/work/rshards/logs/*; do
     [ -s "$f" ] || continue
     echo "----- $f (last 40 lines) -----" >&2
     tail -n 40 "$f" >&2
@@ -309,37 +310,43 @@ d = [5]
 trials = 100
 EOF
 
-cd "$TMP/work"
-ids=$(PHOCAS=$PHOCAS CONFIG=$TMP/grid.toml OUT=shards MERGED=merged MERGE_EXTRA=--no-charts \
-  bash "$ROOT/experiments/slurm/submit.sh" "$SHARDS" --time=10) || fail "submit.sh failed"
-read -r ARRAY_ID MERGE_ID extra_ids <<<"$ids"
-[[ "$ARRAY_ID" =~ ^[0-9]+$ && "$MERGE_ID" =~ ^[0-9]+$ && -z "${extra_ids:-}" ]] ||
-  fail "submit.sh printed '$ids', expected 'ARRAY_JOB_ID MERGE_JOB_ID'"
-JOBS="$ARRAY_ID $MERGE_ID"
-log "array job $ARRAY_ID ($SHARDS tasks), merge job $MERGE_ID"
+# Submits through submit.sh (with the environment given as NAME=VALUE arguments), waits for the
+# array job and its merge job, and checks that all SHARDS tasks and the merge COMPLETED. Sets
+# ARRAY_ID.
+submit_and_wait() {
+  local ids extra_ids merge_id merge_state bad states n_done deadline terminal
+  ids=$(env "$@" bash "$ROOT/experiments/slurm/submit.sh" "$SHARDS" --time=10) || fail "submit.sh failed"
+  read -r ARRAY_ID merge_id extra_ids <<<"$ids"
+  [[ "$ARRAY_ID" =~ ^[0-9]+$ && "$merge_id" =~ ^[0-9]+$ && -z "${extra_ids:-}" ]] ||
+    fail "submit.sh printed '$ids', expected 'ARRAY_JOB_ID MERGE_JOB_ID'"
+  JOBS="$JOBS $ARRAY_ID $merge_id"
+  log "array job $ARRAY_ID ($SHARDS tasks), merge job $merge_id"
+  # Wait until the merge job has ended (with kill_invalid_depend it is cancelled if a shard fails).
+  terminal='^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|PREEMPTED|BOOT_FAIL|DEADLINE)'
+  deadline=$((SECONDS + JOB_WAIT))
+  while :; do
+    alive "$CTLD_PID" || fail "slurmctld exited while the jobs ran"
+    alive "$SLURMD_PID" || fail "slurmd exited while the jobs ran"
+    merge_state=$(squeue -h -t all -j "$merge_id" -o '%T' 2>/dev/null | head -n 1 || true)
+    [[ "$merge_state" =~ $terminal ]] && break
+    # Fail fast when an array task failed (the merge job then never runs).
+    bad=$(squeue -h -t all -r -j "$ARRAY_ID" -o '%i %T' 2>/dev/null | grep -Ev ' (PENDING|CONFIGURING|RUNNING|COMPLETING|COMPLETED)$' || true)
+    [ -z "$bad" ] || fail "array task(s) did not succeed:"$'\n'"$bad"
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      squeue -t all -r -o '%i %T %r' >&2 || true
+      fail "jobs not finished after $JOB_WAIT s (merge job state '${merge_state:-unknown}')"
+    fi
+    sleep 1
+  done
+  states=$(squeue -h -t all -r -j "$ARRAY_ID,$merge_id" -o '%i %T' | sort)
+  log "job states:"$'\n'"$states"
+  n_done=$(grep -c ' COMPLETED$' <<<"$states" || true)
+  [ "$n_done" -eq $((SHARDS + 1)) ] ||
+    fail "expected $SHARDS array tasks and the merge job COMPLETED, got:"$'\n'"$states"
+}
 
-# Wait until the merge job has ended (with kill_invalid_depend it is cancelled if a shard fails).
-terminal='^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|PREEMPTED|BOOT_FAIL|DEADLINE)'
-deadline=$((SECONDS + JOB_WAIT))
-while :; do
-  alive "$CTLD_PID" || fail "slurmctld exited while the jobs ran"
-  alive "$SLURMD_PID" || fail "slurmd exited while the jobs ran"
-  merge_state=$(squeue -h -t all -j "$MERGE_ID" -o '%T' 2>/dev/null | head -n 1 || true)
-  [[ "$merge_state" =~ $terminal ]] && break
-  # Fail fast when an array task failed (the merge job then never runs).
-  bad=$(squeue -h -t all -r -j "$ARRAY_ID" -o '%i %T' 2>/dev/null | grep -Ev ' (PENDING|CONFIGURING|RUNNING|COMPLETING|COMPLETED)$' || true)
-  [ -z "$bad" ] || fail "array task(s) did not succeed:"$'\n'"$bad"
-  if [ "$SECONDS" -ge "$deadline" ]; then
-    squeue -t all -r -o '%i %T %r' >&2 || true
-    fail "jobs not finished after $JOB_WAIT s (merge job state '${merge_state:-unknown}')"
-  fi
-  sleep 1
-done
-states=$(squeue -h -t all -r -j "$ARRAY_ID,$MERGE_ID" -o '%i %T' | sort)
-log "job states:"$'\n'"$states"
-n_done=$(grep -c ' COMPLETED$' <<<"$states" || true)
-[ "$n_done" -eq $((SHARDS + 1)) ] ||
-  fail "expected $SHARDS array tasks and the merge job COMPLETED, got:"$'\n'"$states"
+cd "$TMP/work"
+submit_and_wait PHOCAS="$PHOCAS" CONFIG="$TMP/grid.toml" OUT=shards MERGED=merged MERGE_EXTRA=--no-charts
 
 # The shards really ran as array tasks, one shard each.
 for i in $(seq 0 $((SHARDS - 1))); do
@@ -356,4 +363,53 @@ cmp merged/results.csv single/results.csv ||
   fail "merged results.csv differs from the unsharded run's"
 rows=$(($(wc -l <single/results.csv) - 1))
 log "merged results.csv of $SHARDS Slurm array tasks is identical to the unsharded run ($rows rows)"
+
+# --- a small figure of `reproduce` (training runs on Fashion-MNIST), the same way -------------
+DATA=/usr/share/datasets/fashion-mnist
+if [ -d "$DATA" ]; then
+  cat >"$TMP/figure.toml" <<'EOF'
+# Small figure for tests/slurm/run.sh: 12 training runs of 4 rounds on 6 workers.
+[common]
+m = 6
+rounds = 4
+repeats = 2
+eval_every = 2
+test_size = 200
+seed = 7
+
+[[panel]]
+name = "none"
+title = "no attack"
+attack = "none"
+corruption = "classic"
+q = 0
+b = 1
+rules = ["mean", "trmean", "phocas"]
+
+[[panel]]
+name = "gauss"
+title = "Gaussian"
+attack = "gaussian"
+corruption = "classic"
+q = 1
+b = 1
+rules = ["mean", "phocas", "krum"]
+EOF
+  submit_and_wait PHOCAS="$PHOCAS" FIGURE=fig2 CONFIG="$TMP/figure.toml" DATA_DIR="$DATA" \
+    OUT=rshards MERGED=rmerged
+  for i in $(seq 0 $((SHARDS - 1))); do
+    grep -q "shard $i/$SHARDS on " "rshards/logs/reproduce-${ARRAY_ID}_$i.out" ||
+      fail "no log line of reproduce array task $i"
+  done
+  "$PHOCAS" reproduce fig2 --config "$TMP/figure.toml" --data-dir "$DATA" --out rsingle --quiet \
+    >rsingle.log 2>&1 || { cat rsingle.log >&2; fail "unsharded reproduce failed"; }
+  for f in summary.csv rounds.csv; do
+    cmp "rmerged/fig2/$f" "rsingle/fig2/$f" ||
+      fail "merged reproduce $f differs from the unsharded run's"
+  done
+  log "merged reproduce tables of $SHARDS Slurm array tasks are identical to the unsharded run"
+else
+  [ -z "${PHOCAS_REQUIRE_DATA:-}" ] || fail "$DATA is missing: apt-get install dataset-fashion-mnist"
+  log "reproduce part skipped: $DATA is absent"
+fi
 PASSED=1

@@ -1,0 +1,146 @@
+//! `reproduce --shard I/N` and `phocas merge` through the real binary: the shards of a small
+//! figure, merged, give the same tables byte for byte as one unsharded run; a missing shard,
+//! a shard of another run and a folder that is no shard are refused with one line.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const REAL: &str = "/usr/share/datasets/fashion-mnist";
+
+/// A small figure: 2 panels, 3 rules, 2 repeats, 4 rounds, on 6 workers.
+const CONFIG: &str = r#"
+[common]
+m = 6
+rounds = 4
+repeats = 2
+eval_every = 2
+test_size = 200
+seed = 7
+
+[[panel]]
+name = "none"
+title = "no attack"
+attack = "none"
+corruption = "classic"
+q = 0
+b = 1
+rules = ["mean", "trmean", "phocas"]
+
+[[panel]]
+name = "gauss"
+title = "Gaussian"
+attack = "gaussian"
+corruption = "classic"
+q = 1
+b = 1
+rules = ["mean", "phocas", "krum"]
+"#;
+
+fn phocas(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_phocas"))
+        .args(["--threads", "2"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn refused(o: &Output, needles: &[&str]) {
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.starts_with("error:") && !e.contains("panicked"), "{e}");
+    for n in needles {
+        assert!(e.contains(n), "{n:?} not in: {e}");
+    }
+}
+
+fn reproduce(cfg: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut a = vec![
+        "reproduce",
+        "fig2",
+        "--quiet",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        REAL,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    a.extend_from_slice(extra);
+    phocas(&a)
+}
+
+#[test]
+fn merged_shards_equal_one_run() {
+    if !Path::new(REAL).exists() {
+        // CI installs the data set and sets PHOCAS_REQUIRE_DATA: there, missing data fails.
+        assert!(
+            std::env::var_os("PHOCAS_REQUIRE_DATA").is_none(),
+            "{REAL} is missing: apt-get install dataset-fashion-mnist"
+        );
+        eprintln!("skipped: {REAL} is absent (apt-get install dataset-fashion-mnist)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = d.join("small.toml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    ok(&reproduce(&cfg, &d.join("one"), &[]));
+    let shard = |i: usize, n: usize| d.join(format!("s{n}-{i}"));
+    for i in 0..3 {
+        let o = reproduce(&cfg, &shard(i, 3), &["--shard", &format!("{i}/3")]);
+        ok(&o);
+        // a shard trains its share and writes no tables
+        assert!(shard(i, 3).join("fig2/checkpoint.tsv").exists());
+        assert!(!shard(i, 3).join("fig2/summary.csv").exists());
+    }
+    // the shards split the runs: 2 panels x 3 rules x 2 repeats, no run twice
+    let lines: usize = (0..3)
+        .map(|i| {
+            std::fs::read_to_string(shard(i, 3).join("fig2/checkpoint.tsv"))
+                .unwrap()
+                .lines()
+                .count()
+        })
+        .sum();
+    assert_eq!(lines, 12);
+    let s = |i: usize| shard(i, 3).display().to_string();
+    // a missing shard is refused before anything is written
+    let merged = d.join("merged");
+    let o = phocas(&["merge", &s(0), &s(2), "--out", merged.to_str().unwrap()]);
+    refused(&o, &["shard 1/3 is missing"]);
+    assert!(!merged.exists());
+    // a shard of another split (2 shards) is not one of these
+    ok(&reproduce(&cfg, &shard(0, 2), &["--shard", "0/2"]));
+    let o = phocas(&[
+        "merge",
+        &s(0),
+        &s(1),
+        &shard(0, 2).display().to_string(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    refused(&o, &["different runs"]);
+    // all three: the same tables as the unsharded run, byte for byte
+    ok(&phocas(&[
+        "merge",
+        &s(0),
+        &s(1),
+        &s(2),
+        "--out",
+        merged.to_str().unwrap(),
+    ]));
+    for f in ["summary.csv", "rounds.csv", "summary.parquet"] {
+        assert_eq!(
+            std::fs::read(d.join("one/fig2").join(f)).unwrap(),
+            std::fs::read(merged.join("fig2").join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+    // a folder that holds no shard is named
+    let o = phocas(&["merge", &s(0), d.to_str().unwrap()]);
+    refused(&o, &["no output of `phocas reproduce --shard"]);
+}
