@@ -1,10 +1,11 @@
 //! The MLP path end to end through the real binary: data errors, and short trainings on the
 //! real Fashion-MNIST files when they are installed (CI installs Debian's dataset-fashion-mnist).
 
+mod common;
+
+use common::REAL;
 use std::path::Path;
 use std::process::Command;
-
-const REAL: &str = "/usr/share/datasets/fashion-mnist";
 
 fn train(data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_phocas"))
@@ -55,13 +56,7 @@ fn bad_parameters_are_rejected_before_loading() {
 
 #[test]
 fn trains_on_real_data_and_the_attack_separates_the_rules() {
-    if !Path::new(REAL).exists() {
-        // CI installs the data set and sets PHOCAS_REQUIRE_DATA: there, missing data fails.
-        assert!(
-            std::env::var_os("PHOCAS_REQUIRE_DATA").is_none(),
-            "{REAL} is missing: apt-get install dataset-fashion-mnist"
-        );
-        eprintln!("skipped: {REAL} is absent (apt-get install dataset-fashion-mnist)");
+    if !common::real_data() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -113,11 +108,7 @@ fn dirichlet_splits_and_pre_aggregation_train() {
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("dirichlet") && e.contains("positive"), "{e}");
-    if !Path::new(REAL).exists() {
-        assert!(
-            std::env::var_os("PHOCAS_REQUIRE_DATA").is_none(),
-            "{REAL} is missing: apt-get install dataset-fashion-mnist"
-        );
+    if !common::real_data() {
         return;
     }
     let common = ["--rounds", "40", "--eval-every", "20", "--rule", "mean"];

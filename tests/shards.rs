@@ -2,39 +2,15 @@
 //! figure, merged, give the same tables byte for byte as one unsharded run; a missing shard,
 //! a shard of another run and a folder that is no shard are refused with one line.
 
+mod common;
+
+use common::REAL;
 use std::path::Path;
 use std::process::{Command, Output};
 
-const REAL: &str = "/usr/share/datasets/fashion-mnist";
-
-/// A small figure: 2 panels, 3 rules, 2 repeats, 4 rounds, on 6 workers.
-const CONFIG: &str = r#"
-[common]
-m = 6
-rounds = 4
-repeats = 2
-eval_every = 2
-test_size = 200
-seed = 7
-
-[[panel]]
-name = "none"
-title = "no attack"
-attack = "none"
-corruption = "classic"
-q = 0
-b = 1
-rules = ["mean", "trmean", "phocas"]
-
-[[panel]]
-name = "gauss"
-title = "Gaussian"
-attack = "gaussian"
-corruption = "classic"
-q = 1
-b = 1
-rules = ["mean", "phocas", "krum"]
-"#;
+/// A small figure: 2 panels, 3 rules, 2 repeats, 4 rounds, on 6 workers (tests/slurm/run.sh
+/// runs it as a Slurm job array).
+const CONFIG: &str = include_str!("slurm/small-figure.toml");
 
 fn phocas(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_phocas"))
@@ -75,13 +51,7 @@ fn reproduce(cfg: &Path, out: &Path, extra: &[&str]) -> Output {
 
 #[test]
 fn merged_shards_equal_one_run() {
-    if !Path::new(REAL).exists() {
-        // CI installs the data set and sets PHOCAS_REQUIRE_DATA: there, missing data fails.
-        assert!(
-            std::env::var_os("PHOCAS_REQUIRE_DATA").is_none(),
-            "{REAL} is missing: apt-get install dataset-fashion-mnist"
-        );
-        eprintln!("skipped: {REAL} is absent (apt-get install dataset-fashion-mnist)");
+    if !common::real_data() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

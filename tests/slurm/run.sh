@@ -367,41 +367,13 @@ log "merged results.csv of $SHARDS Slurm array tasks is identical to the unshard
 # --- a small figure of `reproduce` (training runs on Fashion-MNIST), the same way -------------
 DATA=/usr/share/datasets/fashion-mnist
 if [ -d "$DATA" ]; then
-  cat >"$TMP/figure.toml" <<'EOF'
-# Small figure for tests/slurm/run.sh: 12 training runs of 4 rounds on 6 workers.
-[common]
-m = 6
-rounds = 4
-repeats = 2
-eval_every = 2
-test_size = 200
-seed = 7
-
-[[panel]]
-name = "none"
-title = "no attack"
-attack = "none"
-corruption = "classic"
-q = 0
-b = 1
-rules = ["mean", "trmean", "phocas"]
-
-[[panel]]
-name = "gauss"
-title = "Gaussian"
-attack = "gaussian"
-corruption = "classic"
-q = 1
-b = 1
-rules = ["mean", "phocas", "krum"]
-EOF
-  submit_and_wait PHOCAS="$PHOCAS" FIGURE=fig2 CONFIG="$TMP/figure.toml" DATA_DIR="$DATA" \
+  submit_and_wait PHOCAS="$PHOCAS" FIGURE=fig2 CONFIG="$ROOT/tests/slurm/small-figure.toml" DATA_DIR="$DATA" \
     OUT=rshards MERGED=rmerged
   for i in $(seq 0 $((SHARDS - 1))); do
     grep -q "shard $i/$SHARDS on " "rshards/logs/reproduce-${ARRAY_ID}_$i.out" ||
       fail "no log line of reproduce array task $i"
   done
-  "$PHOCAS" reproduce fig2 --config "$TMP/figure.toml" --data-dir "$DATA" --out rsingle --quiet \
+  "$PHOCAS" reproduce fig2 --config "$ROOT/tests/slurm/small-figure.toml" --data-dir "$DATA" --out rsingle --quiet \
     >rsingle.log 2>&1 || { cat rsingle.log >&2; fail "unsharded reproduce failed"; }
   for f in summary.csv rounds.csv; do
     cmp "rmerged/fig2/$f" "rsingle/fig2/$f" ||
