@@ -6,7 +6,7 @@
 
 use phocas::montecarlo::config::{Config, MAX_CELLS};
 use phocas::sgd::converge;
-use phocas::sgd::train::Experiment;
+use phocas::sgd::figures::Experiment;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
