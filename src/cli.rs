@@ -375,6 +375,9 @@ fn run(cli: Cli) -> Result<(), Error> {
                 .iter()
                 .any(|p| phocas::sgd::reproduce::is_reproduce_folder(p)) =>
         {
+            if a.no_charts {
+                eprintln!("warning: --no-charts applies to verify-bounds shards; the figures' charts are written");
+            }
             phocas::sgd::reproduce::merge_shards(&a.parts, a.out.as_deref())
         }
         Command::Merge(a) => phocas::montecarlo::merge(&a),

@@ -110,7 +110,73 @@ fn merged_shards_equal_one_run() {
             "{f} differs"
         );
     }
+    // shards run with --repeats merge into the tables of one run with it
+    for i in 0..2 {
+        ok(&reproduce(
+            &cfg,
+            &d.join(format!("k{i}")),
+            &["--shard", &format!("{i}/2"), "--repeats", "1"],
+        ));
+    }
+    ok(&reproduce(&cfg, &d.join("one1"), &["--repeats", "1"]));
+    let k = |i: usize| d.join(format!("k{i}")).display().to_string();
+    let merged1 = d.join("merged1");
+    ok(&phocas(&["merge", &k(0), &k(1), "--out", merged1.to_str().unwrap()]));
+    assert_eq!(
+        std::fs::read(d.join("one1/fig2/summary.csv")).unwrap(),
+        std::fs::read(merged1.join("fig2/summary.csv")).unwrap()
+    );
+    // ... but not with the shards of another --repeats
+    let o = phocas(&["merge", &k(0), &s(1), &s(2)]);
+    refused(&o, &["different"]);
+    // more repeats in a finished folder reuse the runs it holds
+    let o = reproduce(&cfg, &d.join("one"), &["--repeats", "3"]);
+    ok(&o);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("18 training runs") && e.contains("(12 already finished"), "{e}");
     // a folder that holds no shard is named
     let o = phocas(&["merge", &s(0), d.to_str().unwrap()]);
     refused(&o, &["no output of `phocas reproduce --shard"]);
+    // the merge never writes into one of its shards
+    let o = phocas(&["merge", &s(0), &s(1), &s(2), "--out", &s(1)]);
+    refused(&o, &["is one of the shard folders"]);
+    // nor into a figure folder holding tables without a run.json (a committed reference run)
+    let committed = d.join("committed");
+    std::fs::create_dir_all(committed.join("fig2")).unwrap();
+    std::fs::write(committed.join("fig2/summary.csv"), "panel,label\n").unwrap();
+    let o = phocas(&[
+        "merge",
+        &s(0),
+        &s(1),
+        &s(2),
+        "--out",
+        committed.to_str().unwrap(),
+    ]);
+    refused(&o, &["holds results (summary.csv) without a run.json"]);
+    let o = reproduce(&cfg, &committed, &[]);
+    refused(&o, &["holds results (summary.csv) without a run.json"]);
+    assert_eq!(
+        std::fs::read(committed.join("fig2/summary.csv")).unwrap(),
+        b"panel,label\n"
+    );
+    // a hostile run.json: a huge shard count, a figure name that is a path
+    let runjson = shard(2, 3).join("fig2/run.json");
+    let text = std::fs::read_to_string(&runjson).unwrap();
+    std::fs::write(
+        &runjson,
+        text.replace("\"count\": 3", "\"count\": 18446744073709551615"),
+    )
+    .unwrap();
+    let o = phocas(&["merge", &s(0), &s(1), &s(2)]);
+    refused(&o, &["different runs"]);
+    std::fs::write(
+        &runjson,
+        text.replace("reproduce fig2", "reproduce ../../x"),
+    )
+    .unwrap();
+    let o = phocas(&["merge", &s(0), &s(1), &s(2)]);
+    refused(&o, &["no output of `phocas reproduce --shard"]);
+    std::fs::write(&runjson, "{ not json").unwrap();
+    let o = phocas(&["merge", &s(0), &s(1), &s(2)]);
+    refused(&o, &["unreadable"]);
 }

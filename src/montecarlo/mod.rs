@@ -65,8 +65,8 @@ pub struct MergeArgs {
     /// --shard I/N --out DIR`: then the merged figures go to OUT/FIGURE/).
     #[arg(required = true, value_name = "DIR")]
     pub parts: Vec<PathBuf>,
-    /// Folder for the merged tables and charts. Default:
-    /// runs/merge-<grid>-<hash of the run>/.
+    /// Folder for the merged tables and charts. Default: runs/merge-<grid>-<hash of the run>/
+    /// (for figures: runs/merge-<figure names joined by +>-<hash>/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Skip the charts (verify-bounds shards).

@@ -57,12 +57,18 @@ pub struct ReproduceArgs {
     pub shard: Option<Shard>,
 }
 
+/// Files that show a figure folder holds results: without the run.json of this very run, the
+/// folder is refused (the committed reference runs in reports/ carry no run.json, so a trial
+/// `reproduce` or `merge` never overwrites them).
+const MARKERS: &[&str] = &[resume::LOG, "summary.csv", "rounds.csv"];
+
 /// One figure to run: its name, its parsed config (overrides applied) and the config text.
 struct Figure {
     name: String,
     exp: Experiment,
     text: String,
-    /// --repeats, recorded in the run's identity when given.
+    /// --repeats (not part of the run's identity: a run is one repeat, so more repeats reuse
+    /// the first ones; a shard records it in [`SHARD_FILE`] for the merge).
     repeats: Option<usize>,
 }
 
@@ -92,12 +98,9 @@ impl Figure {
         })
     }
 
-    /// The run's identity: what determines its checkpoint lines. `options` holds the rounds,
-    /// the repeats when overridden, and the data folder.
+    /// The run's identity: what determines its checkpoint lines. `options` holds the rounds
+    /// and the data folder.
     fn id(&self, data_dir: &Path, shard: Option<Shard>) -> RunId {
-        let repeats = self
-            .repeats
-            .map_or(String::new(), |r| format!("repeats={r} "));
         RunId {
             command: format!("reproduce {}", self.name),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -106,7 +109,7 @@ impl Figure {
             trials: None,
             shard,
             options: format!(
-                "rounds={} {repeats}data={}",
+                "rounds={} data={}",
                 self.exp.common.rounds,
                 canonical(data_dir).display()
             ),
@@ -114,26 +117,38 @@ impl Figure {
     }
 }
 
+/// What a shard's folder records beside run.json for the merge: the --repeats it ran with.
+const SHARD_FILE: &str = "shard.json";
+
+#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+struct ShardSettings {
+    repeats: Option<usize>,
+}
+
 fn canonical(p: &Path) -> PathBuf {
     p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// Reads back what [`Figure::id`] wrote in `options`: rounds, repeats, data folder.
-fn parse_options(options: &str) -> Option<(usize, Option<usize>, PathBuf)> {
+/// Reads back what [`Figure::id`] wrote in `options`: rounds, data folder.
+fn parse_options(options: &str) -> Option<(usize, PathBuf)> {
     let rest = options.strip_prefix("rounds=")?;
     let (rounds, rest) = rest.split_once(' ')?;
-    let (repeats, rest) = match rest.strip_prefix("repeats=") {
-        Some(r) => {
-            let (k, rest) = r.split_once(' ')?;
-            (Some(k.parse().ok()?), rest)
-        }
-        None => (None, rest),
-    };
-    Some((
-        rounds.parse().ok()?,
-        repeats,
-        rest.strip_prefix("data=")?.into(),
-    ))
+    Some((rounds.parse().ok()?, rest.strip_prefix("data=")?.into()))
+}
+
+/// The settings a shard recorded (none for a folder without [`SHARD_FILE`]).
+fn shard_settings(dir: &Path) -> Result<ShardSettings, Error> {
+    let p = dir.join(SHARD_FILE);
+    match std::fs::read_to_string(&p) {
+        Ok(t) => serde_json::from_str(&t).map_err(|e| {
+            Error::Invalid(format!(
+                "{}: unreadable ({e}): the shard folder is damaged; rerun that shard",
+                p.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ShardSettings { repeats: None }),
+        Err(e) => Err(Error::io(p, e)),
+    }
 }
 
 /// The data set, loaded when the first run needs training (a merge or a finished figure
@@ -218,33 +233,42 @@ pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
 }
 
 /// Whether `phocas merge` should treat `dir` as a shard of `reproduce`: it holds a figure
-/// folder of `reproduce` (its `--out`), or is one.
+/// folder of `reproduce` (its `--out`), or is one, or holds a run.json that cannot be read (the
+/// merge of figures then says so).
 pub fn is_reproduce_folder(dir: &Path) -> bool {
-    !figure_folders(dir).is_empty()
+    figure_folders(dir).map_or(true, |f| !f.is_empty())
 }
 
 /// The figure folders of a `reproduce` output folder (or the folder itself, if it is one), by
-/// figure name.
-fn figure_folders(dir: &Path) -> BTreeMap<String, (PathBuf, RunId)> {
+/// figure name. Only the names of [`EXPERIMENTS`] count (a forged run.json cannot name a path);
+/// an unreadable run.json is an error.
+fn figure_folders(dir: &Path) -> Result<BTreeMap<String, (PathBuf, RunId)>, Error> {
     let mut found = BTreeMap::new();
-    let look = |found: &mut BTreeMap<_, _>, d: PathBuf| {
-        if let Ok(Some(id)) = RunId::load(&d) {
+    let look = |found: &mut BTreeMap<_, _>, d: PathBuf| -> Result<(), Error> {
+        if let Some(id) = RunId::load(&d)? {
             if let Some(name) = id.command.strip_prefix("reproduce ") {
-                found.insert(name.to_string(), (d, id));
+                if EXPERIMENTS.iter().any(|e| e.0 == name) {
+                    found.insert(name.to_string(), (d, id));
+                }
             }
         }
+        Ok(())
     };
-    look(&mut found, dir.to_path_buf());
-    if found.is_empty() {
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            let mut subs: Vec<PathBuf> = rd.filter_map(|e| Some(e.ok()?.path())).collect();
-            subs.sort();
-            for s in subs {
-                look(&mut found, s);
-            }
+    if RunId::load(dir)?.is_some() {
+        look(&mut found, dir.to_path_buf())?;
+        return Ok(found);
+    }
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        let mut subs: Vec<PathBuf> = rd
+            .filter_map(|e| Some(e.ok()?.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        subs.sort();
+        for s in subs {
+            look(&mut found, s)?;
         }
     }
-    found
+    Ok(found)
 }
 
 /// `phocas merge` on the output folders of `reproduce --shard I/N` (every shard of one
@@ -254,7 +278,7 @@ fn figure_folders(dir: &Path) -> BTreeMap<String, (PathBuf, RunId)> {
 pub fn merge_shards(parts: &[PathBuf], out: Option<&Path>) -> Result<(), Error> {
     let mut by_fig: BTreeMap<String, Vec<(PathBuf, RunId)>> = BTreeMap::new();
     for p in parts {
-        let figs = figure_folders(p);
+        let figs = figure_folders(p)?;
         if figs.is_empty() {
             return Err(Error::Invalid(format!(
                 "{}: holds no output of `phocas reproduce --shard I/N`: pass the --out folder of each shard",
@@ -270,7 +294,14 @@ pub fn merge_shards(parts: &[PathBuf], out: Option<&Path>) -> Result<(), Error> 
     for (name, shards) in &by_fig {
         let (p0, first) = &shards[0];
         let count = first.shard.map_or(1, |s| s.count);
-        let mut seen = vec![false; count];
+        // run.json is read by serde, not by `Shard`'s parser: nothing is allocated by count
+        if count == 0 {
+            return Err(Error::Invalid(format!(
+                "{}: run.json names a shard count of 0: the folder is damaged; rerun that shard",
+                p0.display()
+            )));
+        }
+        let mut seen = std::collections::BTreeSet::new();
         for (p, id) in shards {
             if id.fingerprint() != first.fingerprint() || id.shard.map_or(1, |s| s.count) != count {
                 return Err(Error::Invalid(format!(
@@ -280,19 +311,31 @@ pub fn merge_shards(parts: &[PathBuf], out: Option<&Path>) -> Result<(), Error> 
                 )));
             }
             let i = id.shard.map_or(0, |s| s.index);
-            if i >= count || std::mem::replace(&mut seen[i], true) {
+            if i >= count || !seen.insert(i) {
                 return Err(Error::Invalid(format!(
                     "{}: shard {i}/{count} is given twice (or is out of range): pass each shard's folder once",
                     p.display()
                 )));
             }
         }
-        if let Some(i) = seen.iter().position(|s| !s) {
+        if seen.len() < count {
+            let i = (0..).find(|i| !seen.contains(i)).unwrap_or(0);
             return Err(Error::Invalid(format!(
                 "{name}: shard {i}/{count} is missing: pass the folders of all {count} shards"
             )));
         }
-        let (rounds, repeats, data_dir) = parse_options(&first.options).ok_or_else(|| {
+        let settings = shard_settings(p0)?;
+        for (p, _) in shards {
+            if shard_settings(p)? != settings {
+                return Err(Error::Invalid(format!(
+                    "{} and {} ran with different --repeats: merge only the shards of one command",
+                    p0.display(),
+                    p.display()
+                )));
+            }
+        }
+        let repeats = settings.repeats;
+        let (rounds, data_dir) = parse_options(&first.options).ok_or_else(|| {
             Error::Invalid(format!(
                 "{}: run.json's options '{}' are not those of `phocas reproduce`: the folder is damaged or from another version",
                 p0.display(),
@@ -320,6 +363,16 @@ pub fn merge_shards(parts: &[PathBuf], out: Option<&Path>) -> Result<(), Error> 
     }
     let fps: Vec<String> = plans.iter().map(|p| p.1.fingerprint()).collect();
     let root = crate::outdir::resolve(out, "merge", &tag, &fps.join(""));
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    if let Some(p) = parts.iter().find(|p| same(p, &root)) {
+        return Err(Error::Invalid(format!(
+            "--out {} is one of the shard folders: choose another folder for the merged figures",
+            p.display()
+        )));
+    }
     crate::interrupt::install();
     for (f, id, data_dir, dirs) in &plans {
         let mut data = LazyData {
@@ -368,16 +421,21 @@ fn run_figure(
     imports: &[PathBuf],
 ) -> Result<(), Error> {
     let (name, exp) = (&f.name, &f.exp);
-    let mut log = resume::Log::open(dir, id, &[resume::LOG])?;
+    let mut log = resume::Log::open(dir, id, MARKERS)?;
     if !imports.is_empty() {
         let n = import_records(&log, id, imports)?;
         drop(log);
-        log = resume::Log::open(dir, id, &[resume::LOG])?;
+        log = resume::Log::open(dir, id, MARKERS)?;
         eprintln!(
             "{name}: {n} runs gathered from {} shard folders into {}",
             imports.len(),
             log.path().display()
         );
+    }
+    if id.shard.is_some() {
+        let text = serde_json::to_string(&ShardSettings { repeats: f.repeats })
+            .map_err(|e| Error::Report(e.to_string()))?;
+        crate::fsutil::write_atomic(&dir.join(SHARD_FILE), text.as_bytes())?;
     }
     let manifest = Manifest::start(
         &format!("reproduce {name}"),

@@ -315,7 +315,9 @@ EOF
 # ARRAY_ID.
 submit_and_wait() {
   local ids extra_ids merge_id merge_state bad states n_done deadline terminal
-  ids=$(env "$@" bash "$ROOT/experiments/slurm/submit.sh" "$SHARDS" --time=10) || fail "submit.sh failed"
+  # only the variables given reach submit.sh (an exported FIGURE or EXTRA would change the test)
+  ids=$(env -u FIGURE -u CONFIG -u DATA_DIR -u EXTRA -u MERGE_EXTRA -u LOGS -u THREADS -u OUT \
+    -u MERGED "$@" bash "$ROOT/experiments/slurm/submit.sh" "$SHARDS" --time=10) || fail "submit.sh failed"
   read -r ARRAY_ID merge_id extra_ids <<<"$ids"
   [[ "$ARRAY_ID" =~ ^[0-9]+$ && "$merge_id" =~ ^[0-9]+$ && -z "${extra_ids:-}" ]] ||
     fail "submit.sh printed '$ids', expected 'ARRAY_JOB_ID MERGE_JOB_ID'"

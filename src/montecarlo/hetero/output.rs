@@ -20,10 +20,21 @@ pub fn normalised(r: &HeteroRow) -> f64 {
 
 /// Writes the table and (unless `charts` is false) the chart; returns the number of rows.
 pub fn write(rows: &[HeteroRow], dir: &std::path::Path, charts: bool) -> Result<usize, Error> {
+    let mut df = table(rows)?;
+    crate::report::write_table(&mut df, dir, "heterogeneity")?;
+    if charts && !rows.is_empty() {
+        chart(rows, dir)?;
+    }
+    Ok(rows.len())
+}
+
+/// The table of `heterogeneity.csv`, one row per cell (also what `phocas.verify_sections`
+/// returns in Python).
+pub fn table(rows: &[HeteroRow]) -> Result<polars::prelude::DataFrame, Error> {
     let s = |f: &dyn Fn(&HeteroRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
     let x = |f: &dyn Fn(&HeteroRow) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
     let nan = f64::NAN;
-    let mut df = crate::report::TableBuilder::new()
+    crate::report::TableBuilder::new()
         .str("rule", &s(&|r| r.rule.clone()))
         .str("pre", &s(&|r| r.wrapper.name()))
         .str("label", &s(&|r| r.label.clone()))
@@ -52,12 +63,7 @@ pub fn write(rows: &[HeteroRow], dir: &std::path::Path, charts: bool) -> Result<
         )
         .f64("lower_bound", x(&|r| r.lower))
         .f64("error_over_lower", x(&|r| r.mean / r.lower))
-        .build()?;
-    crate::report::write_table(&mut df, dir, "heterogeneity")?;
-    if charts && !rows.is_empty() {
-        chart(rows, dir)?;
-    }
-    Ok(rows.len())
+        .build()
 }
 
 /// One panel per (pre-aggregation, shape): per rule, the largest error / (V + G^2) over the
