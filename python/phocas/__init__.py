@@ -21,7 +21,8 @@ bucket_seed). Errors raise ValueError with the CLI's message. `phocas.rules()` l
 registry with each rule's definition, parameters, reference and cost.
 
 Also: `phocas.corrupt` (attacks and corruption models, the CLI's bits), `phocas.verify_bounds`
-(the Monte Carlo engine, into a DataFrame), `phocas.byzfl` (ByzFL's aggregators, drop-in) and
+(the Monte Carlo engine, into a DataFrame; `phocas.verify_sections` for a config's
+heterogeneity section), `phocas.byzfl` (ByzFL's aggregators, drop-in) and
 `phocas.flower` (Flower strategies); the last two are imported on demand.
 """
 
@@ -49,6 +50,7 @@ __all__ = [
     "corrupt",
     "corruptions",
     "verify_bounds",
+    "verify_sections",
     "DEFAULT_SEED",
     "aggregate",
     "rules",
@@ -178,4 +180,11 @@ for _info in rules():
     __all__.append(_cls_name)
 del _info, _cls_name, _cls
 
-from ._sim import DEFAULT_SEED, attacks, corrupt, corruptions, verify_bounds  # noqa: E402
+from ._sim import (  # noqa: E402
+    DEFAULT_SEED,
+    attacks,
+    corrupt,
+    corruptions,
+    verify_bounds,
+    verify_sections,
+)

@@ -72,3 +72,8 @@ def verify_bounds(
     trials: Optional[int] = None,
     progress: Optional[Callable[[int, int], None]] = None,
 ) -> dict[str, object]: ...
+def verify_sections(
+    text: str,
+    json: bool,
+    trials: Optional[int] = None,
+) -> dict[str, Optional[dict[str, object]]]: ...

@@ -148,7 +148,8 @@ def verify_bounds(
     `trials` overrides every sweep's count. The table has the columns of verify-bounds'
     results.csv (mean_error, ci_low, ci_high, bound, ratio, verdict, ...), computed with the
     same seeds and streams, so the numbers are those of `phocas verify-bounds` on the same
-    config; the run keeps no checkpoint, chart or paired comparison (use the CLI for those).
+    config; the run keeps no checkpoint, chart or paired comparison (use the CLI for those), and
+    the config's `[heterogeneity]` section is run by `verify_sections`, not here.
 
     frame: "polars" or "pandas" (that DataFrame, built from NumPy columns, no CSV round trip),
     "dict" (column name to NumPy array or list), or "auto" (polars if installed, else pandas,
@@ -164,6 +165,24 @@ def verify_bounds(
         if close is not None:
             close()
     return _frame(cols, frame)
+
+
+def verify_sections(
+    config: Union[dict, str, os.PathLike],
+    *,
+    trials: Optional[int] = None,
+    frame: str = "auto",
+) -> dict[str, Any]:
+    """Runs the sections of a verify-bounds config that sit beside its grid and returns them
+    as tables, by section name: "heterogeneity" (the `[heterogeneity]` section: heterogeneous
+    honest workers, the columns of verify-bounds' heterogeneity.csv, the same numbers) when the
+    config has one. A `[kappa]` section maps to None: its searches keep witness matrices, run
+    them with `phocas verify-bounds`. `config`, `trials` (the section's trial count) and `frame`
+    as in `verify_bounds`; a config without such sections gives an empty dict.
+    """
+    text, is_json = _config_text(config)
+    tables = _phocas.verify_sections(text, is_json, trials)
+    return {k: (None if v is None else _frame(v, frame)) for k, v in tables.items()}
 
 
 def _frame(cols: dict, frame: str) -> Any:

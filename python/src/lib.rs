@@ -308,6 +308,7 @@ fn _phocas(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sim::attack_list, m)?)?;
     m.add_function(wrap_pyfunction!(sim::corruption_list, m)?)?;
     m.add_function(wrap_pyfunction!(sim::verify_bounds, m)?)?;
+    m.add_function(wrap_pyfunction!(sim::verify_sections, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("DEFAULT_SEED", phocas::rng::DEFAULT_SEED)?;
     Ok(())

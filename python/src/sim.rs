@@ -10,7 +10,7 @@ use crate::{value_error, Rule};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use phocas::attacks::{self, AttackParams, Corrupt, Oracle};
 use phocas::montecarlo::config::Config;
-use phocas::montecarlo::grid;
+use phocas::montecarlo::{grid, hetero};
 use phocas::{Error, Scalar};
 use polars::prelude::{Column, DataType};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
@@ -238,6 +238,51 @@ pub fn verify_bounds<'py>(
     let out = PyDict::new(py);
     for c in df.get_columns() {
         out.set_item(c.name().as_str(), column_to_py(py, c)?)?;
+    }
+    Ok(out)
+}
+
+/// verify_sections(text, json, trials): the sections of a verify-bounds config beside its grid
+/// that `verify_bounds` leaves out, as tables: {"heterogeneity": dict of columns} when the
+/// config has a `[heterogeneity]` section (the columns of heterogeneity.csv, the same numbers
+/// as `phocas verify-bounds`; `trials` overrides its trials), and {"kappa": None} noted as
+/// not available when it has a `[kappa]` section (its witnesses are matrices: use the CLI).
+#[pyfunction]
+#[pyo3(signature = (text, json, trials=None))]
+pub fn verify_sections<'py>(
+    py: Python<'py>,
+    text: &str,
+    json: bool,
+    trials: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let cfg = if json {
+        Config::parse_json(text)
+    } else {
+        Config::parse(text)
+    }
+    .map_err(value_error)?;
+    let out = PyDict::new(py);
+    if let Some(h) = &cfg.heterogeneity {
+        let rows = py
+            .allow_threads(|| {
+                hetero::run(
+                    h,
+                    trials,
+                    (cfg.seed, cfg.v, cfg.g_norm),
+                    &cfg.attack_params,
+                    true,
+                )
+            })
+            .map_err(value_error)?;
+        let df = hetero::output::table(&rows).map_err(value_error)?;
+        let cols = PyDict::new(py);
+        for c in df.get_columns() {
+            cols.set_item(c.name().as_str(), column_to_py(py, c)?)?;
+        }
+        out.set_item("heterogeneity", cols)?;
+    }
+    if cfg.kappa.is_some() {
+        out.set_item("kappa", py.None())?;
     }
     Ok(out)
 }

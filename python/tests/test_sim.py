@@ -207,3 +207,64 @@ def test_monte_carlo_errors(config, message):
         phocas.verify_bounds(config, progress=False)
     with pytest.raises(ValueError, match="frame"):
         phocas.verify_bounds(GRID, progress=False, frame="arrow", trials=2)
+
+
+HETERO = """
+seed = 5
+[[sweep]]
+name = "h"
+rules = ["mean"]
+distributions = ["gaussian"]
+corruptions = ["classic"]
+attacks = ["gaussian"]
+m = [6]
+q = [1]
+b = ["equal"]
+d = [4]
+trials = 4
+
+[heterogeneity]
+rules = ["mean", "trmean"]
+nnm = true
+shapes = ["spread"]
+g2_over_v = [0, 4]
+attacks = ["gaussian"]
+m = 10
+f = 2
+d = 6
+trials = 20
+"""
+
+
+KAPPA = """
+[kappa]
+rules = ["mean"]
+n = [6]
+fractions = [0.2]
+d = 2
+restarts = 1
+steps = 5
+"""
+
+
+def test_heterogeneity_section_matches_the_cli(tmp_path):
+    exe = cli()
+    (tmp_path / "h.toml").write_text(HETERO)
+    subprocess.run(
+        [exe, "verify-bounds", "--config", str(tmp_path / "h.toml"), "--out",
+         str(tmp_path / "out"), "--no-charts", "--quiet"],
+        check=True, capture_output=True,
+    )
+    rows = list(csv.DictReader(open(tmp_path / "out" / "heterogeneity.csv")))
+    tables = phocas.verify_sections(tmp_path / "h.toml", frame="dict")
+    assert set(tables) == {"heterogeneity"}
+    cols = tables["heterogeneity"]
+    assert len(rows) == len(cols["rule"]) > 0
+    for i, r in enumerate(rows):
+        assert (r["rule"], r["pre"], r["attack"]) == (cols["rule"][i], cols["pre"][i], cols["attack"][i])
+        for k in ("mean_error", "ci_low", "ci_high", "kappa_bound", "lower_bound"):
+            a, b = float(r[k]), float(cols[k][i])
+            assert a == b or (np.isnan(a) and np.isnan(b)), (k, r[k], b)
+    # the grid alone has no such section; a kappa section is named, not run
+    assert phocas.verify_sections(GRID) == {}
+    assert phocas.verify_sections(HETERO + KAPPA)["kappa"] is None
