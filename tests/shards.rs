@@ -121,7 +121,13 @@ fn merged_shards_equal_one_run() {
     ok(&reproduce(&cfg, &d.join("one1"), &["--repeats", "1"]));
     let k = |i: usize| d.join(format!("k{i}")).display().to_string();
     let merged1 = d.join("merged1");
-    ok(&phocas(&["merge", &k(0), &k(1), "--out", merged1.to_str().unwrap()]));
+    ok(&phocas(&[
+        "merge",
+        &k(0),
+        &k(1),
+        "--out",
+        merged1.to_str().unwrap(),
+    ]));
     assert_eq!(
         std::fs::read(d.join("one1/fig2/summary.csv")).unwrap(),
         std::fs::read(merged1.join("fig2/summary.csv")).unwrap()
@@ -133,7 +139,10 @@ fn merged_shards_equal_one_run() {
     let o = reproduce(&cfg, &d.join("one"), &["--repeats", "3"]);
     ok(&o);
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.contains("18 training runs") && e.contains("(12 already finished"), "{e}");
+    assert!(
+        e.contains("18 training runs") && e.contains("(12 already finished"),
+        "{e}"
+    );
     // a folder that holds no shard is named
     let o = phocas(&["merge", &s(0), d.to_str().unwrap()]);
     refused(&o, &["no output of `phocas reproduce --shard"]);
