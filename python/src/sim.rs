@@ -18,6 +18,16 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+/// A verify-bounds config from TOML text, or JSON with the same keys when `json`.
+fn parse_config(text: &str, json: bool) -> PyResult<Config> {
+    if json {
+        Config::parse_json(text)
+    } else {
+        Config::parse(text)
+    }
+    .map_err(value_error)
+}
+
 fn attack_params(json: &str) -> PyResult<AttackParams> {
     let p: AttackParams = serde_json::from_str(json).map_err(|e| {
         PyValueError::new_err(format!(
@@ -192,12 +202,7 @@ pub fn verify_bounds<'py>(
     trials: Option<usize>,
     progress: Option<PyObject>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let cfg = if json {
-        Config::parse_json(text)
-    } else {
-        Config::parse(text)
-    }
-    .map_err(value_error)?;
+    let cfg = parse_config(text, json)?;
     let total = grid::cell_count(&cfg, trials);
     let (stop, done) = (AtomicBool::new(false), AtomicUsize::new(0));
     let mut shown = usize::MAX;
@@ -255,12 +260,7 @@ pub fn verify_sections<'py>(
     json: bool,
     trials: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let cfg = if json {
-        Config::parse_json(text)
-    } else {
-        Config::parse(text)
-    }
-    .map_err(value_error)?;
+    let cfg = parse_config(text, json)?;
     let out = PyDict::new(py);
     if let Some(h) = &cfg.heterogeneity {
         let rows = py
