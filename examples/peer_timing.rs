@@ -3,12 +3,23 @@
 //! differ (ByzFL's geometric median: 3 Weiszfeld iterations from zero with nu = 0.1; the
 //! pre-aggregation steps followed by Mean). Prints `label,median seconds,fastest seconds`
 //! over 7 timed calls after one warm-up. Run it right after `peer_bench.py`, on an idle
-//! machine: `cargo run --release --example peer_timing`.
+//! machine: `cargo run --release --example peer_timing`. Optional arguments: a substring of the
+//! labels to time (e.g. `cclip`) and the number of timed calls (default 7).
 
 use phocas::aggregators::{self, AggregateExt, RuleParams};
 use phocas::{MatrixView, Workspace};
 use std::time::Instant;
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let only = args.get(1).cloned().unwrap_or_default();
+    let calls: usize = match args.get(2).map(|s| s.parse()) {
+        None => 7,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => {
+            eprintln!("peer_timing: the number of calls must be a positive integer, e.g. 7");
+            std::process::exit(2);
+        }
+    };
     let (m, d) = (20usize, 1_000_000usize);
     let mut s = 1u64;
     let x: Vec<f32> = (0..m * d)
@@ -94,16 +105,19 @@ fn main() {
     ];
     for (name, p) in cases {
         let r = aggregators::build(name, &p, m).unwrap();
+        if !r.label().contains(&only) {
+            continue;
+        }
         let mut ws = Workspace::new();
         let mut out = vec![0f32; d];
         r.aggregate_into(v, &mut ws, &mut out).unwrap();
         let mut t = Vec::new();
-        for _ in 0..7 {
+        for _ in 0..calls {
             let t0 = Instant::now();
             r.aggregate_into(v, &mut ws, &mut out).unwrap();
             t.push(t0.elapsed().as_secs_f64());
         }
         t.sort_by(f64::total_cmp);
-        println!("{},{:.6},{:.6}", r.label(), t[3], t[0]);
+        println!("{},{:.6},{:.6}", r.label(), t[calls / 2], t[0]);
     }
 }

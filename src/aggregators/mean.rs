@@ -51,8 +51,10 @@ pub(crate) fn mean_rows<T: Scalar>(
     let n = rows.map_or(x.m(), <[usize]>::len);
     // About 2^18 values per chunk: enough work to amortise a task, several chunks per thread.
     let chunk = ((1usize << 18) / n.max(1)).max(SPAN).next_multiple_of(SPAN);
-    for_chunks(out, chunk, |c, o| {
-        ws.with_scratch(|s| {
+    for_chunks(out, chunk, |c, o| match rows {
+        // a few listed rows (a bucket): one pass, no accumulators
+        Some(rows) if rows.len() <= DIRECT_MAX => mean_columns(x, rows, c * chunk, ws, o),
+        _ => ws.with_scratch(|s| {
             if s.acc.len() < SPAN {
                 s.acc.resize(SPAN, 0.0);
             }
@@ -60,8 +62,67 @@ pub(crate) fn mean_rows<T: Scalar>(
                 #[inline(always)]
                 || mean_chunk(x, rows, c * chunk, o, n, &mut s.acc),
             );
-        });
+        }),
     });
+}
+
+/// Most rows that [`mean_columns`] averages in one pass without accumulators.
+const DIRECT_MAX: usize = 8;
+
+/// [`mean_rows`] of the rows `rows` (in that order) on the columns j0..j0 + out.len() only, in
+/// the calling thread: the same bits as those columns of [`mean_rows`] (each coordinate is
+/// summed on its own, in row order). Up to [`DIRECT_MAX`] rows (buckets) go through
+/// [`mean_direct`] in one pass; more through the accumulators of [`mean_chunk`].
+pub(crate) fn mean_columns<T: Scalar>(
+    x: MatrixView<'_, T>,
+    rows: &[usize],
+    j0: usize,
+    ws: &Workspace,
+    out: &mut [T],
+) {
+    let w = out.len();
+    let row = |r: usize, j: usize, w: usize| &x.row(rows[r])[j..j + w];
+    macro_rules! direct {
+        ($($k:literal)*) => {
+            match rows.len() {
+                $($k => with_isa(
+                    #[inline(always)]
+                    || mean_direct::<T, $k>(std::array::from_fn(|r| row(r, j0, w)), out),
+                ),)*
+                _ => {
+                    return ws.with_scratch(|s| {
+                        if s.acc.len() < SPAN {
+                            s.acc.resize(SPAN, 0.0);
+                        }
+                        with_isa(
+                            #[inline(always)]
+                            || mean_chunk(x, Some(rows), j0, out, rows.len(), &mut s.acc),
+                        );
+                    })
+                }
+            }
+        };
+    }
+    direct!(1 2 3 4 5 6 7 8); // DIRECT_MAX
+    if std::mem::size_of::<T>() == 8 {
+        rescue_overflow(out, j0, rows.len(), &row);
+    }
+}
+
+/// The mean of K rows (a bucket) in one pass and no accumulator array: the sum of each
+/// coordinate from -0.0 in row order, divided by K, as [`mean_chunk`] computes it (before its
+/// overflow rescue).
+#[inline(always)]
+fn mean_direct<T: Scalar, const K: usize>(rows: [&[T]; K], out: &mut [T]) {
+    let w = out.len();
+    let rows = rows.map(|r| &r[..w]);
+    for (j, o) in out.iter_mut().enumerate() {
+        let mut s = -0.0f64;
+        for r in rows {
+            s += r[j].to_f64();
+        }
+        *o = T::from_f64(s / K as f64);
+    }
 }
 
 #[inline(always)]
@@ -194,6 +255,57 @@ mod tests {
         let r = Mean::new(3).unwrap();
         let out = r.aggregate(MatrixView::new(&x, 3, 2).unwrap()).unwrap();
         assert_eq!(out, vec![3.0, 5.0]);
+    }
+
+    /// Hostile values for the tests: NaN, infinities, values whose f64 sums overflow, -0.0,
+    /// subnormals, ties, and ordinary ones.
+    fn hostile(i: usize) -> f64 {
+        match (i * 7919) % 23 {
+            0 => f64::NAN,
+            1 => f64::INFINITY,
+            2 => f64::NEG_INFINITY,
+            3 | 4 => f64::MAX * 0.75,
+            5 => -f64::MAX * 0.75,
+            6 => -0.0,
+            7 => 5e-324,
+            8 | 9 => 1.0,
+            k => (k as f64 - 11.5) * 1.37e3 + (i % 101) as f64 * 1e-3,
+        }
+    }
+
+    /// `mean_rows` over listed rows (the one-pass route up to DIRECT_MAX rows, the
+    /// accumulators beyond) gives the bits of Mean on the matrix of those rows, at offsets
+    /// that cross spans and end in a tail.
+    #[test]
+    fn listed_rows_average_as_the_mean_of_those_rows() {
+        fn check<T: Scalar>() {
+            let (m, d) = (12, 2 * SPAN + 77);
+            let x: Vec<T> = (0..m * d).map(|i| T::from_f64(hostile(i))).collect();
+            let v = MatrixView::new(&x, m, d).unwrap();
+            let ws = Workspace::new();
+            for k in 1..=m {
+                let rows: Vec<usize> = (0..k).map(|r| (r * 5) % m).collect();
+                let sub: Vec<T> = rows.iter().flat_map(|&r| v.row(r).to_vec()).collect();
+                let want = Mean::new(k)
+                    .unwrap()
+                    .aggregate(MatrixView::new(&sub, k, d).unwrap())
+                    .unwrap();
+                let mut got = vec![T::default(); d];
+                mean_rows(v, Some(&rows), &ws, &mut got);
+                let bits = |a: &[T]| a.iter().map(|t| t.to_f64().to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{k} rows");
+                let j0 = SPAN - 3;
+                let mut part = vec![T::default(); SPAN + 10];
+                mean_columns(v, &rows, j0, &ws, &mut part);
+                assert_eq!(
+                    bits(&part),
+                    bits(&want[j0..j0 + SPAN + 10]),
+                    "{k} rows at {j0}"
+                );
+            }
+        }
+        check::<f64>();
+        check::<f32>();
     }
 
     #[test]

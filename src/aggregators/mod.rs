@@ -762,7 +762,13 @@ pub fn build(name: &str, params: &RuleParams, m: usize) -> Result<Box<dyn Aggreg
                 ..params.clone()
             };
             let rule = (info.build)(&inner, step.rows_out(m))?;
-            Ok(Box::new(Premixed::new(m, step, rule)?))
+            let mixed = Premixed::new(m, step, rule)?;
+            Ok(Box::new(match info.kind {
+                RuleKind::Average | RuleKind::OrderStatistic => {
+                    mixed.coordinatewise(premix::BLOCK_BYTES)
+                }
+                RuleKind::RowSelection | RuleKind::RowWeighting => mixed,
+            }))
         }
     }
 }

@@ -19,14 +19,26 @@
 //! Means are summed in f64 in increasing row order (Mean's kernel); a non-finite row spreads
 //! to the means that include it, as in the papers. Mixed rows are kept in the workspace, so a
 //! call allocates nothing once the workspace has grown.
+//!
+//! Bucketing before a coordinate-wise rule (Mean and the order statistics: each output
+//! coordinate depends on its column only) runs by column blocks: the bucket means of a block
+//! of about [`BLOCK_BYTES`] are computed into the workspace and aggregated while they are in
+//! cache, so the ceil(m/s) x d matrix of means is never written to memory. The bits are those
+//! of the whole matrix of means (tested); the matrix is read once.
 
 use super::krum::pairwise_sq_distances;
-use super::mean::mean_rows;
+use super::mean::{mean_columns, mean_rows};
 use super::{AggregateExt, Aggregator, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
 use crate::scalar::Scalar;
 use rand::seq::SliceRandom;
+use rayon::prelude::*;
+
+/// Bytes of bucket means per column block (see the module doc): a few blocks of a large
+/// matrix stay in the last-level cache, and each block is large enough that the two parallel
+/// passes over it (the means, the rule) cost far more than starting them.
+pub const BLOCK_BYTES: usize = 4 << 20;
 
 /// A pre-aggregation step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +85,9 @@ pub struct Premixed {
     m: usize,
     premix: Premix,
     rule: Box<dyn Aggregator>,
+    /// Columns per block when the rule is coordinate-wise and the step is bucketing (see the
+    /// module doc); `None`: the whole matrix of means first.
+    block: Option<usize>,
 }
 
 impl Premixed {
@@ -85,18 +100,27 @@ impl Premixed {
                 got: rule.m(),
             });
         }
-        Ok(Self { m, premix, rule })
+        Ok(Self {
+            m,
+            premix,
+            rule,
+            block: None,
+        })
     }
 
-    /// The mixed rows of `x` into `mixed` (rows_out x d).
-    fn mix<T: Scalar>(&self, x: MatrixView<'_, T>, ws: &mut Workspace, mixed: &mut Vec<T>) {
-        let (m, d) = (x.m(), x.d());
-        let n = self.premix.rows_out(m);
-        // every value is written below: a buffer of the right length is not cleared first
-        if mixed.len() != n * d {
-            mixed.clear();
-            mixed.resize(n * d, T::default());
-        }
+    /// Declares the rule coordinate-wise (each output coordinate a function of its column
+    /// only, as [`super::RuleKind::Average`] and [`super::RuleKind::OrderStatistic`] are):
+    /// bucketing then runs by column blocks of `block_bytes` bytes of means. No effect on
+    /// Nearest-Neighbour Mixing, whose groups depend on whole rows.
+    pub fn coordinatewise(mut self, block_bytes: usize) -> Self {
+        self.block = Some(block_bytes.max(1));
+        self
+    }
+
+    /// The row groups of this call into `ws.mix_rows` (NNM's neighbourhoods, or bucketing's
+    /// shuffled buckets: the call's permutation), counting the call.
+    fn groups<T: Scalar>(&self, x: MatrixView<'_, T>, ws: &mut Workspace) {
+        let m = x.m();
         let mut groups = std::mem::take(&mut ws.mix_rows);
         groups.clear();
         match self.premix {
@@ -131,17 +155,63 @@ impl Premixed {
             }
         }
         ws.calls += 1;
-        {
-            let ws: &Workspace = ws;
-            for (r, out) in mixed.chunks_exact_mut(d).enumerate() {
-                let rows = match self.premix {
-                    Premix::Nnm { f } => &groups[r * (m - f)..(r + 1) * (m - f)],
-                    Premix::Bucketing { s, .. } => &groups[r * s..((r + 1) * s).min(m)],
-                };
-                mean_rows(x, Some(rows), ws, out);
-            }
-        }
         ws.mix_rows = groups;
+    }
+
+    /// The rows that mixed row r averages.
+    fn group(self_premix: Premix, groups: &[usize], m: usize, r: usize) -> &[usize] {
+        match self_premix {
+            Premix::Nnm { f } => &groups[r * (m - f)..(r + 1) * (m - f)],
+            Premix::Bucketing { s, .. } => &groups[r * s..((r + 1) * s).min(m)],
+        }
+    }
+
+    /// The mixed rows of `x` into `mixed` (rows_out x d).
+    fn mix<T: Scalar>(&self, x: MatrixView<'_, T>, ws: &mut Workspace, mixed: &mut Vec<T>) {
+        let (m, d) = (x.m(), x.d());
+        let n = self.premix.rows_out(m);
+        // every value is written below: a buffer of the right length is not cleared first
+        if mixed.len() != n * d {
+            mixed.clear();
+            mixed.resize(n * d, T::default());
+        }
+        self.groups(x, ws);
+        let ws: &Workspace = ws;
+        for (r, out) in mixed.chunks_exact_mut(d).enumerate() {
+            let rows = Self::group(self.premix, &ws.mix_rows, m, r);
+            mean_rows(x, Some(rows), ws, out);
+        }
+    }
+
+    /// Bucketing, then the coordinate-wise rule, block of columns by block (the module doc):
+    /// `mixed` holds one block of means (rows_out x `cols`).
+    fn by_blocks<T: Scalar>(
+        &self,
+        x: MatrixView<'_, T>,
+        ws: &mut Workspace,
+        out: &mut [T],
+        mixed: &mut Vec<T>,
+        cols: usize,
+    ) -> Result<(), Error> {
+        let (m, d) = (x.m(), x.d());
+        let n = self.premix.rows_out(m);
+        if mixed.len() < n * cols {
+            mixed.resize(n * cols, T::default());
+        }
+        self.groups(x, ws);
+        for j0 in (0..d).step_by(cols) {
+            let w = cols.min(d - j0);
+            let block = &mut mixed[..n * w];
+            {
+                let ws: &Workspace = ws;
+                block.par_chunks_mut(w).enumerate().for_each(|(r, o)| {
+                    mean_columns(x, Self::group(self.premix, &ws.mix_rows, m, r), j0, ws, o);
+                });
+            }
+            self.rule
+                .aggregate_into(MatrixView::new(block, n, w)?, ws, &mut out[j0..j0 + w])?;
+        }
+        Ok(())
     }
 }
 
@@ -196,8 +266,15 @@ impl Premixed {
         mixed: &mut Vec<T>,
     ) -> Result<(), Error> {
         super::check_shape(self.m, &x, out.len())?;
-        self.mix(x, ws, mixed);
         let n = self.premix.rows_out(self.m);
+        if let (Premix::Bucketing { .. }, Some(bytes)) = (self.premix, self.block) {
+            // columns per block: a multiple of 1024 (whole spans of the kernels' tiles)
+            let cols = (bytes / (n * std::mem::size_of::<T>()).max(1)).next_multiple_of(1024);
+            if x.d() > cols {
+                return self.by_blocks(x, ws, out, mixed, cols);
+            }
+        }
+        self.mix(x, ws, mixed);
         self.rule
             .aggregate_into(MatrixView::new(mixed, n, x.d())?, ws, out)
     }
@@ -319,6 +396,78 @@ mod tests {
             a.windows(2).any(|w| w[0] != w[1]),
             "a fresh permutation per call"
         );
+    }
+
+    /// Bucketing before a coordinate-wise rule by column blocks gives the bits of the whole
+    /// matrix of bucket means, for every such rule, hostile values, f32 and f64, blocks that
+    /// end in a partial one, and successive calls (fresh permutations).
+    #[test]
+    fn column_blocks_give_the_bits_of_the_whole_matrix() {
+        fn check<T: Scalar>() {
+            let (m, d) = (11, 5000);
+            let x: Vec<T> = (0..m * d)
+                .map(|i| {
+                    T::from_f64(match (i * 7919) % 29 {
+                        0 => f64::NAN,
+                        1 => f64::INFINITY,
+                        2 => -f64::INFINITY,
+                        3 => f64::MAX * 0.9,
+                        4 => -0.0,
+                        5 | 6 => 2.0,
+                        k => (k as f64 - 14.0) * 0.37 + (i % 13) as f64,
+                    })
+                })
+                .collect();
+            let v = MatrixView::new(&x, m, d).unwrap();
+            let cases: [(&str, RuleParams); 5] = [
+                ("mean", RuleParams::default()),
+                ("median", RuleParams::default()),
+                (
+                    "trmean",
+                    RuleParams {
+                        b: Some(1),
+                        ..RuleParams::default()
+                    },
+                ),
+                (
+                    "phocas",
+                    RuleParams {
+                        b: Some(1),
+                        ..RuleParams::default()
+                    },
+                ),
+                (
+                    "meamed",
+                    RuleParams {
+                        b: Some(1),
+                        ..RuleParams::default()
+                    },
+                ),
+            ];
+            for (name, p) in cases {
+                for s in [2, 3] {
+                    let step = Premix::Bucketing { s, seed: 7 };
+                    let n = step.rows_out(m);
+                    let rule = || build(name, &p, n).unwrap();
+                    let whole = Premixed::new(m, step, rule()).unwrap();
+                    // 1024 columns per block (the smallest): 5 blocks, the last partial
+                    let blocks = Premixed::new(m, step, rule())
+                        .unwrap()
+                        .coordinatewise(n * std::mem::size_of::<T>());
+                    let (mut w1, mut w2) = (Workspace::new(), Workspace::new());
+                    for call in 0..2 {
+                        let (mut a, mut b) = (vec![T::default(); d], vec![T::default(); d]);
+                        whole.aggregate_into(v, &mut w1, &mut a).unwrap();
+                        blocks.aggregate_into(v, &mut w2, &mut b).unwrap();
+                        let bits =
+                            |a: &[T]| a.iter().map(|t| t.to_f64().to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&a), bits(&b), "{name}, s = {s}, call {call}");
+                    }
+                }
+            }
+        }
+        check::<f64>();
+        check::<f32>();
     }
 
     #[test]
