@@ -3,7 +3,7 @@
 //! [`Experiment`] of panels, each panel a list of training runs ([`PanelConfig::runs`]).
 //! `phocas reproduce` ([`super::reproduce`]) trains and writes them.
 
-use super::train::{validate, Common, RunConfig};
+use super::train::{validate, Common, RuleSettings, RunConfig};
 use crate::aggregators;
 use crate::attacks::AttackParams;
 use crate::error::Error;
@@ -57,6 +57,10 @@ pub struct PanelConfig {
     /// (Nearest-Neighbour Mixing with f = q), "bucket2" (bucketing, buckets of 2). Default [""].
     #[serde(default = "no_pre")]
     pub pre: Vec<String>,
+    /// Per-rule settings of the geometric median and centered clipping, e.g.
+    /// `settings = { cclip = { tau = 10, start = "previous" } }` (default: the rules' own).
+    #[serde(default)]
+    pub settings: std::collections::BTreeMap<String, RuleSettings>,
 }
 
 fn no_pre() -> Vec<String> {
@@ -174,9 +178,14 @@ impl Experiment {
                     msg: "must list at least one entry (\"\" for the rule alone)".into(),
                 });
             }
-            if let Some(r) = p.params.keys().find(|r| !p.rules.contains(r)) {
+            let unknown = |r: &&String| !p.rules.contains(r);
+            for (key, r) in [
+                ("params", p.params.keys().find(unknown)),
+                ("settings", p.settings.keys().find(unknown)),
+            ] {
+                let Some(r) = r else { continue };
                 return Err(Error::Config {
-                    key: format!("panel {}.params", p.name),
+                    key: format!("panel {}.{key}", p.name),
                     msg: format!(
                         "'{r}' is not one of the panel's rules ({}): list it in `rules` or remove it",
                         p.rules.join(", ")
@@ -239,6 +248,13 @@ impl PanelConfig {
                             None => rule.clone(),
                         }
                     };
+                    let settings = match self.settings.get(rule) {
+                        Some(t) if !clean => *t,
+                        _ => RuleSettings::default(),
+                    };
+                    if !settings.is_default() {
+                        label = format!("{label} ({})", settings.label());
+                    }
                     if self.batches.len() > 1 {
                         label = format!("{label}, batch {batch}");
                     }
@@ -259,6 +275,7 @@ impl PanelConfig {
                         dirichlet: self.dirichlet,
                         nnm,
                         bucket,
+                        settings,
                     });
                 }
             }
@@ -278,7 +295,7 @@ pub(crate) fn panel_common(common: &Common, p: &PanelConfig) -> Common {
 
 #[cfg(test)]
 mod tests {
-    use super::{Experiment, CIFAR_CONFIGS, EXPERIMENTS};
+    use super::{aggregators, Experiment, RuleSettings, CIFAR_CONFIGS, EXPERIMENTS};
     use crate::objectives::network::Model;
     #[test]
     fn built_in_figures_validate_and_per_rule_parameters_apply() {
@@ -320,6 +337,34 @@ mod tests {
         let err = e.validate().unwrap_err().to_string();
         assert!(
             err.contains("'bogus' is not one of the panel's rules"),
+            "{err}"
+        );
+        // per-rule settings reach the rule's runs (and their labels), a rule that does not
+        // take one refuses it by its flag, and a key that is not a panel rule is refused
+        let mut e = Experiment::parse(text).unwrap();
+        let p = &mut e.panel[1];
+        let t = RuleSettings {
+            tau: Some(10.0),
+            start: Some(aggregators::WeiszfeldStart::Previous),
+            ..RuleSettings::default()
+        };
+        p.settings.insert("cclip".into(), t);
+        let cclip = p.runs().into_iter().find(|r| r.rule == "cclip").unwrap();
+        assert_eq!(cclip.settings, t);
+        assert_eq!(cclip.label, "cclip (tau=10, start=previous)");
+        assert!(p
+            .runs()
+            .iter()
+            .all(|r| r.rule == "cclip" || r.settings.is_default()));
+        e.validate().unwrap();
+        e.panel[1].settings.insert("trmean".into(), t);
+        let err = e.validate().unwrap_err().to_string();
+        assert!(err.contains("'trmean' does not take --start"), "{err}");
+        e.panel[1].settings.clear();
+        e.panel[1].settings.insert("bogus".into(), t);
+        let err = e.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("a-gaussian.settings") && err.contains("'bogus'"),
             "{err}"
         );
         // Bulyan beyond m >= 4q + 3 is refused

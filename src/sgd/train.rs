@@ -67,6 +67,80 @@ pub struct RunConfig {
     /// Bucketing with buckets of this size before the rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bucket: Option<usize>,
+    /// The geometric median's and centered clipping's settings (their defaults when unset).
+    #[serde(default, skip_serializing_if = "RuleSettings::is_default")]
+    pub settings: RuleSettings,
+}
+
+/// The settings of the geometric median and centered clipping in a run (`train --tau`,
+/// `--start`, `--iters`, `--nu`; figure panels' keys of the same names), each `None` for the
+/// rule's default. A rule that does not take one refuses it by name ([`aggregators::build`]).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSettings {
+    /// Centered clipping's radius tau.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau: Option<f64>,
+    /// Where the iterations start (zero, mean, median, previous: the last round's aggregate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<aggregators::WeiszfeldStart>,
+    /// Iterations: Weiszfeld's cap, or centered clipping's L.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iters: Option<usize>,
+    /// The geometric median's smoothing nu.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nu: Option<f64>,
+}
+
+impl RuleSettings {
+    /// No setting given.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The settings given for a label: "tau=10, start=previous".
+    pub fn label(&self) -> String {
+        // shortest text: 10 for 10.0, 0.05 as it is
+        let num = |x: f64| {
+            if x.fract() == 0.0 && x.abs() < 1e15 {
+                format!("{x:.0}")
+            } else {
+                format!("{x}")
+            }
+        };
+        let mut v = Vec::new();
+        if let Some(t) = self.tau {
+            v.push(format!("tau={}", num(t)));
+        }
+        if let Some(s) = self.start {
+            v.push(format!("start={}", s.name()));
+        }
+        if let Some(l) = self.iters {
+            v.push(format!("iters={l}"));
+        }
+        if let Some(n) = self.nu {
+            v.push(format!("nu={}", num(n)));
+        }
+        v.join(", ")
+    }
+
+    /// The settings given, as `name: value` texts (stream keys).
+    fn parts(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(t) = self.tau {
+            v.push(format!("tau: {t:?}"));
+        }
+        if let Some(s) = self.start {
+            v.push(format!("start: {}", s.name()));
+        }
+        if let Some(l) = self.iters {
+            v.push(format!("iters: {l}"));
+        }
+        if let Some(n) = self.nu {
+            v.push(format!("nu: {n:?}"));
+        }
+        v
+    }
 }
 
 impl RunConfig {
@@ -105,6 +179,7 @@ impl RunConfig {
         if let Some(s) = self.bucket {
             v.push(format!("bucket: {s}"));
         }
+        v.extend(self.settings.parts());
         if v.is_empty() {
             String::new()
         } else {
@@ -279,9 +354,14 @@ fn estimate(c: &RunConfig, common: &Common) -> crate::budget::Estimate {
 }
 
 fn rule_params(c: &RunConfig) -> RuleParams {
+    let t = c.settings;
     RuleParams {
         nnm: c.nnm,
         bucket: c.bucket,
+        tau: t.tau,
+        start: t.start,
+        iters: t.iters,
+        nu: t.nu,
         ..RuleParams::for_rule(&c.rule, c.b, c.k)
     }
 }
@@ -720,7 +800,7 @@ pub(super) fn from_record(
 
 #[cfg(test)]
 mod seed_tests {
-    use super::{common_key_text, Common, RunConfig};
+    use super::{aggregators, common_key_text, Common, RuleSettings, RunConfig};
 
     #[test]
     fn checkpoint_keys_keep_the_text_of_version_0_2_0() {
@@ -777,6 +857,7 @@ mod seed_tests {
             dirichlet: None,
             nnm: None,
             bucket: None,
+            settings: RuleSettings::default(),
         }
     }
 
@@ -797,7 +878,10 @@ mod seed_tests {
             };
             // the derived Debug now spells the later fields too; without them set, the text
             // is the old one
-            let debug = format!("{c:?}").replace(", dirichlet: None, nnm: None, bucket: None", "");
+            let debug = format!("{c:?}").replace(
+                ", dirichlet: None, nnm: None, bucket: None, settings: RuleSettings { tau: None, start: None, iters: None, nu: None }",
+                "",
+            );
             assert_eq!(c.seed_text(), debug);
         }
         // the later settings append to the text only when set
@@ -809,6 +893,23 @@ mod seed_tests {
         assert!(
             c.seed_text()
                 .ends_with("lr: 0.1 } (dirichlet: 0.1, nnm: 4)"),
+            "{}",
+            c.seed_text()
+        );
+        let c = RunConfig {
+            rule: "cclip".into(),
+            b: None,
+            settings: RuleSettings {
+                tau: Some(10.0),
+                start: Some(aggregators::WeiszfeldStart::Previous),
+                iters: Some(3),
+                nu: None,
+            },
+            ..sample()
+        };
+        assert!(
+            c.seed_text()
+                .ends_with("lr: 0.1 } (tau: 10.0, start: previous, iters: 3)"),
             "{}",
             c.seed_text()
         );

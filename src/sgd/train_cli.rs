@@ -3,7 +3,7 @@
 
 use super::train::{
     accuracy_panel, eval_size, from_record, l_every, load_data, mean_sd, run_key, to_record,
-    train_once, validate, write_runs, Common, RunConfig,
+    train_once, validate, write_runs, Common, RuleSettings, RunConfig,
 };
 use crate::aggregators;
 use crate::attacks::AttackParams;
@@ -53,6 +53,19 @@ pub struct TrainArgs {
     /// Bucketing with buckets of S workers before the rule (as `aggregate --bucket`).
     #[arg(long, value_name = "S")]
     pub bucket: Option<usize>,
+    /// Centered clipping's radius tau (as `aggregate --tau`; default 100).
+    #[arg(long)]
+    pub tau: Option<f64>,
+    /// Where the geometric median or centered clipping starts: zero, mean, median, or previous
+    /// (the previous round's aggregate, centered clipping's choice in its paper).
+    #[arg(long, value_name = "START")]
+    pub start: Option<aggregators::WeiszfeldStart>,
+    /// Iterations: the geometric median's Weiszfeld cap, or centered clipping's L.
+    #[arg(long)]
+    pub iters: Option<usize>,
+    /// The geometric median's smoothing nu.
+    #[arg(long)]
+    pub nu: Option<f64>,
     /// The network: mlp (Table 2, 1x28x28 inputs) or cnn (Table 3, any CxHxW input, e.g.
     /// CIFAR-10 with --data-dir pointing at its binary files).
     #[arg(long, default_value = "mlp")]
@@ -171,6 +184,12 @@ pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
         dirichlet: a.dirichlet,
         nnm: a.nnm,
         bucket: a.bucket,
+        settings: RuleSettings {
+            tau: a.tau,
+            start: a.start,
+            iters: a.iters,
+            nu: a.nu,
+        },
     };
     validate(&c, &common)?;
     let data = load_data(&a.data_dir)?;
