@@ -53,7 +53,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Storage type of a sweep.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Dtype {
     /// 32-bit floats.
     F32,
@@ -78,47 +78,48 @@ impl Dtype {
     }
 }
 
-/// Arguments of `phocas bench-scaling`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct BenchArgs {
+impl std::str::FromStr for Dtype {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "f32" => Ok(Dtype::F32),
+            "f64" => Ok(Dtype::F64),
+            other => Err(format!("'{other}' is not a storage type: use f32 or f64")),
+        }
+    }
+}
+
+/// Options of `phocas bench-scaling`.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
     /// Reduced sweep (m sweep at d = 10^5, d up to 10^6, 3 samples, 5 ms each): under a
     /// minute.
-    #[arg(long)]
     pub quick: bool,
     /// Output folder. Default: runs/bench-scaling-<quick|full>-<hash of the settings>/
     /// (reports/bench-scaling holds the committed run of `phocas report`).
-    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Trimming parameter b of trmean and phocas [default: floor((m-1)/4) at each m].
-    #[arg(long)]
     pub b: Option<usize>,
     /// Assumed Byzantine count q of krum and multikrum [default: floor((m-1)/4) at each m].
-    #[arg(long)]
     pub q: Option<usize>,
     /// Rules to time, comma-separated [default: every registered rule].
-    #[arg(long, value_delimiter = ',', value_name = "RULES")]
     pub rules: Vec<String>,
     /// Storage types, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "f32,f64")]
     pub dtypes: Vec<Dtype>,
     /// Timed samples per point, after the warm-up [default: 5; 3 with --quick].
-    #[arg(long, value_name = "N")]
     pub reps: Option<usize>,
     /// Seed of the N(0, 1) input values.
-    #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Time one point only, given as MxD (e.g. 20x1000000), instead of the sweeps.
-    #[arg(long, value_name = "MxD", value_parser = parse_point)]
     pub at: Option<(usize, usize)>,
     /// Skip the instruction-set and kernel-path comparisons.
-    #[arg(long)]
     pub no_compare: bool,
     /// Skip the charts.
-    #[arg(long)]
     pub no_charts: bool,
 }
 
-fn parse_point(s: &str) -> Result<(usize, usize), String> {
+/// `--at MxD`: a point such as 20x1000000.
+pub fn parse_point(s: &str) -> Result<(usize, usize), String> {
     let bad = || format!("'{s}' is not a point MxD such as 20x1000000");
     let (m, d) = s.split_once(['x', 'X']).ok_or_else(bad)?;
     let (m, d) = (
@@ -550,7 +551,7 @@ fn estimate(plan: &Plan, calls: usize, at: bool) -> crate::budget::Estimate {
 }
 
 /// `phocas bench-scaling`.
-pub fn run(args: &BenchArgs) -> Result<(), Error> {
+pub fn run(args: &BenchOptions) -> Result<(), Error> {
     let started = Instant::now();
     let mut sweep = if args.quick {
         Sweep::quick()
@@ -728,7 +729,7 @@ mod tests {
     #[test]
     fn a_tiny_run_writes_every_output() {
         let dir = tempfile::tempdir().unwrap();
-        let args = BenchArgs {
+        let args = BenchOptions {
             quick: true,
             out: Some(dir.path().to_path_buf()),
             b: None,

@@ -27,57 +27,46 @@ use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::path::PathBuf;
 
-/// Arguments of `phocas verify-bounds`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct VerifyArgs {
+/// Options of `phocas verify-bounds`.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
     /// Grid config (TOML). Default: the built-in experiments/verify-bounds.toml.
-    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Run the reduced grid (experiments/verify-bounds-quick.toml) in seconds.
-    #[arg(long)]
     pub quick: bool,
     /// Trials per cell, overriding the config.
-    #[arg(long, value_name = "N")]
     pub trials: Option<usize>,
     /// Master seed, overriding the config.
-    #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
     /// Output folder. Default: runs/verify-bounds-<grid>-<hash of the settings>/, one per
     /// setting (reports/ holds the committed runs of `phocas report`).
-    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Skip the charts (tables and summary only).
-    #[arg(long)]
     pub no_charts: bool,
     /// Hide the progress bar.
-    #[arg(long)]
     pub quiet: bool,
     /// Run only shard I of N (cells assigned by a stable hash of their key); combine the
     /// parts with `phocas merge`.
-    #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
 }
 
-/// Arguments of `phocas merge`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct MergeArgs {
+/// Options of `phocas merge`.
+#[derive(Debug, Clone)]
+pub struct MergeOptions {
     /// Output folders of the shards (`verify-bounds --shard I/N --out DIR`, or `reproduce FIGURE
     /// --shard I/N --out DIR`: then the merged figures go to OUT/FIGURE/).
-    #[arg(required = true, value_name = "DIR")]
     pub parts: Vec<PathBuf>,
     /// Folder for the merged tables and charts. Default: runs/merge-<grid>-<hash of the run>/
     /// (for figures: runs/merge-<figure names joined by +>-<hash>/).
-    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Skip the charts (verify-bounds shards).
-    #[arg(long)]
     pub no_charts: bool,
 }
 
 use crate::interrupt::{self, STOP};
 
 /// Loads the config selected by the arguments, with overrides applied.
-pub fn load_config(args: &VerifyArgs) -> Result<(Config, String), Error> {
+pub fn load_config(args: &VerifyOptions) -> Result<(Config, String), Error> {
     let text = match (&args.config, args.quick) {
         (Some(p), _) => std::fs::read_to_string(p).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -214,7 +203,7 @@ fn extra_sections(
 
 /// `phocas verify-bounds`: runs the grid (or one shard of it) with checkpoints, so an
 /// interrupted run resumes where it stopped.
-pub fn run(args: &VerifyArgs) -> Result<(), Error> {
+pub fn run(args: &VerifyOptions) -> Result<(), Error> {
     let (cfg, text) = load_config(args)?;
     let (all, skipped) = cfg.cells(args.trials);
     let cells: Vec<_> = match args.shard {
@@ -338,7 +327,7 @@ pub fn run(args: &VerifyArgs) -> Result<(), Error> {
 }
 
 /// `phocas merge`: combines shard folders into the table a single run produces.
-pub fn merge(args: &MergeArgs) -> Result<(), Error> {
+pub fn merge(args: &MergeOptions) -> Result<(), Error> {
     let mut ids = Vec::new();
     let mut done = std::collections::HashMap::new();
     for p in &args.parts {

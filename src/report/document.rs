@@ -15,35 +15,27 @@ use crate::fsutil::write_atomic;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-/// Arguments of `phocas report`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct ReportArgs {
+/// Options of `phocas report`.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
     /// Reduced runs of every experiment (minutes, not hours).
-    #[arg(long)]
     pub quick: bool,
     /// Reports folder. Default: reports (the committed reference runs) for the full report,
     /// runs/report-quick for --quick, so a quick report never touches committed results.
-    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// MNIST-format data for the MLP figures.
-    #[arg(long, default_value = crate::data::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// Skip the MLP figures (section 5), which take the longest.
-    #[arg(long)]
     pub skip_mlp: bool,
     /// Skip the CNN figures (Table 3 at a reduced scale, reports/cnn).
-    #[arg(long)]
     pub skip_cnn: bool,
     /// Run only these steps (folders under the reports folder, e.g. `cnn/cnn-fig2` or
     /// `verify-bounds`; repeatable), leaving the others as they are, then write REPORT.md from
     /// every folder present.
-    #[arg(long, value_name = "STEP")]
     pub only: Vec<String>,
     /// Skip the timing sweep.
-    #[arg(long)]
     pub skip_bench: bool,
     /// Rerun every experiment even if its inputs are unchanged.
-    #[arg(long)]
     pub force: bool,
 }
 
@@ -53,7 +45,7 @@ struct Step {
 }
 
 /// The report's folder: --out, else `reports` (full) or `runs/report-quick` (--quick).
-pub fn folder(a: &ReportArgs) -> PathBuf {
+pub fn folder(a: &ReportOptions) -> PathBuf {
     match (&a.out, a.quick) {
         (Some(p), _) => p.clone(),
         (None, false) => PathBuf::from("reports"),
@@ -61,7 +53,7 @@ pub fn folder(a: &ReportArgs) -> PathBuf {
     }
 }
 
-fn steps(a: &ReportArgs, root: &Path) -> Vec<Step> {
+fn steps(a: &ReportOptions, root: &Path) -> Vec<Step> {
     let out = |d: &str| root.join(d).display().to_string();
     let q = |v: &mut Vec<String>| {
         if a.quick {
@@ -160,11 +152,11 @@ fn configs_hash(dir: &str, quick: bool) -> u64 {
 }
 
 /// `phocas report`.
-pub fn run(a: &ReportArgs) -> Result<(), Error> {
+pub fn run(a: &ReportOptions) -> Result<(), Error> {
     let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
     let root = folder(a);
     let known: Vec<String> = steps(
-        &ReportArgs {
+        &ReportOptions {
             only: Vec::new(),
             ..a.clone()
         },

@@ -10,7 +10,6 @@ use super::train::{
     accuracy_bands, accuracy_panel, from_record, load_data, mean_sd, run_key, to_record,
     train_once, write_runs, Common, Data, RunConfig, TrainResult, ZOOM_FROM,
 };
-use crate::data;
 use crate::error::Error;
 use crate::report::chart::{self, LineChart, Panel, Series};
 use crate::report::manifest::Manifest;
@@ -20,40 +19,32 @@ use crate::run::{RunId, Shard};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-/// Arguments of `phocas reproduce`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct ReproduceArgs {
+/// Options of `phocas reproduce`.
+#[derive(Debug, Clone)]
+pub struct ReproduceOptions {
     /// fig2, fig3, fig4, theorem4, rules (every rule under seven attacks), dirichlet
     /// (heterogeneous data: Dirichlet splits, with NNM and bucketing), cnn-fig2, cnn-fig3,
     /// cnn-fig4, cnn-theorem4 (the CNN of Table 3 at a reduced scale; experiments/cnn/cifar/ holds the
     /// paper's CIFAR-10 settings for --config) or all.
-    #[arg(value_name = "FIGURE")]
     pub figure: String,
     /// Override the repeats of the config (the paper used 10).
-    #[arg(long)]
     pub repeats: Option<usize>,
     /// Override the rounds (the paper used 500).
-    #[arg(long)]
     pub rounds: Option<usize>,
     /// Use this config file instead of the built-in one.
-    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Directory with the four MNIST-format files, or CIFAR-10's binary files (for the CNN).
-    #[arg(long, default_value = data::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// Output folder (one subfolder per figure). Default:
     /// runs/reproduce-<figure>-<hash of the settings>/ (reports/mlp holds the committed runs of
     /// `phocas report`).
-    #[arg(long)]
     pub out: Option<PathBuf>,
     /// Hide the progress bar.
-    #[arg(long)]
     pub quiet: bool,
     /// Train only shard I of N of every figure's runs (0-based; runs assigned by a stable hash
     /// of their key), e.g. one task of a Slurm job array (experiments/slurm/). No tables are
     /// written; `phocas merge` on the N shards' --out folders writes the same tables as one
     /// unsharded run.
-    #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
 }
 
@@ -168,7 +159,7 @@ impl LazyData {
 }
 
 /// `phocas reproduce`.
-pub fn reproduce_cli(a: &ReproduceArgs) -> Result<(), Error> {
+pub fn reproduce_cli(a: &ReproduceOptions) -> Result<(), Error> {
     let names: Vec<&str> = if a.figure == "all" {
         EXPERIMENTS.iter().map(|e| e.0).collect()
     } else if EXPERIMENTS.iter().any(|e| e.0 == a.figure) {

@@ -7,114 +7,85 @@ use super::train::{
 };
 use crate::aggregators;
 use crate::attacks::AttackParams;
-use crate::data;
 use crate::error::Error;
 use crate::report::chart;
 use crate::resume;
 use crate::rng::hash_str;
 use std::path::PathBuf;
 
-/// Arguments of `phocas train`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct TrainArgs {
+/// Options of `phocas train`.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
     /// Rule (registry name; see `phocas --help`).
-    #[arg(long, default_value = "mean")]
     pub rule: String,
     /// Trimming parameter b of trmean and phocas (as `aggregate --b`).
-    #[arg(long)]
     pub b: Option<usize>,
     /// Assumed number of Byzantine workers q of krum and multikrum (as `aggregate --q`).
-    #[arg(long)]
     pub q: Option<usize>,
     /// Multi-Krum's k.
-    #[arg(long)]
     pub k: Option<usize>,
     /// Attack.
-    #[arg(long, default_value = "none")]
     pub attack: String,
     /// Corruption model.
-    #[arg(long, default_value = "classic")]
     pub corruption: String,
     /// Number of Byzantine values per coordinate (generalized model) or Byzantine workers
     /// (classic model) that the attack controls.
-    #[arg(long, default_value_t = 0, value_name = "N")]
     pub byzantine: usize,
     /// Corrupt only the first K coordinates (bit-flip: 1000).
-    #[arg(long, default_value_t = 0)]
     pub first_coords: usize,
     /// Split the training set over the workers by label with Dirichlet(ALPHA) shares
     /// (0.1: a few classes a worker; 10: near i.i.d.). Default: every worker samples the whole
     /// set.
-    #[arg(long, value_name = "ALPHA")]
     pub dirichlet: Option<f64>,
     /// Nearest-Neighbour Mixing with this f before the rule (as `aggregate --nnm`).
-    #[arg(long, value_name = "F")]
     pub nnm: Option<usize>,
     /// Bucketing with buckets of S workers before the rule (as `aggregate --bucket`).
-    #[arg(long, value_name = "S")]
     pub bucket: Option<usize>,
     /// Centered clipping's radius tau (as `aggregate --tau`; default 100).
-    #[arg(long)]
     pub tau: Option<f64>,
     /// Where the geometric median or centered clipping starts: zero, mean, median, or previous
     /// (the previous round's aggregate, centered clipping's choice in its paper).
-    #[arg(long, value_name = "START")]
     pub start: Option<aggregators::WeiszfeldStart>,
     /// Iterations: the geometric median's Weiszfeld cap, or centered clipping's L.
-    #[arg(long)]
     pub iters: Option<usize>,
     /// The geometric median's smoothing nu.
-    #[arg(long)]
     pub nu: Option<f64>,
     /// The network: mlp (Table 2, 1x28x28 inputs) or cnn (Table 3, any CxHxW input, e.g.
     /// CIFAR-10 with --data-dir pointing at its binary files).
-    #[arg(long, default_value = "mlp")]
     pub model: crate::objectives::network::Model,
     /// Evaluate test accuracy on the first N test samples only (default: the whole test
     /// set; the CNN takes about 0.4 ms a sample).
-    #[arg(long, value_name = "N")]
     pub test_size: Option<usize>,
     /// Workers.
-    #[arg(long, default_value_t = 20)]
     pub workers: usize,
     /// Batch size per worker.
-    #[arg(long, default_value_t = 32)]
     pub batch: usize,
     /// Step size.
-    #[arg(long, default_value_t = 0.1)]
     pub lr: f64,
     /// Rounds.
-    #[arg(long, default_value_t = 500)]
     pub rounds: usize,
     /// Repeats.
-    #[arg(long, default_value_t = 1)]
     pub repeats: usize,
     /// Evaluate test accuracy every k rounds.
-    #[arg(long, default_value_t = 10)]
     pub eval_every: usize,
     /// Track Theorem 4's quantities (slower).
-    #[arg(long)]
     pub theorem4: bool,
     /// Master seed.
-    #[arg(long, default_value_t = crate::rng::DEFAULT_SEED)]
     pub seed: u64,
     /// Hide the progress bar.
-    #[arg(long)]
     pub quiet: bool,
     /// Directory with the four MNIST-format files.
-    #[arg(long, default_value = data::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// Output folder. Finished repeats are kept in OUT/checkpoint.tsv as they finish: the same
     /// command after an interruption (Ctrl-C, a killed job) reuses them. Default:
     /// runs/train-<rule>-<hash of the settings>/, one per setting.
-    #[arg(long)]
     pub out: Option<PathBuf>,
 }
 
 /// The rule parameter of `train`'s flags (b for trmean and phocas, the assumed q for krum
 /// and multikrum, stored in [`RunConfig::b`]), refusing a flag the rule does not take and an
 /// attack that controls no value.
-fn train_rule_param(a: &TrainArgs) -> Result<Option<usize>, Error> {
+fn train_rule_param(a: &TrainOptions) -> Result<Option<usize>, Error> {
     let param = aggregators::info(&a.rule).map_or(aggregators::ParamKind::None, |i| i.param);
     let krum = param.is_assumed_q();
     let trim = param == aggregators::ParamKind::Trim;
@@ -152,7 +123,7 @@ fn train_rule_param(a: &TrainArgs) -> Result<Option<usize>, Error> {
 }
 
 /// `phocas train`.
-pub fn train_cli(a: &TrainArgs) -> Result<(), Error> {
+pub fn train_cli(a: &TrainOptions) -> Result<(), Error> {
     let rule_param = train_rule_param(a)?;
     let common = Common {
         m: a.workers,

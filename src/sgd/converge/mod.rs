@@ -61,27 +61,21 @@ pub const DEFAULT_CONFIG: &str = include_str!("../../../experiments/convergence.
 /// Built-in quick config.
 pub const QUICK_CONFIG: &str = include_str!("../../../experiments/convergence-quick.toml");
 
-/// Arguments of `phocas converge`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct ConvergeArgs {
+/// Options of `phocas converge`.
+#[derive(Debug, Clone)]
+pub struct ConvergeOptions {
     /// Config (TOML). Default: the built-in experiments/convergence.toml.
-    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Reduced configuration, in seconds.
-    #[arg(long)]
     pub quick: bool,
     /// Master seed, overriding the config.
-    #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
     /// Output folder. Default: runs/converge-<grid>-<hash of the settings>/, one per setting
     /// (reports/ holds the committed runs of `phocas report`).
-    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Skip the charts.
-    #[arg(long)]
     pub no_charts: bool,
     /// Hide the progress bar.
-    #[arg(long)]
     pub quiet: bool,
 }
 
@@ -444,7 +438,7 @@ fn estimate(cfg: &Config, specs: &[RunSpec]) -> crate::budget::Estimate {
 }
 
 /// `phocas converge`.
-pub fn run_cli(args: &ConvergeArgs) -> Result<(), Error> {
+pub fn run_cli(args: &ConvergeOptions) -> Result<(), Error> {
     let text = match (&args.config, args.quick) {
         (Some(p), _) => std::fs::read_to_string(p).map_err(|e| Error::Config {
             key: p.display().to_string(),

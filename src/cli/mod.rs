@@ -1,4 +1,8 @@
-//! Command-line interface: one subcommand per job of the workbench.
+//! Command-line interface: one subcommand per job of the workbench. The flags of the long
+//! jobs are in [`options`], each turned into the library's options of its command; the
+//! library itself knows nothing of clap.
+
+mod options;
 
 use clap::{Args, Parser, Subcommand};
 use phocas::aggregators::{
@@ -56,20 +60,20 @@ enum Command {
     #[command(after_help = attacks_help())]
     Corrupt(CorruptArgs),
     /// Monte Carlo check of the paper's bounds (Lemma 1, Theorems 1-2, Propositions 1-3).
-    VerifyBounds(phocas::montecarlo::VerifyArgs),
+    VerifyBounds(options::VerifyArgs),
     /// Train the paper's MLP once with m simulated workers (every knob a flag).
-    Train(phocas::sgd::train_cli::TrainArgs),
+    Train(options::TrainArgs),
     /// Reproduce the paper's section 5 figures on an MNIST-format data set.
-    Reproduce(phocas::sgd::reproduce::ReproduceArgs),
+    Reproduce(options::ReproduceArgs),
     /// Run (or reuse) every experiment and write reports/REPORT.md.
-    Report(phocas::report::document::ReportArgs),
+    Report(options::ReportArgs),
     /// Combine the shard folders of `verify-bounds --shard I/N` or `reproduce --shard I/N` into one
     /// folder of tables and charts.
-    Merge(phocas::montecarlo::MergeArgs),
+    Merge(options::MergeArgs),
     /// Synchronous SGD on objectives with known constants against Theorems 3 and 4.
-    Converge(phocas::sgd::converge::ConvergeArgs),
+    Converge(options::ConvergeArgs),
     /// Time every rule as m and d grow: fitted slopes, ratios to Mean and to a memory probe.
-    BenchScaling(phocas::bench::BenchArgs),
+    BenchScaling(options::BenchArgs),
 }
 
 /// Rule selection shared by the subcommands.
@@ -365,10 +369,10 @@ fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Aggregate(a) => aggregate(&a),
         Command::Corrupt(a) => corrupt(&a),
-        Command::VerifyBounds(a) => phocas::montecarlo::run(&a),
-        Command::Train(a) => phocas::sgd::train_cli::train_cli(&a),
-        Command::Reproduce(a) => phocas::sgd::reproduce::reproduce_cli(&a),
-        Command::Report(a) => phocas::report::document::run(&a),
+        Command::VerifyBounds(a) => phocas::montecarlo::run(&a.into()),
+        Command::Train(a) => phocas::sgd::train_cli::train_cli(&a.into()),
+        Command::Reproduce(a) => phocas::sgd::reproduce::reproduce_cli(&a.into()),
+        Command::Report(a) => phocas::report::document::run(&a.into()),
         // the shards of `reproduce` hold figure folders; those of verify-bounds a grid
         Command::Merge(a)
             if a.parts
@@ -380,9 +384,9 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             phocas::sgd::reproduce::merge_shards(&a.parts, a.out.as_deref())
         }
-        Command::Merge(a) => phocas::montecarlo::merge(&a),
-        Command::Converge(a) => phocas::sgd::converge::run_cli(&a),
-        Command::BenchScaling(a) => phocas::bench::run(&a),
+        Command::Merge(a) => phocas::montecarlo::merge(&a.into()),
+        Command::Converge(a) => phocas::sgd::converge::run_cli(&a.into()),
+        Command::BenchScaling(a) => phocas::bench::run(&a.into()),
     }
 }
 
