@@ -29,7 +29,9 @@ fn bench_type<T: BenchScalar>(c: &mut Criterion) {
     for &(m, d) in POINTS {
         let x = &data[..m * d];
         g.throughput(Throughput::Elements((m * d) as u64));
-        g.bench_function(id::<T>(m, d), |b| b.iter(|| read_probe(x)));
+        g.bench_function(id::<T>(m, d), |b| {
+            b.iter(|| read_probe(phocas::aggregators::Level::default(), x))
+        });
     }
     g.finish();
     for info in REGISTRY {

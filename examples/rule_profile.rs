@@ -68,7 +68,7 @@ fn main() {
         n += 1;
     }
     let ms = t0.elapsed().as_secs_f64() * 1e3 / n as f64;
-    let isa = phocas::aggregators::isa();
+    let isa = phocas::aggregators::Level::default();
     println!(
         "{} m={m} d={d} {isa}: {ms:.3} ms per call, fastest {fastest:.3} ({n} calls)",
         r.label()

@@ -17,10 +17,10 @@
 //! two scores lie within that rounding, which no case here comes near (the duplicated row's
 //! distances are computed the same way on both sides of a comparison).
 //!
-//! The instruction set is a process-wide setting ([`set_isa`]), so this file holds a single
-//! test: nothing else in this process changes the setting while it runs.
+//! The instruction set is carried by each workspace ([`Workspace::with_level`]), so the levels
+//! run side by side in one process.
 
-use phocas::aggregators::{available_isas, build, set_isa, Isa, ParamKind, RuleParams, REGISTRY};
+use phocas::aggregators::{available_isas, build, Isa, Level, ParamKind, RuleParams, REGISTRY};
 use phocas::{MatrixView, Workspace};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -81,8 +81,8 @@ fn rules(m: usize) -> Vec<(String, RuleParams)> {
 }
 
 fn run_all(isa: Isa, cases: &[(usize, usize, Vec<f64>)]) -> Vec<(String, Vec<u64>)> {
-    assert!(set_isa(isa), "{isa} is listed as available");
-    let mut ws = Workspace::new();
+    let level = Level::new(isa).unwrap_or_else(|| panic!("{isa} is listed as available"));
+    let mut ws = Workspace::new().with_level(level);
     let mut out = Vec::new();
     for (m, d, x) in cases {
         let (m, d) = (*m, *d);
@@ -168,6 +168,5 @@ fn every_instruction_set_gives_the_portable_bits() {
             );
         }
     }
-    set_isa(phocas::aggregators::detected_isa());
     eprintln!("instruction sets compared with portable: {isas:?}");
 }

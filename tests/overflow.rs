@@ -2,33 +2,26 @@
 //! (the f64 sums used to overflow to infinity), and an infinity among the averaged values
 //! must still give a non-finite result. Both kernel paths: sorting networks and selection.
 
-use phocas::aggregators::{build, set_network_limit, AggregateExt, RuleParams, NETWORK_MAX_M};
+use phocas::aggregators::{build, AggregateExt, RuleParams, NETWORK_MAX_M};
 use phocas::matrix::MatrixView;
-use std::sync::Mutex;
-
-/// The network limit is global: tests that change it take turns.
-static LIMIT: Mutex<()> = Mutex::new(());
-
-/// Restores the default network limit, also when a check panics.
-struct Restore;
-impl Drop for Restore {
-    fn drop(&mut self) {
-        set_network_limit(NETWORK_MAX_M);
-    }
-}
+use phocas::Workspace;
 
 const MAX: f64 = f64::MAX;
 
 /// Every coordinate of an m x d matrix holds the column `col` (d > 8 covers the SIMD groups
 /// and the scalar tail).
-fn run(rule: &str, params: RuleParams, col: &[f64], d: usize) -> Vec<f64> {
+fn run(rule: &str, params: RuleParams, col: &[f64], d: usize, limit: usize) -> Vec<f64> {
     let m = col.len();
     let x: Vec<f64> = col
         .iter()
         .flat_map(|&v| std::iter::repeat_n(v, d))
         .collect();
     let r = build(rule, &params, m).unwrap();
-    r.aggregate(MatrixView::new(&x, m, d).unwrap()).unwrap()
+    let mut ws = Workspace::new().with_network_limit(limit);
+    let mut out = vec![0.0; d];
+    r.aggregate_into(MatrixView::new(&x, m, d).unwrap(), &mut ws, &mut out)
+        .unwrap();
+    out
 }
 
 fn b(b: usize) -> RuleParams {
@@ -39,13 +32,8 @@ fn b(b: usize) -> RuleParams {
 }
 
 fn check(rule: &str, params: RuleParams, col: &[f64], want: f64) {
-    let _turn = LIMIT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let _restore = Restore;
     for limit in [NETWORK_MAX_M, 0] {
-        set_network_limit(limit);
-        let out = run(rule, params.clone(), col, 37);
+        let out = run(rule, params.clone(), col, 37, limit);
         for (j, v) in out.iter().enumerate() {
             let ok = if want.is_finite() {
                 (v - want).abs() <= want.abs() * 1e-15
@@ -143,10 +131,12 @@ fn infinities_alone_do_not_rescale_tiny_values() {
 #[test]
 fn rows_of_negative_zero_average_to_negative_zero() {
     for rule in ["mean", "median"] {
-        let out = run(rule, RuleParams::default(), &[-0.0, -0.0, -0.0], 37);
-        assert!(
-            out.iter().all(|v| v.to_bits() == (-0.0f64).to_bits()),
-            "{rule}: {out:?}"
-        );
+        for limit in [NETWORK_MAX_M, 0] {
+            let out = run(rule, RuleParams::default(), &[-0.0, -0.0, -0.0], 37, limit);
+            assert!(
+                out.iter().all(|v| v.to_bits() == (-0.0f64).to_bits()),
+                "{rule} (network limit {limit}): {out:?}"
+            );
+        }
     }
 }

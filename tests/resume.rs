@@ -204,6 +204,36 @@ fn a_folder_locked_by_a_running_run_is_refused() {
     drop(lock);
 }
 
+#[test]
+fn bench_scaling_refuses_a_folder_in_use_before_timing() {
+    // Two bench-scaling runs on one --out: the second stops at once, names the folder, and
+    // writes nothing there.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("busy");
+    std::fs::create_dir_all(&out).unwrap();
+    let lock = std::fs::File::create(out.join(".lock")).unwrap();
+    lock.try_lock().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_phocas"))
+        .args([
+            "bench-scaling",
+            "--at",
+            "5x1000",
+            "--rules",
+            "mean",
+            "--reps",
+            "1",
+        ])
+        .args(["--no-compare", "--no-charts", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("in use by another phocas run"), "{err}");
+    assert!(!out.join("scaling.csv").exists() && !out.join("manifest.json").exists());
+    drop(lock);
+}
+
 const FASHION: &str = "/usr/share/datasets/fashion-mnist";
 
 /// Whether the real data set is installed; CI sets PHOCAS_REQUIRE_DATA so a missing data set

@@ -24,7 +24,7 @@ use super::kernels::{sorted_listed_tile, Keyed, W};
 use super::krum::pairwise_sq_distances;
 use super::layout::{for_chunks, span};
 use super::network::Network;
-use super::simd::with_isa;
+use super::simd::{with_isa, Level};
 use super::TypedRule;
 use super::{check_shape, reject, Aggregator, KrumDistance, KrumNeighbours, RuleParams, Workspace};
 use crate::error::Error;
@@ -143,6 +143,7 @@ impl Bulyan {
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn second_stage<T: Keyed>(
+    level: Level,
     x: MatrixView<'_, T>,
     rows: &[usize],
     j0: usize,
@@ -166,7 +167,7 @@ fn second_stage<T: Keyed>(
         return;
     };
     for (t0, o) in out.chunks_mut(W).enumerate() {
-        sorted_listed_tile(x, rows, j0 + t0 * W, o.len(), tile, net);
+        sorted_listed_tile(x, rows, j0 + t0 * W, o.len(), tile, net, level);
         finish_tile::<T>(tile, b, vals, o);
     }
 }
@@ -281,6 +282,7 @@ impl TypedRule for Bulyan {
         let net = self.net.as_ref().map(Network::comparators);
         let b = 2 * self.q;
         let chunk = span::<T>(theta, W, 8192);
+        let level = ws.level();
         for_chunks(out, chunk, |c, o| {
             ws.with_scratch(|s| {
                 if s.acc.len() < theta * (W + 1) {
@@ -294,9 +296,11 @@ impl TypedRule for Bulyan {
                 }
                 let mut tile = std::mem::take(tiles);
                 with_isa(
+                    level,
                     #[inline(always)]
                     || {
                         second_stage(
+                            level,
                             x,
                             rows,
                             c * chunk,

@@ -110,6 +110,7 @@ impl TypedRule for CenteredClipping {
     ) -> Result<(), Error> {
         check_shape(self.m, &x, out.len())?;
         let (m, d) = (x.m(), x.d());
+        let level = ws.level();
         let mut v = std::mem::take(&mut ws.gm_z);
         let mut dist = std::mem::take(&mut ws.gm_dist);
         let mut c = std::mem::take(&mut ws.gm_beta);
@@ -146,9 +147,9 @@ impl TypedRule for CenteredClipping {
             }
             // from zero, the distances are the row norms: the centre is not read
             if at_zero {
-                norms(x, &mut dist);
+                norms(level, x, &mut dist);
             } else {
-                distances(x, &v, &mut dist);
+                distances(level, x, &v, &mut dist);
             }
             for (ci, &r) in c.iter_mut().zip(dist.iter()) {
                 // r = +inf (non-finite row): 0; r = 0: 1
@@ -167,6 +168,7 @@ impl TypedRule for CenteredClipping {
             // the last step writes the output in the same pass
             let last = l + 1 == self.iters;
             weighted_update(
+                level,
                 x,
                 (&c, &active),
                 &mut v,

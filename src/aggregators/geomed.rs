@@ -27,7 +27,7 @@
 use super::kernels::Keyed;
 use super::layout::for_chunks;
 use super::median::Median;
-use super::simd::with_isa;
+use super::simd::{with_isa, Level};
 use super::TypedRule;
 use super::Workspace;
 use super::{check_shape, reject, AggregateExt, Aggregator, MedianConvention, RuleParams};
@@ -164,6 +164,7 @@ impl GeometricMedian {
     ) -> Result<WeiszfeldRun, Error> {
         check_shape(self.m, &x, out.len())?;
         let (m, d) = (x.m(), x.d());
+        let level = ws.level();
         let mut z = std::mem::take(&mut ws.gm_z);
         let mut dist = std::mem::take(&mut ws.gm_dist);
         let mut beta = std::mem::take(&mut ws.gm_beta);
@@ -178,7 +179,7 @@ impl GeometricMedian {
         beta.clear();
         beta.resize(m, 1.0);
         if self.start == WeiszfeldStart::Mean {
-            step(x, (&beta, &active), &mut z, &mut dist, &mut partial);
+            step(level, x, (&beta, &active), &mut z, &mut dist, &mut partial);
         } else {
             start_point(self.start, x, (&beta, &active), ws, out, &mut z)?;
         }
@@ -198,7 +199,7 @@ impl GeometricMedian {
             }
             if beta.iter().all(|&b| b == 0.0) {
                 beta.iter_mut().for_each(|b| *b = 1.0);
-                weighted_mean(x, &beta, &active, &mut z);
+                weighted_mean(level, x, &beta, &active, &mut z);
                 ws.gm_partial = partial;
                 return Ok(finish(
                     ws,
@@ -209,9 +210,9 @@ impl GeometricMedian {
                 ));
             }
             active.retain(|&i| beta[i] > 0.0);
-            step(x, (&beta, &active), &mut z, &mut dist, &mut partial);
+            step(level, x, (&beta, &active), &mut z, &mut dist, &mut partial);
         } else if self.start != WeiszfeldStart::Mean {
-            distances(x, &z, &mut dist);
+            distances(level, x, &z, &mut dist);
         }
         // here and after every step, dist holds the distances to z
         let mut previous = f64::NAN;
@@ -234,7 +235,7 @@ impl GeometricMedian {
             }
             active.clear();
             active.extend((0..m).filter(|&i| beta[i] > 0.0));
-            step(x, (&beta, &active), &mut z, &mut dist, &mut partial);
+            step(level, x, (&beta, &active), &mut z, &mut dist, &mut partial);
             run.iterations += 1;
             previous = g;
         }
@@ -261,7 +262,7 @@ pub(super) fn start_point<T: Scalar>(
 ) -> Result<(), Error> {
     match start {
         WeiszfeldStart::Zero => {}
-        WeiszfeldStart::Mean => weighted_mean(x, ones, all, z),
+        WeiszfeldStart::Mean => weighted_mean(ws.level(), x, ones, all, z),
         WeiszfeldStart::Median => {
             Median::new(x.m(), MedianConvention::Midpoint)?.aggregate_into(x, ws, out)?;
             for (z, o) in z.iter_mut().zip(out.iter()) {
@@ -304,14 +305,21 @@ const CHUNK: usize = 8192;
 /// z = sum_i beta_i x_i / sum_i beta_i over the rows with beta_i > 0 (`active`, in order),
 /// summed per coordinate in f64 in row order, four rows per pass. At least one beta must be
 /// positive.
-fn weighted_mean<T: Scalar>(x: MatrixView<'_, T>, beta: &[f64], active: &[usize], z: &mut [f64]) {
+fn weighted_mean<T: Scalar>(
+    level: Level,
+    x: MatrixView<'_, T>,
+    beta: &[f64],
+    active: &[usize],
+    z: &mut [f64],
+) {
     let total: f64 = active.iter().map(|&i| beta[i]).sum();
-    weighted_sum(x, beta, active, z, total);
+    weighted_sum(level, x, beta, active, z, total);
 }
 
 /// z = sum_i beta_i x_i / total over the rows `active` (in order), summed per coordinate in
 /// f64 in row order, four rows per pass (the weighted mean, and centered clipping's step).
 pub(super) fn weighted_sum<T: Scalar>(
+    level: Level,
     x: MatrixView<'_, T>,
     beta: &[f64],
     active: &[usize],
@@ -320,6 +328,7 @@ pub(super) fn weighted_sum<T: Scalar>(
 ) {
     for_chunks(z, CHUNK, |c, o| {
         with_isa(
+            level,
             #[inline(always)]
             || weighted_chunk(x, beta, active, c * CHUNK, o, total),
         );
@@ -332,6 +341,7 @@ pub(super) fn weighted_sum<T: Scalar>(
 /// also stored into it block by block (the last step: no separate [`store`] pass; the same
 /// bits as [`store`]).
 pub(super) fn weighted_update<T: Scalar>(
+    level: Level,
     x: MatrixView<'_, T>,
     (beta, active): (&[f64], &[usize]),
     v: &mut [f64],
@@ -340,6 +350,7 @@ pub(super) fn weighted_update<T: Scalar>(
 ) {
     let body = |c: usize, o: &mut [f64], mut t: Option<&mut [T]>| {
         with_isa(
+            level,
             #[inline(always)]
             || {
                 let mut acc = [0.0f64; BLOCK];
@@ -432,6 +443,7 @@ fn weighted_chunk<T: Scalar>(
 /// chunks in order, so the bits do not depend on the thread count. O(d m) time, one pass;
 /// extra space m ceil(d / CHUNK) f64.
 fn step<T: Scalar>(
+    level: Level,
     x: MatrixView<'_, T>,
     (beta, active): (&[f64], &[usize]),
     z: &mut [f64],
@@ -445,6 +457,7 @@ fn step<T: Scalar>(
     partial.resize(chunks * m, 0.0);
     let work = |c: usize, o: &mut [f64], p: &mut [f64]| {
         with_isa(
+            level,
             #[inline(always)]
             || {
                 for (k, ob) in o.chunks_mut(BLOCK).enumerate() {
@@ -478,10 +491,16 @@ fn step<T: Scalar>(
 }
 
 /// dist_i = ||x_i - z|| for every row, each summed by one task in 8 lanes (fixed order).
-pub(super) fn distances<T: Scalar>(x: MatrixView<'_, T>, z: &[f64], dist: &mut [f64]) {
+pub(super) fn distances<T: Scalar>(
+    level: Level,
+    x: MatrixView<'_, T>,
+    z: &[f64],
+    dist: &mut [f64],
+) {
     dist.par_iter_mut().enumerate().for_each(|(i, r)| {
         let row = x.row(i);
         let s = with_isa(
+            level,
             #[inline(always)]
             || sum_sq(row, z),
         );
@@ -494,10 +513,11 @@ pub(super) fn distances<T: Scalar>(x: MatrixView<'_, T>, z: &[f64], dist: &mut [
 }
 
 /// [`distances`] from z = 0: the row norms, without reading z; the same bits.
-pub(super) fn norms<T: Scalar>(x: MatrixView<'_, T>, dist: &mut [f64]) {
+pub(super) fn norms<T: Scalar>(level: Level, x: MatrixView<'_, T>, dist: &mut [f64]) {
     dist.par_iter_mut().enumerate().for_each(|(i, r)| {
         let row = x.row(i);
         let s = with_isa(
+            level,
             #[inline(always)]
             || sum_sq0(row),
         );

@@ -11,7 +11,7 @@
 //!
 //! Two paths, chosen by m alone:
 //!
-//! - **Network** (m <= [`network_limit`], default [`NETWORK_MAX_M`]). A span of coordinates
+//! - **Network** (m <= the workspace's network limit, default [`NETWORK_MAX_M`]). A span of coordinates
 //!   (about 512 KiB of rows, one parallel task) is processed in tiles of [`W`] = 64
 //!   coordinates, each row prefetched about 64 KiB / m ahead into L1, spread over the tile's
 //!   work, for m <= 64 (see `tile_prefetch_bytes`; earlier versions pre-read each span row by
@@ -30,7 +30,7 @@
 //!   With AVX2 and 32 < m <= 64 the two halves of the tile are sorted in registers and only
 //!   the final merge stage runs from the list (with AVX-512, in 512-bit registers: 16 lanes
 //!   of i32 keys per register).
-//! - **Selection** (m > [`network_limit`], in [`super::selection`]). Each coordinate's keys
+//! - **Selection** (m above it, in [`super::selection`]). Each coordinate's keys
 //!   are transposed into scratch; two `select_nth_unstable` calls split off the middle, which
 //!   is then sorted for the sum: O(m) expected per coordinate plus the sort of the middle,
 //!   scalar.
@@ -56,11 +56,10 @@ use super::layout::{dist, for_chunks, span};
 pub(crate) use super::layout::{Finish, W};
 use super::network::Network;
 use super::selection::{overflow_scale, phocas_checked, selection, trimmed_mean};
-use super::simd::with_isa;
+use super::simd::{with_isa, Level};
 use super::{Scratch, Workspace};
 use crate::matrix::MatrixView;
 use crate::scalar::Scalar;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// f64 lanes of the arithmetic that finishes a tile (four AVX2 registers).
 const LANES: usize = 16;
@@ -70,19 +69,6 @@ pub const NETWORK_MAX_M: usize = 256;
 
 /// Networks are built (when a rule is constructed) up to this m.
 const NETWORK_BUILD_MAX: usize = 512;
-
-static NETWORK_LIMIT: AtomicUsize = AtomicUsize::new(NETWORK_MAX_M);
-
-/// Largest m ordered by a sorting network (the rest use selection).
-pub fn network_limit() -> usize {
-    NETWORK_LIMIT.load(Ordering::Relaxed)
-}
-
-/// Sets the largest m ordered by a sorting network, for benchmarks (at most 512 takes effect;
-/// 0 means selection always). The two paths agree up to the order of the f64 sums.
-pub fn set_network_limit(m: usize) {
-    NETWORK_LIMIT.store(m, Ordering::Relaxed);
-}
 
 /// Comparators of Batcher's sorting network on m wires, before pruning (m <= 65536).
 pub fn sorting_network_len(m: usize) -> usize {
@@ -95,11 +81,12 @@ pub(crate) trait Keyed: Scalar {
     fn parts(s: &mut Scratch) -> (&mut Vec<[Self::Key; W]>, &mut Vec<u128>, &mut Vec<i64>);
     /// Fully sorts the first m wires of every lane with a register network, if the active
     /// instruction set has one for m; returns whether it did.
-    fn sort_registers(tile: &mut [[Self::Key; W]], m: usize) -> bool;
+    fn sort_registers(level: Level, tile: &mut [[Self::Key; W]], m: usize) -> bool;
     /// Writes to wires 0..m of the tile the keys of coordinates `[j, j + W)` of rows
     /// `first..first + m`, sorted in every lane, with a register network that reads the rows
     /// itself, if the active instruction set has one for m; returns whether it did.
     fn sort_rows(
+        level: Level,
         x: MatrixView<'_, Self>,
         j: usize,
         first: usize,
@@ -108,11 +95,18 @@ pub(crate) trait Keyed: Scalar {
     ) -> bool;
     /// Trmean / Rank of the leading coordinates of `out` straight from the rows, with the
     /// instruction set's fused kernel if it has one for m; returns how many it wrote.
-    fn order_fused(x: MatrixView<'_, Self>, j0: usize, out: &mut [Self], finish: Finish) -> usize;
+    fn order_fused(
+        level: Level,
+        x: MatrixView<'_, Self>,
+        j0: usize,
+        out: &mut [Self],
+        finish: Finish,
+    ) -> usize;
     /// Phocas_b or MeaMed_b, `bc` = (b, the centre's trim), of the leading coordinates of
     /// `out` straight from the rows, with the instruction set's fused kernel if it has one;
     /// returns how many it wrote.
     fn phocas_fused(
+        level: Level,
         x: MatrixView<'_, Self>,
         j0: usize,
         out: &mut [Self],
@@ -122,6 +116,7 @@ pub(crate) trait Keyed: Scalar {
     /// the instruction set's own kernel, if it has one: `Some(mask of lanes whose check
     /// failed)`.
     fn phocas_registers(
+        level: Level,
         tile: &[[Self::Key; W]],
         bc: (usize, usize),
         res: &mut [f64; W],
@@ -133,36 +128,45 @@ impl Keyed for f32 {
     fn parts(s: &mut Scratch) -> (&mut Vec<[i32; W]>, &mut Vec<u128>, &mut Vec<i64>) {
         (&mut s.tiles32, &mut s.pairs, &mut s.keys)
     }
-    fn sort_registers(tile: &mut [[i32; W]], m: usize) -> bool {
-        super::simd::sort_registers_i32(tile, m)
+    fn sort_registers(level: Level, tile: &mut [[i32; W]], m: usize) -> bool {
+        super::simd::sort_registers_i32(level, tile, m)
     }
     fn sort_rows(
+        level: Level,
         x: MatrixView<'_, f32>,
         j: usize,
         first: usize,
         m: usize,
         tile: &mut [[i32; W]],
     ) -> bool {
-        super::simd::sort_rows_f32(x, j, first, m, tile)
+        super::simd::sort_rows_f32(level, x, j, first, m, tile)
     }
-    fn order_fused(x: MatrixView<'_, f32>, j0: usize, out: &mut [f32], finish: Finish) -> usize {
-        super::simd::order_fused_f32(x, j0, out, finish)
+    fn order_fused(
+        level: Level,
+        x: MatrixView<'_, f32>,
+        j0: usize,
+        out: &mut [f32],
+        finish: Finish,
+    ) -> usize {
+        super::simd::order_fused_f32(level, x, j0, out, finish)
     }
     fn phocas_fused(
+        level: Level,
         x: MatrixView<'_, f32>,
         j0: usize,
         out: &mut [f32],
         bc: (usize, usize),
     ) -> usize {
-        super::simd::phocas_fused_f32(x, j0, out, bc.0, bc.1)
+        super::simd::phocas_fused_f32(level, x, j0, out, bc.0, bc.1)
     }
     fn phocas_registers(
+        level: Level,
         tile: &[[i32; W]],
         bc: (usize, usize),
         res: &mut [f64; W],
         centre: &mut [f64; W],
     ) -> Option<u64> {
-        super::simd::phocas_tile_i32(tile, bc.0, bc.1, res, centre)
+        super::simd::phocas_tile_i32(level, tile, bc.0, bc.1, res, centre)
     }
 }
 
@@ -170,36 +174,45 @@ impl Keyed for f64 {
     fn parts(s: &mut Scratch) -> (&mut Vec<[i64; W]>, &mut Vec<u128>, &mut Vec<i64>) {
         (&mut s.tiles64, &mut s.pairs, &mut s.keys)
     }
-    fn sort_registers(tile: &mut [[i64; W]], m: usize) -> bool {
-        super::simd::sort_registers_i64(tile, m)
+    fn sort_registers(level: Level, tile: &mut [[i64; W]], m: usize) -> bool {
+        super::simd::sort_registers_i64(level, tile, m)
     }
     fn sort_rows(
+        level: Level,
         x: MatrixView<'_, f64>,
         j: usize,
         first: usize,
         m: usize,
         tile: &mut [[i64; W]],
     ) -> bool {
-        super::simd::sort_rows_f64(x, j, first, m, tile)
+        super::simd::sort_rows_f64(level, x, j, first, m, tile)
     }
-    fn order_fused(x: MatrixView<'_, f64>, j0: usize, out: &mut [f64], finish: Finish) -> usize {
-        super::simd::order_fused_f64(x, j0, out, finish)
+    fn order_fused(
+        level: Level,
+        x: MatrixView<'_, f64>,
+        j0: usize,
+        out: &mut [f64],
+        finish: Finish,
+    ) -> usize {
+        super::simd::order_fused_f64(level, x, j0, out, finish)
     }
     fn phocas_fused(
+        level: Level,
         x: MatrixView<'_, f64>,
         j0: usize,
         out: &mut [f64],
         bc: (usize, usize),
     ) -> usize {
-        super::simd::phocas_fused_f64(x, j0, out, bc.0, bc.1)
+        super::simd::phocas_fused_f64(level, x, j0, out, bc.0, bc.1)
     }
     fn phocas_registers(
+        level: Level,
         tile: &[[i64; W]],
         bc: (usize, usize),
         res: &mut [f64; W],
         centre: &mut [f64; W],
     ) -> Option<u64> {
-        super::simd::phocas_tile_i64(tile, bc.0, bc.1, res, centre)
+        super::simd::phocas_tile_i64(level, tile, bc.0, bc.1, res, centre)
     }
 }
 
@@ -277,16 +290,18 @@ pub(crate) fn coordinatewise<T: Keyed>(
 ) {
     let m = x.m();
     match &plan.net {
-        Some(net) if m <= network_limit() => {
+        Some(net) if m <= ws.network_limit() => {
             let chunk = span::<T>(m, W, 8192);
             let net = net.comparators();
             let merge = plan.merge.as_ref().map_or(&[][..], Network::comparators);
             let finish = plan.finish;
+            let level = ws.level();
             for_chunks(out, chunk, |c, o| {
                 ws.with_scratch(|s| {
                     with_isa(
+                        level,
                         #[inline(always)]
-                        || network_chunk(x, c * chunk, o, (net, merge), finish, true, s),
+                        || network_chunk(x, c * chunk, o, (net, merge), finish, Some(level), s),
                     )
                 });
             });
@@ -339,9 +354,10 @@ fn network_chunk<T: Keyed>(
     out: &mut [T],
     (net, merge): (&[(u16, u16)], &[(u16, u16)]),
     finish: Finish,
-    registers: bool,
+    level: Option<Level>,
     s: &mut Scratch,
 ) {
+    let registers = level.is_some();
     let m = x.m();
     let (tiles, pairs, lane) = T::parts(s);
     if tiles.len() < m {
@@ -353,14 +369,14 @@ fn network_chunk<T: Keyed>(
     // takes the tail, and (Phocas) a tile after a group that needs the exact route.
     let mut at = 0;
     while at < out.len() {
-        if registers {
+        if let Some(level) = level {
             at += match finish {
                 Finish::Trmean { .. } | Finish::Rank { .. } => {
-                    T::order_fused(x, j0 + at, &mut out[at..], finish)
+                    T::order_fused(level, x, j0 + at, &mut out[at..], finish)
                 }
                 Finish::Phocas { .. } | Finish::MeaMed { .. } => {
                     let bc = finish.window(m).expect("a window rule");
-                    T::phocas_fused(x, j0 + at, &mut out[at..], bc)
+                    T::phocas_fused(level, x, j0 + at, &mut out[at..], bc)
                 }
             };
         }
@@ -384,18 +400,19 @@ fn network_chunk<T: Keyed>(
         ask(0);
         // 32 < m <= 64 with a whole tile: the halves' register networks may read the rows
         // themselves (AVX-512), skipping the unsorted tile in memory. If the second call
-        // declines (the instruction set changed in between, `set_isa` from another thread),
-        // the tile is made again the usual way.
+        // declines, the tile is made again the usual way.
         // m <= 32 with a whole tile: a register network that reads the rows (the portable
         // level's float network; AVX2 and AVX-512 only get here for the tail after a group
         // that took Phocas's exact route).
+        let rows = |first: usize, n: usize, tile: &mut [[T::Key; W]]| {
+            level.is_some_and(|level| T::sort_rows(level, x, j0 + at, first, n, tile))
+        };
         let whole = registers && o.len() == W && m <= REGISTER_HALF;
-        let sorted = whole && T::sort_rows(x, j0 + at, 0, m, tile);
+        let sorted = whole && rows(0, m, tile);
         let halves = registers && !merge.is_empty() && o.len() == W;
-        let from_rows = !sorted && halves && T::sort_rows(x, j0 + at, 0, REGISTER_HALF, tile) && {
+        let from_rows = !sorted && halves && rows(0, REGISTER_HALF, tile) && {
             ask(1);
-            let rest = &mut tile[REGISTER_HALF..];
-            T::sort_rows(x, j0 + at, REGISTER_HALF, m - REGISTER_HALF, rest)
+            rows(REGISTER_HALF, m - REGISTER_HALF, &mut tile[REGISTER_HALF..])
         };
         if sorted {
             ask(1);
@@ -404,7 +421,7 @@ fn network_chunk<T: Keyed>(
         } else {
             load_keys(x, j0 + at, o.len(), tile);
             ask(1);
-            sort_tile::<T>(tile, (net, merge), registers);
+            sort_tile::<T>(tile, (net, merge), level);
         }
         ask(2);
         match finish {
@@ -414,10 +431,10 @@ fn network_chunk<T: Keyed>(
                     *v = T::from_key(k);
                 }
             }
-            Finish::Phocas { b } => finish_window(tile, (b, b), registers, o, pairs, lane),
+            Finish::Phocas { b } => finish_window(tile, (b, b), level, o, pairs, lane),
             Finish::MeaMed { .. } => {
                 let bc = finish.window(m).expect("a window rule");
-                finish_window(tile, bc, registers, o, pairs, lane);
+                finish_window(tile, bc, level, o, pairs, lane);
             }
         }
         ask(3);
@@ -445,15 +462,18 @@ fn tile_prefetch_bytes(m: usize) -> usize {
 fn sort_tile<T: Keyed>(
     tile: &mut [[T::Key; W]],
     (net, merge): (&[(u16, u16)], &[(u16, u16)]),
-    registers: bool,
+    level: Option<Level>,
 ) {
     let m = tile.len();
-    if registers && T::sort_registers(tile, m) {
+    let registers = |tile: &mut [[T::Key; W]], n: usize| {
+        level.is_some_and(|level| T::sort_registers(level, tile, n))
+    };
+    if registers(tile, m) {
         return;
     }
-    if registers && !merge.is_empty() && T::sort_registers(tile, REGISTER_HALF) {
+    if !merge.is_empty() && registers(tile, REGISTER_HALF) {
         let rest = &mut tile[REGISTER_HALF..];
-        let done = rest.len() < 2 || T::sort_registers(rest, m - REGISTER_HALF);
+        let done = rest.len() < 2 || registers(rest, m - REGISTER_HALF);
         assert!(done, "the register networks cover 2..=32 wires");
         sort_lanes(merge, tile);
     } else {
@@ -473,6 +493,7 @@ pub(crate) fn sorted_listed_tile<T: Keyed>(
     w: usize,
     tile: &mut [[T::Key; W]],
     net: &[(u16, u16)],
+    level: Level,
 ) {
     for (dst, &i) in tile.iter_mut().zip(rows) {
         let row = &x.row(i)[j..j + w];
@@ -486,7 +507,7 @@ pub(crate) fn sorted_listed_tile<T: Keyed>(
             }
         }
     }
-    sort_tile::<T>(tile, (net, &[]), true);
+    sort_tile::<T>(tile, (net, &[]), Some(level));
 }
 
 /// Reads the tile of coordinates [j, j + w) of every row as keys (padding lanes get key 0).
@@ -571,7 +592,7 @@ fn values<T: Scalar>(wire: &[T::Key; W], base: usize) -> [f64; LANES] {
 fn finish_window<T: Keyed>(
     tile: &[[T::Key; W]],
     (b, c): (usize, usize),
-    registers: bool,
+    level: Option<Level>,
     out: &mut [T],
     pairs: &mut Vec<u128>,
     lane: &mut Vec<i64>,
@@ -579,11 +600,9 @@ fn finish_window<T: Keyed>(
     let m = tile.len();
     let mut res = [0.0f64; W];
     let mut centre = [0.0f64; W];
-    let tied = match registers {
-        true => T::phocas_registers(tile, (b, c), &mut res, &mut centre),
-        false => None,
-    }
-    .unwrap_or_else(|| phocas_lanes::<T>(tile, (b, c), &mut res, &mut centre));
+    let tied = level
+        .and_then(|level| T::phocas_registers(level, tile, (b, c), &mut res, &mut centre))
+        .unwrap_or_else(|| phocas_lanes::<T>(tile, (b, c), &mut res, &mut centre));
     for (v, r) in out.iter_mut().zip(res) {
         *v = T::from_f64(r);
     }
@@ -731,7 +750,7 @@ mod tests {
                     &mut out,
                     (net, merge),
                     plan.finish,
-                    path == 2,
+                    (path == 2).then(|| ws.level()),
                     &mut s,
                 );
             }

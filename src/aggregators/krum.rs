@@ -23,7 +23,7 @@ use super::kernels::Keyed;
 use super::layout::for_chunks;
 pub(crate) use super::layout::{Lanes, StripPlan, SubRow, ACC, STRIP_MAX, SUB};
 use super::mean::mean_rows;
-use super::simd::{prefetch_l1, with_isa};
+use super::simd::{prefetch_l1, with_isa, Level};
 use super::TypedRule;
 use super::{check_shape, reject, Aggregator, RuleParams, Scratch, Workspace};
 use crate::error::Error;
@@ -249,13 +249,15 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
     {
         let ws: &Workspace = ws;
         let strips = &ws.strips[..];
+        let level = ws.level();
         for_chunks(&mut partials, npairs, |c, part| {
             let j0 = c * chunk_len;
             let j1 = (j0 + chunk_len).min(d);
             ws.with_scratch(|s| {
                 with_isa(
+                    level,
                     #[inline(always)]
-                    || distance_chunk(x, j0, j1, part, strips, s),
+                    || distance_chunk(level, x, j0, j1, part, strips, s),
                 );
             });
         });
@@ -288,6 +290,7 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
 /// Measured against a prefetch into L2 issued with the conversion: `reports/PERF.md`.
 #[inline(always)]
 fn distance_chunk<T: Scalar>(
+    level: Level,
     x: MatrixView<'_, T>,
     j0: usize,
     j1: usize,
@@ -312,6 +315,7 @@ fn distance_chunk<T: Scalar>(
         let next = j + SUB;
         let len = SUB.min(j1.saturating_sub(next));
         pairs(
+            level,
             tile,
             pair_acc,
             strips,
@@ -347,8 +351,14 @@ fn load_row<T: Scalar>(row: &[T], j: usize, j1: usize, SubRow(dst): &mut SubRow)
 /// The pairs of `strips` over one sub-tile: the SIMD kernel of the active instruction set, or
 /// [`accumulate`] per pair (the same result); `before(s)` runs before strip s.
 #[inline(always)]
-fn pairs<F: Fn(&StripPlan)>(tile: &[SubRow], acc: &mut [Lanes], strips: &[StripPlan], before: F) {
-    if !super::simd::krum_pairs(tile, acc, strips, &before) {
+fn pairs<F: Fn(&StripPlan)>(
+    level: Level,
+    tile: &[SubRow],
+    acc: &mut [Lanes],
+    strips: &[StripPlan],
+    before: F,
+) {
+    if !super::simd::krum_pairs(level, tile, acc, strips, &before) {
         for s in strips {
             before(s);
             for k in 0..s.len {
@@ -652,7 +662,8 @@ mod tests {
             plan_strips(m, &mut strips);
             for level in crate::aggregators::available_isas() {
                 let mut simd = start.clone();
-                if !super::super::simd::krum_pairs_on(
+                let level = crate::aggregators::Level::new(level).expect("available");
+                if !super::super::simd::krum_pairs(
                     level,
                     &tile,
                     &mut simd,

@@ -51,6 +51,7 @@ pub(crate) fn mean_rows<T: Scalar>(
     let n = rows.map_or(x.m(), <[usize]>::len);
     // About 2^18 values per chunk: enough work to amortise a task, several chunks per thread.
     let chunk = ((1usize << 18) / n.max(1)).max(SPAN).next_multiple_of(SPAN);
+    let level = ws.level();
     for_chunks(out, chunk, |c, o| match rows {
         // a few listed rows (a bucket): one pass, no accumulators
         Some(rows) if rows.len() <= DIRECT_MAX => mean_columns(x, rows, c * chunk, ws, o),
@@ -59,6 +60,7 @@ pub(crate) fn mean_rows<T: Scalar>(
                 s.acc.resize(SPAN, 0.0);
             }
             with_isa(
+                level,
                 #[inline(always)]
                 || mean_chunk(x, rows, c * chunk, o, n, &mut s.acc),
             );
@@ -86,6 +88,7 @@ pub(crate) fn mean_columns<T: Scalar>(
         ($($k:literal)*) => {
             match rows.len() {
                 $($k => with_isa(
+                    ws.level(),
                     #[inline(always)]
                     || mean_direct::<T, $k>(std::array::from_fn(|r| row(r, j0, w)), out),
                 ),)*
@@ -95,6 +98,7 @@ pub(crate) fn mean_columns<T: Scalar>(
                             s.acc.resize(SPAN, 0.0);
                         }
                         with_isa(
+                            ws.level(),
                             #[inline(always)]
                             || mean_chunk(x, Some(rows), j0, out, rows.len(), &mut s.acc),
                         );

@@ -27,14 +27,14 @@ mod trmean;
 pub use bulyan::Bulyan;
 pub use clipping::CenteredClipping;
 pub use geomed::{GeometricMedian, WeiszfeldRun, WeiszfeldStart};
-pub use kernels::{network_limit, set_network_limit, sorting_network_len, NETWORK_MAX_M};
+pub use kernels::{sorting_network_len, NETWORK_MAX_M};
 pub use krum::{Krum, KrumDistance, KrumNeighbours, MultiKrum, PORTABLE_FMA};
 pub use meamed::MeaMed;
 pub use mean::Mean;
 pub use median::{Median, MedianConvention};
 pub use phocas::Phocas;
 pub use premix::{Premix, Premixed};
-pub use simd::{available_isas, detected_isa, isa, isa_from_env, set_isa, Isa};
+pub use simd::{available_isas, detected_isa, isa_from_env, Isa, Level};
 pub use trmean::TrimmedMean;
 
 use crate::bounds::{KappaBound, RuleBound};
@@ -294,6 +294,10 @@ pub struct Workspace {
     pub(crate) mixed64: Vec<f64>,
     pub(crate) mixed32: Vec<f32>,
     pub(crate) calls: u64,
+    /// The instruction set of the kernels (a value, not a process-wide switch).
+    level: Level,
+    /// Largest m ordered by a sorting network (larger m use per-coordinate selection).
+    network_limit: usize,
 }
 
 impl Default for Workspace {
@@ -326,7 +330,35 @@ impl Workspace {
             mixed64: Vec::new(),
             mixed32: Vec::new(),
             calls: 0,
+            level: Level::default(),
+            network_limit: NETWORK_MAX_M,
         }
+    }
+
+    /// This workspace with the kernels of `level` (for comparisons of the levels; results do
+    /// not change, see `tests/isa.rs`). The default is [`Level::default`]: the level
+    /// `PHOCAS_ISA` names, else the best this CPU has.
+    pub fn with_level(mut self, level: Level) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// The instruction set its kernels use.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// This workspace with sorting networks up to m = `limit` (at most 512 takes effect; 0:
+    /// selection always), for benchmarks and tests of the two paths; the default is
+    /// [`NETWORK_MAX_M`]. The paths agree bit for bit.
+    pub fn with_network_limit(mut self, limit: usize) -> Self {
+        self.network_limit = limit;
+        self
+    }
+
+    /// Largest m ordered by a sorting network.
+    pub fn network_limit(&self) -> usize {
+        self.network_limit
     }
 
     /// How the last geometric median computed with this workspace went (iterations, whether

@@ -42,8 +42,8 @@ mod timing;
 pub use timing::{median, normal_values, read_probe, time_round_robin, BenchScalar, Call, Timing};
 
 use crate::aggregators::{
-    self, available_isas, detected_isa, set_isa, set_network_limit, AggregateExt, Aggregator,
-    RuleParams, Workspace, NETWORK_MAX_M, REGISTRY,
+    self, available_isas, detected_isa, AggregateExt, Aggregator, Level, RuleParams, Workspace,
+    NETWORK_MAX_M, REGISTRY,
 };
 use crate::error::Error;
 use crate::matrix::MatrixView;
@@ -292,7 +292,7 @@ fn measure_sweep<T: BenchScalar>(
             .collect::<Result<Vec<_>, _>>()?;
         let out = RefCell::new(vec![T::default(); d]);
         let mut calls: Vec<Call<'_>> = vec![Box::new(|| {
-            std::hint::black_box(read_probe(x.as_slice()));
+            std::hint::black_box(read_probe(Level::default(), x.as_slice()));
             Ok(())
         })];
         for r in &rules {
@@ -338,23 +338,12 @@ pub struct Variant {
     pub at: Measurement,
 }
 
-/// Restores the kernel defaults when dropped (a comparison may stop at an error).
-struct RestoreDefaults;
-
-impl Drop for RestoreDefaults {
-    fn drop(&mut self) {
-        set_isa(detected_isa());
-        set_network_limit(NETWORK_MAX_M);
-    }
-}
-
 /// Every rule (and the probe) at (m, d) under every instruction set this CPU runs.
 fn compare_isas<T: BenchScalar>(
     plan: &Plan,
     data: &[T],
     (m, d): (usize, usize),
 ) -> Result<Vec<Variant>, Error> {
-    let _restore = RestoreDefaults;
     let (b, q) = plan.bq(m);
     let x = MatrixView::new(&data[..m * d], m, d)?;
     let isas = available_isas();
@@ -367,17 +356,16 @@ fn compare_isas<T: BenchScalar>(
     let mut calls: Vec<Call<'_>> = Vec::new();
     let mut names = Vec::new();
     for &isa in &isas {
+        let level = Level::new(isa).expect("listed as available on this CPU");
         calls.push(Box::new(move || {
-            set_isa(isa);
-            std::hint::black_box(read_probe(x.as_slice()));
+            std::hint::black_box(read_probe(level, x.as_slice()));
             Ok(())
         }));
         names.push((isa, PROBE.to_string(), PROBE.to_string()));
         for r in &rules {
-            let mut ws = Workspace::new();
+            let mut ws = Workspace::new().with_level(level);
             let out = &out;
             calls.push(Box::new(move || {
-                set_isa(isa);
                 r.aggregate_into(x, &mut ws, &mut out.borrow_mut())
             }));
             names.push((isa, r.name().to_string(), r.label()));
@@ -406,7 +394,6 @@ fn compare_isas<T: BenchScalar>(
 
 /// The coordinate-wise rules on the network path against the selection path, at every m.
 fn compare_paths<T: BenchScalar>(plan: &Plan, data: &[T]) -> Result<Vec<Variant>, Error> {
-    let _restore = RestoreDefaults;
     let d = plan.sweep.compare_d;
     let mut rows = Vec::new();
     let names: Vec<&String> = plan
@@ -432,10 +419,9 @@ fn compare_paths<T: BenchScalar>(plan: &Plan, data: &[T]) -> Result<Vec<Variant>
         let mut tags = Vec::new();
         for (variant, limit) in [("network", usize::MAX), ("selection", 0)] {
             for r in &rules {
-                let mut ws = Workspace::new();
+                let mut ws = Workspace::new().with_network_limit(limit);
                 let out = &out;
                 calls.push(Box::new(move || {
-                    set_network_limit(limit);
                     r.aggregate_into(x, &mut ws, &mut out.borrow_mut())
                 }));
                 tags.push((variant, r.name().to_string(), r.label()));
@@ -616,17 +602,27 @@ pub fn run(args: &BenchOptions) -> Result<(), Error> {
         plan.sweep.min_sample.as_millis(),
         args.b.map_or("floor((m-1)/4)".into(), |b| b.to_string()),
         args.q.map_or("floor((m-1)/4), at most the rule's largest".into(), |q| q.to_string()),
-        aggregators::isa(),
-        aggregators::network_limit(),
+        Level::default(),
+        NETWORK_MAX_M,
     );
     let manifest = Manifest::start("bench-scaling", config.clone(), args.seed);
+    // The folder is locked before the timing starts, so a second run on the same --out stops
+    // at once instead of overwriting this one's tables (or timing on a machine this one uses).
+    let out = crate::outdir::resolve(
+        args.out.as_deref(),
+        "bench-scaling",
+        if args.quick { "quick" } else { "full" },
+        &config,
+    );
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    let _lock = crate::run::lock(&out)?;
     eprintln!(
         "bench-scaling{}: {} rules, {} points per storage type, {} threads, isa {} (detected {}), {} samples of >= {} ms",
         if args.quick { " --quick" } else { "" },
         plan.rules.len(),
         plan.sweep.points().len(),
         rayon::current_num_threads(),
-        aggregators::isa(),
+        Level::default(),
         detected_isa(),
         plan.sweep.reps,
         plan.sweep.min_sample.as_millis()
@@ -644,19 +640,12 @@ pub fn run(args: &BenchOptions) -> Result<(), Error> {
         "{} threads on {} cores, instruction set {} (detected {}), sorting networks up to m = {}; 1-minute load average {} at the start, {} at the end",
         rayon::current_num_threads(),
         std::thread::available_parallelism().map_or(1, usize::from),
-        aggregators::isa(),
+        Level::default(),
         detected_isa(),
-        aggregators::network_limit(),
+        NETWORK_MAX_M,
         fmt_load(load0),
         fmt_load(load_average()),
     );
-    let out = crate::outdir::resolve(
-        args.out.as_deref(),
-        "bench-scaling",
-        if args.quick { "quick" } else { "full" },
-        &config,
-    );
-    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     let report = output::Report::new(&plan.sweep, &res);
     let mut manifest = manifest;
     for (name, rows) in report.write_tables(&out)? {
@@ -720,8 +709,8 @@ mod tests {
             .unwrap();
         let b: Vec<f32> = pool.install(|| normal_values(300_000, 9));
         assert_eq!(a, b);
-        let sa = read_probe(&a);
-        let sb = pool.install(|| read_probe(&b));
+        let sa = read_probe(Level::default(), &a);
+        let sb = pool.install(|| read_probe(Level::default(), &b));
         assert_eq!(sa, sb);
         assert_ne!(sa, 0);
     }

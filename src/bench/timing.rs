@@ -51,10 +51,11 @@ impl BenchScalar for f64 {
 const PROBE_CHUNK: usize = 1 << 18;
 
 /// The memory probe: a plain streaming read of `x` (wrapping sum of the bits), in parallel
-/// chunks, compiled for the active instruction set like the rules.
-pub fn read_probe<T: BenchScalar>(x: &[T]) -> u64 {
+/// chunks, compiled for `level` like the rules.
+pub fn read_probe<T: BenchScalar>(level: aggregators::Level, x: &[T]) -> u64 {
     if x.len() <= PROBE_CHUNK {
         return aggregators::simd::with_isa(
+            level,
             #[inline(always)]
             || T::sum_bits(x),
         );
@@ -62,6 +63,7 @@ pub fn read_probe<T: BenchScalar>(x: &[T]) -> u64 {
     x.par_chunks(PROBE_CHUNK)
         .map(|c| {
             aggregators::simd::with_isa(
+                level,
                 #[inline(always)]
                 || T::sum_bits(c),
             )

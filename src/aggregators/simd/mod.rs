@@ -41,8 +41,6 @@
 //! of N values of a row at an offset checked against the matrix's shape (`Rows::get`).
 #![allow(unsafe_code)]
 
-use std::sync::atomic::{AtomicU8, Ordering};
-
 /// Instruction-set level of the kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Isa {
@@ -76,17 +74,6 @@ impl std::fmt::Display for Isa {
     }
 }
 
-/// 0: not yet detected; otherwise 1 + the index of the active level.
-static ACTIVE: AtomicU8 = AtomicU8::new(0);
-
-fn encode(i: Isa) -> u8 {
-    match i {
-        Isa::Portable => 1,
-        Isa::Avx2 => 2,
-        Isa::Avx512 => 3,
-    }
-}
-
 /// The best level this CPU supports.
 pub fn detected_isa() -> Isa {
     #[cfg(target_arch = "x86_64")]
@@ -114,8 +101,8 @@ pub fn available_isas() -> Vec<Isa> {
 
 /// The level the environment variable `PHOCAS_ISA` asks for (`portable`, `avx2`, `avx512`):
 /// `Ok(None)` if it is not set, an error naming the levels this CPU can run if it names
-/// another. Read once, at the first [`isa`] (an invalid value is then ignored: the command
-/// line tool refuses it before any work).
+/// another. Read once, by the first [`Level::default`] (an invalid value is then ignored: the
+/// command line tool refuses it before any work).
 pub fn isa_from_env() -> Result<Option<Isa>, String> {
     let Some(v) = std::env::var_os("PHOCAS_ISA") else {
         return Ok(None);
@@ -135,48 +122,64 @@ pub fn isa_from_env() -> Result<Option<Isa>, String> {
         })
 }
 
-/// The level the kernels use now: the detected one (or the one `PHOCAS_ISA` names, see
-/// [`isa_from_env`]) unless [`set_isa`] chose another.
-pub fn isa() -> Isa {
-    match ACTIVE.load(Ordering::Relaxed) {
-        3 => Isa::Avx512,
-        2 => Isa::Avx2,
-        1 => Isa::Portable,
-        _ => {
-            let d = isa_from_env().ok().flatten().unwrap_or_else(detected_isa);
-            ACTIVE.store(encode(d), Ordering::Relaxed);
-            d
-        }
+/// An instruction-set level checked against this CPU, carried as a value by each
+/// [`Workspace`](super::Workspace) (no process-wide switch). The only ways to get one are
+/// [`Level::detected`], [`Level::new`] (`None` for a level this CPU cannot run) and
+/// [`Level::default`] (the level `PHOCAS_ISA` names, else the detected one), so a kernel may
+/// trust it: a `Level` of AVX2 or AVX-512 exists only after `is_x86_feature_detected!` found
+/// those features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Level(Isa);
+
+impl Level {
+    /// The best level this CPU supports.
+    pub fn detected() -> Self {
+        Level(detected_isa())
+    }
+
+    /// `isa` if this CPU can run it.
+    pub fn new(isa: Isa) -> Option<Self> {
+        (isa <= detected_isa()).then_some(Level(isa))
+    }
+
+    /// The instruction set.
+    pub fn isa(self) -> Isa {
+        self.0
     }
 }
 
-/// Chooses the level for all later calls (for benchmarks; results do not change). Returns
-/// `false`, and changes nothing, if this CPU cannot run `level`.
-pub fn set_isa(level: Isa) -> bool {
-    if level > detected_isa() {
-        return false;
+impl Default for Level {
+    /// The level `PHOCAS_ISA` names (see [`isa_from_env`]; read once), else the detected one.
+    fn default() -> Self {
+        static DEFAULT: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+        *DEFAULT.get_or_init(|| Level(isa_from_env().ok().flatten().unwrap_or_else(detected_isa)))
     }
-    ACTIVE.store(encode(level), Ordering::Relaxed);
-    true
 }
 
-/// Runs `f` compiled for the active instruction set. `f` must be an `#[inline(always)]`
-/// closure whose body calls `#[inline(always)]` kernels, so that the kernel code is compiled
-/// inside the target-feature function.
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+/// Runs `f` compiled for `level`. `f` must be an `#[inline(always)]` closure whose body
+/// calls `#[inline(always)]` kernels, so that the kernel code is compiled inside the
+/// target-feature function.
 #[inline(always)]
-pub(crate) fn with_isa<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn with_isa<R>(level: Level, f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
-        match isa() {
-            // SAFETY: `isa()` is `Avx2` or `Avx512` only if `is_x86_feature_detected!("avx2")`
-            // returned true on this CPU (see `detected_isa` and `set_isa`).
+        match level.0 {
+            // SAFETY: a `Level` is `Avx2` or `Avx512` only if `is_x86_feature_detected!("avx2")`
+            // returned true on this CPU (see `Level::new` and `detected_isa`).
             Isa::Avx2 => return unsafe { avx2(f) },
-            // SAFETY: `isa()` is `Avx512` only after `is_x86_feature_detected!` found AVX2,
+            // SAFETY: a `Level` is `Avx512` only after `is_x86_feature_detected!` found AVX2,
             // FMA and AVX-512 F, VL, BW and DQ on this CPU (see `detected_isa`).
             Isa::Avx512 => return unsafe { avx512(f) },
             Isa::Portable => {}
         }
     }
+    let _ = level;
     f()
 }
 
@@ -271,8 +274,8 @@ mod portable;
 /// compiled for 32 registers).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn avx2_active() -> bool {
-    matches!(isa(), Isa::Avx2 | Isa::Avx512)
+fn avx2_active(level: Level) -> bool {
+    matches!(level.0, Isa::Avx2 | Isa::Avx512)
 }
 
 /// Largest m sorted by the register networks.
@@ -291,14 +294,14 @@ pub(crate) const PREFETCH_BYTES: usize = 4096;
 /// build, so AVX-512 has kernels of its own).
 #[cfg(target_arch = "x86_64")]
 macro_rules! fused {
-    ($f:ident, $m:expr, $lo:tt, $args:tt) => {{
-        let wide = isa() == Isa::Avx512;
+    ($level:expr, $f:ident, $m:expr, $lo:tt, $args:tt) => {{
+        let wide = $level.0 == Isa::Avx512;
         with_m!($m, $lo..=32, M => if wide {
-            // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+            // SAFETY: `level` is `Avx512` only after the detection of its features.
             unsafe { avx512::fused::$f::<M> $args }
         } else {
             // SAFETY: callers check that the active instruction set is AVX2 or AVX-512,
-            // which `isa()` reports only after `is_x86_feature_detected!("avx2")`.
+            // which a `Level` holds only after `is_x86_feature_detected!("avx2")`.
             unsafe { avx2::fused::$f::<M> $args }
         })
     }};
@@ -308,6 +311,7 @@ macro_rules! fused {
 /// the rows, if the active instruction set has a fused kernel for m = x.m(); returns how
 /// many leading coordinates of `out` it wrote (0 if none: the caller does the rest).
 pub(crate) fn order_fused_f32(
+    level: Level,
     x: crate::matrix::MatrixView<'_, f32>,
     j0: usize,
     out: &mut [f32],
@@ -316,12 +320,12 @@ pub(crate) fn order_fused_f32(
     #[cfg(target_arch = "x86_64")]
     {
         let m = x.m();
-        if (2..=REGISTER_MAX_M).contains(&m) && avx2_active() {
-            return fused!(order_f32, m, 2, (x, j0, out, finish));
+        if (2..=REGISTER_MAX_M).contains(&m) && avx2_active(level) {
+            return fused!(level, order_f32, m, 2, (x, j0, out, finish));
         }
     }
     let m = x.m();
-    if (2..=REGISTER_MAX_M).contains(&m) && isa() == Isa::Portable {
+    if (2..=REGISTER_MAX_M).contains(&m) && level.0 == Isa::Portable {
         return with_m!(m, 2..=32, M => portable::order_f32::<M>(x, j0, out, finish));
     }
     0
@@ -329,6 +333,7 @@ pub(crate) fn order_fused_f32(
 
 /// Like [`order_fused_f32`], for f64 rows.
 pub(crate) fn order_fused_f64(
+    level: Level,
     x: crate::matrix::MatrixView<'_, f64>,
     j0: usize,
     out: &mut [f64],
@@ -337,12 +342,12 @@ pub(crate) fn order_fused_f64(
     #[cfg(target_arch = "x86_64")]
     {
         let m = x.m();
-        if (2..=REGISTER_MAX_M).contains(&m) && avx2_active() {
-            return fused!(order_f64, m, 2, (x, j0, out, finish));
+        if (2..=REGISTER_MAX_M).contains(&m) && avx2_active(level) {
+            return fused!(level, order_f64, m, 2, (x, j0, out, finish));
         }
     }
     let m = x.m();
-    if (2..=REGISTER_MAX_M).contains(&m) && isa() == Isa::Portable {
+    if (2..=REGISTER_MAX_M).contains(&m) && level.0 == Isa::Portable {
         return with_m!(m, 2..=32, M => portable::order_f64::<M>(x, j0, out, finish));
     }
     0
@@ -353,6 +358,7 @@ pub(crate) fn order_fused_f64(
 /// active instruction set has a fused kernel for m = x.m(); returns how many it wrote (it
 /// stops before a group of lanes that needs the exact route).
 pub(crate) fn phocas_fused_f32(
+    level: Level,
     x: crate::matrix::MatrixView<'_, f32>,
     j0: usize,
     out: &mut [f32],
@@ -363,13 +369,13 @@ pub(crate) fn phocas_fused_f32(
     {
         let m = x.m();
         let valid = b > 0 && 2 * b < m && 2 * ct < m;
-        if (3..=REGISTER_MAX_M).contains(&m) && valid && avx2_active() {
-            return fused!(phocas_f32, m, 3, (x, j0, out, b, ct));
+        if (3..=REGISTER_MAX_M).contains(&m) && valid && avx2_active(level) {
+            return fused!(level, phocas_f32, m, 3, (x, j0, out, b, ct));
         }
     }
     let m = x.m();
     let valid = b > 0 && 2 * b < m && 2 * ct < m;
-    if (3..=REGISTER_MAX_M).contains(&m) && valid && isa() == Isa::Portable {
+    if (3..=REGISTER_MAX_M).contains(&m) && valid && level.0 == Isa::Portable {
         return with_m!(m, 3..=32, M => portable::window_f32::<M>(x, j0, out, b, ct));
     }
     0
@@ -377,6 +383,7 @@ pub(crate) fn phocas_fused_f32(
 
 /// Like [`phocas_fused_f32`], for f64 rows.
 pub(crate) fn phocas_fused_f64(
+    level: Level,
     x: crate::matrix::MatrixView<'_, f64>,
     j0: usize,
     out: &mut [f64],
@@ -387,13 +394,13 @@ pub(crate) fn phocas_fused_f64(
     {
         let m = x.m();
         let valid = b > 0 && 2 * b < m && 2 * ct < m;
-        if (3..=REGISTER_MAX_M).contains(&m) && valid && avx2_active() {
-            return fused!(phocas_f64, m, 3, (x, j0, out, b, ct));
+        if (3..=REGISTER_MAX_M).contains(&m) && valid && avx2_active(level) {
+            return fused!(level, phocas_f64, m, 3, (x, j0, out, b, ct));
         }
     }
     let m = x.m();
     let valid = b > 0 && 2 * b < m && 2 * ct < m;
-    if (3..=REGISTER_MAX_M).contains(&m) && valid && isa() == Isa::Portable {
+    if (3..=REGISTER_MAX_M).contains(&m) && valid && level.0 == Isa::Portable {
         return with_m!(m, 3..=32, M => portable::window_f64::<M>(x, j0, out, b, ct));
     }
     0
@@ -401,16 +408,20 @@ pub(crate) fn phocas_fused_f64(
 
 /// Sorts the first m wires of `tile` lane by lane with a register network, if the active
 /// instruction set has one for this m (AVX2, 2 <= m <= 32); returns whether it did.
-pub(crate) fn sort_registers_i32(tile: &mut [[i32; super::layout::W]], m: usize) -> bool {
+pub(crate) fn sort_registers_i32(
+    level: Level,
+    tile: &mut [[i32; super::layout::W]],
+    m: usize,
+) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if (2..=REGISTER_MAX_M).contains(&m) && tile.len() >= m && avx2_active() {
-            let wide = isa() == Isa::Avx512;
+        if (2..=REGISTER_MAX_M).contains(&m) && tile.len() >= m && avx2_active(level) {
+            let wide = level.0 == Isa::Avx512;
             with_m!(m, 2..=32, M => if wide {
-                // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+                // SAFETY: `level` is `Avx512` only after the detection of its features.
                 unsafe { avx512::networks::sort_i32::<M>(tile) }
             } else {
-                // SAFETY: `avx2_active()` holds only after `is_x86_feature_detected!("avx2")`.
+                // SAFETY: `avx2_active(level)` holds only after `is_x86_feature_detected!("avx2")`.
                 unsafe { avx2::networks::sort_i32::<M>(tile) }
             });
             return true;
@@ -421,16 +432,20 @@ pub(crate) fn sort_registers_i32(tile: &mut [[i32; super::layout::W]], m: usize)
 }
 
 /// Like [`sort_registers_i32`], for i64 keys.
-pub(crate) fn sort_registers_i64(tile: &mut [[i64; super::layout::W]], m: usize) -> bool {
+pub(crate) fn sort_registers_i64(
+    level: Level,
+    tile: &mut [[i64; super::layout::W]],
+    m: usize,
+) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if (2..=REGISTER_MAX_M).contains(&m) && tile.len() >= m && avx2_active() {
-            let wide = isa() == Isa::Avx512;
+        if (2..=REGISTER_MAX_M).contains(&m) && tile.len() >= m && avx2_active(level) {
+            let wide = level.0 == Isa::Avx512;
             with_m!(m, 2..=32, M => if wide {
-                // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+                // SAFETY: `level` is `Avx512` only after the detection of its features.
                 unsafe { avx512::networks::sort_i64::<M>(tile) }
             } else {
-                // SAFETY: `avx2_active()` holds only after `is_x86_feature_detected!("avx2")`.
+                // SAFETY: `avx2_active(level)` holds only after `is_x86_feature_detected!("avx2")`.
                 unsafe { avx2::networks::sort_i64::<M>(tile) }
             });
             return true;
@@ -446,6 +461,7 @@ pub(crate) fn sort_registers_i64(tile: &mut [[i64; super::layout::W]], m: usize)
 /// 1 <= m <= 32; the portable level for 2 <= m <= 32 when no coordinate of the tile holds a
 /// NaN, see [`portable`]); returns whether it did.
 pub(crate) fn sort_rows_f32(
+    level: Level,
     x: crate::matrix::MatrixView<'_, f32>,
     j: usize,
     first: usize,
@@ -455,14 +471,14 @@ pub(crate) fn sort_rows_f32(
     #[cfg(target_arch = "x86_64")]
     {
         let fits = first + m <= x.m() && j + super::layout::W <= x.d() && tile.len() >= m;
-        if (1..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Avx512 {
-            // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+        if (1..=REGISTER_MAX_M).contains(&m) && fits && level.0 == Isa::Avx512 {
+            // SAFETY: `level` is `Avx512` only after the detection of its features.
             with_m!(m, 1..=32, M => unsafe { avx512::networks::rows_f32::<M>(x, j, first, tile) });
             return true;
         }
     }
     let fits = first + m <= x.m() && j + super::layout::W <= x.d() && tile.len() >= m;
-    if (2..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Portable {
+    if (2..=REGISTER_MAX_M).contains(&m) && fits && level.0 == Isa::Portable {
         return with_m!(m, 2..=32, M => portable::rows_f32::<M>(x, j, first, tile));
     }
     false
@@ -470,6 +486,7 @@ pub(crate) fn sort_rows_f32(
 
 /// Like [`sort_rows_f32`], for f64 rows.
 pub(crate) fn sort_rows_f64(
+    level: Level,
     x: crate::matrix::MatrixView<'_, f64>,
     j: usize,
     first: usize,
@@ -479,14 +496,14 @@ pub(crate) fn sort_rows_f64(
     #[cfg(target_arch = "x86_64")]
     {
         let fits = first + m <= x.m() && j + super::layout::W <= x.d() && tile.len() >= m;
-        if (1..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Avx512 {
-            // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+        if (1..=REGISTER_MAX_M).contains(&m) && fits && level.0 == Isa::Avx512 {
+            // SAFETY: `level` is `Avx512` only after the detection of its features.
             with_m!(m, 1..=32, M => unsafe { avx512::networks::rows_f64::<M>(x, j, first, tile) });
             return true;
         }
     }
     let fits = first + m <= x.m() && j + super::layout::W <= x.d() && tile.len() >= m;
-    if (2..=REGISTER_MAX_M).contains(&m) && fits && isa() == Isa::Portable {
+    if (2..=REGISTER_MAX_M).contains(&m) && fits && level.0 == Isa::Portable {
         return with_m!(m, 2..=32, M => portable::rows_f64::<M>(x, j, first, tile));
     }
     false
@@ -496,6 +513,7 @@ pub(crate) fn sort_rows_f64(
 /// sorted tile on AVX2 (`None` if AVX2 is not active); `Some(mask)` of the lanes whose
 /// separation check failed.
 pub(crate) fn phocas_tile_i32(
+    level: Level,
     tile: &[[i32; super::layout::W]],
     b: usize,
     ct: usize,
@@ -504,12 +522,12 @@ pub(crate) fn phocas_tile_i32(
 ) -> Option<u64> {
     #[cfg(target_arch = "x86_64")]
     {
-        match isa() {
-            // SAFETY: `isa()` is `Avx2` only after `is_x86_feature_detected!("avx2")`.
+        match level.0 {
+            // SAFETY: `level` is `Avx2` only after `is_x86_feature_detected!("avx2")`.
             Isa::Avx2 => {
                 return Some(unsafe { avx2::phocas::phocas_i32(tile, b, ct, res, centre) })
             }
-            // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+            // SAFETY: `level` is `Avx512` only after the detection of its features.
             Isa::Avx512 => {
                 return Some(unsafe { avx512::phocas::phocas_i32(tile, b, ct, res, centre) })
             }
@@ -522,6 +540,7 @@ pub(crate) fn phocas_tile_i32(
 
 /// Like [`phocas_tile_i32`], for i64 keys.
 pub(crate) fn phocas_tile_i64(
+    level: Level,
     tile: &[[i64; super::layout::W]],
     b: usize,
     ct: usize,
@@ -530,12 +549,12 @@ pub(crate) fn phocas_tile_i64(
 ) -> Option<u64> {
     #[cfg(target_arch = "x86_64")]
     {
-        match isa() {
-            // SAFETY: `isa()` is `Avx2` only after `is_x86_feature_detected!("avx2")`.
+        match level.0 {
+            // SAFETY: `level` is `Avx2` only after `is_x86_feature_detected!("avx2")`.
             Isa::Avx2 => {
                 return Some(unsafe { avx2::phocas::phocas_i64(tile, b, ct, res, centre) })
             }
-            // SAFETY: `isa()` is `Avx512` only after the detection of its features.
+            // SAFETY: `level` is `Avx512` only after the detection of its features.
             Isa::Avx512 => {
                 return Some(unsafe { avx512::phocas::phocas_i64(tile, b, ct, res, centre) })
             }
@@ -546,23 +565,12 @@ pub(crate) fn phocas_tile_i64(
     None
 }
 
-/// Krum's pair accumulation of one sub-tile with the SIMD kernel of the active instruction
-/// set (AVX-512, or AVX2 if the CPU has FMA), calling `before(s)` before strip s (the
-/// caller's prefetches go there); returns whether one ran.
+/// Krum's pair accumulation of one sub-tile with the SIMD kernel of `level` (AVX-512, or
+/// AVX2 if the CPU has FMA), calling `before(s)` before strip s (the caller's prefetches go
+/// there); returns whether one ran.
 #[inline(always)]
 pub(crate) fn krum_pairs<F: Fn(&super::layout::StripPlan)>(
-    tile: &[super::layout::SubRow],
-    acc: &mut [super::layout::Lanes],
-    strips: &[super::layout::StripPlan],
-    before: F,
-) -> bool {
-    krum_pairs_on(isa(), tile, acc, strips, before)
-}
-
-/// [`krum_pairs`] at a given level (at most the detected one; tests compare the levels).
-#[inline(always)]
-pub(crate) fn krum_pairs_on<F: Fn(&super::layout::StripPlan)>(
-    level: Isa,
+    level: Level,
     tile: &[super::layout::SubRow],
     acc: &mut [super::layout::Lanes],
     strips: &[super::layout::StripPlan],
@@ -570,15 +578,16 @@ pub(crate) fn krum_pairs_on<F: Fn(&super::layout::StripPlan)>(
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        match level.min(detected_isa()) {
+        match level.0 {
             Isa::Avx2 if std::is_x86_feature_detected!("fma") => {
-                // SAFETY: the detected level is at least AVX2; FMA checked just above.
+                // SAFETY: a `Level` is at least AVX2 only on a CPU that has it; FMA checked
+                // just above.
                 unsafe { krum::pairs4(tile, acc, strips, before) };
                 return true;
             }
             Isa::Avx512 => {
-                // SAFETY: the detected level is `Avx512` only after the detection of AVX-512
-                // F, AVX2 and FMA among its features.
+                // SAFETY: a `Level` is `Avx512` only after the detection of AVX-512 F, AVX2
+                // and FMA among its features.
                 unsafe { krum::pairs8(tile, acc, strips, before) };
                 return true;
             }
@@ -626,11 +635,12 @@ mod tests {
                 .iter()
                 .map(|w| std::array::from_fn(|l| i64::from(w[l]) * (1 << 40)))
                 .collect();
-            let done = sort_registers_i32(&mut t32, m);
-            assert_eq!(sort_registers_i64(&mut t64, m), done);
+            let level = Level::default();
+            let done = sort_registers_i32(level, &mut t32, m);
+            assert_eq!(sort_registers_i64(level, &mut t64, m), done);
             assert_eq!(
                 done,
-                (2..=REGISTER_MAX_M).contains(&m) && matches!(isa(), Isa::Avx2 | Isa::Avx512),
+                (2..=REGISTER_MAX_M).contains(&m) && matches!(level.0, Isa::Avx2 | Isa::Avx512),
                 "m = {m}"
             );
             if done {
