@@ -179,6 +179,32 @@ impl Log {
         self.file
             .append(&encode(&format!("{}{key}", self.prefix), fields))
     }
+
+    /// Copies into this log the records of this run (lines with its fingerprint) that the
+    /// checkpoints of `parts` (the folders of its shards) hold and it lacks, keeping the
+    /// folder locked: the merge of `--shard I/N` runs. Returns how many were copied.
+    pub fn import(&mut self, parts: &[PathBuf]) -> Result<usize, Error> {
+        let mut added = 0;
+        for part in parts {
+            let p = part.join(LOG);
+            let text = match std::fs::read_to_string(&p) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(&p, e)),
+            };
+            for (k, r) in text.lines().filter_map(decode) {
+                let Some(k) = k.strip_prefix(&self.prefix) else {
+                    continue;
+                };
+                if !self.done.contains_key(k) {
+                    self.append(k, &r)?;
+                    self.done.insert(k.to_string(), r);
+                    added += 1;
+                }
+            }
+        }
+        Ok(added)
+    }
 }
 
 /// The message of an interrupted run: what is saved and how to resume.

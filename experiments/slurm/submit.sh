@@ -39,6 +39,7 @@
 # Without Slurm, GNU parallel does the same on one machine:
 #   parallel phocas verify-bounds --shard {}/4 --out shards/shard-{} ::: 0 1 2 3 && phocas merge shards/shard-* --out merged
 #   parallel phocas reproduce fig2 --shard {}/4 --out shards/shard-{} ::: 0 1 2 3 && phocas merge shards/shard-* --out merged
+#   parallel phocas converge --shard {}/4 --out shards/shard-{} ::: 0 1 2 3 && phocas merge shards/shard-* --out merged
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; }

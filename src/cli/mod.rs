@@ -67,8 +67,8 @@ enum Command {
     Reproduce(options::ReproduceArgs),
     /// Run (or reuse) every experiment and write reports/REPORT.md.
     Report(options::ReportArgs),
-    /// Combine the shard folders of `verify-bounds --shard I/N` or `reproduce --shard I/N` into one
-    /// folder of tables and charts.
+    /// Combine the shard folders of `verify-bounds`, `reproduce` or `converge --shard I/N` into
+    /// one folder of tables and charts.
     Merge(options::MergeArgs),
     /// Synchronous SGD on objectives with known constants against Theorems 3 and 4.
     Converge(options::ConvergeArgs),
@@ -383,6 +383,13 @@ fn run(cli: Cli) -> Result<(), Error> {
                 eprintln!("warning: --no-charts applies to verify-bounds shards; the figures' charts are written");
             }
             phocas::sgd::reproduce::merge_shards(&a.parts, a.out.as_deref())
+        }
+        Command::Merge(a)
+            if a.parts
+                .iter()
+                .any(|p| phocas::sgd::converge::is_converge_folder(p)) =>
+        {
+            phocas::sgd::converge::merge_shards(&a.parts, a.out.as_deref(), a.no_charts)
         }
         Command::Merge(a) => phocas::montecarlo::merge(&a.into()),
         Command::Converge(a) => phocas::sgd::converge::run_cli(&a.into()),

@@ -144,6 +144,11 @@ pub(crate) struct ConvergeArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub(crate) quiet: bool,
+    /// Run only shard I of N of the runs (assigned by a stable hash of their key), e.g. one
+    /// task of a Slurm job array; no tables are written, `phocas merge` on the N shards'
+    /// --out folders writes the same tables as one unsharded run.
+    #[arg(long, value_name = "I/N")]
+    pub(crate) shard: Option<phocas::run::Shard>,
 }
 
 impl From<ConvergeArgs> for phocas::sgd::converge::ConvergeOptions {
@@ -155,6 +160,7 @@ impl From<ConvergeArgs> for phocas::sgd::converge::ConvergeOptions {
             out: a.out,
             no_charts: a.no_charts,
             quiet: a.quiet,
+            shard: a.shard,
         }
     }
 }

@@ -229,7 +229,16 @@ pub fn run(args: &VerifyOptions) -> Result<(), Error> {
         args.out.as_deref(),
         "verify-bounds",
         &crate::outdir::grid_label(args.config.as_deref(), args.quick),
-        &format!("{}{:?}", id.fingerprint(), id.shard),
+        // spelled out (the bytes the derived Debug gave), so renaming a field of `Shard` cannot
+        // move a shard's default folder
+        &format!(
+            "{}{}",
+            id.fingerprint(),
+            id.shard.map_or("None".to_string(), |s| format!(
+                "Some(Shard {{ index: {}, count: {} }})",
+                s.index, s.count
+            ))
+        ),
     );
     let (_lock, mut done) = checkpoint::prepare(&out, &id)?;
     let resumed = cells.iter().filter(|c| done.contains_key(&c.key())).count();

@@ -16,7 +16,7 @@ use crate::report::manifest::Manifest;
 use crate::report::{write_table, TableBuilder};
 use crate::resume;
 use crate::run::{RunId, Shard};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// Options of `phocas reproduce`.
@@ -375,30 +375,6 @@ pub fn merge_shards(parts: &[PathBuf], out: Option<&Path>) -> Result<(), Error> 
     Ok(())
 }
 
-/// Copies into `log` the records of `parts`' checkpoints that belong to `id`'s run (lines
-/// starting with its fingerprint) and that `log` lacks. Returns how many were copied.
-fn import_records(log: &resume::Log, id: &RunId, parts: &[PathBuf]) -> Result<usize, Error> {
-    let fp = id.fingerprint();
-    let mut added = HashSet::new();
-    for part in parts {
-        let p = part.join(resume::LOG);
-        let text = match std::fs::read_to_string(&p) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io(&p, e)),
-        };
-        for (k, r) in text.lines().filter_map(resume::decode) {
-            let Some(k) = k.strip_prefix(&fp) else {
-                continue;
-            };
-            if log.get(k).is_none() && added.insert(k.to_string()) {
-                log.append(k, &r)?;
-            }
-        }
-    }
-    Ok(added.len())
-}
-
 /// Trains the runs of one figure that its checkpoint lacks (only `id.shard`'s share, if any),
 /// then, unless sharded, writes its tables and charts into `dir`. With `imports` (a merge),
 /// the shards' records are first copied into `dir`'s checkpoint, and a run none of them
@@ -414,9 +390,7 @@ fn run_figure(
     let (name, exp) = (&f.name, &f.exp);
     let mut log = resume::Log::open(dir, id, MARKERS)?;
     if !imports.is_empty() {
-        let n = import_records(&log, id, imports)?;
-        drop(log);
-        log = resume::Log::open(dir, id, MARKERS)?;
+        let n = log.import(imports)?;
         eprintln!(
             "{name}: {n} runs gathered from {} shard folders into {}",
             imports.len(),

@@ -35,10 +35,12 @@
 mod config;
 mod output;
 mod result;
+mod shards;
 
 pub use config::*;
 use output::*;
 pub use result::*;
+pub use shards::{is_converge_folder, merge_shards};
 
 use super::{run, Buffers, Byzantine, DistanceToOptimum, GradientMetrics, Observer, SimSpec};
 use crate::aggregators;
@@ -77,6 +79,10 @@ pub struct ConvergeOptions {
     pub no_charts: bool,
     /// Hide the progress bar.
     pub quiet: bool,
+    /// Run only shard I of N of the runs (assigned by a stable hash of their key), e.g. one
+    /// task of a Slurm job array; no tables are written, `phocas merge` on the N shards'
+    /// folders writes the same tables as one unsharded run.
+    pub shard: Option<crate::run::Shard>,
 }
 
 fn build_objective(cfg: &Config, s: &RunSpec) -> Result<Box<dyn DynObjective>, Error> {
@@ -454,7 +460,10 @@ pub fn run_cli(args: &ConvergeOptions) -> Result<(), Error> {
     if let Some(s) = args.seed {
         cfg.seed = s;
     }
-    let specs = cfg.runs();
+    let mut specs = cfg.runs();
+    if let Some(s) = args.shard {
+        specs.retain(|r| s.owns(&r.key()));
+    }
     crate::budget::check(
         "converge",
         &estimate(&cfg, &specs),
@@ -479,14 +488,20 @@ pub fn run_cli(args: &ConvergeOptions) -> Result<(), Error> {
         config: text.clone(),
         seed: cfg.seed,
         trials: None,
-        shard: None,
+        shard: args.shard,
         options: String::new(),
     };
+    // the shard is part of the default folder's name: each shard gets its own
     let out = crate::outdir::resolve(
         args.out.as_deref(),
         "converge",
         &crate::outdir::grid_label(args.config.as_deref(), args.quick),
-        &id.fingerprint(),
+        &format!(
+            "{}{}",
+            id.fingerprint(),
+            args.shard
+                .map_or(String::new(), |s| format!("\u{1f}{}/{}", s.index, s.count))
+        ),
     );
     let log = resume::Log::open(&out, &id, &[resume::LOG])?;
     if !log.is_empty() {
@@ -496,9 +511,34 @@ pub fn run_cli(args: &ConvergeOptions) -> Result<(), Error> {
             log.path().display()
         );
     }
+    let shown = Shown {
+        quiet: args.quiet,
+        no_charts: args.no_charts,
+    };
+    run_all(&cfg, text, &specs, &log, &out, shown, args.shard)
+}
+
+/// What a run shows and writes beside its tables.
+#[derive(Clone, Copy)]
+pub(crate) struct Shown {
+    pub(crate) quiet: bool,
+    pub(crate) no_charts: bool,
+}
+
+/// Runs (or reuses from `log`) every spec, then writes the tables, charts, manifest and
+/// summary into `out`; a shard (`--shard I/N`) writes no tables (the merge does).
+pub(crate) fn run_all(
+    cfg: &Config,
+    text: String,
+    specs: &[RunSpec],
+    log: &resume::Log,
+    out: &std::path::Path,
+    shown: Shown,
+    shard: Option<crate::run::Shard>,
+) -> Result<(), Error> {
+    let Shown { quiet, no_charts } = shown;
     crate::interrupt::install();
     let manifest = crate::report::manifest::Manifest::start("converge", text, cfg.seed);
-    let no_charts = args.no_charts;
     let wrote = move |out: &std::path::Path| {
         format!(
             "tables: {}/runs.csv, rounds.csv (+ .parquet){}",
@@ -513,12 +553,12 @@ pub fn run_cli(args: &ConvergeOptions) -> Result<(), Error> {
             }
         )
     };
-    let pb = crate::report::progress_bar(specs.len(), "runs", args.quiet);
+    let pb = crate::report::progress_bar(specs.len(), "runs", quiet);
     let t0 = std::time::Instant::now();
     let mut results = Vec::with_capacity(specs.len());
-    for s in &specs {
+    for s in specs {
         pb.set_message(s.key());
-        match run_spec(&cfg, s, Some(&log)) {
+        match run_spec(cfg, s, Some(log)) {
             Err(Error::Interrupted(_)) => {
                 pb.abandon();
                 return Err(resume::interrupted(
@@ -533,17 +573,28 @@ pub fn run_cli(args: &ConvergeOptions) -> Result<(), Error> {
         pb.inc(1);
     }
     pb.finish_and_clear();
+    if let Some(s) = shard {
+        println!(
+            "shard {}/{} finished: {} runs in {}; once every shard has, `phocas merge` on the {} shards' folders writes the tables",
+            s.index,
+            s.count,
+            results.len(),
+            out.display(),
+            s.count
+        );
+        return Ok(());
+    }
     let secs = t0.elapsed().as_secs_f64();
-    let rows = write_tables(&results, &cfg, &out)?;
-    if !args.no_charts {
-        write_charts(&results, &out)?;
+    let rows = write_tables(&results, cfg, out)?;
+    if !no_charts {
+        write_charts(&results, out)?;
     }
     let mut manifest = manifest;
     manifest.rows.insert("runs".into(), results.len());
     manifest.rows.insert("rounds".into(), rows);
-    manifest.finish(&out)?;
-    println!("{}", summary(&results, secs, &cfg));
-    println!("{}", wrote(&out));
+    manifest.finish(out)?;
+    println!("{}", summary(&results, secs, cfg));
+    println!("{}", wrote(out));
     Ok(())
 }
 
