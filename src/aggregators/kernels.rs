@@ -80,11 +80,11 @@ pub(crate) trait Keyed: Scalar {
     /// The key tile and the buffers of the exact Phocas route.
     fn parts(s: &mut Scratch) -> (&mut Vec<[Self::Key; W]>, &mut Vec<u128>, &mut Vec<i64>);
     /// Fully sorts the first m wires of every lane with a register network, if the active
-    /// instruction set has one for m; returns whether it did.
+    /// `level` has one for m; returns whether it did.
     fn sort_registers(level: Level, tile: &mut [[Self::Key; W]], m: usize) -> bool;
     /// Writes to wires 0..m of the tile the keys of coordinates `[j, j + W)` of rows
     /// `first..first + m`, sorted in every lane, with a register network that reads the rows
-    /// itself, if the active instruction set has one for m; returns whether it did.
+    /// itself, if the active `level` has one for m; returns whether it did.
     fn sort_rows(
         level: Level,
         x: MatrixView<'_, Self>,

@@ -348,7 +348,7 @@ fn load_row<T: Scalar>(row: &[T], j: usize, j1: usize, SubRow(dst): &mut SubRow)
     }
 }
 
-/// The pairs of `strips` over one sub-tile: the SIMD kernel of the active instruction set, or
+/// The pairs of `strips` over one sub-tile: the SIMD kernel of `level`, or
 /// [`accumulate`] per pair (the same result); `before(s)` runs before strip s.
 #[inline(always)]
 fn pairs<F: Fn(&StripPlan)>(

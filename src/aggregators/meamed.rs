@@ -11,7 +11,7 @@
 //! experiments (`verify-bounds`) measure it.
 //!
 //! Time: O(d m log^2 m) branch-free comparisons on 64 coordinates at once for
-//! m <= [`super::network_limit`] (one sorting network, then O(m) per coordinate in safe code;
+//! m <= the network limit ([`super::Workspace::network_limit`]) (one sorting network, then O(m) per coordinate in safe code;
 //! there is no fused SIMD kernel), O(d m log m) above; extra space: 64 m keys per thread.
 
 use super::kernels::{coordinatewise, Finish, Keyed, OrderPlan};

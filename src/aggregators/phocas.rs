@@ -6,7 +6,7 @@
 //! error by Delta2 = [4 + 12(b+1)(m-q)/(m-b-q)^2] V (its proof needs b >= q). By Lemma 3 the
 //! result can leave the range of the correct values, but not by more than that range's width.
 //! Time: O(d m log^2 m) branch-free comparisons on 8-16 coordinates at once for
-//! m <= [`super::network_limit`] (one sorting network, then O(m) per coordinate, see
+//! m <= the network limit ([`super::Workspace::network_limit`]) (one sorting network, then O(m) per coordinate, see
 //! [`super::kernels`]), O(d m log m) above (selections, then sorts of the middle and of the
 //! two trimmed ends of each coordinate); extra space: 64 m keys per thread.
 

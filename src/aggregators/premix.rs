@@ -111,8 +111,9 @@ impl Premixed {
     /// Declares the rule coordinate-wise (each output coordinate a function of its column
     /// only, as [`super::RuleKind::Average`] and [`super::RuleKind::OrderStatistic`] are):
     /// bucketing then runs by column blocks of `block_bytes` bytes of means. No effect on
-    /// Nearest-Neighbour Mixing, whose groups depend on whole rows.
-    pub fn coordinatewise(mut self, block_bytes: usize) -> Self {
+    /// Nearest-Neighbour Mixing, whose groups depend on whole rows. Only [`super::build`]
+    /// calls it, from the registry's rule kind: on any other rule the result would change.
+    pub(crate) fn coordinatewise(mut self, block_bytes: usize) -> Self {
         self.block = Some(block_bytes.max(1));
         self
     }
@@ -269,7 +270,9 @@ impl Premixed {
         let n = self.premix.rows_out(self.m);
         if let (Premix::Bucketing { .. }, Some(bytes)) = (self.premix, self.block) {
             // columns per block: a multiple of 1024 (whole spans of the kernels' tiles)
-            let cols = (bytes / (n * std::mem::size_of::<T>()).max(1)).next_multiple_of(1024);
+            let cols = (bytes / (n * std::mem::size_of::<T>()).max(1))
+                .max(1)
+                .next_multiple_of(1024);
             if x.d() > cols {
                 return self.by_blocks(x, ws, out, mixed, cols);
             }
@@ -468,6 +471,14 @@ mod tests {
         }
         check::<f64>();
         check::<f32>();
+        // a block size below one column of means still makes whole blocks (1024 columns)
+        let x: Vec<f32> = (0..6 * 3000).map(|i| (i % 17) as f32).collect();
+        let v = MatrixView::new(&x, 6, 3000).unwrap();
+        let step = Premix::Bucketing { s: 2, seed: 1 };
+        let rule = || build("median", &RuleParams::default(), 3).unwrap();
+        let tiny = Premixed::new(6, step, rule()).unwrap().coordinatewise(1);
+        let whole = Premixed::new(6, step, rule()).unwrap();
+        assert_eq!(tiny.aggregate(v).unwrap(), whole.aggregate(v).unwrap());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! Theorem 1 bounds its error by Delta1 = 2(b+1)(m-q)/(m-b-q)^2 V (its proof needs b >= q).
 //! The middle values are summed in f64 in increasing order, so the result does not depend on the
 //! order of the workers. Time: O(d m log^2 m) branch-free comparisons on 8-16 coordinates at
-//! once for m <= [`super::network_limit`] (a sorting network, see [`super::kernels`]), O(dm)
+//! once for m <= the network limit ([`super::Workspace::network_limit`]) (a sorting network, see [`super::kernels`]), O(dm)
 //! expected above (selection); extra space: 64 m keys per thread.
 
 use super::kernels::{coordinatewise, Finish, Keyed, OrderPlan};

@@ -342,7 +342,7 @@ pub fn merge(args: &MergeOptions) -> Result<(), Error> {
     for p in &args.parts {
         let id = RunId::load(p)?.ok_or_else(|| {
             Error::Invalid(format!(
-                "{}: no run.json: not a verify-bounds output folder",
+                "{}: no run.json: not the --out folder of a verify-bounds, reproduce or converge shard: pass each shard's --out folder",
                 p.display()
             ))
         })?;

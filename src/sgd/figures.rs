@@ -178,6 +178,14 @@ impl Experiment {
                     msg: "must list at least one entry (\"\" for the rule alone)".into(),
                 });
             }
+            if p.settings.contains_key("mean-clean") {
+                return Err(Error::Config {
+                    key: format!("panel {}.settings", p.name),
+                    msg:
+                        "'mean-clean' (Mean without Byzantine) takes no settings: remove the entry"
+                            .into(),
+                });
+            }
             let unknown = |r: &&String| !p.rules.contains(r);
             for (key, r) in [
                 ("params", p.params.keys().find(unknown)),
@@ -360,6 +368,10 @@ mod tests {
         e.panel[1].settings.insert("trmean".into(), t);
         let err = e.validate().unwrap_err().to_string();
         assert!(err.contains("'trmean' does not take --start"), "{err}");
+        e.panel[1].settings.clear();
+        e.panel[1].settings.insert("mean-clean".into(), t);
+        let err = e.validate().unwrap_err().to_string();
+        assert!(err.contains("takes no settings"), "{err}");
         e.panel[1].settings.clear();
         e.panel[1].settings.insert("bogus".into(), t);
         let err = e.validate().unwrap_err().to_string();

@@ -196,7 +196,7 @@ unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// The kernels below are `#[inline(always)]` bodies, each compiled twice by [`isa_pair`]:
-/// inside an AVX2 function and inside an AVX-512 one, chosen at run time by [`isa`]. The
+/// inside an AVX2 function and inside an AVX-512 one, chosen at run time by the [`Level`]. The
 /// AVX-512 copy runs the same 256-bit intrinsics (so the same bits), with 32 registers.
 /// Without the `/ name512` part it makes one function, with the features given (the fused
 /// kernels, see [`avx512::fused`]).
@@ -270,7 +270,7 @@ mod avx512;
 mod krum;
 mod portable;
 
-/// Whether the active instruction set runs the AVX2 kernels (AVX2, or AVX-512 with them
+/// Whether `level` runs the AVX2 kernels (AVX2, or AVX-512 with them
 /// compiled for 32 registers).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
@@ -300,7 +300,7 @@ macro_rules! fused {
             // SAFETY: `level` is `Avx512` only after the detection of its features.
             unsafe { avx512::fused::$f::<M> $args }
         } else {
-            // SAFETY: callers check that the active instruction set is AVX2 or AVX-512,
+            // SAFETY: callers check that `level` is AVX2 or AVX-512,
             // which a `Level` holds only after `is_x86_feature_detected!("avx2")`.
             unsafe { avx2::fused::$f::<M> $args }
         })
@@ -308,7 +308,7 @@ macro_rules! fused {
 }
 
 /// Trmean / Median / lower median of coordinates `[j0, j0 + out.len())` of `x` straight from
-/// the rows, if the active instruction set has a fused kernel for m = x.m(); returns how
+/// the rows, if `level` has a fused kernel for m = x.m(); returns how
 /// many leading coordinates of `out` it wrote (0 if none: the caller does the rest).
 pub(crate) fn order_fused_f32(
     level: Level,
@@ -355,7 +355,7 @@ pub(crate) fn order_fused_f64(
 
 /// Phocas_b (centre Trmean_ct with ct = b) or MeaMed_b (ct = ceil(m/2) - 1, the median) of
 /// the leading coordinates of `out` straight from the rows (0 < 2b < m, 2 ct < m), if the
-/// active instruction set has a fused kernel for m = x.m(); returns how many it wrote (it
+/// `level` has a fused kernel for m = x.m(); returns how many it wrote (it
 /// stops before a group of lanes that needs the exact route).
 pub(crate) fn phocas_fused_f32(
     level: Level,
@@ -407,7 +407,7 @@ pub(crate) fn phocas_fused_f64(
 }
 
 /// Sorts the first m wires of `tile` lane by lane with a register network, if the active
-/// instruction set has one for this m (AVX2, 2 <= m <= 32); returns whether it did.
+/// level has one for this m (AVX2, 2 <= m <= 32); returns whether it did.
 pub(crate) fn sort_registers_i32(
     level: Level,
     tile: &mut [[i32; super::layout::W]],
@@ -456,7 +456,7 @@ pub(crate) fn sort_registers_i64(
 }
 
 /// Writes to wires 0..m of `tile` the keys of coordinates `[j, j + W)` of rows
-/// `first..first + m` of `x`, sorted in every lane, if the active instruction set has a
+/// `first..first + m` of `x`, sorted in every lane, if `level` has a
 /// register network that reads the rows itself (a whole tile of coordinates; AVX-512 for
 /// 1 <= m <= 32; the portable level for 2 <= m <= 32 when no coordinate of the tile holds a
 /// NaN, see [`portable`]); returns whether it did.
@@ -510,7 +510,7 @@ pub(crate) fn sort_rows_f64(
 }
 
 /// The window means and centres Trmean_ct (Phocas: ct = b; MeaMed: the median's trim) of a
-/// sorted tile on AVX2 (`None` if AVX2 is not active); `Some(mask)` of the lanes whose
+/// sorted tile on AVX2 (`None` if `level` is not AVX2 or AVX-512); `Some(mask)` of the lanes whose
 /// separation check failed.
 pub(crate) fn phocas_tile_i32(
     level: Level,

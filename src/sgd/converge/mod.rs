@@ -472,6 +472,7 @@ pub fn run_cli(args: &ConvergeOptions) -> Result<(), Error> {
     let (rmin, rmax) = specs.iter().fold((usize::MAX, 0), |(a, b), s| {
         (a.min(s.rounds), b.max(s.rounds))
     });
+    let rmin = rmin.min(rmax); // no run (a shard that owns none): 0..=0
     eprintln!(
         "converge: {} runs x {} repeat-rounds ({}..={} rounds per run), m = {}, d = {}, seed {}",
         specs.len(),
