@@ -205,8 +205,14 @@ impl Premixed {
             let block = &mut mixed[..n * w];
             {
                 let ws: &Workspace = ws;
+                // tasks of up to 16384 columns of one bucket: parallel over the columns too,
+                // so a few buckets still use every core
+                const TASK: usize = 1 << 14;
                 block.par_chunks_mut(w).enumerate().for_each(|(r, o)| {
-                    mean_columns(x, Self::group(self.premix, &ws.mix_rows, m, r), j0, ws, o);
+                    let rows = Self::group(self.premix, &ws.mix_rows, m, r);
+                    o.par_chunks_mut(TASK)
+                        .enumerate()
+                        .for_each(|(c, o)| mean_columns(x, rows, j0 + c * TASK, ws, o));
                 });
             }
             self.rule
