@@ -17,25 +17,32 @@ pub mod aggregators;
 pub mod attacks;
 pub mod bench;
 pub mod bounds;
-pub mod budget;
+pub(crate) mod budget;
 pub mod data;
-pub mod error;
+mod error;
 pub mod fsutil;
-pub mod interrupt;
+pub(crate) mod interrupt;
 pub mod matrix;
 pub mod models;
 pub mod montecarlo;
 pub mod npy;
 pub mod objectives;
-pub mod outdir;
+pub(crate) mod outdir;
 pub mod report;
 pub mod resume;
 pub mod rng;
 pub mod run;
-pub mod scalar;
+mod scalar;
 pub mod sgd;
 
-pub use aggregators::{AggregateExt, Aggregator, RuleParams, Workspace};
-pub use error::{Error, Result};
+// The entry points, re-exported: rules (build one by registry name, or use a type of
+// `aggregators`), their parameters and workspace, the instruction-set level a workspace
+// carries, attacks and corruption models, the bounds, and the matrix types.
+pub use aggregators::{
+    build, AggregateExt, Aggregator, Isa, Level, Premix, RuleInfo, RuleParams, Workspace,
+    REGISTRY,
+};
+pub use attacks::{build_attack, build_corruption, AttackParams, ATTACKS, CORRUPTIONS};
+pub use error::{toml_message, Error, Result};
 pub use matrix::{Matrix, MatrixView};
-pub use scalar::Scalar;
+pub use scalar::{Scalar, Typed, TypedMut};
