@@ -37,10 +37,10 @@ pub mod sgd;
 
 // The entry points, re-exported: rules (build one by registry name, or use a type of
 // `aggregators`), their parameters and workspace, the instruction-set level a workspace
-// carries, attacks and corruption models, the bounds, and the matrix types.
+// carries, attacks and corruption models, errors, and the matrix types (the bounds are in
+// `bounds`, the experiments in `montecarlo`, `sgd` and `bench`).
 pub use aggregators::{
-    build, AggregateExt, Aggregator, Isa, Level, Premix, RuleInfo, RuleParams, Workspace,
-    REGISTRY,
+    build, AggregateExt, Aggregator, Isa, Level, Premix, RuleInfo, RuleParams, Workspace, REGISTRY,
 };
 pub use attacks::{build_attack, build_corruption, AttackParams, ATTACKS, CORRUPTIONS};
 pub use error::{toml_message, Error, Result};
