@@ -183,3 +183,46 @@ fn check_claim(dir: &Path, id: &RunId, markers: &[&str]) -> Result<(), Error> {
         }
     }
 }
+
+/// Checks that `shards` (each a folder and the run.json read from it) are every shard of one
+/// run, each once: the same fingerprint and shard count, indices 0..count. `what` names the
+/// run in the message of a missing shard. Returns the shard count. Nothing is allocated by the
+/// count a run.json names.
+pub fn check_shards(what: &str, shards: &[(&Path, &RunId)]) -> Result<usize, Error> {
+    let Some(&(p0, first)) = shards.first() else {
+        return Err(Error::Invalid(
+            "no shard folders given: pass the --out folder of each shard".into(),
+        ));
+    };
+    let count = first.shard.map_or(1, |s| s.count);
+    if count == 0 {
+        return Err(Error::Invalid(format!(
+            "{}: run.json names a shard count of 0: the folder is damaged; rerun that shard",
+            p0.display()
+        )));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for &(p, id) in shards {
+        if id.fingerprint() != first.fingerprint() || id.shard.map_or(1, |s| s.count) != count {
+            return Err(Error::Invalid(format!(
+                "{} and {} come from different runs (version, config, seed, options or shard count differ): merge only the shards of one command",
+                p0.display(),
+                p.display()
+            )));
+        }
+        let i = id.shard.map_or(0, |s| s.index);
+        if i >= count || !seen.insert(i) {
+            return Err(Error::Invalid(format!(
+                "{}: shard {i}/{count} is given twice (or is out of range): pass each shard's folder once",
+                p.display()
+            )));
+        }
+    }
+    if seen.len() < count {
+        let i = (0..=seen.len()).find(|i| !seen.contains(i)).unwrap_or(0);
+        return Err(Error::Invalid(format!(
+            "{what}: shard {i}/{count} is missing: pass the folders of all {count} shards"
+        )));
+    }
+    Ok(count)
+}

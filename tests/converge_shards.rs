@@ -3,8 +3,11 @@
 //! a repeated one, shards of another run and `--out` equal to a shard are refused with one
 //! line.
 
+mod common;
+
+use common::{ok, phocas, refused};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const CONFIG: &str = r#"
 seed = 7
@@ -24,28 +27,6 @@ q = [2]
 b = ["equal"]
 gamma = [1.0]
 "#;
-
-fn phocas(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_phocas"))
-        .args(["--threads", "2"])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
-fn refused(o: &Output, needles: &[&str]) {
-    assert_eq!(o.status.code(), Some(2), "{o:?}");
-    let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.starts_with("error:") && !e.contains("panicked"), "{e}");
-    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
-    for n in needles {
-        assert!(e.contains(n), "{n:?} not in: {e}");
-    }
-}
 
 fn converge(cfg: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut a = vec![

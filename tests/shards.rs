@@ -4,34 +4,13 @@
 
 mod common;
 
-use common::REAL;
+use common::{ok, phocas, refused, REAL};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// A small figure: 2 panels, 3 rules, 2 repeats, 4 rounds, on 6 workers (tests/slurm/run.sh
 /// runs it as a Slurm job array).
 const CONFIG: &str = include_str!("slurm/small-figure.toml");
-
-fn phocas(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_phocas"))
-        .args(["--threads", "2"])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
-fn refused(o: &Output, needles: &[&str]) {
-    assert_eq!(o.status.code(), Some(2), "{o:?}");
-    let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.starts_with("error:") && !e.contains("panicked"), "{e}");
-    for n in needles {
-        assert!(e.contains(n), "{n:?} not in: {e}");
-    }
-}
 
 fn reproduce(cfg: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut a = vec![

@@ -284,37 +284,8 @@ pub fn merge_shards(parts: &[PathBuf], out: Option<&Path>) -> Result<(), Error> 
     let mut plans = Vec::new();
     for (name, shards) in &by_fig {
         let (p0, first) = &shards[0];
-        let count = first.shard.map_or(1, |s| s.count);
-        // run.json is read by serde, not by `Shard`'s parser: nothing is allocated by count
-        if count == 0 {
-            return Err(Error::Invalid(format!(
-                "{}: run.json names a shard count of 0: the folder is damaged; rerun that shard",
-                p0.display()
-            )));
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for (p, id) in shards {
-            if id.fingerprint() != first.fingerprint() || id.shard.map_or(1, |s| s.count) != count {
-                return Err(Error::Invalid(format!(
-                    "{} and {} come from different runs (version, config, seed, options or shard count differ): merge only the shards of one command",
-                    p0.display(),
-                    p.display()
-                )));
-            }
-            let i = id.shard.map_or(0, |s| s.index);
-            if i >= count || !seen.insert(i) {
-                return Err(Error::Invalid(format!(
-                    "{}: shard {i}/{count} is given twice (or is out of range): pass each shard's folder once",
-                    p.display()
-                )));
-            }
-        }
-        if seen.len() < count {
-            let i = (0..).find(|i| !seen.contains(i)).unwrap_or(0);
-            return Err(Error::Invalid(format!(
-                "{name}: shard {i}/{count} is missing: pass the folders of all {count} shards"
-            )));
-        }
+        let refs: Vec<(&Path, &RunId)> = shards.iter().map(|(p, id)| (p.as_path(), id)).collect();
+        crate::run::check_shards(name, &refs)?;
         let settings = shard_settings(p0)?;
         for (p, _) in shards {
             if shard_settings(p)? != settings {

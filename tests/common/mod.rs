@@ -28,3 +28,29 @@ pub fn real_data() -> bool {
     eprintln!("skipped: {REAL} is absent (apt-get install dataset-fashion-mnist)");
     false
 }
+
+/// Runs the real binary with 2 threads.
+pub fn phocas(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_phocas"))
+        .args(["--threads", "2"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Asserts that a run succeeded, showing its stderr otherwise.
+pub fn ok(o: &std::process::Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Asserts that a run was refused with exit status 2 and one line starting `error:` that
+/// contains every needle.
+pub fn refused(o: &std::process::Output, needles: &[&str]) {
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.starts_with("error:") && !e.contains("panicked"), "{e}");
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+    for n in needles {
+        assert!(e.contains(n), "{n:?} not in: {e}");
+    }
+}

@@ -6,7 +6,6 @@ use super::{run_all, Config, Shown};
 use crate::error::Error;
 use crate::resume;
 use crate::run::RunId;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The command a converge folder's run.json names.
@@ -37,42 +36,9 @@ pub fn merge_shards(parts: &[PathBuf], out: Option<&Path>, no_charts: bool) -> R
             }
         }
     }
-    let Some((p0, first)) = ids.first() else {
-        return Err(Error::Invalid(
-            "no shard folders given: pass the --out folder of each shard".into(),
-        ));
-    };
-    // run.json is read by serde, not by `Shard`'s parser: nothing is allocated by count
-    let count = first.shard.map_or(1, |s| s.count);
-    if count == 0 {
-        return Err(Error::Invalid(format!(
-            "{}: run.json names a shard count of 0: the folder is damaged; rerun that shard",
-            p0.display()
-        )));
-    }
-    let mut seen = BTreeSet::new();
-    for (p, id) in &ids {
-        if id.fingerprint() != first.fingerprint() || id.shard.map_or(1, |s| s.count) != count {
-            return Err(Error::Invalid(format!(
-                "{} and {} come from different runs (version, config, seed or shard count differ): merge only the shards of one command",
-                p0.display(),
-                p.display()
-            )));
-        }
-        let i = id.shard.map_or(0, |s| s.index);
-        if i >= count || !seen.insert(i) {
-            return Err(Error::Invalid(format!(
-                "{}: shard {i}/{count} is given twice (or is out of range): pass each shard's folder once",
-                p.display()
-            )));
-        }
-    }
-    if seen.len() != count {
-        let i = (0..=seen.len()).find(|i| !seen.contains(i)).unwrap_or(0);
-        return Err(Error::Invalid(format!(
-            "converge: shard {i}/{count} is missing: pass the folders of all {count} shards"
-        )));
-    }
+    let refs: Vec<(&Path, &RunId)> = ids.iter().map(|(p, id)| (p.as_path(), id)).collect();
+    crate::run::check_shards(COMMAND, &refs)?;
+    let (p0, first) = &ids[0];
     if first.version != env!("CARGO_PKG_VERSION") {
         return Err(Error::Invalid(format!(
             "{}: this version ({}) cannot reproduce the identity of these shards (version {}): merge with the binary that ran them",
