@@ -17,6 +17,11 @@ use std::sync::Mutex;
 /// Suffix of this program's temporary files.
 const TMP_SUFFIX: &str = ".phocas-tmp";
 
+/// `p` with symbolic links and `..` resolved, or `p` as given if it does not exist (yet).
+pub fn canonical(p: &Path) -> std::path::PathBuf {
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+}
+
 /// Writes `bytes` to `path` atomically (temporary file in the same folder, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     write_atomic_with(path, |f| f.write_all(bytes))

@@ -11,6 +11,7 @@ use super::train::{
     train_once, write_runs, Common, Data, RunConfig, TrainResult, ZOOM_FROM,
 };
 use crate::error::Error;
+use crate::fsutil::canonical;
 use crate::report::chart::{self, LineChart, Panel, Series};
 use crate::report::manifest::Manifest;
 use crate::report::{write_table, TableBuilder};
@@ -114,10 +115,6 @@ const SHARD_FILE: &str = "shard.json";
 #[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 struct ShardSettings {
     repeats: Option<usize>,
-}
-
-fn canonical(p: &Path) -> PathBuf {
-    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// Reads back what [`Figure::id`] wrote in `options`: rounds, data folder.

@@ -168,12 +168,7 @@ pub fn train_cli(a: &TrainOptions) -> Result<(), Error> {
     // the crate version and the data folder, so the same command after an interruption reuses
     // them; other configurations can share the folder (the default one is shared by every
     // `phocas train`), which is why the folder is not claimed as `reproduce` claims its own.
-    let data_tag = a
-        .data_dir
-        .canonicalize()
-        .unwrap_or_else(|_| a.data_dir.clone())
-        .display()
-        .to_string();
+    let data_tag = crate::fsutil::canonical(&a.data_dir).display().to_string();
     let settings = format!(
         "{}\u{1f}{}\u{1f}{data_tag}",
         serde_json::to_string(&c).unwrap_or_default(),

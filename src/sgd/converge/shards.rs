@@ -4,6 +4,7 @@
 
 use super::{run_all, Config, Shown};
 use crate::error::Error;
+use crate::fsutil::canonical;
 use crate::resume;
 use crate::run::RunId;
 use std::path::{Path, PathBuf};
@@ -14,10 +15,6 @@ const COMMAND: &str = "converge";
 /// Whether `dir` holds the output of `phocas converge` (its run.json says so).
 pub fn is_converge_folder(dir: &Path) -> bool {
     matches!(RunId::load(dir), Ok(Some(id)) if id.command == COMMAND)
-}
-
-fn canonical(p: &Path) -> PathBuf {
-    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// Merges the shard folders `parts` of one `converge --shard I/N` run into `out` (default
