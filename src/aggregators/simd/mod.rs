@@ -427,7 +427,7 @@ pub(crate) fn sort_registers_i32(
             return true;
         }
     }
-    let _ = (tile, m);
+    let _ = (level, tile, m);
     false
 }
 
@@ -451,7 +451,7 @@ pub(crate) fn sort_registers_i64(
             return true;
         }
     }
-    let _ = (tile, m);
+    let _ = (level, tile, m);
     false
 }
 
@@ -534,7 +534,7 @@ pub(crate) fn phocas_tile_i32(
             Isa::Portable => {}
         }
     }
-    let _ = (tile, b, ct, res, centre);
+    let _ = (level, tile, b, ct, res, centre);
     None
 }
 
@@ -561,7 +561,7 @@ pub(crate) fn phocas_tile_i64(
             Isa::Portable => {}
         }
     }
-    let _ = (tile, b, ct, res, centre);
+    let _ = (level, tile, b, ct, res, centre);
     None
 }
 
