@@ -6,6 +6,7 @@
 //! generic resume log ([`crate::resume`]) build on it; it imports neither.
 
 use crate::error::Error;
+use crate::fsutil::canonical;
 use crate::rng::hash_str;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -181,6 +182,20 @@ fn check_claim(dir: &Path, id: &RunId, markers: &[&str]) -> Result<(), Error> {
                 serde_json::to_string_pretty(id).map_err(|e| Error::Report(e.to_string()))?;
             crate::fsutil::write_atomic(&dir.join("run.json"), text.as_bytes())
         }
+    }
+}
+
+/// Refuses a merge whose output folder `out` is one of the shard folders `parts` (compared as
+/// canonical paths, so `./a` and `a/` are one folder): the merged `what` would overwrite a
+/// shard's own records.
+pub fn check_merge_out<P: AsRef<Path>>(out: &Path, parts: &[P], what: &str) -> Result<(), Error> {
+    let target = canonical(out);
+    match parts.iter().find(|p| canonical(p.as_ref()) == target) {
+        Some(p) => Err(Error::Invalid(format!(
+            "--out {} is one of the shard folders: choose another folder for the merged {what}",
+            p.as_ref().display()
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -140,7 +140,7 @@ fn shards_merge_into_the_single_run_table() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("another --shard"), "{err}");
+    assert!(err.contains("is one of the shard folders"), "{err}");
     assert_eq!(std::fs::read(parts[0].join("results.csv")).unwrap(), before);
     // nor into the folder of another run
     let other = dir.path().join("seed6");

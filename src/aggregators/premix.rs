@@ -78,6 +78,15 @@ impl Premix {
             Premix::Bucketing { s, seed } => format!("bucketing(s={s},seed={seed})"),
         }
     }
+
+    /// The rows that mixed row r averages, from the call's groups (as `Premixed` lays them
+    /// out: NNM's neighbourhoods of m - f rows each, or bucketing's shuffled buckets of s).
+    fn group(self, groups: &[usize], m: usize, r: usize) -> &[usize] {
+        match self {
+            Premix::Nnm { f } => &groups[r * (m - f)..(r + 1) * (m - f)],
+            Premix::Bucketing { s, .. } => &groups[r * s..((r + 1) * s).min(m)],
+        }
+    }
 }
 
 /// A rule after a pre-aggregation step.
@@ -159,14 +168,6 @@ impl Premixed {
         ws.mix_rows = groups;
     }
 
-    /// The rows that mixed row r averages.
-    fn group(self_premix: Premix, groups: &[usize], m: usize, r: usize) -> &[usize] {
-        match self_premix {
-            Premix::Nnm { f } => &groups[r * (m - f)..(r + 1) * (m - f)],
-            Premix::Bucketing { s, .. } => &groups[r * s..((r + 1) * s).min(m)],
-        }
-    }
-
     /// The mixed rows of `x` into `mixed` (rows_out x d).
     fn mix<T: Scalar>(&self, x: MatrixView<'_, T>, ws: &mut Workspace, mixed: &mut Vec<T>) {
         let (m, d) = (x.m(), x.d());
@@ -179,7 +180,7 @@ impl Premixed {
         self.groups(x, ws);
         let ws: &Workspace = ws;
         for (r, out) in mixed.chunks_exact_mut(d).enumerate() {
-            let rows = Self::group(self.premix, &ws.mix_rows, m, r);
+            let rows = self.premix.group(&ws.mix_rows, m, r);
             mean_rows(x, Some(rows), ws, out);
         }
     }
@@ -209,7 +210,7 @@ impl Premixed {
                 // so a few buckets still use every core
                 const TASK: usize = 1 << 14;
                 block.par_chunks_mut(w).enumerate().for_each(|(r, o)| {
-                    let rows = Self::group(self.premix, &ws.mix_rows, m, r);
+                    let rows = self.premix.group(&ws.mix_rows, m, r);
                     o.par_chunks_mut(TASK)
                         .enumerate()
                         .for_each(|(c, o)| mean_columns(x, rows, j0 + c * TASK, ws, o));

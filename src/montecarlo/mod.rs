@@ -415,6 +415,7 @@ pub fn merge(args: &MergeOptions) -> Result<(), Error> {
         "verify-bounds",
         &merged.fingerprint(),
     );
+    crate::run::check_merge_out(&out, &args.parts, "tables")?;
     let _lock = checkpoint::claim(&out, &merged, &["results.csv", "checkpoint.tsv"])?;
     let manifest = crate::report::manifest::Manifest::start(
         "verify-bounds (merged)",

@@ -322,16 +322,7 @@ pub fn merge_shards(parts: &[PathBuf], out: Option<&Path>) -> Result<(), Error> 
     }
     let fps: Vec<String> = plans.iter().map(|p| p.1.fingerprint()).collect();
     let root = crate::outdir::resolve(out, "merge", &tag, &fps.join(""));
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    };
-    if let Some(p) = parts.iter().find(|p| same(p, &root)) {
-        return Err(Error::Invalid(format!(
-            "--out {} is one of the shard folders: choose another folder for the merged figures",
-            p.display()
-        )));
-    }
+    crate::run::check_merge_out(&root, parts, "figures")?;
     crate::interrupt::install();
     for (f, id, data_dir, dirs) in &plans {
         let mut data = LazyData {

@@ -4,7 +4,6 @@
 
 use super::{run_all, Config, Shown};
 use crate::error::Error;
-use crate::fsutil::canonical;
 use crate::resume;
 use crate::run::RunId;
 use std::path::{Path, PathBuf};
@@ -52,12 +51,7 @@ pub fn merge_shards(parts: &[PathBuf], out: Option<&Path>, no_charts: bool) -> R
         ..first.clone()
     };
     let out = crate::outdir::resolve(out, "merge", COMMAND, &id.fingerprint());
-    if parts.iter().any(|p| canonical(p) == canonical(&out)) {
-        return Err(Error::Invalid(format!(
-            "--out {} is one of the shard folders: choose another folder for the merged tables",
-            out.display()
-        )));
-    }
+    crate::run::check_merge_out(&out, parts, "tables")?;
     let mut log = resume::Log::open(&out, &id, &[resume::LOG])?;
     let n = log.import(parts)?;
     eprintln!(
