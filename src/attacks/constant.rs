@@ -42,4 +42,4 @@ impl Constant {
         }
     }
 }
-impl_attack!(Constant);
+impl_attack!(Constant, blind);

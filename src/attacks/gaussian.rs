@@ -24,4 +24,4 @@ impl GaussianAttack {
         }
     }
 }
-impl_attack!(GaussianAttack);
+impl_attack!(GaussianAttack, blind);

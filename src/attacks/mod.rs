@@ -221,17 +221,33 @@ pub trait Attack: Send + Sync {
     fn apply_f64(&self, t: Target<'_, f64>, rng: &mut Rng);
     /// Overwrites the masked entries of an f32 matrix.
     fn apply_f32(&self, t: Target<'_, f32>, rng: &mut Rng);
+    /// True when the attack writes every masked entry without reading any value of the matrix
+    /// (a Byzantine worker's own or the correct workers'), so what a wholly masked row held
+    /// before cannot matter: the simulator then skips computing that worker's gradient.
+    fn writes_blind(&self) -> bool {
+        false
+    }
 }
 
 /// Implements [`Attack`] for a type with a generic `fn apply<T: Scalar>(&self, t, rng)`.
+/// `impl_attack!(Ty, blind)` also declares [`Attack::writes_blind`].
 macro_rules! impl_attack {
     ($ty:ty) => {
+        $crate::attacks::impl_attack!($ty, false);
+    };
+    ($ty:ty, blind) => {
+        $crate::attacks::impl_attack!($ty, true);
+    };
+    ($ty:ty, $blind:literal) => {
         impl $crate::attacks::Attack for $ty {
             fn apply_f64(&self, t: $crate::attacks::Target<'_, f64>, rng: &mut $crate::rng::Rng) {
                 self.apply(t, rng)
             }
             fn apply_f32(&self, t: $crate::attacks::Target<'_, f32>, rng: &mut $crate::rng::Rng) {
                 self.apply(t, rng)
+            }
+            fn writes_blind(&self) -> bool {
+                $blind
             }
         }
     };

@@ -149,8 +149,21 @@ pub fn run<O: Objective>(
             return Err(Error::Interrupted(format!("stopped at round {t}")));
         }
         let round_base = (base + t as u64) * (m as u64 + 1);
+        // positions that do not depend on the data are drawn first (the same stream, so the
+        // same positions): rows that a blind attack (one that reads nothing) overwrites whole
+        // need no gradient
+        let mut rng = stream(spec.seed, spec.key, round_base + m as u64);
+        let marked_first = !byz.corruption.sees_data();
+        if marked_first {
+            byz.corruption.mark(m, d, byz.q, &mut rng, &mut buf.mask);
+        }
+        let skip_byzantine = marked_first && byz.attack.writes_blind();
         let xs: &[O::T] = x;
+        let mask: &[bool] = &buf.mask;
         let work = |(i, (row, s)): (usize, (&mut [O::T], &mut O::Scratch))| {
+            if skip_byzantine && mask[i * d..(i + 1) * d].iter().all(|&b| b) {
+                return;
+            }
             let mut rng = stream(spec.seed, spec.key, round_base + i as u64);
             obj.worker_grad_of(i, xs, &mut rng, s, row);
         };
@@ -172,14 +185,11 @@ pub fn run<O: Objective>(
                 *v = O::T::from_f64(v.to_f64() + o);
             }
         }
-        let mut rng = stream(spec.seed, spec.key, round_base + m as u64);
-        if byz.corruption.sees_data() {
+        if !marked_first {
             // positions that see the data (no true gradient here: the reference is 0)
             let seen: Vec<f64> = buf.grads.iter().map(|v| v.to_f64()).collect();
             byz.corruption
                 .mark_seeing(&seen, None, m, d, byz.q, &mut rng, &mut buf.mask);
-        } else {
-            byz.corruption.mark(m, d, byz.q, &mut rng, &mut buf.mask);
         }
         byz.attack
             .apply_to(Target::new(&mut buf.grads, m, d, &mut buf.mask), &mut rng);
@@ -305,6 +315,7 @@ mod tests {
     use crate::attacks::{self, AttackParams};
     use crate::models::Reading;
     use crate::objectives::quadratic::Quadratic;
+    use crate::rng::Rng;
 
     fn run_once(rule: &str, attack: &str, q: usize, threads: usize) -> (Vec<f64>, Vec<f64>) {
         let obj = Quadratic::new(8, 1.0, 4.0, "gaussian", 0.01, 1, Reading::Mean).unwrap();
@@ -371,5 +382,102 @@ mod tests {
         assert!(d.last().unwrap() > &1e10 || d.last().unwrap().is_infinite());
         let (d, _) = run_once("trmean", "omniscient", 2, 2);
         assert!(d.last().unwrap() < &0.2, "{:?}", d.last());
+    }
+
+    /// Counts the worker gradients it computes.
+    struct Counting(Quadratic, std::sync::atomic::AtomicUsize);
+    impl Objective for Counting {
+        type T = f64;
+        type Scratch = <Quadratic as Objective>::Scratch;
+        fn dim(&self) -> usize {
+            self.0.dim()
+        }
+        fn new_scratch(&self) -> Self::Scratch {
+            self.0.new_scratch()
+        }
+        fn value(&self, x: &[f64], s: &mut Self::Scratch) -> f64 {
+            self.0.value(x, s)
+        }
+        fn full_grad(&self, x: &[f64], s: &mut Self::Scratch, out: &mut [f64]) {
+            self.0.full_grad(x, s, out)
+        }
+        fn worker_grad(&self, x: &[f64], rng: &mut Rng, s: &mut Self::Scratch, out: &mut [f64]) {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.0.worker_grad(x, rng, s, out)
+        }
+    }
+
+    /// The attack it wraps, declared as reading the matrix (never skipped).
+    struct Sighted(Box<dyn crate::attacks::Attack>);
+    impl crate::attacks::Attack for Sighted {
+        fn apply_f64(&self, t: Target<'_, f64>, rng: &mut Rng) {
+            self.0.apply_f64(t, rng)
+        }
+        fn apply_f32(&self, t: Target<'_, f32>, rng: &mut Rng) {
+            self.0.apply_f32(t, rng)
+        }
+    }
+
+    /// A blind attack on whole rows skips the Byzantine workers' gradients and changes no bit.
+    #[test]
+    fn blind_attacks_skip_the_gradients_of_whole_byzantine_rows() {
+        let go = |attack: Box<dyn crate::attacks::Attack>, corruption: &str| {
+            let q0 = Quadratic::new(8, 1.0, 4.0, "gaussian", 0.01, 1, Reading::Mean).unwrap();
+            let obj = Counting(q0, 0.into());
+            let p = aggregators::RuleParams {
+                b: Some(3),
+                ..Default::default()
+            };
+            let rule = aggregators::build("trmean", &p, 10).unwrap();
+            let corr = attacks::build_corruption(corruption, &AttackParams::default()).unwrap();
+            let spec = SimSpec {
+                m: 10,
+                rounds: 20,
+                gamma: 0.4,
+                seed: 3,
+                key: 9,
+                repeat: 0,
+                parallel_workers: true,
+                offsets: Vec::new(),
+            };
+            let mut x = vec![0.0; 8];
+            let mut buf = Buffers::new(&obj, 10);
+            let mut dist = DistanceToOptimum::new(obj.0.optimum().unwrap(), 20);
+            let byz = Byzantine {
+                corruption: corr.as_ref(),
+                attack: attack.as_ref(),
+                q: 3,
+            };
+            run(
+                &obj,
+                rule.as_ref(),
+                &byz,
+                &spec,
+                &mut x,
+                &mut buf,
+                &mut [&mut dist],
+            )
+            .unwrap();
+            let bits: Vec<u64> = x.iter().map(|v| v.to_bits()).collect();
+            (bits, obj.1.into_inner())
+        };
+        let ap = AttackParams::default();
+        for name in ["gaussian", "constant"] {
+            let blind = attacks::build_attack(name, &ap).unwrap();
+            assert!(blind.writes_blind(), "{name}");
+            let (a, calls) = go(blind, "classic");
+            assert_eq!(calls, 7 * 20, "{name}: only the 7 correct workers");
+            let (b, calls) = go(
+                Box::new(Sighted(attacks::build_attack(name, &ap).unwrap())),
+                "classic",
+            );
+            assert_eq!(calls, 10 * 20, "{name}");
+            assert_eq!(a, b, "{name}: the same bits");
+        }
+        for name in ["none", "omniscient", "bit-flip"] {
+            let atk = attacks::build_attack(name, &ap).unwrap();
+            assert!(!atk.writes_blind(), "{name}");
+            assert_eq!(go(atk, "classic").1, 10 * 20, "{name}");
+        }
     }
 }
