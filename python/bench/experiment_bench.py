@@ -7,7 +7,9 @@ The configuration (the defaults below): Fashion-MNIST, m = 20 workers of which 6
 the 10,000 test images every 10 rounds. The network is the paper's MLP (784-128-128-10, ReLU,
 softmax cross-entropy): phocas trains it natively, the PyTorch loop builds it, and ByzFL gets it
 as one more model class (its own `fc_mnist` is 784-100-10; `--byzfl-model fc_mnist` runs that
-one instead, on the ByzFL side only).
+one instead, on the ByzFL side only). ByzFL's Fashion-MNIST pipeline flips every training and
+test image horizontally at random; by default the script gives it the plain images, as the
+other two sides read them (`--byzfl-hflip` keeps ByzFL's transform).
 
 Each side runs `--repeats` times, alternating (ByzFL, PyTorch, phocas, ByzFL, ...) so a drift
 of the machine's load touches all of them; every side gets `--threads` threads. Reported per
@@ -67,6 +69,10 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--byzfl-model", default="phocas_mlp", choices=["phocas_mlp", "fc_mnist"],
                    help="the network on the ByzFL side (phocas_mlp: the paper's MLP, as the others)")
+    p.add_argument("--byzfl-hflip", action="store_true",
+                   help="keep ByzFL's own Fashion-MNIST transform (a random horizontal flip of "
+                        "every training and test image); default: the images as phocas and the "
+                        "loop read them (ToTensor: bytes / 255)")
     p.add_argument("--out", default=None, help="CSV of every run (default: print only)")
     p.add_argument("--child", nargs=3, metavar=("SIDE", "REPEAT", "TMP"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -214,11 +220,18 @@ def byzfl_config(a, tmp, repeat):
 def run_byzfl(a, repeat, tmp):
     import torch
     from byzfl.benchmark import benchmark
+    from byzfl.benchmark import train as byzfl_train
     from byzfl.fed_framework import models
+    from torchvision import transforms
 
     torch.set_num_threads(a.threads)
     # the paper's MLP as one more ByzFL model (the benchmark's workers are forked: they see it)
     models.phocas_mlp = mlp_class()
+    if not a.byzfl_hflip:
+        # ByzFL flips Fashion-MNIST images at random, test images included; the other two
+        # sides read the images as they are
+        plain = transforms.ToTensor()
+        byzfl_train.dict_datasets["fashionmnist"] = ("FashionMNIST", plain, plain)
     work = os.path.join(tmp, f"byzfl-{repeat}")
     os.makedirs(work, exist_ok=True)
     cfg = byzfl_config(a, tmp, repeat)

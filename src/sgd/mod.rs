@@ -95,6 +95,10 @@ pub struct RunOutcome {
 pub struct Buffers<O: Objective> {
     grads: Vec<O::T>,
     mask: Vec<bool>,
+    /// Rows the mask covers whole, this round.
+    whole: Vec<bool>,
+    /// The rows a blind attack writes while the gradients are computed (grown on first use).
+    attacked: Vec<O::T>,
     agg: Vec<O::T>,
     ws: Workspace,
     scratches: Vec<O::Scratch>,
@@ -108,12 +112,26 @@ impl<O: Objective> Buffers<O> {
         Self {
             grads: vec![O::T::default(); m * d],
             mask: vec![false; m * d],
+            whole: vec![false; m],
+            attacked: Vec::new(),
             agg: vec![O::T::default(); d],
             ws: Workspace::new(),
             scratches: (0..m).map(|_| obj.new_scratch()).collect(),
             obs_scratch: obj.new_scratch(),
         }
     }
+}
+
+/// Marks in `whole` the rows of the m x d `mask` that are masked entirely; true when every row
+/// is masked entirely or not at all (the attack then writes whole rows only). O(m d).
+fn whole_rows(mask: &[bool], d: usize, whole: &mut [bool]) -> bool {
+    let mut rows_only = true;
+    for (i, w) in whole.iter_mut().enumerate() {
+        let row = &mask[i * d..(i + 1) * d];
+        *w = row.iter().all(|&b| b);
+        rows_only &= *w || !row.iter().any(|&b| b);
+    }
+    rows_only
 }
 
 /// Runs T rounds from `x` (updated in place).
@@ -150,49 +168,81 @@ pub fn run<O: Objective>(
         }
         let round_base = (base + t as u64) * (m as u64 + 1);
         // positions that do not depend on the data are drawn first (the same stream, so the
-        // same positions): rows that a blind attack (one that reads nothing) overwrites whole
-        // need no gradient
+        // same positions): the rows a blind attack (one that reads nothing) overwrites whole
+        // need no gradient, and when it writes whole rows only, it runs beside the gradients
         let mut rng = stream(spec.seed, spec.key, round_base + m as u64);
         let marked_first = !byz.corruption.sees_data();
         if marked_first {
             byz.corruption.mark(m, d, byz.q, &mut rng, &mut buf.mask);
         }
-        let skip_byzantine = marked_first && byz.attack.writes_blind();
+        let blind = marked_first && byz.attack.writes_blind();
+        let rows_only = blind && whole_rows(&buf.mask, d, &mut buf.whole);
+        let Buffers {
+            grads,
+            mask,
+            whole,
+            attacked,
+            scratches,
+            ..
+        } = buf;
         let xs: &[O::T] = x;
-        let mask: &[bool] = &buf.mask;
-        let work = |(i, (row, s)): (usize, (&mut [O::T], &mut O::Scratch))| {
-            if skip_byzantine && mask[i * d..(i + 1) * d].iter().all(|&b| b) {
-                return;
+        let skip: &[bool] = whole;
+        let gradients = |grads: &mut [O::T], scratches: &mut [O::Scratch]| {
+            let work = |(i, (row, s)): (usize, (&mut [O::T], &mut O::Scratch))| {
+                if blind && skip[i] {
+                    return;
+                }
+                let mut rng = stream(spec.seed, spec.key, round_base + i as u64);
+                obj.worker_grad_of(i, xs, &mut rng, s, row);
+            };
+            if spec.parallel_workers {
+                grads
+                    .par_chunks_mut(d)
+                    .zip(scratches.par_iter_mut())
+                    .enumerate()
+                    .for_each(work);
+            } else {
+                grads
+                    .chunks_mut(d)
+                    .zip(scratches.iter_mut())
+                    .enumerate()
+                    .for_each(work);
             }
-            let mut rng = stream(spec.seed, spec.key, round_base + i as u64);
-            obj.worker_grad_of(i, xs, &mut rng, s, row);
         };
-        if spec.parallel_workers {
-            buf.grads
-                .par_chunks_mut(d)
-                .zip(buf.scratches.par_iter_mut())
-                .enumerate()
-                .for_each(work);
+        if rows_only {
+            attacked.resize(m * d, O::T::default());
+            let mut attack = || {
+                byz.attack
+                    .apply_to(Target::new(attacked, m, d, mask), &mut rng)
+            };
+            if spec.parallel_workers {
+                rayon::join(attack, || gradients(grads, scratches));
+            } else {
+                attack();
+                gradients(grads, scratches);
+            }
         } else {
-            buf.grads
-                .chunks_mut(d)
-                .zip(buf.scratches.iter_mut())
-                .enumerate()
-                .for_each(work);
+            gradients(grads, scratches);
         }
         if spec.offsets.len() == m * d {
-            for (v, &o) in buf.grads.iter_mut().zip(&spec.offsets) {
+            for (v, &o) in grads.iter_mut().zip(&spec.offsets) {
                 *v = O::T::from_f64(v.to_f64() + o);
             }
         }
-        if !marked_first {
-            // positions that see the data (no true gradient here: the reference is 0)
-            let seen: Vec<f64> = buf.grads.iter().map(|v| v.to_f64()).collect();
-            byz.corruption
-                .mark_seeing(&seen, None, m, d, byz.q, &mut rng, &mut buf.mask);
+        if rows_only {
+            for (i, _) in skip.iter().enumerate().filter(|(_, &w)| w) {
+                grads[i * d..(i + 1) * d].copy_from_slice(&attacked[i * d..(i + 1) * d]);
+            }
+        } else {
+            if !marked_first {
+                // positions that see the data (no true gradient here: the reference is 0)
+                let seen: Vec<f64> = grads.iter().map(|v| v.to_f64()).collect();
+                byz.corruption
+                    .mark_seeing(&seen, None, m, d, byz.q, &mut rng, mask);
+            }
+            byz.attack
+                .apply_to(Target::new(grads, m, d, mask), &mut rng);
         }
-        byz.attack
-            .apply_to(Target::new(&mut buf.grads, m, d, &mut buf.mask), &mut rng);
         let t0 = std::time::Instant::now();
         rule.aggregate_into(
             MatrixView::new(&buf.grads, m, d)?,
@@ -473,6 +523,10 @@ mod tests {
             );
             assert_eq!(calls, 10 * 20, "{name}");
             assert_eq!(a, b, "{name}: the same bits");
+            // scattered positions: the attack runs after the gradients, as before
+            let blind = attacks::build_attack(name, &ap).unwrap();
+            let sighted = Box::new(Sighted(attacks::build_attack(name, &ap).unwrap()));
+            assert_eq!(go(blind, "generalized").0, go(sighted, "generalized").0, "{name}");
         }
         for name in ["none", "omniscient", "bit-flip"] {
             let atk = attacks::build_attack(name, &ap).unwrap();
