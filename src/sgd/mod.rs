@@ -526,7 +526,11 @@ mod tests {
             // scattered positions: the attack runs after the gradients, as before
             let blind = attacks::build_attack(name, &ap).unwrap();
             let sighted = Box::new(Sighted(attacks::build_attack(name, &ap).unwrap()));
-            assert_eq!(go(blind, "generalized").0, go(sighted, "generalized").0, "{name}");
+            assert_eq!(
+                go(blind, "generalized").0,
+                go(sighted, "generalized").0,
+                "{name}"
+            );
         }
         for name in ["none", "omniscient", "bit-flip"] {
             let atk = attacks::build_attack(name, &ap).unwrap();
