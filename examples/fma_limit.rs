@@ -16,7 +16,6 @@
 // The intrinsics need `unsafe`: each block states why it is sound.
 #![allow(unsafe_code)]
 
-use rayon::prelude::*;
 use std::time::Instant;
 
 /// Lane steps (subtract + FMA, one pair-coordinate each) per call of a kernel.
@@ -41,6 +40,8 @@ mod kernels {
     pub unsafe fn avx512(a: &[f64; ROW], b: &[f64; ROW]) -> f64 {
         let mut acc = [_mm512_setzero_pd(); K];
         for _ in 0..STEPS / ROW {
+            // opaque to the optimiser: the loads and subtractions cannot leave the pass loop
+            let (a, b) = std::hint::black_box((a, b));
             for o in (0..ROW).step_by(8 * K) {
                 // SAFETY: o + 8 <= ROW; reads 64 bytes inside `a`.
                 let x = unsafe { _mm512_loadu_pd(a.as_ptr().add(o)) };
@@ -69,6 +70,7 @@ mod kernels {
     pub unsafe fn avx2(a: &[f64; ROW], b: &[f64; ROW]) -> f64 {
         let mut acc = [_mm256_setzero_pd(); K];
         for _ in 0..STEPS / ROW {
+            let (a, b) = std::hint::black_box((a, b));
             for o in (0..ROW).step_by(4 * K) {
                 // SAFETY: o + 4 <= ROW; reads 32 bytes inside `a`.
                 let x = unsafe { _mm256_loadu_pd(a.as_ptr().add(o)) };
@@ -97,26 +99,24 @@ mod kernels {
 /// Pair-coordinates per second of `kernel` (each call: STEPS lane steps, i.e. STEPS / ROW
 /// passes over ROW coordinates), over all threads, the fastest of 5 runs of `secs` seconds.
 fn rate(kernel: fn(&[f64; ROW], &[f64; ROW]) -> f64, secs: f64) -> f64 {
-    let threads = rayon::current_num_threads();
     let mut best = 0.0f64;
     for _ in 0..5 {
         let t0 = Instant::now();
-        let calls: Vec<u64> = (0..threads)
-            .into_par_iter()
-            .map(|t| {
-                let a: [f64; ROW] = std::array::from_fn(|j| (j + t) as f64 * 1e-3);
-                let b: [f64; ROW] = std::array::from_fn(|j| (j * 7 % 13) as f64 * 1e-3);
-                let mut n = 0u64;
-                let mut sink = 0.0;
-                let start = Instant::now();
-                while start.elapsed().as_secs_f64() < secs {
-                    sink += kernel(std::hint::black_box(&a), std::hint::black_box(&b));
-                    n += 1;
-                }
-                std::hint::black_box(sink);
-                n
-            })
-            .collect();
+        // one task on every thread of the pool, whatever the scheduler would do
+        let calls: Vec<u64> = rayon::broadcast(|ctx| {
+            let t = ctx.index();
+            let a: [f64; ROW] = std::array::from_fn(|j| (j + t) as f64 * 1e-3);
+            let b: [f64; ROW] = std::array::from_fn(|j| (j * 7 % 13) as f64 * 1e-3);
+            let mut n = 0u64;
+            let mut sink = 0.0;
+            let start = Instant::now();
+            while start.elapsed().as_secs_f64() < secs {
+                sink += kernel(std::hint::black_box(&a), std::hint::black_box(&b));
+                n += 1;
+            }
+            std::hint::black_box(sink);
+            n
+        });
         let secs_taken = t0.elapsed().as_secs_f64();
         // each call: STEPS / ROW passes over ROW coordinates
         let steps: f64 = calls.iter().map(|&n| n as f64 * STEPS as f64).sum();

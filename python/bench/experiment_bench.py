@@ -9,7 +9,12 @@ softmax cross-entropy): phocas trains it natively, the PyTorch loop builds it, a
 as one more model class (its own `fc_mnist` is 784-100-10; `--byzfl-model fc_mnist` runs that
 one instead, on the ByzFL side only). ByzFL's Fashion-MNIST pipeline flips every training and
 test image horizontally at random; by default the script gives it the plain images, as the
-other two sides read them (`--byzfl-hflip` keeps ByzFL's transform).
+other two sides read them (`--byzfl-hflip` keeps ByzFL's transform). Two differences remain, as
+ByzFL's runner has them: its Gaussian attack draws one vector and sends it as every Byzantine
+worker's (`ByzantineClient.apply_attack` repeats it f times), where phocas and the loop draw
+every Byzantine value independently; and its "iid" split deals the training set into fixed,
+disjoint shards, one per honest worker, each walked in batches without replacement, where
+phocas and the loop draw every batch with replacement from the whole training set.
 
 Each side runs `--repeats` times, alternating (ByzFL, PyTorch, phocas, ByzFL, ...) so a drift
 of the machine's load touches all of them; every side gets `--threads` threads. Reported per
@@ -40,6 +45,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+# phocas train's default master seed; run r of the script uses PHOCAS_SEED + --seed + r
+PHOCAS_SEED = 20180523
 
 FILES = [
     "train-images-idx3-ubyte",
@@ -84,7 +92,16 @@ def parse_args(argv=None):
         p.error("--repeats, --rounds, --eval-every and --threads must be at least 1")
     if not 0 <= a.byzantine < a.workers or not 0 <= 2 * a.b < a.workers:
         p.error("need 0 <= --byzantine < --workers and 0 <= 2 --b < --workers")
+    if not sides:
+        p.error("--sides: name at least one of byzfl, torch, phocas")
+    if "phocas" in sides and a.sigma != 200.0:
+        p.error("--sigma: phocas train's Gaussian attack has sigma = 200 (section 5); drop "
+                "--sigma or leave phocas out (--sides byzfl,torch)")
+    if "byzfl" in sides and a.b < a.byzantine:
+        p.error("--b below --byzantine: ByzFL's runner skips a configuration whose declared f "
+                "(TrMean's f = --b) is below the real number of Byzantine workers")
     a.sides = sides
+    a.argv = list(sys.argv[1:] if argv is None else argv)
     return a
 
 
@@ -156,11 +173,9 @@ def run_phocas(a, repeat, tmp):
     cmd = [a.phocas, "train", "--rule", "trmean", "--b", str(a.b), "--attack", "gaussian",
            "--byzantine", str(a.byzantine), "--workers", str(a.workers), "--batch", str(a.batch),
            "--lr", str(a.lr), "--rounds", str(a.rounds), "--eval-every", str(a.eval_every),
-           "--threads", str(a.threads), "--seed", str(20180523 + repeat), "--data-dir", a.data_dir,
+           "--threads", str(a.threads), "--seed", str(PHOCAS_SEED + a.seed + repeat),
+           "--data-dir", a.data_dir,
            "--quiet", "--out", out]
-    if a.sigma != 200.0:
-        sys.exit("experiment_bench: phocas train's Gaussian attack has sigma = 200 (section 5); "
-                 "drop --sigma or run the other sides only (--sides byzfl,torch)")
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -218,6 +233,8 @@ def byzfl_config(a, tmp, repeat):
 
 
 def run_byzfl(a, repeat, tmp):
+    import multiprocessing
+
     import torch
     from byzfl.benchmark import benchmark
     from byzfl.benchmark import train as byzfl_train
@@ -225,7 +242,9 @@ def run_byzfl(a, repeat, tmp):
     from torchvision import transforms
 
     torch.set_num_threads(a.threads)
-    # the paper's MLP as one more ByzFL model (the benchmark's workers are forked: they see it)
+    # the paper's MLP as one more ByzFL model; the benchmark's worker is forked, so it sees the
+    # patches (forced: another start method would start it without them)
+    multiprocessing.set_start_method("fork", force=True)
     models.phocas_mlp = mlp_class()
     if not a.byzfl_hflip:
         # ByzFL flips Fashion-MNIST images at random, test images included; the other two
@@ -337,8 +356,7 @@ def run_side(a, side, rep, tmp):
     same way): (wall, training, accuracy)."""
     if side == "phocas":
         return run_phocas(a, rep, tmp)
-    argv = [arg for arg in sys.argv[1:]]
-    cmd = [sys.executable, os.path.abspath(__file__), *argv, "--child", side, str(rep), tmp]
+    cmd = [sys.executable, os.path.abspath(__file__), *a.argv, "--child", side, str(rep), tmp]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -369,22 +387,31 @@ def main(argv=None):
         find(a.data_dir, name)
     ver = versions(a.sides, a.phocas)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="experiment-bench-") as tmp:
-        if "byzfl" in a.sides:
-            torchvision_root(a.data_dir, tmp)
-        for rep in range(a.repeats):
-            for side in a.sides:
-                wall, train, acc = run_side(a, side, rep, tmp)
-                rows.append({"side": side, "repeat": rep, "wall_s": round(wall, 3),
-                             "train_s": round(train, 3), "final_accuracy": round(acc, 4),
-                             "version": ver.get("byzfl" if side == "byzfl" else side, "")})
-                print(f"{side:7s} repeat {rep}: wall {wall:7.2f} s, training {train:7.2f} s, "
-                      f"final accuracy {acc:.4f}", flush=True)
-    if a.out:
-        with open(a.out, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+    fields = ["side", "repeat", "wall_s", "train_s", "final_accuracy", "version"]
+    out = open(a.out, "w", newline="") if a.out else None
+    writer = csv.DictWriter(out, fieldnames=fields) if out else None
+    if writer:
+        writer.writeheader()
+    try:
+        with tempfile.TemporaryDirectory(prefix="experiment-bench-") as tmp:
+            if "byzfl" in a.sides:
+                torchvision_root(a.data_dir, tmp)
+            for rep in range(a.repeats):
+                for side in a.sides:
+                    wall, train, acc = run_side(a, side, rep, tmp)
+                    row = {"side": side, "repeat": rep, "wall_s": round(wall, 3),
+                           "train_s": round(train, 3), "final_accuracy": round(acc, 4),
+                           "version": ver.get("byzfl" if side == "byzfl" else side, "")}
+                    rows.append(row)
+                    if writer:
+                        # each run as it finishes: a failed run loses only itself
+                        writer.writerow(row)
+                        out.flush()
+                    print(f"{side:7s} repeat {rep}: wall {wall:7.2f} s, training {train:7.2f} s, "
+                          f"final accuracy {acc:.4f}", flush=True)
+    finally:
+        if out:
+            out.close()
     print()
     print(f"m = {a.workers} ({a.byzantine} Byzantine, Gaussian sigma {a.sigma:g}), Trmean b = "
           f"{a.b}, batch {a.batch}, step {a.lr:g}, {a.rounds} rounds, test accuracy every "
@@ -405,6 +432,7 @@ def main(argv=None):
         print(f"| {s} | {med(s, 'wall_s'):.2f} | {med(s, 'train_s'):.2f} | "
               f"{statistics.median(accs):.4f} ({min(accs):.4f}-{max(accs):.4f}) | "
               f"{ratios[0]} | {ratios[1]} |")
+
 
 if __name__ == "__main__":
     main()

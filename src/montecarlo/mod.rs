@@ -337,6 +337,10 @@ pub fn run(args: &VerifyOptions) -> Result<(), Error> {
 
 /// `phocas merge`: combines shard folders into the table a single run produces.
 pub fn merge(args: &MergeOptions) -> Result<(), Error> {
+    if let Some(out) = args.out.as_deref() {
+        // before any shard is read
+        crate::run::check_merge_out(out, &args.parts, "tables")?;
+    }
     let mut ids = Vec::new();
     let mut done = std::collections::HashMap::new();
     for p in &args.parts {

@@ -4,8 +4,9 @@
 //! the corruption model and the attack replace what the server receives (classic rows or
 //! generalized positions; the omniscient attack sees this round's correct gradients); the server
 //! aggregates with any rule and steps x_{t+1} = x_t - gamma Aggr. Per-round metrics are
-//! [`Observer`]s, so a run records only what is asked for. All buffers are allocated before the
-//! first round; the loop itself allocates nothing.
+//! [`Observer`]s, so a run records only what is asked for. The buffers are allocated before the
+//! first round, but for the rows a blind attack writes beside the gradients (in the first round
+//! that uses them) and the copy that an attack whose positions see the data reads.
 //!
 //! Randomness: worker i's gradient in round t of repeat r draws from the stream
 //! (seed, run key, (r T + t)(m + 1) + i) and the Byzantine positions and values from index
@@ -468,10 +469,47 @@ mod tests {
         }
     }
 
-    /// A blind attack on whole rows skips the Byzantine workers' gradients and changes no bit.
+    /// Records the bits of every received matrix and mask.
+    #[derive(Default)]
+    struct Received(Vec<u64>);
+    impl Observer<Counting> for Received {
+        fn observe(&mut self, _: &Counting, r: &Round<'_, f64>, _: &mut ()) {
+            if let Some((x, mask)) = r.received {
+                self.0.extend(x.iter().map(|v| v.to_bits()));
+                self.0.extend(mask.iter().map(|&b| u64::from(b)));
+            }
+        }
+    }
+
+    /// Row 1 whole and the first two values of row 4: rows wholly masked beside scattered
+    /// entries (the skip applies, the attack stays after the gradients).
+    struct RowAndScatter;
+    impl crate::attacks::Corruption for RowAndScatter {
+        fn whole_rows(&self) -> bool {
+            false
+        }
+        fn mark(&self, m: usize, d: usize, _q: usize, _rng: &mut Rng, mask: &mut [bool]) {
+            mask.iter_mut().for_each(|b| *b = false);
+            mask[d..2 * d].iter_mut().for_each(|b| *b = true);
+            if m > 4 && d > 1 {
+                mask[4 * d] = true;
+                mask[4 * d + 1] = true;
+            }
+        }
+    }
+
+    /// A blind attack skips the gradients of the rows it overwrites whole, and runs beside the
+    /// other gradients when it writes whole rows only; neither changes a bit of what the
+    /// server receives, round after round (against the same attack declared as reading),
+    /// with and without heterogeneity offsets, parallel or sequential workers.
     #[test]
     fn blind_attacks_skip_the_gradients_of_whole_byzantine_rows() {
-        let go = |attack: Box<dyn crate::attacks::Attack>, corruption: &str| {
+        type Go = (Vec<u64>, usize);
+        let go = |attack: Box<dyn crate::attacks::Attack>,
+                  corr: Box<dyn crate::attacks::Corruption>,
+                  parallel: bool,
+                  offsets: bool|
+         -> Go {
             let q0 = Quadratic::new(8, 1.0, 4.0, "gaussian", 0.01, 1, Reading::Mean).unwrap();
             let obj = Counting(q0, 0.into());
             let p = aggregators::RuleParams {
@@ -479,7 +517,6 @@ mod tests {
                 ..Default::default()
             };
             let rule = aggregators::build("trmean", &p, 10).unwrap();
-            let corr = attacks::build_corruption(corruption, &AttackParams::default()).unwrap();
             let spec = SimSpec {
                 m: 10,
                 rounds: 20,
@@ -487,12 +524,16 @@ mod tests {
                 seed: 3,
                 key: 9,
                 repeat: 0,
-                parallel_workers: true,
-                offsets: Vec::new(),
+                parallel_workers: parallel,
+                offsets: if offsets {
+                    (0..80).map(|i| f64::from(i % 7) * 0.25 - 0.5).collect()
+                } else {
+                    Vec::new()
+                },
             };
             let mut x = vec![0.0; 8];
             let mut buf = Buffers::new(&obj, 10);
-            let mut dist = DistanceToOptimum::new(obj.0.optimum().unwrap(), 20);
+            let mut seen = Received::default();
             let byz = Byzantine {
                 corruption: corr.as_ref(),
                 attack: attack.as_ref(),
@@ -505,37 +546,46 @@ mod tests {
                 &spec,
                 &mut x,
                 &mut buf,
-                &mut [&mut dist],
+                &mut [&mut seen],
             )
             .unwrap();
-            let bits: Vec<u64> = x.iter().map(|v| v.to_bits()).collect();
-            (bits, obj.1.into_inner())
+            seen.0.extend(x.iter().map(|v| v.to_bits()));
+            (seen.0, obj.1.into_inner())
         };
         let ap = AttackParams::default();
+        let corr = |name: &str| attacks::build_corruption(name, &ap).unwrap();
+        let attack = |name: &str| attacks::build_attack(name, &ap).unwrap();
+        let sighted =
+            |name: &str| -> Box<dyn crate::attacks::Attack> { Box::new(Sighted(attack(name))) };
         for name in ["gaussian", "constant"] {
-            let blind = attacks::build_attack(name, &ap).unwrap();
-            assert!(blind.writes_blind(), "{name}");
-            let (a, calls) = go(blind, "classic");
-            assert_eq!(calls, 7 * 20, "{name}: only the 7 correct workers");
-            let (b, calls) = go(
-                Box::new(Sighted(attacks::build_attack(name, &ap).unwrap())),
-                "classic",
-            );
-            assert_eq!(calls, 10 * 20, "{name}");
-            assert_eq!(a, b, "{name}: the same bits");
-            // scattered positions: the attack runs after the gradients, as before
-            let blind = attacks::build_attack(name, &ap).unwrap();
-            let sighted = Box::new(Sighted(attacks::build_attack(name, &ap).unwrap()));
-            assert_eq!(
-                go(blind, "generalized").0,
-                go(sighted, "generalized").0,
-                "{name}"
-            );
+            assert!(attack(name).writes_blind(), "{name}");
+            for (parallel, offsets) in [(true, false), (false, false), (true, true), (false, true)]
+            {
+                let case = format!("{name}, parallel {parallel}, offsets {offsets}");
+                // classic: whole rows only, the attack beside the gradients
+                let (a, calls) = go(attack(name), corr("classic"), parallel, offsets);
+                assert_eq!(calls, 7 * 20, "{case}: only the 7 correct workers");
+                let (b, calls) = go(sighted(name), corr("classic"), parallel, offsets);
+                assert_eq!(calls, 10 * 20, "{case}");
+                assert_eq!(a, b, "{case}: classic");
+                // a whole row beside scattered entries: skipped, the attack after
+                let (a, calls) = go(attack(name), Box::new(RowAndScatter), parallel, offsets);
+                assert_eq!(calls, 9 * 20, "{case}: row 1 skipped");
+                let (b, _) = go(sighted(name), Box::new(RowAndScatter), parallel, offsets);
+                assert_eq!(a, b, "{case}: row and scatter");
+                // scattered positions
+                let (a, _) = go(attack(name), corr("generalized"), parallel, offsets);
+                let (b, _) = go(sighted(name), corr("generalized"), parallel, offsets);
+                assert_eq!(a, b, "{case}: generalized");
+            }
         }
         for name in ["none", "omniscient", "bit-flip"] {
-            let atk = attacks::build_attack(name, &ap).unwrap();
-            assert!(!atk.writes_blind(), "{name}");
-            assert_eq!(go(atk, "classic").1, 10 * 20, "{name}");
+            assert!(!attack(name).writes_blind(), "{name}");
+            assert_eq!(
+                go(attack(name), corr("classic"), true, false).1,
+                10 * 20,
+                "{name}"
+            );
         }
     }
 }
