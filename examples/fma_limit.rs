@@ -21,6 +21,7 @@ use std::time::Instant;
 /// Lane steps (subtract + FMA, one pair-coordinate each) per call of a kernel.
 const STEPS: usize = 1 << 16;
 /// Independent accumulators per thread.
+#[cfg(target_arch = "x86_64")]
 const K: usize = 16;
 /// f64 values of the L1-resident operand rows.
 const ROW: usize = 512;
@@ -98,7 +99,7 @@ mod kernels {
 
 /// Pair-coordinates per second of `kernel` (each call: STEPS lane steps, i.e. STEPS / ROW
 /// passes over ROW coordinates), over all threads, the fastest of 5 runs of `secs` seconds.
-fn rate(kernel: fn(&[f64; ROW], &[f64; ROW]) -> f64, secs: f64) -> f64 {
+fn rate(kernel: Kernel, secs: f64) -> f64 {
     let mut best = 0.0f64;
     for _ in 0..5 {
         let t0 = Instant::now();
@@ -125,6 +126,30 @@ fn rate(kernel: fn(&[f64; ROW], &[f64; ROW]) -> f64, secs: f64) -> f64 {
     best
 }
 
+/// A kernel: two rows in, a sum out (kept, so the work is not optimised away).
+type Kernel = fn(&[f64; ROW], &[f64; ROW]) -> f64;
+
+/// The levels this CPU runs, widest first.
+#[cfg(target_arch = "x86_64")]
+fn levels() -> Vec<(&'static str, Kernel)> {
+    let mut levels: Vec<(&'static str, Kernel)> = Vec::new();
+    if is_x86_feature_detected!("avx512f") {
+        // SAFETY: AVX-512 F was detected on this CPU just above.
+        levels.push(("avx512", |a, b| unsafe { kernels::avx512(a, b) }));
+    }
+    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        // SAFETY: AVX2 and FMA were detected on this CPU just above.
+        levels.push(("avx2", |a, b| unsafe { kernels::avx2(a, b) }));
+    }
+    levels
+}
+
+/// No kernel is written for other architectures yet.
+#[cfg(not(target_arch = "x86_64"))]
+fn levels() -> Vec<(&'static str, Kernel)> {
+    Vec::new()
+}
+
 fn main() {
     let secs: f64 = match std::env::args().nth(1) {
         None => 1.0,
@@ -136,20 +161,11 @@ fn main() {
             }
         },
     };
-    let mut levels: Vec<(&str, fn(&[f64; ROW], &[f64; ROW]) -> f64)> = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512 F was detected on this CPU just above.
-            levels.push(("avx512", |a, b| unsafe { kernels::avx512(a, b) }));
-        }
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            // SAFETY: AVX2 and FMA were detected on this CPU just above.
-            levels.push(("avx2", |a, b| unsafe { kernels::avx2(a, b) }));
-        }
-    }
+    let levels = levels();
     if levels.is_empty() {
-        eprintln!("fma_limit: this CPU has neither AVX-512 F nor AVX2 + FMA: nothing to measure");
+        eprintln!(
+            "fma_limit: this CPU has neither AVX-512 F nor AVX2 + FMA (the only kernels written): nothing to measure"
+        );
         std::process::exit(2);
     }
     println!(
