@@ -61,6 +61,11 @@ pub struct PanelConfig {
     /// `settings = { cclip = { tau = 10, start = "previous" } }` (default: the rules' own).
     #[serde(default)]
     pub settings: std::collections::BTreeMap<String, RuleSettings>,
+    /// Runs left out, each `pre+rule` (or `rule` for the rule alone), e.g. `skip =
+    /// ["bucket2+bulyan"]`: Bulyan needs m >= 4q + 3 inputs and bucketing in twos leaves 10.
+    /// Every entry must name a run of the panel.
+    #[serde(default)]
+    pub skip: Vec<String>,
 }
 
 fn no_pre() -> Vec<String> {
@@ -200,6 +205,20 @@ impl Experiment {
                     ),
                 });
             }
+            if let Some(x) = p.skip.iter().find(|x| {
+                !p.rules.iter().any(|r| {
+                    p.pre
+                        .iter()
+                        .any(|pre| PanelConfig::combination(pre, r) == x.as_str())
+                })
+            }) {
+                return Err(Error::Config {
+                    key: format!("panel {}.skip", p.name),
+                    msg: format!(
+                        "'{x}' names no run of the panel: write `pre+rule` with a `pre` entry and a rule of the panel (e.g. \"bucket2+bulyan\"), or the rule alone"
+                    ),
+                });
+            }
             let common = panel_common(&self.common, p);
             for r in p.runs() {
                 validate(&r, &common)?;
@@ -210,7 +229,16 @@ impl Experiment {
 }
 
 impl PanelConfig {
-    /// The runs of the panel.
+    /// A run's name in `skip`: `pre+rule`, or `rule` without pre-aggregation.
+    fn combination(pre: &str, rule: &str) -> String {
+        if pre.is_empty() {
+            rule.to_string()
+        } else {
+            format!("{pre}+{rule}")
+        }
+    }
+
+    /// The runs of the panel (without those in `skip`).
     pub fn runs(&self) -> Vec<RunConfig> {
         let mut v = Vec::new();
         for &batch in &self.batches {
@@ -235,6 +263,9 @@ impl PanelConfig {
                     let clean = rule == "mean-clean";
                     // Mean without Byzantine runs once, without pre-aggregation
                     if clean && pre != self.pre[0] {
+                        continue;
+                    }
+                    if self.skip.contains(&Self::combination(pre, rule)) {
                         continue;
                     }
                     let (nnm, bucket) = if clean {
@@ -383,5 +414,39 @@ mod tests {
         let mut e = Experiment::parse(text).unwrap();
         e.panel[1].b = Some(6);
         assert!(e.validate().is_err());
+    }
+
+    #[test]
+    fn skip_leaves_out_the_runs_it_names_and_refuses_names_of_no_run() {
+        let text = EXPERIMENTS.iter().find(|e| e.0 == "dirichlet").unwrap().1;
+        let mut e = Experiment::parse(text).unwrap();
+        let p = &mut e.panel[0];
+        assert_eq!(p.skip, vec!["bucket2+bulyan".to_string()]);
+        let with_skip = p.runs();
+        // Bulyan alone and after NNM stay; after bucketing (10 inputs < 4q + 3) it is gone
+        let bulyan: Vec<_> = with_skip
+            .iter()
+            .filter(|r| r.rule == "bulyan")
+            .map(|r| (r.nnm, r.bucket))
+            .collect();
+        assert_eq!(bulyan, vec![(None, None), (Some(3), None)]);
+        // without the skip the panel does not validate: bucketing leaves Bulyan too few inputs
+        p.skip.clear();
+        assert_eq!(p.runs().len(), with_skip.len() + 1);
+        assert!(e.validate().is_err());
+        // a rule alone is named by the rule, and every entry must name a run
+        let p = &mut e.panel[0];
+        p.skip = vec!["bucket2+bulyan".into(), "cclip".into()];
+        assert!(p
+            .runs()
+            .iter()
+            .all(|r| !(r.rule == "cclip" && r.nnm.is_none() && r.bucket.is_none())));
+        assert!(p.runs().iter().any(|r| r.rule == "cclip"));
+        e.validate().unwrap();
+        for bad in ["bucket2+bogus", "bucket3+bulyan", "nnm+"] {
+            e.panel[0].skip = vec!["bucket2+bulyan".into(), bad.into()];
+            let err = e.validate().unwrap_err().to_string();
+            assert!(err.contains(".skip") && err.contains(bad), "{err}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! merge` on the shards' folders ([`merge_shards`]) gathers their checkpoints into one folder
 //! and writes the same tables, byte for byte, as one unsharded run.
 
-use super::figures::{panel_common, Experiment, EXPERIMENTS};
+use super::figures::{panel_common, parse_pre, Experiment, EXPERIMENTS};
 use super::theorem4::theorem4_outputs;
 use super::train::{
     accuracy_bands, accuracy_panel, from_record, load_data, mean_sd, run_key, to_record,
@@ -484,6 +484,8 @@ fn write_outputs(
     let mut all = Vec::new();
     let mut all_panels: Vec<String> = Vec::new();
     let mut panels = Vec::new();
+    // each chart panel's data split (Dirichlet alpha's bits; None: i.i.d.)
+    let mut split_of: Vec<Option<u64>> = Vec::new();
     let mut summary = Vec::new();
     let (mut agg_s, mut tot_s) = (0.0, 0.0);
     for p in &exp.panel {
@@ -563,8 +565,28 @@ fn write_outputs(
                 series,
             }));
         } else {
-            // one pair of panels per batch size (figure 4), like the paper's sub-figures
-            let groups: Vec<(String, Vec<TrainResult>)> = if p.batches.len() > 1 {
+            // one pair of panels per batch size (figure 4), like the paper's sub-figures;
+            // one panel per pre-aggregation step (each with Mean without Byzantine), unzoomed
+            let by_pre = p.pre.len() > 1;
+            let groups: Vec<(String, Vec<TrainResult>)> = if by_pre {
+                p.pre
+                    .iter()
+                    .map(|pre| {
+                        let (nnm, bucket) = parse_pre(pre, p.q).unwrap_or((None, None));
+                        let rs: Vec<TrainResult> = results
+                            .iter()
+                            .filter(|r| r.cfg.clean || (r.cfg.nnm, r.cfg.bucket) == (nnm, bucket))
+                            .cloned()
+                            .collect();
+                        let what = match (nnm, bucket) {
+                            (Some(f), _) => format!("after NNM (f = {f})"),
+                            (_, Some(s)) => format!("after bucketing (s = {s})"),
+                            _ => "rules alone".into(),
+                        };
+                        (format!("{}: {what}{scale}", p.title), rs)
+                    })
+                    .collect()
+            } else if p.batches.len() > 1 {
                 p.batches
                     .iter()
                     .map(|&bs| {
@@ -591,14 +613,16 @@ fn write_outputs(
                 };
                 panels.push(metric(accuracy_panel(title, rs, false)));
                 // the zoomed panel only when some mean curve reaches the zoom range
-                if accuracy_bands(rs)
-                    .values()
-                    .any(|b| b.iter().any(|x| x.1 >= ZOOM_FROM))
+                if !by_pre
+                    && accuracy_bands(rs)
+                        .values()
+                        .any(|b| b.iter().any(|x| x.1 >= ZOOM_FROM))
                 {
                     panels.push(metric(accuracy_panel(title, rs, true)));
                 }
             }
         }
+        split_of.resize(panels.len(), p.dirichlet.map(f64::to_bits));
         all_panels.extend(std::iter::repeat_n(p.name.clone(), results.len()));
         all.extend(results);
     }
@@ -631,7 +655,7 @@ fn write_outputs(
     }
     let mut df = df.build()?;
     write_table(&mut df, dir, "summary")?;
-    chart::save(&panels, 2, (760, 500), dir, name)?;
+    save_charts(panels, &split_of, &exp.panel, dir, name)?;
     if exp.common.theorem4 {
         theorem4_outputs(&all, &exp.common, dir)?;
     }
@@ -674,6 +698,47 @@ fn write_outputs(
         100.0 * agg_s / tot_s.max(1e-9)
     );
     println!("{name}: tables and charts in {}", dir.display());
+    Ok(())
+}
+
+/// Saves a figure's chart panels: one file, two panels across; a figure whose panels differ
+/// in their data split (the Dirichlet figure) gets one file per split (`name`, `name-2`, ...,
+/// in the order the splits first appear), three panels across when its panels compare
+/// pre-aggregation steps.
+fn save_charts(
+    panels: Vec<Panel>,
+    split_of: &[Option<u64>],
+    configs: &[super::figures::PanelConfig],
+    dir: &Path,
+    name: &str,
+) -> Result<(), Error> {
+    let cols = if configs.iter().any(|p| p.pre.len() > 1) {
+        3
+    } else {
+        2
+    };
+    let mut splits: Vec<Option<u64>> = Vec::new();
+    for s in split_of {
+        if !splits.contains(s) {
+            splits.push(*s);
+        }
+    }
+    if splits.len() <= 1 {
+        return chart::save(&panels, cols, (760, 500), dir, name);
+    }
+    let mut pages: Vec<Vec<Panel>> = splits.iter().map(|_| Vec::new()).collect();
+    for (p, s) in panels.into_iter().zip(split_of) {
+        if let Some(k) = splits.iter().position(|x| x == s) {
+            pages[k].push(p);
+        }
+    }
+    for (k, page) in pages.iter().enumerate() {
+        let stem = match k {
+            0 => name.to_string(),
+            _ => format!("{name}-{}", k + 1),
+        };
+        chart::save(page, cols, (760, 500), dir, &stem)?;
+    }
     Ok(())
 }
 
