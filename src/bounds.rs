@@ -198,6 +198,33 @@ pub fn kappa_published(bound: KappaBound, nnm: bool, n: usize, f: usize) -> Opti
     }
 }
 
+/// A bound on E||Aggr - grad F||^2 for heterogeneous workers, derived from (f, kappa)-robustness
+/// (Allouah et al. 2023) for the convergence experiments: m workers, worker i sending
+/// grad F(x) + delta_i + xi_i with constant offsets summing to 0 over all m workers,
+/// (1/m) sum ||delta_i||^2 = G^2 (`g2`), and noise with E||xi_i||^2 = V; q of them Byzantine,
+/// h = m - q.
+///
+/// For the honest set S (any h of them when there are no Byzantine values), with b_S the mean of
+/// its offsets: ||Aggr - grad F|| <= ||Aggr - xbar_S|| + ||xbar_S - grad F - b_S|| + ||b_S||.
+/// The first term squared is at most kappa s^2 for every input (the definition), with
+/// E s^2 = G_S^2 + (h - 1)/h V and G_S^2 = (1/h) sum_S ||delta_i - b_S||^2 <= m G^2 / h; the
+/// second has E = V/h; and b_S = -(1/h) sum_{i not in S} delta_i, so by Cauchy-Schwarz
+/// ||b_S|| <= sqrt(q m G^2) / h whichever q workers are Byzantine. Minkowski's inequality gives
+///
+///   Delta_kappa = (sqrt(kappa (m G^2 / h + (h - 1)/h V)) + sqrt(V/h) + sqrt(q m G^2) / h)^2,
+///
+/// which at G = 0 is the i.i.d. form used by the `[heterogeneity]` section of verify-bounds.
+/// With it in place of Delta, Theorems 3 (corrected) and 4 become heterogeneous convergence
+/// bounds: the proofs only use E||Aggr_t - grad F(x_t)||^2 <= Delta. `None` unless q < m.
+pub fn delta_kappa_heterogeneous(kappa: f64, m: usize, q: usize, v: f64, g2: f64) -> Option<f64> {
+    if q >= m {
+        return None;
+    }
+    let (mf, qf, hf) = (m as f64, q as f64, (m - q) as f64);
+    let spread = (kappa * (mf * g2 / hf + (hf - 1.0) / hf * v)).sqrt();
+    Some((spread + (v / hf).sqrt() + (qf * mf * g2).sqrt() / hf).powi(2))
+}
+
 /// Which bound covers a rule (its registry `bound`) with parameter `param` (b, or Krum's
 /// assumed q) when q values per coordinate are Byzantine, with the reason when none does.
 pub fn rule_bound(
@@ -330,6 +357,27 @@ pub fn theorem4_condition(l: f64, gamma: f64) -> Result<(), NotApplicable> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_heterogeneous_kappa_delta_reduces_to_the_iid_form_and_grows_with_g() {
+        use super::delta_kappa_heterogeneous as dk;
+        let (m, q, v) = (20, 4, 2.0_f64);
+        let h = 16.0_f64;
+        let iid = ((3.0 * (h - 1.0) / h * v).sqrt() + (v / h).sqrt()).powi(2);
+        assert!((dk(3.0, m, q, v, 0.0).unwrap() - iid).abs() < 1e-12);
+        // Mean without Byzantine values (kappa 0, q 0): exactly V/m
+        assert!((dk(0.0, m, 0, v, 5.0).unwrap() - v / 20.0).abs() < 1e-12);
+        // kappa 0 with q Byzantine: the honest mean's bias, sqrt(q m G^2)/h, is added
+        let b = dk(0.0, m, q, 0.0, 1.0).unwrap();
+        assert!((b - 80.0 / 256.0).abs() < 1e-12, "{b}");
+        let mut last = 0.0;
+        for g2 in [0.0, 1.0, 10.0, 100.0] {
+            let x = dk(4.0, m, q, v, g2).unwrap();
+            assert!(x > last);
+            last = x;
+        }
+        assert_eq!(dk(1.0, 4, 4, v, 1.0), None);
+    }
+
     use super::*;
 
     #[test]

@@ -348,6 +348,7 @@ fn converge_rows(s: &mut String, dir: &Path, quick: bool) {
         ("Theorem 3 corrected (constant (mu+L)/(mu L) sqrt(Delta), without the printed factor gamma), Delta = the rule's bound", "theorem3_corrected_bound_delta", "convergence/step-theorem3.png"),
         ("Theorem 3 as printed, Delta = the aggregation error measured in the run", "theorem3_measured_delta", "convergence/step-theorem3.png"),
         ("Theorem 3 corrected, Delta measured in the run", "theorem3_corrected_measured_delta", "convergence/step-theorem3.png"),
+        ("Theorem 3 corrected as a heterogeneous bound: Delta_kappa from the rule's published (f, kappa) constant, G^2 included (src/bounds.rs)", "theorem3_corrected_kappa_delta", "convergence/heterogeneity-theorem3.png"),
     ] {
         let t = within(col);
         if t.is_empty() && col.contains("corrected") {

@@ -346,6 +346,17 @@ pub fn run_spec(cfg: &Config, s: &RunSpec, log: Option<&resume::Log>) -> Result<
         ),
         Err(e) => (None, e),
     };
+    // the heterogeneous bound from the rule's published kappa at f = q (Byzantine values in
+    // whole rows, or none; the rule's own parameter at q)
+    let delta_kappa = aggregators::info(&s.rule).and_then(|i| {
+        let rows = whole_rows || s.q == 0 || s.attack == "none";
+        let at_q = !i.param.takes_param() || s.b == Some(s.q);
+        if !(rows && at_q) {
+            return None;
+        }
+        let k = bounds::kappa_published(i.kappa, false, cfg.m, s.q)?;
+        bounds::delta_kappa_heterogeneous(k, cfg.m, s.q, v, s.g2)
+    });
     let dist0 = x_star
         .as_ref()
         .map_or(f64::NAN, |x| x.iter().map(|v| v * v).sum::<f64>().sqrt());
@@ -359,12 +370,14 @@ pub fn run_spec(cfg: &Config, s: &RunSpec, log: Option<&resume::Log>) -> Result<
     let both = |delta_bound: Option<f64>, f: &dyn Fn(f64) -> (String, f64)| Check {
         bound: delta_bound.map_or_else(|| na("n/a (no Delta)"), f),
         measured: f(delta_measured),
+        kappa: delta_kappa.map_or_else(|| na("n/a (no published kappa at f = q)"), f),
     };
     let (thm3, thm3_corrected) = match mu {
         None => {
             let c = || Check {
                 bound: na("n/a (not strongly convex)"),
                 measured: na("n/a (not strongly convex)"),
+                kappa: na("n/a (not strongly convex)"),
             };
             (c(), c())
         }
@@ -407,6 +420,7 @@ pub fn run_spec(cfg: &Config, s: &RunSpec, log: Option<&resume::Log>) -> Result<
         delta_bound,
         delta_note,
         delta_measured,
+        delta_kappa,
         dist,
         grad_running,
         gap0,

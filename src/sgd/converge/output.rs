@@ -57,6 +57,7 @@ pub(super) fn write_tables(
         .f64("delta_bound", f(&|r| r.delta_bound.unwrap_or(f64::NAN)))
         .str("delta_note", &s(&|r| r.delta_note.clone()))
         .f64("delta_measured", f(&|r| r.delta_measured))
+        .f64("delta_kappa", f(&|r| r.delta_kappa.unwrap_or(f64::NAN)))
         .f64(
             "final_distance",
             f(&|r| r.dist.last().map_or(f64::NAN, |b| b.0)),
@@ -91,6 +92,14 @@ pub(super) fn write_tables(
             "theorem3_corrected_final_lhs_rhs_measured_delta",
             f(&|r| r.thm3_corrected.measured.1),
         )
+        .str(
+            "theorem3_corrected_kappa_delta",
+            &s(&|r| r.thm3_corrected.kappa.0.clone()),
+        )
+        .f64(
+            "theorem3_corrected_final_lhs_rhs_kappa_delta",
+            f(&|r| r.thm3_corrected.kappa.1),
+        )
         .str("theorem4_bound_delta", &s(&|r| r.thm4.bound.0.clone()))
         .str(
             "theorem4_measured_delta",
@@ -98,6 +107,8 @@ pub(super) fn write_tables(
         )
         .f64("theorem4_lhs_rhs_bound_delta", f(&|r| r.thm4.bound.1))
         .f64("theorem4_lhs_rhs_measured_delta", f(&|r| r.thm4.measured.1))
+        .str("theorem4_kappa_delta", &s(&|r| r.thm4.kappa.0.clone()))
+        .f64("theorem4_lhs_rhs_kappa_delta", f(&|r| r.thm4.kappa.1))
         .u64(
             "diverged_repeats",
             results.iter().map(|r| r.diverged as u64).collect(),
@@ -306,6 +317,26 @@ pub(super) fn write_charts(results: &[RunResult], dir: &std::path::Path) -> Resu
                                 .with_tone(tone)
                                 .with_markers(),
                             );
+                            // heterogeneous runs: the corrected theorem with Delta_kappa
+                            if let (Some(dk), true) = (r.delta_kappa, r.spec.g2 > 0.0) {
+                                let pts = (0..r.dist.len())
+                                    .step_by(step)
+                                    .map(|t| {
+                                        let y = bounds::theorem3_rhs_corrected(
+                                            r.mu, r.l, r.gamma, t, r.dist0, dk,
+                                        );
+                                        (t as f64, y)
+                                    })
+                                    .collect();
+                                series.push(
+                                    Series::dashed(
+                                        format!("{}: Thm 3 corrected, kappa Delta", r.label),
+                                        pts,
+                                    )
+                                    .with_color(ci)
+                                    .with_tone(tone + 0.3),
+                                );
+                            }
                         } else {
                             let curve = |delta: f64| -> Vec<(f64, f64)> {
                                 (1..=r.grad_running.len())
@@ -474,6 +505,13 @@ pub(super) fn summary(results: &[RunResult], secs: f64, _cfg: &Config) -> String
         "Theorem 4 within its premise: bound Delta {}; measured Delta {}",
         counts(results, &|r| r.thm4.bound.0.as_str()),
         counts(results, &|r| r.thm4.measured.0.as_str())
+    );
+    let _ = writeln!(
+        s,
+        "Heterogeneous bound (Delta from the published kappa at f = q), within the premise: \
+         Theorem 3 corrected {}; Theorem 4 {}",
+        counts(results, &|r| r.thm3_corrected.kappa.0.as_str()),
+        counts(results, &|r| r.thm4.kappa.0.as_str())
     );
     // the tightest Theorem 4 cases within the premise (LHS/RHS near 1 means tight)
     let best = |obj: &str, pick: &dyn Fn(&RunResult) -> f64| {

@@ -48,6 +48,9 @@ pub struct Check {
     pub bound: (String, f64),
     /// With Delta = the mean aggregation error measured in the run.
     pub measured: (String, f64),
+    /// With Delta = the heterogeneous bound from the rule's published kappa
+    /// ([`crate::bounds::delta_kappa_heterogeneous`]); n/a where none applies.
+    pub kappa: (String, f64),
 }
 
 /// Verdict of `band` against `curve` (with the premise prefix) and the largest mean / curve
@@ -114,6 +117,8 @@ pub struct RunResult {
     pub delta_note: String,
     /// Measured mean aggregation error.
     pub delta_measured: f64,
+    /// The heterogeneous bound from the rule's published kappa at f = q, if one applies.
+    pub delta_kappa: Option<f64>,
     /// E||x_t - x*|| band (quadratic only).
     pub dist: Vec<(f64, f64, f64)>,
     /// Running mean of ||grad F(x_t)||^2 over t < T, T = 1..rounds, band.
