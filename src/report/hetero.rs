@@ -147,24 +147,21 @@ pub fn convergence_section(s: &mut String, dir: &Path) {
     );
     let _ = writeln!(
         s,
-        "| rule | attack | {} | paper's Delta |",
+        "| rule | attack | gamma | {} | paper's Delta |",
         g2s.iter()
             .map(|x| format!("G^2 = {x}"))
             .collect::<Vec<_>>()
             .join(" | ")
     );
-    let _ = writeln!(s, "|---|---|{}---|", "---|".repeat(g2s.len()));
-    let mut keys: Vec<(String, String)> = Vec::new();
-    for r in &all {
-        let k = (g(r, "rule_label").to_string(), g(r, "attack").to_string());
-        if !keys.contains(&k) {
-            keys.push(k);
-        }
-    }
-    for (label, attack) in keys {
+    let _ = writeln!(s, "|---|---|---|{}---|", "---|".repeat(g2s.len()));
+    for (label, attack, gamma) in run_keys(&all.iter().collect::<Vec<_>>()) {
         let mine: Vec<&Row> = all
             .iter()
-            .filter(|r| g(r, "rule_label") == label && g(r, "attack") == attack)
+            .filter(|r| {
+                g(r, "rule_label") == label
+                    && g(r, "attack") == attack
+                    && g(r, "gamma_factor") == gamma
+            })
             .collect();
         let cells: Vec<String> = g2s
             .iter()
@@ -193,12 +190,28 @@ pub fn convergence_section(s: &mut String, dir: &Path) {
             .collect();
         let _ = writeln!(
             s,
-            "| {label} | {attack} | {} | {} |",
+            "| {label} | {attack} | {gamma} x limit | {} | {} |",
             cells.join(" | "),
             num(mine.first().map_or(f64::NAN, |r| f(r, "delta_bound")))
         );
     }
     kappa_table(s, &all, &g2s);
+}
+
+/// The (rule, attack, step factor) triples of `rows`, in order of appearance.
+fn run_keys(rows: &[&Row]) -> Vec<(String, String, String)> {
+    let mut keys = Vec::new();
+    for r in rows {
+        let k = (
+            g(r, "rule_label").to_string(),
+            g(r, "attack").to_string(),
+            g(r, "gamma_factor").to_string(),
+        );
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    keys
 }
 
 /// The heterogeneous convergence bound: Theorem 3 (corrected) and Theorem 4 with Delta_kappa,
@@ -218,28 +231,24 @@ fn kappa_table(s: &mut String, all: &[Row], g2s: &[f64]) {
     );
     let _ = writeln!(
         s,
-        "| rule | attack | {} |",
+        "| rule | attack | gamma | {} |",
         g2s.iter()
             .map(|x| format!("G^2 = {x}"))
             .collect::<Vec<_>>()
             .join(" | ")
     );
-    let _ = writeln!(s, "|---|---|{}", "---|".repeat(g2s.len()));
-    let mut keys: Vec<(String, String)> = Vec::new();
-    for r in &with {
-        let k = (g(r, "rule_label").to_string(), g(r, "attack").to_string());
-        if !keys.contains(&k) {
-            keys.push(k);
-        }
-    }
+    let _ = writeln!(s, "|---|---|---|{}", "---|".repeat(g2s.len()));
     let (mut held, mut total) = (0, 0);
-    for (label, attack) in keys {
+    for (label, attack, gamma) in run_keys(&with) {
         let cells: Vec<String> = g2s
             .iter()
             .map(|x| {
                 with.iter()
                     .find(|r| {
-                        g(r, "rule_label") == label && g(r, "attack") == attack && f(r, "g2") == *x
+                        g(r, "rule_label") == label
+                            && g(r, "attack") == attack
+                            && g(r, "gamma_factor") == gamma
+                            && f(r, "g2") == *x
                     })
                     .map_or("-".into(), |r| {
                         let t3 = g(r, "theorem3_corrected_kappa_delta");
@@ -261,7 +270,11 @@ fn kappa_table(s: &mut String, all: &[Row], g2s: &[f64]) {
                     })
             })
             .collect();
-        let _ = writeln!(s, "| {label} | {attack} | {} |", cells.join(" | "));
+        let _ = writeln!(
+            s,
+            "| {label} | {attack} | {gamma} x limit | {} |",
+            cells.join(" | ")
+        );
     }
     let _ = writeln!(
         s,
