@@ -16,21 +16,12 @@
 //! is known; `premise fails` when the step size is beyond the theorem's limit (the run is still
 //! recorded to show what happens there).
 //!
-//! What the default config shows (181 runs, 12.0 M rounds, 61 s on 2 cores): within Theorem 3's
-//! premise and with the bound's Delta the printed statement holds in 80 of 101 runs and is
-//! violated in 18 (3 inconclusive), the corrected one holds in 99 and is violated in 2, both
-//! runs with b < q where Delta1/Delta2 itself does not bound the error (Theorems 1-2's hidden
-//! condition). With the measured Delta: printed 85 holds / 24 violated / 3 inconclusive of 118,
-//! corrected 112 holds / 0 violated (6 vacuous: Mean under attack). The printed violations are
-//! all at gamma < 1: plain Mean without attack at kappa = 1, L = 1, gamma = 0.01-0.1 x limit
-//! (E||x_T - x*|| up to 3.5 times the printed right-hand side), at L = 4 down from gamma =
-//! 1.0 x limit (up to 14 times), kappa = 10, L = 4 at 0.01-0.1 x limit, and Trmean under the
-//! omniscient attack at L = 4 (up to 30 times). The corrected bound is loose: E||x_T - x*|| is
-//! at most 0.51 of it. Theorem 4 is never violated within its premise; it is tight (largest
-//! LHS/RHS 1.000) only on the quadratic with kappa = 1 (Hessian L I) at gamma = 1/L with Mean
-//! and no attack, the equality case of its proof; on the double well (curvature 1.64 at the
-//! minima, below L = 3) the largest LHS/RHS is 0.49 with the bound's Delta and 0.70 with the
-//! measured one.
+//! With Delta_kappa ([`bounds::delta_kappa_heterogeneous`], from the rule's published (f, kappa)
+//! constant at f = q, G^2 included) the corrected Theorem 3 and Theorem 4 are also checked as
+//! heterogeneous bounds (`*_kappa_delta` columns).
+//!
+//! What the default config shows is summarised in README.md (the convergence section) from the
+//! committed run in reports/convergence/, which `phocas report` regenerates.
 
 mod config;
 mod output;
