@@ -223,7 +223,10 @@ pub trait Attack: Send + Sync {
     fn apply_f32(&self, t: Target<'_, f32>, rng: &mut Rng);
     /// True when the attack writes every masked entry without reading any value of the matrix
     /// (a Byzantine worker's own or the correct workers'), so what a wholly masked row held
-    /// before cannot matter: the simulator then skips computing that worker's gradient.
+    /// before cannot matter: the simulator then skips computing that worker's gradient. Such an
+    /// attack must also write the masked entries in row-major order with values that do not
+    /// depend on their positions (the k-th masked entry gets the k-th value of its stream),
+    /// since the simulator hands it the Byzantine rows packed together.
     fn writes_blind(&self) -> bool {
         false
     }

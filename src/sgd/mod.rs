@@ -98,8 +98,11 @@ pub struct Buffers<O: Objective> {
     mask: Vec<bool>,
     /// Rows the mask covers whole, this round.
     whole: Vec<bool>,
-    /// The rows a blind attack writes while the gradients are computed (grown on first use).
+    /// The rows a blind attack writes while the gradients are computed, packed: only the
+    /// Byzantine rows, in order (grown on first use).
     attacked: Vec<O::T>,
+    /// An all-true mask over `attacked`.
+    attacked_mask: Vec<bool>,
     agg: Vec<O::T>,
     ws: Workspace,
     scratches: Vec<O::Scratch>,
@@ -115,6 +118,7 @@ impl<O: Objective> Buffers<O> {
             mask: vec![false; m * d],
             whole: vec![false; m],
             attacked: Vec::new(),
+            attacked_mask: Vec::new(),
             agg: vec![O::T::default(); d],
             ws: Workspace::new(),
             scratches: (0..m).map(|_| obj.new_scratch()).collect(),
@@ -129,8 +133,11 @@ fn whole_rows(mask: &[bool], d: usize, whole: &mut [bool]) -> bool {
     let mut rows_only = true;
     for (i, w) in whole.iter_mut().enumerate() {
         let row = &mask[i * d..(i + 1) * d];
-        *w = row.iter().all(|&b| b);
-        rows_only &= *w || !row.iter().any(|&b| b);
+        // one pass: the row is whole or empty when every entry equals its first
+        let first = row.first().copied().unwrap_or(false);
+        let uniform = row.iter().all(|&b| b == first);
+        *w = uniform && first;
+        rows_only &= uniform;
     }
     rows_only
 }
@@ -183,6 +190,7 @@ pub fn run<O: Objective>(
             mask,
             whole,
             attacked,
+            attacked_mask,
             scratches,
             ..
         } = buf;
@@ -211,10 +219,17 @@ pub fn run<O: Objective>(
             }
         };
         if rows_only {
-            attacked.resize(m * d, O::T::default());
+            // a blind attack writes the masked entries in row-major order whatever their rows
+            // (`Attack::writes_blind`), so the Byzantine rows packed together get the same values
+            let k = skip.iter().filter(|&&w| w).count();
+            attacked.resize(k * d, O::T::default());
+            attacked_mask.resize(k * d, true);
+            attacked_mask.fill(true);
             let mut attack = || {
-                byz.attack
-                    .apply_to(Target::new(attacked, m, d, mask), &mut rng)
+                byz.attack.apply_to(
+                    Target::new(&mut attacked[..k * d], k, d, &mut attacked_mask[..k * d]),
+                    &mut rng,
+                )
             };
             if spec.parallel_workers {
                 rayon::join(attack, || gradients(grads, scratches));
@@ -231,8 +246,8 @@ pub fn run<O: Objective>(
             }
         }
         if rows_only {
-            for (i, _) in skip.iter().enumerate().filter(|(_, &w)| w) {
-                grads[i * d..(i + 1) * d].copy_from_slice(&attacked[i * d..(i + 1) * d]);
+            for (j, (i, _)) in skip.iter().enumerate().filter(|(_, &w)| w).enumerate() {
+                grads[i * d..(i + 1) * d].copy_from_slice(&attacked[j * d..(j + 1) * d]);
             }
         } else {
             if !marked_first {
