@@ -204,11 +204,15 @@ pub fn kappa_published(bound: KappaBound, nnm: bool, n: usize, f: usize) -> Opti
 /// (1/m) sum ||delta_i||^2 = G^2 (`g2`), and noise with E||xi_i||^2 = V; q of them Byzantine,
 /// h = m - q.
 ///
+/// Assumptions: the noise is zero-mean and independent across workers, and which workers are
+/// Byzantine does not depend on the noise (positions drawn before the data are seen, as in the
+/// classic model; not a data-dependent choice of positions).
+///
 /// For the honest set S (any h of them when there are no Byzantine values), with b_S the mean of
 /// its offsets: ||Aggr - grad F|| <= ||Aggr - xbar_S|| + ||xbar_S - grad F - b_S|| + ||b_S||.
 /// The first term squared is at most kappa s^2 for every input (the definition), with
 /// E s^2 = G_S^2 + (h - 1)/h V and G_S^2 = (1/h) sum_S ||delta_i - b_S||^2 <= m G^2 / h; the
-/// second has E = V/h; and b_S = -(1/h) sum_{i not in S} delta_i, so by Cauchy-Schwarz
+/// second has E||.||^2 = V/h; and b_S = -(1/h) sum_{i not in S} delta_i, so by Cauchy-Schwarz
 /// ||b_S|| <= sqrt(q m G^2) / h whichever q workers are Byzantine. Minkowski's inequality gives
 ///
 ///   Delta_kappa = (sqrt(kappa (m G^2 / h + (h - 1)/h V)) + sqrt(V/h) + sqrt(q m G^2) / h)^2,

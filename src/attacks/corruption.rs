@@ -176,6 +176,9 @@ impl Corruption for Shard {
     fn whole_rows(&self) -> bool {
         false
     }
+    fn ignores_q(&self) -> bool {
+        true
+    }
     fn mark(&self, m: usize, d: usize, _q: usize, rng: &mut Rng, mask: &mut [bool]) {
         mask.fill(false);
         let s = self.servers.max(1);

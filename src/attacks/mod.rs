@@ -144,6 +144,11 @@ impl AttackParams {
 pub trait Corruption: Send + Sync {
     /// True when whole rows are corrupted (the classic model, Definition 1).
     fn whole_rows(&self) -> bool;
+    /// True when `q` does not bound the Byzantine values (the shard pattern draws its own), so
+    /// q = 0 does not mean that nothing is corrupted.
+    fn ignores_q(&self) -> bool {
+        false
+    }
     /// Marks Byzantine entries in `mask` (m x d, row-major, true = Byzantine). `q` is the number
     /// per coordinate (or of rows); `mask` is cleared first.
     fn mark(&self, m: usize, d: usize, q: usize, rng: &mut Rng, mask: &mut [bool]);

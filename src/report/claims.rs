@@ -363,7 +363,7 @@ fn converge_rows(s: &mut String, dir: &Path, quick: bool) {
         ("Theorem 3 as printed, Delta = the aggregation error measured in the run", "theorem3_measured_delta", Workers::All, "convergence/step-theorem3.png"),
         ("Theorem 3 corrected, Delta measured in the run", "theorem3_corrected_measured_delta", Workers::All, "convergence/step-theorem3.png"),
         ("Theorem 3 corrected, Delta = the rule's (i.i.d.) bound, on heterogeneous workers (G^2 > 0)", "theorem3_corrected_bound_delta", Workers::Hetero, "convergence/heterogeneity-theorem3.png"),
-        ("Theorem 3 corrected as a heterogeneous bound: Delta_kappa from the rule's published (f, kappa) constant, G^2 included (src/bounds.rs), every run with a published kappa", "theorem3_corrected_kappa_delta", Workers::All, "convergence/heterogeneity-theorem3.png"),
+        ("Theorem 3 corrected as a heterogeneous bound: Delta_kappa from the rule's published (f, kappa) constant, G^2 included (src/bounds.rs), every run where Delta_kappa applies", "theorem3_corrected_kappa_delta", Workers::All, "convergence/heterogeneity-theorem3.png"),
     ] {
         let t = judged(col, w, true);
         if t.is_empty() && (col.contains("corrected") || matches!(w, Workers::Hetero)) {
@@ -393,7 +393,7 @@ fn converge_rows(s: &mut String, dir: &Path, quick: bool) {
             "convergence/heterogeneity-theorem4.png",
         ),
         (
-            "Theorem 4 with Delta_kappa (heterogeneous bound), every run with a published kappa",
+            "Theorem 4 with Delta_kappa (heterogeneous bound), every run where Delta_kappa applies",
             "theorem4_kappa_delta",
             Workers::All,
             "convergence/heterogeneity-theorem4.png",

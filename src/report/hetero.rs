@@ -115,7 +115,7 @@ pub fn section(s: &mut String, dir: &Path) {
 }
 
 /// Appends the convergence table of heterogeneous workers (convergence/runs.csv, sweep
-/// `heterogeneity`), if there is one: per rule and attack, the final E||x_T - x*|| and the
+/// `heterogeneity`), if there is one: per rule, attack and step factor, the final E||x_T - x*|| and the
 /// measured Delta against the paper's Delta at each G^2, and the corrected Theorem 3's verdict
 /// with the measured Delta.
 pub fn convergence_section(s: &mut String, dir: &Path) {
@@ -227,7 +227,7 @@ fn kappa_table(s: &mut String, all: &[Row], g2s: &[f64]) {
     }
     let _ = writeln!(
         s,
-        "\nThe heterogeneous bound: Delta_kappa = (sqrt(kappa (m G^2/h + (h-1)/h V)) + sqrt(V/h) + sqrt(q m G^2)/h)^2 with h = m - q and kappa the rule's published (f, kappa) constant at f = q (derived in src/bounds.rs from the definition, whichever q workers are Byzantine), put in place of Delta in the corrected Theorem 3 and in Theorem 4. Each cell: measured Delta / Delta_kappa, then the corrected Theorem 3's verdict with Delta_kappa and its final LHS/RHS (Theorem 4's verdict where its premise gamma <= 1/L holds). Rules without a published kappa (Mean, Phocas, centered clipping) have no row.\n"
+        "\nThe heterogeneous bound: Delta_kappa = (sqrt(kappa (m G^2/h + (h-1)/h V)) + sqrt(V/h) + sqrt(q m G^2)/h)^2 with h = m - q and kappa the rule's published (f, kappa) constant at f = q (derived in src/bounds.rs from the definition, whichever q workers are Byzantine), put in place of Delta in the corrected Theorem 3 and in Theorem 4. Each cell: the ratio measured Delta / Delta_kappa, then the corrected Theorem 3's verdict with Delta_kappa and its final LHS/RHS (Theorem 4's verdict where its premise gamma <= 1/L holds). Rules without a published kappa (Mean, Phocas, centered clipping) have no row; the count below is over this sweep.\n"
     );
     let _ = writeln!(
         s,

@@ -96,10 +96,18 @@ pub fn dirichlet_section(s: &mut String, dir: &Path) {
             let _ = writeln!(s, "| {l} | {} |", cells.join(" | "));
         }
     }
+    // trained everywhere: in every panel, and never below the line
+    let everywhere = |l: &str| {
+        panels
+            .iter()
+            .all(|p| all.iter().any(|r| g(r, "panel") == p && g(r, "label") == l))
+    };
     let never: Vec<&str> = labels
         .iter()
         .map(String::as_str)
-        .filter(|l| !failed_somewhere.contains(l) && *l != "mean without Byzantine")
+        .filter(|l| {
+            !failed_somewhere.contains(l) && *l != "mean without Byzantine" && everywhere(l)
+        })
         .collect();
     let _ = writeln!(
         s,

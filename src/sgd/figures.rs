@@ -205,13 +205,9 @@ impl Experiment {
                     ),
                 });
             }
-            if let Some(x) = p.skip.iter().find(|x| {
-                !p.rules.iter().any(|r| {
-                    p.pre
-                        .iter()
-                        .any(|pre| PanelConfig::combination(pre, r) == x.as_str())
-                })
-            }) {
+            // the names of the runs the panel would train without `skip`
+            let names = p.combinations();
+            if let Some(x) = p.skip.iter().find(|x| !names.contains(x)) {
                 return Err(Error::Config {
                     key: format!("panel {}.skip", p.name),
                     msg: format!(
@@ -236,6 +232,20 @@ impl PanelConfig {
         } else {
             format!("{pre}+{rule}")
         }
+    }
+
+    /// The `skip` names of the runs the panel trains when nothing is skipped: every rule with
+    /// every `pre` entry, Mean without Byzantine with the first only.
+    fn combinations(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for rule in &self.rules {
+            for (k, pre) in self.pre.iter().enumerate() {
+                if rule != "mean-clean" || k == 0 {
+                    v.push(Self::combination(pre, rule));
+                }
+            }
+        }
+        v
     }
 
     /// The runs of the panel (without those in `skip`).
@@ -443,7 +453,7 @@ mod tests {
             .all(|r| !(r.rule == "cclip" && r.nnm.is_none() && r.bucket.is_none())));
         assert!(p.runs().iter().any(|r| r.rule == "cclip"));
         e.validate().unwrap();
-        for bad in ["bucket2+bogus", "bucket3+bulyan", "nnm+"] {
+        for bad in ["bucket2+bogus", "bucket3+bulyan", "nnm+", "nnm+mean-clean"] {
             e.panel[0].skip = vec!["bucket2+bulyan".into(), bad.into()];
             let err = e.validate().unwrap_err().to_string();
             assert!(err.contains(".skip") && err.contains(bad), "{err}");

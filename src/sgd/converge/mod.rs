@@ -326,12 +326,15 @@ pub fn run_spec(cfg: &Config, s: &RunSpec, log: Option<&resume::Log>) -> Result<
         grad_running,
         delta_measured,
     } = measured;
-    let whole_rows = attacks::build_corruption(&s.corruption, &cfg.attack_params)?.whole_rows();
+    let corruption = attacks::build_corruption(&s.corruption, &cfg.attack_params)?;
+    let whole_rows = corruption.whole_rows();
+    // no Byzantine value at all: no attack, or q = 0 in a model that q bounds
+    let clean = s.attack == "none" || (s.q == 0 && !corruption.ignores_q());
     let rb = aggregators::info(&s.rule).map_or(bounds::RuleBound::None, |i| i.bound);
     let (_, bound) = bounds::rule_bound(rb, &s.corruption, whole_rows, cfg.m, s.q, s.b);
     let (delta_bound, delta_note) = match bound {
         Ok(b) => (Some(b * v), "paper's bound at the true V".to_string()),
-        Err(_) if s.rule == "mean" && (s.q == 0 || s.attack == "none") => (
+        Err(_) if s.rule == "mean" && clean => (
             Some(v / cfg.m as f64),
             "exact V/m (Mean, no Byzantine values)".to_string(),
         ),
@@ -339,15 +342,19 @@ pub fn run_spec(cfg: &Config, s: &RunSpec, log: Option<&resume::Log>) -> Result<
     };
     // the heterogeneous bound from the rule's published kappa at f = q (Byzantine values in
     // whole rows, or none; the rule's own parameter at q)
-    let delta_kappa = aggregators::info(&s.rule).and_then(|i| {
-        let rows = whole_rows || s.q == 0 || s.attack == "none";
-        let at_q = !i.param.takes_param() || s.b == Some(s.q);
-        if !(rows && at_q) {
-            return None;
+    let (delta_kappa, kappa_note) = match aggregators::info(&s.rule) {
+        _ if !(whole_rows || clean) => (None, "Byzantine values not in whole rows"),
+        Some(i) if i.param.takes_param() && s.b != Some(s.q) => {
+            (None, "the rule's parameter is not q")
         }
-        let k = bounds::kappa_published(i.kappa, false, cfg.m, s.q)?;
-        bounds::delta_kappa_heterogeneous(k, cfg.m, s.q, v, s.g2)
-    });
+        Some(i) => match bounds::kappa_published(i.kappa, false, cfg.m, s.q)
+            .and_then(|k| bounds::delta_kappa_heterogeneous(k, cfg.m, s.q, v, s.g2))
+        {
+            Some(dk) => (Some(dk), ""),
+            None => (None, "no published kappa at f = q"),
+        },
+        None => (None, "no published kappa at f = q"),
+    };
     let dist0 = x_star
         .as_ref()
         .map_or(f64::NAN, |x| x.iter().map(|v| v * v).sum::<f64>().sqrt());
@@ -361,7 +368,7 @@ pub fn run_spec(cfg: &Config, s: &RunSpec, log: Option<&resume::Log>) -> Result<
     let both = |delta_bound: Option<f64>, f: &dyn Fn(f64) -> (String, f64)| Check {
         bound: delta_bound.map_or_else(|| na("n/a (no Delta)"), f),
         measured: f(delta_measured),
-        kappa: delta_kappa.map_or_else(|| na("n/a (no published kappa at f = q)"), f),
+        kappa: delta_kappa.map_or_else(|| na(&format!("n/a ({kappa_note})")), f),
     };
     let (thm3, thm3_corrected) = match mu {
         None => {
@@ -664,6 +671,71 @@ rounds = 50
         let bad = CFG.replace("max_rounds = 5000", "max_rounds = 50");
         assert!(Config::parse(&bad).is_err());
         assert!(Config::parse(&CFG.replace("lipschitz = [1.0, 4.0]", "l = [0.0]")).is_err());
+    }
+
+    /// Delta_kappa applies where the published kappa covers the run (whole Byzantine rows or
+    /// none, the rule's parameter at q) and nowhere else, each with its reason; the shard
+    /// pattern at q = 0 still corrupts values.
+    #[test]
+    fn delta_kappa_applies_only_where_the_published_kappa_covers_the_run() {
+        let cfg = Config::parse(
+            r#"
+repeats = 2
+rounds = 20
+m = 10
+d = 3
+
+[[sweep]]
+name = "k"
+objective = "quadratic"
+kappa = [10.0]
+rules = ["median", "trmean", "phocas"]
+attacks = ["none", "gaussian"]
+corruptions = ["classic", "generalized"]
+q = [2]
+b = [2, 3]
+gamma = [0.5]
+g2 = [0.0, 4.0]
+shape = "clusters"
+
+[[sweep]]
+name = "s"
+objective = "quadratic"
+kappa = [10.0]
+rules = ["median"]
+attacks = ["gambler"]
+corruptions = ["shard", "classic"]
+q = [0]
+gamma = [0.5]
+"#,
+        )
+        .unwrap();
+        for s in cfg.runs() {
+            let r = run_spec(&cfg, &s, None).unwrap();
+            let note = &r.thm3_corrected.kappa.0;
+            let rows = s.corruption == "classic" || s.attack == "none";
+            let at_q = s.rule == "median" || s.b == Some(s.q);
+            let expect = match () {
+                _ if !rows => Some("n/a (Byzantine values not in whole rows)"),
+                _ if s.rule == "phocas" && at_q => Some("n/a (no published kappa at f = q)"),
+                _ if !at_q => Some("n/a (the rule's parameter is not q)"),
+                _ => None,
+            };
+            assert_eq!(r.delta_kappa.is_some(), expect.is_none(), "{}", s.key());
+            if let Some(e) = expect {
+                assert_eq!(note, e, "{}", s.key());
+            } else {
+                let k = bounds::kappa_published(
+                    aggregators::info(&s.rule).unwrap().kappa,
+                    false,
+                    10,
+                    s.q,
+                )
+                .unwrap();
+                let want = bounds::delta_kappa_heterogeneous(k, 10, s.q, r.v, s.g2);
+                assert_eq!(r.delta_kappa, want, "{}", s.key());
+            }
+        }
     }
 
     #[test]
