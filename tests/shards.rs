@@ -168,3 +168,47 @@ fn merged_shards_equal_one_run() {
     let o = phocas(&["merge", &s(0), &s(1), &s(2)]);
     refused(&o, &["unreadable"]);
 }
+
+/// A figure whose panels differ in their data split gets one chart file per split, each with
+/// a panel per pre-aggregation step; pages of an earlier run with more splits are removed.
+#[test]
+fn split_figures_chart_one_file_per_split() {
+    if !common::real_data() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = d.join("split.toml");
+    let panel = |name: &str, alpha: &str| {
+        format!(
+            "[[panel]]\nname = \"{name}\"\ntitle = \"{name}\"\nattack = \"gaussian\"\ncorruption = \"classic\"\nq = 1\nb = 1\nrules = [\"mean-clean\", \"median\", \"trmean\"]\npre = [\"\", \"nnm\"]\nskip = [\"nnm+trmean\"]\n{alpha}"
+        )
+    };
+    let text = format!(
+        "[common]\nm = 6\nrounds = 2\nrepeats = 1\neval_every = 2\ntest_size = 100\nseed = 7\n\n{}\n{}",
+        panel("iid", ""),
+        panel("skew", "dirichlet = 0.5\n")
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let out = d.join("out");
+    let fig = out.join("fig2");
+    std::fs::create_dir_all(&fig).unwrap();
+    for ext in ["png", "svg"] {
+        std::fs::write(fig.join(format!("fig2-3.{ext}")), "stale").unwrap();
+    }
+    ok(&reproduce(&cfg, &out, &[]));
+    for page in ["fig2", "fig2-2"] {
+        assert!(fig.join(format!("{page}.png")).exists(), "{page}");
+        assert!(fig.join(format!("{page}.svg")).exists(), "{page}");
+    }
+    assert!(!fig.join("fig2-3.png").exists() && !fig.join("fig2-3.svg").exists());
+    // 2 panels x (mean-clean, median alone and after NNM, trmean alone): 8 runs
+    let summary = std::fs::read_to_string(fig.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 8, "{summary}");
+    assert!(!summary.contains("nnm+trmean"), "{summary}");
+    let svg = std::fs::read_to_string(fig.join("fig2-2.svg")).unwrap();
+    assert!(
+        svg.contains("skew: after NNM (f = 1)"),
+        "the NNM panel of the second split"
+    );
+}

@@ -569,12 +569,15 @@ fn write_outputs(
             // one panel per pre-aggregation step (each with Mean without Byzantine), unzoomed
             let by_pre = p.pre.len() > 1;
             let groups: Vec<(String, Vec<TrainResult>)> = if by_pre {
-                p.pre
+                let several = p.batches.len() > 1;
+                p.batches
                     .iter()
-                    .map(|pre| {
+                    .flat_map(|&bs| p.pre.iter().map(move |pre| (bs, pre)))
+                    .map(|(bs, pre)| {
                         let (nnm, bucket) = parse_pre(pre, p.q).unwrap_or((None, None));
                         let rs: Vec<TrainResult> = results
                             .iter()
+                            .filter(|r| r.cfg.batch == bs)
                             .filter(|r| r.cfg.clean || (r.cfg.nnm, r.cfg.bucket) == (nnm, bucket))
                             .cloned()
                             .collect();
@@ -583,7 +586,12 @@ fn write_outputs(
                             (_, Some(s)) => format!("after bucketing (s = {s})"),
                             _ => "rules alone".into(),
                         };
-                        (format!("{}: {what}{scale}", p.title), rs)
+                        let batch = if several {
+                            format!(", batch {bs}")
+                        } else {
+                            String::new()
+                        };
+                        (format!("{}: {what}{batch}{scale}", p.title), rs)
                     })
                     .collect()
             } else if p.batches.len() > 1 {
@@ -722,6 +730,17 @@ fn save_charts(
         if !splits.contains(s) {
             splits.push(*s);
         }
+    }
+    // pages of an earlier run with more splits would linger beside the new ones
+    let mut k = splits.len().max(1) + 1;
+    while dir.join(format!("{name}-{k}.png")).exists() {
+        for ext in ["png", "svg"] {
+            let stale = dir.join(format!("{name}-{k}.{ext}"));
+            if stale.exists() {
+                std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
+            }
+        }
+        k += 1;
     }
     if splits.len() <= 1 {
         return chart::save(&panels, cols, (760, 500), dir, name);
