@@ -145,15 +145,7 @@ pub fn convergence_section(s: &mut String, dir: &Path) {
             sh.unwrap_or("no").to_string()
         },
     );
-    let _ = writeln!(
-        s,
-        "| rule | attack | gamma | {} | paper's Delta |",
-        g2s.iter()
-            .map(|x| format!("G^2 = {x}"))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    let _ = writeln!(s, "|---|---|---|{}---|", "---|".repeat(g2s.len()));
+    g2_header(s, g2s.as_slice(), &["paper's Delta"]);
     for (label, attack, gamma) in run_keys(&all.iter().collect::<Vec<_>>()) {
         let mine: Vec<&Row> = all
             .iter()
@@ -198,6 +190,18 @@ pub fn convergence_section(s: &mut String, dir: &Path) {
     kappa_table(s, &all, &g2s);
 }
 
+/// The header of a table with a row per (rule, attack, step factor), a column per G^2, then
+/// the `extra` columns.
+fn g2_header(s: &mut String, g2s: &[f64], extra: &[&str]) {
+    let cols: Vec<String> = g2s
+        .iter()
+        .map(|x| format!("G^2 = {x}"))
+        .chain(extra.iter().map(|e| e.to_string()))
+        .collect();
+    let _ = writeln!(s, "| rule | attack | gamma | {} |", cols.join(" | "));
+    let _ = writeln!(s, "|---|---|---|{}", "---|".repeat(cols.len()));
+}
+
 /// The (rule, attack, step factor) triples of `rows`, in order of appearance.
 fn run_keys(rows: &[&Row]) -> Vec<(String, String, String)> {
     let mut keys = Vec::new();
@@ -229,15 +233,7 @@ fn kappa_table(s: &mut String, all: &[Row], g2s: &[f64]) {
         s,
         "\nThe heterogeneous bound: Delta_kappa = (sqrt(kappa (m G^2/h + (h-1)/h V)) + sqrt(V/h) + sqrt(q m G^2)/h)^2 with h = m - q and kappa the rule's published (f, kappa) constant at f = q (derived in src/bounds.rs from the definition, whichever q workers are Byzantine), put in place of Delta in the corrected Theorem 3 and in Theorem 4. Each cell: the ratio measured Delta / Delta_kappa, then the corrected Theorem 3's verdict with Delta_kappa and its final LHS/RHS (Theorem 4's verdict where its premise gamma <= 1/L holds). Rules without a published kappa (Mean, Phocas, centered clipping) have no row; the count below is over this sweep.\n"
     );
-    let _ = writeln!(
-        s,
-        "| rule | attack | gamma | {} |",
-        g2s.iter()
-            .map(|x| format!("G^2 = {x}"))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    let _ = writeln!(s, "|---|---|---|{}", "---|".repeat(g2s.len()));
+    g2_header(s, g2s, &[]);
     let (mut held, mut total) = (0, 0);
     for (label, attack, gamma) in run_keys(&with) {
         let cells: Vec<String> = g2s

@@ -109,15 +109,7 @@ pub fn dirichlet_section(s: &mut String, dir: &Path) {
             !failed_somewhere.contains(l) && *l != "mean without Byzantine" && everywhere(l)
         })
         .collect();
-    let _ = writeln!(
-        s,
-        "\nRuns that trained under every attack and split of the figure: {}.",
-        if never.is_empty() {
-            "none".to_string()
-        } else {
-            never.join(", ")
-        }
-    );
+    trained_everywhere(s, "Runs that trained under every attack and split", &never);
 }
 
 /// The largest round of a figure's rounds.csv.
@@ -160,15 +152,17 @@ fn table(s: &mut String, all: &[super::tables::Row], sd: bool) {
         .filter(|(l, n)| *n == 0 && l.as_str() != "mean without Byzantine")
         .map(|(l, _)| l.as_str())
         .collect();
-    let _ = writeln!(
-        s,
-        "\nRules that trained under every attack of the figure: {}.",
-        if never.is_empty() {
-            "none".to_string()
-        } else {
-            never.join(", ")
-        }
-    );
+    trained_everywhere(s, "Rules that trained under every attack", &never);
+}
+
+/// The closing line of a figure's table: `what` of the figure, then the labels (or none).
+fn trained_everywhere(s: &mut String, what: &str, labels: &[&str]) {
+    let list = if labels.is_empty() {
+        "none".to_string()
+    } else {
+        labels.join(", ")
+    };
+    let _ = writeln!(s, "\n{what} of the figure: {list}.");
 }
 
 #[cfg(test)]
