@@ -72,7 +72,8 @@ our_stepds() {
   local p
   [ -n "${SLURM_CONF:-}" ] || return 0
   for p in $(pgrep -x slurmstepd || true); do
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$SLURM_CONF"; then
+    # the process may end between pgrep and the read: the failed redirection is silenced too
+    if { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -qxF "SLURM_CONF=$SLURM_CONF"; then
       echo "$p"
     fi
   done
