@@ -31,9 +31,13 @@
 //!   the final merge stage runs from the list (with AVX-512, in 512-bit registers: 16 lanes
 //!   of i32 keys per register).
 //! - **Selection** (m above it, in [`super::selection`]). Each coordinate's keys
-//!   are transposed into scratch; two `select_nth_unstable` calls split off the middle, which
-//!   is then sorted for the sum: O(m) expected per coordinate plus the sort of the middle,
-//!   scalar.
+//!   are transposed into scratch (the next tile's rows prefetched into L2 meanwhile). With
+//!   f32 storage, Trmean's middle and the Phocas/MeaMed window are found by band selection
+//!   ([`super::band`]): a sorted sample brackets the ranks, one pass sums the values between
+//!   the brackets in any order (the same bits whenever every partial sum is exact, which the
+//!   pass checks), and only the bands are selected. Otherwise, and for every coordinate the
+//!   band route declines, two `select_nth_unstable` calls split off the middle, which is then
+//!   sorted for the sum: O(m) expected per coordinate plus the sort of the middle, scalar.
 //!
 //! Phocas on the network path. With the keys of one coordinate sorted as v_0 <= ... <= v_{m-1},
 //! centre y = Trmean_b and n = m - b, the values y is compared with are the b pairs
@@ -803,7 +807,7 @@ mod tests {
     /// Every path computes the same bits: sums run in the same order everywhere.
     #[test]
     fn all_paths_agree_bit_for_bit() {
-        for m in [1, 2, 3, 4, 5, 7, 8, 16, 20, 31, 32, 33, 50] {
+        for m in [1, 2, 3, 4, 5, 7, 8, 16, 20, 31, 32, 33, 50, 100] {
             let d = 130;
             let x32 = matrix(m, d, m as u64);
             let x64: Vec<f64> = x32.iter().map(|&v| f64::from(v) * 1.000_000_1).collect();

@@ -8,6 +8,7 @@
 //! over f32 and f64; [`Aggregator`] follows by a blanket impl), and add one entry to
 //! [`REGISTRY`]. The CLI, the property tests, the Monte Carlo engine and the benches find it there.
 
+mod band;
 mod bulyan;
 mod clipping;
 mod geomed;
