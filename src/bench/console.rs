@@ -82,7 +82,8 @@ impl Report<'_> {
             "{:<12} {:<5} {:>20} {:>20}   local slopes in m:",
             "rule", "dtype", "in m", "in d"
         );
-        for w in self.sweep.ms.windows(2) {
+        let ms: Vec<usize> = self.sweep.m_points().iter().map(|p| p.0).collect();
+        for w in ms.windows(2) {
             let _ = write!(s, " {:>7}", format!("{}-{}", w[0], w[1]));
         }
         s.push('\n');
@@ -98,7 +99,7 @@ impl Report<'_> {
                     format!("{} ({})", fmt_slope(fm), theory_m(rule)),
                     format!("{} (1)", fmt_slope(fd)),
                 );
-                for w in self.sweep.ms.windows(2) {
+                for w in ms.windows(2) {
                     let l = self.slopes.iter().find(|x| {
                         x.dtype == dt
                             && &x.rule == rule
@@ -197,6 +198,19 @@ impl Report<'_> {
                     worst,
                     3.0,
                 );
+                // issue 22: within 3x Mean up to m = 1000, where the sweep reaches it
+                let large = self.sweep.m_points();
+                let large = large.iter().filter(|p| p.0 > 50 && p.0 <= 1000);
+                if let Some((v, (m, d))) = large
+                    .map(|&(m, d)| (ratio(r, "mean", m, d), (m, d)))
+                    .max_by(|a, b| a.0 .0.total_cmp(&b.0 .0))
+                {
+                    line(
+                        format!("{r} / mean, worst 50 < m <= 1000 (at {m} x {d})"),
+                        v,
+                        3.0,
+                    );
+                }
             }
         }
         for r in kinds(RuleKind::RowSelection) {

@@ -3,7 +3,8 @@
 //! The paper (section 4.4) says Trmean and Phocas cost O(dm), "the same order as averaging",
 //! while Krum costs O(dm^2). This module measures that. Every registered rule is timed on an
 //! m x d matrix of N(0, 1) values (fixed seed) over two sweeps, m in {5, 10, 20, 50, 100, 200}
-//! at d = 10^6 and d in {10^3, ..., 10^7} at m = 20, in f32 and f64, with
+//! at d = 10^6 (then m = 500 and 1000 at the same 2 x 10^8 values: d = 4 x 10^5 and 2 x 10^5)
+//! and d in {10^3, ..., 10^7} at m = 20, in f32 and f64, with
 //! b = q = floor((m - 1) / 4) unless set. Every matrix is a prefix of one buffer per storage
 //! type, generated once.
 //!
@@ -19,7 +20,8 @@
 //! and of Mean's at the same (m, d).
 //!
 //! Slopes are least-squares fits of ln(time) on ln(m) and on ln(d), with the fit's standard
-//! error; theory says 1 in d for every rule and 1 or 2 in m (the power of m in the registry's
+//! error (on the m axis, the times of m = 500 and 1000 are scaled to d = 10^6, time x 10^6 / d,
+//! the cost being linear in d); theory says 1 in d for every rule and 1 or 2 in m (the power of m in the registry's
 //! cost). Local slopes between consecutive m show where a sorting network's m log^2 m cost or
 //! the selection fallback bends the line.
 //!
@@ -139,6 +141,10 @@ pub struct Sweep {
     pub ms: Vec<usize>,
     /// Dimension of the m sweep.
     pub d_for_m: usize,
+    /// Worker counts beyond the m sweep, each at the size of the m sweep's largest matrix
+    /// (d = max(ms) x d_for_m / m, see [`Sweep::m_points`]) so that memory stays bounded; the
+    /// m axis then compares times scaled to d_for_m (time x d_for_m / d).
+    pub large_ms: Vec<usize>,
     /// Dimensions of the d sweep.
     pub ds: Vec<usize>,
     /// Worker count of the d sweep.
@@ -157,6 +163,7 @@ impl Sweep {
         Self {
             ms: vec![5, 10, 20, 50, 100, 200],
             d_for_m: 1_000_000,
+            large_ms: vec![500, 1000],
             ds: vec![1_000, 10_000, 100_000, 1_000_000, 10_000_000],
             m_for_d: 20,
             reps: 5,
@@ -170,6 +177,7 @@ impl Sweep {
         Self {
             ms: vec![5, 10, 20, 50, 100, 200],
             d_for_m: 100_000,
+            large_ms: Vec::new(),
             ds: vec![1_000, 10_000, 100_000, 1_000_000],
             m_for_d: 20,
             reps: 3,
@@ -178,12 +186,30 @@ impl Sweep {
         }
     }
 
-    /// Distinct (m, d) points of both sweeps, by increasing m * d.
-    pub fn points(&self) -> Vec<(usize, usize)> {
+    /// The (m, d) points of the m sweep, by increasing m: `ms` at d_for_m, then `large_ms`
+    /// at the size of the largest of those matrices (d rounded down, at least 1).
+    pub fn m_points(&self) -> Vec<(usize, usize)> {
+        let values = self.ms.iter().max().copied().unwrap_or(1) * self.d_for_m;
         let mut p: Vec<(usize, usize)> = self
             .ms
             .iter()
             .map(|&m| (m, self.d_for_m))
+            .chain(
+                self.large_ms
+                    .iter()
+                    .map(|&m| (m, (values / m.max(1)).max(1))),
+            )
+            .collect();
+        p.sort_unstable();
+        p.dedup();
+        p
+    }
+
+    /// Distinct (m, d) points of both sweeps, by increasing m * d.
+    pub fn points(&self) -> Vec<(usize, usize)> {
+        let mut p: Vec<(usize, usize)> = self
+            .m_points()
+            .into_iter()
             .chain(self.ds.iter().map(|&d| (self.m_for_d, d)))
             .collect();
         p.sort_by_key(|&(m, d)| (m * d, m));
@@ -546,6 +572,7 @@ pub fn run(args: &BenchOptions) -> Result<(), Error> {
     };
     if let Some((m, d)) = args.at {
         sweep.ms = vec![m];
+        sweep.large_ms = Vec::new();
         sweep.d_for_m = d;
         sweep.ds = vec![d];
         sweep.m_for_d = m;
@@ -576,7 +603,8 @@ pub fn run(args: &BenchOptions) -> Result<(), Error> {
         q: args.q,
     };
     // Check every rule at every m before spending minutes on data.
-    for &m in plan.sweep.ms.iter().chain([plan.sweep.m_for_d].iter()) {
+    let ms = plan.sweep.m_points().into_iter().map(|p| p.0);
+    for m in ms.chain([plan.sweep.m_for_d]) {
         for r in &plan.rules {
             plan.build(r, m)?;
         }
@@ -590,12 +618,13 @@ pub fn run(args: &BenchOptions) -> Result<(), Error> {
         "give a smaller --at MxD or fewer --reps",
     )?;
     let config = format!(
-        "quick = {}\nrules = {:?}\ndtypes = {:?}\nms = {:?}\nd_for_m = {}\nds = {:?}\nm_for_d = {}\nreps = {}\nmin_sample_ms = {}\nb = \"{}\"\nq = \"{}\"\nisa = \"{}\"\nnetwork_max_m = {}\n",
+        "quick = {}\nrules = {:?}\ndtypes = {:?}\nms = {:?}\nd_for_m = {}\nlarge_ms = {:?}\nds = {:?}\nm_for_d = {}\nreps = {}\nmin_sample_ms = {}\nb = \"{}\"\nq = \"{}\"\nisa = \"{}\"\nnetwork_max_m = {}\n",
         args.quick,
         plan.rules,
         dtypes.iter().map(|d| d.name()).collect::<Vec<_>>(),
         plan.sweep.ms,
         plan.sweep.d_for_m,
+        plan.sweep.large_ms,
         plan.sweep.ds,
         plan.sweep.m_for_d,
         plan.sweep.reps,
@@ -673,8 +702,10 @@ mod tests {
     #[test]
     fn sweeps_cover_the_issue() {
         let f = Sweep::full();
-        assert_eq!(f.points().len(), 10);
+        assert_eq!(f.points().len(), 12);
         assert_eq!(f.max_len(), 200_000_000);
+        let m = f.m_points();
+        assert_eq!(m[m.len() - 2..], [(500, 400_000), (1000, 200_000)]);
         assert_eq!(f.headline(), (20, 1_000_000));
         assert_eq!(Sweep::quick().headline(), (20, 1_000_000));
     }

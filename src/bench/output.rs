@@ -170,11 +170,15 @@ impl<'a> Report<'a> {
     /// (x, time) of one sweep for one rule.
     fn series(&self, dtype: Dtype, rule: &str, axis: &str) -> Vec<(f64, f64)> {
         match axis {
+            // times at another d (large m) scaled to d_for_m: the cost is linear in d
             "m" => self
                 .sweep
-                .ms
-                .iter()
-                .map(|&m| (m as f64, self.ns(dtype, m, self.sweep.d_for_m, rule)))
+                .m_points()
+                .into_iter()
+                .map(|(m, d)| {
+                    let scale = self.sweep.d_for_m as f64 / d as f64;
+                    (m as f64, self.ns(dtype, m, d, rule) * scale)
+                })
                 .collect(),
             _ => self
                 .sweep
@@ -244,7 +248,7 @@ impl<'a> Report<'a> {
     }
 
     fn sweep_tag(&self, m: usize, d: usize) -> &'static str {
-        let in_m = d == self.sweep.d_for_m && self.sweep.ms.contains(&m);
+        let in_m = self.sweep.m_points().contains(&(m, d));
         let in_d = m == self.sweep.m_for_d && self.sweep.ds.contains(&d);
         match (in_m, in_d) {
             (true, true) => "m,d",
@@ -495,9 +499,14 @@ impl<'a> Report<'a> {
         let (title, xl) = if axis == "m" {
             (
                 format!(
-                    "{}: time against m (d = {}; dashed: fitted power law)",
+                    "{}: time against m (d = {}{}; dashed: fitted power law)",
                     dtype.name(),
-                    self.sweep.d_for_m
+                    self.sweep.d_for_m,
+                    if self.sweep.large_ms.is_empty() {
+                        ""
+                    } else {
+                        "; larger m at the same m d, time scaled to this d"
+                    }
                 ),
                 "m (workers)",
             )

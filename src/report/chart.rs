@@ -601,13 +601,23 @@ pub fn save_pages(
     stem: &str,
 ) -> Result<(), Error> {
     for (k, page) in panels.chunks(per_page.max(1)).enumerate() {
-        let name = match k {
-            0 => stem.to_string(),
-            _ => format!("{stem}-{}", k + 1),
-        };
-        save(page, page.len().min(max_cols), panel, dir, &name)?;
+        save(
+            page,
+            page.len().min(max_cols),
+            panel,
+            dir,
+            &page_stem(stem, k),
+        )?;
     }
     Ok(())
+}
+
+/// The file stem of page k (from 0) of a chart saved in pages: `stem`, `stem-2`, `stem-3`, ...
+pub fn page_stem(stem: &str, k: usize) -> String {
+    match k {
+        0 => stem.to_string(),
+        _ => format!("{stem}-{}", k + 1),
+    }
 }
 
 /// [`save`], returning where the panels, points and legend went.

@@ -239,13 +239,21 @@ impl PanelConfig {
     fn combinations(&self) -> Vec<String> {
         let mut v = Vec::new();
         for rule in &self.rules {
-            for (k, pre) in self.pre.iter().enumerate() {
-                if rule != "mean-clean" || k == 0 {
-                    v.push(Self::combination(pre, rule));
-                }
+            for pre in self.pre_of(rule) {
+                v.push(Self::combination(pre, rule));
             }
         }
         v
+    }
+
+    /// The `pre` entries a rule runs with: all of them, except Mean without Byzantine, which
+    /// runs once, with the first.
+    fn pre_of(&self, rule: &str) -> &[String] {
+        if rule == "mean-clean" {
+            &self.pre[..self.pre.len().min(1)]
+        } else {
+            &self.pre
+        }
     }
 
     /// The runs of the panel (without those in `skip`).
@@ -268,13 +276,9 @@ impl PanelConfig {
                 };
                 for (b, pre) in bs
                     .iter()
-                    .flat_map(|b| self.pre.iter().map(move |p| (*b, p.as_str())))
+                    .flat_map(|b| self.pre_of(rule).iter().map(move |p| (*b, p.as_str())))
                 {
                     let clean = rule == "mean-clean";
-                    // Mean without Byzantine runs once, without pre-aggregation
-                    if clean && pre != self.pre[0] {
-                        continue;
-                    }
                     if self.skip.contains(&Self::combination(pre, rule)) {
                         continue;
                     }

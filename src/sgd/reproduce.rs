@@ -732,10 +732,13 @@ fn save_charts(
         }
     }
     // pages of an earlier run with more splits would linger beside the new ones
-    let mut k = splits.len().max(1) + 1;
-    while dir.join(format!("{name}-{k}.png")).exists() {
+    let mut k = splits.len().max(1);
+    while dir
+        .join(format!("{}.png", chart::page_stem(name, k)))
+        .exists()
+    {
         for ext in ["png", "svg"] {
-            let stale = dir.join(format!("{name}-{k}.{ext}"));
+            let stale = dir.join(format!("{}.{ext}", chart::page_stem(name, k)));
             if stale.exists() {
                 std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
             }
@@ -752,11 +755,7 @@ fn save_charts(
         }
     }
     for (k, page) in pages.iter().enumerate() {
-        let stem = match k {
-            0 => name.to_string(),
-            _ => format!("{name}-{}", k + 1),
-        };
-        chart::save(page, cols, (760, 500), dir, &stem)?;
+        chart::save(page, cols, (760, 500), dir, &chart::page_stem(name, k))?;
     }
     Ok(())
 }

@@ -330,7 +330,8 @@ pub fn run_spec(cfg: &Config, s: &RunSpec, log: Option<&resume::Log>) -> Result<
     let whole_rows = corruption.whole_rows();
     // no Byzantine value at all: no attack, or q = 0 in a model that q bounds
     let clean = s.attack == "none" || (s.q == 0 && !corruption.ignores_q());
-    let rb = aggregators::info(&s.rule).map_or(bounds::RuleBound::None, |i| i.bound);
+    let info = aggregators::info(&s.rule);
+    let rb = info.map_or(bounds::RuleBound::None, |i| i.bound);
     let (_, bound) = bounds::rule_bound(rb, &s.corruption, whole_rows, cfg.m, s.q, s.b);
     let (delta_bound, delta_note) = match bound {
         Ok(b) => (Some(b * v), "paper's bound at the true V".to_string()),
@@ -342,7 +343,7 @@ pub fn run_spec(cfg: &Config, s: &RunSpec, log: Option<&resume::Log>) -> Result<
     };
     // the heterogeneous bound from the rule's published kappa at f = q (Byzantine values in
     // whole rows, or none; the rule's own parameter at q)
-    let (delta_kappa, kappa_note) = match aggregators::info(&s.rule) {
+    let (delta_kappa, kappa_note) = match info {
         _ if !(whole_rows || clean) => (None, "Byzantine values not in whole rows"),
         Some(i) if i.param.takes_param() && s.b != Some(s.q) => {
             (None, "the rule's parameter is not q")
