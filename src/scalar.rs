@@ -27,7 +27,7 @@ pub trait Scalar:
     Copy + Send + Sync + PartialOrd + std::fmt::Debug + std::fmt::Display + Default + 'static
 {
     /// Integer key with the total order of the floats (see module docs).
-    type Key: Ord + Copy + Send + Sync + Default + std::fmt::Debug;
+    type Key: Ord + Copy + Send + Sync + Default + std::fmt::Debug + 'static;
     /// NumPy dtype descriptor (`<f4` or `<f8`).
     const DESCR: &'static str;
     /// Name used in tables (`f32` or `f64`).

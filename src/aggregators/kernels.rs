@@ -31,13 +31,14 @@
 //!   the final merge stage runs from the list (with AVX-512, in 512-bit registers: 16 lanes
 //!   of i32 keys per register).
 //! - **Selection** (m above it, in [`super::selection`]). Each coordinate's keys
-//!   are transposed into scratch (the next tile's rows prefetched into L2 meanwhile). With
-//!   f32 storage, Trmean's middle and the Phocas/MeaMed window are found by band selection
-//!   ([`super::band`]): a sorted sample brackets the ranks, one pass sums the values between
-//!   the brackets in any order (the same bits whenever every partial sum is exact, which the
-//!   pass checks), and only the bands are selected. Otherwise, and for every coordinate the
-//!   band route declines, two `select_nth_unstable` calls split off the middle, which is then
-//!   sorted for the sum: O(m) expected per coordinate plus the sort of the middle, scalar.
+//!   are transposed into scratch; two `select_nth_unstable` calls split off the middle, which
+//!   is then sorted for the sum: O(m) expected per coordinate plus the sort of the middle,
+//!   scalar. With f32 storage, Trmean (middle of at least m / 4 values), Phocas and MeaMed
+//!   take band selection first ([`super::band`], [`super::band_tile`]): tiles of 64
+//!   coordinates stay as SIMD lanes, a sorted sample per lane brackets the ranks, one pass
+//!   sums the values between the brackets in any order (the same bits whenever every partial
+//!   sum is exact, which the pass checks) and collects the bands, which alone are selected;
+//!   the lanes it declines take the exact route.
 //!
 //! Phocas on the network path. With the keys of one coordinate sorted as v_0 <= ... <= v_{m-1},
 //! centre y = Trmean_b and n = m - b, the values y is compared with are the b pairs
@@ -56,10 +57,12 @@
 //! MeaMed is the same window around another centre, the median Trmean_c with
 //! c = ceil(m/2) - 1 (its own sum of the middle); every step above takes the centre's trim.
 
+use super::band;
+use super::band_tile;
 use super::layout::{dist, for_chunks, span};
 pub(crate) use super::layout::{Finish, W};
 use super::network::Network;
-use super::selection::{overflow_scale, phocas_checked, selection, trimmed_mean};
+use super::selection::{exact, overflow_scale, phocas_checked, selection, trimmed_mean};
 use super::simd::{with_isa, Level};
 use super::{Scratch, Workspace};
 use crate::matrix::MatrixView;
@@ -310,9 +313,102 @@ pub(crate) fn coordinatewise<T: Keyed>(
                 });
             });
         }
+        _ if band::applies::<T>(m, plan.finish) => band_chunks(x, ws, out, plan.finish),
         _ => selection(x, ws, out, plan.finish),
     }
     rescue_overflow(x, out, plan.finish);
+}
+
+/// The selection path's band route ([`band_tile`]) over tiles of [`W`] coordinates of f32,
+/// with the exact route of [`super::selection`] for the lanes it declines.
+fn band_chunks<T: Keyed>(x: MatrixView<'_, T>, ws: &Workspace, out: &mut [T], finish: Finish) {
+    let m = x.m();
+    let level = ws.level();
+    let net = Network::sorting(band::sample_size(m));
+    let net = net.comparators();
+    let chunk = span::<T>(m, W, 8192);
+    for_chunks(out, chunk, |c, o| {
+        ws.with_scratch(|s| {
+            let mut tb = std::mem::take(&mut s.band_tile);
+            with_isa(
+                level,
+                #[inline(always)]
+                || band_chunk(x, c * chunk, o, finish, net, &mut tb, s),
+            );
+            s.band_tile = tb;
+        });
+    });
+}
+
+#[inline(always)]
+fn band_chunk<T: Keyed>(
+    x: MatrixView<'_, T>,
+    j0: usize,
+    out: &mut [T],
+    finish: Finish,
+    net: &[(u16, u16)],
+    tb: &mut band_tile::TileBufs,
+    s: &mut Scratch,
+) {
+    let m = x.m();
+    let (tiles, pairs, lane) = T::parts(s);
+    if tiles.len() < m {
+        tiles.resize(m, [T::Key::default(); W]);
+    }
+    let mut res = [0.0f64; W];
+    let mut y = [0.0f64; W];
+    for (t, o) in out.chunks_mut(W).enumerate() {
+        let w = o.len();
+        load_keys(x, j0 + t * W, w, &mut tiles[..m]);
+        let generic: &Vec<[T::Key; W]> = tiles;
+        let Some(tile) = (generic as &dyn std::any::Any).downcast_ref::<Vec<[i32; W]>>() else {
+            unreachable!("the band route applies to f32 only");
+        };
+        let tile = &tile[..m];
+        let column = |l: usize, lane: &mut Vec<i64>| {
+            lane.clear();
+            lane.extend(generic[..m].iter().map(|r| T::from_key(r[l]).key64()));
+        };
+        band_tile::sample_tile(tile, net, tb);
+        let lanes = if w == W { u64::MAX } else { (1u64 << w) - 1 };
+        match finish {
+            Finish::Trmean { b } => {
+                let declined = band_tile::trmean(tile, w, b, tb, &mut res);
+                for (l, v) in o.iter_mut().enumerate() {
+                    *v = if declined & (1 << l) == 0 {
+                        T::from_f64(res[l])
+                    } else {
+                        column(l, lane);
+                        exact::<T>(lane, finish, pairs)
+                    };
+                }
+            }
+            Finish::Rank { .. } => unreachable!("the band route does not take the order statistic"),
+            Finish::Phocas { .. } | Finish::MeaMed { .. } => {
+                let (b, c) = finish.window(m).expect("a window rule");
+                let centred = if band::wide(m, c) {
+                    !band_tile::trmean(tile, w, c, tb, &mut y) & lanes
+                } else {
+                    0
+                };
+                for l in 0..w {
+                    if centred & (1 << l) == 0 {
+                        column(l, lane);
+                        y[l] = trimmed_mean::<T>(lane, c);
+                    }
+                }
+                let declined = band_tile::window(tile, lanes, b, &y, tb, &mut res);
+                for (l, v) in o.iter_mut().enumerate() {
+                    *v = if declined & (1 << l) == 0 {
+                        T::from_f64(res[l])
+                    } else {
+                        column(l, lane);
+                        T::from_f64(phocas_checked::<T>(lane, (b, c), y[l], pairs))
+                    };
+                }
+            }
+        }
+    }
 }
 
 /// With f64 storage, the f64 sum of Trmean (and the midpoint Median) can overflow to
@@ -516,7 +612,12 @@ pub(crate) fn sorted_listed_tile<T: Keyed>(
 
 /// Reads the tile of coordinates [j, j + w) of every row as keys (padding lanes get key 0).
 #[inline(always)]
-fn load_keys<T: Scalar>(x: MatrixView<'_, T>, j: usize, w: usize, tile: &mut [[T::Key; W]]) {
+pub(crate) fn load_keys<T: Scalar>(
+    x: MatrixView<'_, T>,
+    j: usize,
+    w: usize,
+    tile: &mut [[T::Key; W]],
+) {
     for (i, dst) in tile.iter_mut().enumerate() {
         let row = &x.row(i)[j..j + w];
         if let Ok(src) = <&[T; W]>::try_from(row) {
@@ -737,13 +838,14 @@ mod tests {
     }
 
     /// The rule on every path: 0 = selection, 1 = list network, 2 = register network (when
-    /// the CPU has one for m; else the list network again).
+    /// the CPU has one for m; else the list network again), 3 = band tiles.
     fn run<T: Keyed>(x: &[T], m: usize, d: usize, finish: Finish, path: usize) -> Vec<T> {
         let plan = OrderPlan::new(m, finish);
         let ws = Workspace::new();
         let mut out = vec![T::default(); d];
         let view = MatrixView::new(x, m, d).unwrap();
         match &plan.net {
+            _ if path == 3 => band_chunks(view, &ws, &mut out, plan.finish),
             Some(net) if path > 0 => {
                 let mut s = Scratch::default();
                 let net = net.comparators();
@@ -820,6 +922,17 @@ mod tests {
                 ] {
                     let s32 = run(&x32, m, d, f, 0);
                     let s64 = run(&x64, m, d, f, 0);
+                    if band::applies::<f32>(m, OrderPlan::new(m, f).finish) {
+                        let a = run(&x32, m, d, f, 3);
+                        for j in 0..d {
+                            assert!(
+                                same(a[j], s32[j]),
+                                "f32 m={m} {f:?} band tiles j={j}: {} vs selection {}",
+                                a[j],
+                                s32[j]
+                            );
+                        }
+                    }
                     for path in [1, 2] {
                         let a = run(&x32, m, d, f, path);
                         for j in 0..d {

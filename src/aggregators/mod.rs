@@ -9,6 +9,7 @@
 //! [`REGISTRY`]. The CLI, the property tests, the Monte Carlo engine and the benches find it there.
 
 mod band;
+mod band_tile;
 mod bulyan;
 mod clipping;
 mod geomed;

@@ -3,13 +3,11 @@
 //! The selection path ([`selection`]) serves m above the network limit; the coordinate-wise
 //! kernels ([`super::kernels`]) call [`phocas_checked`] for lanes whose window check fails and
 //! [`trimmed_mean`] to rescue overflowed sums. Every sum runs in f64 from -0.0 in the order the
-//! network path uses, so both paths give the same bits. The selection path tries the band
-//! route of [`super::band`] first, which falls back on these routes wherever it cannot prove
-//! the same bits.
+//! network path uses, so both paths give the same bits. For f32 Trmean, Phocas and MeaMed
+//! the kernels try the band route of [`super::band_tile`] first, which falls back on these
+//! routes wherever it cannot prove the same bits.
 
-use super::band;
 use super::layout::{dist, for_chunks, Finish};
-use super::simd::with_isa;
 use super::{Scratch, Workspace};
 use crate::matrix::MatrixView;
 use crate::scalar::Scalar;
@@ -146,13 +144,10 @@ pub(crate) fn selection<T: Scalar>(
     finish: Finish,
 ) {
     let m = x.m();
-    let level = ws.level();
     let chunk = (131_072 / m).max(SEL_TILE).next_multiple_of(SEL_TILE);
     for_chunks(out, chunk, |c, o| {
         ws.with_scratch(|s| {
-            let Scratch {
-                keys, pairs, band, ..
-            } = s;
+            let Scratch { keys, pairs, .. } = s;
             if keys.len() < SEL_TILE * m {
                 keys.resize(SEL_TILE * m, 0);
             }
@@ -168,15 +163,7 @@ pub(crate) fn selection<T: Scalar>(
                 }
                 for (t, v) in o.iter_mut().enumerate() {
                     let k = &mut keys[t * m..(t + 1) * m];
-                    *v = if band::applies::<T>(m, finish) {
-                        with_isa(
-                            level,
-                            #[inline(always)]
-                            || band::coordinate::<T>(k, finish, band, pairs),
-                        )
-                    } else {
-                        exact::<T>(k, finish, pairs)
-                    };
+                    *v = exact::<T>(k, finish, pairs);
                 }
             }
         });
@@ -185,6 +172,7 @@ pub(crate) fn selection<T: Scalar>(
 
 /// The rule's value at one coordinate by the exact route: selections, then the sort of what
 /// is summed. Permutes `keys`.
+#[inline(always)]
 pub(crate) fn exact<T: Scalar>(keys: &mut [i64], finish: Finish, pairs: &mut Vec<u128>) -> T {
     let m = keys.len();
     match finish {

@@ -17,7 +17,7 @@ pub struct Scratch {
     pub(crate) rows64: Vec<krum::SubRow>,
     pub(crate) acc: Vec<f64>,
     pub(crate) pair_acc: Vec<krum::Lanes>,
-    pub(crate) band: super::band::BandBufs,
+    pub(crate) band_tile: super::band_tile::TileBufs,
 }
 
 /// Caller-owned scratch memory for aggregation. Reuse one workspace across calls to keep the

@@ -1,0 +1,408 @@
+//! The band route of [`super::band`] with coordinates as SIMD lanes: a tile of [`W`] = 64
+//! coordinates of f32 keys, row by row, with no transposition. The sample of every lane is
+//! sorted at once by a sorting network across lanes; each pass over the tile's m rows is
+//! branch-free over the 64 lanes (counts, sums in f64 lanes, exponent ranges, and a bit mask
+//! of the lanes whose key falls in a band); only band members are appended to their lane's
+//! buffer, by walking the mask's set bits. Per lane, the bands are then selected and the same
+//! checks as the per-coordinate route decide (the bracket holds the rank; every partial sum is
+//! exact), so the result has the bits of the exact route; a lane that fails is returned in a
+//! mask for the caller's exact route.
+//!
+//! Cost per coordinate: the sample's share of the network (s log^2 s / 4 comparators over 64
+//! lanes), one pass of about 30 vector operations per 16 lanes per row for Trmean (two for
+//! Phocas and MeaMed: centre, then window), the appends of the band members (about 0.4 m)
+//! and the selections inside the bands.
+
+use super::band::{bracket, sample_size, Binades};
+use super::layout::{dist, W};
+
+/// Per-thread buffers of the tile route: the sample tile and two band buffers of m keys per
+/// lane.
+#[derive(Default, Debug)]
+pub(crate) struct TileBufs {
+    sample: Vec<[i32; W]>,
+    one: Vec<i32>,
+    two: Vec<i32>,
+    pairs: Vec<u128>,
+}
+
+#[inline(always)]
+fn value(k: i32) -> f64 {
+    f64::from(f32::from_bits(
+        (k ^ ((((k >> 31) as u32) >> 1) as i32)) as u32,
+    ))
+}
+
+/// Sorts the sample of every lane: rows at s evenly spaced positions, by `net` (the sorting
+/// network on s wires).
+#[inline(always)]
+pub(crate) fn sample_tile(tile: &[[i32; W]], net: &[(u16, u16)], tb: &mut TileBufs) {
+    let m = tile.len();
+    let s = sample_size(m);
+    tb.sample.clear();
+    tb.sample
+        .extend((0..s).map(|k| tile[(2 * k + 1) * m / (2 * s)]));
+    for &(a, b) in net {
+        let (lo, hi) = tb.sample.split_at_mut(usize::from(b));
+        let (x, y) = (&mut lo[usize::from(a)], &mut hi[0]);
+        for t in 0..W {
+            let (p, q) = (x[t], y[t]);
+            x[t] = p.min(q);
+            y[t] = p.max(q);
+        }
+    }
+}
+
+/// The pivot row at sample index `i`, or a row of `end` beyond the sample.
+fn pivot_row(sample: &[[i32; W]], i: Option<usize>, end: i32) -> [i32; W] {
+    i.map_or([end; W], |i| sample[i])
+}
+
+/// Trmean_b of every lane of the tile (`w` lanes in use) by bands, into `res`; returns the
+/// mask of the lanes it declined. The sample must be sorted ([`sample_tile`]).
+#[inline(always)]
+pub(crate) fn trmean(
+    tile: &[[i32; W]],
+    w: usize,
+    b: usize,
+    tb: &mut TileBufs,
+    res: &mut [f64; W],
+) -> u64 {
+    let m = tile.len();
+    let s = tb.sample.len();
+    let lanes = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
+    let (r1, r2) = (b, m - 1 - b);
+    let (l1, h1) = bracket(s, r1, m);
+    let (l2, h2) = bracket(s, r2, m);
+    let lo1 = pivot_row(&tb.sample, l1, i32::MIN);
+    let hi1 = pivot_row(&tb.sample, h1, i32::MAX);
+    let lo2 = pivot_row(&tb.sample, l2, i32::MIN);
+    let hi2 = pivot_row(&tb.sample, h2, i32::MAX);
+    tb.one.resize(W * m, 0);
+    tb.two.resize(W * m, 0);
+    let mut below = [0u32; W];
+    let mut count = [0u32; W];
+    let mut n1 = [0usize; W];
+    let mut n2 = [0usize; W];
+    let mut acc = [-0.0f64; W];
+    let mut elo = [u32::MAX; W];
+    let mut ehi = [0u32; W];
+    let floor: u32 = 1023 - 126;
+    for row in tile {
+        let mut m1 = 0u64;
+        let mut m2 = 0u64;
+        for l in 0..W {
+            let k = row[l];
+            below[l] += u32::from(k < lo1[l]);
+            let mid = hi1[l] < k && k < lo2[l];
+            let v = value(k);
+            acc[l] += if mid { v } else { -0.0 };
+            count[l] += u32::from(mid);
+            let bits = v.to_bits() << 1;
+            let f = ((bits >> 53) as u32).max(floor);
+            let live = mid && bits != 0;
+            elo[l] = elo[l].min(if live { f } else { u32::MAX });
+            ehi[l] = ehi[l].max(if live { f } else { 0 });
+            m1 |= u64::from(lo1[l] <= k && k <= hi1[l]) << l;
+            m2 |= u64::from(lo2[l] <= k && k <= hi2[l]) << l;
+        }
+        m1 &= lanes;
+        m2 &= lanes;
+        while m1 != 0 {
+            let l = m1.trailing_zeros() as usize;
+            tb.one[l * m + n1[l]] = row[l];
+            n1[l] += 1;
+            m1 &= m1 - 1;
+        }
+        while m2 != 0 {
+            let l = m2.trailing_zeros() as usize;
+            tb.two[l * m + n2[l]] = row[l];
+            n2[l] += 1;
+            m2 &= m2 - 1;
+        }
+    }
+    let n = m - 2 * b;
+    let mut declined = 0u64;
+    for l in 0..w {
+        let below = below[l] as usize;
+        let start2 = below + n1[l] + count[l] as usize;
+        let fits = hi1[l] < lo2[l]
+            && below <= r1
+            && r1 < below + n1[l]
+            && start2 <= r2
+            && r2 < start2 + n2[l];
+        if !fits {
+            declined |= 1 << l;
+            continue;
+        }
+        let one = &mut tb.one[l * m..l * m + n1[l]];
+        let a = r1 - below;
+        one.select_nth_unstable(a);
+        let two = &mut tb.two[l * m..l * m + n2[l]];
+        let z = r2 - start2;
+        two.select_nth_unstable(z);
+        let mut binades = Binades {
+            lo: elo[l],
+            hi: ehi[l],
+        };
+        let mut sum = acc[l];
+        for &k in tb.one[l * m + a..l * m + n1[l]]
+            .iter()
+            .chain(&tb.two[l * m..=l * m + z])
+        {
+            let v = value(k);
+            binades.add::<f32>(v);
+            sum += v;
+        }
+        if binades.exact::<f32>(n) {
+            res[l] = sum / n as f64;
+        } else {
+            declined |= 1 << l;
+        }
+    }
+    declined
+}
+
+/// The Phocas/MeaMed window of every lane around its centre `y[l]`: the mean of the m - b
+/// values least in (distance, value), into `res`, for the lanes of `todo`; returns the mask
+/// of those it declined. The sample must be sorted ([`sample_tile`]).
+#[inline(always)]
+pub(crate) fn window(
+    tile: &[[i32; W]],
+    todo: u64,
+    b: usize,
+    y: &[f64; W],
+    tb: &mut TileBufs,
+    res: &mut [f64; W],
+) -> u64 {
+    let m = tile.len();
+    let n = m - b;
+    let s = tb.sample.len();
+    let (lo, hi) = bracket(s, n - 1, m);
+    // per lane, the sample's distances to its centre, selected at the bracket's indices
+    let mut dlo = [0.0f64; W];
+    let mut dhi = [f64::INFINITY; W];
+    let mut d = vec_scratch(&mut tb.pairs, s);
+    for l in 0..W {
+        if todo & (1 << l) == 0 {
+            // a lane not asked for keeps an empty bracket: nothing is near, nothing in band
+            dhi[l] = -1.0;
+            continue;
+        }
+        d.clear();
+        d.extend(
+            tb.sample
+                .iter()
+                .map(|r| u128::from(dist(value(r[l]), y[l]).to_bits())),
+        );
+        if let Some(i) = lo {
+            dlo[l] = f64::from_bits(*d.select_nth_unstable(i).1 as u64);
+        }
+        if let Some(i) = hi {
+            dhi[l] = f64::from_bits(*d.select_nth_unstable(i).1 as u64);
+        }
+    }
+    tb.pairs = d;
+    tb.one.resize(W * m, 0);
+    let mut near = [0u32; W];
+    let mut nb = [0usize; W];
+    let mut acc = [-0.0f64; W];
+    let mut elo = [u32::MAX; W];
+    let mut ehi = [0u32; W];
+    let floor: u32 = 1023 - 126;
+    for row in tile {
+        let mut mask = 0u64;
+        for l in 0..W {
+            let v = value(row[l]);
+            let dl = dist(v, y[l]);
+            let kept = dl < dlo[l];
+            acc[l] += if kept { v } else { -0.0 };
+            near[l] += u32::from(kept);
+            let bits = v.to_bits() << 1;
+            let f = ((bits >> 53) as u32).max(floor);
+            let live = kept && bits != 0;
+            elo[l] = elo[l].min(if live { f } else { u32::MAX });
+            ehi[l] = ehi[l].max(if live { f } else { 0 });
+            mask |= u64::from(dlo[l] <= dl && dl <= dhi[l]) << l;
+        }
+        mask &= todo;
+        while mask != 0 {
+            let l = mask.trailing_zeros() as usize;
+            tb.one[l * m + nb[l]] = row[l];
+            nb[l] += 1;
+            mask &= mask - 1;
+        }
+    }
+    let mut declined = 0u64;
+    let mut pairs = std::mem::take(&mut tb.pairs);
+    for l in 0..W {
+        if todo & (1 << l) == 0 {
+            continue;
+        }
+        let below = near[l] as usize;
+        if below >= n || n > below + nb[l] {
+            declined |= 1 << l;
+            continue;
+        }
+        pairs.clear();
+        pairs.extend(tb.one[l * m..l * m + nb[l]].iter().map(|&k| {
+            let key = (k as u32) ^ (1 << 31);
+            (u128::from(dist(value(k), y[l]).to_bits()) << 64) | u128::from(key)
+        }));
+        let take = n - below;
+        if take < pairs.len() {
+            pairs.select_nth_unstable(take - 1);
+        }
+        let mut binades = Binades {
+            lo: elo[l],
+            hi: ehi[l],
+        };
+        let mut sum = acc[l];
+        for &p in &pairs[..take] {
+            let k = ((p as u32) ^ (1 << 31)) as i32;
+            let v = value(k);
+            binades.add::<f32>(v);
+            sum += v;
+        }
+        if binades.exact::<f32>(n) {
+            res[l] = sum / n as f64;
+        } else {
+            declined |= 1 << l;
+        }
+    }
+    tb.pairs = pairs;
+    declined
+}
+
+/// Takes the buffer out of `v` (to be put back), with room for `n`.
+fn vec_scratch(v: &mut Vec<u128>, n: usize) -> Vec<u128> {
+    let mut d = std::mem::take(v);
+    d.reserve(n);
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregators::network::Network;
+    use crate::aggregators::selection::{phocas_exact, trimmed_mean};
+    use crate::scalar::Scalar;
+
+    /// Column `l` of m values: Gaussian-like, shifted, ties, zeros of both signs, specials,
+    /// an adversarial cluster, tiny and spread-out values (so that bands miss and checks fail
+    /// on some lanes).
+    fn column(m: usize, l: usize) -> Vec<f32> {
+        let mut state = l as u64 * 7919 + m as u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) as f32
+        };
+        (0..m)
+            .map(|i| {
+                let u = next();
+                match l % 8 {
+                    0 => (u - 0.5) * 2.0,
+                    1 => 5.0 + u,
+                    2 => (u * 4.0).floor(),
+                    3 if i % 7 == 0 => [f32::NAN, f32::INFINITY, -0.0, 1e30, -f32::INFINITY][i % 5],
+                    3 => u - 0.5,
+                    4 if i < m / 3 => 1e6,
+                    4 => u,
+                    5 => (u - 0.5) * 1e-30,
+                    6 if u < 0.5 => -0.0,
+                    6 => 0.0,
+                    _ => (u - 0.5) * (1u64 << (i % 40)) as f32,
+                }
+            })
+            .collect()
+    }
+
+    fn tile_of(cols: &[Vec<f32>]) -> Vec<[i32; W]> {
+        let m = cols[0].len();
+        (0..m)
+            .map(|i| std::array::from_fn(|l| cols[l % cols.len()][i].to_key()))
+            .collect()
+    }
+
+    fn keys(col: &[f32]) -> Vec<i64> {
+        col.iter().map(|v| v.key64()).collect()
+    }
+
+    fn same(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    /// Runs Trmean_b and the window (b, centre trim c) on the tile; checks every lane it
+    /// did not decline against the exact routes; returns how many it declined.
+    fn check(cols: &[Vec<f32>], b: usize, c: usize) -> (u32, u32) {
+        let m = cols[0].len();
+        let tile = tile_of(cols);
+        let mut tb = TileBufs::default();
+        let net = Network::sorting(sample_size(m));
+        sample_tile(&tile, net.comparators(), &mut tb);
+        let mut res = [0.0; W];
+        let dec_t = trmean(&tile, W, b, &mut tb, &mut res);
+        let mut pairs = Vec::new();
+        let mut y = [0.0; W];
+        for l in 0..W {
+            let col = &cols[l % cols.len()];
+            let want = trimmed_mean::<f32>(&mut keys(col), b);
+            if dec_t & (1 << l) == 0 {
+                assert!(
+                    same(res[l], want),
+                    "m {m} b {b} lane {l}: {} vs {want}",
+                    res[l]
+                );
+            }
+            y[l] = trimmed_mean::<f32>(&mut keys(col), c);
+        }
+        let dec_w = window(&tile, u64::MAX, b, &y, &mut tb, &mut res);
+        for l in 0..W {
+            let col = &cols[l % cols.len()];
+            let want = phocas_exact::<f32>(&mut keys(col), b, y[l], &mut pairs);
+            if dec_w & (1 << l) == 0 {
+                assert!(
+                    same(res[l], want),
+                    "m {m} window b {b} lane {l}: {} vs {want}",
+                    res[l]
+                );
+            }
+        }
+        (dec_t.count_ones(), dec_w.count_ones())
+    }
+
+    #[test]
+    fn lanes_not_declined_have_the_exact_routes_bits() {
+        for m in [32, 33, 100, 257, 1000] {
+            let cols: Vec<Vec<f32>> = (0..W).map(|l| column(m, l)).collect();
+            for b in [0, 1, m / 8, (m - 1) / 4, (m - 1) / 3] {
+                check(&cols, b, b);
+                check(&cols, b, m.div_ceil(2) - 1);
+            }
+        }
+    }
+
+    #[test]
+    fn ordinary_lanes_are_not_declined() {
+        // The test above would pass with a route that declines every lane.
+        let m = 1000;
+        let cols: Vec<Vec<f32>> = (0..W).map(|l| column(m, 8 * l)).collect();
+        let (t, w) = check(&cols, 249, 249);
+        assert!(t <= 4 && w <= 4, "declined {t} and {w} of 64 lanes");
+    }
+
+    #[test]
+    fn a_hostile_sample_is_declined_not_wrong() {
+        // The sampled rows hold the extremes: every bracket misses.
+        let m = 200;
+        let s = sample_size(m);
+        let mut col: Vec<f32> = (0..m).map(|i| i as f32 * 0.01).collect();
+        for k in 0..s {
+            col[(2 * k + 1) * m / (2 * s)] = if k % 2 == 0 { -1e9 } else { 1e9 };
+        }
+        let (t, _) = check(&[col], 50, 50);
+        assert_eq!(t, 64);
+    }
+}
