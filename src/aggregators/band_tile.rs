@@ -58,6 +58,46 @@ fn pivot_row(sample: &[[i32; W]], i: Option<usize>, end: i32) -> [i32; W] {
     i.map_or([end; W], |i| sample[i])
 }
 
+/// What a pass sums, lane by lane: f64 sums from -0.0, counts and exponent ranges (the
+/// [`Binades`] of the exactness check), kept in arrays so that the pass vectorises.
+struct Tally {
+    acc: [f64; W],
+    count: [u32; W],
+    elo: [u32; W],
+    ehi: [u32; W],
+}
+
+impl Tally {
+    fn new() -> Self {
+        Self {
+            acc: [-0.0; W],
+            count: [0; W],
+            elo: [u32::MAX; W],
+            ehi: [0; W],
+        }
+    }
+
+    /// Adds value v to lane l if `keep` (branch-free: -0.0, which adds nothing, otherwise).
+    #[inline(always)]
+    fn add(&mut self, l: usize, v: f64, keep: bool) {
+        const FLOOR: u32 = 1023 - 126;
+        self.acc[l] += if keep { v } else { -0.0 };
+        self.count[l] += u32::from(keep);
+        let bits = v.to_bits() << 1;
+        let f = ((bits >> 53) as u32).max(FLOOR);
+        let live = keep && bits != 0;
+        self.elo[l] = self.elo[l].min(if live { f } else { u32::MAX });
+        self.ehi[l] = self.ehi[l].max(if live { f } else { 0 });
+    }
+
+    fn binades(&self, l: usize) -> Binades {
+        Binades {
+            lo: self.elo[l],
+            hi: self.ehi[l],
+        }
+    }
+}
+
 /// Trmean_b of every lane of the tile (`w` lanes in use) by bands, into `res`; returns the
 /// mask of the lanes it declined. The sample must be sorted ([`sample_tile`]).
 #[inline(always)]
@@ -81,28 +121,16 @@ pub(crate) fn trmean(
     tb.one.resize(W * m, 0);
     tb.two.resize(W * m, 0);
     let mut below = [0u32; W];
-    let mut count = [0u32; W];
     let mut n1 = [0usize; W];
     let mut n2 = [0usize; W];
-    let mut acc = [-0.0f64; W];
-    let mut elo = [u32::MAX; W];
-    let mut ehi = [0u32; W];
-    let floor: u32 = 1023 - 126;
+    let mut mid = Tally::new();
     for row in tile {
         let mut m1 = 0u64;
         let mut m2 = 0u64;
         for l in 0..W {
             let k = row[l];
             below[l] += u32::from(k < lo1[l]);
-            let mid = hi1[l] < k && k < lo2[l];
-            let v = value(k);
-            acc[l] += if mid { v } else { -0.0 };
-            count[l] += u32::from(mid);
-            let bits = v.to_bits() << 1;
-            let f = ((bits >> 53) as u32).max(floor);
-            let live = mid && bits != 0;
-            elo[l] = elo[l].min(if live { f } else { u32::MAX });
-            ehi[l] = ehi[l].max(if live { f } else { 0 });
+            mid.add(l, value(k), hi1[l] < k && k < lo2[l]);
             m1 |= u64::from(lo1[l] <= k && k <= hi1[l]) << l;
             m2 |= u64::from(lo2[l] <= k && k <= hi2[l]) << l;
         }
@@ -125,7 +153,7 @@ pub(crate) fn trmean(
     let mut declined = 0u64;
     for l in 0..w {
         let below = below[l] as usize;
-        let start2 = below + n1[l] + count[l] as usize;
+        let start2 = below + n1[l] + mid.count[l] as usize;
         let fits = hi1[l] < lo2[l]
             && below <= r1
             && r1 < below + n1[l]
@@ -141,11 +169,8 @@ pub(crate) fn trmean(
         let two = &mut tb.two[l * m..l * m + n2[l]];
         let z = r2 - start2;
         two.select_nth_unstable(z);
-        let mut binades = Binades {
-            lo: elo[l],
-            hi: ehi[l],
-        };
-        let mut sum = acc[l];
+        let mut binades = mid.binades(l);
+        let mut sum = mid.acc[l];
         for &k in tb.one[l * m + a..l * m + n1[l]]
             .iter()
             .chain(&tb.two[l * m..=l * m + z])
@@ -204,25 +229,14 @@ pub(crate) fn window(
     }
     tb.pairs = d;
     tb.one.resize(W * m, 0);
-    let mut near = [0u32; W];
     let mut nb = [0usize; W];
-    let mut acc = [-0.0f64; W];
-    let mut elo = [u32::MAX; W];
-    let mut ehi = [0u32; W];
-    let floor: u32 = 1023 - 126;
+    let mut near = Tally::new();
     for row in tile {
         let mut mask = 0u64;
         for l in 0..W {
             let v = value(row[l]);
             let dl = dist(v, y[l]);
-            let kept = dl < dlo[l];
-            acc[l] += if kept { v } else { -0.0 };
-            near[l] += u32::from(kept);
-            let bits = v.to_bits() << 1;
-            let f = ((bits >> 53) as u32).max(floor);
-            let live = kept && bits != 0;
-            elo[l] = elo[l].min(if live { f } else { u32::MAX });
-            ehi[l] = ehi[l].max(if live { f } else { 0 });
+            near.add(l, v, dl < dlo[l]);
             mask |= u64::from(dlo[l] <= dl && dl <= dhi[l]) << l;
         }
         mask &= todo;
@@ -239,7 +253,7 @@ pub(crate) fn window(
         if todo & (1 << l) == 0 {
             continue;
         }
-        let below = near[l] as usize;
+        let below = near.count[l] as usize;
         if below >= n || n > below + nb[l] {
             declined |= 1 << l;
             continue;
@@ -253,11 +267,8 @@ pub(crate) fn window(
         if take < pairs.len() {
             pairs.select_nth_unstable(take - 1);
         }
-        let mut binades = Binades {
-            lo: elo[l],
-            hi: ehi[l],
-        };
-        let mut sum = acc[l];
+        let mut binades = near.binades(l);
+        let mut sum = near.acc[l];
         for &p in &pairs[..take] {
             let k = ((p as u32) ^ (1 << 31)) as i32;
             let v = value(k);

@@ -210,3 +210,39 @@ pub(crate) fn trimmed_mean<T: Scalar>(keys: &mut [i64], b: usize) -> f64 {
     }
     s / n as f64
 }
+
+/// With f64 storage, the f64 sum of Trmean (and the midpoint Median) can overflow to
+/// infinity although every summed value is finite (values near f64::MAX); the result is then
+/// infinite or NaN. Each coordinate whose result is not finite is recomputed by the scalar
+/// route on its values scaled by a power of two 2^-s (2^s >= 2m), and the result scaled
+/// back: scaling by a power of two commutes with rounding, so this is the result of the same
+/// arithmetic without overflow, except where the scaling makes values subnormal (which
+/// matters only if huge values cancel down to tiny ones). A result that stays non-finite
+/// (infinities or NaN among the averaged values) is kept; with many such coordinates (f64
+/// storage, infinities beyond the trim) each costs one scalar recomputation. f32 storage is
+/// summed in f64 and cannot overflow; the order statistic (Rank) has no sum. Phocas, whose
+/// overflow can also give a finite wrong window, is handled inside its kernels instead
+/// ([`phocas_checked`]).
+/// Time: O(d) to look, O(m log m) per recomputed coordinate; allocates only then.
+pub(crate) fn rescue_overflow<T: Scalar>(x: MatrixView<'_, T>, out: &mut [T], finish: Finish) {
+    let Finish::Trmean { b } = finish else {
+        return;
+    };
+    if std::mem::size_of::<T>() < 8 {
+        return;
+    }
+    let m = x.m();
+    let (down, up) = overflow_scale(m);
+    let mut keys: Vec<i64> = Vec::new();
+    for (j, v) in out.iter_mut().enumerate() {
+        if v.to_f64().is_finite() {
+            continue;
+        }
+        keys.clear();
+        keys.extend((0..m).map(|i| (x.row(i)[j].to_f64() * down).key64()));
+        let r = trimmed_mean::<f64>(&mut keys, b) * up;
+        if r.is_finite() {
+            *v = T::from_f64(r);
+        }
+    }
+}
