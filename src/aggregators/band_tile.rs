@@ -90,11 +90,34 @@ impl Tally {
         self.ehi[l] = self.ehi[l].max(if live { f } else { 0 });
     }
 
-    fn binades(&self, l: usize) -> Binades {
-        Binades {
+    /// Lane l's mean over n values: its sum plus the keys `rest` (the band's part), if every
+    /// partial sum was exact ([`Binades::exact`]); `None` sends the lane to the exact route.
+    fn mean(&self, l: usize, rest: impl Iterator<Item = i32>, n: usize) -> Option<f64> {
+        let mut binades = Binades {
             lo: self.elo[l],
             hi: self.ehi[l],
+        };
+        let mut sum = self.acc[l];
+        for k in rest {
+            let v = value(k);
+            binades.add::<f32>(v);
+            sum += v;
         }
+        binades.exact::<f32>(n).then(|| sum / n as f64)
+    }
+}
+
+/// Appends `row[l]` to lane l's band, `band[l * m..]` with m = band.len() / W, for every set
+/// bit l of `mask`, counting in `n`: the only per-lane work of a pass, done for band members
+/// alone.
+#[inline(always)]
+fn append(mut mask: u64, row: &[i32; W], band: &mut [i32], n: &mut [usize; W]) {
+    let m = band.len() / W;
+    while mask != 0 {
+        let l = mask.trailing_zeros() as usize;
+        band[l * m + n[l]] = row[l];
+        n[l] += 1;
+        mask &= mask - 1;
     }
 }
 
@@ -125,8 +148,7 @@ pub(crate) fn trmean(
     let mut n2 = [0usize; W];
     let mut mid = Tally::new();
     for row in tile {
-        let mut m1 = 0u64;
-        let mut m2 = 0u64;
+        let (mut m1, mut m2) = (0u64, 0u64);
         for l in 0..W {
             let k = row[l];
             below[l] += u32::from(k < lo1[l]);
@@ -134,20 +156,8 @@ pub(crate) fn trmean(
             m1 |= u64::from(lo1[l] <= k && k <= hi1[l]) << l;
             m2 |= u64::from(lo2[l] <= k && k <= hi2[l]) << l;
         }
-        m1 &= lanes;
-        m2 &= lanes;
-        while m1 != 0 {
-            let l = m1.trailing_zeros() as usize;
-            tb.one[l * m + n1[l]] = row[l];
-            n1[l] += 1;
-            m1 &= m1 - 1;
-        }
-        while m2 != 0 {
-            let l = m2.trailing_zeros() as usize;
-            tb.two[l * m + n2[l]] = row[l];
-            n2[l] += 1;
-            m2 &= m2 - 1;
-        }
+        append(m1 & lanes, row, &mut tb.one, &mut n1);
+        append(m2 & lanes, row, &mut tb.two, &mut n2);
     }
     let n = m - 2 * b;
     let mut declined = 0u64;
@@ -169,20 +179,12 @@ pub(crate) fn trmean(
         let two = &mut tb.two[l * m..l * m + n2[l]];
         let z = r2 - start2;
         two.select_nth_unstable(z);
-        let mut binades = mid.binades(l);
-        let mut sum = mid.acc[l];
-        for &k in tb.one[l * m + a..l * m + n1[l]]
+        let rest = tb.one[l * m + a..l * m + n1[l]]
             .iter()
-            .chain(&tb.two[l * m..=l * m + z])
-        {
-            let v = value(k);
-            binades.add::<f32>(v);
-            sum += v;
-        }
-        if binades.exact::<f32>(n) {
-            res[l] = sum / n as f64;
-        } else {
-            declined |= 1 << l;
+            .chain(&tb.two[l * m..=l * m + z]);
+        match mid.mean(l, rest.copied(), n) {
+            Some(v) => res[l] = v,
+            None => declined |= 1 << l,
         }
     }
     declined
@@ -239,13 +241,7 @@ pub(crate) fn window(
             near.add(l, v, dl < dlo[l]);
             mask |= u64::from(dlo[l] <= dl && dl <= dhi[l]) << l;
         }
-        mask &= todo;
-        while mask != 0 {
-            let l = mask.trailing_zeros() as usize;
-            tb.one[l * m + nb[l]] = row[l];
-            nb[l] += 1;
-            mask &= mask - 1;
-        }
+        append(mask & todo, row, &mut tb.one, &mut nb);
     }
     let mut declined = 0u64;
     let mut pairs = std::mem::take(&mut tb.pairs);
@@ -267,18 +263,12 @@ pub(crate) fn window(
         if take < pairs.len() {
             pairs.select_nth_unstable(take - 1);
         }
-        let mut binades = near.binades(l);
-        let mut sum = near.acc[l];
-        for &p in &pairs[..take] {
-            let k = ((p as u32) ^ (1 << 31)) as i32;
-            let v = value(k);
-            binades.add::<f32>(v);
-            sum += v;
-        }
-        if binades.exact::<f32>(n) {
-            res[l] = sum / n as f64;
-        } else {
-            declined |= 1 << l;
+        let rest = pairs[..take]
+            .iter()
+            .map(|&p| ((p as u32) ^ (1 << 31)) as i32);
+        match near.mean(l, rest, n) {
+            Some(v) => res[l] = v,
+            None => declined |= 1 << l,
         }
     }
     tb.pairs = pairs;
