@@ -3,10 +3,10 @@
 //! sorted at once by a sorting network across lanes; each pass over the tile's m rows is
 //! branch-free over the 64 lanes (counts, sums in f64 lanes, exponent ranges, and a bit mask
 //! of the lanes whose key falls in a band); only band members are appended to their lane's
-//! buffer, by walking the mask's set bits. Per lane, the bands are then selected and the same
-//! checks as the per-coordinate route decide (the bracket holds the rank; every partial sum is
-//! exact), so the result has the bits of the exact route; a lane that fails is returned in a
-//! mask for the caller's exact route.
+//! buffer, by walking the mask's set bits. Per lane, the bands are then selected and the
+//! checks of [`super::band`] decide (the bracket holds the rank; every partial sum is exact),
+//! so the result has the bits of the exact route; a lane that fails is returned in a mask for
+//! the caller's exact route.
 //!
 //! Cost per coordinate: the sample's share of the network (s log^2 s / 4 comparators over 64
 //! lanes), one pass of about 30 vector operations per 16 lanes per row for Trmean (two for
