@@ -20,6 +20,12 @@ use std::time::Instant;
 
 /// Lane steps (subtract + FMA, one pair-coordinate each) per call of a kernel.
 const STEPS: usize = 1 << 16;
+/// Passes of the 4 x 6 AVX-512 grid per call (6,144 lane steps each).
+#[cfg(target_arch = "x86_64")]
+const GRID8_PASSES: usize = 11;
+/// Passes of the 2 x 4 AVX2 grid per call (2,048 lane steps each).
+#[cfg(target_arch = "x86_64")]
+const GRID4_PASSES: usize = 32;
 /// Independent accumulators per thread.
 #[cfg(target_arch = "x86_64")]
 const K: usize = 16;
@@ -28,7 +34,7 @@ const ROW: usize = 512;
 
 #[cfg(target_arch = "x86_64")]
 mod kernels {
-    use super::{K, ROW, STEPS};
+    use super::{GRID4_PASSES, GRID8_PASSES, K, ROW, STEPS};
     use std::arch::x86_64::*;
 
     /// STEPS / ROW passes over two rows of ROW values, K accumulators of 8 lanes, each step
@@ -53,6 +59,39 @@ mod kernels {
                     let y = unsafe { _mm512_loadu_pd(b.as_ptr().add(at)) };
                     let t = _mm512_sub_pd(x, y);
                     *r = _mm512_fmadd_pd(t, t, *r);
+                }
+            }
+        }
+        let mut s = _mm512_setzero_pd();
+        for r in acc {
+            s = _mm512_add_pd(s, r);
+        }
+        _mm512_reduce_add_pd(s)
+    }
+
+    /// The same steps as Krum's register grids of 4 x 6 pairs ([`avx512`] is its strips):
+    /// per 8 coordinates, 4 + 6 loads serve 24 steps, 24 accumulators.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn avx512_grid(a: &[f64; ROW], b: &[f64; ROW]) -> f64 {
+        let mut acc = [_mm512_setzero_pd(); 24];
+        for _ in 0..GRID8_PASSES {
+            let (a, b) = std::hint::black_box((a, b));
+            for o in (0..ROW / 2).step_by(8) {
+                let mut x = [_mm512_setzero_pd(); 4];
+                for (u, x) in x.iter_mut().enumerate() {
+                    // SAFETY: o + 8 + 64 u <= ROW / 2 + 256 <= ROW; reads 64 bytes inside `a`.
+                    *x = unsafe { _mm512_loadu_pd(a.as_ptr().add(o + 64 * u)) };
+                }
+                for v in 0..6 {
+                    // SAFETY: o + 8 + 32 v <= ROW / 2 + 168 <= ROW; reads 64 bytes inside `b`.
+                    let y = unsafe { _mm512_loadu_pd(b.as_ptr().add(o + 32 * v)) };
+                    for (u, x) in x.iter().enumerate() {
+                        let t = _mm512_sub_pd(*x, y);
+                        acc[6 * u + v] = _mm512_fmadd_pd(t, t, acc[6 * u + v]);
+                    }
                 }
             }
         }
@@ -95,11 +134,49 @@ mod kernels {
         }
         lanes.iter().sum()
     }
+
+    /// The same steps as Krum's AVX2 register grids of 2 x 4 pairs ([`avx2`] is its strips):
+    /// per 4 coordinates, 2 + 4 loads serve 8 steps.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn avx2_grid(a: &[f64; ROW], b: &[f64; ROW]) -> f64 {
+        let mut acc = [_mm256_setzero_pd(); 8];
+        for _ in 0..GRID4_PASSES {
+            let (a, b) = std::hint::black_box((a, b));
+            for o in (0..ROW / 2).step_by(4) {
+                let mut x = [_mm256_setzero_pd(); 2];
+                for (u, x) in x.iter_mut().enumerate() {
+                    // SAFETY: o + 4 + 64 u <= ROW / 2 + 64 <= ROW; reads 32 bytes inside `a`.
+                    *x = unsafe { _mm256_loadu_pd(a.as_ptr().add(o + 64 * u)) };
+                }
+                for v in 0..4 {
+                    // SAFETY: o + 4 + 32 v <= ROW / 2 + 96 <= ROW; reads 32 bytes inside `b`.
+                    let y = unsafe { _mm256_loadu_pd(b.as_ptr().add(o + 32 * v)) };
+                    for (u, x) in x.iter().enumerate() {
+                        let t = _mm256_sub_pd(*x, y);
+                        acc[4 * u + v] = _mm256_fmadd_pd(t, t, acc[4 * u + v]);
+                    }
+                }
+            }
+        }
+        let mut lanes = [0.0f64; 4];
+        for r in acc {
+            let mut v = [0.0f64; 4];
+            // SAFETY: writes the 32 bytes of `v`.
+            unsafe { _mm256_storeu_pd(v.as_mut_ptr(), r) };
+            for (l, x) in lanes.iter_mut().zip(v) {
+                *l += x;
+            }
+        }
+        lanes.iter().sum()
+    }
 }
 
-/// Pair-coordinates per second of `kernel` (each call: STEPS lane steps, i.e. STEPS / ROW
-/// passes over ROW coordinates), over all threads, the fastest of 5 runs of `secs` seconds.
-fn rate(kernel: Kernel, secs: f64) -> f64 {
+/// Pair-coordinates per second of `kernel` (each call: `steps` lane steps), over all threads,
+/// the fastest of 5 runs of `secs` seconds.
+fn rate(kernel: Kernel, steps: usize, secs: f64) -> f64 {
     let mut best = 0.0f64;
     for _ in 0..5 {
         let t0 = Instant::now();
@@ -119,9 +196,8 @@ fn rate(kernel: Kernel, secs: f64) -> f64 {
             n
         });
         let secs_taken = t0.elapsed().as_secs_f64();
-        // each call: STEPS / ROW passes over ROW coordinates
-        let steps: f64 = calls.iter().map(|&n| n as f64 * STEPS as f64).sum();
-        best = best.max(steps / secs_taken);
+        let total: f64 = calls.iter().map(|&n| n as f64 * steps as f64).sum();
+        best = best.max(total / secs_taken);
     }
     best
 }
@@ -129,24 +205,41 @@ fn rate(kernel: Kernel, secs: f64) -> f64 {
 /// A kernel: two rows in, a sum out (kept, so the work is not optimised away).
 type Kernel = fn(&[f64; ROW], &[f64; ROW]) -> f64;
 
-/// The levels this CPU runs, widest first.
+/// One measurement: level, Krum's schedule it mirrors, kernel, lane steps per call.
+type Level = (&'static str, &'static str, Kernel, usize);
+
+/// The levels this CPU runs, widest first, each as Krum's strips and its register grids.
 #[cfg(target_arch = "x86_64")]
-fn levels() -> Vec<(&'static str, Kernel)> {
-    let mut levels: Vec<(&'static str, Kernel)> = Vec::new();
+fn levels() -> Vec<Level> {
+    let mut levels: Vec<Level> = Vec::new();
     if is_x86_feature_detected!("avx512f") {
-        // SAFETY: AVX-512 F was detected on this CPU just above.
-        levels.push(("avx512", |a, b| unsafe { kernels::avx512(a, b) }));
+        // SAFETY (both): AVX-512 F was detected on this CPU just above.
+        levels.push((
+            "avx512",
+            "strip",
+            |a, b| unsafe { kernels::avx512(a, b) },
+            STEPS,
+        ));
+        let grid: Kernel = |a, b| unsafe { kernels::avx512_grid(a, b) };
+        levels.push(("avx512", "grid", grid, GRID8_PASSES * 6144));
     }
     if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        // SAFETY: AVX2 and FMA were detected on this CPU just above.
-        levels.push(("avx2", |a, b| unsafe { kernels::avx2(a, b) }));
+        // SAFETY (both): AVX2 and FMA were detected on this CPU just above.
+        levels.push((
+            "avx2",
+            "strip",
+            |a, b| unsafe { kernels::avx2(a, b) },
+            STEPS,
+        ));
+        let grid: Kernel = |a, b| unsafe { kernels::avx2_grid(a, b) };
+        levels.push(("avx2", "grid", grid, GRID4_PASSES * 2048));
     }
     levels
 }
 
 /// No kernel is written for other architectures yet.
 #[cfg(not(target_arch = "x86_64"))]
-fn levels() -> Vec<(&'static str, Kernel)> {
+fn levels() -> Vec<Level> {
     Vec::new()
 }
 
@@ -172,12 +265,12 @@ fn main() {
         "# threads {}; rate = (subtract + FMA) steps per second on f64 lanes, operands in L1",
         rayon::current_num_threads()
     );
-    println!("level,pair_coords_per_s,floor_ms_m20_d1e6,floor_ms_m200_d1e6,floor_ms_m500_d4e5,floor_ms_m1000_d2e5");
-    for (name, k) in levels {
-        let r = rate(k, secs);
+    println!("level,schedule,pair_coords_per_s,floor_ms_m20_d1e6,floor_ms_m200_d1e6,floor_ms_m500_d4e5,floor_ms_m1000_d2e5");
+    for (name, schedule, k, steps) in levels {
+        let r = rate(k, steps, secs);
         let floor = |m: f64, d: f64| m * (m - 1.0) / 2.0 * d / r * 1e3;
         println!(
-            "{name},{r:.4e},{:.2},{:.1},{:.1},{:.1}",
+            "{name},{schedule},{r:.4e},{:.2},{:.1},{:.1},{:.1}",
             floor(20.0, 1e6),
             floor(200.0, 1e6),
             floor(500.0, 4e5),

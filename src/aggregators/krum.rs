@@ -17,13 +17,14 @@
 //! bit-flipped floats square far beyond the f32 range; in f64 they do not overflow, and any
 //! non-finite distance (overflow past f64, NaN) counts as +infinity.
 //! Time: O(d m^2); extra space: m(m-1)/2 f64 per chunk (at most 64 chunks), and per thread
-//! 256 m f64 plus 4 m(m-1)/2 f64 accumulators.
+//! 128 m f64 plus 8 m(m-1)/2 f64 accumulators.
 
 use super::kernels::Keyed;
+use super::krum_plan::{plan_pairs, PairBlock, PANEL};
 use super::layout::for_chunks;
-pub(crate) use super::layout::{Lanes, StripPlan, SubRow, ACC, STRIP_MAX, SUB};
+pub(crate) use super::layout::{Lanes, StripPlan, SubRow, ACC, SUB};
 use super::mean::mean_rows;
-use super::simd::{prefetch_l1, with_isa, Level};
+use super::simd::{krum_cross, prefetch_l1, with_isa, Level};
 use super::TypedRule;
 use super::{check_shape, reject, Aggregator, RuleParams, Scratch, Workspace};
 use crate::error::Error;
@@ -168,69 +169,16 @@ pub(crate) fn conventions(neighbours: KrumNeighbours, distance: KrumDistance) ->
     s
 }
 
-/// Index of pair {i, j} (i != j) in the order (0,1), (0,2), ..., (1,2), ...
-#[inline(always)]
-pub(crate) fn pair_index(m: usize, i: usize, j: usize) -> usize {
-    let (i, j) = if i < j { (i, j) } else { (j, i) };
-    i * (2 * m - i - 1) / 2 + (j - i - 1)
-}
-
-/// Plans every unordered pair of m rows exactly once, in strips of at most [`STRIP_MAX`]
-/// pairs, into `out`. Cyclic schedule: row i is paired with rows i + s (mod m) for
-/// s = 1..=(m-1)/2, split into strips of near-equal width (so no strip is left with too few
-/// independent chains); for even m the pairs (i, i + m/2), i < m/2, follow in groups of up to
-/// 8 with separate rows. Every pair has its own accumulator, so the visiting order does not
-/// change any result.
-pub(crate) fn plan_strips(m: usize, out: &mut Vec<StripPlan>) {
-    out.clear();
-    let mut push = |pairs: &mut dyn Iterator<Item = (usize, usize)>, shared: bool| {
-        let mut plan = StripPlan {
-            shared,
-            ..StripPlan::default()
-        };
-        for (k, (i, j)) in pairs.enumerate() {
-            (plan.a[k], plan.b[k], plan.p[k]) = (i, j, pair_index(m, i, j));
-            plan.len = k + 1;
-        }
-        out.push(plan);
-    };
-    let half = m.saturating_sub(1) / 2;
-    if half > 0 {
-        let n = half.div_ceil(STRIP_MAX);
-        let (base, extra) = (half / n, half % n);
-        for i in 0..m {
-            let mut s0 = 1;
-            for t in 0..n {
-                let w = base + usize::from(t < extra);
-                // i + s < 2m: no division
-                let mut pairs =
-                    (s0..s0 + w).map(|s| (i, if i + s >= m { i + s - m } else { i + s }));
-                push(&mut pairs, true);
-                s0 += w;
-            }
-        }
-    }
-    if m.is_multiple_of(2) && m > 0 {
-        let h = m / 2;
-        for i0 in (0..h).step_by(8) {
-            push(&mut (i0..(i0 + 8).min(h)).map(|i| (i, i + h)), false);
-        }
-    }
-    let ns = out.len();
-    for (n, s) in out.iter_mut().enumerate() {
-        s.ahead = (n * m / ns, (n + 1) * m / ns);
-    }
-}
-
 /// Computes all pairwise squared distances into `ws.dist` (m x m, symmetric, zero diagonal),
 /// in f64, with non-finite results mapped to +infinity. Deterministic for any thread count.
 ///
-/// One pass over the matrix: fixed chunks of coordinates (their length depends only on d) are
-/// processed in parallel; within a chunk, each sub-tile of [`SUB`] coordinates is converted to
-/// f64 once and all m(m-1)/2 pairs accumulate `(a - b)^2` with a fused multiply-add into
-/// [`ACC`] lanes per pair (lane l takes the coordinates equal to l mod ACC, in order). At the
-/// end of the chunk the lanes are added in a fixed tree, and the chunk totals are added in
-/// chunk order.
+/// Fixed chunks of coordinates (their length depends only on d) are processed in parallel;
+/// within a chunk, every pair accumulates `(a - b)^2` with a fused multiply-add into [`ACC`]
+/// lanes (lane l takes the coordinates equal to l mod ACC, in order), sub-tile of [`SUB`]
+/// coordinates after sub-tile, in the blocks of [`super::krum_plan`] (one block up to
+/// m = 64: one pass over the matrix; above, each panel's rows are read once per block pair,
+/// from the L3). At the end of the chunk the lanes are added in a fixed tree, and the chunk
+/// totals are added in chunk order.
 pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Workspace) {
     let m = x.m();
     let d = x.d();
@@ -245,10 +193,10 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
     let mut partials = std::mem::take(&mut ws.pair_partials);
     partials.clear();
     partials.resize(nchunks * npairs, 0.0);
-    plan_strips(m, &mut ws.strips);
+    plan_pairs(m, &mut ws.strips, &mut ws.pair_blocks);
     {
         let ws: &Workspace = ws;
-        let strips = &ws.strips[..];
+        let (strips, blocks) = (&ws.strips[..], &ws.pair_blocks[..]);
         let level = ws.level();
         for_chunks(&mut partials, npairs, |c, part| {
             let j0 = c * chunk_len;
@@ -257,7 +205,7 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
                 with_isa(
                     level,
                     #[inline(always)]
-                    || distance_chunk(level, x, j0, j1, part, strips, s),
+                    || distance_chunk(level, x, j0, j1, part, (strips, blocks), s),
                 );
             });
         });
@@ -282,12 +230,18 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
 
 /// Sums of squared differences of every pair over coordinates [j0, j1), into `part`.
 ///
-/// While the pairs of one sub-tile run, the next sub-tile's rows are prefetched into L1, a
-/// row or two before each strip ([`StripPlan::ahead`]), so the conversion reads L1 and the
-/// memory requests are spread over the compute-bound pair kernel instead of being issued all
-/// at once with the conversion (then perf put 12% of Krum's samples on the instruction after
-/// a prefetch and 30% in the conversion, as if the core ran out of outstanding misses).
-/// Measured against a prefetch into L2 issued with the conversion: `reports/PERF.md`.
+/// Block by block ([`super::krum_plan`]): one block (m <= 128) takes the whole chunk, sub-tile
+/// after sub-tile; several blocks take it a panel of [`PANEL`] coordinates at a time, each
+/// block pair running over the panel's sub-tiles before the next, so its accumulators stay in
+/// L2. Each sub-tile converts the block's rows to f64 and runs its strips.
+///
+/// While the pairs of one sub-tile run, the next sub-tile of the block's rows is prefetched
+/// into L1, a row or two before each strip ([`StripPlan::ahead`]), so the conversion reads L1
+/// and the memory requests are spread over the compute-bound pair kernel instead of being
+/// issued all at once with the conversion (then perf put 12% of Krum's samples on the
+/// instruction after a prefetch and 30% in the conversion, as if the core ran out of
+/// outstanding misses). Measured against a prefetch into L2 issued with the conversion:
+/// `reports/PERF.md`.
 #[inline(always)]
 fn distance_chunk<T: Scalar>(
     level: Level,
@@ -295,7 +249,7 @@ fn distance_chunk<T: Scalar>(
     j0: usize,
     j1: usize,
     part: &mut [f64],
-    strips: &[StripPlan],
+    (strips, blocks): (&[StripPlan], &[PairBlock]),
     s: &mut Scratch,
 ) {
     let m = x.m();
@@ -308,24 +262,40 @@ fn distance_chunk<T: Scalar>(
     let tile = &mut rows64[..m];
     pair_acc.clear();
     pair_acc.resize(part.len(), Lanes([0.0; ACC]));
-    for j in (j0..j1).step_by(SUB) {
-        for (i, dst) in tile.iter_mut().enumerate() {
-            load_row(x.row(i), j, j1, dst);
-        }
-        let next = j + SUB;
-        let len = SUB.min(j1.saturating_sub(next));
-        pairs(
-            level,
-            tile,
-            pair_acc,
-            strips,
-            #[inline(always)]
-            |s: &StripPlan| {
-                for i in s.ahead.0..s.ahead.1 {
-                    prefetch_l1(x.row(i), next, len);
+    let panel = if blocks.len() == 1 { j1 - j0 } else { PANEL };
+    for p0 in (j0..j1).step_by(panel.max(1)) {
+        let p1 = (p0 + panel).min(j1);
+        for blk in blocks {
+            for j in (p0..p1).step_by(SUB) {
+                for i in blk.rows() {
+                    load_row(x.row(i), j, j1, &mut tile[i]);
                 }
-            },
-        );
+                let next = j + SUB;
+                let len = SUB.min(p1.saturating_sub(next));
+                let ahead = |a: usize, b: usize| {
+                    for k in a..b {
+                        prefetch_l1(x.row(blk.row(k)), next, len);
+                    }
+                };
+                if !blk.rows[1].is_empty() {
+                    let n = blk.rows[0].len() + blk.rows[1].len();
+                    let rows = (blk.rows[0].clone(), blk.rows[1].clone());
+                    if krum_cross(level, tile, pair_acc, m, rows, |g, ng| {
+                        ahead(g * n / ng, (g + 1) * n / ng);
+                    }) {
+                        continue;
+                    }
+                }
+                pairs(
+                    level,
+                    tile,
+                    pair_acc,
+                    &strips[blk.strips.clone()],
+                    #[inline(always)]
+                    |s: &StripPlan| ahead(s.ahead.0, s.ahead.1),
+                );
+            }
+        }
     }
     for (v, acc) in part.iter_mut().zip(pair_acc.iter()) {
         *v = tree_sum(&acc.0);
@@ -596,40 +566,6 @@ mod tests {
     }
 
     #[test]
-    fn strips_visit_every_pair_once() {
-        let mut plans = Vec::new();
-        for m in 0..=70 {
-            let mut seen = vec![0u32; m * m];
-            plan_strips(m, &mut plans);
-            // the prefetch ranges cover every row once, in order (m >= 2: some strip exists)
-            let mut next_row = 0;
-            for s in &plans {
-                assert_eq!(s.ahead.0, next_row, "m = {m}");
-                assert!(s.ahead.1 >= s.ahead.0);
-                next_row = s.ahead.1;
-            }
-            assert_eq!(next_row, if plans.is_empty() { 0 } else { m }, "m = {m}");
-            for s in &plans {
-                assert!(s.len > 0 && s.len <= STRIP_MAX);
-                for k in 0..s.len {
-                    let (i, j) = (s.a[k], s.b[k]);
-                    assert!(i < m && j < m && i != j, "m = {m}: pair ({i}, {j})");
-                    assert!(!s.shared || i == s.a[0]);
-                    seen[i.min(j) * m + i.max(j)] += 1;
-                    let want =
-                        (0..i.min(j)).map(|r| m - 1 - r).sum::<usize>() + i.max(j) - i.min(j) - 1;
-                    assert_eq!(s.p[k], want);
-                }
-            }
-            for i in 0..m {
-                for j in i + 1..m {
-                    assert_eq!(seen[i * m + j], 1, "m = {m}: pair ({i}, {j})");
-                }
-            }
-        }
-    }
-
-    #[test]
     fn simd_pairs_match_the_portable_accumulation_bit_for_bit() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
@@ -658,8 +594,8 @@ mod tests {
                     p += 1;
                 }
             }
-            let mut strips = Vec::new();
-            plan_strips(m, &mut strips);
+            let (mut strips, mut blocks) = (Vec::new(), Vec::new());
+            super::super::krum_plan::plan_pairs(m, &mut strips, &mut blocks);
             for level in crate::aggregators::available_isas() {
                 let mut simd = start.clone();
                 let level = crate::aggregators::Level::new(level).expect("available");
@@ -678,6 +614,58 @@ mod tests {
                             a.0[l].to_bits(),
                             b.0[l].to_bits(),
                             "{level:?}, m = {m}, pair {p}, lane {l}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn blocked_distances_match_a_pair_by_pair_sum_bit_for_bit() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+        let specials = [f64::NAN, f64::INFINITY, 1e300, -0.0, 5e-324];
+        // m = 65 and 150: several blocks with remainders of every grid size; d = 2600: one
+        // chunk of two panels, the second ending in a partial sub-tile
+        for (m, d) in [(65, 700), (150, 2600)] {
+            let x: Vec<f64> = (0..m * d)
+                .map(|_| {
+                    if rng.random_range(0..2000) == 0 {
+                        specials[rng.random_range(0..specials.len())]
+                    } else {
+                        rng.random_range(-3.0..3.0)
+                    }
+                })
+                .collect();
+            let view = MatrixView::new(&x, m, d).unwrap();
+            for level in crate::aggregators::available_isas() {
+                let mut ws = Workspace::new()
+                    .with_level(crate::aggregators::Level::new(level).expect("available"));
+                pairwise_sq_distances(view, &mut ws);
+                let fused = PORTABLE_FMA || level != crate::aggregators::Isa::Portable;
+                for i in 0..m {
+                    for j in i + 1..m {
+                        let mut lanes = [0.0; ACC];
+                        for j0 in (0..d).step_by(SUB) {
+                            let (mut a, mut b) = ([0.0; SUB], [0.0; SUB]);
+                            for t in j0..(j0 + SUB).min(d) {
+                                (a[t - j0], b[t - j0]) = (x[i * d + t], x[j * d + t]);
+                            }
+                            if fused {
+                                accumulate(&mut lanes, &a, &b);
+                            } else {
+                                accumulate_unfused(&mut lanes, &a, &b);
+                            }
+                        }
+                        let mut want = tree_sum(&lanes);
+                        if !want.is_finite() {
+                            want = f64::INFINITY;
+                        }
+                        let got = ws.dist[i * m + j];
+                        assert!(
+                            got.to_bits() == want.to_bits() && ws.dist[j * m + i] == got,
+                            "{level:?}, m = {m}, pair ({i}, {j}): {got} against {want}"
                         );
                     }
                 }

@@ -57,6 +57,14 @@ pub(crate) struct StripPlan {
     pub(crate) ahead: (usize, usize),
 }
 
+/// Index of pair {i, j} (i != j) among the accumulators, in the order (0,1), (0,2), ...,
+/// (1,2), ...: for i < j, the pairs (i, j), (i, j + 1), ... are consecutive.
+#[inline(always)]
+pub(crate) fn pair_index(m: usize, i: usize, j: usize) -> usize {
+    let (i, j) = if i < j { (i, j) } else { (j, i) };
+    i * (2 * m - i - 1) / 2 + (j - i - 1)
+}
+
 /// Coordinates per tile (the SIMD lanes of the sorting network).
 pub(crate) const W: usize = 64;
 

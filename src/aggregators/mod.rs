@@ -15,6 +15,7 @@ mod clipping;
 mod geomed;
 mod kernels;
 mod krum;
+mod krum_plan;
 pub(crate) mod layout;
 mod meamed;
 mod mean;

@@ -1,14 +1,15 @@
 //! Krum's pairwise squared distances of one sub-tile with AVX2 + FMA or AVX-512: the same
 //! operations in the same order as `krum::accumulate` (`acc = fma(a - b, a - b, acc)` per
-//! lane), register blocked by the cyclic pair schedule of [`crate::aggregators::krum::plan_strips`]: row
+//! lane), register blocked by the cyclic pair schedule of [`crate::aggregators::krum_plan`]: row
 //! i is paired with up to [`crate::aggregators::layout::STRIP_MAX`] rows at once, so one load of row i
 //! serves them all and each pair's accumulator stays in a register for the whole sub-tile.
 //! One generic kernel over the vector width ([`Lanes4`], [`Lanes8`]):
 //! with 256-bit registers the 8 lanes of an accumulator are taken in two passes over the
 //! sub-tile (lanes 0..4, then 4..8), so a strip needs one register per pair on both widths.
 
-use crate::aggregators::layout::{Lanes, StripPlan, SubRow, ACC, SUB};
+use crate::aggregators::layout::{pair_index, Lanes, StripPlan, SubRow, ACC, SUB};
 use std::arch::x86_64::*;
+use std::ops::Range;
 
 /// One vector of f64 lanes. Its functions are called only from the target-feature
 /// functions below, which enable the instructions they use.
@@ -155,6 +156,135 @@ fn pairs<V: Vector, F: Fn(&StripPlan)>(
             by_width!(false, s);
         }
     }
+}
+
+/// The RA x RB pairs (i0 + u, j0 + v), u < RA, v < RB, of rows i0 + u < j0: the RA rows'
+/// vectors are loaded once per step and each of the RB rows' once, so a step of RA x RB
+/// pairs loads RA + RB vectors (a strip of K pairs loads K + 1). For i < j the pairs
+/// (i, j0), (i, j0 + 1), ... have consecutive accumulators ([`pair_index`]).
+#[inline(always)]
+fn grid<V: Vector, const RA: usize, const RB: usize>(
+    tile: &[SubRow],
+    acc: &mut [Lanes],
+    m: usize,
+    i0: usize,
+    j0: usize,
+) {
+    let mut p = [0; RA];
+    let mut ra = [&tile[0].0; RA];
+    for u in 0..RA {
+        p[u] = pair_index(m, i0 + u, j0);
+        ra[u] = &tile[i0 + u].0;
+    }
+    let rb: &[SubRow; RB] = tile[j0..j0 + RB].try_into().expect("RB rows");
+    for h in (0..ACC).step_by(V::W) {
+        let mut r = [[V::zero(); RB]; RA];
+        for u in 0..RA {
+            for v in 0..RB {
+                r[u][v] = V::load(&acc[p[u] + v].0, h);
+            }
+        }
+        for c in 0..SUB / ACC {
+            let o = c * ACC + h;
+            let mut xa = [V::zero(); RA];
+            for u in 0..RA {
+                xa[u] = V::load(ra[u], o);
+            }
+            for v in 0..RB {
+                let y = V::load(&rb[v].0, o);
+                for u in 0..RA {
+                    r[u][v] = r[u][v].step(xa[u], y);
+                }
+            }
+        }
+        for u in 0..RA {
+            for v in 0..RB {
+                r[u][v].store(&mut acc[p[u] + v].0, h);
+            }
+        }
+    }
+}
+
+/// Every pair of a row of `ri` with a row of `rj` (every row of `ri` below every row of `rj`)
+/// in grids of at most RA x RB pairs; `before(g, n)` runs before the g-th of the n groups of
+/// RA rows of `ri`.
+#[inline(always)]
+fn cross<V: Vector, const RA: usize, const RB: usize, F: Fn(usize, usize)>(
+    tile: &[SubRow],
+    acc: &mut [Lanes],
+    m: usize,
+    (ri, rj): (Range<usize>, Range<usize>),
+    before: F,
+) {
+    macro_rules! by_width {
+        ($ra:literal, $i0:expr, $j0:expr, $rb:expr) => {
+            match $rb {
+                1 => grid::<V, $ra, 1>(tile, acc, m, $i0, $j0),
+                2 => grid::<V, $ra, 2>(tile, acc, m, $i0, $j0),
+                3 => grid::<V, $ra, 3>(tile, acc, m, $i0, $j0),
+                4 => grid::<V, $ra, 4>(tile, acc, m, $i0, $j0),
+                5 => grid::<V, $ra, 5>(tile, acc, m, $i0, $j0),
+                6 => grid::<V, $ra, 6>(tile, acc, m, $i0, $j0),
+                _ => unreachable!("grids are at most 6 rows wide"),
+            }
+        };
+    }
+    assert!(RB <= 6 && ri.end <= rj.start);
+    let n = ri.len().div_ceil(RA);
+    for (g, i0) in ri.clone().step_by(RA).enumerate() {
+        before(g, n);
+        let full = i0 + RA <= ri.end;
+        let mut j0 = rj.start;
+        while j0 < rj.end {
+            let rb = RB.min(rj.end - j0);
+            if full {
+                match RA {
+                    4 => by_width!(4, i0, j0, rb),
+                    2 => by_width!(2, i0, j0, rb),
+                    _ => unreachable!("grids are 4 or 2 rows high"),
+                }
+            } else {
+                for i in i0..ri.end {
+                    by_width!(1, i, j0, rb);
+                }
+            }
+            j0 += rb;
+        }
+    }
+}
+
+/// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of a row of `ri` with a row
+/// of `rj` (`ri` below `rj`), in grids of 2 x 4 pairs (the AVX2 register budget with both
+/// halves of an accumulator's lanes taken in turn); `before(g, n)` as in [`cross`].
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA. Rows and accumulators are bounds-checked.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn cross4<F: Fn(usize, usize)>(
+    tile: &[SubRow],
+    acc: &mut [Lanes],
+    m: usize,
+    rows: (Range<usize>, Range<usize>),
+    before: F,
+) {
+    cross::<Lanes4, 2, 4, F>(tile, acc, m, rows, before);
+}
+
+/// As [`cross4`], in grids of 4 x 6 pairs (24 accumulators, 4 shared rows and one more
+/// of the 32 AVX-512 registers).
+///
+/// # Safety
+/// The CPU must support AVX-512 F (and FMA, which every AVX-512 CPU has). Rows and
+/// accumulators are bounds-checked.
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub(crate) unsafe fn cross8<F: Fn(usize, usize)>(
+    tile: &[SubRow],
+    acc: &mut [Lanes],
+    m: usize,
+    rows: (Range<usize>, Range<usize>),
+    before: F,
+) {
+    cross::<Lanes8, 4, 6, F>(tile, acc, m, rows, before);
 }
 
 /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of the strips, 4 lanes

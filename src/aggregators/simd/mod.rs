@@ -598,6 +598,39 @@ pub(crate) fn krum_pairs<F: Fn(&super::layout::StripPlan)>(
     false
 }
 
+/// Krum's pairs between the rows `rows.0` and `rows.1` (all of `rows.0` below `rows.1`) over
+/// one sub-tile, in register grids, with the kernel of `level` (AVX-512, or AVX2 if the CPU
+/// has FMA), calling `before(g, n)` before the g-th of n groups of rows; returns whether one
+/// ran. The same operations per pair as [`krum_pairs`], so the same bits.
+#[inline(always)]
+pub(crate) fn krum_cross<F: Fn(usize, usize)>(
+    level: Level,
+    tile: &[super::layout::SubRow],
+    acc: &mut [super::layout::Lanes],
+    m: usize,
+    rows: (std::ops::Range<usize>, std::ops::Range<usize>),
+    before: F,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match level.0 {
+            Isa::Avx2 if std::is_x86_feature_detected!("fma") => {
+                // SAFETY: as in `krum_pairs`.
+                unsafe { krum::cross4(tile, acc, m, rows, before) };
+                return true;
+            }
+            Isa::Avx512 => {
+                // SAFETY: as in `krum_pairs`.
+                unsafe { krum::cross8(tile, acc, m, rows, before) };
+                return true;
+            }
+            _ => {}
+        }
+    }
+    let _ = (level, tile, acc, m, rows, before);
+    false
+}
+
 /// Asks for the cache lines of `row[at..at + len]` (those that exist) into L1
 /// (`_MM_HINT_T0`); no effect on memory.
 #[inline(always)]
