@@ -22,9 +22,9 @@
 use super::kernels::Keyed;
 use super::krum_plan::{plan_pairs, PairBlock, PANEL};
 use super::layout::for_chunks;
-pub(crate) use super::layout::{Lanes, StripPlan, SubRow, ACC, SUB};
+pub(crate) use super::layout::{Lanes, SegRow, StripPlan, SubRow, ACC, SEG, SUB};
 use super::mean::mean_rows;
-use super::simd::{krum_cross, prefetch_l1, with_isa, Level};
+use super::simd::{has_krum_grids, krum_cross, prefetch_l1, with_isa, Level};
 use super::TypedRule;
 use super::{check_shape, reject, Aggregator, RuleParams, Scratch, Workspace};
 use crate::error::Error;
@@ -254,65 +254,92 @@ fn distance_chunk<T: Scalar>(
 ) {
     let m = x.m();
     let Scratch {
-        rows64, pair_acc, ..
+        rows64,
+        seg_rows,
+        pair_acc,
+        ..
     } = s;
     if rows64.len() < m {
         rows64.resize(m, SubRow([0.0; SUB]));
     }
     let tile = &mut rows64[..m];
-    pair_acc.clear();
-    pair_acc.resize(part.len(), Lanes([0.0; ACC]));
+    let grids = blocks.len() > 1 && has_krum_grids(level);
+    if grids && seg_rows.len() < m {
+        seg_rows.resize(m, SegRow([0.0; SEG]));
+    }
+    if pair_acc.len() < part.len() {
+        pair_acc.resize(part.len(), Lanes([0.0; ACC]));
+    }
     let panel = if blocks.len() == 1 { j1 - j0 } else { PANEL };
     for p0 in (j0..j1).step_by(panel.max(1)) {
         let p1 = (p0 + panel).min(j1);
         for blk in blocks {
-            for j in (p0..p1).step_by(SUB) {
-                for i in blk.rows() {
-                    load_row(x.row(i), j, j1, &mut tile[i]);
+            if p0 == j0 {
+                // the block's accumulators start at zero, and end in `part` (below) while
+                // they are in L2
+                for run in blk.pair_runs(m) {
+                    pair_acc[run].fill(Lanes([0.0; ACC]));
                 }
-                let next = j + SUB;
-                let len = SUB.min(p1.saturating_sub(next));
-                let ahead = |a: usize, b: usize| {
-                    for k in a..b {
-                        prefetch_l1(x.row(blk.row(k)), next, len);
+            }
+            let ahead = |(a, b): (usize, usize), next: usize, len: usize| {
+                for k in a..b {
+                    prefetch_l1(x.row(blk.row(k)), next, len);
+                }
+            };
+            if grids && !blk.rows[1].is_empty() {
+                // segments of 4 sub-tiles (the panel is a multiple of SEG): the same
+                // coordinates in the same lanes, in the same order
+                let n = blk.rows[0].len() + blk.rows[1].len();
+                for j in (p0..p1).step_by(SEG) {
+                    for i in blk.rows() {
+                        load_row(x.row(i), j, p1, &mut seg_rows[i].0);
                     }
-                };
-                if !blk.rows[1].is_empty() {
-                    let n = blk.rows[0].len() + blk.rows[1].len();
+                    let (next, steps) = (j + SEG, (p1 - j).min(SEG).div_ceil(ACC));
+                    let len = SEG.min(p1.saturating_sub(next));
                     let rows = (blk.rows[0].clone(), blk.rows[1].clone());
-                    if krum_cross(level, tile, pair_acc, m, rows, |g, ng| {
-                        ahead(g * n / ng, (g + 1) * n / ng);
-                    }) {
-                        continue;
+                    krum_cross(level, seg_rows, pair_acc, (m, steps), rows, |g, ng| {
+                        ahead((g * n / ng, (g + 1) * n / ng), next, len);
+                    });
+                }
+            } else {
+                for j in (p0..p1).step_by(SUB) {
+                    for i in blk.rows() {
+                        load_row(x.row(i), j, j1, &mut tile[i].0);
+                    }
+                    let next = j + SUB;
+                    let len = SUB.min(p1.saturating_sub(next));
+                    pairs(
+                        level,
+                        tile,
+                        pair_acc,
+                        &strips[blk.strips.clone()],
+                        #[inline(always)]
+                        |s: &StripPlan| ahead(s.ahead, next, len),
+                    );
+                }
+            }
+            if p1 == j1 {
+                for run in blk.pair_runs(m) {
+                    for (v, acc) in part[run.clone()].iter_mut().zip(&pair_acc[run]) {
+                        *v = tree_sum(&acc.0);
                     }
                 }
-                pairs(
-                    level,
-                    tile,
-                    pair_acc,
-                    &strips[blk.strips.clone()],
-                    #[inline(always)]
-                    |s: &StripPlan| ahead(s.ahead.0, s.ahead.1),
-                );
             }
         }
     }
-    for (v, acc) in part.iter_mut().zip(pair_acc.iter()) {
-        *v = tree_sum(&acc.0);
-    }
 }
 
-/// Converts `row[j..min(j + SUB, j1)]` into `dst`, zero-padded (zero on both sides of a pair
+/// Converts `row[j..min(j + N, j1)]` into `dst`, zero-padded (zero on both sides of a pair
 /// adds exactly nothing).
 #[inline(always)]
-fn load_row<T: Scalar>(row: &[T], j: usize, j1: usize, SubRow(dst): &mut SubRow) {
-    let part = &row[j..(j + SUB).min(j1)];
-    if let Ok(src) = <&[T; SUB]>::try_from(part) {
-        for t in 0..SUB {
+fn load_row<T: Scalar, const N: usize>(row: &[T], j: usize, j1: usize, dst: &mut [f64; N]) {
+    let part = &row[j..(j + N).min(j1)];
+    if let Ok(src) = <&[T; N]>::try_from(part) {
+        for t in 0..N {
             dst[t] = src[t].to_f64();
         }
     } else {
-        for t in 0..SUB {
+        for t in 0..N {
             dst[t] = part.get(t).map_or(0.0, |v| v.to_f64());
         }
     }

@@ -43,6 +43,22 @@ impl PairBlock {
         self.rows[0].clone().chain(self.rows[1].clone())
     }
 
+    /// The accumulator indices of the block's pairs, as runs of consecutive indices (one per
+    /// row of `rows[0]`).
+    pub(crate) fn pair_runs(&self, m: usize) -> impl Iterator<Item = Range<usize>> + '_ {
+        self.rows[0].clone().filter_map(move |i| {
+            let (j0, j1) = if self.rows[1].is_empty() {
+                (i + 1, self.rows[0].end)
+            } else {
+                (self.rows[1].start, self.rows[1].end)
+            };
+            (j0 < j1).then(|| {
+                let p = pair_index(m, i, j0);
+                p..p + (j1 - j0)
+            })
+        })
+    }
+
     /// The row at position k of [`PairBlock::rows`].
     #[inline(always)]
     pub(crate) fn row(&self, k: usize) -> usize {
@@ -212,6 +228,14 @@ mod tests {
                     }
                 }
                 assert_eq!(next_row, rows.len(), "m = {m}");
+                let mut runs: Vec<usize> = blk.pair_runs(m).flatten().collect();
+                let mut visited: Vec<usize> = strips[blk.strips.clone()]
+                    .iter()
+                    .flat_map(|s| s.p[..s.len].to_vec())
+                    .collect();
+                runs.sort_unstable();
+                visited.sort_unstable();
+                assert_eq!(runs, visited, "m = {m}");
             }
             assert_eq!(next_strip, strips.len());
             for i in 0..m {

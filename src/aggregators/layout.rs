@@ -17,6 +17,15 @@ pub(crate) const SUB: usize = 128;
 #[repr(C, align(64))]
 pub(crate) struct SubRow(pub(crate) [f64; SUB]);
 
+/// Coordinates per segment of Krum's register grids ([`super::krum_plan`]): a grid keeps its
+/// accumulators in registers over a segment of this many coordinates, four sub-tiles.
+pub(crate) const SEG: usize = 512;
+
+/// One row of a segment in f64, aligned to a cache line like [`SubRow`].
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+pub(crate) struct SegRow(pub(crate) [f64; SEG]);
+
 /// The [`ACC`] accumulator lanes of one pair, aligned to a cache line like [`SubRow`].
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(64))]

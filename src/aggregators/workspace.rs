@@ -15,6 +15,7 @@ pub struct Scratch {
     pub(crate) tiles32: Vec<[i32; kernels::W]>,
     pub(crate) tiles64: Vec<[i64; kernels::W]>,
     pub(crate) rows64: Vec<krum::SubRow>,
+    pub(crate) seg_rows: Vec<krum::SegRow>,
     pub(crate) acc: Vec<f64>,
     pub(crate) pair_acc: Vec<krum::Lanes>,
     pub(crate) band_tile: super::band_tile::TileBufs,

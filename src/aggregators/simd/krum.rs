@@ -7,7 +7,7 @@
 //! with 256-bit registers the 8 lanes of an accumulator are taken in two passes over the
 //! sub-tile (lanes 0..4, then 4..8), so a strip needs one register per pair on both widths.
 
-use crate::aggregators::layout::{pair_index, Lanes, StripPlan, SubRow, ACC, SUB};
+use crate::aggregators::layout::{pair_index, Lanes, SegRow, StripPlan, SubRow, ACC, SEG, SUB};
 use std::arch::x86_64::*;
 use std::ops::Range;
 
@@ -158,25 +158,27 @@ fn pairs<V: Vector, F: Fn(&StripPlan)>(
     }
 }
 
-/// The RA x RB pairs (i0 + u, j0 + v), u < RA, v < RB, of rows i0 + u < j0: the RA rows'
-/// vectors are loaded once per step and each of the RB rows' once, so a step of RA x RB
-/// pairs loads RA + RB vectors (a strip of K pairs loads K + 1). For i < j the pairs
-/// (i, j0), (i, j0 + 1), ... have consecutive accumulators ([`pair_index`]).
+/// The RA x RB pairs (i0 + u, j0 + v), u < RA, v < RB, of rows i0 + u < j0, over the first
+/// `steps` groups of [`ACC`] coordinates of a segment: the RA rows' vectors are loaded once
+/// per step and each of the RB rows' once, so a step of RA x RB pairs loads RA + RB vectors
+/// (a strip of K pairs loads K + 1). For i < j the pairs (i, j0), (i, j0 + 1), ... have
+/// consecutive accumulators ([`pair_index`]).
 #[inline(always)]
 fn grid<V: Vector, const RA: usize, const RB: usize>(
-    tile: &[SubRow],
+    tile: &[SegRow],
     acc: &mut [Lanes],
-    m: usize,
+    (m, steps): (usize, usize),
     i0: usize,
     j0: usize,
 ) {
+    let steps = steps.min(SEG / ACC);
     let mut p = [0; RA];
     let mut ra = [&tile[0].0; RA];
     for u in 0..RA {
         p[u] = pair_index(m, i0 + u, j0);
         ra[u] = &tile[i0 + u].0;
     }
-    let rb: &[SubRow; RB] = tile[j0..j0 + RB].try_into().expect("RB rows");
+    let rb: &[SegRow; RB] = tile[j0..j0 + RB].try_into().expect("RB rows");
     for h in (0..ACC).step_by(V::W) {
         let mut r = [[V::zero(); RB]; RA];
         for u in 0..RA {
@@ -184,7 +186,7 @@ fn grid<V: Vector, const RA: usize, const RB: usize>(
                 r[u][v] = V::load(&acc[p[u] + v].0, h);
             }
         }
-        for c in 0..SUB / ACC {
+        for c in 0..steps {
             let o = c * ACC + h;
             let mut xa = [V::zero(); RA];
             for u in 0..RA {
@@ -206,25 +208,25 @@ fn grid<V: Vector, const RA: usize, const RB: usize>(
 }
 
 /// Every pair of a row of `ri` with a row of `rj` (every row of `ri` below every row of `rj`)
-/// in grids of at most RA x RB pairs; `before(g, n)` runs before the g-th of the n groups of
-/// RA rows of `ri`.
+/// over the first `steps` groups of [`ACC`] coordinates of a segment, in grids of at most
+/// RA x RB pairs; `before(g, n)` runs before the g-th of the n groups of RA rows of `ri`.
 #[inline(always)]
 fn cross<V: Vector, const RA: usize, const RB: usize, F: Fn(usize, usize)>(
-    tile: &[SubRow],
+    tile: &[SegRow],
     acc: &mut [Lanes],
-    m: usize,
+    size: (usize, usize),
     (ri, rj): (Range<usize>, Range<usize>),
     before: F,
 ) {
     macro_rules! by_width {
         ($ra:literal, $i0:expr, $j0:expr, $rb:expr) => {
             match $rb {
-                1 => grid::<V, $ra, 1>(tile, acc, m, $i0, $j0),
-                2 => grid::<V, $ra, 2>(tile, acc, m, $i0, $j0),
-                3 => grid::<V, $ra, 3>(tile, acc, m, $i0, $j0),
-                4 => grid::<V, $ra, 4>(tile, acc, m, $i0, $j0),
-                5 => grid::<V, $ra, 5>(tile, acc, m, $i0, $j0),
-                6 => grid::<V, $ra, 6>(tile, acc, m, $i0, $j0),
+                1 => grid::<V, $ra, 1>(tile, acc, size, $i0, $j0),
+                2 => grid::<V, $ra, 2>(tile, acc, size, $i0, $j0),
+                3 => grid::<V, $ra, 3>(tile, acc, size, $i0, $j0),
+                4 => grid::<V, $ra, 4>(tile, acc, size, $i0, $j0),
+                5 => grid::<V, $ra, 5>(tile, acc, size, $i0, $j0),
+                6 => grid::<V, $ra, 6>(tile, acc, size, $i0, $j0),
                 _ => unreachable!("grids are at most 6 rows wide"),
             }
         };
@@ -254,20 +256,21 @@ fn cross<V: Vector, const RA: usize, const RB: usize, F: Fn(usize, usize)>(
 }
 
 /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of a row of `ri` with a row
-/// of `rj` (`ri` below `rj`), in grids of 2 x 4 pairs (the AVX2 register budget with both
+/// of `rj` (`ri` below `rj`) over the first `steps` groups of [`ACC`] coordinates of a
+/// segment (`size` = (m, steps)), in grids of 2 x 4 pairs (the AVX2 register budget with both
 /// halves of an accumulator's lanes taken in turn); `before(g, n)` as in [`cross`].
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA. Rows and accumulators are bounds-checked.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn cross4<F: Fn(usize, usize)>(
-    tile: &[SubRow],
+    tile: &[SegRow],
     acc: &mut [Lanes],
-    m: usize,
+    size: (usize, usize),
     rows: (Range<usize>, Range<usize>),
     before: F,
 ) {
-    cross::<Lanes4, 2, 4, F>(tile, acc, m, rows, before);
+    cross::<Lanes4, 2, 4, F>(tile, acc, size, rows, before);
 }
 
 /// As [`cross4`], in grids of 4 x 6 pairs (24 accumulators, 4 shared rows and one more
@@ -278,13 +281,13 @@ pub(crate) unsafe fn cross4<F: Fn(usize, usize)>(
 /// accumulators are bounds-checked.
 #[target_feature(enable = "avx512f,avx2,fma")]
 pub(crate) unsafe fn cross8<F: Fn(usize, usize)>(
-    tile: &[SubRow],
+    tile: &[SegRow],
     acc: &mut [Lanes],
-    m: usize,
+    size: (usize, usize),
     rows: (Range<usize>, Range<usize>),
     before: F,
 ) {
-    cross::<Lanes8, 4, 6, F>(tile, acc, m, rows, before);
+    cross::<Lanes8, 4, 6, F>(tile, acc, size, rows, before);
 }
 
 /// `acc[p] = fma(a - b, a - b, acc[p])` lane-wise for every pair of the strips, 4 lanes

@@ -598,16 +598,34 @@ pub(crate) fn krum_pairs<F: Fn(&super::layout::StripPlan)>(
     false
 }
 
+/// Whether `level` has Krum's register-grid kernel ([`krum_cross`]).
+#[inline(always)]
+pub(crate) fn has_krum_grids(level: Level) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match level.0 {
+            Isa::Avx2 => std::is_x86_feature_detected!("fma"),
+            Isa::Avx512 => true,
+            _ => false,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = level;
+        false
+    }
+}
+
 /// Krum's pairs between the rows `rows.0` and `rows.1` (all of `rows.0` below `rows.1`) over
-/// one sub-tile, in register grids, with the kernel of `level` (AVX-512, or AVX2 if the CPU
+/// the first `size.1` groups of 8 coordinates of a segment (`size.0` = m), in register grids, with the kernel of `level` (AVX-512, or AVX2 if the CPU
 /// has FMA), calling `before(g, n)` before the g-th of n groups of rows; returns whether one
 /// ran. The same operations per pair as [`krum_pairs`], so the same bits.
 #[inline(always)]
 pub(crate) fn krum_cross<F: Fn(usize, usize)>(
     level: Level,
-    tile: &[super::layout::SubRow],
+    tile: &[super::layout::SegRow],
     acc: &mut [super::layout::Lanes],
-    m: usize,
+    size: (usize, usize),
     rows: (std::ops::Range<usize>, std::ops::Range<usize>),
     before: F,
 ) -> bool {
@@ -616,18 +634,18 @@ pub(crate) fn krum_cross<F: Fn(usize, usize)>(
         match level.0 {
             Isa::Avx2 if std::is_x86_feature_detected!("fma") => {
                 // SAFETY: as in `krum_pairs`.
-                unsafe { krum::cross4(tile, acc, m, rows, before) };
+                unsafe { krum::cross4(tile, acc, size, rows, before) };
                 return true;
             }
             Isa::Avx512 => {
                 // SAFETY: as in `krum_pairs`.
-                unsafe { krum::cross8(tile, acc, m, rows, before) };
+                unsafe { krum::cross8(tile, acc, size, rows, before) };
                 return true;
             }
             _ => {}
         }
     }
-    let _ = (level, tile, acc, m, rows, before);
+    let _ = (level, tile, acc, size, rows, before);
     false
 }
 
