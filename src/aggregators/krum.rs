@@ -191,7 +191,7 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
     let chunk_len = d.div_ceil(64).max(4096);
     let nchunks = d.div_ceil(chunk_len);
     let mut partials = std::mem::take(&mut ws.pair_partials);
-    partials.clear();
+    // no zeroing: every chunk writes each of its pairs' totals
     partials.resize(nchunks * npairs, 0.0);
     plan_pairs(m, &mut ws.strips, &mut ws.pair_blocks);
     {

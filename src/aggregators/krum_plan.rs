@@ -59,6 +59,11 @@ impl PairBlock {
         })
     }
 
+    /// How many rows the block has.
+    pub(crate) fn row_count(&self) -> usize {
+        self.rows[0].len() + self.rows[1].len()
+    }
+
     /// The row at position k of [`PairBlock::rows`].
     #[inline(always)]
     pub(crate) fn row(&self, k: usize) -> usize {
@@ -98,7 +103,7 @@ pub(crate) fn plan_pairs(m: usize, strips: &mut Vec<StripPlan>, blocks: &mut Vec
                 rows,
                 strips: start..strips.len(),
             };
-            spread_ahead(&mut strips[block.strips.clone()], block.rows().count());
+            spread_ahead(&mut strips[block.strips.clone()], block.row_count());
             blocks.push(block);
         }
     }
