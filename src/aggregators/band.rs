@@ -35,7 +35,7 @@ use crate::scalar::Scalar;
 const SAMPLE_MAX: usize = 128;
 
 /// Below this m the exact route is used as it is (the sample would be most of the keys).
-const BAND_MIN_M: usize = 32;
+pub(crate) const BAND_MIN_M: usize = 32;
 
 /// Pivot slack in standard deviations of the sample rank (each side): a rank falls outside
 /// its band with probability about 1%.
@@ -98,9 +98,17 @@ impl Binades {
     /// `None` for zero. Non-finite values give 2047.
     #[inline(always)]
     fn field<T: Scalar>(v: f64) -> Option<u32> {
+        let (f, nonzero) = Self::field_of::<T>(v);
+        nonzero.then_some(f)
+    }
+
+    /// [`Binades::field`] without a branch: the field (meaningless for zero) and whether v is
+    /// nonzero, for passes that must vectorise.
+    #[inline(always)]
+    pub(crate) fn field_of<T: Scalar>(v: f64) -> (u32, bool) {
         let a = v.to_bits() << 1;
         let floor = if T::SIZE == 4 { 1023 - 126 } else { 1 };
-        (a != 0).then(|| ((a >> 53) as u32).max(floor))
+        (((a >> 53) as u32).max(floor), a != 0)
     }
 
     #[inline(always)]

@@ -15,6 +15,8 @@
 
 use super::band::{bracket, sample_size, Binades};
 use super::layout::{dist, W};
+use super::network::sort_lanes;
+use crate::scalar::Scalar;
 
 /// Per-thread buffers of the tile route: the sample tile and two band buffers of m keys per
 /// lane.
@@ -26,11 +28,10 @@ pub(crate) struct TileBufs {
     pairs: Vec<u128>,
 }
 
+/// The f32 value of key k, in f64.
 #[inline(always)]
 fn value(k: i32) -> f64 {
-    f64::from(f32::from_bits(
-        (k ^ ((((k >> 31) as u32) >> 1) as i32)) as u32,
-    ))
+    f32::from_key(k).to_f64()
 }
 
 /// Sorts the sample of every lane: rows at s evenly spaced positions, by `net` (the sorting
@@ -42,15 +43,7 @@ pub(crate) fn sample_tile(tile: &[[i32; W]], net: &[(u16, u16)], tb: &mut TileBu
     tb.sample.clear();
     tb.sample
         .extend((0..s).map(|k| tile[(2 * k + 1) * m / (2 * s)]));
-    for &(a, b) in net {
-        let (lo, hi) = tb.sample.split_at_mut(usize::from(b));
-        let (x, y) = (&mut lo[usize::from(a)], &mut hi[0]);
-        for t in 0..W {
-            let (p, q) = (x[t], y[t]);
-            x[t] = p.min(q);
-            y[t] = p.max(q);
-        }
-    }
+    sort_lanes(net, &mut tb.sample);
 }
 
 /// The pivot row at sample index `i`, or a row of `end` beyond the sample.
@@ -80,12 +73,10 @@ impl Tally {
     /// Adds value v to lane l if `keep` (branch-free: -0.0, which adds nothing, otherwise).
     #[inline(always)]
     fn add(&mut self, l: usize, v: f64, keep: bool) {
-        const FLOOR: u32 = 1023 - 126;
         self.acc[l] += if keep { v } else { -0.0 };
         self.count[l] += u32::from(keep);
-        let bits = v.to_bits() << 1;
-        let f = ((bits >> 53) as u32).max(FLOOR);
-        let live = keep && bits != 0;
+        let (f, nonzero) = Binades::field_of::<f32>(v);
+        let live = keep && nonzero;
         self.elo[l] = self.elo[l].min(if live { f } else { u32::MAX });
         self.ehi[l] = self.ehi[l].max(if live { f } else { 0 });
     }

@@ -61,7 +61,7 @@ use super::band;
 use super::band_tile;
 use super::layout::{dist, for_chunks, span};
 pub(crate) use super::layout::{Finish, W};
-use super::network::Network;
+use super::network::{sort_lanes, Network};
 use super::selection::{exact, phocas_checked, rescue_overflow, selection, trimmed_mean};
 use super::simd::{with_isa, Level};
 use super::{Scratch, Workspace};
@@ -231,6 +231,8 @@ pub(crate) struct OrderPlan {
     /// For 32 < m <= 64: the last stage of the network (the merge of wires 0..32 with wires
     /// 32..m), pruned, for when both halves are sorted by register networks.
     merge: Option<Network>,
+    /// For m >= [`band::BAND_MIN_M`]: the sorting network of the band route's sample.
+    band: Option<Network>,
 }
 
 impl OrderPlan {
@@ -254,7 +256,13 @@ impl OrderPlan {
             let class: Vec<usize> = (0..m).map(|w| class_of(m, finish, w)).collect();
             Network::stages_from(m, REGISTER_HALF).pruned(&class)
         });
-        Self { finish, net, merge }
+        let band = (m >= band::BAND_MIN_M).then(|| Network::sorting(band::sample_size(m)));
+        Self {
+            finish,
+            net,
+            merge,
+            band,
+        }
     }
 
     /// Comparators of the pruned network, if one was built.
@@ -313,7 +321,7 @@ pub(crate) fn coordinatewise<T: Keyed>(
                 });
             });
         }
-        _ if band::applies::<T>(m, plan.finish) => band_chunks(x, ws, out, plan.finish),
+        _ if band::applies::<T>(m, plan.finish) => band_chunks(x, ws, out, plan),
         _ => selection(x, ws, out, plan.finish),
     }
     rescue_overflow(x, out, plan.finish);
@@ -321,11 +329,11 @@ pub(crate) fn coordinatewise<T: Keyed>(
 
 /// The selection path's band route ([`band_tile`]) over tiles of [`W`] coordinates of f32,
 /// with the exact route of [`super::selection`] for the lanes it declines.
-fn band_chunks<T: Keyed>(x: MatrixView<'_, T>, ws: &Workspace, out: &mut [T], finish: Finish) {
+fn band_chunks<T: Keyed>(x: MatrixView<'_, T>, ws: &Workspace, out: &mut [T], plan: &OrderPlan) {
     let m = x.m();
     let level = ws.level();
-    let net = Network::sorting(band::sample_size(m));
-    let net = net.comparators();
+    let finish = plan.finish;
+    let net = plan.band.as_ref().map_or(&[][..], Network::comparators);
     let chunk = span::<T>(m, W, 8192);
     for_chunks(out, chunk, |c, o| {
         ws.with_scratch(|s| {
@@ -596,20 +604,6 @@ pub(crate) fn load_keys<T: Scalar>(
     }
 }
 
-/// Applies the comparators to all lanes at once.
-#[inline(always)]
-fn sort_lanes<K: Ord + Copy>(net: &[(u16, u16)], tile: &mut [[K; W]]) {
-    for &(a, b) in net {
-        let (lo, hi) = tile.split_at_mut(usize::from(b));
-        let (x, y) = (&mut lo[usize::from(a)], &mut hi[0]);
-        for t in 0..W {
-            let (p, q) = (x[t], y[t]);
-            x[t] = p.min(q);
-            y[t] = p.max(q);
-        }
-    }
-}
-
 /// Lanes `base..base + LANES` of a wire.
 #[inline(always)]
 fn lanes<K: Copy>(wire: &[K; W], base: usize) -> &[K; LANES] {
@@ -809,7 +803,7 @@ mod tests {
         let mut out = vec![T::default(); d];
         let view = MatrixView::new(x, m, d).unwrap();
         match &plan.net {
-            _ if path == 3 => band_chunks(view, &ws, &mut out, plan.finish),
+            _ if path == 3 => band_chunks(view, &ws, &mut out, &plan),
             Some(net) if path > 0 => {
                 let mut s = Scratch::default();
                 let net = net.comparators();

@@ -14,6 +14,21 @@
 //! values within one such output group: walking backwards, a comparator whose two wires are
 //! not touched by any kept later comparator and end in the same group is dropped.
 
+/// Applies the comparators `net` to every lane of `rows` at once (row i is wire i): lane t of
+/// every row is one independent input, sorted (or partitioned) in place.
+#[inline(always)]
+pub(crate) fn sort_lanes<K: Ord + Copy, const N: usize>(net: &[(u16, u16)], rows: &mut [[K; N]]) {
+    for &(a, b) in net {
+        let (lo, hi) = rows.split_at_mut(usize::from(b));
+        let (x, y) = (&mut lo[usize::from(a)], &mut hi[0]);
+        for t in 0..N {
+            let (p, q) = (x[t], y[t]);
+            x[t] = p.min(q);
+            y[t] = p.max(q);
+        }
+    }
+}
+
 /// A comparator network on `m` wires.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Network {
