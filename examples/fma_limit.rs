@@ -1,17 +1,20 @@
 //! The floating-point limit of Krum's exact pairwise distances on this machine.
 //!
-//! Krum's kernel (`aggregators::simd::krum`) spends, per pair of rows and per coordinate, one
-//! f64 subtraction and one fused multiply-add (`acc = fma(a - b, a - b, acc)`), plus the load
-//! of the second row's value (the first row's is shared by the pairs of a strip). This program
-//! measures how many such steps per second the CPU can retire at best: the same two
-//! instructions on the widest vectors the CPU has (AVX-512 F, else AVX2 + FMA), operands in L1,
-//! 16 independent accumulators per thread (enough to hide the FMA latency), one thread per core
-//! (rayon's pool, `RAYON_NUM_THREADS` to change it). Krum's time at a point (m, d) then has the
-//! floor m (m - 1) / 2 * d / rate.
+//! Krum's kernels (`aggregators::simd::krum`) spend, per pair of rows and per coordinate, one
+//! f64 subtraction and one fused multiply-add (`acc = fma(a - b, a - b, acc)`), plus loads:
+//! a strip of K pairs shares the first row, so one load per step (and one per K steps); a
+//! register grid of RA x RB pairs loads RA + RB vectors per RA x RB steps (4 x 6 with
+//! AVX-512, 2 x 4 with AVX2). This program measures how many such steps per second the CPU
+//! retires at best, for both mixes: the same instructions on the widest vectors the CPU has
+//! (AVX-512 F, else AVX2 + FMA), operands in L1, enough independent accumulators to hide the
+//! FMA latency, one thread per core (rayon's pool, `RAYON_NUM_THREADS` to change it). The
+//! grid's rate is the FMA throughput itself (one FMA per step, the subtraction on the other
+//! ports). Krum's time at a point (m, d) then has the floor m (m - 1) / 2 * d / rate.
 //!
 //! Usage: `cargo run --release --example fma_limit [seconds]` (default 1). Prints the rate in
-//! pair-coordinates per second for the instruction sets the CPU offers, each the fastest of 5
-//! runs, and Krum's floor at m = 20, 200, 500 and 1000 for d = 10^6 and m d = 2 x 10^8.
+//! pair-coordinates per second for each instruction set the CPU offers and each mix (`strip`,
+//! `grid`), each the fastest of 5 runs, and Krum's floor at m = 20, 200, 500 and 1000 for
+//! d = 10^6 and m d = 2 x 10^8.
 
 // The intrinsics need `unsafe`: each block states why it is sound.
 #![allow(unsafe_code)]
@@ -19,6 +22,7 @@
 use std::time::Instant;
 
 /// Lane steps (subtract + FMA, one pair-coordinate each) per call of a kernel.
+#[cfg(target_arch = "x86_64")]
 const STEPS: usize = 1 << 16;
 /// Passes of the 4 x 6 AVX-512 grid per call (6,144 lane steps each).
 #[cfg(target_arch = "x86_64")]

@@ -17,7 +17,8 @@
 //! bit-flipped floats square far beyond the f32 range; in f64 they do not overflow, and any
 //! non-finite distance (overflow past f64, NaN) counts as +infinity.
 //! Time: O(d m^2); extra space: m(m-1)/2 f64 per chunk (at most 64 chunks), and per thread
-//! 128 m f64 plus 8 m(m-1)/2 f64 accumulators.
+//! 128 m f64 plus 8 m(m-1)/2 f64 accumulators (and above m = 64 with a grid kernel, 512 m
+//! f64 of segment rows).
 
 use super::kernels::Keyed;
 use super::krum_plan::{plan_pairs, PairBlock, PANEL};
@@ -174,7 +175,8 @@ pub(crate) fn conventions(neighbours: KrumNeighbours, distance: KrumDistance) ->
 ///
 /// Fixed chunks of coordinates (their length depends only on d) are processed in parallel;
 /// within a chunk, every pair accumulates `(a - b)^2` with a fused multiply-add into [`ACC`]
-/// lanes (lane l takes the coordinates equal to l mod ACC, in order), sub-tile of [`SUB`]
+/// lanes (lane l takes the coordinates whose offset from the chunk's start is l mod ACC, in
+/// order), sub-tile of [`SUB`]
 /// coordinates after sub-tile, in the blocks of [`super::krum_plan`] (one block up to
 /// m = 64: one pass over the matrix; above, each panel's rows are read once per block pair,
 /// from the L3). At the end of the chunk the lanes are added in a fixed tree, and the chunk
@@ -182,7 +184,7 @@ pub(crate) fn conventions(neighbours: KrumNeighbours, distance: KrumDistance) ->
 pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Workspace) {
     let m = x.m();
     let d = x.d();
-    let npairs = m * (m - 1) / 2;
+    let npairs = m * m.saturating_sub(1) / 2;
     ws.dist.clear();
     ws.dist.resize(m * m, 0.0);
     if npairs == 0 {
@@ -230,10 +232,12 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
 
 /// Sums of squared differences of every pair over coordinates [j0, j1), into `part`.
 ///
-/// Block by block ([`super::krum_plan`]): one block (m <= 128) takes the whole chunk, sub-tile
+/// Block by block ([`super::krum_plan`]): one block (m <= 64) takes the whole chunk, sub-tile
 /// after sub-tile; several blocks take it a panel of [`PANEL`] coordinates at a time, each
-/// block pair running over the panel's sub-tiles before the next, so its accumulators stay in
-/// L2. Each sub-tile converts the block's rows to f64 and runs its strips.
+/// block pair running over the panel before the next, so its accumulators stay in L2. A
+/// diagonal block (or any block without a grid kernel) converts its rows to f64 sub-tile by
+/// sub-tile and runs its strips; an off-diagonal block converts them segment by segment
+/// ([`SEG`]) and runs the register grids.
 ///
 /// While the pairs of one sub-tile run, the next sub-tile of the block's rows is prefetched
 /// into L1, a row or two before each strip ([`StripPlan::ahead`]), so the conversion reads L1
@@ -297,14 +301,15 @@ fn distance_chunk<T: Scalar>(
                     let (next, steps) = (j + SEG, (p1 - j).min(SEG).div_ceil(ACC));
                     let len = SEG.min(p1.saturating_sub(next));
                     let rows = (blk.rows[0].clone(), blk.rows[1].clone());
-                    krum_cross(level, seg_rows, pair_acc, (m, steps), rows, |g, ng| {
+                    let ran = krum_cross(level, seg_rows, pair_acc, (m, steps), rows, |g, ng| {
                         ahead((g * n / ng, (g + 1) * n / ng), next, len);
                     });
+                    debug_assert!(ran, "has_krum_grids and krum_cross disagree");
                 }
             } else {
                 for j in (p0..p1).step_by(SUB) {
                     for i in blk.rows() {
-                        load_row(x.row(i), j, j1, &mut tile[i].0);
+                        load_row(x.row(i), j, p1, &mut tile[i].0);
                     }
                     let next = j + SUB;
                     let len = SUB.min(p1.saturating_sub(next));
@@ -666,11 +671,13 @@ mod tests {
                 })
                 .collect();
             let view = MatrixView::new(&x, m, d).unwrap();
-            for level in crate::aggregators::available_isas() {
-                let mut ws = Workspace::new()
-                    .with_level(crate::aggregators::Level::new(level).expect("available"));
+            for isa in crate::aggregators::available_isas() {
+                let level = crate::aggregators::Level::new(isa).expect("available");
+                let mut ws = Workspace::new().with_level(level);
                 pairwise_sq_distances(view, &mut ws);
-                let fused = PORTABLE_FMA || level != crate::aggregators::Isa::Portable;
+                // the SIMD kernels fuse; without them (portable, or AVX2 on a CPU without
+                // FMA) the portable accumulation runs
+                let fused = PORTABLE_FMA || super::super::simd::has_krum_grids(level);
                 for i in 0..m {
                     for j in i + 1..m {
                         let mut lanes = [0.0; ACC];
@@ -692,7 +699,7 @@ mod tests {
                         let got = ws.dist[i * m + j];
                         assert!(
                             got.to_bits() == want.to_bits() && ws.dist[j * m + i] == got,
-                            "{level:?}, m = {m}, pair ({i}, {j}): {got} against {want}"
+                            "{isa:?}, m = {m}, pair ({i}, {j}): {got} against {want}"
                         );
                     }
                 }

@@ -3,19 +3,20 @@
 //!
 //! Up to [`ONE_BLOCK_MAX`] rows, every pair is in one block, visited in strips of a cyclic
 //! schedule: the accumulators of all m(m-1)/2 pairs (64 bytes each, 129 KB at m = 64) stay in
-//! L2 while the sub-tiles of a chunk go by. Above it, the accumulators outgrow L2 (32 MB at
-//! m = 1000): a pass over every pair per sub-tile of 128 coordinates reloaded them from
-//! memory each time, and Krum ran at 2.7x its floating-point floor at m = 1000
-//! (`reports/PERF.md`). So the rows are split into blocks of [`BLOCK_ROWS`], and each pair of
-//! blocks runs over a panel of [`PANEL`] coordinates before the next: its at most 60 x 60 accumulators (225 KB) and 120 converted rows stay in L2 for
-//! the panel's sub-tiles. A diagonal block pairs its rows among themselves in strips; an
-//! off-diagonal block is a rectangle of pairs, which the SIMD kernels visit in register grids
-//! (4 x 6 pairs on AVX-512: 10 vector loads per 24 pair steps, against 11 per 10 in a strip).
+//! L2 while the sub-tiles of a chunk go by. Above it, they outgrow L2 (32 MB at m = 1000): a
+//! pass over every pair per sub-tile of 128 coordinates reloaded them from memory each time,
+//! and Krum ran at 2.9x its floating-point floor at m = 1000 (`reports/PERF.md`). So the rows
+//! are split into blocks of [`BLOCK_ROWS`], and each pair of blocks runs over a panel of
+//! [`PANEL`] coordinates before the next: its at most 60 x 60 accumulators (225 KB) stay in
+//! L2 for the whole panel, while its 120 rows are converted to f64 again for each segment
+//! (480 KB). A diagonal block pairs its rows among themselves in strips; an off-diagonal
+//! block is a rectangle of pairs, which the SIMD kernels visit in register grids (4 x 6 pairs
+//! on AVX-512: 10 vector loads per 24 pair steps, against 11 per 10 in a strip).
 //!
 //! Every pair keeps its own accumulator and takes the coordinates in order, whatever block,
 //! strip or grid it is in, so the schedule changes no result.
 
-use super::layout::{pair_index, StripPlan, STRIP_MAX};
+use super::layout::{pair_index, StripPlan, ACC, SEG, STRIP_MAX, SUB};
 use std::ops::Range;
 
 /// Rows per block (the last block takes the rest): a multiple of the grids' 4 and 6 rows
@@ -25,8 +26,14 @@ pub(crate) const BLOCK_ROWS: usize = 60;
 /// Largest m planned as one block (whose panel is the whole chunk).
 pub(crate) const ONE_BLOCK_MAX: usize = 64;
 
-/// Coordinates per panel when there are several blocks: a multiple of the sub-tile's 128.
+/// Coordinates per panel when there are several blocks.
 pub(crate) const PANEL: usize = 2048;
+
+// Panels split into whole segments, segments into whole sub-tiles, sub-tiles into whole steps
+// of ACC lanes: every sub-tile, segment and step starts at the chunk's start plus a multiple
+// of its width, so each coordinate keeps its lane and its order (same bits).
+const _: () =
+    assert!(PANEL.is_multiple_of(SEG) && SEG.is_multiple_of(SUB) && SUB.is_multiple_of(ACC));
 
 /// One block of the schedule: the pairs between the rows of `rows[0]` and `rows[1]` (an empty
 /// `rows[1]`: the pairs among the rows of `rows[0]`), visited by the strips `strips`. A strip's

@@ -1,11 +1,15 @@
-//! Krum's pairwise squared distances of one sub-tile with AVX2 + FMA or AVX-512: the same
-//! operations in the same order as `krum::accumulate` (`acc = fma(a - b, a - b, acc)` per
-//! lane), register blocked by the cyclic pair schedule of [`crate::aggregators::krum_plan`]: row
-//! i is paired with up to [`crate::aggregators::layout::STRIP_MAX`] rows at once, so one load of row i
-//! serves them all and each pair's accumulator stays in a register for the whole sub-tile.
-//! One generic kernel over the vector width ([`Lanes4`], [`Lanes8`]):
-//! with 256-bit registers the 8 lanes of an accumulator are taken in two passes over the
-//! sub-tile (lanes 0..4, then 4..8), so a strip needs one register per pair on both widths.
+//! Krum's pairwise squared distances with AVX2 + FMA or AVX-512: the same operations in the
+//! same order as `krum::accumulate` (`acc = fma(a - b, a - b, acc)` per lane), register
+//! blocked two ways ([`crate::aggregators::krum_plan`]):
+//! - strips, over one sub-tile: row i is paired with up to
+//!   [`crate::aggregators::layout::STRIP_MAX`] rows at once, so one load of row i serves them
+//!   all and each pair's accumulator stays in a register for the whole sub-tile;
+//! - grids, over one segment of an off-diagonal block: RA rows with RB rows, RA + RB loads
+//!   per step for RA x RB pairs, each accumulator in a register for the whole segment.
+//!
+//! One generic kernel over the vector width ([`Lanes4`], [`Lanes8`]): with 256-bit registers
+//! the 8 lanes of an accumulator are taken in two passes (lanes 0..4, then 4..8), so a pair
+//! needs one register on both widths.
 
 use crate::aggregators::layout::{pair_index, Lanes, SegRow, StripPlan, SubRow, ACC, SEG, SUB};
 use std::arch::x86_64::*;

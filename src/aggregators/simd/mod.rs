@@ -598,7 +598,8 @@ pub(crate) fn krum_pairs<F: Fn(&super::layout::StripPlan)>(
     false
 }
 
-/// Whether `level` has Krum's register-grid kernel ([`krum_cross`]).
+/// Whether `level` has Krum's register-grid kernel ([`krum_cross`]), and so fused strips
+/// ([`krum_pairs`]): the same conditions.
 #[inline(always)]
 pub(crate) fn has_krum_grids(level: Level) -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -617,9 +618,9 @@ pub(crate) fn has_krum_grids(level: Level) -> bool {
 }
 
 /// Krum's pairs between the rows `rows.0` and `rows.1` (all of `rows.0` below `rows.1`) over
-/// the first `size.1` groups of 8 coordinates of a segment (`size.0` = m), in register grids, with the kernel of `level` (AVX-512, or AVX2 if the CPU
-/// has FMA), calling `before(g, n)` before the g-th of n groups of rows; returns whether one
-/// ran. The same operations per pair as [`krum_pairs`], so the same bits.
+/// the first `size.1` groups of 8 coordinates of a segment (`size.0` = m), in register grids,
+/// with the kernel of `level` (AVX-512, or AVX2 if the CPU has FMA), calling `before(g, n)`
+/// before the g-th of n groups of rows; returns whether one ran. The same operations per pair as [`krum_pairs`], so the same bits.
 #[inline(always)]
 pub(crate) fn krum_cross<F: Fn(usize, usize)>(
     level: Level,
@@ -633,12 +634,14 @@ pub(crate) fn krum_cross<F: Fn(usize, usize)>(
     {
         match level.0 {
             Isa::Avx2 if std::is_x86_feature_detected!("fma") => {
-                // SAFETY: as in `krum_pairs`.
+                // SAFETY: a `Level` is at least AVX2 only on a CPU that has it; FMA checked
+                // just above.
                 unsafe { krum::cross4(tile, acc, size, rows, before) };
                 return true;
             }
             Isa::Avx512 => {
-                // SAFETY: as in `krum_pairs`.
+                // SAFETY: a `Level` is `Avx512` only after the detection of AVX-512 F, AVX2
+                // and FMA among its features.
                 unsafe { krum::cross8(tile, acc, size, rows, before) };
                 return true;
             }
