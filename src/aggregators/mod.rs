@@ -38,7 +38,7 @@ pub use mean::Mean;
 pub use median::{Median, MedianConvention};
 pub use phocas::Phocas;
 pub use premix::{Premix, Premixed};
-pub use simd::{available_isas, detected_isa, isa_from_env, Isa, Level};
+pub use simd::{available_isas, detected_isa, isa_from_env, pair_step_rate, Isa, Level, StepMix};
 pub use trmean::TrimmedMean;
 pub use workspace::{Scratch, Workspace};
 

@@ -222,6 +222,29 @@ impl Report<'_> {
                 );
             }
         }
+        // issue 22: Krum and Multi-Krum within 1.5x of the FMA floor for m = 200 to 1000
+        if let Some(rate) = self.res.fma_rate {
+            for r in ["krum", "multikrum"] {
+                let floor = |m: usize, d: usize| (m * (m - 1) / 2) as f64 * d as f64 / rate * 1e9;
+                let worst = self
+                    .res
+                    .rows
+                    .iter()
+                    .filter(|x| x.rule == r && x.dtype == dt && (200..=1000).contains(&x.m))
+                    .map(|x| {
+                        let f = floor(x.m, x.d);
+                        ((x.timing.median_ns / f, x.timing.min_ns / f), (x.m, x.d))
+                    })
+                    .max_by(|a, b| a.0 .0.total_cmp(&b.0 .0));
+                if let Some((v, (m, d))) = worst {
+                    line(
+                        format!("{r} / FMA floor, worst 200 <= m <= 1000 (at {m} x {d})"),
+                        v,
+                        1.5,
+                    );
+                }
+            }
+        }
         let _ = writeln!(
             s,
             "slopes: log-log fit of time against m or d; about right: within 0.2 of the theory's exponent, \

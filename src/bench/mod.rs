@@ -44,13 +44,14 @@ mod timing;
 pub use timing::{median, normal_values, read_probe, time_round_robin, BenchScalar, Call, Timing};
 
 use crate::aggregators::{
-    self, available_isas, detected_isa, AggregateExt, Aggregator, Level, RuleParams, Workspace,
-    NETWORK_MAX_M, REGISTRY,
+    self, available_isas, detected_isa, pair_step_rate, AggregateExt, Aggregator, Level,
+    RuleParams, StepMix, Workspace, NETWORK_MAX_M, REGISTRY,
 };
 use crate::error::Error;
 use crate::matrix::MatrixView;
 use crate::report::manifest::Manifest;
 use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -483,6 +484,10 @@ pub struct Results {
     pub variants: Vec<Variant>,
     /// Conditions of the run, printed above the tables (threads, instruction set, load).
     pub conditions: String,
+    /// Krum's floating-point limit at the run's level: subtract + FMA steps per second in
+    /// the register grids' mix ([`crate::aggregators::pair_step_rate`]), measured when Krum
+    /// or Multi-Krum is benchmarked on a level that has their kernels.
+    pub fma_rate: Option<f64>,
 }
 
 /// The 1-minute load average (Linux), for the record: other processes on the machine slow the
@@ -664,6 +669,9 @@ pub fn run(args: &BenchOptions) -> Result<(), Error> {
             Dtype::F64 => run_dtype::<f64>(&plan, !args.no_compare, args.seed, &mut res)?,
         }
     }
+    if plan.rules.iter().any(|r| r == "krum" || r == "multikrum") {
+        res.fma_rate = pair_step_rate(Level::default(), StepMix::Grid, 0.2, 3);
+    }
     let fmt_load = |l: Option<f64>| l.map_or("?".into(), |l| format!("{l:.2}"));
     res.conditions = format!(
         "{} threads on {} cores, instruction set {} (detected {}), sorting networks up to m = {}; 1-minute load average {} at the start, {} at the end",
@@ -675,6 +683,12 @@ pub fn run(args: &BenchOptions) -> Result<(), Error> {
         fmt_load(load0),
         fmt_load(load_average()),
     );
+    if let Some(r) = res.fma_rate {
+        let _ = write!(
+            res.conditions,
+            "; Krum's FMA floor {r:.3e} pair-coordinates per second (m (m - 1) / 2 d / rate)"
+        );
+    }
     let report = output::Report::new(&plan.sweep, &res);
     let mut manifest = manifest;
     for (name, rows) in report.write_tables(&out)? {

@@ -323,3 +323,96 @@ pub(crate) unsafe fn pairs8<F: Fn(&StripPlan)>(
 ) {
     pairs::<Lanes8, F>(tile, acc, strips, before);
 }
+
+/// f64 values of each of the two L1-resident operand rows of the rate probes.
+pub(crate) const PROBE_ROW: usize = 512;
+
+/// The rate probe of [`super::pair_step_rate`]: passes over two L1-resident rows of
+/// subtract + FMA steps, with the loads of Krum's grids (GRID) or strips; returns a sum to
+/// keep (so the work is not optimised away) and the lane steps done.
+#[inline(always)]
+fn probe<V: Vector, const GRID: bool>(a: &[f64; PROBE_ROW], b: &[f64; PROBE_ROW]) -> (f64, usize) {
+    let mut sum = 0.0;
+    let mut keep = |acc: &[V]| {
+        for r in acc {
+            let mut lanes = [0.0; 8];
+            r.store(&mut lanes, 0);
+            sum += lanes[..V::W].iter().sum::<f64>();
+        }
+    };
+    if GRID {
+        // grids of 4 x 6 (AVX-512) or 2 x 4 (AVX2) accumulators: RA + RB loads per RA x RB
+        // steps, as in `grid`
+        let (ra, rb) = if V::W == 8 { (4, 6) } else { (2, 4) };
+        let mut acc = [V::zero(); 24];
+        for _ in 0..8 {
+            // opaque to the optimiser: the loads and subtractions cannot leave the pass loop
+            let (a, b) = std::hint::black_box((a, b));
+            for o in (0..PROBE_ROW / 2).step_by(V::W) {
+                let mut x = [V::zero(); 4];
+                for (u, x) in x.iter_mut().take(ra).enumerate() {
+                    *x = V::load(a, o + 64 * u);
+                }
+                for v in 0..rb {
+                    let y = V::load(b, o + 32 * v);
+                    for (u, x) in x.iter().take(ra).enumerate() {
+                        acc[rb * u + v] = acc[rb * u + v].step(*x, y);
+                    }
+                }
+            }
+        }
+        keep(&acc);
+        (sum, 8 * PROBE_ROW / 2 * ra * rb)
+    } else {
+        // strips of STRIP_MAX = 10 pairs sharing the first row, as in `group`: 1 + 10 loads
+        // per 10 steps
+        let mut acc = [V::zero(); 10];
+        // as many steps per call as the grid, or more (the caller reads the clock per call)
+        for _ in 0..128 {
+            let (a, b) = std::hint::black_box((a, b));
+            for o in (0..PROBE_ROW - 10 * V::W).step_by(V::W) {
+                let x = V::load(a, o);
+                let b = &b[o..o + 10 * V::W];
+                for (k, r) in acc.iter_mut().enumerate() {
+                    *r = r.step(x, V::load(b, V::W * k));
+                }
+            }
+        }
+        keep(&acc);
+        (sum, 128 * (PROBE_ROW - 10 * V::W) * 10)
+    }
+}
+
+/// [`probe`] with AVX2 and FMA: (a sum to keep, lane steps done).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn probe4(
+    a: &[f64; PROBE_ROW],
+    b: &[f64; PROBE_ROW],
+    grid: bool,
+) -> (f64, usize) {
+    if grid {
+        probe::<Lanes4, true>(a, b)
+    } else {
+        probe::<Lanes4, false>(a, b)
+    }
+}
+
+/// [`probe`] with AVX-512 F.
+///
+/// # Safety
+/// The CPU must support AVX-512 F (and FMA, which every AVX-512 CPU has).
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub(crate) unsafe fn probe8(
+    a: &[f64; PROBE_ROW],
+    b: &[f64; PROBE_ROW],
+    grid: bool,
+) -> (f64, usize) {
+    if grid {
+        probe::<Lanes8, true>(a, b)
+    } else {
+        probe::<Lanes8, false>(a, b)
+    }
+}

@@ -652,6 +652,66 @@ pub(crate) fn krum_cross<F: Fn(usize, usize)>(
     false
 }
 
+/// Which loads go with Krum's pair steps in [`pair_step_rate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepMix {
+    /// Strips: one load per subtract + FMA step (Krum up to m = 64; diagonal blocks above).
+    Strip,
+    /// Register grids: RA + RB loads per RA x RB steps (4 x 6 on AVX-512, 2 x 4 on AVX2; the
+    /// off-diagonal blocks above m = 64). Its rate is the FMA throughput itself.
+    Grid,
+}
+
+/// The floating-point limit of Krum's exact distances: how many subtract + FMA steps on f64
+/// lanes (pair-coordinates) per second `level`'s Krum kernels retire at best with `mix`, over
+/// all threads of the current rayon pool (operands in L1, one task per thread), the fastest of
+/// `runs` runs of `secs` seconds. Krum's time at (m, d) has the floor m (m - 1) / 2 d / rate.
+/// `None` for a level without a Krum kernel (portable, or AVX2 on a CPU without FMA).
+pub fn pair_step_rate(level: Level, mix: StepMix, secs: f64, runs: usize) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use krum::{probe4, probe8, PROBE_ROW};
+        type Probe = fn(&[f64; PROBE_ROW], &[f64; PROBE_ROW], bool) -> (f64, usize);
+        let probe: Probe = match level.0 {
+            // SAFETY: a `Level` is at least AVX2 only on a CPU that has it; FMA checked here.
+            Isa::Avx2 if std::is_x86_feature_detected!("fma") => {
+                |a, b, g| unsafe { probe4(a, b, g) }
+            }
+            // SAFETY: a `Level` is `Avx512` only after the detection of AVX-512 F, AVX2 and
+            // FMA among its features.
+            Isa::Avx512 => |a, b, g| unsafe { probe8(a, b, g) },
+            _ => return None,
+        };
+        let grid = mix == StepMix::Grid;
+        let mut best = 0.0f64;
+        for _ in 0..runs.max(1) {
+            let t0 = std::time::Instant::now();
+            let steps: Vec<usize> = rayon::broadcast(|ctx| {
+                let t = ctx.index();
+                let a: [f64; PROBE_ROW] = std::array::from_fn(|j| (j + t) as f64 * 1e-3);
+                let b: [f64; PROBE_ROW] = std::array::from_fn(|j| (j * 7 % 13) as f64 * 1e-3);
+                let (mut n, mut sink) = (0, 0.0);
+                let start = std::time::Instant::now();
+                while start.elapsed().as_secs_f64() < secs {
+                    let (v, k) = probe(std::hint::black_box(&a), std::hint::black_box(&b), grid);
+                    sink += v;
+                    n += k;
+                }
+                std::hint::black_box(sink);
+                n
+            });
+            let total: usize = steps.iter().sum();
+            best = best.max(total as f64 / t0.elapsed().as_secs_f64());
+        }
+        Some(best)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (level, mix, secs, runs);
+        None
+    }
+}
+
 /// Asks for the cache lines of `row[at..at + len]` (those that exist) into L1
 /// (`_MM_HINT_T0`); no effect on memory.
 #[inline(always)]
@@ -676,6 +736,22 @@ pub(crate) fn prefetch_l1<T>(row: &[T], at: usize, len: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pair_step_rate_is_measured_where_krum_has_kernels() {
+        for isa in available_isas() {
+            let level = Level::new(isa).expect("available");
+            for mix in [StepMix::Strip, StepMix::Grid] {
+                let rate = pair_step_rate(level, mix, 0.005, 1);
+                assert_eq!(rate.is_some(), has_krum_grids(level), "{isa:?}");
+                // a real rate: above 10^8 pair-coordinates per second on any CPU with AVX2
+                assert!(
+                    rate.is_none_or(|r| r.is_finite() && r > 1e8),
+                    "{isa:?}: {rate:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn register_networks_sort_every_lane() {
