@@ -176,10 +176,9 @@ pub(crate) fn conventions(neighbours: KrumNeighbours, distance: KrumDistance) ->
 /// Fixed chunks of coordinates (their length depends only on d) are processed in parallel;
 /// within a chunk, every pair accumulates `(a - b)^2` with a fused multiply-add into [`ACC`]
 /// lanes (lane l takes the coordinates whose offset from the chunk's start is l mod ACC, in
-/// order), sub-tile of [`SUB`]
-/// coordinates after sub-tile, in the blocks of [`super::krum_plan`] (one block up to
-/// m = 64: one pass over the matrix; above, each panel's rows are read once per block pair,
-/// from the L3). At the end of the chunk the lanes are added in a fixed tree, and the chunk
+/// order), sub-tile of [`SUB`] coordinates after sub-tile, in the blocks of
+/// [`super::krum_plan`] (one block up to m = 64: one pass over the matrix; above, each
+/// panel's rows are read once per block pair, from the L3). At the end of the chunk the lanes are added in a fixed tree, and the chunk
 /// totals are added in chunk order.
 pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Workspace) {
     let m = x.m();
