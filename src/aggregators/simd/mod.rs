@@ -577,39 +577,45 @@ pub(crate) fn krum_pairs<F: Fn(&super::layout::StripPlan)>(
     before: F,
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    {
-        match level.0 {
-            Isa::Avx2 if std::is_x86_feature_detected!("fma") => {
-                // SAFETY: a `Level` is at least AVX2 only on a CPU that has it; FMA checked
-                // just above.
-                unsafe { krum::pairs4(tile, acc, strips, before) };
-                return true;
-            }
-            Isa::Avx512 => {
-                // SAFETY: a `Level` is `Avx512` only after the detection of AVX-512 F, AVX2
-                // and FMA among its features.
-                unsafe { krum::pairs8(tile, acc, strips, before) };
-                return true;
-            }
-            _ => {}
-        }
+    match krum_width(level) {
+        // SAFETY (both): `krum_width` names a width only where the CPU has its features.
+        Some(KrumWidth::Four) => unsafe { krum::pairs4(tile, acc, strips, before) },
+        Some(KrumWidth::Eight) => unsafe { krum::pairs8(tile, acc, strips, before) },
+        None => return false,
     }
+    #[cfg(not(target_arch = "x86_64"))]
     let _ = (level, tile, acc, strips, before);
-    false
+    cfg!(target_arch = "x86_64")
 }
 
-/// Whether `level` has Krum's register-grid kernel ([`krum_cross`]), and so fused strips
-/// ([`krum_pairs`]): the same conditions.
+/// The vector width of Krum's kernels at `level`: AVX-512 (8 lanes), or AVX2 where the CPU
+/// also has FMA (4 lanes); `None` for the portable accumulation. The one place that decides
+/// which Krum kernel runs ([`krum_pairs`], [`krum_cross`], [`pair_step_rate`]).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+enum KrumWidth {
+    Four,
+    Eight,
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn krum_width(level: Level) -> Option<KrumWidth> {
+    match level.0 {
+        // a `Level` is at least AVX2 only on a CPU that has it; FMA is checked here
+        Isa::Avx2 if std::is_x86_feature_detected!("fma") => Some(KrumWidth::Four),
+        // a `Level` is `Avx512` only after the detection of AVX-512 F, AVX2 and FMA
+        Isa::Avx512 => Some(KrumWidth::Eight),
+        _ => None,
+    }
+}
+
+/// Whether `level` has Krum's SIMD kernels (the register grids of [`krum_cross`] and the
+/// fused strips of [`krum_pairs`]).
 #[inline(always)]
 pub(crate) fn has_krum_grids(level: Level) -> bool {
     #[cfg(target_arch = "x86_64")]
-    {
-        match level.0 {
-            Isa::Avx2 => std::is_x86_feature_detected!("fma"),
-            Isa::Avx512 => true,
-            _ => false,
-        }
-    }
+    return krum_width(level).is_some();
     #[cfg(not(target_arch = "x86_64"))]
     {
         let _ = level;
@@ -620,7 +626,8 @@ pub(crate) fn has_krum_grids(level: Level) -> bool {
 /// Krum's pairs between the rows `rows.0` and `rows.1` (all of `rows.0` below `rows.1`) over
 /// the first `size.1` groups of 8 coordinates of a segment (`size.0` = m), in register grids,
 /// with the kernel of `level` (AVX-512, or AVX2 if the CPU has FMA), calling `before(g, n)`
-/// before the g-th of n groups of rows; returns whether one ran. The same operations per pair as [`krum_pairs`], so the same bits.
+/// before the g-th of n groups of rows; returns whether one ran. The same operations per pair
+/// as [`krum_pairs`], so the same bits.
 #[inline(always)]
 pub(crate) fn krum_cross<F: Fn(usize, usize)>(
     level: Level,
@@ -631,25 +638,15 @@ pub(crate) fn krum_cross<F: Fn(usize, usize)>(
     before: F,
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    {
-        match level.0 {
-            Isa::Avx2 if std::is_x86_feature_detected!("fma") => {
-                // SAFETY: a `Level` is at least AVX2 only on a CPU that has it; FMA checked
-                // just above.
-                unsafe { krum::cross4(tile, acc, size, rows, before) };
-                return true;
-            }
-            Isa::Avx512 => {
-                // SAFETY: a `Level` is `Avx512` only after the detection of AVX-512 F, AVX2
-                // and FMA among its features.
-                unsafe { krum::cross8(tile, acc, size, rows, before) };
-                return true;
-            }
-            _ => {}
-        }
+    match krum_width(level) {
+        // SAFETY (both): `krum_width` names a width only where the CPU has its features.
+        Some(KrumWidth::Four) => unsafe { krum::cross4(tile, acc, size, rows, before) },
+        Some(KrumWidth::Eight) => unsafe { krum::cross8(tile, acc, size, rows, before) },
+        None => return false,
     }
+    #[cfg(not(target_arch = "x86_64"))]
     let _ = (level, tile, acc, size, rows, before);
-    false
+    cfg!(target_arch = "x86_64")
 }
 
 /// Which loads go with Krum's pair steps in [`pair_step_rate`].
@@ -672,15 +669,10 @@ pub fn pair_step_rate(level: Level, mix: StepMix, secs: f64, runs: usize) -> Opt
     {
         use krum::{probe4, probe8, PROBE_ROW};
         type Probe = fn(&[f64; PROBE_ROW], &[f64; PROBE_ROW], bool) -> (f64, usize);
-        let probe: Probe = match level.0 {
-            // SAFETY: a `Level` is at least AVX2 only on a CPU that has it; FMA checked here.
-            Isa::Avx2 if std::is_x86_feature_detected!("fma") => {
-                |a, b, g| unsafe { probe4(a, b, g) }
-            }
-            // SAFETY: a `Level` is `Avx512` only after the detection of AVX-512 F, AVX2 and
-            // FMA among its features.
-            Isa::Avx512 => |a, b, g| unsafe { probe8(a, b, g) },
-            _ => return None,
+        let probe: Probe = match krum_width(level)? {
+            // SAFETY (both): `krum_width` names a width only where the CPU has its features.
+            KrumWidth::Four => |a, b, g| unsafe { probe4(a, b, g) },
+            KrumWidth::Eight => |a, b, g| unsafe { probe8(a, b, g) },
         };
         let grid = mix == StepMix::Grid;
         let mut best = 0.0f64;
