@@ -430,6 +430,17 @@ pub enum RuleKind {
     RowWeighting,
 }
 
+/// The machine limit a rule's time is measured against (bench-scaling's target lines).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CostFloor {
+    /// None of its own: its time is compared with Mean's (one read of the matrix).
+    Mean,
+    /// The exact pairwise distances, m (m - 1) / 2 x d pair steps at the FMA rate
+    /// `pair_step_rate` measures; the selection after them is of lower order (Krum,
+    /// Multi-Krum). Bulyan is not one: its coordinate stage is a second cost of its own.
+    PairDistances,
+}
+
 impl RuleInfo {
     /// `base` with the parameters this rule takes, as its [`ParamKind`] says: the trimming
     /// `b`, or the assumed `q` (and Multi-Krum's `k`); the others are cleared. Callers holding
@@ -485,6 +496,8 @@ pub struct RuleInfo {
     pub settings: &'static [Setting],
     /// The exponent of m in its cost as the paper states it (d's is 1 for every rule).
     pub m_exponent: f64,
+    /// The machine limit bench-scaling measures its time against.
+    pub floor: CostFloor,
     /// The paper's bound that covers it.
     pub bound: RuleBound,
     /// Its published (f, kappa)-robustness bound, at b = q = f.
@@ -505,6 +518,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         kind: RuleKind::Average,
         settings: &[],
         m_exponent: 1.0,
+        floor: CostFloor::Mean,
         bound: RuleBound::None,
         kappa: KappaBound::None,
         build: mean::build,
@@ -519,6 +533,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         kind: RuleKind::OrderStatistic,
         settings: &[],
         m_exponent: 1.0,
+        floor: CostFloor::Mean,
         bound: RuleBound::Delta1AtMedian,
         kappa: KappaBound::MedianLike,
         build: median::build,
@@ -533,6 +548,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         kind: RuleKind::OrderStatistic,
         settings: &[],
         m_exponent: 1.0,
+        floor: CostFloor::Mean,
         bound: RuleBound::Delta1AtB,
         kappa: KappaBound::TrimmedMean,
         build: trmean::build,
@@ -547,6 +563,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         kind: RuleKind::OrderStatistic,
         settings: &[],
         m_exponent: 1.0,
+        floor: CostFloor::Mean,
         bound: RuleBound::Delta2AtB,
         kappa: KappaBound::None,
         build: phocas::build,
@@ -561,6 +578,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         kind: RuleKind::RowSelection,
         settings: &[],
         m_exponent: 2.0,
+        floor: CostFloor::PairDistances,
         bound: RuleBound::Delta0WholeRows,
         kappa: KappaBound::Krum,
         build: krum::build_krum,
@@ -575,6 +593,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         kind: RuleKind::RowSelection,
         settings: &[],
         m_exponent: 2.0,
+        floor: CostFloor::PairDistances,
         bound: RuleBound::None,
         kappa: KappaBound::None,
         build: krum::build_multikrum,
@@ -589,6 +608,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         kind: RuleKind::OrderStatistic,
         settings: &[],
         m_exponent: 1.0,
+        floor: CostFloor::Mean,
         bound: RuleBound::None,
         kappa: KappaBound::None,
         build: meamed::build,
@@ -603,6 +623,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         kind: RuleKind::RowWeighting,
         settings: &[Setting::Nu, Setting::Iters, Setting::Tol, Setting::Start],
         m_exponent: 1.0,
+        floor: CostFloor::Mean,
         bound: RuleBound::None,
         kappa: KappaBound::MedianLike,
         build: geomed::build,
@@ -617,6 +638,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         kind: RuleKind::RowWeighting,
         settings: &[Setting::Iters, Setting::Start, Setting::Tau],
         m_exponent: 1.0,
+        floor: CostFloor::Mean,
         bound: RuleBound::None,
         kappa: KappaBound::None,
         build: clipping::build,
@@ -631,6 +653,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         kind: RuleKind::RowSelection,
         settings: &[],
         m_exponent: 2.0,
+        floor: CostFloor::Mean,
         bound: RuleBound::None,
         kappa: KappaBound::None,
         build: bulyan::build,

@@ -4,7 +4,7 @@
 
 use super::output::{fmt_ratio, fmt_slope, fmt_time, theory_m, Report};
 use super::{Dtype, Variant, PROBE};
-use crate::aggregators::{RuleKind, REGISTRY};
+use crate::aggregators::{CostFloor, RuleKind, REGISTRY};
 use std::fmt::Write as _;
 
 impl Report<'_> {
@@ -222,9 +222,13 @@ impl Report<'_> {
                 );
             }
         }
-        // issue 22: Krum and Multi-Krum within 1.5x of the FMA floor for m = 200 to 1000
+        // the rules whose cost is the exact pairwise distances (Krum, Multi-Krum): within
+        // 1.5x of the FMA floor for m = 200 to 1000
         if let Some(rate) = self.res.fma_rate {
-            for r in ["krum", "multikrum"] {
+            let pair_rules = REGISTRY
+                .iter()
+                .filter(|i| i.floor == CostFloor::PairDistances);
+            for r in pair_rules.map(|i| i.name) {
                 let floor = |m: usize, d: usize| (m * (m - 1) / 2) as f64 * d as f64 / rate * 1e9;
                 let worst = self
                     .res
