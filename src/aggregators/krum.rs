@@ -233,10 +233,10 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
 ///
 /// Block by block ([`super::krum_plan`]): one block (m <= 64) takes the whole chunk, sub-tile
 /// after sub-tile; several blocks take it a panel of [`PANEL`] coordinates at a time, each
-/// block pair running over the panel before the next, so its accumulators stay in L2. A
-/// diagonal block (or any block without a grid kernel) converts its rows to f64 sub-tile by
-/// sub-tile and runs its strips; an off-diagonal block converts them segment by segment
-/// ([`SEG`]) and runs the register grids.
+/// block pair running over the panel before the next, so its accumulators stay in L2. With a
+/// grid kernel, a block converts its rows to f64 segment by segment ([`SEG`]) and runs the
+/// register grids (a diagonal block in groups of [`GROUP`] rows); without one (the portable
+/// level), it converts them sub-tile by sub-tile and runs its strips.
 ///
 /// While the pairs of one sub-tile run, the next sub-tile of the block's rows is prefetched
 /// into L1, a row or two before each strip ([`StripPlan::ahead`]), so the conversion reads L1
@@ -245,6 +245,10 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
 /// instruction after a prefetch and 30% in the conversion, as if the core ran out of
 /// outstanding misses). Measured against a prefetch into L2 issued with the conversion:
 /// `reports/PERF.md`.
+/// Rows per group of a diagonal block's grids: each group is paired with the rows after it
+/// (grids of 4 x 6 pairs on AVX-512), then its own 6 pairs run in grids one row high.
+const GROUP: usize = 4;
+
 #[inline(always)]
 fn distance_chunk<T: Scalar>(
     level: Level,
@@ -289,21 +293,38 @@ fn distance_chunk<T: Scalar>(
                     prefetch_l1(x.row(blk.row(k)), next, len);
                 }
             };
-            if grids && !blk.rows[1].is_empty() {
+            if grids {
                 // segments of 4 sub-tiles (the panel is a multiple of SEG): the same
                 // coordinates in the same lanes, in the same order
-                let n = blk.rows[0].len() + blk.rows[1].len();
+                let n = blk.row_count();
                 for j in (p0..p1).step_by(SEG) {
                     for i in blk.rows() {
                         load_row(x.row(i), j, p1, &mut seg_rows[i].0);
                     }
                     let (next, steps) = (j + SEG, (p1 - j).min(SEG).div_ceil(ACC));
                     let len = SEG.min(p1.saturating_sub(next));
-                    let rows = (blk.rows[0].clone(), blk.rows[1].clone());
-                    let ran = krum_cross(level, seg_rows, pair_acc, (m, steps), rows, |g, ng| {
-                        ahead((g * n / ng, (g + 1) * n / ng), next, len);
-                    });
-                    debug_assert!(ran, "has_krum_grids and krum_cross disagree");
+                    let (ri, rj) = (blk.rows[0].clone(), blk.rows[1].clone());
+                    let mut cross = |rows, before: &dyn Fn(usize, usize)| {
+                        let ran = krum_cross(level, seg_rows, pair_acc, (m, steps), rows, before);
+                        debug_assert!(ran, "has_krum_grids and krum_cross disagree");
+                    };
+                    if !rj.is_empty() {
+                        cross((ri, rj), &|g, ng| {
+                            ahead((g * n / ng, (g + 1) * n / ng), next, len)
+                        });
+                    } else {
+                        // a diagonal block: each group of GROUP rows with the rows after it,
+                        // then the pairs inside the group (grids one row high)
+                        let ng = ri.len().div_ceil(GROUP);
+                        for (g, i0) in ri.clone().step_by(GROUP).enumerate() {
+                            let i1 = (i0 + GROUP).min(ri.end);
+                            ahead((g * n / ng, (g + 1) * n / ng), next, len);
+                            cross((i0..i1, i1..ri.end), &|_, _| {});
+                            for i in i0..i1 {
+                                cross((i..i + 1, i + 1..i1), &|_, _| {});
+                            }
+                        }
+                    }
                 }
             } else {
                 for j in (p0..p1).step_by(SUB) {

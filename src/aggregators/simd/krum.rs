@@ -4,8 +4,8 @@
 //! - strips, over one sub-tile: row i is paired with up to
 //!   [`crate::aggregators::layout::STRIP_MAX`] rows at once, so one load of row i serves them
 //!   all and each pair's accumulator stays in a register for the whole sub-tile;
-//! - grids, over one segment of an off-diagonal block: RA rows with RB rows, RA + RB loads
-//!   per step for RA x RB pairs, each accumulator in a register for the whole segment.
+//! - grids, over one segment of a block: RA rows with RB rows, RA + RB loads per step for
+//!   RA x RB pairs, each accumulator in a register for the whole segment.
 //!
 //! One generic kernel over the vector width ([`Lanes4`], [`Lanes8`]): with 256-bit registers
 //! the 8 lanes of an accumulator are taken in two passes (lanes 0..4, then 4..8), so a pair

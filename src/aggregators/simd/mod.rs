@@ -652,10 +652,10 @@ pub(crate) fn krum_cross<F: Fn(usize, usize)>(
 /// Which loads go with Krum's pair steps in [`pair_step_rate`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StepMix {
-    /// Strips: one load per subtract + FMA step (Krum up to m = 64; diagonal blocks above).
+    /// Strips: one load per subtract + FMA step (Krum up to m = 64).
     Strip,
-    /// Register grids: RA + RB loads per RA x RB steps (4 x 6 on AVX-512, 2 x 4 on AVX2; the
-    /// off-diagonal blocks above m = 64). Its rate is the FMA throughput itself.
+    /// Register grids: RA + RB loads per RA x RB steps (4 x 6 on AVX-512, 2 x 4 on AVX2;
+    /// every block above m = 64). Its rate is the FMA throughput itself.
     Grid,
 }
 
