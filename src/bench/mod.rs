@@ -687,7 +687,7 @@ pub fn run(args: &BenchOptions) -> Result<(), Error> {
     if let Some(r) = res.fma_rate {
         let _ = write!(
             res.conditions,
-            "; Krum's FMA floor {r:.3e} pair-coordinates per second (m (m - 1) / 2 d / rate)"
+            "; the pair distances' FMA floor {r:.3e} pair-coordinates per second (m (m - 1) / 2 d / rate)"
         );
     }
     let report = output::Report::new(&plan.sweep, &res);
