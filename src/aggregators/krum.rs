@@ -229,14 +229,19 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
     ws.pair_partials = partials;
 }
 
+/// Rows per group of a diagonal block's grids: each group is paired with the rows after it
+/// (grids of 4 x 6 pairs on AVX-512), then its own 6 pairs run in grids one row high.
+const GROUP: usize = 4;
+
 /// Sums of squared differences of every pair over coordinates [j0, j1), into `part`.
 ///
 /// Block by block ([`super::krum_plan`]): one block (m <= 64) takes the whole chunk, sub-tile
 /// after sub-tile; several blocks take it a panel of [`PANEL`] coordinates at a time, each
 /// block pair running over the panel before the next, so its accumulators stay in L2. With a
 /// grid kernel, a block converts its rows to f64 segment by segment ([`SEG`]) and runs the
-/// register grids (a diagonal block in groups of [`GROUP`] rows); without one (the portable
-/// level), it converts them sub-tile by sub-tile and runs its strips.
+/// register grids (a diagonal block in groups of [`GROUP`] rows); one block (m <= 64), or a
+/// level without grids (portable, or AVX2 without FMA), converts them sub-tile by sub-tile and
+/// runs its strips.
 ///
 /// While the pairs of one sub-tile run, the next sub-tile of the block's rows is prefetched
 /// into L1, a row or two before each strip ([`StripPlan::ahead`]), so the conversion reads L1
@@ -245,10 +250,6 @@ pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Wo
 /// instruction after a prefetch and 30% in the conversion, as if the core ran out of
 /// outstanding misses). Measured against a prefetch into L2 issued with the conversion:
 /// `reports/PERF.md`.
-/// Rows per group of a diagonal block's grids: each group is paired with the rows after it
-/// (grids of 4 x 6 pairs on AVX-512), then its own 6 pairs run in grids one row high.
-const GROUP: usize = 4;
-
 #[inline(always)]
 fn distance_chunk<T: Scalar>(
     level: Level,

@@ -242,7 +242,7 @@ impl Report<'_> {
                     .max_by(|a, b| a.0 .0.total_cmp(&b.0 .0));
                 if let Some((v, (m, d))) = worst {
                     line(
-                        format!("{r} / FMA floor, m 200..1000, worst {m}x{d}"),
+                        format!("{r} / FMA floor, 200 <= m <= 1000, worst {m}x{d}"),
                         v,
                         1.5,
                     );
