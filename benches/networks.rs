@@ -5,7 +5,8 @@
 //! timed call is exactly what a worker runs each round. `benches/torch_networks.py` times
 //! PyTorch on the same shapes for the side-by-side comparison.
 //!
-//! `cargo bench --bench networks` (about a minute on two cores).
+//! `round/cnn/...` times a whole round of 20 such gradients on the rayon pool, as `train` runs
+//! them. `cargo bench --bench networks` (about two minutes on two cores).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use phocas::data::Dataset;
@@ -43,11 +44,57 @@ fn bench_net<N: Network>(c: &mut Criterion, net: N, batch: usize, id: &str) {
     grp.finish();
 }
 
+/// One round of `workers` gradients computed in parallel on the rayon pool (one scratch per
+/// worker, each worker's dropout stream from its index), as the simulator runs a round: the
+/// figure the issue compares with PyTorch's sequential loop of 20 gradients.
+fn bench_round<N: Network + Sync>(c: &mut Criterion, net: N, batch: usize, workers: usize, id: &str)
+where
+    N::Scratch: Send,
+{
+    use rayon::prelude::*;
+    let p = net.init_params(&mut Rng::seed_from_u64(2));
+    let d = net.dim();
+    let mut g = vec![0.0f32; workers * d];
+    let idx: Vec<usize> = (0..batch).collect();
+    let sb = batch.min(net.scratch_batch());
+    let mut scratches: Vec<N::Scratch> = (0..workers).map(|_| net.new_scratch(sb)).collect();
+    let mut grp = c.benchmark_group("round");
+    grp.sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    grp.bench_function(BenchmarkId::new(net.name(), id), |b| {
+        b.iter(|| {
+            g.par_chunks_mut(d)
+                .zip(scratches.par_iter_mut())
+                .enumerate()
+                .for_each(|(w, (out, s))| {
+                    let mut rng = Rng::seed_from_u64(100 + w as u64);
+                    net.batch_grad(&p, &idx, Some(&mut rng), s, out);
+                })
+        })
+    });
+    grp.finish();
+}
+
 fn benches(c: &mut Criterion) {
     // a batch gradient runs on the calling thread (the simulator runs workers in parallel)
     bench_net(c, Mlp::new(data(256, 1, 28)).unwrap(), 32, "1x28x28_b32");
     bench_net(c, Cnn::new(data(256, 1, 28)).unwrap(), 32, "1x28x28_b32");
     bench_net(c, Cnn::new(data(256, 3, 32)).unwrap(), 128, "3x32x32_b128");
+    // a round of 20 workers on the whole pool
+    bench_round(
+        c,
+        Cnn::new(data(256, 1, 28)).unwrap(),
+        32,
+        20,
+        "20x_1x28x28_b32",
+    );
+    bench_round(
+        c,
+        Cnn::new(data(256, 3, 32)).unwrap(),
+        128,
+        20,
+        "20x_3x32x32_b128",
+    );
 }
 
 criterion_group!(networks, benches);

@@ -31,73 +31,127 @@ pub fn gemm(
     beta: f32,
     c: &mut [f32],
 ) {
+    let lda = match op_a {
+        Op::N => k,
+        Op::T => m,
+    };
+    let ldb = match op_b {
+        Op::N => n,
+        Op::T => k,
+    };
+    gemm_ld(
+        m,
+        n,
+        k,
+        alpha,
+        Operand::new(a, op_a, lda),
+        Operand::new(b, op_b, ldb),
+        beta,
+        c,
+        n,
+    );
+}
+
+/// A GEMM operand: a row-major buffer used as stored (`Op::N`) or transposed (`Op::T`), whose
+/// stored rows start `ld` values apart (`ld` at least the stored row length), so a block of
+/// columns of a wider matrix is an operand without a copy.
+#[derive(Clone, Copy)]
+pub struct Operand<'a> {
+    buf: &'a [f32],
+    op: Op,
+    ld: usize,
+}
+
+impl<'a> Operand<'a> {
+    /// `buf` used as `op` says, its stored rows `ld` values apart.
+    pub fn new(buf: &'a [f32], op: Op, ld: usize) -> Self {
+        Operand { buf, op, ld }
+    }
+    /// (row stride, column stride) of the operand as used.
+    fn strides(&self) -> (usize, usize) {
+        match self.op {
+            Op::N => (self.ld, 1),
+            Op::T => (1, self.ld),
+        }
+    }
+    /// Element (`i`, `j`) of the operand as used.
+    fn at(&self, i: usize, j: usize) -> f32 {
+        let (rs, cs) = self.strides();
+        self.buf[i * rs + j * cs]
+    }
+    /// The view of the `rows x cols` operand.
+    fn view(&self, rows: usize, cols: usize) -> MatrixView<'a, f32, Dyn, Dyn, Dyn, Dyn> {
+        let (rs, cs) = self.strides();
+        let len = if rows == 0 || cols == 0 {
+            0
+        } else {
+            (rows - 1) * rs + (cols - 1) * cs + 1
+        };
+        MatrixView::from_slice_with_strides_generic(
+            &self.buf[..len],
+            Dyn(rows),
+            Dyn(cols),
+            Dyn(rs),
+            Dyn(cs),
+        )
+    }
+}
+
+/// [`gemm`] on operands with any row stride and on a `C` whose rows start `ldc` values apart
+/// (`ldc >= n`): `C = alpha * op(A) op(B) + beta * C`, `op(A)` `m x k`, `op(B)` `k x n`.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_ld(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: Operand,
+    b: Operand,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let clen = (m - 1) * ldc + n;
     if m <= SMALL_DIM || n <= SMALL_DIM || k <= SMALL_DIM {
         // nalgebra hands products with a dimension <= 5 to a gemv loop that mishandles
         // non-unit strides (nalgebra 0.33.3, `axcpy_uninit`); such tiny products are cheap,
         // so they are done here.
-        return gemm_small(m, n, k, alpha, a, op_a, b, op_b, beta, c);
+        return gemm_small(m, n, k, alpha, a, b, beta, &mut c[..clen], ldc);
     }
-    let (ars, acs) = match op_a {
-        Op::N => (k, 1),
-        Op::T => (1, m),
-    };
-    let (brs, bcs) = match op_b {
-        Op::N => (n, 1),
-        Op::T => (1, k),
-    };
-    let a = MatrixView::from_slice_with_strides_generic(
-        &a[..m * k],
-        Dyn(m),
-        Dyn(k),
-        Dyn(ars),
-        Dyn(acs),
-    );
-    let b = MatrixView::from_slice_with_strides_generic(
-        &b[..k * n],
-        Dyn(k),
-        Dyn(n),
-        Dyn(brs),
-        Dyn(bcs),
-    );
+    let (av, bv) = (a.view(m, k), b.view(k, n));
     let mut c = MatrixViewMut::from_slice_with_strides_generic(
-        &mut c[..m * n],
+        &mut c[..clen],
         Dyn(m),
         Dyn(n),
-        Dyn(n),
+        Dyn(ldc),
         Dyn(1),
     );
-    c.gemm(alpha, &a, &b, beta);
+    c.gemm(alpha, &av, &bv, beta);
 }
 
 /// nalgebra calls `matrixmultiply` only when all of `m`, `n`, `k` exceed this.
 const SMALL_DIM: usize = 5;
 
-/// Plain triple loop for products with a tiny dimension (same contract as [`gemm`]).
+/// Plain triple loop for products with a tiny dimension (same contract as [`gemm_ld`]).
 #[allow(clippy::too_many_arguments)]
 fn gemm_small(
     m: usize,
     n: usize,
     k: usize,
     alpha: f32,
-    a: &[f32],
-    op_a: Op,
-    b: &[f32],
-    op_b: Op,
+    a: Operand,
+    b: Operand,
     beta: f32,
     c: &mut [f32],
+    ldc: usize,
 ) {
-    let at = |i: usize, l: usize| match op_a {
-        Op::N => a[i * k + l],
-        Op::T => a[l * m + i],
-    };
-    let bt = |l: usize, j: usize| match op_b {
-        Op::N => b[l * n + j],
-        Op::T => b[j * k + l],
-    };
     for i in 0..m {
         for j in 0..n {
-            let s: f32 = (0..k).map(|l| at(i, l) * bt(l, j)).sum();
-            let cv = &mut c[i * n + j];
+            let s: f32 = (0..k).map(|l| a.at(i, l) * b.at(l, j)).sum();
+            let cv = &mut c[i * ldc + j];
             *cv = if beta == 0.0 {
                 alpha * s
             } else {
