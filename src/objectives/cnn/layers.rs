@@ -49,10 +49,11 @@ pub fn chunk_images(cin: usize, px: usize, b: usize) -> usize {
     (COL_BLOCK / (9 * cin * px).max(1)).clamp(1, b.max(1))
 }
 
-/// im2col for a 3x3 kernel with padding 1 and stride 1 over a block of `n / px` images:
-/// `col[(c 9 + 3 kh + kw)][i]`, with `i = (b H + y) W + x`, is `input[c ld + b H W + (y + kh -
-/// 1) W + x + kw - 1]`, or 0 outside the image. `input` holds channel `c` of the block at `c
-/// ld` (`ld` is the whole batch's plane length), `col` at least `9 c x n`.
+/// im2col for a 3x3 kernel with padding 1 and stride 1 over a block of `n / px` images: row
+/// `c 9 + 3 kh + kw` of `col`, at position `i = (b H + y) W + x`, is pixel (`y + kh - 1`,
+/// `x + kw - 1`) of image `b` in channel `c`, or 0 outside the image. Channel `c` of the
+/// block starts at `input[c ld]` (`ld` is the whole batch's plane length); `col` holds at
+/// least `9 c n` values.
 pub fn im2col(input: &[f32], c: usize, ld: usize, s: Hw, n: usize, col: &mut [f32]) {
     let px = s.px();
     for ci in 0..c {
