@@ -178,8 +178,8 @@ pub(crate) fn conventions(neighbours: KrumNeighbours, distance: KrumDistance) ->
 /// lanes (lane l takes the coordinates whose offset from the chunk's start is l mod ACC, in
 /// order), sub-tile of [`SUB`] coordinates after sub-tile, in the blocks of
 /// [`super::krum_plan`] (one block up to m = 64: one pass over the matrix; above, each
-/// panel's rows are read once per block pair, from the L3). At the end of the chunk the lanes are added in a fixed tree, and the chunk
-/// totals are added in chunk order.
+/// panel's rows are read once per block pair, from the L3). At the end of the chunk the lanes
+/// are added in a fixed tree, and the chunk totals are added in chunk order.
 pub(crate) fn pairwise_sq_distances<T: Scalar>(x: MatrixView<'_, T>, ws: &mut Workspace) {
     let m = x.m();
     let d = x.d();
@@ -309,17 +309,18 @@ fn distance_chunk<T: Scalar>(
                         let ran = krum_cross(level, seg_rows, pair_acc, (m, steps), rows, before);
                         debug_assert!(ran, "has_krum_grids and krum_cross disagree");
                     };
+                    // group g of ng prefetches its share of the next segment's n rows
+                    let share =
+                        |g: usize, ng: usize| ahead((g * n / ng, (g + 1) * n / ng), next, len);
                     if !rj.is_empty() {
-                        cross((ri, rj), &|g, ng| {
-                            ahead((g * n / ng, (g + 1) * n / ng), next, len)
-                        });
+                        cross((ri, rj), &share);
                     } else {
                         // a diagonal block: each group of GROUP rows with the rows after it,
                         // then the pairs inside the group (grids one row high)
                         let ng = ri.len().div_ceil(GROUP);
                         for (g, i0) in ri.clone().step_by(GROUP).enumerate() {
                             let i1 = (i0 + GROUP).min(ri.end);
-                            ahead((g * n / ng, (g + 1) * n / ng), next, len);
+                            share(g, ng);
                             cross((i0..i1, i1..ri.end), &|_, _| {});
                             for i in i0..i1 {
                                 cross((i..i + 1, i + 1..i1), &|_, _| {});

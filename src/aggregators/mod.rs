@@ -442,6 +442,12 @@ pub enum CostFloor {
 }
 
 impl RuleInfo {
+    /// Whether its cost is the exact pairwise distances, timed against the FMA floor
+    /// (Krum, Multi-Krum).
+    pub fn pair_distance_floor(&self) -> bool {
+        self.floor == CostFloor::PairDistances
+    }
+
     /// `base` with the parameters this rule takes, as its [`ParamKind`] says: the trimming
     /// `b`, or the assumed `q` (and Multi-Krum's `k`); the others are cleared. Callers holding
     /// b, q and k for any rule build it without probing which subset it accepts.

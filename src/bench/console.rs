@@ -4,7 +4,7 @@
 
 use super::output::{fmt_ratio, fmt_slope, fmt_time, theory_m, Report};
 use super::{Dtype, Variant, PROBE};
-use crate::aggregators::{CostFloor, RuleKind, REGISTRY};
+use crate::aggregators::{RuleKind, REGISTRY};
 use std::fmt::Write as _;
 
 impl Report<'_> {
@@ -225,9 +225,7 @@ impl Report<'_> {
         // the rules whose cost is the exact pairwise distances (Krum, Multi-Krum): within
         // 1.5x of the FMA floor for m = 200 to 1000
         if let Some(rate) = self.res.fma_rate {
-            let pair_rules = REGISTRY
-                .iter()
-                .filter(|i| i.floor == CostFloor::PairDistances);
+            let pair_rules = REGISTRY.iter().filter(|i| i.pair_distance_floor());
             for r in pair_rules.map(|i| i.name) {
                 let floor = |m: usize, d: usize| (m * (m - 1) / 2) as f64 * d as f64 / rate * 1e9;
                 let worst = self

@@ -44,8 +44,8 @@ mod timing;
 pub use timing::{median, normal_values, read_probe, time_round_robin, BenchScalar, Call, Timing};
 
 use crate::aggregators::{
-    self, available_isas, detected_isa, info, pair_step_rate, AggregateExt, Aggregator, CostFloor,
-    Level, RuleParams, StepMix, Workspace, NETWORK_MAX_M, REGISTRY,
+    self, available_isas, detected_isa, info, pair_step_rate, AggregateExt, Aggregator, Level,
+    RuleParams, StepMix, Workspace, NETWORK_MAX_M, REGISTRY,
 };
 use crate::error::Error;
 use crate::matrix::MatrixView;
@@ -669,7 +669,7 @@ pub fn run(args: &BenchOptions) -> Result<(), Error> {
             Dtype::F64 => run_dtype::<f64>(&plan, !args.no_compare, args.seed, &mut res)?,
         }
     }
-    let pair_floor = |r: &String| info(r).is_some_and(|i| i.floor == CostFloor::PairDistances);
+    let pair_floor = |r: &String| info(r).is_some_and(|i| i.pair_distance_floor());
     if plan.rules.iter().any(pair_floor) {
         res.fma_rate = pair_step_rate(Level::default(), StepMix::Grid, 0.2, 3);
     }
