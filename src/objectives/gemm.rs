@@ -81,6 +81,15 @@ impl<'a> Operand<'a> {
     }
     /// The view of the `rows x cols` operand.
     fn view(&self, rows: usize, cols: usize) -> MatrixView<'a, f32, Dyn, Dyn, Dyn, Dyn> {
+        let stored_row = match self.op {
+            Op::N => cols,
+            Op::T => rows,
+        };
+        debug_assert!(
+            self.ld >= stored_row,
+            "ld {} < stored row {stored_row}",
+            self.ld
+        );
         let (rs, cs) = self.strides();
         let len = if rows == 0 || cols == 0 {
             0
@@ -111,6 +120,7 @@ pub fn gemm_ld(
     c: &mut [f32],
     ldc: usize,
 ) {
+    debug_assert!(ldc >= n, "ldc {ldc} < n {n}");
     if m == 0 || n == 0 {
         return;
     }

@@ -185,8 +185,8 @@ impl Model {
                 let l = super::cnn::Layout::new(c, h, w);
                 let px = l.s0.px();
                 // conv1/2 outputs and their gradients (4 C1 px), the rest (pools, conv3/4,
-                // masks: under 3 C1 px); the im2col block is at most 9 C1 px a sample and
-                // 512 KiB a batch, so 16 C1 px values a sample stays an upper bound
+                // masks: under 3 C1 px); the im2col block, a few images, is at most
+                // 9 max(c, C1) px a sample, so 16 C1 px values a sample stays an upper bound
                 (l.dim(), 16 * super::cnn::C1 * px, l.macs_per_sample())
             }
         }

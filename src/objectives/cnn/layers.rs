@@ -3,10 +3,11 @@
 //! the whole batch is one matrix product `W (Cout x 9 Cin) * col (9 Cin x B H W)` and its
 //! output is again channel-major (im2col, as Caffe and MXNet lower convolutions).
 //!
-//! The product runs over blocks of whole images ([`chunk_images`]) whose im2col matrix fits in
-//! a core's L2 cache: the matrix is written, packed by the GEMM and read while it is hot, and
-//! two workers on two cores do not stream 29 MB each through the shared L3 (conv2 at batch
-//! 32 of 28 x 28 images). The weight gradient sums the blocks in order, so the bits depend on
+//! The product runs over blocks of whole images ([`chunk_images`]) whose im2col matrix holds at
+//! most [`COL_BLOCK`] values, or one image when one image's matrix is larger (conv2: 882 KiB
+//! at 28 x 28, 1.1 MiB at 32 x 32): the matrix is written, packed by the GEMM and read while
+//! it is in or near a core's L2, and two workers on two cores do not stream 29 MB each through
+//! the shared L3 (conv2 at batch 32 of 28 x 28 images). The weight gradient sums the blocks in order, so the bits depend on
 //! the batch and the block size only, never on the thread.
 //!
 //! Every kernel is a plain loop over caller-owned buffers: no allocation, the same bits on any
@@ -433,7 +434,7 @@ mod tests {
 
     #[test]
     fn blocks_of_images_give_the_same_convolution_and_gradients() {
-        // conv3's shape at a small size: one image per block by default, and any block size
+        // 16 channels of 24 x 24: one image per block by default, and any block size
         // gives the naive convolution and the same gradients up to the order of the sums
         let (cin, cout, b, s) = (16, 5, 3, Hw { h: 24, w: 24 });
         assert_eq!(chunk_images(cin, s.px(), b), 1);

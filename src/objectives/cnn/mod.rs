@@ -20,7 +20,7 @@
 //! # Computation
 //!
 //! A batch is processed channel-major (`C x B x H x W`) so each convolution is an im2col and a
-//! GEMM per block of images whose im2col matrix fits in L2 ([`layers`]); the dense layers are
+//! GEMM per block of images whose im2col matrix is about L2-sized ([`layers`]); the dense layers are
 //! the MLP's row-major GEMMs over the whole batch.
 //! Per sample at 1 x 28 x 28, the forward pass is about 20 million multiply-adds (conv2 and
 //! conv4 7.2 million each), the backward pass twice that. Batches larger than the scratch's
