@@ -129,7 +129,7 @@ pub fn gemm_ld(
         // nalgebra hands products with a dimension <= 5 to a gemv loop that mishandles
         // non-unit strides (nalgebra 0.33.3, `axcpy_uninit`); such tiny products are cheap,
         // so they are done here.
-        return gemm_small(m, n, k, alpha, a, b, beta, &mut c[..clen], ldc);
+        return gemm_small((m, n, k), alpha, (a, b), beta, (&mut c[..clen], ldc));
     }
     let (av, bv) = (a.view(m, k), b.view(k, n));
     let mut c = MatrixViewMut::from_slice_with_strides_generic(
@@ -145,18 +145,14 @@ pub fn gemm_ld(
 /// nalgebra calls `matrixmultiply` only when all of `m`, `n`, `k` exceed this.
 const SMALL_DIM: usize = 5;
 
-/// Plain triple loop for products with a tiny dimension (same contract as [`gemm_ld`]).
-#[allow(clippy::too_many_arguments)]
+/// Plain triple loop for products with a tiny dimension: [`gemm_ld`] with `dims = (m, n, k)`,
+/// `ops = (a, b)` and `(c, ldc)`.
 fn gemm_small(
-    m: usize,
-    n: usize,
-    k: usize,
+    (m, n, k): (usize, usize, usize),
     alpha: f32,
-    a: Operand,
-    b: Operand,
+    (a, b): (Operand, Operand),
     beta: f32,
-    c: &mut [f32],
-    ldc: usize,
+    (c, ldc): (&mut [f32], usize),
 ) {
     for i in 0..m {
         for j in 0..n {

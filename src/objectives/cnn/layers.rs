@@ -140,43 +140,57 @@ fn shift_add(src: &mut [f32], dst: &mut [f32], s: Hw, kh: usize, kw: usize) {
     }
 }
 
-/// A 3x3 convolution (padding 1) with bias and ReLU: `out = relu(w * im2col(input) + bias)`,
-/// `w` is `cout x 9 cin` (PyTorch's `(cout, cin, 3, 3)` flattened), `out` `cout x b H W`,
-/// computed by blocks of [`chunk_images`] images; `col` holds one block.
-#[allow(clippy::too_many_arguments)]
-pub fn conv_relu(
-    input: &[f32],
-    cin: usize,
-    b: usize,
-    s: Hw,
-    w: &[f32],
-    bias: &[f32],
-    col: &mut [f32],
-    out: &mut [f32],
-) {
-    let step = chunk_images(cin, s.px(), b);
-    conv_relu_by(input, cin, b, s, w, bias, col, out, step);
+/// The geometry of a 3x3 convolution over a channel-major batch: `cin` input channels, `b`
+/// images of `s` pixels, processed by blocks of `step` images.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv {
+    /// Input channels.
+    pub cin: usize,
+    /// Images in the batch.
+    pub b: usize,
+    /// Image size.
+    pub s: Hw,
+    /// Images per im2col block (at least 1).
+    pub step: usize,
 }
 
-/// [`conv_relu`] by blocks of `step` images (at least 1).
-#[allow(clippy::too_many_arguments)]
-fn conv_relu_by(
+impl Conv {
+    /// `cin` channels of `b` images of size `s`, by blocks of [`chunk_images`] images.
+    pub fn new(cin: usize, b: usize, s: Hw) -> Self {
+        let step = chunk_images(cin, s.px(), b);
+        Conv { cin, b, s, step }
+    }
+    /// The same convolution by blocks of `step` images (at least 1): the same values up to
+    /// the order of the weight gradient's sums.
+    pub fn with_step(self, step: usize) -> Self {
+        Conv {
+            step: step.max(1),
+            ..self
+        }
+    }
+    /// The blocks: (first value of the block in a channel's plane, values per channel).
+    fn blocks(self) -> impl Iterator<Item = (usize, usize)> {
+        let (px, b, step) = (self.s.px(), self.b, self.step);
+        (0..b)
+            .step_by(step)
+            .map(move |img| (img * px, step.min(b - img) * px))
+    }
+}
+
+/// A 3x3 convolution (padding 1) with bias and ReLU: `out = relu(w * im2col(input) + bias)`,
+/// `w` is `cout x 9 cin` (PyTorch's `(cout, cin, 3, 3)` flattened), `out` `cout x b H W`,
+/// computed by blocks of `c.step` images; `col` holds one block.
+pub fn conv_relu(
+    c: Conv,
     input: &[f32],
-    cin: usize,
-    b: usize,
-    s: Hw,
     w: &[f32],
     bias: &[f32],
     col: &mut [f32],
     out: &mut [f32],
-    step: usize,
 ) {
-    let (cout, px, k) = (bias.len(), s.px(), 9 * cin);
-    let ld = b * px;
-    for img in (0..b).step_by(step) {
-        let n = step.min(b - img) * px;
-        let at = img * px;
-        im2col(&input[at..], cin, ld, s, n, col);
+    let (cout, k, ld) = (bias.len(), 9 * c.cin, c.b * c.s.px());
+    for (at, n) in c.blocks() {
+        im2col(&input[at..], c.cin, ld, c.s, n, col);
         let (wa, cb) = (Operand::new(w, Op::N, k), Operand::new(col, Op::N, n));
         gemm_ld(cout, n, k, 1.0, wa, cb, 0.0, &mut out[at..], ld);
         for (o, &bv) in bias.iter().enumerate() {
@@ -188,56 +202,27 @@ fn conv_relu_by(
 }
 
 /// Backward of [`conv_relu`] given `d_out` (the gradient at the ReLU's output, `cout x b H W`)
-/// and the layer's output `out`: masks `d_out` by `out > 0`, adds the bias gradient to `gb`,
-/// writes (`beta = 0`) or adds (`beta = 1`) the weight gradient to `gw`, and, if `grad_in` is
-/// given, writes the gradient at the input (`cin x b H W`). Blocks as [`conv_relu`]; `col` is
-/// scratch for one block.
-#[allow(clippy::too_many_arguments)]
+/// and the layer's weights and output `(w, out)`: masks `d_out` by `out > 0`, and with `grads
+/// = (gw, gb, beta)` adds the bias gradient to `gb` and writes (`beta = 0`) or adds (`beta =
+/// 1`) the weight gradient to `gw`; if `grad_in` is given, writes the gradient at the input
+/// (`cin x b H W`). Blocks as [`conv_relu`]; `col` is scratch for one block.
 pub fn conv_relu_backward(
+    c: Conv,
     input: &[f32],
-    cin: usize,
-    b: usize,
-    s: Hw,
-    w: &[f32],
-    out: &[f32],
-    d_out: &mut [f32],
-    gw: &mut [f32],
-    gb: &mut [f32],
-    beta: f32,
-    col: &mut [f32],
-    grad_in: Option<&mut [f32]>,
-) {
-    let step = chunk_images(cin, s.px(), b);
-    let (wo, grads) = ((w, out), (gw, gb, beta));
-    conv_relu_backward_by(input, cin, b, s, wo, d_out, grads, col, grad_in, step);
-}
-
-/// [`conv_relu_backward`] by blocks of `step` images (at least 1); `wo` is (`w`, `out`),
-/// `grads` (`gw`, `gb`, `beta`).
-#[allow(clippy::too_many_arguments)]
-fn conv_relu_backward_by(
-    input: &[f32],
-    cin: usize,
-    b: usize,
-    s: Hw,
     (w, out): (&[f32], &[f32]),
     d_out: &mut [f32],
     (gw, gb, beta): (&mut [f32], &mut [f32], f32),
     col: &mut [f32],
     mut grad_in: Option<&mut [f32]>,
-    step: usize,
 ) {
-    let (cout, px, k) = (gb.len(), s.px(), 9 * cin);
-    let ld = b * px;
+    let (cout, k, ld) = (gb.len(), 9 * c.cin, c.b * c.s.px());
     let d_out = &mut d_out[..cout * ld];
     relu_mask_rowsum(d_out, &out[..cout * ld], gb);
     let d_out = &*d_out;
-    for img in (0..b).step_by(step) {
-        let n = step.min(b - img) * px;
-        let at = img * px;
-        im2col(&input[at..], cin, ld, s, n, col);
+    for (at, n) in c.blocks() {
+        im2col(&input[at..], c.cin, ld, c.s, n, col);
         // gW (+)= dOut col^T (cout x k), the blocks summed in order
-        let first = if img == 0 { beta } else { 1.0 };
+        let first = if at == 0 { beta } else { 1.0 };
         let d = Operand::new(&d_out[at..], Op::N, ld);
         gemm_ld(
             cout,
@@ -253,7 +238,7 @@ fn conv_relu_backward_by(
         if let Some(gi) = grad_in.as_deref_mut() {
             // dcol = W^T dOut (k x n), then back onto the input pixels
             gemm_ld(k, n, cout, 1.0, Operand::new(w, Op::T, k), d, 0.0, col, n);
-            col2im(col, cin, s, n, &mut gi[at..], ld);
+            col2im(col, c.cin, c.s, n, &mut gi[at..], ld);
         }
     }
 }
@@ -425,7 +410,7 @@ mod tests {
         let mut col = vec![0.0; 9 * cin * b * s.px()];
         let mut out = vec![0.0; cout * b * s.px()];
         let bias = vec![0.0; cout];
-        conv_relu(&input, cin, b, s, &w, &bias, &mut col, &mut out);
+        conv_relu(Conv::new(cin, b, s), &input, &w, &bias, &mut col, &mut out);
         let want = naive_conv(&input, cin, b, s, &w, cout);
         for (o, r) in out.iter().zip(&want) {
             assert!((o - r.max(0.0)).abs() < 1e-5, "{o} vs {r}");
@@ -449,7 +434,8 @@ mod tests {
         for step in [1, 2, 3] {
             let mut col = vec![f32::NAN; 9 * cin * step * s.px()];
             let mut out = vec![f32::NAN; cout * n];
-            conv_relu_by(&input, cin, b, s, &w, &bias, &mut col, &mut out, step);
+            let c = Conv::new(cin, b, s).with_step(step);
+            conv_relu(c, &input, &w, &bias, &mut col, &mut out);
             for (i, (o, r)) in out.iter().zip(&want).enumerate() {
                 let r = (f64::from(*r) + f64::from(bias[i / n])).max(0.0);
                 assert!((f64::from(*o) - r).abs() < 1e-4, "step {step}: {o} vs {r}");
@@ -459,18 +445,7 @@ mod tests {
             let grads = (&mut gw[..], &mut gb[..], 0.0);
             let mut dd = d.clone();
             let wo = (&w[..], &out[..]);
-            conv_relu_backward_by(
-                &input,
-                cin,
-                b,
-                s,
-                wo,
-                &mut dd,
-                grads,
-                &mut col,
-                Some(&mut gi),
-                step,
-            );
+            conv_relu_backward(c, &input, wo, &mut dd, grads, &mut col, Some(&mut gi));
             runs.push((gw, gb, gi));
         }
         for (gw, gb, gi) in &runs[1..] {
@@ -486,7 +461,14 @@ mod tests {
         let (o, c, tap) = (2, 11, 4);
         let (mut dd, mut out) = (d.clone(), vec![0.0; cout * n]);
         let mut col = vec![0.0; 9 * cin * n];
-        conv_relu_by(&input, cin, b, s, &w, &bias, &mut col, &mut out, b);
+        conv_relu(
+            Conv::new(cin, b, s).with_step(b),
+            &input,
+            &w,
+            &bias,
+            &mut col,
+            &mut out,
+        );
         relu_mask_rowsum(&mut dd, &out, &mut vec![0.0; cout]);
         let want: f64 = (0..n)
             .map(|i| {

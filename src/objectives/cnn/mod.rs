@@ -35,7 +35,7 @@ use super::network::{row_loss, Eval, EvalSum, Network};
 use crate::data::Dataset;
 use crate::error::Error;
 use crate::rng::Rng;
-use layers::Hw;
+use layers::{Conv, Hw};
 use std::sync::Arc;
 
 /// Channels of conv1 and conv2.
@@ -273,13 +273,17 @@ impl Cnn {
     fn forward(&self, p: &[&[f32]; 14], nb: usize, mut rng: Option<&mut Rng>, s: &mut CnnScratch) {
         let l = &self.lay;
         let (s0, s1) = (l.s0, l.s1);
-        layers::conv_relu(&s.x, l.c, nb, s0, p[0], p[1], &mut s.col, &mut s.a1);
-        layers::conv_relu(&s.a1, C1, nb, s0, p[2], p[3], &mut s.col, &mut s.a2);
+        let c = Conv::new(l.c, nb, s0);
+        layers::conv_relu(c, &s.x, p[0], p[1], &mut s.col, &mut s.a1);
+        let c = Conv::new(C1, nb, s0);
+        layers::conv_relu(c, &s.a1, p[2], p[3], &mut s.col, &mut s.a2);
         layers::maxpool(&s.a2, C1 * nb, s0, &mut s.p1, &mut s.arg1);
         let n1 = C1 * nb * s1.px();
         layers::dropout(&mut s.p1[..n1], &mut s.m1, P_DROP, rng.as_deref_mut());
-        layers::conv_relu(&s.p1, C1, nb, s1, p[4], p[5], &mut s.col, &mut s.a3);
-        layers::conv_relu(&s.a3, C2, nb, s1, p[6], p[7], &mut s.col, &mut s.a4);
+        let c = Conv::new(C1, nb, s1);
+        layers::conv_relu(c, &s.p1, p[4], p[5], &mut s.col, &mut s.a3);
+        let c = Conv::new(C2, nb, s1);
+        layers::conv_relu(c, &s.a3, p[6], p[7], &mut s.col, &mut s.a4);
         layers::maxpool(&s.a4, C2 * nb, s1, &mut s.p2, &mut s.arg2);
         let n2 = C2 * nb * l.s2.px();
         layers::dropout(&mut s.p2[..n2], &mut s.m2, P_DROP, rng.as_deref_mut());
@@ -365,32 +369,26 @@ impl Cnn {
         layers::maxpool_backward(&s.d_p2, &s.arg2, C2 * nb, l.s1, &mut s.d_mid);
         // conv4, conv3
         let (g6, g7) = two(g, 6, 7);
+        let c = Conv::new(C2, nb, l.s1);
+        let (w, grads) = ((p[6], &s.a4[..]), (g6, g7, beta));
         layers::conv_relu_backward(
+            c,
             &s.a3,
-            C2,
-            nb,
-            l.s1,
-            p[6],
-            &s.a4,
+            w,
             &mut s.d_mid,
-            g6,
-            g7,
-            beta,
+            grads,
             &mut s.col,
             Some(&mut s.d_mid2),
         );
         let (g4, g5) = two(g, 4, 5);
+        let c = Conv::new(C1, nb, l.s1);
+        let (w, grads) = ((p[4], &s.a3[..]), (g4, g5, beta));
         layers::conv_relu_backward(
+            c,
             &s.p1,
-            C1,
-            nb,
-            l.s1,
-            p[4],
-            &s.a3,
+            w,
             &mut s.d_mid2,
-            g4,
-            g5,
-            beta,
+            grads,
             &mut s.col,
             Some(&mut s.d_mid),
         );
@@ -402,35 +400,21 @@ impl Cnn {
         layers::maxpool_backward(&s.d_mid, &s.arg1, C1 * nb, l.s0, &mut s.d_big);
         // conv2, conv1
         let (g2, g3) = two(g, 2, 3);
+        let c = Conv::new(C1, nb, l.s0);
+        let (w, grads) = ((p[2], &s.a2[..]), (g2, g3, beta));
         layers::conv_relu_backward(
+            c,
             &s.a1,
-            C1,
-            nb,
-            l.s0,
-            p[2],
-            &s.a2,
+            w,
             &mut s.d_big,
-            g2,
-            g3,
-            beta,
+            grads,
             &mut s.col,
             Some(&mut s.d_big2),
         );
         let (g0, g1) = two(g, 0, 1);
-        layers::conv_relu_backward(
-            &s.x,
-            l.c,
-            nb,
-            l.s0,
-            p[0],
-            &s.a1,
-            &mut s.d_big2,
-            g0,
-            g1,
-            beta,
-            &mut s.col,
-            None,
-        );
+        let c = Conv::new(l.c, nb, l.s0);
+        let (w, grads) = ((p[0], &s.a1[..]), (g0, g1, beta));
+        layers::conv_relu_backward(c, &s.x, w, &mut s.d_big2, grads, &mut s.col, None);
     }
 }
 
