@@ -7,8 +7,8 @@
 //! most [`COL_BLOCK`] values, or one image when one image's matrix is larger (conv2: 882 KiB
 //! at 28 x 28, 1.1 MiB at 32 x 32): the matrix is written, packed by the GEMM and read while
 //! it is in or near a core's L2, and two workers on two cores do not stream 29 MB each through
-//! the shared L3 (conv2 at batch 32 of 28 x 28 images). The weight gradient sums the blocks in order, so the bits depend on
-//! the batch and the block size only, never on the thread.
+//! the shared L3 (conv2 at batch 32 of 28 x 28 images). The weight gradient sums the blocks in
+//! order, so the bits depend on the batch and the block size only, never on the thread.
 //!
 //! Every kernel is a plain loop over caller-owned buffers: no allocation, the same bits on any
 //! thread. Costs are per batch: im2col / col2im 9 C B H W reads and writes, pooling and dropout
@@ -167,6 +167,10 @@ impl Conv {
             step: step.max(1),
             ..self
         }
+    }
+    /// Values of the largest im2col block, the `col` scratch [`conv_relu`] needs.
+    pub fn col_len(self) -> usize {
+        9 * self.cin * self.step.min(self.b) * self.s.px()
     }
     /// The blocks: (first value of the block in a channel's plane, values per channel).
     fn blocks(self) -> impl Iterator<Item = (usize, usize)> {

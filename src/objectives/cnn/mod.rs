@@ -20,8 +20,8 @@
 //! # Computation
 //!
 //! A batch is processed channel-major (`C x B x H x W`) so each convolution is an im2col and a
-//! GEMM per block of images whose im2col matrix is about L2-sized ([`layers`]); the dense layers are
-//! the MLP's row-major GEMMs over the whole batch.
+//! GEMM per block of images whose im2col matrix is about L2-sized ([`layers`]); the dense
+//! layers are the MLP's row-major GEMMs over the whole batch.
 //! Per sample at 1 x 28 x 28, the forward pass is about 20 million multiply-adds (conv2 and
 //! conv4 7.2 million each), the backward pass twice that. Batches larger than the scratch's
 //! `max_batch` are processed in chunks, accumulating the weight gradients (`beta = 1`).
@@ -213,11 +213,10 @@ impl Cnn {
         let b = max_batch.max(1);
         let l = &self.lay;
         let (p0, p1, p2) = (b * l.s0.px(), b * l.s1.px(), b * l.s2.px());
-        // one im2col block of each convolution (layers::chunk_images)
-        let block = |cin: usize, s: Hw| 9 * cin * s.px() * layers::chunk_images(cin, s.px(), b);
+        // one im2col block of the largest convolution
         let col = [(l.c, l.s0), (C1, l.s0), (C1, l.s1), (C2, l.s1)]
             .into_iter()
-            .map(|(cin, s)| block(cin, s))
+            .map(|(cin, s)| Conv::new(cin, b, s).col_len())
             .max()
             .unwrap_or(0);
         let big = (l.c.max(C1)) * p0;
