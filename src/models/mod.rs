@@ -22,6 +22,52 @@ use crate::rng::Rng;
 pub trait Noise: Send + Sync {
     /// One standardized draw.
     fn sample(&self, rng: &mut Rng) -> f64;
+    /// `out.len()` draws, as many calls of [`Noise::sample`] give them (a distribution with a
+    /// faster bulk route overrides this; the bits must stay the same).
+    fn fill(&self, rng: &mut Rng, out: &mut [f64]) {
+        for v in out {
+            *v = self.sample(rng);
+        }
+    }
+}
+
+/// Draws per bulk call of [`Noise::fill`] in [`GradientModel`]'s sampling.
+const DRAWS: usize = 1024;
+
+/// For every coordinate j, `f(j, z_j)` with `z_j` the sum of the coordinate's `n` draws, made
+/// coordinate after coordinate and summed in order (the bits of the draw-by-draw loop).
+fn summed_draws(
+    noise: &dyn Noise,
+    rng: &mut Rng,
+    n: usize,
+    d: usize,
+    mut f: impl FnMut(usize, f64),
+) {
+    let mut buf = [0f64; DRAWS];
+    if n == 0 {
+        return (0..d).for_each(|j| f(j, 0.0));
+    }
+    if n > DRAWS {
+        for j in 0..d {
+            let (mut z, mut left) = (0.0, n);
+            while left > 0 {
+                let c = left.min(DRAWS);
+                noise.fill(rng, &mut buf[..c]);
+                z = buf[..c].iter().fold(z, |z, &x| z + x);
+                left -= c;
+            }
+            f(j, z);
+        }
+        return;
+    }
+    let per = DRAWS / n;
+    for j0 in (0..d).step_by(per) {
+        let c = per.min(d - j0);
+        noise.fill(rng, &mut buf[..c * n]);
+        for (i, draws) in buf[..c * n].chunks_exact(n).enumerate() {
+            f(j0 + i, draws.iter().fold(0.0, |z, &x| z + x));
+        }
+    }
 }
 
 /// A registry entry for a noise distribution.
@@ -212,13 +258,10 @@ impl GradientModel {
             Reading::Mean => 1.0 / self.n as f64,
             Reading::Sum => 1.0,
         };
-        for ((o, g), s) in out.iter_mut().zip(&self.g).zip(&self.scales) {
-            let mut z = 0.0;
-            for _ in 0..self.n {
-                z += self.noise.sample(rng);
-            }
-            *o = g + s * scale * z;
-        }
+        let d = out.len().min(self.g.len());
+        summed_draws(self.noise.as_ref(), rng, self.n, d, |j, z| {
+            out[j] = self.g[j] + self.scales[j] * scale * z;
+        });
     }
     /// Draws noise only (zero mean, variance V) into `out`, for objectives that add their own
     /// mean (the SGD simulator's quadratic).
@@ -227,13 +270,10 @@ impl GradientModel {
             Reading::Mean => 1.0 / self.n as f64,
             Reading::Sum => 1.0,
         };
-        for (o, s) in out.iter_mut().zip(&self.scales) {
-            let mut z = 0.0;
-            for _ in 0..self.n {
-                z += self.noise.sample(rng);
-            }
-            *o = s * scale * z;
-        }
+        let d = out.len().min(self.scales.len());
+        summed_draws(self.noise.as_ref(), rng, self.n, d, |j, z| {
+            out[j] = self.scales[j] * scale * z;
+        });
     }
 }
 

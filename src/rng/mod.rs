@@ -1,6 +1,13 @@
 //! Seed derivation. Every random stream derives from one master seed and the identity of the
 //! work item (a cell key, a trial or round index), never from the thread that runs it.
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod normal;
+mod ziggurat_table;
+
+pub use normal::{fill_standard_normal, fill_standard_normal_f32};
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
