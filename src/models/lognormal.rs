@@ -1,7 +1,7 @@
 //! Centred log-normal noise (skewed): (exp(sigma Z) - exp(sigma^2/2)) / sd, with
 //! sd^2 = (exp(sigma^2) - 1) exp(sigma^2).
 use super::Noise;
-use crate::rng::Rng;
+use crate::rng::{fill_standard_normal, Rng};
 use rand_distr::{Distribution, StandardNormal};
 
 /// Unit-variance centred log-normal.
@@ -27,6 +27,20 @@ impl Noise for LogNormal {
     #[inline]
     fn sample(&self, rng: &mut Rng) -> f64 {
         let z: f64 = StandardNormal.sample(rng);
+        self.of(z)
+    }
+    fn fill(&self, rng: &mut Rng, out: &mut [f64]) {
+        fill_standard_normal(rng, out);
+        for v in out.iter_mut() {
+            *v = self.of(*v);
+        }
+    }
+}
+
+impl LogNormal {
+    /// The centred, scaled value for the standard normal draw `z`.
+    #[inline]
+    fn of(&self, z: f64) -> f64 {
         ((self.sigma * z).exp() - self.mean) / self.sd
     }
 }

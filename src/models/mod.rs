@@ -282,6 +282,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bulk_draws_keep_the_bits_of_the_draw_by_draw_loop() {
+        use crate::rng::{hash_str, stream};
+        for info in NOISES {
+            let noise = (info.build)();
+            let mut a = stream(5, hash_str(info.name), 0);
+            let mut b = a.clone();
+            let want: Vec<u64> = (0..3000).map(|_| noise.sample(&mut a).to_bits()).collect();
+            let mut got = vec![0.0; 3000];
+            noise.fill(&mut b, &mut got);
+            let got: Vec<u64> = got.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(want, got, "{}", info.name);
+            assert_eq!(a.get_word_pos(), b.get_word_pos(), "{}", info.name);
+            // a worker vector: n draws summed per coordinate, in order (n above and below the
+            // bulk buffer)
+            for n in [1, 3, 1500] {
+                let model =
+                    GradientModel::new(info.name, 37, 2.0, n, Reading::Sum, 1.0).expect("model");
+                let mut a = stream(6, hash_str(info.name), n as u64);
+                let mut b = a.clone();
+                let want: Vec<u64> = (0..37)
+                    .map(|j| {
+                        let z = (0..n).fold(0.0, |z, _| z + noise.sample(&mut a));
+                        (model.mean()[j] + model.scales[j] * z).to_bits()
+                    })
+                    .collect();
+                let mut got = vec![0.0; 37];
+                model.sample_into(&mut b, &mut got);
+                let got: Vec<u64> = got.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(want, got, "{} n = {n}", info.name);
+                assert_eq!(a.get_word_pos(), b.get_word_pos(), "{} n = {n}", info.name);
+            }
+        }
+    }
+
+    #[test]
     fn reading_key_names_keep_the_seeds_of_version_0_2() {
         // pinned: the Monte Carlo cells' streams are keyed by these bytes
         assert_eq!(Reading::Mean.key_name(), "Mean");
