@@ -5,6 +5,9 @@
 //! timed call is exactly what a worker runs each round. `benches/torch_networks.py` times
 //! PyTorch on the same shapes for the side-by-side comparison.
 //!
+//! `worker_gradient/mlp_prepared/...` times the MLP's gradient as the simulator runs it, with the
+//! transposed weight matrices made once a round (`Network::prepare`).
+//!
 //! `round/cnn/...` times a whole round of 20 such gradients on the rayon pool, as `train` runs
 //! them. `cargo bench --bench networks` (about two minutes on two cores).
 
@@ -36,11 +39,19 @@ fn bench_net<N: Network>(c: &mut Criterion, net: N, batch: usize, id: &str) {
     let mut g = vec![0.0f32; net.dim()];
     let mut s = net.new_scratch(batch.min(net.scratch_batch()));
     let idx: Vec<usize> = (0..batch).collect();
+    let mut prepared = N::Prepared::default();
+    net.prepare(&p, &mut prepared);
     let mut grp = c.benchmark_group("worker_gradient");
     grp.sample_size(10).measurement_time(Duration::from_secs(8));
     grp.bench_function(BenchmarkId::new(net.name(), id), |b| {
         b.iter(|| net.batch_grad(&p, &idx, Some(&mut rng), &mut s, &mut g))
     });
+    // as the simulator runs it: with what `prepare` made once a round (for the MLP, the
+    // stored transposes of its weight matrices; nothing for the CNN)
+    grp.bench_function(
+        BenchmarkId::new(format!("{}_prepared", net.name()), id),
+        |b| b.iter(|| net.batch_grad_prepared(&p, &prepared, &idx, Some(&mut rng), &mut s, &mut g)),
+    );
     grp.finish();
 }
 

@@ -60,6 +60,7 @@ impl DoubleWell {
 impl Objective for DoubleWell {
     type T = f64;
     type Scratch = ();
+    type Round = ();
     fn dim(&self) -> usize {
         self.d
     }

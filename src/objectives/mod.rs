@@ -19,6 +19,9 @@ pub trait Objective: Sync {
     type T: Scalar;
     /// Per-worker (per-thread) scratch memory, created once, reused every round.
     type Scratch: Send;
+    /// Data derived from the parameters once a round and read by every worker's gradient of
+    /// that round (the MLP's transposed weight matrices); `()` for most objectives.
+    type Round: Send + Sync + Default;
     /// Number of parameters d.
     fn dim(&self) -> usize;
     /// New scratch memory.
@@ -29,17 +32,25 @@ pub trait Objective: Sync {
     fn full_grad(&self, x: &[Self::T], s: &mut Self::Scratch, out: &mut [Self::T]);
     /// One worker's stochastic gradient at x into `out` (unbiased for the full gradient).
     fn worker_grad(&self, x: &[Self::T], rng: &mut Rng, s: &mut Self::Scratch, out: &mut [Self::T]);
+    /// Fills `round` from the parameters `x` of the round about to start (the simulator calls
+    /// it once a round, before the workers' gradients).
+    fn begin_round(&self, x: &[Self::T], round: &mut Self::Round) {
+        let _ = (x, round);
+    }
     /// Worker `worker`'s stochastic gradient: [`Objective::worker_grad`] unless the objective
-    /// gives each worker its own data (a non-i.i.d. split).
+    /// gives each worker its own data (a non-i.i.d. split) or reads `round`, which
+    /// [`Objective::begin_round`] filled from this same `x`. The same bits as
+    /// [`Objective::worker_grad`] with the same stream.
     fn worker_grad_of(
         &self,
         worker: usize,
         x: &[Self::T],
+        round: &Self::Round,
         rng: &mut Rng,
         s: &mut Self::Scratch,
         out: &mut [Self::T],
     ) {
-        let _ = worker;
+        let _ = (worker, round);
         self.worker_grad(x, rng, s, out);
     }
     /// Known minimiser x*, if any.

@@ -123,6 +123,8 @@ pub fn row_loss(z: &mut [f32], label: usize, probs: bool) -> f32 {
 pub trait Network: Clone + Send + Sync {
     /// Activation and gradient buffers of one thread.
     type Scratch: Send;
+    /// What [`Network::prepare`] derives from the parameters for every gradient of a round.
+    type Prepared: Send + Sync + Default;
     /// The network's name in outputs (`mlp`, `cnn`).
     fn name(&self) -> &'static str;
     /// The training set.
@@ -146,6 +148,24 @@ pub trait Network: Clone + Send + Sync {
         s: &mut Self::Scratch,
         grad: &mut [f32],
     ) -> f64;
+    /// Fills `out` from `params` once a round, for [`Network::batch_grad_prepared`].
+    fn prepare(&self, params: &[f32], out: &mut Self::Prepared) {
+        let _ = (params, out);
+    }
+    /// [`Network::batch_grad`], reading `prepared`, which [`Network::prepare`] filled from
+    /// these `params` (or left at its default): the same bits.
+    fn batch_grad_prepared(
+        &self,
+        params: &[f32],
+        prepared: &Self::Prepared,
+        idx: &[usize],
+        dropout: Option<&mut Rng>,
+        s: &mut Self::Scratch,
+        grad: &mut [f32],
+    ) -> f64 {
+        let _ = prepared;
+        self.batch_grad(params, idx, dropout, s, grad)
+    }
     /// Loss and accuracies on `data` (evaluation mode), the same for any thread count.
     fn evaluate_par(&self, params: &[f32], data: &Dataset) -> Eval;
 }

@@ -60,6 +60,7 @@ impl Quadratic {
 impl Objective for Quadratic {
     type T = f64;
     type Scratch = ();
+    type Round = ();
     fn dim(&self) -> usize {
         self.a.len()
     }

@@ -61,6 +61,7 @@ impl<N: Network> NetTask<N> {
 impl<N: Network> Objective for NetTask<N> {
     type T = f32;
     type Scratch = TaskScratch<N::Scratch>;
+    type Round = N::Prepared;
     fn dim(&self) -> usize {
         self.net.dim()
     }
@@ -88,10 +89,14 @@ impl<N: Network> Objective for NetTask<N> {
         }
         self.net.batch_grad(x, &s.idx, Some(rng), &mut s.net, out);
     }
+    fn begin_round(&self, x: &[f32], round: &mut N::Prepared) {
+        self.net.prepare(x, round);
+    }
     fn worker_grad_of(
         &self,
         worker: usize,
         x: &[f32],
+        round: &N::Prepared,
         rng: &mut Rng,
         s: &mut Self::Scratch,
         out: &mut [f32],
@@ -101,10 +106,16 @@ impl<N: Network> Objective for NetTask<N> {
                 for v in s.idx.iter_mut() {
                     *v = part[rand::Rng::random_range(rng, 0..part.len())];
                 }
-                self.net.batch_grad(x, &s.idx, Some(rng), &mut s.net, out);
             }
-            _ => self.worker_grad(x, rng, s, out),
+            _ => {
+                let n = self.net.train().n;
+                for v in s.idx.iter_mut() {
+                    *v = rand::Rng::random_range(rng, 0..n);
+                }
+            }
         }
+        self.net
+            .batch_grad_prepared(x, round, &s.idx, Some(rng), &mut s.net, out);
     }
     fn min_value(&self) -> Option<f64> {
         // cross-entropy is non-negative: F* >= 0 (used as a lower bound, not the true minimum)

@@ -107,6 +107,8 @@ pub struct Buffers<O: Objective> {
     ws: Workspace,
     scratches: Vec<O::Scratch>,
     obs_scratch: O::Scratch,
+    /// What [`Objective::begin_round`] derives from the parameters each round.
+    round: O::Round,
 }
 
 impl<O: Objective> Buffers<O> {
@@ -123,6 +125,7 @@ impl<O: Objective> Buffers<O> {
             ws: Workspace::new(),
             scratches: (0..m).map(|_| obj.new_scratch()).collect(),
             obs_scratch: obj.new_scratch(),
+            round: O::Round::default(),
         }
     }
 }
@@ -192,9 +195,12 @@ pub fn run<O: Objective>(
             attacked,
             attacked_mask,
             scratches,
+            round,
             ..
         } = buf;
         let xs: &[O::T] = x;
+        obj.begin_round(xs, round);
+        let round: &O::Round = round;
         let skip: &[bool] = whole;
         let gradients = |grads: &mut [O::T], scratches: &mut [O::Scratch]| {
             let work = |(i, (row, s)): (usize, (&mut [O::T], &mut O::Scratch))| {
@@ -202,7 +208,7 @@ pub fn run<O: Objective>(
                     return;
                 }
                 let mut rng = stream(spec.seed, spec.key, round_base + i as u64);
-                obj.worker_grad_of(i, xs, &mut rng, s, row);
+                obj.worker_grad_of(i, xs, round, &mut rng, s, row);
             };
             if spec.parallel_workers {
                 grads
@@ -455,6 +461,7 @@ mod tests {
     impl Objective for Counting {
         type T = f64;
         type Scratch = <Quadratic as Objective>::Scratch;
+        type Round = ();
         fn dim(&self) -> usize {
             self.0.dim()
         }

@@ -462,6 +462,7 @@ fn mask_relu_colsum(d: &mut [f32], h: &[f32], mask: &[f32], gb: &mut [f32]) {
 
 impl Network for Cnn {
     type Scratch = CnnScratch;
+    type Prepared = ();
     fn name(&self) -> &'static str {
         "cnn"
     }
