@@ -298,6 +298,13 @@ impl Mlp {
         self.batch_grad_with(params, None, idx, scratch, grad_out)
     }
 
+    /// [`Mlp::prepare`] into a new value.
+    fn prepared(&self, params: &[f32]) -> MlpPrepared {
+        let mut t = MlpPrepared::default();
+        self.prepare(params, &mut t);
+        t
+    }
+
     /// The stored transposes of `params`' weight matrices (see [`MlpPrepared`]).
     pub fn prepare(&self, params: &[f32], out: &mut MlpPrepared) {
         assert_eq!(
@@ -411,10 +418,12 @@ impl Mlp {
             return Eval::EMPTY;
         }
         let p = blocks(params);
+        let t = self.prepared(params);
         let mb = scratch.max_batch;
         let mut sum = EvalSum::default();
         for start in (0..data.n).step_by(mb) {
-            sum = sum.plus(eval_range(&p, data, start, mb.min(data.n - start), scratch));
+            let b = mb.min(data.n - start);
+            sum = sum.plus(eval_range((&p, &t), data, start, b, scratch));
         }
         sum.mean(data.n)
     }
@@ -428,13 +437,15 @@ impl Mlp {
             return Eval::EMPTY;
         }
         let p = blocks(params);
+        // the transposes once for all blocks (each block's products would pack W1^T again)
+        let t = self.prepared(params);
         let parts: Vec<EvalSum> = (0..data.n.div_ceil(EVAL_BLOCK))
             .into_par_iter()
             .map_init(
                 || self.new_scratch(EVAL_BLOCK),
                 |s, k| {
                     let start = k * EVAL_BLOCK;
-                    eval_range(&p, data, start, EVAL_BLOCK.min(data.n - start), s)
+                    eval_range((&p, &t), data, start, EVAL_BLOCK.min(data.n - start), s)
                 },
             )
             .collect();
@@ -517,7 +528,7 @@ pub const EVAL_BLOCK: usize = 256;
 /// Summed loss and numbers of correct top-1 and top-3 predictions of samples
 /// `start..start + b` (`b <= s.max_batch`).
 fn eval_range(
-    p: &Blocks<&[f32]>,
+    (p, t): (&Blocks<&[f32]>, &MlpPrepared),
     data: &Dataset,
     start: usize,
     b: usize,
@@ -525,7 +536,7 @@ fn eval_range(
 ) -> EvalSum {
     let mut sum = EvalSum::default();
     let x = &data.images[start * INPUT..(start + b) * INPUT];
-    forward(p, None, x, b, (&mut s.h1, &mut s.h2, &mut s.z));
+    forward(p, Some(t), x, b, (&mut s.h1, &mut s.h2, &mut s.z));
     let labels = &data.labels[start..start + b];
     for (row, &y) in s.z[..b * CLASSES].chunks_exact_mut(CLASSES).zip(labels) {
         let y = usize::from(y);
