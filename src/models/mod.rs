@@ -43,10 +43,14 @@ fn summed_draws(
     d: usize,
     mut f: impl FnMut(usize, f64),
 ) {
-    let mut buf = [0f64; DRAWS];
-    if n == 0 {
-        return (0..d).for_each(|j| f(j, 0.0));
+    if n.saturating_mul(d) < crate::rng::MIN_BULK {
+        // too few draws for the bulk route (and its buffer) to pay
+        for j in 0..d {
+            f(j, (0..n).fold(0.0, |z, _| z + noise.sample(rng)));
+        }
+        return;
     }
+    let mut buf = [0f64; DRAWS];
     if n > DRAWS {
         for j in 0..d {
             let (mut z, mut left) = (0.0, n);
