@@ -65,24 +65,17 @@ unsafe fn keystream_avx512(key: &[u32; 8], stream: u64, first: u64, out: &mut [u
         let carry = _mm512_cmplt_epu32_mask(lo, lo_base);
         let hi_base = _mm512_set1_epi32((base >> 32) as u32 as i32);
         let hi = _mm512_mask_add_epi32(hi_base, carry, hi_base, one);
-        let s: [__m512i; 16] = [
-            _mm512_set1_epi32(SIGMA[0] as i32),
-            _mm512_set1_epi32(SIGMA[1] as i32),
-            _mm512_set1_epi32(SIGMA[2] as i32),
-            _mm512_set1_epi32(SIGMA[3] as i32),
-            _mm512_set1_epi32(key[0] as i32),
-            _mm512_set1_epi32(key[1] as i32),
-            _mm512_set1_epi32(key[2] as i32),
-            _mm512_set1_epi32(key[3] as i32),
-            _mm512_set1_epi32(key[4] as i32),
-            _mm512_set1_epi32(key[5] as i32),
-            _mm512_set1_epi32(key[6] as i32),
-            _mm512_set1_epi32(key[7] as i32),
-            lo,
-            hi,
-            _mm512_set1_epi32(stream as u32 as i32),
-            _mm512_set1_epi32((stream >> 32) as u32 as i32),
-        ];
+        // constants, key, counter (per lane), stream id: rand_chacha's layout
+        let mut words = [0u32; 16];
+        words[..4].copy_from_slice(&SIGMA);
+        words[4..12].copy_from_slice(key);
+        words[14] = stream as u32;
+        words[15] = (stream >> 32) as u32;
+        let mut s = [_mm512_setzero_si512(); 16];
+        for (v, &w) in s.iter_mut().zip(&words) {
+            *v = _mm512_set1_epi32(w as i32);
+        }
+        (s[12], s[13]) = (lo, hi);
         let mut x = s;
         for _ in 0..4 {
             quarter!(x, 0, 4, 8, 12);
