@@ -21,17 +21,20 @@ impl GaussianAttack {
     /// The masked entries in row-major order, each `sigma z` with `z` the next standard normal
     /// draw of `rng` (drawn in bulk, [`fill_standard_normal`]: the same bits as one at a time).
     /// O(md).
+    /// (Entries past the shorter of `x` and `mask` are left alone, as a zip of the two would.)
     fn apply<T: Scalar>(&self, t: Target<'_, T>, rng: &mut Rng) {
-        if t.x.len() < MIN_BULK {
+        let len = t.x.len().min(t.mask.len());
+        let (x, mask) = (&mut t.x[..len], &t.mask[..len]);
+        if len < MIN_BULK {
             // a small matrix: draw by draw (the same values), without the bulk buffer
-            for (v, _) in t.x.iter_mut().zip(t.mask.iter()).filter(|(_, &b)| b) {
+            for (v, _) in x.iter_mut().zip(mask).filter(|(_, &b)| b) {
                 let z: f64 = StandardNormal.sample(rng);
                 *v = T::from_f64(self.sigma * z);
             }
             return;
         }
         let mut z = [0f64; CHUNK];
-        for (xs, ms) in t.x.chunks_mut(CHUNK).zip(t.mask.chunks(CHUNK)) {
+        for (xs, ms) in x.chunks_mut(CHUNK).zip(mask.chunks(CHUNK)) {
             let n = ms.iter().map(|&b| usize::from(b)).sum::<usize>();
             fill_standard_normal(rng, &mut z[..n]);
             if n == xs.len() {
@@ -51,3 +54,55 @@ impl GaussianAttack {
     }
 }
 impl_attack!(GaussianAttack, blind);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{hash_str, stream};
+    use rand::Rng as _;
+
+    /// The draw-by-draw loop this attack had before its draws went to bulk.
+    fn one_by_one(sigma: f64, x: &mut [f64], mask: &[bool], rng: &mut Rng) {
+        for (v, &b) in x.iter_mut().zip(mask) {
+            if b {
+                let z: f64 = StandardNormal.sample(rng);
+                *v = sigma * z;
+            }
+        }
+    }
+
+    #[test]
+    fn bulk_draws_keep_the_values_and_stream_of_the_loop() {
+        // scattered, sparse, dense and full masks around the chunk and the bulk threshold,
+        // and masks longer or shorter than the matrix
+        for (xlen, mlen) in [
+            (0usize, 0usize),
+            (100, 100),
+            (300, 300),
+            (2049, 2049),
+            (6000, 6000),
+        ]
+        .into_iter()
+        .chain([(300, 600), (3000, 4500), (5000, 2100)])
+        {
+            for p in [0.0, 0.05, 0.5, 1.0] {
+                let mut meta = stream(xlen as u64, hash_str("mask"), mlen as u64);
+                let mut mask: Vec<bool> = (0..mlen).map(|_| meta.random_bool(p)).collect();
+                let x0: Vec<f64> = (0..xlen).map(|k| k as f64).collect();
+                let mut a = stream(2, hash_str("gaussian"), 0);
+                let mut b = a.clone();
+                let mut want = x0.clone();
+                one_by_one(200.0, &mut want, &mask, &mut a);
+                let mut got = x0;
+                let d = got.len();
+                GaussianAttack::new(200.0).apply(Target::new(&mut got, 1, d, &mut mask), &mut b);
+                assert_eq!(want, got, "x {xlen}, mask {mlen}, p {p}");
+                assert_eq!(
+                    a.get_word_pos(),
+                    b.get_word_pos(),
+                    "x {xlen}, mask {mlen}, p {p}"
+                );
+            }
+        }
+    }
+}

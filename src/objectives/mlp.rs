@@ -160,7 +160,7 @@ fn bias_relu(out: &mut [f32], bias: &[f32]) {
 /// the whole matrix; from the stored transpose the packing reads rows. The packed panels hold
 /// the same values, so the products have the same bits. On the 2-core AMD EPYC VM of
 /// 2026-12-07 (`cargo bench --bench networks -- worker_gradient/mlp`), a gradient of batch 32
-/// took about 160 us with the packing of W1^T in it and about 110 us without.
+/// took about 130 us with the packing of W1^T in it and about 106 us without.
 #[derive(Clone, Debug, Default)]
 pub struct MlpPrepared {
     /// W1^T, `784 x 128` (empty: not prepared).

@@ -39,8 +39,9 @@ pub trait Objective: Sync {
     }
     /// Worker `worker`'s stochastic gradient: [`Objective::worker_grad`] unless the objective
     /// gives each worker its own data (a non-i.i.d. split) or reads `round`, which
-    /// [`Objective::begin_round`] filled from this same `x`. The same bits as
-    /// [`Objective::worker_grad`] with the same stream.
+    /// [`Objective::begin_round`] filled from this same `x` (a `round` made from other
+    /// parameters gives a wrong gradient; a default one, the right one). With i.i.d. data, the
+    /// same bits as [`Objective::worker_grad`] with the same stream.
     fn worker_grad_of(
         &self,
         worker: usize,

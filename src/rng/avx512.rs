@@ -17,7 +17,8 @@ pub(super) fn available() -> bool {
     std::is_x86_feature_detected!("avx512f")
 }
 
-/// [`keystream_avx512`] if this CPU has AVX-512F; `false` (and `out` untouched) otherwise.
+/// [`keystream_avx512`] if this CPU has AVX-512F and `out.len()` is a multiple of 128 (whole
+/// groups of 16 blocks); `false` (and `out` untouched) otherwise.
 pub(super) fn keystream(key: &[u32; 8], stream: u64, first: u64, out: &mut [u64]) -> bool {
     if !available() || !out.len().is_multiple_of(128) {
         return false;

@@ -7,9 +7,11 @@
 //! more words (a wedge test, or the tail when `i = 0`). Draw by draw, that is a call into the
 //! ChaCha8 block buffer per word and a branch per draw. Here, by blocks of at most [`BLOCK`]
 //! words:
-//! 1. the block's words are read at once: on AVX-512 machines whole groups of 16 ChaCha blocks
-//!    come from [`super::avx512::keystream`], the rest from the generator's `fill_bytes` (the
-//!    same words in the same order as `next_u64` gives them, low word first);
+//! 1. the block's words are read at once: on AVX-512 machines, when the generator starts at an
+//!    even word position (no odd number of 32-bit reads before), whole groups of 16 ChaCha
+//!    blocks come from [`super::avx512::keystream`]; the rest (and everything elsewhere) from
+//!    the generator's `fill_bytes` (the same words in the same order as `next_u64` gives them,
+//!    low word first). `PHOCAS_ISA` does not choose between the two: they give the same words;
 //! 2. a branch-free pass computes every word's candidate `x` and a bit for the words that fail
 //!    the first test;
 //! 3. a walk copies the runs of accepted candidates and, at a rejected word, replays
