@@ -58,6 +58,26 @@ impl<N: Network> NetTask<N> {
     }
 }
 
+impl<N: Network> NetTask<N> {
+    /// A batch drawn i.i.d. with replacement into `idx`: from `part` when it is given and not
+    /// empty (a worker's share of a non-i.i.d. split), else from the whole training set.
+    fn draw_batch(&self, part: Option<&[usize]>, rng: &mut Rng, idx: &mut [usize]) {
+        match part {
+            Some(part) if !part.is_empty() => {
+                for v in idx.iter_mut() {
+                    *v = part[rand::Rng::random_range(rng, 0..part.len())];
+                }
+            }
+            _ => {
+                let n = self.net.train().n;
+                for v in idx.iter_mut() {
+                    *v = rand::Rng::random_range(rng, 0..n);
+                }
+            }
+        }
+    }
+}
+
 impl<N: Network> Objective for NetTask<N> {
     type T = f32;
     type Scratch = TaskScratch<N::Scratch>;
@@ -83,10 +103,7 @@ impl<N: Network> Objective for NetTask<N> {
             .batch_grad(x, &self.eval_idx, None, &mut s.net, out);
     }
     fn worker_grad(&self, x: &[f32], rng: &mut Rng, s: &mut Self::Scratch, out: &mut [f32]) {
-        let n = self.net.train().n;
-        for v in s.idx.iter_mut() {
-            *v = rand::Rng::random_range(rng, 0..n);
-        }
+        self.draw_batch(None, rng, &mut s.idx);
         self.net.batch_grad(x, &s.idx, Some(rng), &mut s.net, out);
     }
     fn begin_round(&self, x: &[f32], round: &mut N::Prepared) {
@@ -101,19 +118,8 @@ impl<N: Network> Objective for NetTask<N> {
         s: &mut Self::Scratch,
         out: &mut [f32],
     ) {
-        match self.parts.as_ref().and_then(|p| p.get(worker)) {
-            Some(part) if !part.is_empty() => {
-                for v in s.idx.iter_mut() {
-                    *v = part[rand::Rng::random_range(rng, 0..part.len())];
-                }
-            }
-            _ => {
-                let n = self.net.train().n;
-                for v in s.idx.iter_mut() {
-                    *v = rand::Rng::random_range(rng, 0..n);
-                }
-            }
-        }
+        let part = self.parts.as_ref().and_then(|p| p.get(worker));
+        self.draw_batch(part.map(Vec::as_slice), rng, &mut s.idx);
         self.net
             .batch_grad_prepared(x, round, &s.idx, Some(rng), &mut s.net, out);
     }
