@@ -167,6 +167,169 @@ fn mean_chunk<T: Scalar>(
     }
 }
 
+/// Columns per pass of [`mean_of_means`]: the f64 accumulators (16 KiB) stay in L1.
+const BUCKET_SPAN: usize = 8192;
+
+/// Mean of the means of the row groups `group(0)`, ..., `group(n - 1)` (bucketing, then
+/// Mean) in one read of the matrix: the bits of [`mean_columns`] on each group (each group's
+/// mean rounded to `T`) followed by [`mean_rows`] on the n x d matrix of those means, which is
+/// never written. Each coordinate of a group is summed from -0.0 in the group's row order and
+/// divided by its size, rounded to `T`, and the rounded means are added from -0.0 in group
+/// order and divided by n. f64 storage: a coordinate whose result is not finite may have
+/// taken a rescue of an overflowing sum ([`rescue_overflow`]) in the two-step computation, so
+/// it is computed again that way. Time: O(d m), one pass; extra space: [`BUCKET_SPAN`] f64
+/// per thread.
+pub(crate) fn mean_of_means<'g, T: Scalar>(
+    x: MatrixView<'_, T>,
+    n: usize,
+    group: &(impl Fn(usize) -> &'g [usize] + Sync),
+    ws: &Workspace,
+    out: &mut [T],
+) {
+    if n == 0 {
+        return;
+    }
+    let chunk = ((1usize << 18) / x.m().max(1))
+        .max(BUCKET_SPAN)
+        .next_multiple_of(BUCKET_SPAN);
+    let level = ws.level();
+    for_chunks(out, chunk, |c, o| {
+        ws.with_scratch(|s| {
+            if s.acc.len() < BUCKET_SPAN {
+                s.acc.resize(BUCKET_SPAN, 0.0);
+            }
+            with_isa(
+                level,
+                #[inline(always)]
+                || means_chunk(x, n, group, c * chunk, o, &mut s.acc),
+            );
+        });
+        if std::mem::size_of::<T>() == 8 {
+            for (t, v) in o.iter_mut().enumerate() {
+                if !v.to_f64().is_finite() {
+                    *v = two_step(x, n, group, c * chunk + t, ws);
+                }
+            }
+        }
+    });
+}
+
+#[inline(always)]
+fn means_chunk<'g, T: Scalar>(
+    x: MatrixView<'_, T>,
+    n: usize,
+    group: &impl Fn(usize) -> &'g [usize],
+    j0: usize,
+    out: &mut [T],
+    acc: &mut [f64],
+) {
+    for (t, o) in out.chunks_mut(BUCKET_SPAN).enumerate() {
+        let (j, w) = (j0 + t * BUCKET_SPAN, o.len());
+        let acc = &mut acc[..w];
+        let mut r = 0;
+        // B groups of K rows per pass over the accumulators (at most 8 rows, as Mean's
+        // passes): a group's mean rounded to T, then added, group after group
+        macro_rules! fold {
+            ($($k:literal => $b:literal),*) => {
+                match group(0).len() {
+                    $($k => {
+                        while r + $b <= n && group(r + $b - 1).len() == $k {
+                            let rows: [[&[T]; $k]; $b] = std::array::from_fn(|g| {
+                                let rows = group(r + g);
+                                std::array::from_fn(|k| &x.row(rows[k])[j..j + w])
+                            });
+                            add_means::<T, $k, $b>(acc, rows, r == 0);
+                            r += $b;
+                        }
+                        while r < n && group(r).len() == $k {
+                            let rows = group(r);
+                            let rows = [std::array::from_fn(|k| &x.row(rows[k])[j..j + w])];
+                            add_means::<T, $k, 1>(acc, rows, r == 0);
+                            r += 1;
+                        }
+                    })*
+                    _ => {}
+                }
+            };
+        }
+        fold!(1 => 8, 2 => 4, 3 => 2, 4 => 2, 5 => 1, 6 => 1, 7 => 1, 8 => 1);
+        // the rest one group at a time: a smaller last group, or groups of more than 8 rows
+        while r < n {
+            let rows = group(r);
+            let row = |k: usize| &x.row(rows[k])[j..j + w];
+            add_long_mean(acc, rows.len(), &row, r == 0);
+            r += 1;
+        }
+        for (v, a) in o.iter_mut().zip(acc.iter()) {
+            *v = T::from_f64(*a / n as f64);
+        }
+    }
+}
+
+/// `acc[j]` (or -0.0 when first) plus the means of B groups of K rows at j, each rounded to
+/// T as [`mean_direct`] rounds it, added in group order.
+#[inline(always)]
+fn add_means<T: Scalar, const K: usize, const B: usize>(
+    acc: &mut [f64],
+    groups: [[&[T]; K]; B],
+    first: bool,
+) {
+    let w = acc.len();
+    let groups = groups.map(|g| g.map(|r| &r[..w]));
+    for (j, a) in acc.iter_mut().enumerate() {
+        let mut t = if first { -0.0 } else { *a };
+        for g in &groups {
+            let mut s = -0.0f64;
+            for r in g {
+                s += r[j].to_f64();
+            }
+            t += T::from_f64(s / K as f64).to_f64();
+        }
+        *a = t;
+    }
+}
+
+/// [`add_means`] for one group of any k rows, one coordinate at a time (the sums of
+/// [`mean_chunk`]: from -0.0 in row order).
+#[inline(always)]
+fn add_long_mean<'a, T: Scalar + 'a>(
+    acc: &mut [f64],
+    k: usize,
+    row: &impl Fn(usize) -> &'a [T],
+    first: bool,
+) {
+    for (j, a) in acc.iter_mut().enumerate() {
+        let mut s = -0.0f64;
+        for r in 0..k {
+            s += row(r)[j].to_f64();
+        }
+        let mean = T::from_f64(s / k as f64).to_f64();
+        *a = if first { -0.0 } else { *a } + mean;
+    }
+}
+
+/// Coordinate j of [`mean_of_means`] the two-step way, with both rescues (f64 storage, cold).
+#[cold]
+#[inline(never)]
+fn two_step<'g, T: Scalar>(
+    x: MatrixView<'_, T>,
+    n: usize,
+    group: &impl Fn(usize) -> &'g [usize],
+    j: usize,
+    ws: &Workspace,
+) -> T {
+    let mut means = vec![T::default(); n];
+    for (r, v) in means.iter_mut().enumerate() {
+        mean_columns(x, group(r), j, ws, std::slice::from_mut(v));
+    }
+    let mut out = [T::default()];
+    match MatrixView::new(&means, n, 1) {
+        Ok(v) => mean_rows(v, None, ws, &mut out),
+        Err(_) => return T::from_f64(f64::NAN),
+    }
+    out[0]
+}
+
 /// f64 storage: a sum of finite values near f64::MAX can overflow although their mean is
 /// finite. Such coordinates are summed again, in the same order, on the values scaled by a
 /// power of two 2^-s (2^s >= 2n), and the mean scaled back: the same roundings without the

@@ -418,7 +418,8 @@ impl ParamKind {
 /// How a rule aggregates; decides which kernels and comparisons apply to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RuleKind {
-    /// A coordinate-wise average (Mean).
+    /// A coordinate-wise average: Mean's arithmetic (bucketing before it is fused into one
+    /// pass that computes Mean's bits, `premix::Premixed::averaging`).
     Average,
     /// A coordinate-wise order statistic (Median, Trmean, Phocas): sorting networks or
     /// selection per coordinate.
@@ -705,9 +706,8 @@ pub fn build(name: &str, params: &RuleParams, m: usize) -> Result<Box<dyn Aggreg
             let rule = (info.build)(&inner, step.rows_out(m))?;
             let mixed = Premixed::new(m, step, rule)?;
             Ok(Box::new(match info.kind {
-                RuleKind::Average | RuleKind::OrderStatistic => {
-                    mixed.coordinatewise(premix::BLOCK_BYTES)
-                }
+                RuleKind::Average => mixed.coordinatewise(premix::BLOCK_BYTES).averaging(),
+                RuleKind::OrderStatistic => mixed.coordinatewise(premix::BLOCK_BYTES),
                 RuleKind::RowSelection | RuleKind::RowWeighting => mixed,
             }))
         }

@@ -27,7 +27,7 @@
 //! of the whole matrix of means (tested); the matrix is read once.
 
 use super::krum::pairwise_sq_distances;
-use super::mean::{mean_columns, mean_rows};
+use super::mean::{mean_columns, mean_of_means, mean_rows};
 use super::{AggregateExt, Aggregator, Workspace};
 use crate::error::Error;
 use crate::matrix::MatrixView;
@@ -97,6 +97,9 @@ pub struct Premixed {
     /// Columns per block when the rule is coordinate-wise and the step is bucketing (see the
     /// module doc); `None`: the whole matrix of means first.
     block: Option<usize>,
+    /// The rule is Mean ([`super::RuleKind::Average`]): bucketing then runs as one pass
+    /// ([`mean_of_means`]).
+    average: bool,
 }
 
 impl Premixed {
@@ -114,6 +117,7 @@ impl Premixed {
             premix,
             rule,
             block: None,
+            average: false,
         })
     }
 
@@ -124,6 +128,15 @@ impl Premixed {
     /// calls it, from the registry's rule kind: on any other rule the result would change.
     pub(crate) fn coordinatewise(mut self, block_bytes: usize) -> Self {
         self.block = Some(block_bytes.max(1));
+        self
+    }
+
+    /// Declares the rule Mean ([`super::RuleKind::Average`]): bucketing then averages the
+    /// bucket means in the same pass as it makes them ([`mean_of_means`], the same bits as
+    /// Mean on the matrix of means). Only [`super::build`] calls it, from the registry's rule
+    /// kind: on any other rule the result would be Mean's.
+    pub(crate) fn averaging(mut self) -> Self {
+        self.average = true;
         self
     }
 
@@ -275,6 +288,13 @@ impl Premixed {
     ) -> Result<(), Error> {
         super::check_shape(self.m, &x, out.len())?;
         let n = self.premix.rows_out(self.m);
+        if matches!(self.premix, Premix::Bucketing { .. }) && self.average {
+            self.groups(x, ws);
+            let ws: &Workspace = ws;
+            let group = |r: usize| self.premix.group(&ws.mix_rows, self.m, r);
+            mean_of_means(x, n, &group, ws, out);
+            return Ok(());
+        }
         if let (Premix::Bucketing { .. }, Some(bytes)) = (self.premix, self.block) {
             // columns per block: a multiple of 1024 (whole spans of the kernels' tiles)
             let cols = (bytes / (n * std::mem::size_of::<T>()).max(1))
@@ -486,6 +506,68 @@ mod tests {
         let tiny = Premixed::new(6, step, rule()).unwrap().coordinatewise(1);
         let whole = Premixed::new(6, step, rule()).unwrap();
         assert_eq!(tiny.aggregate(v).unwrap(), whole.aggregate(v).unwrap());
+    }
+
+    /// Bucketing then Mean in one pass (`mean_of_means`) gives the bits of Mean on the whole
+    /// matrix of bucket means, on hostile values (NaN, infinities, f64 sums that overflow and
+    /// are rescued), for buckets of one row, of up to 8 rows, of more, and a smaller last one.
+    #[test]
+    fn bucketing_then_mean_in_one_pass_gives_the_bits_of_the_two_steps() {
+        fn check<T: Scalar>() {
+            let (m, d) = (20, 2 * 2048 + 77);
+            // sums that overflow the storage type (f64) or its f64 sums (f32: none)
+            let huge = if std::mem::size_of::<T>() == 4 {
+                3e38
+            } else {
+                f64::MAX * 0.75
+            };
+            let x: Vec<T> = (0..m * d)
+                .map(|i| {
+                    T::from_f64(match (i * 7919) % 997 {
+                        0 => f64::NAN,
+                        1 => f64::INFINITY,
+                        2 => f64::NEG_INFINITY,
+                        3..=40 => huge,
+                        41..=60 => -huge,
+                        61..=70 => -0.0,
+                        71 => 5e-324,
+                        k => (k as f64 - 514.5) * 1.37e3 + (i % 101) as f64 * 1e-3,
+                    })
+                })
+                .collect();
+            let v = MatrixView::new(&x, m, d).unwrap();
+            for s in [1, 2, 3, 7, 8, 9, 20] {
+                let p = RuleParams {
+                    bucket: Some(s),
+                    bucket_seed: Some(11),
+                    ..RuleParams::default()
+                };
+                let fused = build("mean", &p, m).unwrap();
+                let step = Premix::Bucketing { s, seed: 11 };
+                let n = step.rows_out(m);
+                let two = Premixed::new(m, step, build("mean", &RuleParams::default(), n).unwrap())
+                    .unwrap();
+                let (mut w1, mut w2) = (Workspace::new(), Workspace::new());
+                for call in 0..2 {
+                    let (mut a, mut b) = (vec![T::default(); d], vec![T::default(); d]);
+                    fused.aggregate_into(v, &mut w1, &mut a).unwrap();
+                    two.aggregate_into(v, &mut w2, &mut b).unwrap();
+                    // NaN payloads and signs excepted (the compiler may swap an addition's
+                    // operands), as everywhere in the crate
+                    let bits = |a: &[T]| {
+                        a.iter()
+                            .map(|t| t.to_f64())
+                            .map(|v| if v.is_nan() { 1 } else { v.to_bits() })
+                            .collect::<Vec<_>>()
+                    };
+                    assert_eq!(bits(&a), bits(&b), "s = {s}, call {call}");
+                    let odd = a.iter().filter(|t| !t.to_f64().is_finite()).count();
+                    assert!(odd > 0 && odd < d / 8, "s = {s}: {odd} non-finite");
+                }
+            }
+        }
+        check::<f64>();
+        check::<f32>();
     }
 
     #[test]
