@@ -233,7 +233,8 @@ fn means_chunk<'g, T: Scalar>(
             ($($k:literal => $b:literal),*) => {
                 match group(0).len() {
                     $($k => {
-                        while r + $b <= n && group(r + $b - 1).len() == $k {
+                        let b: usize = $b;
+                        while r + b <= n && group(r + b - 1).len() == $k {
                             let rows: [[&[T]; $k]; $b] = std::array::from_fn(|g| {
                                 let rows = group(r + g);
                                 std::array::from_fn(|k| &x.row(rows[k])[j..j + w])
