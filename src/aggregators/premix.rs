@@ -24,7 +24,9 @@
 //! coordinate depends on its column only) runs by column blocks: the bucket means of a block
 //! of about [`BLOCK_BYTES`] are computed into the workspace and aggregated while they are in
 //! cache, so the ceil(m/s) x d matrix of means is never written to memory. The bits are those
-//! of the whole matrix of means (tested); the matrix is read once.
+//! of the whole matrix of means (tested); the matrix is read once. Before Mean the bucket
+//! means are not stored at all: each is added into Mean's accumulators as it is made
+//! ([`mean_of_means`], one pass at about Mean's speed).
 
 use super::krum::pairwise_sq_distances;
 use super::mean::{mean_columns, mean_of_means, mean_rows};
