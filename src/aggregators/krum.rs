@@ -295,7 +295,7 @@ fn distance_chunk<T: Scalar>(
                 }
             };
             if grids {
-                // segments of 4 sub-tiles (the panel is a multiple of SEG): the same
+                // segments of 2 sub-tiles (the panel is a multiple of SEG): the same
                 // coordinates in the same lanes, in the same order
                 let n = blk.row_count();
                 for j in (p0..p1).step_by(SEG) {

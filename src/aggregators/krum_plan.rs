@@ -9,7 +9,7 @@
 //! are split into blocks of [`BLOCK_ROWS`], and each pair of blocks runs over a panel of
 //! [`PANEL`] coordinates before the next: its at most 60 x 60 accumulators (225 KB) stay in
 //! L2 for the whole panel, while its 120 rows are converted to f64 again for each segment
-//! (480 KB). The SIMD kernels visit an off-diagonal block, a rectangle of pairs, in register
+//! (240 KB). The SIMD kernels visit an off-diagonal block, a rectangle of pairs, in register
 //! grids (4 x 6 pairs on AVX-512: 10 vector loads per 24 pair steps, against 11 per 10 in a
 //! strip), and a diagonal block, a triangle, in grids of each group of 4 rows with the rows
 //! after it (`krum`'s `distance_chunk`); without them (the portable level), a diagonal block
