@@ -14,7 +14,7 @@
 //! mean time per call and the fastest call. `phocas bench-scaling --at MxD` is the
 //! measurement to quote; this is for looking inside one rule.
 
-use phocas::aggregators::{build, isa_from_env, RuleParams, Workspace};
+use phocas::aggregators::{build, info, isa_from_env, RuleParams, Workspace};
 use phocas::matrix::MatrixView;
 use std::time::Instant;
 
@@ -38,18 +38,19 @@ fn main() {
         std::process::exit(2);
     }
     let p = m.saturating_sub(1) / 4;
-    let params = match rule {
-        "krum" | "multikrum" => RuleParams {
-            q: Some(p),
-            ..Default::default()
-        },
-        "trmean" | "phocas" => RuleParams {
-            b: Some(p),
-            ..Default::default()
-        },
-        _ => RuleParams::default(),
+    let Some(entry) = info(rule) else {
+        eprintln!("error: no rule named '{rule}' (`phocas rules` lists them)");
+        std::process::exit(2);
     };
-    let r = build(rule, &params, m).unwrap_or_else(|e| panic!("{e}"));
+    // b or q (the registry says which the rule takes) as bench-scaling sets them
+    let params = entry.with_params(RuleParams::default(), Some(p), Some(p), None);
+    let r = match build(rule, &params, m) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
     // deterministic values in [-1, 1)
     let x: Vec<f32> = (0..m * d)
         .map(|i| ((i as u64).wrapping_mul(2_654_435_761) % 1000) as f32 / 500.0 - 1.0)
