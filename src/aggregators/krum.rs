@@ -17,7 +17,7 @@
 //! bit-flipped floats square far beyond the f32 range; in f64 they do not overflow, and any
 //! non-finite distance (overflow past f64, NaN) counts as +infinity.
 //! Time: O(d m^2); extra space: m(m-1)/2 f64 per chunk (at most 64 chunks), and per thread
-//! 128 m f64 plus 8 m(m-1)/2 f64 accumulators (and above m = 64 with a grid kernel, 512 m
+//! 128 m f64 plus 8 m(m-1)/2 f64 accumulators (and above m = 64 with a grid kernel, 256 m
 //! f64 of segment rows).
 
 use super::kernels::Keyed;

@@ -167,7 +167,9 @@ fn mean_chunk<T: Scalar>(
     }
 }
 
-/// Columns per pass of [`mean_of_means`]: the f64 accumulators (16 KiB) stay in L1.
+/// Columns per pass of [`mean_of_means`]: each row is read in runs of 8192 values, as Mean's
+/// [`SPAN`], into f64 accumulators (64 KiB) that stay in L2 (2048 was slower, measured with
+/// one bucket per pass).
 const BUCKET_SPAN: usize = 8192;
 
 /// Mean of the means of the row groups `group(0)`, ..., `group(n - 1)` (bucketing, then
@@ -177,7 +179,7 @@ const BUCKET_SPAN: usize = 8192;
 /// divided by its size, rounded to `T`, and the rounded means are added from -0.0 in group
 /// order and divided by n. f64 storage: a coordinate whose result is not finite may have
 /// taken a rescue of an overflowing sum ([`rescue_overflow`]) in the two-step computation, so
-/// it is computed again that way. Time: O(d m), one pass; extra space: [`BUCKET_SPAN`] f64
+/// it is computed again that way ([`non_finite_columns`]). Time: O(d m), one pass; extra space: [`BUCKET_SPAN`] f64
 /// per thread.
 pub(crate) fn mean_of_means<'g, T: Scalar>(
     x: MatrixView<'_, T>,
@@ -205,11 +207,7 @@ pub(crate) fn mean_of_means<'g, T: Scalar>(
             );
         });
         if std::mem::size_of::<T>() == 8 {
-            for (t, v) in o.iter_mut().enumerate() {
-                if !v.to_f64().is_finite() {
-                    *v = two_step(x, n, group, c * chunk + t, ws);
-                }
-            }
+            non_finite_columns(x, n, group, c * chunk, o);
         }
     });
 }
@@ -309,7 +307,60 @@ fn add_long_mean<'a, T: Scalar + 'a>(
     }
 }
 
-/// Coordinate j of [`mean_of_means`] the two-step way, with both rescues (f64 storage, cold).
+/// Columns per pass of [`non_finite_columns`].
+const FLAG_SPAN: usize = 2048;
+
+/// f64 storage: the coordinates of `out` (columns j0..) whose one-pass result is not finite,
+/// made as the two steps make them. A column holding a NaN or an infinity has a result those
+/// decide (a group holding +inf has mean +inf, rescued or not, and so has the mean of the
+/// means, unless a NaN or a -inf is there too: NaN), found by one vectorised pass over the
+/// rows of the span; only the others (finite values whose sums overflow) take [`two_step`].
+#[cold]
+#[inline(never)]
+fn non_finite_columns<'g, T: Scalar>(
+    x: MatrixView<'_, T>,
+    n: usize,
+    group: &impl Fn(usize) -> &'g [usize],
+    j0: usize,
+    out: &mut [T],
+) {
+    const NAN: u8 = 1;
+    const POS: u8 = 2;
+    const NEG: u8 = 4;
+    for (k, o) in out.chunks_mut(FLAG_SPAN).enumerate() {
+        if o.iter().all(|v| v.to_f64().is_finite()) {
+            continue;
+        }
+        let (j, w) = (j0 + k * FLAG_SPAN, o.len());
+        let mut flags = [0u8; FLAG_SPAN];
+        for i in 0..x.m() {
+            for (f, v) in flags[..w].iter_mut().zip(&x.row(i)[j..j + w]) {
+                let v = v.to_f64();
+                *f |= u8::from(v.is_nan()) * NAN
+                    | u8::from(v == f64::INFINITY) * POS
+                    | u8::from(v == f64::NEG_INFINITY) * NEG;
+            }
+        }
+        for (t, v) in o.iter_mut().enumerate() {
+            if v.to_f64().is_finite() {
+                continue;
+            }
+            *v = match flags[t] {
+                0 => two_step(x, n, group, j + t),
+                POS => T::from_f64(f64::INFINITY),
+                NEG => T::from_f64(f64::NEG_INFINITY),
+                _ => T::from_f64(f64::NAN),
+            };
+        }
+    }
+}
+
+/// Coordinate j of [`mean_of_means`] the two-step way, with both rescues (f64 storage: a
+/// coordinate whose one-pass result is not finite, e.g. every coordinate after a row of NaN
+/// or infinities, that [`non_finite_columns`] did not decide), in scalar loops without
+/// allocation: group r's mean as [`mean_columns`]
+/// makes it, rescued as [`rescue_overflow`] rescues it, and their mean as [`mean_rows`] on the
+/// means, rescued the same way (the group means made a second time). O(m) per coordinate.
 #[cold]
 #[inline(never)]
 fn two_step<'g, T: Scalar>(
@@ -317,18 +368,49 @@ fn two_step<'g, T: Scalar>(
     n: usize,
     group: &impl Fn(usize) -> &'g [usize],
     j: usize,
-    ws: &Workspace,
 ) -> T {
-    let mut means = vec![T::default(); n];
-    for (r, v) in means.iter_mut().enumerate() {
-        mean_columns(x, group(r), j, ws, std::slice::from_mut(v));
+    let mean_of = |r: usize| -> f64 {
+        let rows = group(r);
+        let k = rows.len();
+        let mut s = -0.0f64;
+        for &i in rows {
+            s += x.row(i)[j].to_f64();
+        }
+        let mean = T::from_f64(s / k as f64).to_f64();
+        if mean.is_finite() {
+            return mean;
+        }
+        let (down, up) = super::selection::overflow_scale(k);
+        let mut s = -0.0f64;
+        for &i in rows {
+            s += x.row(i)[j].to_f64() * down;
+        }
+        let rescued = s / k as f64 * up;
+        if rescued.is_finite() {
+            T::from_f64(rescued).to_f64()
+        } else {
+            mean
+        }
+    };
+    let mut s = -0.0f64;
+    for r in 0..n {
+        s += mean_of(r);
     }
-    let mut out = [T::default()];
-    match MatrixView::new(&means, n, 1) {
-        Ok(v) => mean_rows(v, None, ws, &mut out),
-        Err(_) => return T::from_f64(f64::NAN),
+    let mean = T::from_f64(s / n as f64);
+    if mean.to_f64().is_finite() {
+        return mean;
     }
-    out[0]
+    let (down, up) = super::selection::overflow_scale(n);
+    let mut s = -0.0f64;
+    for r in 0..n {
+        s += mean_of(r) * down;
+    }
+    let rescued = s / n as f64 * up;
+    if rescued.is_finite() {
+        T::from_f64(rescued)
+    } else {
+        mean
+    }
 }
 
 /// f64 storage: a sum of finite values near f64::MAX can overflow although their mean is

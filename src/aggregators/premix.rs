@@ -516,7 +516,8 @@ mod tests {
     #[test]
     fn bucketing_then_mean_in_one_pass_gives_the_bits_of_the_two_steps() {
         fn check<T: Scalar>() {
-            let (m, d) = (20, 2 * 2048 + 77);
+            // across spans (8192) and parallel chunks
+            let (m, d) = (20, 2 * 8192 + 77);
             // sums that overflow the storage type (f64) or its f64 sums (f32: none)
             let huge = if std::mem::size_of::<T>() == 4 {
                 3e38
@@ -570,6 +571,22 @@ mod tests {
         }
         check::<f64>();
         check::<f32>();
+        // f64 rescues that the one pass cannot see: a bucket (b, b) overflows and is rescued
+        // to b, so the column [b, b, -b, -b] averages to 0 (the one pass makes inf - inf);
+        // [b, b, -inf, 1] is -inf whatever the buckets (the one pass makes NaN from inf - inf)
+        let b = f64::MAX * 0.75;
+        let x = [b, b, b, b, -b, -f64::INFINITY, -b, 1.0];
+        let v = MatrixView::new(&x, 4, 2).unwrap();
+        for seed in 0..8 {
+            let p = RuleParams {
+                bucket: Some(2),
+                bucket_seed: Some(seed),
+                ..RuleParams::default()
+            };
+            let out = build("mean", &p, 4).unwrap().aggregate(v).unwrap();
+            assert_eq!(out[0], 0.0, "seed {seed}");
+            assert_eq!(out[1], f64::NEG_INFINITY, "seed {seed}");
+        }
     }
 
     #[test]
