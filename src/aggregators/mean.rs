@@ -336,9 +336,9 @@ fn non_finite_columns<'g, T: Scalar>(
         for i in 0..x.m() {
             for (f, v) in flags[..w].iter_mut().zip(&x.row(i)[j..j + w]) {
                 let v = v.to_f64();
-                *f |= u8::from(v.is_nan()) * NAN
-                    | u8::from(v == f64::INFINITY) * POS
-                    | u8::from(v == f64::NEG_INFINITY) * NEG;
+                *f |= (u8::from(v.is_nan()) * NAN)
+                    | (u8::from(v == f64::INFINITY) * POS)
+                    | (u8::from(v == f64::NEG_INFINITY) * NEG);
             }
         }
         for (t, v) in o.iter_mut().enumerate() {
