@@ -212,6 +212,9 @@ pub(crate) fn mean_of_means<'g, T: Scalar>(
     });
 }
 
+/// [`mean_of_means`] on the columns j0..j0 + out.len(), in the calling thread: per span of
+/// [`BUCKET_SPAN`] columns, the groups' rounded means added into `acc` in group order, B
+/// groups of K rows per pass where the groups are whole, the rest one at a time.
 #[inline(always)]
 fn means_chunk<'g, T: Scalar>(
     x: MatrixView<'_, T>,
