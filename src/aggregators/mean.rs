@@ -179,8 +179,8 @@ const BUCKET_SPAN: usize = 8192;
 /// divided by its size, rounded to `T`, and the rounded means are added from -0.0 in group
 /// order and divided by n. f64 storage: a coordinate whose result is not finite may have
 /// taken a rescue of an overflowing sum ([`rescue_overflow`]) in the two-step computation, so
-/// it is computed again that way ([`non_finite_columns`]). Time: O(d m), one pass; extra space: [`BUCKET_SPAN`] f64
-/// per thread.
+/// it is computed again that way ([`non_finite_columns`]). Time: O(d m), one pass; extra
+/// space: [`BUCKET_SPAN`] f64 per thread.
 pub(crate) fn mean_of_means<'g, T: Scalar>(
     x: MatrixView<'_, T>,
     n: usize,
@@ -359,11 +359,10 @@ fn non_finite_columns<'g, T: Scalar>(
 }
 
 /// Coordinate j of [`mean_of_means`] the two-step way, with both rescues (f64 storage: a
-/// coordinate whose one-pass result is not finite, e.g. every coordinate after a row of NaN
-/// or infinities, that [`non_finite_columns`] did not decide), in scalar loops without
-/// allocation: group r's mean as [`mean_columns`]
-/// makes it, rescued as [`rescue_overflow`] rescues it, and their mean as [`mean_rows`] on the
-/// means, rescued the same way (the group means made a second time). O(m) per coordinate.
+/// coordinate whose one-pass result is not finite and that [`non_finite_columns`] did not
+/// decide), in scalar loops without allocation: group r's mean as [`mean_columns`] makes it,
+/// with [`rescue_overflow`], and their mean as [`mean_rows`] on the means, rescued the same
+/// way (the group means made a second time). O(m) per coordinate.
 #[cold]
 #[inline(never)]
 fn two_step<'g, T: Scalar>(
@@ -379,21 +378,9 @@ fn two_step<'g, T: Scalar>(
         for &i in rows {
             s += x.row(i)[j].to_f64();
         }
-        let mean = T::from_f64(s / k as f64).to_f64();
-        if mean.is_finite() {
-            return mean;
-        }
-        let (down, up) = super::selection::overflow_scale(k);
-        let mut s = -0.0f64;
-        for &i in rows {
-            s += x.row(i)[j].to_f64() * down;
-        }
-        let rescued = s / k as f64 * up;
-        if rescued.is_finite() {
-            T::from_f64(rescued).to_f64()
-        } else {
-            mean
-        }
+        let mut mean = [T::from_f64(s / k as f64)];
+        rescue_overflow(&mut mean, j, k, &|r, j, w| &x.row(rows[r])[j..j + w]);
+        mean[0].to_f64()
     };
     let mut s = -0.0f64;
     for r in 0..n {
