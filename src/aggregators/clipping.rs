@@ -173,7 +173,8 @@ impl TypedRule for CenteredClipping {
                 (&c, &active),
                 &mut v,
                 (m as f64, (!at_zero).then_some(keep)),
-                last.then_some(&mut *out),
+                // the centre is read after the last step only to keep it for `previous`
+                last.then_some((&mut *out, self.start == WeiszfeldStart::Previous)),
             );
             stored = last;
             at_zero = false;
