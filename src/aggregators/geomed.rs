@@ -367,7 +367,7 @@ pub(super) fn weighted_update<T: Scalar>(
                         weighted_chunk(x, beta, active, j0, a, total);
                         if let Some(keep) = keep {
                             for (s, &t) in a.iter_mut().zip(ob.iter()) {
-                                *s = keep * t + *s;
+                                *s += keep * t;
                             }
                         }
                         if keep_v {
