@@ -20,7 +20,7 @@
 //! of 64 coordinates sorted by a comparator network, the window found in O(theta) per
 //! coordinate. Extra space: Krum's, plus 64 theta keys and theta f64 per thread.
 
-use super::kernels::{sorted_listed_tile, Keyed, W};
+use super::kernels::{sorted_listed_tile, tile_prefetch_bytes, Keyed, W};
 use super::krum::pairwise_sq_distances;
 use super::layout::{for_chunks, span};
 use super::network::Network;
@@ -166,8 +166,16 @@ fn second_stage<T: Keyed>(
         }
         return;
     };
+    // each selected row a few KiB ahead into L1, as the tile path of the other rules
+    let ahead = tile_prefetch_bytes(theta) / std::mem::size_of::<T>();
     for (t0, o) in out.chunks_mut(W).enumerate() {
-        sorted_listed_tile(x, rows, j0 + t0 * W, o.len(), tile, net, level);
+        let j = j0 + t0 * W;
+        if ahead > 0 {
+            for &i in rows {
+                super::simd::prefetch_l1(x.row(i), j + ahead, W);
+            }
+        }
+        sorted_listed_tile(x, rows, j, o.len(), tile, net, level);
         finish_tile::<T>(tile, b, vals, o);
     }
 }
@@ -210,33 +218,43 @@ fn finish_tile<T: Keyed>(tile: &[[T::Key; W]], b: usize, vals: &mut [f64], out: 
             t
         }
     };
-    let mut start = [0usize; W];
+    // 32-bit counts (theta <= NETWORK_MAX): twice the lanes of usize per vector; a lane is
+    // odd where a true comparison follows a false one
+    let mut start = [0u32; W];
+    let mut prev = [true; W];
     let mut odd = [false; W];
     for k in 0..b {
         let (lo, hi) = (wire(k), wire(k + beta));
         for l in 0..W {
             let p = dist(lo[l], c[l]) > dist(hi[l], c[l]);
-            start[l] += usize::from(p);
-            odd[l] |= p && start[l] != k + 1;
+            start[l] += u32::from(p);
+            odd[l] |= p && !prev[l];
+            prev[l] = p;
         }
     }
     let mut acc = [-0.0f64; W];
+    let beta32 = beta as u32;
     for i in 0..theta {
-        let w = wire(i);
+        let (w, i) = (wire(i), i as u32);
         for l in 0..W {
-            let inside = i >= start[l] && i < start[l] + beta;
+            let inside = i >= start[l] && i < start[l] + beta32;
             acc[l] += if inside { w[l] } else { -0.0 };
         }
     }
-    for (l, o) in out.iter_mut().enumerate() {
-        *o = if odd[l] {
+    // every lane's mean in vectors (a division per lane in a scalar loop took a sixth of
+    // the rule's time), then the rare lanes of the scalar route
+    let n = beta as f64;
+    acc.iter_mut().for_each(|a| *a /= n);
+    for (o, &a) in out.iter_mut().zip(&acc) {
+        *o = T::from_f64(a);
+    }
+    if odd.iter().any(|&o| o) {
+        for (l, o) in out.iter_mut().enumerate().filter(|&(l, _)| odd[l]) {
             for (dst, i) in col.iter_mut().zip(0..theta) {
                 *dst = v[i * W + l];
             }
-            T::from_f64(super::median_window_mean(col, b))
-        } else {
-            T::from_f64(acc[l] / beta as f64)
-        };
+            *o = T::from_f64(super::median_window_mean(col, b));
+        }
     }
 }
 

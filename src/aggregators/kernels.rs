@@ -520,7 +520,7 @@ fn network_chunk<T: Keyed>(
 /// comparator list takes long enough for the hardware prefetchers.
 ///
 /// (Measured against prefetching into L2 and against none: `reports/PERF.md`.)
-fn tile_prefetch_bytes(m: usize) -> usize {
+pub(crate) fn tile_prefetch_bytes(m: usize) -> usize {
     if m > 2 * REGISTER_HALF {
         0
     } else {
