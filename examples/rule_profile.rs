@@ -2,7 +2,7 @@
 //! and quick A/B timings of a kernel change:
 //!
 //! ```text
-//! cargo run --release --example rule_profile -- [RULE] [M] [D] [SECONDS] [CALLS]
+//! cargo run --release --example rule_profile -- [RULE] [M] [D] [SECONDS] [CALLS] [ITERS [TOL]]
 //! RAYON_NUM_THREADS=1 perf record ./target/release/examples/rule_profile phocas 20 1000000 4
 //! valgrind --tool=callgrind ./target/release/examples/rule_profile trmean 20 100000 0 3
 //! ```
@@ -10,7 +10,9 @@
 //! Defaults: krum, m = 20, d = 10^6, 3 s; b = q = floor((m-1)/4) as in `bench-scaling`.
 //! `PHOCAS_ISA=portable|avx2|avx512` chooses the instruction set (default: the best detected;
 //! the library reads the variable, for every program).
-//! With CALLS > 0 it makes exactly that many calls instead of running for SECONDS. Prints the
+//! With CALLS > 0 it makes exactly that many calls instead of running for SECONDS. ITERS
+//! and TOL are the iterative rules' `--iters` and `--tol` (geomed, cclip): the cost of one
+//! iteration is the difference of two runs over the difference of their ITERS, with TOL 0. Prints the
 //! mean time per call and the fastest call. `phocas bench-scaling --at MxD` is the
 //! measurement to quote; this is for looking inside one rule.
 
@@ -43,7 +45,9 @@ fn main() {
         std::process::exit(2);
     };
     // b or q (the registry says which the rule takes) as bench-scaling sets them
-    let params = entry.with_params(RuleParams::default(), Some(p), Some(p), None);
+    let mut params = entry.with_params(RuleParams::default(), Some(p), Some(p), None);
+    params.iters = a.get(6).map(|_| arg(&a, 6, 1));
+    params.tol = a.get(7).map(|_| arg(&a, 7, 0.0));
     let r = match build(rule, &params, m) {
         Ok(r) => r,
         Err(e) => {

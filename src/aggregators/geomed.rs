@@ -520,11 +520,7 @@ fn weighted_pass<T: Scalar, const K: usize, const FIRST: bool, const DIV: bool>(
 
 /// One Weiszfeld step in one read of the matrix: z = sum_i beta_i x_i / sum_i beta_i over the
 /// rows `active` (summed as [`weighted_sum`] does), and dist_i = ||x_i - z|| for every row at
-/// the new z. Each task owns a chunk of [`CHUNK`] coordinates and walks it in blocks of
-/// [`step_block`]: the block's z first, then every row's squared differences on that block while
-/// it is still in cache, accumulated per (chunk, row) in `partial`. The distances sum the
-/// chunks in order, so the bits do not depend on the thread count. O(d m) time, one pass;
-/// extra space m ceil(d / CHUNK) f64.
+/// the new z: [`step_update`] with the total of the weights and z not read.
 fn step<T: Scalar>(
     level: Level,
     x: MatrixView<'_, T>,
@@ -533,8 +529,29 @@ fn step<T: Scalar>(
     dist: &mut [f64],
     partial: &mut Vec<f64>,
 ) {
-    let (m, d) = (x.m(), x.d());
     let total: f64 = active.iter().map(|&i| beta[i]).sum();
+    step_update(level, x, (beta, active), (total, None), z, dist, partial);
+}
+
+/// z = keep z + sum_i beta_i x_i / total over the rows `active` (z = the sum without
+/// `keep`: z is not read), as [`weighted_update`] computes it, and dist_i = ||x_i - z|| for
+/// every row at the new z, in one read of the matrix (a Weiszfeld step; a step of centered
+/// clipping that is not its last). Each task owns a chunk of [`CHUNK`] coordinates and walks
+/// it in blocks of [`step_block`]: the block's z first, then every row's squared differences
+/// on that block while it is still in cache, summed per [`DIST_BLOCK`] coordinates and
+/// accumulated per (chunk, row) in `partial`. The distances sum the chunks in order, so the
+/// bits do not depend on the thread count. O(d m) time, one pass; extra space
+/// m ceil(d / CHUNK) f64.
+pub(super) fn step_update<T: Scalar>(
+    level: Level,
+    x: MatrixView<'_, T>,
+    (beta, active): (&[f64], &[usize]),
+    (total, keep): (f64, Option<f64>),
+    z: &mut [f64],
+    dist: &mut [f64],
+    partial: &mut Vec<f64>,
+) {
+    let (m, d) = (x.m(), x.d());
     let chunks = d.div_ceil(CHUNK);
     let block = step_block(m, std::mem::size_of::<T>());
     partial.clear();
@@ -544,9 +561,19 @@ fn step<T: Scalar>(
             level,
             #[inline(always)]
             || {
+                let mut acc = [0.0f64; BLOCK];
                 for (k, ob) in o.chunks_mut(block).enumerate() {
                     let j0 = c * CHUNK + k * block;
-                    weighted_chunk(x, beta, active, j0, ob, total);
+                    match keep {
+                        None => weighted_chunk(x, beta, active, j0, ob, total),
+                        Some(keep) => {
+                            let a = &mut acc[..ob.len()];
+                            weighted_chunk(x, beta, active, j0, a, total);
+                            for (t, &s) in ob.iter_mut().zip(a.iter()) {
+                                *t = s + keep * *t;
+                            }
+                        }
+                    }
                     for (i, s) in p.iter_mut().enumerate() {
                         let row = &x.row(i)[j0..j0 + ob.len()];
                         for (r, z) in row.chunks(DIST_BLOCK).zip(ob.chunks(DIST_BLOCK)) {

@@ -640,7 +640,7 @@ pub const REGISTRY: &[RuleInfo] = &[
         summary: "centered clipping: from a centre, L times move by the mean of the differences clipped to norm tau",
         params: "[--tau TAU, default 100] [--iters L, default 1] [--start zero|median|mean|previous, default zero]",
         reference: "Karimireddy, He, Jaggi 2021 (Learning from History), equation (CC); no bound in the Phocas paper",
-        cost: "O(dm) per iteration (two passes over the matrix)",
+        cost: "O(dm) per iteration (one pass: the step fused with the next distances; one more for the first distances)",
         param: ParamKind::None,
         kind: RuleKind::RowWeighting,
         settings: &[Setting::Iters, Setting::Start, Setting::Tau],
