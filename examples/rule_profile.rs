@@ -10,10 +10,10 @@
 //! Defaults: krum, m = 20, d = 10^6, 3 s; b = q = floor((m-1)/4) as in `bench-scaling`.
 //! `PHOCAS_ISA=portable|avx2|avx512` chooses the instruction set (default: the best detected;
 //! the library reads the variable, for every program).
-//! With CALLS > 0 it makes exactly that many calls instead of running for SECONDS. ITERS
-//! and TOL are the iterative rules' `--iters` and `--tol` (geomed, cclip): the cost of one
-//! iteration is the difference of two runs over the difference of their ITERS, with TOL 0. Prints the
-//! mean time per call and the fastest call. `phocas bench-scaling --at MxD` is the
+//! With CALLS > 0 it makes exactly that many calls instead of running for SECONDS. ITERS is
+//! `--iters` (geomed, cclip) and TOL is `--tol` (geomed only; cclip refuses it): the cost of
+//! one iteration is the difference of two runs over the difference of their ITERS (geomed
+//! with TOL 0). Prints the mean time per call and the fastest call. `phocas bench-scaling --at MxD` is the
 //! measurement to quote; this is for looking inside one rule.
 
 use phocas::aggregators::{build, info, isa_from_env, RuleParams, Workspace};

@@ -34,6 +34,9 @@ pub struct Workspace {
     pub(crate) order: Vec<usize>,
     pub(crate) selected: Vec<usize>,
     pub(crate) selected_f64: Vec<f64>,
+    /// The iterate of the geometric median and centered clipping: scratch between calls
+    /// (after centered clipping it may hold an earlier step, not the result, unless the start
+    /// is `previous`; `previous` is the copy to read).
     pub(crate) gm_z: Vec<f64>,
     pub(crate) gm_dist: Vec<f64>,
     pub(crate) gm_beta: Vec<f64>,
