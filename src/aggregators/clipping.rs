@@ -183,7 +183,7 @@ impl TypedRule for CenteredClipping {
                     (&c, &active),
                     &mut v,
                     (m as f64, keep),
-                    Some((&mut *out, keep_v)),
+                    (&mut *out, keep_v),
                 );
                 stored = true;
             } else {

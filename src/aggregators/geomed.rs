@@ -335,22 +335,21 @@ pub(super) fn weighted_sum<T: Scalar>(
     });
 }
 
-/// v = keep v + sum_i beta_i x_i / total over the rows `active` (centered clipping's step), in
-/// parallel chunks, in blocks of [`BLOCK`] coordinates summed as [`weighted_sum`] does; with
-/// `keep` = `None`, v = the sum (v is not read: the step from zero). With `out`, the new v is
-/// also stored into it block by block (the last step: no separate [`store`] pass; the same
-/// bits as [`store`]), and `(out, false)` leaves v unwritten (8 bytes a coordinate less to
-/// write when nothing reads the centre afterwards).
+/// v = keep v + sum_i beta_i x_i / total over the rows `active` (centered clipping's last
+/// step), in parallel chunks, in blocks of [`BLOCK`] coordinates summed as [`weighted_sum`]
+/// does; with `keep` = `None`, v = the sum (v is not read: the step from zero). The new v is
+/// stored into `out` block by block (no separate [`store`] pass; the same bits as [`store`]);
+/// with `keep_v` false, v itself is left unwritten (8 bytes a coordinate less to write when
+/// nothing reads the centre afterwards).
 pub(super) fn weighted_update<T: Scalar>(
     level: Level,
     x: MatrixView<'_, T>,
     (beta, active): (&[f64], &[usize]),
     v: &mut [f64],
     (total, keep): (f64, Option<f64>),
-    out: Option<(&mut [T], bool)>,
+    (out, keep_v): (&mut [T], bool),
 ) {
-    let keep_v = out.as_ref().is_none_or(|(_, keep_v)| *keep_v);
-    let body = |c: usize, o: &mut [f64], mut t: Option<&mut [T]>| {
+    let body = |c: usize, o: &mut [f64], t: &mut [T]| {
         with_isa(
             level,
             #[inline(always)]
@@ -366,37 +365,39 @@ pub(super) fn weighted_update<T: Scalar>(
                         let a = &mut acc[..ob.len()];
                         weighted_chunk(x, beta, active, j0, a, total);
                         if let Some(keep) = keep {
-                            for (s, &t) in a.iter_mut().zip(ob.iter()) {
-                                *s += keep * t;
-                            }
+                            add_kept(a, ob, keep);
                         }
                         if keep_v {
                             ob.copy_from_slice(a);
                         }
                         a
                     };
-                    if let Some(t) = t.as_deref_mut() {
-                        let tb = &mut t[k * BLOCK..k * BLOCK + s.len()];
-                        for (dst, &s) in tb.iter_mut().zip(s.iter()) {
-                            *dst = T::from_f64(s);
-                        }
+                    let tb = &mut t[k * BLOCK..k * BLOCK + s.len()];
+                    for (dst, &s) in tb.iter_mut().zip(s.iter()) {
+                        *dst = T::from_f64(s);
                     }
                 }
             },
         );
     };
-    match out {
-        None => for_chunks(v, CHUNK, |c, o| body(c, o, None)),
-        Some((out, _)) if v.len() <= CHUNK => {
-            if !v.is_empty() {
-                body(0, v, Some(out));
-            }
+    if v.len() <= CHUNK {
+        if !v.is_empty() {
+            body(0, v, out);
         }
-        Some((out, _)) => v
-            .par_chunks_mut(CHUNK)
+    } else {
+        v.par_chunks_mut(CHUNK)
             .zip(out.par_chunks_mut(CHUNK))
             .enumerate()
-            .for_each(|(c, (o, t))| body(c, o, Some(t))),
+            .for_each(|(c, (o, t))| body(c, o, t));
+    }
+}
+
+/// `sums[j] += keep * v[j]`: the kept part of the centre added to a block's weighted sums
+/// (centered clipping's steps; `s + keep t`, the same bits as `keep t + s`).
+#[inline(always)]
+fn add_kept(sums: &mut [f64], v: &[f64], keep: f64) {
+    for (s, &t) in sums.iter_mut().zip(v) {
+        *s += keep * t;
     }
 }
 
@@ -569,9 +570,8 @@ pub(super) fn step_update<T: Scalar>(
                         Some(keep) => {
                             let a = &mut acc[..ob.len()];
                             weighted_chunk(x, beta, active, j0, a, total);
-                            for (t, &s) in ob.iter_mut().zip(a.iter()) {
-                                *t = s + keep * *t;
-                            }
+                            add_kept(a, ob, keep);
+                            ob.copy_from_slice(a);
                         }
                     }
                     for (i, s) in p.iter_mut().enumerate() {
