@@ -1,7 +1,8 @@
-//! Band selection: Trmean's middle and the Phocas/MeaMed window of a coordinate without
-//! sorting what is summed, for the selection path (m above the network limit). This module
-//! holds what the route decides with (where it applies, the sample, the brackets, the
-//! exactness check); [`super::band_tile`] runs it over tiles of 64 coordinates.
+//! Band selection: the Phocas/MeaMed window of a coordinate without sorting what is summed,
+//! for the selection path (m above the network limit), f32 storage. This module holds what
+//! the route decides with (the sample, the brackets, the exactness check, which
+//! [`super::descent`] shares for Trmean's middle); [`super::band_tile`] runs it over tiles of
+//! 64 coordinates.
 //!
 //! The idea is Floyd and Rivest's ("Expected time bounds for selection", CACM 18(3), 1975): a
 //! sorted sample of s of the coordinate's m keys gives, for each rank r the rule needs, two
@@ -24,11 +25,8 @@
 //! fails the check takes the exact route; for gradient-like f32 data that is the rare
 //! coordinate whose kept values include one more than 29 - ceil(log2 n) binades (19 for
 //! n = 1000) below the largest. With f64 storage (p = 53) the check fails whenever more than
-//! one nonzero value is summed outside the bands, so the route is used for f32 storage only
-//! ([`applies`]), and not for the order statistic or the Median, which the exact route's
-//! selections find faster.
+//! one nonzero value is summed outside the bands, so the route is used for f32 storage only.
 
-use super::layout::Finish;
 use crate::scalar::Scalar;
 
 /// Largest sample; the band shrinks as 1/sqrt(s) while the sample's sort grows as s log s.
@@ -40,26 +38,6 @@ pub(crate) const BAND_MIN_M: usize = 32;
 /// Pivot slack in standard deviations of the sample rank (each side): a rank falls outside
 /// its band with probability about 1%.
 const SLACK_SD: f64 = 2.5;
-
-/// Whether the band route can pay for this storage type, m and rule (measured,
-/// `reports/PERF.md`, "Band selection"): f32 storage, whose sums can be exact, and a sum that
-/// the exact route would sort much of: Trmean with a middle of at least m / 4 values, Phocas
-/// and MeaMed. The order statistic and narrow middles (the Median) are faster by the exact
-/// route's selections, and f64 sums almost never pass the exactness check.
-pub(crate) fn applies<T: Scalar>(m: usize, finish: Finish) -> bool {
-    T::SIZE == 4
-        && m >= BAND_MIN_M
-        && match finish {
-            Finish::Trmean { b } => wide(m, b),
-            Finish::Rank { .. } => false,
-            Finish::Phocas { .. } | Finish::MeaMed { .. } => true,
-        }
-}
-
-/// A middle of at least m / 4 of the m values.
-pub(crate) fn wide(m: usize, b: usize) -> bool {
-    4 * (m - 2 * b) >= m
-}
 
 /// Sample size for m keys.
 pub(crate) fn sample_size(m: usize) -> usize {

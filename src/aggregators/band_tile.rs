@@ -1,30 +1,31 @@
-//! The band route of [`super::band`] with coordinates as SIMD lanes: a tile of [`W`] = 64
-//! coordinates of f32 keys, row by row, with no transposition. The sample of every lane is
-//! sorted at once by a sorting network across lanes; each pass over the tile's m rows is
+//! The band route of [`super::band`] with coordinates as SIMD lanes, for the window of
+//! Phocas and MeaMed: a tile of [`W`] = 64 coordinates of f32 keys, row by row, with no
+//! transposition (the centre comes first, from [`super::descent`]). The sample of every lane
+//! is sorted at once by a sorting network across lanes; the pass over the tile's m rows is
 //! branch-free over the 64 lanes (counts, sums in f64 lanes, exponent ranges, and a bit mask
-//! of the lanes whose key falls in a band); only band members are appended to their lane's
-//! buffer, by walking the mask's set bits. Per lane, the bands are then selected and the
+//! of the lanes whose distance falls in the band); only band members are appended to their
+//! lane's buffer, by walking the mask's set bits. Per lane, the band is then selected and the
 //! checks of [`super::band`] decide (the bracket holds the rank; every partial sum is exact),
 //! so the result has the bits of the exact route; a lane that fails is returned in a mask for
 //! the caller's exact route.
 //!
 //! Cost per coordinate: the sample's share of the network (s log^2 s / 4 comparators over 64
-//! lanes), one pass of about 30 vector operations per 16 lanes per row for Trmean (two for
-//! Phocas and MeaMed: centre, then window), the appends of the band members (about 0.4 m)
-//! and the selections inside the bands.
+//! lanes), the sample's distances selected per lane, one pass of about 30 vector operations
+//! per 16 lanes per row, the appends of the band members and the selection inside the band.
 
 use super::band::{bracket, sample_size, Binades};
+#[cfg(test)]
+use super::descent;
 use super::layout::{dist, W};
 use super::network::sort_lanes;
 use crate::scalar::Scalar;
 
-/// Per-thread buffers of the tile route: the sample tile and two band buffers of m keys per
+/// Per-thread buffers of the tile route: the sample tile and a band buffer of m keys per
 /// lane.
 #[derive(Default, Debug)]
 pub(crate) struct TileBufs {
     sample: Vec<[i32; W]>,
     one: Vec<i32>,
-    two: Vec<i32>,
     pairs: Vec<u128>,
 }
 
@@ -44,11 +45,6 @@ pub(crate) fn sample_tile(tile: &[[i32; W]], net: &[(u16, u16)], tb: &mut TileBu
     tb.sample
         .extend((0..s).map(|k| tile[(2 * k + 1) * m / (2 * s)]));
     sort_lanes(net, &mut tb.sample);
-}
-
-/// The pivot row at sample index `i`, or a row of `end` beyond the sample.
-fn pivot_row(sample: &[[i32; W]], i: Option<usize>, end: i32) -> [i32; W] {
-    i.map_or([end; W], |i| sample[i])
 }
 
 /// What a pass sums, lane by lane: f64 sums from -0.0, counts and exponent ranges (the
@@ -110,75 +106,6 @@ fn append(mut mask: u64, row: &[i32; W], band: &mut [i32], n: &mut [usize; W]) {
         n[l] += 1;
         mask &= mask - 1;
     }
-}
-
-/// Trmean_b of every lane of the tile (`w` lanes in use) by bands, into `res`; returns the
-/// mask of the lanes it declined. The sample must be sorted ([`sample_tile`]).
-#[inline(always)]
-pub(crate) fn trmean(
-    tile: &[[i32; W]],
-    w: usize,
-    b: usize,
-    tb: &mut TileBufs,
-    res: &mut [f64; W],
-) -> u64 {
-    let m = tile.len();
-    let s = tb.sample.len();
-    let lanes = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
-    let (r1, r2) = (b, m - 1 - b);
-    let (l1, h1) = bracket(s, r1, m);
-    let (l2, h2) = bracket(s, r2, m);
-    let lo1 = pivot_row(&tb.sample, l1, i32::MIN);
-    let hi1 = pivot_row(&tb.sample, h1, i32::MAX);
-    let lo2 = pivot_row(&tb.sample, l2, i32::MIN);
-    let hi2 = pivot_row(&tb.sample, h2, i32::MAX);
-    tb.one.resize(W * m, 0);
-    tb.two.resize(W * m, 0);
-    let mut below = [0u32; W];
-    let mut n1 = [0usize; W];
-    let mut n2 = [0usize; W];
-    let mut mid = Tally::new();
-    for row in tile {
-        let (mut m1, mut m2) = (0u64, 0u64);
-        for l in 0..W {
-            let k = row[l];
-            below[l] += u32::from(k < lo1[l]);
-            mid.add(l, value(k), hi1[l] < k && k < lo2[l]);
-            m1 |= u64::from(lo1[l] <= k && k <= hi1[l]) << l;
-            m2 |= u64::from(lo2[l] <= k && k <= hi2[l]) << l;
-        }
-        append(m1 & lanes, row, &mut tb.one, &mut n1);
-        append(m2 & lanes, row, &mut tb.two, &mut n2);
-    }
-    let n = m - 2 * b;
-    let mut declined = 0u64;
-    for l in 0..w {
-        let below = below[l] as usize;
-        let start2 = below + n1[l] + mid.count[l] as usize;
-        let fits = hi1[l] < lo2[l]
-            && below <= r1
-            && r1 < below + n1[l]
-            && start2 <= r2
-            && r2 < start2 + n2[l];
-        if !fits {
-            declined |= 1 << l;
-            continue;
-        }
-        let one = &mut tb.one[l * m..l * m + n1[l]];
-        let a = r1 - below;
-        one.select_nth_unstable(a);
-        let two = &mut tb.two[l * m..l * m + n2[l]];
-        let z = r2 - start2;
-        two.select_nth_unstable(z);
-        let rest = tb.one[l * m + a..l * m + n1[l]]
-            .iter()
-            .chain(&tb.two[l * m..=l * m + z]);
-        match mid.mean(l, rest.copied(), n) {
-            Some(v) => res[l] = v,
-            None => declined |= 1 << l,
-        }
-    }
-    declined
 }
 
 /// The Phocas/MeaMed window of every lane around its centre `y[l]`: the mean of the m - b
@@ -335,7 +262,7 @@ mod tests {
         let net = Network::sorting(sample_size(m));
         sample_tile(&tile, net.comparators(), &mut tb);
         let mut res = [0.0; W];
-        let dec_t = trmean(&tile, W, b, &mut tb, &mut res);
+        let dec_t = descent::trmean(&tile, W, b, &mut res);
         let mut pairs = Vec::new();
         let mut y = [0.0; W];
         for l in 0..W {
@@ -387,14 +314,15 @@ mod tests {
 
     #[test]
     fn a_hostile_sample_is_declined_not_wrong() {
-        // The sampled rows hold the extremes: every bracket misses.
+        // The sampled rows hold the extremes: every bracket misses. (The centre, by bit
+        // descent, does not use the sample: its lanes are all taken.)
         let m = 200;
         let s = sample_size(m);
         let mut col: Vec<f32> = (0..m).map(|i| i as f32 * 0.01).collect();
         for k in 0..s {
             col[(2 * k + 1) * m / (2 * s)] = if k % 2 == 0 { -1e9 } else { 1e9 };
         }
-        let (t, _) = check(&[col], 50, 50);
-        assert_eq!(t, 64);
+        let (t, w) = check(&[col], 50, 50);
+        assert_eq!((t, w), (0, 64));
     }
 }

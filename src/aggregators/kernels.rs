@@ -33,12 +33,15 @@
 //! - **Selection** (m above it, in [`super::selection`]). Each coordinate's keys
 //!   are transposed into scratch; two `select_nth_unstable` calls split off the middle, which
 //!   is then sorted for the sum: O(m) expected per coordinate plus the sort of the middle,
-//!   scalar. With f32 storage, Trmean (middle of at least m / 4 values), Phocas and MeaMed
-//!   take band selection first ([`super::band`], [`super::band_tile`]): tiles of 64
-//!   coordinates stay as SIMD lanes, a sorted sample per lane brackets the ranks, one pass
-//!   sums the values between the brackets in any order (the same bits whenever every partial
-//!   sum is exact, which the pass checks) and collects the bands, which alone are selected;
-//!   the lanes it declines take the exact route.
+//!   scalar. With f32 storage, tiles of 64 coordinates stay as SIMD lanes instead: the ranks'
+//!   keys are found by bit descent over the tile ([`super::descent`]: counting passes
+//!   branch-free over the lanes, in L2), which gives the order statistic and the Median
+//!   outright; Trmean then sums the values between the two ranks in one pass, in any order
+//!   (the same bits whenever every partial sum is exact, which the pass checks); Phocas and
+//!   MeaMed take that Trmean as centre and their window by band selection ([`super::band`],
+//!   [`super::band_tile`]: a sorted sample per lane brackets the rank, one pass sums the
+//!   values inside the bracket and collects the band, which alone is selected). Lanes either
+//!   step declines take the exact route.
 //!
 //! Phocas on the network path. With the keys of one coordinate sorted as v_0 <= ... <= v_{m-1},
 //! centre y = Trmean_b and n = m - b, the values y is compared with are the b pairs
@@ -59,6 +62,7 @@
 
 use super::band;
 use super::band_tile;
+use super::descent;
 use super::layout::{dist, for_chunks, span};
 pub(crate) use super::layout::{Finish, W};
 use super::network::{sort_lanes, Network};
@@ -321,14 +325,14 @@ pub(crate) fn coordinatewise<T: Keyed>(
                 });
             });
         }
-        _ if band::applies::<T>(m, plan.finish) => band_chunks(x, ws, out, plan),
+        _ if T::SIZE == 4 => band_chunks(x, ws, out, plan),
         _ => selection(x, ws, out, plan.finish),
     }
     rescue_overflow(x, out, plan.finish);
 }
 
-/// The selection path's band route ([`band_tile`]) over tiles of [`W`] coordinates of f32,
-/// with the exact route of [`super::selection`] for the lanes it declines.
+/// The selection path's tiled route ([`descent`], [`band_tile`]) over tiles of [`W`]
+/// coordinates of f32, with the exact route of [`super::selection`] for the lanes it declines.
 fn band_chunks<T: Keyed>(x: MatrixView<'_, T>, ws: &Workspace, out: &mut [T], plan: &OrderPlan) {
     let m = x.m();
     let level = ws.level();
@@ -370,18 +374,17 @@ fn band_chunk<T: Keyed>(
         load_keys(x, j0 + t * W, w, &mut tiles[..m]);
         let generic: &Vec<[T::Key; W]> = tiles;
         let Some(tile) = (generic as &dyn std::any::Any).downcast_ref::<Vec<[i32; W]>>() else {
-            unreachable!("the band route applies to f32 only");
+            unreachable!("the tiled route applies to f32 only");
         };
         let tile = &tile[..m];
         let column = |l: usize, lane: &mut Vec<i64>| {
             lane.clear();
             lane.extend(generic[..m].iter().map(|r| T::from_key(r[l]).key64()));
         };
-        band_tile::sample_tile(tile, net, tb);
         let lanes = if w == W { u64::MAX } else { (1u64 << w) - 1 };
         match finish {
             Finish::Trmean { b } => {
-                let declined = band_tile::trmean(tile, w, b, tb, &mut res);
+                let declined = descent::trmean(tile, w, b, &mut res);
                 for (l, v) in o.iter_mut().enumerate() {
                     *v = if declined & (1 << l) == 0 {
                         T::from_f64(res[l])
@@ -391,21 +394,27 @@ fn band_chunk<T: Keyed>(
                     };
                 }
             }
-            Finish::Rank { .. } => unreachable!("the band route does not take the order statistic"),
+            Finish::Rank { b } => {
+                let [k] = descent::ranks(tile, w, [b]);
+                for (l, v) in o.iter_mut().enumerate() {
+                    *v = T::from_key64(f32::from_key(k[l]).key64());
+                }
+            }
             Finish::Phocas { .. } | Finish::MeaMed { .. } => {
                 let (b, c) = finish.window(m).expect("a window rule");
-                let centred = if band::wide(m, c) {
-                    !band_tile::trmean(tile, w, c, tb, &mut y) & lanes
-                } else {
-                    0
-                };
+                let centred = !descent::trmean(tile, w, c, &mut y) & lanes;
                 for l in 0..w {
                     if centred & (1 << l) == 0 {
                         column(l, lane);
                         y[l] = trimmed_mean::<T>(lane, c);
                     }
                 }
-                let declined = band_tile::window(tile, lanes, b, &y, tb, &mut res);
+                let declined = if m >= band::BAND_MIN_M {
+                    band_tile::sample_tile(tile, net, tb);
+                    band_tile::window(tile, lanes, b, &y, tb, &mut res)
+                } else {
+                    lanes
+                };
                 for (l, v) in o.iter_mut().enumerate() {
                     *v = if declined & (1 << l) == 0 {
                         T::from_f64(res[l])
@@ -796,7 +805,7 @@ mod tests {
     }
 
     /// The rule on every path: 0 = selection, 1 = list network, 2 = register network (when
-    /// the CPU has one for m; else the list network again), 3 = band tiles.
+    /// the CPU has one for m; else the list network again), 3 = the tiled route (f32).
     fn run<T: Keyed>(x: &[T], m: usize, d: usize, finish: Finish, path: usize) -> Vec<T> {
         let plan = OrderPlan::new(m, finish);
         let ws = Workspace::new();
@@ -880,12 +889,12 @@ mod tests {
                 ] {
                     let s32 = run(&x32, m, d, f, 0);
                     let s64 = run(&x64, m, d, f, 0);
-                    if band::applies::<f32>(m, OrderPlan::new(m, f).finish) {
+                    {
                         let a = run(&x32, m, d, f, 3);
                         for j in 0..d {
                             assert!(
                                 same(a[j], s32[j]),
-                                "f32 m={m} {f:?} band tiles j={j}: {} vs selection {}",
+                                "f32 m={m} {f:?} tiled route j={j}: {} vs selection {}",
                                 a[j],
                                 s32[j]
                             );
@@ -908,6 +917,51 @@ mod tests {
                                 "f64 m={m} {f:?} path {path} j={j}: {} vs selection {}",
                                 a[j],
                                 s64[j]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Above the network limit, the tiled route (bit descent, bands) against the exact
+    /// route, on matrices with one value in eight special (NaN of both signs, infinities,
+    /// zeros of both signs, 1e20, ties), on ordinary ones, and on +-2^40 with small values.
+    #[test]
+    fn the_tiled_route_has_the_exact_routes_bits_at_large_m() {
+        for (m, d) in [(257, 70), (600, 65)] {
+            let hostile = matrix(m, d, m as u64);
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+            let plain: Vec<f32> = (0..m * d)
+                .map(|_| rng.random_range(-1.0f32..1.0) * rng.random_range(0.5f32..2.0))
+                .collect();
+            // +-2^40 that cancel, and small values: sums whose order shows in the f32 result,
+            // which the route must decline
+            let spread: Vec<f32> = (0..m * d)
+                .map(|i| match i % 4 {
+                    0 => 2f32.powi(40),
+                    1 => -(2f32.powi(40)),
+                    _ => rng.random_range(-1.0f32..1.0),
+                })
+                .collect();
+            for x in [&hostile, &plain, &spread] {
+                let top = crate::aggregators::max_trim(m);
+                for b in [0, 1, m / 10, top, m.div_ceil(2) - 1] {
+                    for f in [
+                        Finish::Trmean { b },
+                        Finish::Rank { b },
+                        Finish::Phocas { b: b.min(top) },
+                        Finish::MeaMed { b: b.min(top) },
+                    ] {
+                        let want = run(x, m, d, f, 0);
+                        let got = run(x, m, d, f, 3);
+                        for j in 0..d {
+                            assert!(
+                                same(got[j], want[j]),
+                                "m={m} {f:?} j={j}: tiled {} vs selection {}",
+                                got[j],
+                                want[j]
                             );
                         }
                     }

@@ -12,6 +12,7 @@ mod band;
 mod band_tile;
 mod bulyan;
 mod clipping;
+mod descent;
 mod geomed;
 mod kernels;
 mod krum;

@@ -3,9 +3,9 @@
 //! The selection path ([`selection`]) serves m above the network limit; the coordinate-wise
 //! kernels ([`super::kernels`]) call [`phocas_checked`] for lanes whose window check fails and
 //! [`trimmed_mean`] to rescue overflowed sums. Every sum runs in f64 from -0.0 in the order the
-//! network path uses, so both paths give the same bits. For f32 Trmean, Phocas and MeaMed
-//! the kernels try the band route of [`super::band_tile`] first, which falls back on these
-//! routes wherever it cannot prove the same bits.
+//! network path uses, so both paths give the same bits. With f32 storage the kernels try the
+//! tiled routes of [`super::descent`] and [`super::band_tile`] first, which fall back on these
+//! routes wherever they cannot prove the same bits.
 
 use super::layout::{dist, for_chunks, Finish};
 use super::{Scratch, Workspace};
