@@ -103,6 +103,29 @@ fn ends<const R: usize>(
     })
 }
 
+/// Per lane, the key of rank r + 1 given `key`, that of rank r: `key` again if more than
+/// r + 1 keys are at or below it, else the smallest key above it. One pass, so that the
+/// midpoint Median's two ranks cost one descent.
+#[inline(always)]
+fn successors(tile: &[[i32; W]], key: &[i32; W], r: usize) -> [i32; W] {
+    let mut at_most = [0u32; W];
+    let mut next = [i32::MAX; W];
+    for row in tile {
+        for l in 0..W {
+            let k = row[l];
+            at_most[l] += u32::from(k <= key[l]);
+            next[l] = next[l].min(if k > key[l] { k } else { i32::MAX });
+        }
+    }
+    std::array::from_fn(|l| {
+        if at_most[l] as usize > r + 1 {
+            key[l]
+        } else {
+            next[l]
+        }
+    })
+}
+
 /// The f32 value of key k, in f64.
 #[inline(always)]
 fn value(k: i32) -> f64 {
@@ -115,15 +138,17 @@ fn value(k: i32) -> f64 {
 pub(crate) fn trmean(tile: &[[i32; W]], w: usize, b: usize, res: &mut [f64; W]) -> u64 {
     let m = tile.len();
     let n = m - 2 * b;
-    let [lo, hi] = ranks(tile, w, [b, m - 1 - b]);
     if n <= 2 {
         // the values of ranks b and m - 1 - b are all that is summed, in increasing order
+        let [lo] = ranks(tile, w, [b]);
+        let hi = if n == 2 { successors(tile, &lo, b) } else { lo };
         for l in 0..w {
             let sum = -0.0 + value(lo[l]);
             res[l] = if n == 2 { sum + value(hi[l]) } else { sum } / n as f64;
         }
         return 0;
     }
+    let [lo, hi] = ranks(tile, w, [b, m - 1 - b]);
     let mut at_most_lo = [0u32; W];
     let mut below_hi = [0u32; W];
     let mut acc = [-0.0f64; W];
