@@ -31,30 +31,64 @@ use super::band::Binades;
 use super::layout::W;
 use crate::scalar::Scalar;
 
-/// The sign bit: keys are ordered as signed integers, prefixes are built as unsigned ones.
-const SIGN: u32 = 1 << 31;
+/// The key types the descent works on: i32 (f32 storage) and i64 (f64 storage).
+pub(crate) trait Bits: Copy + Ord + 'static {
+    /// Width in bits.
+    const WIDTH: u32;
+    /// The smallest key.
+    const MIN: Self;
+    /// The largest key.
+    const MAX: Self;
+    /// The key whose unsigned form (the key with its sign bit flipped, so that the unsigned
+    /// order is the key order) is `u`.
+    fn from_unsigned(u: u64) -> Self;
+}
+
+impl Bits for i32 {
+    const WIDTH: u32 = 32;
+    const MIN: Self = i32::MIN;
+    const MAX: Self = i32::MAX;
+    #[inline(always)]
+    fn from_unsigned(u: u64) -> Self {
+        ((u as u32) ^ (1 << 31)) as i32
+    }
+}
+
+impl Bits for i64 {
+    const WIDTH: u32 = 64;
+    const MIN: Self = i64::MIN;
+    const MAX: Self = i64::MAX;
+    #[inline(always)]
+    fn from_unsigned(u: u64) -> Self {
+        (u ^ (1 << 63)) as i64
+    }
+}
 
 /// The keys of ranks `r[0..R]` (0-based, each below m = `tile.len()`) of every lane of the
 /// tile; lanes at or above `w` (padding) may end anywhere.
 #[inline(always)]
-pub(crate) fn ranks<const R: usize>(tile: &[[i32; W]], w: usize, r: [usize; R]) -> [[i32; W]; R] {
+pub(crate) fn ranks<K: Bits, const R: usize>(
+    tile: &[[K; W]],
+    w: usize,
+    r: [usize; R],
+) -> [[K; W]; R] {
     let m = tile.len();
     debug_assert!(r.iter().all(|&r| r < m) && m < u32::MAX as usize);
     let target: [u32; R] = r.map(|r| r as u32);
     // Per rank and lane, in unsigned form: the prefix p with `below` = #{k < p} <= r, and the
     // largest key `ceil` that may still be the answer, with `upto` = #{k <= ceil} > r.
-    let mut prefix = [[0u32; W]; R];
+    let mut prefix = [[0u64; W]; R];
     let mut below = [[0u32; W]; R];
-    let mut ceil = [[u32::MAX; W]; R];
+    let mut ceil = [[u64::MAX >> (64 - K::WIDTH); W]; R];
     let mut upto = [[m as u32; W]; R];
-    for bit in (0..32).rev() {
+    for bit in (0..K::WIDTH).rev() {
         let done =
             (0..R).all(|q| (0..w).all(|l| below[q][l] == target[q] || upto[q][l] == target[q] + 1));
         if done {
             return ends(tile, (&prefix, &ceil), |q, l| below[q][l] == target[q]);
         }
-        let cand: [[u32; W]; R] = std::array::from_fn(|q| prefix[q].map(|p| p | 1 << bit));
-        let key: [[i32; W]; R] = cand.map(|c| c.map(|u| (u ^ SIGN) as i32));
+        let cand: [[u64; W]; R] = std::array::from_fn(|q| prefix[q].map(|p| p | 1 << bit));
+        let key: [[K; W]; R] = cand.map(|c| c.map(K::from_unsigned));
         let mut count = [[0u32; W]; R];
         for row in tile {
             for q in 0..R {
@@ -73,28 +107,28 @@ pub(crate) fn ranks<const R: usize>(tile: &[[i32; W]], w: usize, r: [usize; R]) 
             }
         }
     }
-    prefix.map(|p| p.map(|u| (u ^ SIGN) as i32))
+    prefix.map(|p| p.map(K::from_unsigned))
 }
 
 /// The last pass once every lane is pinned: per rank and lane, the smallest key at or above
 /// the prefix when `from_below(q, l)` (exactly r keys lie below it), else the largest key at
 /// or below `ceil` (exactly r + 1 keys lie at or below it).
 #[inline(always)]
-fn ends<const R: usize>(
-    tile: &[[i32; W]],
-    (prefix, ceil): (&[[u32; W]; R], &[[u32; W]; R]),
+fn ends<K: Bits, const R: usize>(
+    tile: &[[K; W]],
+    (prefix, ceil): (&[[u64; W]; R], &[[u64; W]; R]),
     from_below: impl Fn(usize, usize) -> bool,
-) -> [[i32; W]; R] {
-    let floor: [[i32; W]; R] = prefix.map(|p| p.map(|u| (u ^ SIGN) as i32));
-    let ceil: [[i32; W]; R] = ceil.map(|p| p.map(|u| (u ^ SIGN) as i32));
-    let mut lo = [[i32::MAX; W]; R];
-    let mut hi = [[i32::MIN; W]; R];
+) -> [[K; W]; R] {
+    let floor: [[K; W]; R] = prefix.map(|p| p.map(K::from_unsigned));
+    let ceil: [[K; W]; R] = ceil.map(|p| p.map(K::from_unsigned));
+    let mut lo = [[K::MAX; W]; R];
+    let mut hi = [[K::MIN; W]; R];
     for row in tile {
         for q in 0..R {
             for l in 0..W {
                 let k = row[l];
-                lo[q][l] = lo[q][l].min(if k >= floor[q][l] { k } else { i32::MAX });
-                hi[q][l] = hi[q][l].max(if k <= ceil[q][l] { k } else { i32::MIN });
+                lo[q][l] = lo[q][l].min(if k >= floor[q][l] { k } else { K::MAX });
+                hi[q][l] = hi[q][l].max(if k <= ceil[q][l] { k } else { K::MIN });
             }
         }
     }
@@ -107,14 +141,14 @@ fn ends<const R: usize>(
 /// r + 1 keys are at or below it, else the smallest key above it. One pass, so that the
 /// midpoint Median's two ranks cost one descent.
 #[inline(always)]
-fn successors(tile: &[[i32; W]], key: &[i32; W], r: usize) -> [i32; W] {
+pub(crate) fn successors<K: Bits>(tile: &[[K; W]], key: &[K; W], r: usize) -> [K; W] {
     let mut at_most = [0u32; W];
-    let mut next = [i32::MAX; W];
+    let mut next = [K::MAX; W];
     for row in tile {
         for l in 0..W {
             let k = row[l];
             at_most[l] += u32::from(k <= key[l]);
-            next[l] = next[l].min(if k > key[l] { k } else { i32::MAX });
+            next[l] = next[l].min(if k > key[l] { k } else { K::MAX });
         }
     }
     std::array::from_fn(|l| {
@@ -124,6 +158,28 @@ fn successors(tile: &[[i32; W]], key: &[i32; W], r: usize) -> [i32; W] {
             next[l]
         }
     })
+}
+
+/// The midpoint Median (Trmean_b with n = m - 2b of 1 or 2) of every lane, into `res`:
+/// one descent, then [`successors`] when n = 2; the sum runs from -0.0 in increasing order,
+/// as on every other path.
+#[inline(always)]
+pub(crate) fn midpoint<T: Scalar>(tile: &[[T::Key; W]], w: usize, b: usize, res: &mut [f64; W])
+where
+    T::Key: Bits,
+{
+    let n = tile.len() - 2 * b;
+    debug_assert!(n == 1 || n == 2);
+    let [lo] = ranks(tile, w, [b]);
+    let hi = if n == 2 { successors(tile, &lo, b) } else { lo };
+    for l in 0..w {
+        let sum = -0.0 + T::from_key(lo[l]).to_f64();
+        res[l] = if n == 2 {
+            sum + T::from_key(hi[l]).to_f64()
+        } else {
+            sum
+        } / n as f64;
+    }
 }
 
 /// The f32 value of key k, in f64.
@@ -139,13 +195,7 @@ pub(crate) fn trmean(tile: &[[i32; W]], w: usize, b: usize, res: &mut [f64; W]) 
     let m = tile.len();
     let n = m - 2 * b;
     if n <= 2 {
-        // the values of ranks b and m - 1 - b are all that is summed, in increasing order
-        let [lo] = ranks(tile, w, [b]);
-        let hi = if n == 2 { successors(tile, &lo, b) } else { lo };
-        for l in 0..w {
-            let sum = -0.0 + value(lo[l]);
-            res[l] = if n == 2 { sum + value(hi[l]) } else { sum } / n as f64;
-        }
+        midpoint::<f32>(tile, w, b, res);
         return 0;
     }
     let [lo, hi] = ranks(tile, w, [b, m - 1 - b]);
@@ -241,20 +291,36 @@ mod tests {
             .collect()
     }
 
+    /// Checks ranks r and m - 1 - r, and the successor of rank r, of every lane against a
+    /// sort of its keys.
+    fn check_ranks<K: Bits + std::fmt::Debug>(tile: &[[K; W]], r: usize) {
+        let m = tile.len();
+        let [a, z] = ranks(tile, W, [r, m - 1 - r]);
+        let next = successors(tile, &a, r);
+        for l in 0..W {
+            let mut keys: Vec<K> = tile.iter().map(|row| row[l]).collect();
+            keys.sort_unstable();
+            assert_eq!(a[l], keys[r], "m {m} r {r} lane {l}");
+            assert_eq!(z[l], keys[m - 1 - r], "m {m} r {r} lane {l}");
+            if r + 1 < m {
+                assert_eq!(next[l], keys[r + 1], "m {m} r {r} lane {l}");
+            }
+        }
+    }
+
     #[test]
     fn ranks_are_the_sorted_keys() {
         for m in [1, 2, 3, 31, 257, 1000] {
             let cols: Vec<Vec<f32>> = (0..W).map(|l| column(m, l)).collect();
             let tile = tile_of(&cols);
-            for r in [0, 1, m / 3, m / 2, m - 2, m - 1] {
+            let tile64: Vec<[i64; W]> = tile
+                .iter()
+                .map(|row| row.map(|k| (f64::from(f32::from_key(k)) * 1.000_000_1).to_key()))
+                .collect();
+            for r in [0, 1, m / 3, m / 2, m.saturating_sub(2), m - 1] {
                 let r = r.min(m - 1);
-                let [a, z] = ranks(&tile, W, [r, m - 1 - r]);
-                for l in 0..W {
-                    let mut keys: Vec<i32> = tile.iter().map(|row| row[l]).collect();
-                    keys.sort_unstable();
-                    assert_eq!(a[l], keys[r], "m {m} r {r} lane {l}");
-                    assert_eq!(z[l], keys[m - 1 - r], "m {m} r {r} lane {l}");
-                }
+                check_ranks(&tile, r);
+                check_ranks(&tile64, r);
             }
         }
     }
