@@ -3,7 +3,9 @@
 //! Per coordinate, drop the b smallest and the b largest of the m values and average the
 //! remaining m - 2b, with b in 0..=ceil(m/2)-1. Implemented by ordering total-order keys (a
 //! sorting network, or two selections for large m), never "sum minus extremes", so honest
-//! values are not lost to cancellation next to 1e20 outliers; NaN is an extreme value.
+//! values are not lost to cancellation next to 1e20 outliers (for large m the two ranks are
+//! found by bit descent, [`super::descent`], and the middle summed in any order only where
+//! that is provably exact); NaN is an extreme value.
 //! Theorem 1 bounds its error by Delta1 = 2(b+1)(m-q)/(m-b-q)^2 V (its proof needs b >= q).
 //! The middle values are summed in f64 in increasing order, so the result does not depend on the
 //! order of the workers. Time: O(d m log^2 m) branch-free comparisons on 8-16 coordinates at
