@@ -203,47 +203,10 @@ fn vec_scratch(v: &mut Vec<u128>, n: usize) -> Vec<u128> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregators::descent::tests::{column, tile_of};
     use crate::aggregators::network::Network;
     use crate::aggregators::selection::{phocas_exact, trimmed_mean};
     use crate::scalar::Scalar;
-
-    /// Column `l` of m values: Gaussian-like, shifted, ties, zeros of both signs, specials,
-    /// an adversarial cluster, tiny and spread-out values (so that bands miss and checks fail
-    /// on some lanes).
-    fn column(m: usize, l: usize) -> Vec<f32> {
-        let mut state = l as u64 * 7919 + m as u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 11) as f64 / (1u64 << 53) as f64) as f32
-        };
-        (0..m)
-            .map(|i| {
-                let u = next();
-                match l % 8 {
-                    0 => (u - 0.5) * 2.0,
-                    1 => 5.0 + u,
-                    2 => (u * 4.0).floor(),
-                    3 if i % 7 == 0 => [f32::NAN, f32::INFINITY, -0.0, 1e30, -f32::INFINITY][i % 5],
-                    3 => u - 0.5,
-                    4 if i < m / 3 => 1e6,
-                    4 => u,
-                    5 => (u - 0.5) * 1e-30,
-                    6 if u < 0.5 => -0.0,
-                    6 => 0.0,
-                    _ => (u - 0.5) * (1u64 << (i % 40)) as f32,
-                }
-            })
-            .collect()
-    }
-
-    fn tile_of(cols: &[Vec<f32>]) -> Vec<[i32; W]> {
-        let m = cols[0].len();
-        (0..m)
-            .map(|i| std::array::from_fn(|l| cols[l % cols.len()][i].to_key()))
-            .collect()
-    }
 
     fn keys(col: &[f32]) -> Vec<i64> {
         col.iter().map(|v| v.key64()).collect()
@@ -307,7 +270,7 @@ mod tests {
     fn ordinary_lanes_are_not_declined() {
         // The test above would pass with a route that declines every lane.
         let m = 1000;
-        let cols: Vec<Vec<f32>> = (0..W).map(|l| column(m, 8 * l)).collect();
+        let cols: Vec<Vec<f32>> = (0..W).map(|l| column(m, 9 * l)).collect();
         let (t, w) = check(&cols, 249, 249);
         assert!(t <= 4 && w <= 4, "declined {t} and {w} of 64 lanes");
     }

@@ -252,13 +252,14 @@ pub(crate) fn trmean(tile: &[[i32; W]], w: usize, b: usize, res: &mut [f64; W]) 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::aggregators::selection::trimmed_mean;
 
-    /// Column `l` of m values: Gaussian-like, shifted, ties, zeros of both signs, specials,
-    /// an adversarial cluster, tiny and spread-out values.
-    fn column(m: usize, l: usize) -> Vec<f32> {
+    /// Column `l` of m values (the kind is l mod 9): uniform, shifted, ties, specials, an
+    /// adversarial cluster, tiny values, zeros of both signs, all -NaN, values spread over 40
+    /// binades (so that bands miss and exactness checks fail on some lanes).
+    pub(crate) fn column(m: usize, l: usize) -> Vec<f32> {
         let mut state = l as u64 * 7919 + m as u64;
         let mut next = move || {
             state = state
@@ -287,7 +288,8 @@ mod tests {
             .collect()
     }
 
-    fn tile_of(cols: &[Vec<f32>]) -> Vec<[i32; W]> {
+    /// The tile of the columns, lane l holding column l mod the number of columns.
+    pub(crate) fn tile_of(cols: &[Vec<f32>]) -> Vec<[i32; W]> {
         let m = cols[0].len();
         (0..m)
             .map(|i| std::array::from_fn(|l| cols[l % cols.len()][i].to_key()))

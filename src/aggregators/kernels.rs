@@ -870,6 +870,18 @@ mod tests {
         (x.is_nan() && y.is_nan()) || a.key64() == b.key64()
     }
 
+    /// Every coordinate of `got` has the bits of `want` (any NaN for a NaN).
+    fn assert_same<T: Scalar>(got: &[T], want: &[T], what: &str) {
+        for (j, (&a, &b)) in got.iter().zip(want).enumerate() {
+            assert!(
+                same(a, b),
+                "{what} j={j}: {} vs selection {}",
+                a.to_f64(),
+                b.to_f64()
+            );
+        }
+    }
+
     /// The exact route gives the same bits whatever the order of its keys: sorted, split by
     /// `trimmed_mean`, or shuffled (each takes its own branch of `sort_keys`).
     #[test]
@@ -922,17 +934,8 @@ mod tests {
                 ] {
                     let s32 = run(&x32, m, d, f, 0);
                     let s64 = run(&x64, m, d, f, 0);
-                    {
-                        let a = run(&x32, m, d, f, 3);
-                        for j in 0..d {
-                            assert!(
-                                same(a[j], s32[j]),
-                                "f32 m={m} {f:?} tiled route j={j}: {} vs selection {}",
-                                a[j],
-                                s32[j]
-                            );
-                        }
-                    }
+                    let tiled32 = run(&x32, m, d, f, 3);
+                    assert_same(&tiled32, &s32, &format!("f32 m={m} {f:?} tiled route"));
                     for path in [1, 2] {
                         let a = run(&x32, m, d, f, path);
                         for j in 0..d {
@@ -987,29 +990,13 @@ mod tests {
                         Finish::Phocas { b: b.min(top) },
                         Finish::MeaMed { b: b.min(top) },
                     ] {
-                        let want = run(x, m, d, f, 0);
-                        let got = run(x, m, d, f, 3);
-                        for j in 0..d {
-                            assert!(
-                                same(got[j], want[j]),
-                                "m={m} {f:?} j={j}: tiled {} vs selection {}",
-                                got[j],
-                                want[j]
-                            );
-                        }
+                        let (got, want) = (run(x, m, d, f, 3), run(x, m, d, f, 0));
+                        assert_same(&got, &want, &format!("f32 m={m} {f:?} tiled route"));
                         if tiled::<f64>(m, f) {
                             let x64: Vec<f64> =
                                 x.iter().map(|&v| f64::from(v) * 1.000_000_1).collect();
-                            let want = run(&x64, m, d, f, 0);
-                            let got = run(&x64, m, d, f, 3);
-                            for j in 0..d {
-                                assert!(
-                                    same(got[j], want[j]),
-                                    "f64 m={m} {f:?} j={j}: tiled {} vs selection {}",
-                                    got[j],
-                                    want[j]
-                                );
-                            }
+                            let (got, want) = (run(&x64, m, d, f, 3), run(&x64, m, d, f, 0));
+                            assert_same(&got, &want, &format!("f64 m={m} {f:?} tiled route"));
                         }
                     }
                 }
