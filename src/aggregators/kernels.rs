@@ -41,7 +41,9 @@
 //!   MeaMed take that Trmean as centre and their window by band selection ([`super::band`],
 //!   [`super::band_tile`]: a sorted sample per lane brackets the rank, one pass sums the
 //!   values inside the bracket and collects the band, which alone is selected). Lanes either
-//!   step declines take the exact route.
+//!   step declines take the exact route. With f64 storage the order statistic and the
+//!   Median take the bit descent too (nothing is summed but the one or two values of the
+//!   ranks, so no lane is declined); f64 Trmean, Phocas and MeaMed take the exact route.
 //!
 //! Phocas on the network path. With the keys of one coordinate sorted as v_0 <= ... <= v_{m-1},
 //! centre y = Trmean_b and n = m - b, the values y is compared with are the b pairs

@@ -5,7 +5,8 @@
 //! [`trimmed_mean`] to rescue overflowed sums. Every sum runs in f64 from -0.0 in the order the
 //! network path uses, so both paths give the same bits. With f32 storage the kernels try the
 //! tiled routes of [`super::descent`] and [`super::band_tile`] first, which fall back on these
-//! routes wherever they cannot prove the same bits.
+//! routes wherever they cannot prove the same bits; with f64 storage the order statistic and
+//! the Median take [`super::descent`] only.
 
 use super::layout::{dist, for_chunks, Finish};
 use super::{Scratch, Workspace};
