@@ -92,14 +92,7 @@ pub(crate) fn ranks<K: Bits, const R: usize>(
         }
         let cand: [[u64; W]; R] = std::array::from_fn(|q| prefix[q].map(|p| p | 1 << bit));
         let key: [[K; W]; R] = cand.map(|c| c.map(K::from_unsigned));
-        let mut count = [[0u32; W]; R];
-        for row in tile {
-            for q in 0..R {
-                for l in 0..W {
-                    count[q][l] += u32::from(row[l] < key[q][l]);
-                }
-            }
-        }
+        let count = count_below(tile, &key);
         for q in 0..R {
             for l in 0..W {
                 let keep = count[q][l] <= target[q];
@@ -111,6 +104,20 @@ pub(crate) fn ranks<K: Bits, const R: usize>(
         }
     }
     prefix.map(|p| p.map(K::from_unsigned))
+}
+
+/// Per rank and lane, how many keys of the tile lie below `key`: one counting pass.
+#[inline(always)]
+fn count_below<K: Bits, const R: usize>(tile: &[[K; W]], key: &[[K; W]; R]) -> [[u32; W]; R] {
+    let mut count = [[0u32; W]; R];
+    for row in tile {
+        for q in 0..R {
+            for l in 0..W {
+                count[q][l] += u32::from(row[l] < key[q][l]);
+            }
+        }
+    }
+    count
 }
 
 /// The last pass once every lane is pinned: per rank and lane, the smallest key at or above

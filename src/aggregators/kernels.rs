@@ -63,13 +63,13 @@
 //! c = ceil(m/2) - 1 (its own sum of the middle); every step above takes the centre's trim.
 
 use super::band;
-use super::band_tile;
-use super::descent;
+use super::layout::load_keys;
 use super::layout::{dist, for_chunks, span};
 pub(crate) use super::layout::{Finish, W};
 use super::network::{sort_lanes, Network};
-use super::selection::{exact, phocas_checked, rescue_overflow, selection, trimmed_mean};
+use super::selection::{phocas_checked, rescue_overflow, selection};
 use super::simd::{with_isa, Level};
+use super::tiled;
 use super::{Scratch, Workspace};
 use crate::matrix::MatrixView;
 use crate::scalar::Scalar;
@@ -327,26 +327,14 @@ pub(crate) fn coordinatewise<T: Keyed>(
                 });
             });
         }
-        _ if tiled::<T>(m, plan.finish) => band_chunks(x, ws, out, plan),
+        _ if tiled::applies::<T>(m, plan.finish) => band_chunks(x, ws, out, plan),
         _ => selection(x, ws, out, plan.finish),
     }
     rescue_overflow(x, out, plan.finish);
 }
 
-/// Whether the selection path takes the tiled route: every rule with f32 storage; with f64
-/// storage, where the sums would fail the exactness check, only the order statistic and the
-/// midpoint Median (nothing summed but the one or two values of the ranks).
-fn tiled<T: Scalar>(m: usize, finish: Finish) -> bool {
-    T::SIZE == 4
-        || match finish {
-            Finish::Rank { .. } => true,
-            Finish::Trmean { b } => m - 2 * b <= 2,
-            Finish::Phocas { .. } | Finish::MeaMed { .. } => false,
-        }
-}
-
-/// The selection path's tiled route ([`descent`], [`band_tile`]) over tiles of [`W`]
-/// coordinates of f32, with the exact route of [`super::selection`] for the lanes it declines.
+/// The selection path's tiled route ([`tiled`]) over chunks of coordinates, each task with
+/// its thread's scratch.
 fn band_chunks<T: Keyed>(x: MatrixView<'_, T>, ws: &Workspace, out: &mut [T], plan: &OrderPlan) {
     let m = x.m();
     let level = ws.level();
@@ -356,111 +344,15 @@ fn band_chunks<T: Keyed>(x: MatrixView<'_, T>, ws: &Workspace, out: &mut [T], pl
     for_chunks(out, chunk, |c, o| {
         ws.with_scratch(|s| {
             let mut tb = std::mem::take(&mut s.band_tile);
+            let bufs = T::parts(s);
             with_isa(
                 level,
                 #[inline(always)]
-                || band_chunk(x, c * chunk, o, finish, net, &mut tb, s),
+                || tiled::chunk(x, c * chunk, o, (finish, net), &mut tb, bufs),
             );
             s.band_tile = tb;
         });
     });
-}
-
-#[inline(always)]
-fn band_chunk<T: Keyed>(
-    x: MatrixView<'_, T>,
-    j0: usize,
-    out: &mut [T],
-    finish: Finish,
-    net: &[(u16, u16)],
-    tb: &mut band_tile::TileBufs,
-    s: &mut Scratch,
-) {
-    let m = x.m();
-    let (tiles, pairs, lane) = T::parts(s);
-    if tiles.len() < m {
-        tiles.resize(m, [T::Key::default(); W]);
-    }
-    let mut res = [0.0f64; W];
-    let mut y = [0.0f64; W];
-    for (t, o) in out.chunks_mut(W).enumerate() {
-        let w = o.len();
-        load_keys(x, j0 + t * W, w, &mut tiles[..m]);
-        let generic: &Vec<[T::Key; W]> = tiles;
-        let any = generic as &dyn std::any::Any;
-        if let Some(tile) = any.downcast_ref::<Vec<[i64; W]>>() {
-            // f64 storage: the order statistic and the midpoint Median only (`tiled`)
-            let tile = &tile[..m];
-            match finish {
-                Finish::Rank { b } => {
-                    let [k] = descent::ranks(tile, w, [b]);
-                    for (l, v) in o.iter_mut().enumerate() {
-                        *v = T::from_key64(k[l]);
-                    }
-                }
-                Finish::Trmean { b } => {
-                    descent::midpoint::<f64>(tile, w, b, &mut res);
-                    for (l, v) in o.iter_mut().enumerate() {
-                        *v = T::from_f64(res[l]);
-                    }
-                }
-                _ => unreachable!("f64 tiles take the order statistic and the Median only"),
-            }
-            continue;
-        }
-        let Some(tile) = any.downcast_ref::<Vec<[i32; W]>>() else {
-            unreachable!("keys are i32 or i64");
-        };
-        let tile = &tile[..m];
-        let column = |l: usize, lane: &mut Vec<i64>| {
-            lane.clear();
-            lane.extend(generic[..m].iter().map(|r| T::from_key(r[l]).key64()));
-        };
-        let lanes = if w == W { u64::MAX } else { (1u64 << w) - 1 };
-        match finish {
-            Finish::Trmean { b } => {
-                let declined = descent::trmean(tile, w, b, &mut res);
-                for (l, v) in o.iter_mut().enumerate() {
-                    *v = if declined & (1 << l) == 0 {
-                        T::from_f64(res[l])
-                    } else {
-                        column(l, lane);
-                        exact::<T>(lane, finish, pairs)
-                    };
-                }
-            }
-            Finish::Rank { b } => {
-                let [k] = descent::ranks(tile, w, [b]);
-                for (l, v) in o.iter_mut().enumerate() {
-                    *v = T::from_key64(f32::from_key(k[l]).key64());
-                }
-            }
-            Finish::Phocas { .. } | Finish::MeaMed { .. } => {
-                let (b, c) = finish.window(m).expect("a window rule");
-                let centred = !descent::trmean(tile, w, c, &mut y) & lanes;
-                for l in 0..w {
-                    if centred & (1 << l) == 0 {
-                        column(l, lane);
-                        y[l] = trimmed_mean::<T>(lane, c);
-                    }
-                }
-                let declined = if m >= band::BAND_MIN_M {
-                    band_tile::sample_tile(tile, net, tb);
-                    band_tile::window(tile, lanes, b, &y, tb, &mut res)
-                } else {
-                    lanes
-                };
-                for (l, v) in o.iter_mut().enumerate() {
-                    *v = if declined & (1 << l) == 0 {
-                        T::from_f64(res[l])
-                    } else {
-                        column(l, lane);
-                        T::from_f64(phocas_checked::<T>(lane, (b, c), y[l], pairs))
-                    };
-                }
-            }
-        }
-    }
 }
 
 #[inline(always)]
@@ -626,28 +518,6 @@ pub(crate) fn sorted_listed_tile<T: Keyed>(
     sort_tile::<T>(tile, (net, &[]), Some(level));
 }
 
-/// Reads the tile of coordinates [j, j + w) of every row as keys (padding lanes get key 0).
-#[inline(always)]
-pub(crate) fn load_keys<T: Scalar>(
-    x: MatrixView<'_, T>,
-    j: usize,
-    w: usize,
-    tile: &mut [[T::Key; W]],
-) {
-    for (i, dst) in tile.iter_mut().enumerate() {
-        let row = &x.row(i)[j..j + w];
-        if let Ok(src) = <&[T; W]>::try_from(row) {
-            for t in 0..W {
-                dst[t] = src[t].to_key();
-            }
-        } else {
-            for t in 0..W {
-                dst[t] = row.get(t).map_or_else(T::Key::default, |v| v.to_key());
-            }
-        }
-    }
-}
-
 /// Lanes `base..base + LANES` of a wire.
 #[inline(always)]
 fn lanes<K: Copy>(wire: &[K; W], base: usize) -> &[K; LANES] {
@@ -808,7 +678,7 @@ fn phocas_lanes<T: Scalar>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::selection::phocas_exact;
+    use super::super::selection::{phocas_exact, trimmed_mean};
     use super::*;
     use rand::{Rng, SeedableRng};
 
@@ -994,7 +864,7 @@ mod tests {
                     ] {
                         let (got, want) = (run(x, m, d, f, 3), run(x, m, d, f, 0));
                         assert_same(&got, &want, &format!("f32 m={m} {f:?} tiled route"));
-                        if tiled::<f64>(m, f) {
+                        if tiled::applies::<f64>(m, f) {
                             let x64: Vec<f64> =
                                 x.iter().map(|&v| f64::from(v) * 1.000_000_1).collect();
                             let (got, want) = (run(&x64, m, d, f, 3), run(&x64, m, d, f, 0));

@@ -1,9 +1,12 @@
 //! The data layout the SIMD kernels ([`super::simd`]) share with the rules that plan their
 //! work (Krum's pair schedule in [`super::krum`], the coordinate-wise tiles in
-//! [`super::kernels`]): sizes, aligned rows and plans. It imports nothing from them, so the
+//! [`super::kernels`], [`super::tiled`]): sizes, aligned rows and plans, and the reading of a
+//! tile of coordinates as keys ([`load_keys`]). It imports nothing from them, so the
 //! kernels depend on the layout only and the rules on the kernels. The work split every rule
 //! shares ([`span`], [`for_chunks`]) is here too.
 
+use crate::matrix::MatrixView;
+use crate::scalar::Scalar;
 use rayon::prelude::*;
 
 /// Coordinates per sub-tile: the sub-tile's m rows are converted to f64 once (m x 1 KiB, in
@@ -145,5 +148,27 @@ where
         out.par_chunks_mut(chunk)
             .enumerate()
             .for_each(|(c, o)| f(c, o));
+    }
+}
+
+/// Reads the tile of coordinates [j, j + w) of every row as keys (padding lanes get key 0).
+#[inline(always)]
+pub(crate) fn load_keys<T: Scalar>(
+    x: MatrixView<'_, T>,
+    j: usize,
+    w: usize,
+    tile: &mut [[T::Key; W]],
+) {
+    for (i, dst) in tile.iter_mut().enumerate() {
+        let row = &x.row(i)[j..j + w];
+        if let Ok(src) = <&[T; W]>::try_from(row) {
+            for t in 0..W {
+                dst[t] = src[t].to_key();
+            }
+        } else {
+            for t in 0..W {
+                dst[t] = row.get(t).map_or_else(T::Key::default, |v| v.to_key());
+            }
+        }
     }
 }

@@ -26,6 +26,7 @@ mod phocas;
 mod premix;
 mod selection;
 pub(crate) mod simd;
+mod tiled;
 mod trmean;
 mod workspace;
 
