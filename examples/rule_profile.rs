@@ -7,6 +7,7 @@
 //! valgrind --tool=callgrind ./target/release/examples/rule_profile trmean 20 100000 0 3
 //! ```
 //!
+//! `NETWORK_LIMIT=N` takes the selection path above m = N (default: the library's limit).
 //! Defaults: krum, m = 20, d = 10^6, 3 s; b = q = floor((m-1)/4) as in `bench-scaling`.
 //! `PHOCAS_ISA=portable|avx2|avx512` chooses the instruction set (default: the best detected;
 //! the library reads the variable, for every program).
@@ -61,6 +62,13 @@ fn main() {
         .collect();
     let v = MatrixView::new(&x, m, d).expect("shape");
     let mut ws = Workspace::new();
+    // NETWORK_LIMIT=N: sorting networks up to m = N only (the two paths give the same bits)
+    if let Some(n) = std::env::var("NETWORK_LIMIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        ws = ws.with_network_limit(n);
+    }
     let mut out = vec![0f32; d];
     let t0 = Instant::now();
     let mut n = 0usize;

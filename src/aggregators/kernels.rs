@@ -9,9 +9,11 @@
 //! is also the same on every path below and every instruction set, and does not depend on the
 //! order of the workers.
 //!
-//! Two paths, chosen by m alone:
+//! Two paths, chosen by m and the finish (never by the values):
 //!
-//! - **Network** (m <= the workspace's network limit, default [`NETWORK_MAX_M`]). A span of coordinates
+//! - **Network** (m <= the workspace's network limit, default [`NETWORK_MAX_M`]; for the
+//!   one-rank finishes, the order statistic and the midpoint Median, m <= 64 by default,
+//!   [`tiled::preferred`]). A span of coordinates
 //!   (about 512 KiB of rows, one parallel task) is processed in tiles of [`W`] = 64
 //!   coordinates, each row prefetched about 64 KiB / m ahead into L1, spread over the tile's
 //!   work, for m <= 64 (see `tile_prefetch_bytes`; earlier versions pre-read each span row by
@@ -30,7 +32,7 @@
 //!   With AVX2 and 32 < m <= 64 the two halves of the tile are sorted in registers and only
 //!   the final merge stage runs from the list (with AVX-512, in 512-bit registers: 16 lanes
 //!   of i32 keys per register).
-//! - **Selection** (m above it, in [`super::selection`]). Each coordinate's keys
+//! - **Selection** (m above it, in [`super::selection`]; the one-rank finishes from m = 65). Each coordinate's keys
 //!   are transposed into scratch; two `select_nth_unstable` calls split off the middle, which
 //!   is then sorted for the sum: O(m) expected per coordinate plus the sort of the middle,
 //!   scalar. With f32 storage, tiles of 64 coordinates stay as SIMD lanes instead: the ranks'
@@ -311,7 +313,10 @@ pub(crate) fn coordinatewise<T: Keyed>(
 ) {
     let m = x.m();
     match &plan.net {
-        Some(net) if m <= ws.network_limit() => {
+        Some(net)
+            if m <= ws.network_limit()
+                && !(ws.network_auto() && tiled::preferred::<T>(m, plan.finish)) =>
+        {
             let chunk = span::<T>(m, W, 8192);
             let net = net.comparators();
             let merge = plan.merge.as_ref().map_or(&[][..], Network::comparators);
@@ -833,12 +838,14 @@ mod tests {
         }
     }
 
-    /// Above the network limit, the tiled route (bit descent, bands; f64: the order statistic
-    /// and the Median) against the exact route, on matrices with one value in eight special (NaN of both signs, infinities,
-    /// zeros of both signs, 1e20, ties), on ordinary ones, and on +-2^40 with small values.
+    /// The tiled route (bit descent, bands; f64: the order statistic and the Median) against
+    /// the exact route, above the network limit and below it (where the one-rank finishes
+    /// take it by default), on matrices with one value in eight special (NaN of both signs,
+    /// infinities, zeros of both signs, 1e20, ties), on ordinary ones, and on +-2^40 with
+    /// small values; below the limit also against the network path.
     #[test]
     fn the_tiled_route_has_the_exact_routes_bits_at_large_m() {
-        for (m, d) in [(257, 70), (600, 65)] {
+        for (m, d) in [(65, 67), (100, 70), (256, 66), (257, 70), (600, 65)] {
             let hostile = matrix(m, d, m as u64);
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
             let plain: Vec<f32> = (0..m * d)
@@ -864,11 +871,19 @@ mod tests {
                     ] {
                         let (got, want) = (run(x, m, d, f, 3), run(x, m, d, f, 0));
                         assert_same(&got, &want, &format!("f32 m={m} {f:?} tiled route"));
+                        if m <= NETWORK_MAX_M {
+                            let net = run(x, m, d, f, 1);
+                            assert_same(&got, &net, &format!("f32 m={m} {f:?} tiled/network"));
+                        }
                         if tiled::applies::<f64>(m, f) {
                             let x64: Vec<f64> =
                                 x.iter().map(|&v| f64::from(v) * 1.000_000_1).collect();
                             let (got, want) = (run(&x64, m, d, f, 3), run(&x64, m, d, f, 0));
                             assert_same(&got, &want, &format!("f64 m={m} {f:?} tiled route"));
+                            if m <= NETWORK_MAX_M {
+                                let net = run(&x64, m, d, f, 1);
+                                assert_same(&got, &net, &format!("f64 m={m} {f:?} tiled/network"));
+                            }
                         }
                     }
                 }

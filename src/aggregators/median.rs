@@ -4,7 +4,7 @@
 //! (which equals Trmean_b with b = ceil(m/2) - 1); `MedianConvention::Lower` takes the lower
 //! middle value instead, as some implementations do. NaN lies beyond every finite value.
 //! Time: O(d m log^2 m) branch-free comparisons on 8-16 coordinates at once for
-//! m <= the network limit ([`super::Workspace::network_limit`]) (a sorting network, see [`super::kernels`]); above it,
+//! m <= 64 (a sorting network, see [`super::kernels`]); above it (with f64 storage too),
 //! O(dm B) for B-bit keys (bit descent across 64 coordinates, [`super::descent`]: at most B
 //! counting passes, about log2(m) plus a few in practice); extra space: 64 m keys per thread.
 

@@ -25,6 +25,28 @@ pub(crate) fn applies<T: Scalar>(m: usize, finish: Finish) -> bool {
         }
 }
 
+/// Smallest m at which the one-rank finishes prefer the tiled route to a sorting network.
+/// Up to 64 rows the networks run from registers; above, from the comparator list, and the
+/// descent was the faster route at every m measured from 72 to 256, f32 and f64 (selection
+/// time / network time 0.50 to 0.86, `phocas bench-scaling --at MxD` with m d = 1.5 x 10^8,
+/// on N(0, 1) values; at m = 64 the network took half the descent's time).
+pub(crate) const ONE_RANK_MIN_M: usize = 65;
+
+/// Whether the tiled route is the faster one at m rows although a sorting network would
+/// apply: for the finishes of one rank (the order statistic, the midpoint Median, whose second
+/// rank is one more pass), from [`ONE_RANK_MIN_M`] rows. Trmean with a wider middle, Phocas
+/// and MeaMed keep the networks up to the limit: with b = floor((m - 1) / 4) the tiled route
+/// took 1.0x to 1.2x the network's time for Trmean at m = 100 to 200, and 4x for Phocas and
+/// MeaMed at m = 150.
+pub(crate) fn preferred<T: Scalar>(m: usize, finish: Finish) -> bool {
+    let one_rank = match finish {
+        Finish::Rank { .. } => true,
+        Finish::Trmean { b } => m - 2 * b <= 2,
+        Finish::Phocas { .. } | Finish::MeaMed { .. } => false,
+    };
+    one_rank && m >= ONE_RANK_MIN_M && applies::<T>(m, finish)
+}
+
 #[inline(always)]
 pub(crate) fn chunk<T: Scalar>(
     x: MatrixView<'_, T>,

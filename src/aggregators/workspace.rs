@@ -56,6 +56,9 @@ pub struct Workspace {
     level: Level,
     /// Largest m ordered by a sorting network (larger m use per-coordinate selection).
     network_limit: usize,
+    /// Whether the kernels may take the selection path's tiled route below that limit where
+    /// it is the faster one (the default); [`Workspace::with_network_limit`] turns it off.
+    network_auto: bool,
 }
 
 impl Default for Workspace {
@@ -91,6 +94,7 @@ impl Workspace {
             calls: 0,
             level: Level::default(),
             network_limit: NETWORK_MAX_M,
+            network_auto: true,
         }
     }
 
@@ -107,12 +111,21 @@ impl Workspace {
         self.level
     }
 
-    /// This workspace with sorting networks up to m = `limit` (at most 512 takes effect; 0:
-    /// selection always), for benchmarks and tests of the two paths; the default is
-    /// [`NETWORK_MAX_M`]. The paths agree bit for bit.
+    /// This workspace with sorting networks up to m = `limit` for every rule (at most 512
+    /// takes effect; 0: selection always), for benchmarks and tests of the two paths. The
+    /// default is [`NETWORK_MAX_M`], except that the Median and the lower median take the
+    /// selection path's bit descent from m = 65 on, where it is the faster of the two
+    /// (`phocas bench-scaling --at MxD` prints both). The paths agree bit for bit.
     pub fn with_network_limit(mut self, limit: usize) -> Self {
         self.network_limit = limit;
+        self.network_auto = false;
         self
+    }
+
+    /// Whether the faster path is chosen per rule below the network limit (see
+    /// [`Workspace::with_network_limit`]).
+    pub(crate) fn network_auto(&self) -> bool {
+        self.network_auto
     }
 
     /// Largest m ordered by a sorting network.
