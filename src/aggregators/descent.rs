@@ -3,7 +3,7 @@
 //! the Median with f64 storage (i64 keys).
 //!
 //! The tile holds the m keys of [`W`] = 64 coordinates row by row (the layout of
-//! [`super::band_tile`]: coordinates are SIMD lanes, no transposition), 4m or 8m bytes a
+//! [`super::tiled`]: coordinates are SIMD lanes, no transposition), 4m or 8m bytes a
 //! lane, so 256 or 512 KB at m = 1000: it stays in L2 while it is read again and again. The key of rank r is
 //! found one bit at a time from the top (a radix select with one counting pass a bit): with
 //! the bits above fixed in the prefix p, the candidate c = p | bit is kept when at most r keys
@@ -26,11 +26,11 @@
 //!
 //! [`trmean`] adds one pass that sums the values strictly between the two ranks' keys in row
 //! order and counts the ties; the order differs from the exact route's (increasing values),
-//! so the result is only taken when every partial sum is exact ([`super::band::Binades`]),
+//! so the result is only taken when every partial sum is exact ([`super::exact_sum::Binades`]),
 //! or when nothing lies strictly between (then the order is the exact route's); other lanes
 //! are declined to the exact route.
 
-use super::band::Binades;
+use super::exact_sum::Binades;
 use super::layout::W;
 use crate::scalar::Scalar;
 
@@ -265,7 +265,7 @@ pub(crate) mod tests {
 
     /// Column `l` of m values (the kind is l mod 9): uniform, shifted, ties, specials, an
     /// adversarial cluster, tiny values, zeros of both signs, all -NaN, values spread over 40
-    /// binades (so that bands miss and exactness checks fail on some lanes).
+    /// binades (so that exactness checks fail on some lanes).
     pub(crate) fn column(m: usize, l: usize) -> Vec<f32> {
         let mut state = l as u64 * 7919 + m as u64;
         let mut next = move || {

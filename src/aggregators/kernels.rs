@@ -40,10 +40,10 @@
 //!   branch-free over the lanes, in L2), which gives the order statistic and the Median
 //!   outright; Trmean then sums the values between the two ranks in one pass, in any order
 //!   (the same bits whenever every partial sum is exact, which the pass checks); Phocas and
-//!   MeaMed take that Trmean as centre and their window by band selection ([`super::band`],
-//!   [`super::band_tile`]: a sorted sample per lane brackets the rank, one pass sums the
-//!   values inside the bracket and collects the band, which alone is selected). Lanes either
-//!   step declines take the exact route. With f64 storage the order statistic and the
+//!   MeaMed take that Trmean (MeaMed: the Median) as centre and find their window by bit
+//!   descent on the distance to it ([`super::nearest`]: each pass counts the keys in one
+//!   interval per lane), then sum it in one pass under the same check. Lanes either step
+//!   declines take the exact route. With f64 storage the order statistic and the
 //!   Median take the bit descent too (nothing is summed but the one or two values of the
 //!   ranks, so no lane is declined); f64 Trmean, Phocas and MeaMed take the exact route.
 //!
@@ -64,7 +64,6 @@
 //! MeaMed is the same window around another centre, the median Trmean_c with
 //! c = ceil(m/2) - 1 (its own sum of the middle); every step above takes the centre's trim.
 
-use super::band;
 use super::layout::load_keys;
 use super::layout::{dist, for_chunks, span};
 pub(crate) use super::layout::{Finish, W};
@@ -239,8 +238,6 @@ pub(crate) struct OrderPlan {
     /// For 32 < m <= 64: the last stage of the network (the merge of wires 0..32 with wires
     /// 32..m), pruned, for when both halves are sorted by register networks.
     merge: Option<Network>,
-    /// For m >= [`band::BAND_MIN_M`]: the sorting network of the band route's sample.
-    band: Option<Network>,
 }
 
 impl OrderPlan {
@@ -264,13 +261,7 @@ impl OrderPlan {
             let class: Vec<usize> = (0..m).map(|w| class_of(m, finish, w)).collect();
             Network::stages_from(m, REGISTER_HALF).pruned(&class)
         });
-        let band = (m >= band::BAND_MIN_M).then(|| Network::sorting(band::sample_size(m)));
-        Self {
-            finish,
-            net,
-            merge,
-            band,
-        }
+        Self { finish, net, merge }
     }
 
     /// Comparators of the pruned network, if one was built.
@@ -332,7 +323,7 @@ pub(crate) fn coordinatewise<T: Keyed>(
                 });
             });
         }
-        _ if tiled::applies::<T>(m, plan.finish) => band_chunks(x, ws, out, plan),
+        _ if tiled::applies::<T>(m, plan.finish) => tiled_chunks(x, ws, out, plan),
         _ => selection(x, ws, out, plan.finish),
     }
     rescue_overflow(x, out, plan.finish);
@@ -340,22 +331,19 @@ pub(crate) fn coordinatewise<T: Keyed>(
 
 /// The selection path's tiled route ([`tiled`]) over chunks of coordinates, each task with
 /// its thread's scratch.
-fn band_chunks<T: Keyed>(x: MatrixView<'_, T>, ws: &Workspace, out: &mut [T], plan: &OrderPlan) {
+fn tiled_chunks<T: Keyed>(x: MatrixView<'_, T>, ws: &Workspace, out: &mut [T], plan: &OrderPlan) {
     let m = x.m();
     let level = ws.level();
     let finish = plan.finish;
-    let net = plan.band.as_ref().map_or(&[][..], Network::comparators);
     let chunk = span::<T>(m, W, 8192);
     for_chunks(out, chunk, |c, o| {
         ws.with_scratch(|s| {
-            let mut tb = std::mem::take(&mut s.band_tile);
             let bufs = T::parts(s);
             with_isa(
                 level,
                 #[inline(always)]
-                || tiled::chunk(x, c * chunk, o, (finish, net), &mut tb, bufs),
+                || tiled::chunk(x, c * chunk, o, finish, bufs),
             );
-            s.band_tile = tb;
         });
     });
 }
@@ -722,7 +710,7 @@ mod tests {
         let mut out = vec![T::default(); d];
         let view = MatrixView::new(x, m, d).unwrap();
         match &plan.net {
-            _ if path == 3 => band_chunks(view, &ws, &mut out, &plan),
+            _ if path == 3 => tiled_chunks(view, &ws, &mut out, &plan),
             Some(net) if path > 0 => {
                 let mut s = Scratch::default();
                 let net = net.comparators();
@@ -838,7 +826,7 @@ mod tests {
         }
     }
 
-    /// The tiled route (bit descent, bands; f64: the order statistic and the Median) against
+    /// The tiled route (bit descent; f64: the order statistic and the Median) against
     /// the exact route, above the network limit and below it (where the one-rank finishes
     /// take it by default), on matrices with one value in eight special (NaN of both signs,
     /// infinities, zeros of both signs, 1e20, ties), on ordinary ones, and on +-2^40 with

@@ -8,11 +8,10 @@
 //! over f32 and f64; [`Aggregator`] follows by a blanket impl), and add one entry to
 //! [`REGISTRY`]. The CLI, the property tests, the Monte Carlo engine and the benches find it there.
 
-mod band;
-mod band_tile;
 mod bulyan;
 mod clipping;
 mod descent;
+mod exact_sum;
 mod geomed;
 mod kernels;
 mod krum;
@@ -21,6 +20,7 @@ pub(crate) mod layout;
 mod meamed;
 mod mean;
 mod median;
+mod nearest;
 mod network;
 mod phocas;
 mod premix;

@@ -4,7 +4,7 @@
 //! kernels ([`super::kernels`]) call [`phocas_checked`] for lanes whose window check fails and
 //! [`trimmed_mean`] to rescue overflowed sums. Every sum runs in f64 from -0.0 in the order the
 //! network path uses, so both paths give the same bits. With f32 storage the kernels try the
-//! tiled routes of [`super::descent`] and [`super::band_tile`] first, which fall back on these
+//! tiled routes of [`super::descent`] and [`super::nearest`] first, which fall back on these
 //! routes wherever they cannot prove the same bits; with f64 storage the order statistic and
 //! the Median take [`super::descent`] only.
 

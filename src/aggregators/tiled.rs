@@ -1,14 +1,14 @@
 //! The selection path's tiled route (m above the network limit): tiles of [`W`] = 64
 //! coordinates kept as SIMD lanes, with the exact routes of [`super::selection`] for the lanes
 //! it declines. With f32 storage every rule: the ranks by bit descent ([`super::descent`]),
-//! Trmean's middle summed where that is provably exact, the Phocas/MeaMed window by band
-//! selection ([`super::band_tile`]); with f64 storage the order statistic and the Median.
+//! Trmean's middle summed where that is provably exact, the Phocas/MeaMed window by bit
+//! descent on the distance to the centre ([`super::nearest`]); with f64 storage the order
+//! statistic and the Median.
 //! [`super::kernels`] runs it over chunks of coordinates with each thread's scratch.
 
-use super::band;
-use super::band_tile;
 use super::descent;
 use super::layout::{load_keys, Finish, W};
+use super::nearest;
 use super::selection::{exact, phocas_checked, trimmed_mean};
 use crate::matrix::MatrixView;
 use crate::scalar::Scalar;
@@ -24,6 +24,9 @@ pub(crate) fn applies<T: Scalar>(m: usize, finish: Finish) -> bool {
             Finish::Phocas { .. } | Finish::MeaMed { .. } => false,
         }
 }
+
+/// Below this m the window rules' lanes take the exact route (a few keys per coordinate).
+const WINDOW_MIN_M: usize = 32;
 
 /// Smallest m at which the one-rank finishes prefer the tiled route to a sorting network.
 /// Up to 64 rows the networks run from registers; above, from the comparator list, and the
@@ -52,8 +55,7 @@ pub(crate) fn chunk<T: Scalar>(
     x: MatrixView<'_, T>,
     j0: usize,
     out: &mut [T],
-    (finish, net): (Finish, &[(u16, u16)]),
-    tb: &mut band_tile::TileBufs,
+    finish: Finish,
     (tiles, pairs, lane): (&mut Vec<[T::Key; W]>, &mut Vec<u128>, &mut Vec<i64>),
 ) {
     let m = x.m();
@@ -123,9 +125,8 @@ pub(crate) fn chunk<T: Scalar>(
                         y[l] = trimmed_mean::<T>(lane, c);
                     }
                 }
-                let declined = if m >= band::BAND_MIN_M {
-                    band_tile::sample_tile(tile, net, tb);
-                    band_tile::window(tile, lanes, b, &y, tb, &mut res)
+                let declined = if m >= WINDOW_MIN_M {
+                    nearest::window(tile, lanes, b, &y, &mut res)
                 } else {
                     lanes
                 };

@@ -18,7 +18,6 @@ pub struct Scratch {
     pub(crate) seg_rows: Vec<krum::SegRow>,
     pub(crate) acc: Vec<f64>,
     pub(crate) pair_acc: Vec<krum::Lanes>,
-    pub(crate) band_tile: super::band_tile::TileBufs,
 }
 
 /// Caller-owned scratch memory for aggregation. Reuse one workspace across calls to keep the
