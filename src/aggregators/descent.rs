@@ -199,14 +199,20 @@ fn value(k: i32) -> f64 {
 }
 
 /// Trmean_b of every lane of the tile (`w` lanes in use), into `res`; returns the mask of the
-/// lanes declined to the exact route (see the module docs).
+/// lanes declined to the exact route (see the module docs) and, where the middle has more
+/// than two values, the keys of ranks b and m - 1 - b.
 #[inline(always)]
-pub(crate) fn trmean(tile: &[[i32; W]], w: usize, b: usize, res: &mut [f64; W]) -> u64 {
+pub(crate) fn trmean(
+    tile: &[[i32; W]],
+    w: usize,
+    b: usize,
+    res: &mut [f64; W],
+) -> (u64, Option<[[i32; W]; 2]>) {
     let m = tile.len();
     let n = m - 2 * b;
     if n <= 2 {
         midpoint::<f32>(tile, w, b, res);
-        return 0;
+        return (0, None);
     }
     let [lo, hi] = ranks(tile, w, [b, m - 1 - b]);
     let mut at_most_lo = [0u32; W];
@@ -255,7 +261,7 @@ pub(crate) fn trmean(tile: &[[i32; W]], w: usize, b: usize, res: &mut [f64; W]) 
             declined |= 1 << l;
         }
     }
-    declined
+    (declined, Some([lo, hi]))
 }
 
 #[cfg(test)]
@@ -359,7 +365,7 @@ pub(crate) mod tests {
             let tile = tile_of(&cols);
             for b in [0, 1, m / 8, (m - 1) / 4, (m - 1) / 3, m.div_ceil(2) - 1] {
                 let mut res = [0.0; W];
-                let declined = trmean(&tile, W, b, &mut res);
+                let (declined, _) = trmean(&tile, W, b, &mut res);
                 for l in 0..W {
                     let mut keys: Vec<i64> = cols[l].iter().map(|v| v.key64()).collect();
                     let want = trimmed_mean::<f32>(&mut keys, b);
@@ -384,6 +390,6 @@ pub(crate) mod tests {
         let m = 1000;
         let cols: Vec<Vec<f32>> = (0..W).map(|l| column(m, 9 * l)).collect();
         let mut res = [0.0; W];
-        assert_eq!(trmean(&tile_of(&cols), W, 249, &mut res), 0);
+        assert_eq!(trmean(&tile_of(&cols), W, 249, &mut res).0, 0);
     }
 }

@@ -100,7 +100,7 @@ pub(crate) fn chunk<T: Scalar>(
         let lanes = if w == W { u64::MAX } else { (1u64 << w) - 1 };
         match finish {
             Finish::Trmean { b } => {
-                let declined = descent::trmean(tile, w, b, &mut res);
+                let (declined, _) = descent::trmean(tile, w, b, &mut res);
                 for (l, v) in o.iter_mut().enumerate() {
                     *v = if declined & (1 << l) == 0 {
                         T::from_f64(res[l])
@@ -118,7 +118,10 @@ pub(crate) fn chunk<T: Scalar>(
             }
             Finish::Phocas { .. } | Finish::MeaMed { .. } => {
                 let (b, c) = finish.window(m).expect("a window rule");
-                let centred = !descent::trmean(tile, w, c, &mut y) & lanes;
+                let (declined, middle) = descent::trmean(tile, w, c, &mut y);
+                let centred = !declined & lanes;
+                // Phocas: the centre's ranks are the middle's, which bracket the window
+                let middle = middle.filter(|_| c == b);
                 for l in 0..w {
                     if centred & (1 << l) == 0 {
                         column(l, lane);
@@ -126,7 +129,7 @@ pub(crate) fn chunk<T: Scalar>(
                     }
                 }
                 let declined = if m >= WINDOW_MIN_M {
-                    nearest::window(tile, lanes, b, &y, &mut res)
+                    nearest::window(tile, lanes, b, (&y, middle.as_ref()), &mut res)
                 } else {
                     lanes
                 };
