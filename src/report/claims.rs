@@ -555,7 +555,7 @@ fn bench_rows(s: &mut String, dir: &Path) {
         let first = sl.first();
         let size = first.map_or(String::new(), |r| {
             format!(
-                "{} values of m at d = {}, {} of d at m = {}",
+                "{} values of m at d = {} (any above m = 200 at a smaller d, times scaled to it), {} of d at m = {}",
                 g(r, "points_m"),
                 g(r, "d_of_m_sweep"),
                 g(r, "points_d"),
