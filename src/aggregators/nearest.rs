@@ -8,11 +8,13 @@
 //! patterns of the distances (ordered as the distances are), one counting pass per step, with
 //! the two early ends of [`super::descent`]: once exactly n - 1 distances lie below the lower
 //! end, the window is those and the nearest value outside; once exactly n lie below the upper
-//! end, it is those. From [0, +infinity] the midpoints are the bits of the pattern, as in
-//! [`super::descent`]; Phocas starts from [D0, 4 D0] instead, D0 the larger distance of the
-//! keys of ranks b and m - 1 - b (which its centre's descent found), where its count allows:
-//! the window holds the whole middle, so D >= D0. On N(0, 1) columns at m = 1000, b = 249
-//! that took 14 passes instead of 23.
+//! end, it is those; else the bisection ends at a width of one pattern, D itself. The range
+//! is [0, +infinity] (63 passes at most); Phocas starts from [D0, 4 D0] instead, D0 the larger
+//! distance of the keys of ranks b and m - 1 - b (which its centre's descent found), where
+//! its count allows: D >= D0, since rank b (or m - 1 - b) outside the window at a distance
+//! above D would leave b + 1 values out. On N(0, 1) columns at m = 1000, b = 249 that took 14
+//! passes instead of 23. Ties at D keep a lane bisecting to the end (quantised values: about
+//! 53 passes from the bracket), and with it the whole tile.
 //!
 //! The pass does not compute distances: for a lane's candidate t, the values with distance
 //! below t are one interval of keys (the distance falls and then rises along the key order),
@@ -25,14 +27,15 @@
 //! One last pass sums the values below D in row order (and finds the nearest values outside),
 //! with the exponent range of the exactness check of [`super::exact_sum`]; a lane is taken only
 //! where every partial sum is exact, so the result has the bits of the exact route, whose
-//! order differs (the middle, then the pairs). A lane whose ties at D cannot be split by
-//! value from the two sides' keys alone, or whose centre is not finite, is declined to the
-//! exact route too.
+//! order differs (the middle, then the pairs). A lane is declined to the exact route too where
+//! its centre is not finite, where ties at D cannot be split by value from the two sides'
+//! keys alone, or where the one value added to n - 1 below D is the nearest on the left and
+//! the key below it has the same rounded distance (a smaller value might share it).
 //!
-//! Cost per coordinate: at most 64 counting passes of m keys (16 lanes per AVX-512
+//! Cost per coordinate: at most 63 counting passes of m keys (16 lanes per AVX-512
 //! instruction), about log2(m) plus a few from Phocas's bracket and about 11 more from the
 //! whole range (the exponent's bits), plus the intervals (a few f64 operations per lane and
-//! pass) and one summing pass.
+//! pass), Phocas's counting of its bracket and one summing pass.
 
 use super::exact_sum::Binades;
 use super::layout::{dist, W};
@@ -67,7 +70,7 @@ pub(crate) fn interval(y: f64, t: u64) -> (i32, i32) {
         return (1, 0);
     }
     if t == INF_BITS {
-        // every finite value: y is finite and within the f32 range, so are the distances
+        // every finite value: f32 values and a finite y have finite distances
         return ((-f32::MAX).to_key(), f32::MAX.to_key());
     }
     let (hi, lo) = guess(y, t);
@@ -145,9 +148,9 @@ fn count_in<const R: usize>(
 }
 
 /// The bracket from the middle's keys (Phocas): D is at least D0, the larger distance of the
-/// keys of ranks b and m - 1 - b (the window, n consecutive values in key order when all are
-/// finite, holds the whole middle; the count below checks it all the same), and usually
-/// below 4 D0. One pass counts both; a lane keeps a bound only where its count holds it.
+/// keys of ranks b and m - 1 - b (rank b outside the window at a distance above D would
+/// leave b + 1 values out; the count below checks it all the same), and usually below 4 D0.
+/// One pass counts both; a lane keeps a bound only where its count holds it.
 #[inline(always)]
 fn start(
     tile: &[[i32; W]],
@@ -166,7 +169,7 @@ fn start(
     for l in 0..W {
         let ca = if aempty & (1 << l) != 0 { 0 } else { ca[l] };
         let cb = if bempty & (1 << l) != 0 { 0 } else { cb[l] };
-        if d0[l] >= d4[l] || d4[l] > INF_BITS {
+        if d0[l] >= d4[l] {
             // D0 = 0 or not finite: keep the whole range
             continue;
         }
@@ -269,8 +272,7 @@ pub(crate) fn window(
         }
     }
     // a bisection of the distance patterns: D in [lo, hi), with #{dist < lo} = below <= r
-    // and #{dist < hi} = upto > r; from [0, +inf + 1) it is the bit descent of
-    // [`super::descent`], each midpoint one bit
+    // and #{dist < hi} = upto > r; the width halves each pass, so 63 passes end it
     let mut lo = [0u64; W];
     let mut below = [0u32; W];
     let mut hi = [INF_BITS + 1; W];
@@ -285,7 +287,7 @@ pub(crate) fn window(
             (&mut hi, &mut upto),
         );
     }
-    for _ in 0..=64 {
+    for _ in 0..63 {
         let pinned = (0..W).all(|l| {
             live & (1 << l) == 0 || below[l] == r || upto[l] == r + 1 || hi[l] - lo[l] <= 1
         });
@@ -326,7 +328,6 @@ pub(crate) fn window(
         Fill::Whole => hi[l],
         Fill::OneMore | Fill::Ties => lo[l],
     });
-    let prefix = lo;
     let (alo, awidth, aempty) = intervals(y, &ta, live);
     let sums = window_pass(tile, (&alo, &awidth, aempty));
     let mut declined = todo & !live;
@@ -338,10 +339,10 @@ pub(crate) fn window(
             Fill::Whole => sums.whole(l, n),
             Fill::OneMore => sums.one_more(l, n, y[l]),
             Fill::Ties => {
-                // every bit was decided: the prefix is D; B holds the keys at distance <= D
+                // hi = lo + 1, so D = lo; B holds the keys at distance <= D
                 let a = (aempty & (1 << l) == 0)
                     .then(|| (alo[l], alo[l].wrapping_add(awidth[l] as i32)));
-                let b = interval(y[l], prefix[l] + 1);
+                let b = interval(y[l], lo[l] + 1);
                 sums.ties(l, n, tile, a, b)
             }
         };
@@ -632,6 +633,20 @@ mod tests {
                     .map(|_| {
                         (0..m)
                             .map(|_| (rng.random_range(-4.0f32..4.0)).round() / 2.0)
+                            .collect()
+                    })
+                    .collect(),
+                // ties at D on the left: tiny values at one rounded distance from a centre
+                // near 3, so the window leaves out part of the middle (the OneMore check, a
+                // part of a side)
+                (0..W)
+                    .map(|_| {
+                        (0..m)
+                            .map(|i| match rng.random_range(0..8) {
+                                0..3 => (i % 4 + 1) as f32 * 1e-30,
+                                3 => 4.0,
+                                _ => 3.0,
+                            })
                             .collect()
                     })
                     .collect(),
