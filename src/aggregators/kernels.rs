@@ -40,8 +40,8 @@
 //!   branch-free over the lanes, in L2), which gives the order statistic and the Median
 //!   outright; Trmean then sums the values between the two ranks in one pass, in any order
 //!   (the same bits whenever every partial sum is exact, which the pass checks); Phocas and
-//!   MeaMed take that Trmean (MeaMed: the Median) as centre and find their window by bit
-//!   descent on the distance to it ([`super::nearest`]: each pass counts the keys in one
+//!   MeaMed take that Trmean (MeaMed: the Median) as centre and find their window by a
+//!   bisection of the distance to it ([`super::nearest`]: each pass counts the keys in one
 //!   interval per lane), then sum it in one pass under the same check. Lanes either step
 //!   declines take the exact route. With f64 storage the order statistic and the
 //!   Median take the bit descent too (nothing is summed but the one or two values of the

@@ -1,5 +1,5 @@
 //! The window of Phocas and MeaMed (the m - b values nearest the centre y, Definition 8 and
-//! MeaMed's) by bit descent on the distance, across a tile of 64 coordinates of f32 keys (the
+//! MeaMed's) by bisection of the distance, across a tile of 64 coordinates of f32 keys (the
 //! layout of [`super::descent`]: coordinates are SIMD lanes, the tile stays in L2).
 //!
 //! The window is every value whose distance |v - y| (in f64, NaN counted as +infinity, as

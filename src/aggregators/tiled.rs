@@ -1,8 +1,8 @@
 //! The selection path's tiled route (m above the network limit): tiles of [`W`] = 64
 //! coordinates kept as SIMD lanes, with the exact routes of [`super::selection`] for the lanes
 //! it declines. With f32 storage every rule: the ranks by bit descent ([`super::descent`]),
-//! Trmean's middle summed where that is provably exact, the Phocas/MeaMed window by bit
-//! descent on the distance to the centre ([`super::nearest`]); with f64 storage the order
+//! Trmean's middle summed where that is provably exact, the Phocas/MeaMed window by a
+//! bisection of the distance to the centre ([`super::nearest`]); with f64 storage the order
 //! statistic and the Median.
 //! [`super::kernels`] runs it over chunks of coordinates with each thread's scratch.
 
