@@ -64,8 +64,8 @@
 //! MeaMed is the same window around another centre, the median Trmean_c with
 //! c = ceil(m/2) - 1 (its own sum of the middle); every step above takes the centre's trim.
 
-use super::layout::load_keys;
 use super::layout::{dist, for_chunks, span};
+use super::layout::{load_keys, row_keys};
 pub(crate) use super::layout::{Finish, W};
 use super::network::{sort_lanes, Network};
 use super::selection::{phocas_checked, rescue_overflow, selection};
@@ -497,16 +497,7 @@ pub(crate) fn sorted_listed_tile<T: Keyed>(
     level: Level,
 ) {
     for (dst, &i) in tile.iter_mut().zip(rows) {
-        let row = &x.row(i)[j..j + w];
-        if let Ok(src) = <&[T; W]>::try_from(row) {
-            for t in 0..W {
-                dst[t] = src[t].to_key();
-            }
-        } else {
-            for t in 0..W {
-                dst[t] = row.get(t).map_or_else(T::Key::default, |v| v.to_key());
-            }
-        }
+        row_keys(&x.row(i)[j..j + w], dst);
     }
     sort_tile::<T>(tile, (net, &[]), Some(level));
 }

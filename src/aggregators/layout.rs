@@ -151,6 +151,20 @@ where
     }
 }
 
+/// One row's slice of at most [`W`] values as keys (padding lanes get key 0).
+#[inline(always)]
+pub(crate) fn row_keys<T: Scalar>(row: &[T], dst: &mut [T::Key; W]) {
+    if let Ok(src) = <&[T; W]>::try_from(row) {
+        for t in 0..W {
+            dst[t] = src[t].to_key();
+        }
+    } else {
+        for t in 0..W {
+            dst[t] = row.get(t).map_or_else(T::Key::default, |v| v.to_key());
+        }
+    }
+}
+
 /// Reads the tile of coordinates [j, j + w) of every row as keys (padding lanes get key 0).
 #[inline(always)]
 pub(crate) fn load_keys<T: Scalar>(
@@ -160,15 +174,6 @@ pub(crate) fn load_keys<T: Scalar>(
     tile: &mut [[T::Key; W]],
 ) {
     for (i, dst) in tile.iter_mut().enumerate() {
-        let row = &x.row(i)[j..j + w];
-        if let Ok(src) = <&[T; W]>::try_from(row) {
-            for t in 0..W {
-                dst[t] = src[t].to_key();
-            }
-        } else {
-            for t in 0..W {
-                dst[t] = row.get(t).map_or_else(T::Key::default, |v| v.to_key());
-            }
-        }
+        row_keys(&x.row(i)[j..j + w], dst);
     }
 }
