@@ -169,18 +169,28 @@ pub struct MlpPrepared {
     w2t: Vec<f32>,
 }
 
-/// `out = a^T` for `a` of `rows x cols` (row-major), by 16 x 16 tiles.
+/// `out = a^T` for `a` of `rows x cols` (row-major), by 16 x 16 tiles; the bands of 16 rows
+/// of `out` in parallel on the rayon pool (the simulator's thread waits for it every round).
 fn transpose(a: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    use rayon::prelude::*;
     const T: usize = 16;
-    for i0 in (0..rows).step_by(T) {
-        for j0 in (0..cols).step_by(T) {
-            for i in i0..(i0 + T).min(rows) {
-                for j in j0..(j0 + T).min(cols) {
-                    out[j * rows + i] = a[i * cols + j];
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    out[..rows * cols]
+        .par_chunks_mut(T * rows)
+        .enumerate()
+        .for_each(|(band, o)| {
+            let j0 = band * T;
+            let j1 = (j0 + T).min(cols);
+            for i0 in (0..rows).step_by(T) {
+                for i in i0..(i0 + T).min(rows) {
+                    for j in j0..j1 {
+                        o[(j - j0) * rows + i] = a[i * cols + j];
+                    }
                 }
             }
-        }
-    }
+        });
 }
 
 /// Forward pass of `b` rows of `x` into `h1`, `h2` and the logits `z`, reading the stored

@@ -131,15 +131,19 @@ impl<O: Objective> Buffers<O> {
 }
 
 /// Marks in `whole` the rows of the m x d `mask` that are masked entirely; true when every row
-/// is masked entirely or not at all (the attack then writes whole rows only). O(m d).
+/// is masked entirely or not at all (the attack then writes whole rows only). O(m d), in
+/// blocks the compiler vectorises (the run's thread waits for it every round: a scan entry by
+/// entry was most of its time).
 fn whole_rows(mask: &[bool], d: usize, whole: &mut [bool]) -> bool {
     let mut rows_only = true;
     for (i, w) in whole.iter_mut().enumerate() {
         let row = &mask[i * d..(i + 1) * d];
         // one pass: the row is whole or empty when every entry equals its first
-        let first = row.first().copied().unwrap_or(false);
-        let uniform = row.iter().all(|&b| b == first);
-        *w = uniform && first;
+        let first = row.first().copied().unwrap_or(false) as u8;
+        let uniform = row
+            .chunks(256)
+            .all(|c| c.iter().fold(0u8, |a, &b| a | (b as u8 ^ first)) == 0);
+        *w = uniform && first == 1;
         rows_only &= uniform;
     }
     rows_only
@@ -252,8 +256,17 @@ pub fn run<O: Objective>(
             }
         }
         if rows_only {
-            for (j, (i, _)) in skip.iter().enumerate().filter(|(_, &w)| w).enumerate() {
-                grads[i * d..(i + 1) * d].copy_from_slice(&attacked[j * d..(j + 1) * d]);
+            // the j-th Byzantine row is the j-th packed one
+            let copy = |(i, row): (usize, &mut [O::T])| {
+                if skip[i] {
+                    let j = skip[..i].iter().filter(|&&w| w).count();
+                    row.copy_from_slice(&attacked[j * d..(j + 1) * d]);
+                }
+            };
+            if spec.parallel_workers && d > 0 {
+                grads.par_chunks_mut(d).enumerate().for_each(copy);
+            } else if d > 0 {
+                grads.chunks_mut(d).enumerate().for_each(copy);
             }
         } else {
             if !marked_first {
