@@ -18,6 +18,7 @@ test-python:
 check:
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
     cargo test --all-targets
 
 # Apply one rule to an .npy matrix, e.g. `just aggregate --rule trmean --b 2 --input x.npy`.

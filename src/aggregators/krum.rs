@@ -402,7 +402,7 @@ fn pairs<F: Fn(&StripPlan)>(
 /// has it), `f64::mul_add` is one instruction and the portable distances have the bits of the
 /// AVX2 and AVX-512 kernels. Elsewhere (baseline x86-64) `mul_add` is a library call per value
 /// (25x slower than AVX2 at m = 20, d = 10^6), so the portable level multiplies and adds
-/// ([`accumulate_unfused`]): two roundings instead of one, so the squared distances may
+/// (`accumulate_unfused`): two roundings instead of one, so the squared distances may
 /// differ from the other levels' in the last bits (relative 2^-52 per step), and the rows
 /// Krum, Multi-Krum and Bulyan select differ only where two scores are that close.
 pub const PORTABLE_FMA: bool = cfg!(any(target_feature = "fma", target_arch = "aarch64"));

@@ -98,7 +98,7 @@ pub struct BenchOptions {
     /// Reduced sweep (m sweep at d = 10^5, d up to 10^6, 3 samples, 5 ms each): under a
     /// minute.
     pub quick: bool,
-    /// Output folder. Default: runs/bench-scaling-<quick|full>-<hash of the settings>/
+    /// Output folder. Default: `runs/bench-scaling-<quick|full>-<hash of the settings>/`
     /// (reports/bench-scaling holds the committed run of `phocas report`).
     pub out: Option<PathBuf>,
     /// Trimming parameter b of trmean and phocas [default: floor((m-1)/4) at each m].

@@ -198,6 +198,8 @@ struct CorruptArgs {
     index: u64,
     /// Attack parameter as KEY=VALUE, repeatable (the `[attack_params]` keys of a
     /// verify-bounds config, e.g. gaussian_sigma=100 or bitflip_bits=[22,31]).
+    // (the `--help` text: [22,31] is a TOML list, not a link)
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
 }

@@ -1,4 +1,8 @@
 //! The subcommands' flags (clap), each turned into the library's options of its command.
+//!
+//! The flags' doc comments are the `--help` text, where `<NAME>` is a placeholder in plain
+//! text, not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
 
 use clap::Args;
 use std::path::PathBuf;

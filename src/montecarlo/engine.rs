@@ -111,7 +111,7 @@ pub struct Exact {
 }
 
 /// Estimated peak memory and work of simulating `cells` on `threads` threads (see
-/// [`crate::budget`]): every cell's per-trial errors are kept until the paired comparisons
+/// `crate::budget`): every cell's per-trial errors are kept until the paired comparisons
 /// (8 bytes a trial); a cell in progress holds 20 bytes a trial and, per thread, its m x d
 /// sample and mask; a trial samples and aggregates m x d values.
 pub fn estimate(cells: &[Cell], threads: usize) -> crate::budget::Estimate {

@@ -38,7 +38,7 @@ pub struct VerifyOptions {
     pub trials: Option<usize>,
     /// Master seed, overriding the config.
     pub seed: Option<u64>,
-    /// Output folder. Default: runs/verify-bounds-<grid>-<hash of the settings>/, one per
+    /// Output folder. Default: `runs/verify-bounds-<grid>-<hash of the settings>/`, one per
     /// setting (reports/ holds the committed runs of `phocas report`).
     pub out: Option<PathBuf>,
     /// Skip the charts (tables and summary only).
@@ -56,8 +56,8 @@ pub struct MergeOptions {
     /// Output folders of the shards (`verify-bounds --shard I/N --out DIR`, or `reproduce FIGURE
     /// --shard I/N --out DIR`: then the merged figures go to OUT/FIGURE/).
     pub parts: Vec<PathBuf>,
-    /// Folder for the merged tables and charts. Default: runs/merge-<grid>-<hash of the run>/
-    /// (for figures: runs/merge-<figure names joined by +>-<hash>/).
+    /// Folder for the merged tables and charts. Default: `runs/merge-<grid>-<hash of the run>/`
+    /// (for figures: `runs/merge-<figure names joined by +>-<hash>/`).
     pub out: Option<PathBuf>,
     /// Skip the charts (verify-bounds shards).
     pub no_charts: bool,

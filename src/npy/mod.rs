@@ -3,7 +3,7 @@
 //!
 //! The reader never trusts the file: it reads the fixed prefix and the header (at most
 //! [`MAX_HEADER_LEN`] bytes, NumPy's own limit), parses the header as NumPy does (see
-//! [`header`]), computes the data size from the shape and dtype, compares it with the length of
+//! `header`), computes the data size from the shape and dtype, compares it with the length of
 //! the file and only then reads exactly that many bytes. Nothing larger than the file is ever
 //! allocated, and a device, pipe or folder given as input is refused before it is opened.
 

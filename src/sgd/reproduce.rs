@@ -37,7 +37,7 @@ pub struct ReproduceOptions {
     /// Directory with the four MNIST-format files, or CIFAR-10's binary files (for the CNN).
     pub data_dir: PathBuf,
     /// Output folder (one subfolder per figure). Default:
-    /// runs/reproduce-<figure>-<hash of the settings>/ (reports/mlp holds the committed runs of
+    /// `runs/reproduce-<figure>-<hash of the settings>/` (reports/mlp holds the committed runs of
     /// `phocas report`).
     pub out: Option<PathBuf>,
     /// Hide the progress bar.

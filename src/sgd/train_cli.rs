@@ -78,7 +78,7 @@ pub struct TrainOptions {
     pub data_dir: PathBuf,
     /// Output folder. Finished repeats are kept in OUT/checkpoint.tsv as they finish: the same
     /// command after an interruption (Ctrl-C, a killed job) reuses them. Default:
-    /// runs/train-<rule>-<hash of the settings>/, one per setting.
+    /// `runs/train-<rule>-<hash of the settings>/`, one per setting.
     pub out: Option<PathBuf>,
 }
 

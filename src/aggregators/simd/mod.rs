@@ -45,7 +45,7 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Isa {
     /// What the compilation target allows (baseline x86-64: SSE2; aarch64: NEON), with the
-    /// register networks of [`portable`](self) (`PHOCAS_ISA=portable` chooses it on any CPU).
+    /// register networks of `simd::portable` (`PHOCAS_ISA=portable` chooses it on any CPU).
     Portable,
     /// AVX2, selected at run time.
     Avx2,
@@ -53,7 +53,7 @@ pub enum Isa {
     /// with these features (the same 256-bit operations, 32 vector registers instead of 16),
     /// 512-bit kernels for the tile path, and 512-bit vectors where LLVM vectorises safe
     /// code, a 512-bit pair kernel for Krum and 512-bit fused kernels for m <= 32
-    /// ([`avx512::fused`]).
+    /// (`avx512::fused`).
     Avx512,
 }
 
@@ -289,7 +289,7 @@ pub(crate) const REGISTER_MAX_M: usize = 32;
 pub(crate) const PREFETCH_BYTES: usize = 4096;
 
 /// The fused kernel `$f` of the active level for m = `$m` (in `$lo..=32`): the 512-bit one
-/// ([`avx512::fused`]) on AVX-512, the 256-bit one ([`avx2::fused`]) on AVX2 (on the machine
+/// (`avx512::fused`) on AVX-512, the 256-bit one ([`avx2::fused`]) on AVX2 (on the machine
 /// of 2026-12-01 the AVX2 kernels compiled with AVX-512 features were slower than their AVX2
 /// build, so AVX-512 has kernels of its own).
 #[cfg(target_arch = "x86_64")]

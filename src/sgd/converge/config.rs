@@ -50,7 +50,7 @@ pub struct Sweep {
     #[serde(default = "default_dist")]
     pub distributions: Vec<String>,
     /// Heterogeneity G^2 of the workers: worker i's gradient gets a constant offset delta_i,
-    /// sum_i delta_i = 0 and (1/m) sum_i ||delta_i||^2 = G^2 (default [0]: identical workers).
+    /// sum_i delta_i = 0 and (1/m) sum_i ||delta_i||^2 = G^2 (default `[0]`: identical workers).
     /// On the quadratic, worker i's own minimiser is x* - A^{-1} delta_i and the average
     /// objective, its x*, mu and L are unchanged.
     #[serde(default = "default_g2")]

@@ -63,7 +63,7 @@ pub struct ConvergeOptions {
     pub quick: bool,
     /// Master seed, overriding the config.
     pub seed: Option<u64>,
-    /// Output folder. Default: runs/converge-<grid>-<hash of the settings>/, one per setting
+    /// Output folder. Default: `runs/converge-<grid>-<hash of the settings>/`, one per setting
     /// (reports/ holds the committed runs of `phocas report`).
     pub out: Option<PathBuf>,
     /// Skip the charts.
