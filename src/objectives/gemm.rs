@@ -1,6 +1,8 @@
 //! Single-precision matrix products on row-major buffers, shared by the MLP and the CNN:
 //! nalgebra's `gemm` on strided views (it calls `matrixmultiply::sgemm`, which packs its
-//! operands and picks AVX2/FMA kernels at run time), so a transposed operand costs nothing.
+//! operands and picks AVX2/FMA/AVX-512 kernels at run time), so a transposed operand costs
+//! nothing. On AVX-512 CPUs, `C = A B` with both operands as stored (alpha 1, beta 0, n a
+//! multiple of 32) skips the packing: `gemm_avx512` computes it with the same bits.
 //! Cost: 2 m n k flops; deterministic (the same operands give the same bits on any thread).
 
 use nalgebra::{Dyn, MatrixView, MatrixViewMut};
@@ -131,6 +133,27 @@ pub fn gemm_ld(
         // so they are done here.
         return gemm_small((m, n, k), alpha, (a, b), beta, (&mut c[..clen], ldc));
     }
+    #[cfg(target_arch = "x86_64")]
+    if alpha == 1.0
+        && beta == 0.0
+        && matches!((a.op, b.op), (Op::N, Op::N))
+        && n.is_multiple_of(super::gemm_avx512::NR)
+        && super::gemm_avx512::available()
+    {
+        return super::gemm_avx512::gemm_nn((m, n, k), (a.buf, a.ld), (b.buf, b.ld), (c, ldc));
+    }
+    gemm_nalgebra((m, n, k), alpha, (a, b), beta, (&mut c[..clen], ldc));
+}
+
+/// [`gemm_ld`] through nalgebra (`matrixmultiply`), for dimensions above [`SMALL_DIM`].
+fn gemm_nalgebra(
+    (m, n, k): (usize, usize, usize),
+    alpha: f32,
+    (a, b): (Operand, Operand),
+    beta: f32,
+    (c, ldc): (&mut [f32], usize),
+) {
+    let clen = c.len();
     let (av, bv) = (a.view(m, k), b.view(k, n));
     let mut c = MatrixViewMut::from_slice_with_strides_generic(
         &mut c[..clen],
@@ -164,5 +187,92 @@ fn gemm_small(
                 alpha * s + beta * *cv
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values of many magnitudes (the products and sums round at every step), from a seed.
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let u = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                u * [1.0f32, 1e-3, 37.0, 1e4][(s & 3) as usize]
+            })
+            .collect()
+    }
+
+    /// The unpacked AVX-512 route gives `matrixmultiply`'s bits: shapes around the tile sizes
+    /// (12 rows, 32 columns, blocks of 256 in k), row strides wider than the rows, and the
+    /// MLP's products.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_avx512_route_has_the_bits_of_matrixmultiply() {
+        if !super::super::gemm_avx512::available() {
+            eprintln!("no AVX-512 on this CPU: the route is not taken, nothing to compare");
+            return;
+        }
+        let mut checked = 0;
+        for &(m, n, k) in &[
+            (32, 128, 784),
+            (256, 128, 784),
+            (16, 128, 784),
+            (32, 128, 128),
+            (32, 128, 10),
+            (6, 32, 6),
+            (7, 64, 255),
+            (12, 32, 256),
+            (13, 96, 257),
+            (25, 32, 513),
+            (37, 160, 300),
+        ] {
+            for pad in [0usize, 3] {
+                let (lda, ldb, ldc) = (k + pad, n + 2 * pad, n + pad);
+                let a = values((m - 1) * lda + k, (m * 7 + k) as u64);
+                let b = values((k - 1) * ldb + n, (n * 5 + k) as u64);
+                let mut fast = vec![f32::NAN; (m - 1) * ldc + n];
+                let mut reference = fast.clone();
+                gemm_ld(
+                    m,
+                    n,
+                    k,
+                    1.0,
+                    Operand::new(&a, Op::N, lda),
+                    Operand::new(&b, Op::N, ldb),
+                    0.0,
+                    &mut fast,
+                    ldc,
+                );
+                gemm_nalgebra(
+                    (m, n, k),
+                    1.0,
+                    (Operand::new(&a, Op::N, lda), Operand::new(&b, Op::N, ldb)),
+                    0.0,
+                    (&mut reference, ldc),
+                );
+                for i in 0..m {
+                    for j in 0..n {
+                        let (x, y) = (fast[i * ldc + j], reference[i * ldc + j]);
+                        assert_eq!(
+                            x.to_bits(),
+                            y.to_bits(),
+                            "{m}x{n}x{k} pad {pad} at ({i}, {j}): {x} vs {y}"
+                        );
+                        checked += 1;
+                    }
+                }
+                // the gaps between C's rows are not written
+                for i in 0..m - 1 {
+                    assert!(fast[i * ldc + n..(i + 1) * ldc].iter().all(|v| v.is_nan()));
+                }
+            }
+        }
+        assert!(checked > 100_000);
     }
 }

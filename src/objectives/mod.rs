@@ -5,6 +5,8 @@
 pub mod cnn;
 pub mod double_well;
 pub mod gemm;
+#[cfg(target_arch = "x86_64")]
+mod gemm_avx512;
 pub mod mlp;
 pub mod network;
 pub mod quadratic;

@@ -139,10 +139,10 @@ fn whole_rows(mask: &[bool], d: usize, whole: &mut [bool]) -> bool {
     for (i, w) in whole.iter_mut().enumerate() {
         let row = &mask[i * d..(i + 1) * d];
         // one pass: the row is whole or empty when every entry equals its first
-        let first = row.first().copied().unwrap_or(false) as u8;
+        let first = u8::from(row.first().copied().unwrap_or(false));
         let uniform = row
             .chunks(256)
-            .all(|c| c.iter().fold(0u8, |a, &b| a | (b as u8 ^ first)) == 0);
+            .all(|c| c.iter().fold(0u8, |a, &b| a | (u8::from(b) ^ first)) == 0);
         *w = uniform && first == 1;
         rows_only &= uniform;
     }
