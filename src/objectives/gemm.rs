@@ -1,8 +1,8 @@
 //! Single-precision matrix products on row-major buffers, shared by the MLP and the CNN:
 //! nalgebra's `gemm` on strided views (it calls `matrixmultiply::sgemm`, which packs its
 //! operands and picks AVX2/FMA/AVX-512 kernels at run time), so a transposed operand costs
-//! nothing. On AVX-512 CPUs, `C = A B` with both operands as stored (alpha 1, beta 0, n a
-//! multiple of 32) skips the packing: `gemm_avx512` computes it with the same bits.
+//! nothing. On AVX-512 CPUs, `C = op(A) B (+ C)` with `B` as stored (alpha 1, beta 0 or 1,
+//! n a multiple of 16) skips the packing: `gemm_avx512` computes it with the same bits.
 //! Cost: 2 m n k flops; deterministic (the same operands give the same bits on any thread).
 
 use nalgebra::{Dyn, MatrixView, MatrixViewMut};
@@ -135,12 +135,19 @@ pub fn gemm_ld(
     }
     #[cfg(target_arch = "x86_64")]
     if alpha == 1.0
-        && beta == 0.0
-        && matches!((a.op, b.op), (Op::N, Op::N))
-        && n.is_multiple_of(super::gemm_avx512::NR)
+        && (beta == 0.0 || beta == 1.0)
+        && matches!(b.op, Op::N)
+        && n.is_multiple_of(super::gemm_avx512::NV)
         && super::gemm_avx512::available()
     {
-        return super::gemm_avx512::gemm_nn((m, n, k), (a.buf, a.ld), (b.buf, b.ld), (c, ldc));
+        let a_t = matches!(a.op, Op::T);
+        return super::gemm_avx512::gemm(
+            (m, n, k),
+            (a.buf, a.ld, a_t),
+            (b.buf, b.ld),
+            beta == 1.0,
+            (c, ldc),
+        );
     }
     gemm_nalgebra((m, n, k), alpha, (a, b), beta, (&mut c[..clen], ldc));
 }
@@ -208,9 +215,9 @@ mod tests {
             .collect()
     }
 
-    /// The unpacked AVX-512 route gives `matrixmultiply`'s bits: shapes around the tile sizes
-    /// (12 rows, 32 columns, blocks of 256 in k), row strides wider than the rows, and the
-    /// MLP's products.
+    /// The unpacked AVX-512 route gives `matrixmultiply`'s bits: the MLP's products, shapes
+    /// around the tile sizes, `A` as stored and transposed, beta 0 and 1, and row strides wider
+    /// than the rows.
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn the_avx512_route_has_the_bits_of_matrixmultiply() {
@@ -219,41 +226,52 @@ mod tests {
             return;
         }
         let mut checked = 0;
-        for &(m, n, k) in &[
-            (32, 128, 784),
-            (256, 128, 784),
-            (16, 128, 784),
-            (32, 128, 128),
-            (32, 128, 10),
-            (6, 32, 6),
-            (7, 64, 255),
-            (12, 32, 256),
-            (13, 96, 257),
-            (25, 32, 513),
-            (37, 160, 300),
+        for &(m, n, k, a_t, beta) in &[
+            // the MLP's: forward, eval, d1 and d2, then gW1, gW2, gW3 (beta 1 accumulates)
+            (32, 128, 784, false, 0.0),
+            (256, 128, 784, false, 0.0),
+            (32, 128, 128, false, 0.0),
+            (32, 128, 10, false, 0.0),
+            (128, 784, 32, true, 0.0),
+            (128, 784, 32, true, 1.0),
+            (128, 128, 32, true, 1.0),
+            (10, 128, 32, true, 0.0),
+            // around the tile sizes (12 rows, 32 or 16 columns, blocks of 256 in k)
+            (16, 128, 784, false, 1.0),
+            (6, 32, 6, false, 0.0),
+            (7, 64, 255, true, 0.0),
+            (12, 16, 256, false, 0.0),
+            (13, 96, 257, false, 1.0),
+            (25, 48, 513, true, 1.0),
+            (37, 160, 300, false, 0.0),
         ] {
             for pad in [0usize, 3] {
-                let (lda, ldb, ldc) = (k + pad, n + 2 * pad, n + pad);
-                let a = values((m - 1) * lda + k, (m * 7 + k) as u64);
+                let op = if a_t { Op::T } else { Op::N };
+                let (stored, lda) = if a_t { (k, m + pad) } else { (m, k + pad) };
+                let (ldb, ldc) = (n + 2 * pad, n + pad);
+                let a = values((stored - 1) * lda + lda - pad, (m * 7 + k) as u64);
                 let b = values((k - 1) * ldb + n, (n * 5 + k) as u64);
-                let mut fast = vec![f32::NAN; (m - 1) * ldc + n];
+                let mut fast = values((m - 1) * ldc + n, (m + n) as u64);
+                for i in 0..m - 1 {
+                    fast[i * ldc + n..(i + 1) * ldc].fill(f32::NAN);
+                }
                 let mut reference = fast.clone();
                 gemm_ld(
                     m,
                     n,
                     k,
                     1.0,
-                    Operand::new(&a, Op::N, lda),
+                    Operand::new(&a, op, lda),
                     Operand::new(&b, Op::N, ldb),
-                    0.0,
+                    beta,
                     &mut fast,
                     ldc,
                 );
                 gemm_nalgebra(
                     (m, n, k),
                     1.0,
-                    (Operand::new(&a, Op::N, lda), Operand::new(&b, Op::N, ldb)),
-                    0.0,
+                    (Operand::new(&a, op, lda), Operand::new(&b, Op::N, ldb)),
+                    beta,
                     (&mut reference, ldc),
                 );
                 for i in 0..m {
@@ -262,7 +280,7 @@ mod tests {
                         assert_eq!(
                             x.to_bits(),
                             y.to_bits(),
-                            "{m}x{n}x{k} pad {pad} at ({i}, {j}): {x} vs {y}"
+                            "{m}x{n}x{k} A^T {a_t} beta {beta} pad {pad} at ({i}, {j}): {x} vs {y}"
                         );
                         checked += 1;
                     }

@@ -23,9 +23,8 @@
 //!
 //! A mini-batch of `B` samples is processed with real matrix products (nalgebra's `gemm`, which
 //! calls `matrixmultiply::sgemm` on strided views of the flat buffers, so transposes cost
-//! nothing; on AVX-512 CPUs the products by the stored transposes `W1^T`, `W2^T` and by `W3`,
-//! `W2` run without packing, with the same bits: [`super::gemm`]): with `X` the `B x 784`
-//! batch,
+//! nothing; on AVX-512 CPUs every product but `H2 W3^T` runs without packing, with the same
+//! bits: [`super::gemm`]): with `X` the `B x 784` batch,
 //!
 //! * forward: `H1 = relu(X W1^T + b1)`, `H2 = relu(H1 W2^T + b2)`, `Z = H2 W3^T + b3`
 //!   (bias and ReLU fused in one pass after each product);
