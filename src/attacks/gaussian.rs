@@ -1,7 +1,7 @@
 //! Gaussian attack: each Byzantine entry is an independent N(0, sigma^2) draw (section 5:
 //! sigma = 200).
 use super::{impl_attack, Target};
-use crate::rng::{fill_standard_normal, Rng, MIN_BULK};
+use crate::rng::{fill_standard_normal, fill_standard_normal_map, Rng, MIN_BULK};
 use crate::scalar::Scalar;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -31,6 +31,13 @@ impl GaussianAttack {
                 let z: f64 = StandardNormal.sample(rng);
                 *v = T::from_f64(self.sigma * z);
             }
+            return;
+        }
+        if mask.iter().fold(true, |a, &b| a & b) {
+            // every entry (the classic model's packed Byzantine rows): one bulk call, each
+            // draw scaled and stored as it is made
+            let sigma = self.sigma;
+            fill_standard_normal_map(rng, x, |z| T::from_f64(sigma * z));
             return;
         }
         let mut z = [0f64; CHUNK];

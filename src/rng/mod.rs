@@ -6,7 +6,9 @@ mod avx512;
 mod normal;
 mod ziggurat_table;
 
-pub use normal::{fill_standard_normal, fill_standard_normal_f32, MIN_BULK};
+pub use normal::{
+    fill_standard_normal, fill_standard_normal_f32, fill_standard_normal_map, MIN_BULK,
+};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -41,9 +41,16 @@ pub const MIN_BULK: usize = 256;
 /// `out[k] = StandardNormal.sample(rng)` for k = 0, 1, ..., with the same bits and the same
 /// final state of `rng` as that loop.
 pub fn fill_standard_normal(rng: &mut Rng, out: &mut [f64]) {
+    fill_standard_normal_map(rng, out, |z| z);
+}
+
+/// `out[k] = f(StandardNormal.sample(rng))` for k = 0, 1, ...: [`fill_standard_normal`]
+/// with each draw mapped as it is stored (the Gaussian attack's `sigma z` in the storage type,
+/// without a buffer of draws in between); the same draws and the same final state of `rng`.
+pub fn fill_standard_normal_map<T>(rng: &mut Rng, out: &mut [T], f: impl Fn(f64) -> T) {
     if out.len() < MIN_BULK {
         for v in out.iter_mut() {
-            *v = StandardNormal.sample(rng);
+            *v = f(StandardNormal.sample(rng));
         }
         return;
     }
@@ -61,7 +68,9 @@ pub fn fill_standard_normal(rng: &mut Rng, out: &mut [f64]) {
             // copy the run of accepted candidates up to the next rejected word
             let r = next_rejected(&rej, j, n);
             let run = (r - j).min(out.len() - k);
-            out[k..k + run].copy_from_slice(&cand[j..j + run]);
+            for (o, &c) in out[k..k + run].iter_mut().zip(&cand[j..j + run]) {
+                *o = f(c);
+            }
             (j, k) = (j + run, k + run);
             if j < n && k < out.len() {
                 let mut replay = Replay {
@@ -69,7 +78,7 @@ pub fn fill_standard_normal(rng: &mut Rng, out: &mut [f64]) {
                     read: 0,
                     src: &mut src,
                 };
-                out[k] = StandardNormal.sample(&mut replay);
+                out[k] = f(StandardNormal.sample(&mut replay));
                 (j, k) = (j + replay.read, k + 1);
             }
         }
