@@ -197,7 +197,8 @@ fn gemm_small(
     }
 }
 
-#[cfg(test)]
+/// The unpacked route exists on x86-64 only; elsewhere every product is nalgebra's.
+#[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
 
@@ -219,7 +220,6 @@ mod tests {
     /// around the tile sizes, `A` as stored and transposed, beta 0 and 1, and row strides wider
     /// than the rows.
     #[test]
-    #[cfg(target_arch = "x86_64")]
     fn the_avx512_route_has_the_bits_of_matrixmultiply() {
         if !super::super::gemm_avx512::available() {
             eprintln!("no AVX-512 on this CPU: the route is not taken, nothing to compare");
