@@ -5,7 +5,8 @@ use crate::rng::{fill_standard_normal, fill_standard_normal_map, Rng, MIN_BULK};
 use crate::scalar::Scalar;
 use rand_distr::{Distribution, StandardNormal};
 
-/// Entries of the matrix per bulk draw.
+/// Entries of the matrix per bulk draw when only some are masked (a fully masked target
+/// takes one bulk call).
 const CHUNK: usize = 2048;
 
 /// N(0, sigma^2) values.

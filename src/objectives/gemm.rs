@@ -2,7 +2,8 @@
 //! nalgebra's `gemm` on strided views (it calls `matrixmultiply::sgemm`, which packs its
 //! operands and picks AVX2/FMA/AVX-512 kernels at run time), so a transposed operand costs
 //! nothing. On AVX-512 CPUs, `C = op(A) B (+ C)` with `B` as stored (alpha 1, beta 0 or 1,
-//! n a multiple of 16) skips the packing: `gemm_avx512` computes it with the same bits.
+//! m, n, k above 5, n a multiple of 16) skips the packing: `gemm_avx512` computes it with the
+//! same bits.
 //! Cost: 2 m n k flops; deterministic (the same operands give the same bits on any thread).
 
 use nalgebra::{Dyn, MatrixView, MatrixViewMut};

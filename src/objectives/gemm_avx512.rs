@@ -14,7 +14,9 @@
 //! adds the blocks' sums into `C` in order (`alpha = 1`: `C = ab` with beta 0, `C = ab + C`
 //! with beta 1 and for every later block). This
 //! kernel does the same operations in the same order (tested against `nalgebra`'s path,
-//! `gemm::tests`). NaN payloads may differ (the order of a multiply's operands).
+//! `gemm::tests`). NaN payloads may differ (the order of a multiply's operands). The claim
+//! holds for `matrixmultiply` built as this crate builds it: its default features, and no
+//! `MATMUL_SGEMM_KC` in the environment of the build (which would change its block depth).
 //!
 //! Cost: 2 m n k flops, no extra memory.
 //!
@@ -42,7 +44,8 @@ pub(super) fn available() -> bool {
 /// `C = A B` (`beta` 0: `C` is not read) or `C = A B + C` (`beta` 1), alpha 1: `A` `m x k`,
 /// stored with rows `lda` apart (`a_t`: the buffer holds `A^T`, `k x m`, rows `lda` apart),
 /// `B` `k x n` with rows `ldb` apart, `C` `m x n` with rows `ldc` apart; `n` a multiple of
-/// [`NV`], `k >= 1`, and [`available`]. Panics if a buffer is too short for its shape.
+/// [`NV`], `k >= 1`, and [`available`]. Panics otherwise, if a stride is below its row
+/// length, or if a buffer is too short for its shape.
 pub(super) fn gemm(
     (m, n, k): (usize, usize, usize),
     (a, lda, a_t): (&[f32], usize, bool),
@@ -108,8 +111,10 @@ unsafe fn tiles(
                 let kc = (k - k0).min(KC);
                 let args = (
                     kc,
-                    // SAFETY: rows i0..i0 + rows < m, columns j0..j0 + NR (or NV) <= n,
-                    // depths k0..k0 + kc <= k: inside the shapes the caller's lengths cover.
+                    // SAFETY: rows i0..i0 + rows end at most at m, columns j0..j0 + NR (when
+                    // `wide`: n - j0 >= NR) or j0..j0 + NV (n - j0 >= NV, n a multiple of NV)
+                    // at most at n, depths k0..k0 + kc at most at k: inside the shapes the
+                    // caller's lengths cover.
                     (unsafe { a.as_ptr().add(i0 * si + k0 * sp) }, si, sp),
                     (unsafe { b.as_ptr().add(k0 * ldb + j0) }, ldb),
                     (unsafe { c.as_mut_ptr().add(i0 * ldc + j0) }, ldc),

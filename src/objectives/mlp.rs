@@ -23,8 +23,9 @@
 //!
 //! A mini-batch of `B` samples is processed with real matrix products (nalgebra's `gemm`, which
 //! calls `matrixmultiply::sgemm` on strided views of the flat buffers, so transposes cost
-//! nothing; on AVX-512 CPUs every product but `H2 W3^T` runs without packing, with the same
-//! bits: [`super::gemm`]): with `X` the `B x 784` batch,
+//! nothing; on AVX-512 CPUs, with the stored transposes of [`MlpPrepared`], every product
+//! but `H2 W3^T` runs without packing, with the same bits, unless a chunk of the batch has 5
+//! rows or fewer: [`super::gemm`]): with `X` the `B x 784` batch,
 //!
 //! * forward: `H1 = relu(X W1^T + b1)`, `H2 = relu(H1 W2^T + b2)`, `Z = H2 W3^T + b3`
 //!   (bias and ReLU fused in one pass after each product);
@@ -35,8 +36,8 @@
 //!
 //! All buffers live in an [`MlpScratch`] created once per thread with a maximum batch size;
 //! larger batches are processed in chunks of that size (accumulating the gradient with
-//! `beta = 1` in the GEMMs), so a call does not allocate (matrixmultiply itself allocates its
-//! packing buffer inside each `sgemm` call).
+//! `beta = 1` in the GEMMs), so a call does not allocate (matrixmultiply, where it runs,
+//! allocates its packing buffer inside each `sgemm` call).
 //!
 //! The computation is deterministic: the same parameters and indices give bit-identical loss
 //! and gradient, whichever thread runs it.
@@ -157,11 +158,12 @@ fn bias_relu(out: &mut [f32], bias: &[f32]) {
 /// The transposes of the two large weight matrices, W1^T (784 x 128) and W2^T (128 x 128),
 /// made once a round ([`Mlp::prepare`]) and shared by every worker's gradient.
 ///
-/// A product by `W^T` packs `W` column by column inside every `sgemm` call, a strided read of
-/// the whole matrix; from the stored transpose the packing reads rows. The packed panels hold
-/// the same values, so the products have the same bits. On the 2-core AMD EPYC VM of
-/// 2026-12-07 (`cargo bench --bench networks -- worker_gradient/mlp`), a gradient of batch 32
-/// took about 130 us with the packing of W1^T in it and about 106 us without.
+/// A product by `W^T` made `matrixmultiply` pack `W` column by column inside every `sgemm`
+/// call, a strided read of the whole matrix; from the stored transpose the packing reads rows
+/// (the same values, so the same bits). On the 2-core AMD EPYC VM of 2026-12-07 (`cargo bench
+/// --bench networks -- worker_gradient/mlp`), a gradient of batch 32 took about 130 us with
+/// the packing of W1^T in it and about 106 us without. On AVX-512 CPUs the products by the
+/// stored transposes now skip the packing altogether ([`super::gemm`]).
 #[derive(Clone, Debug, Default)]
 pub struct MlpPrepared {
     /// W1^T, `784 x 128` (empty: not prepared).
@@ -170,8 +172,8 @@ pub struct MlpPrepared {
     w2t: Vec<f32>,
 }
 
-/// `out = a^T` for `a` of `rows x cols` (row-major), by 16 x 16 tiles; the bands of 16 rows
-/// of `out` in parallel on the rayon pool (the simulator's thread waits for it every round).
+/// `out = a^T` for `a` of `rows x cols` (row-major), by bands of 16 rows of `out` (16 columns
+/// of `a`) in parallel on the rayon pool (the simulator's thread waits for it every round).
 fn transpose(a: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     use rayon::prelude::*;
     const T: usize = 16;
