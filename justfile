@@ -14,7 +14,8 @@ test-python:
     cargo build
     PHOCAS_BIN="$PWD/target/debug/phocas" target/py/bin/python -m pytest -q python/tests
 
-# Everything CI runs: format, lints, tests.
+# CI's Rust steps: format, lints, docs, tests (CI also runs the portable level, the aarch64
+# and fuzz checks, the Python package and the Slurm test).
 check:
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
