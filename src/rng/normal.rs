@@ -199,14 +199,7 @@ fn simd_keystream(key: &[u32; 8], stream: u64, pos: u128, out: &mut [u64]) -> bo
 
 /// `f32` draws, as `StandardNormal`'s `f32` sample gives them (the `f64` draw, rounded).
 pub fn fill_standard_normal_f32(rng: &mut Rng, out: &mut [f32]) {
-    let mut buf = [0f64; BLOCK];
-    for chunk in out.chunks_mut(BLOCK) {
-        let b = &mut buf[..chunk.len()];
-        fill_standard_normal(rng, b);
-        for (o, &z) in chunk.iter_mut().zip(b.iter()) {
-            *o = z as f32;
-        }
-    }
+    fill_standard_normal_map(rng, out, |z| z as f32);
 }
 
 /// The ziggurat's first test for every word, as if each began a draw: `cand = u x_i`, and bit
