@@ -203,16 +203,16 @@ fn gemm_small(
 mod tests {
     use super::*;
 
-    /// Values of many magnitudes (the products and sums round at every step), from a seed.
+    /// Values of many magnitudes (the products and sums round at every step), from the
+    /// project's seeded streams.
     fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        use crate::rng::{hash_str, stream};
+        use rand::Rng as _;
+        let mut rng = stream(seed, hash_str("gemm test values"), 0);
         (0..len)
             .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                let u = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
-                u * [1.0f32, 1e-3, 37.0, 1e4][(s & 3) as usize]
+                let u = rng.random::<f32>() - 0.5;
+                u * [1.0f32, 1e-3, 37.0, 1e4][rng.random_range(0..4)]
             })
             .collect()
     }

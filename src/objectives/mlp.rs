@@ -186,11 +186,9 @@ fn transpose(a: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
         .for_each(|(band, o)| {
             let j0 = band * T;
             let j1 = (j0 + T).min(cols);
-            for i0 in (0..rows).step_by(T) {
-                for i in i0..(i0 + T).min(rows) {
-                    for j in j0..j1 {
-                        o[(j - j0) * rows + i] = a[i * cols + j];
-                    }
+            for i in 0..rows {
+                for j in j0..j1 {
+                    o[(j - j0) * rows + i] = a[i * cols + j];
                 }
             }
         });
